@@ -1,0 +1,508 @@
+//! The tamper-evident audit log: events, their hash chain, queries and chain verification.
+//!
+//! Each event holds the hash of the one before it; [`verify_chain`] recomputes every link and
+//! names the first event that was edited, removed or inserted. Events never hold secrets:
+//! only ids, kinds, times and short non-secret details.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Timestamp;
+
+/// What happened. The `as_str` names are stable and stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditKind {
+    /// An account was created.
+    #[serde(rename = "account.created")]
+    AccountCreated,
+    /// An account was disabled.
+    #[serde(rename = "account.disabled")]
+    AccountDisabled,
+    /// An account was enabled again.
+    #[serde(rename = "account.enabled")]
+    AccountEnabled,
+    /// A password was set or changed.
+    #[serde(rename = "password.changed")]
+    PasswordChanged,
+    /// A password hash was upgraded to the configured cost at login.
+    #[serde(rename = "password.rehashed")]
+    PasswordRehashed,
+    /// A standing role was granted.
+    #[serde(rename = "role.granted")]
+    RoleGranted,
+    /// A standing role was revoked.
+    #[serde(rename = "role.revoked")]
+    RoleRevoked,
+    /// A login succeeded and opened a session.
+    #[serde(rename = "login.succeeded")]
+    LoginSucceeded,
+    /// A login failed.
+    #[serde(rename = "login.failed")]
+    LoginFailed,
+    /// A login was refused because of back-off.
+    #[serde(rename = "login.throttled")]
+    LoginThrottled,
+    /// TOTP enrolment started (not yet confirmed).
+    #[serde(rename = "totp.enrolled")]
+    TotpEnrolled,
+    /// TOTP enrolment was confirmed with a first code.
+    #[serde(rename = "totp.confirmed")]
+    TotpConfirmed,
+    /// TOTP was removed from an account.
+    #[serde(rename = "totp.removed")]
+    TotpRemoved,
+    /// A refresh token was exchanged for a new token pair.
+    #[serde(rename = "token.refreshed")]
+    TokenRefreshed,
+    /// A used refresh token was presented again; its session was revoked.
+    #[serde(rename = "token.reuse_detected")]
+    RefreshReuseDetected,
+    /// A session was revoked (logout or administrative).
+    #[serde(rename = "session.revoked")]
+    SessionRevoked,
+    /// All sessions of an account were revoked.
+    #[serde(rename = "session.revoked_all")]
+    AllSessionsRevoked,
+    /// The token-signing key was rotated.
+    #[serde(rename = "key.rotated")]
+    SigningKeyRotated,
+    /// A service-account token was issued (the previous one revoked).
+    #[serde(rename = "service_token.issued")]
+    ServiceTokenIssued,
+    /// A service-account token was revoked.
+    #[serde(rename = "service_token.revoked")]
+    ServiceTokenRevoked,
+    /// A personal API token was created.
+    #[serde(rename = "api_token.created")]
+    ApiTokenCreated,
+    /// A personal API token was revoked.
+    #[serde(rename = "api_token.revoked")]
+    ApiTokenRevoked,
+    /// Database credentials were stored for a service account.
+    #[serde(rename = "credentials.stored")]
+    CredentialsStored,
+    /// Database credentials were fetched.
+    #[serde(rename = "credentials.fetched")]
+    CredentialsFetched,
+    /// A fetch of database credentials was refused.
+    #[serde(rename = "credentials.denied")]
+    CredentialsDenied,
+    /// A role was made elevatable for an account.
+    #[serde(rename = "elevation.role_granted")]
+    ElevatableRoleGranted,
+    /// A role stopped being elevatable for an account.
+    #[serde(rename = "elevation.role_revoked")]
+    ElevatableRoleRevoked,
+    /// An elevation awaits approval.
+    #[serde(rename = "elevation.requested")]
+    ElevationRequested,
+    /// An elevation request was approved.
+    #[serde(rename = "elevation.approved")]
+    ElevationApproved,
+    /// An elevation request was denied.
+    #[serde(rename = "elevation.denied")]
+    ElevationDenied,
+    /// An elevated role was opened for a session.
+    #[serde(rename = "elevation.activated")]
+    ElevationActivated,
+    /// An elevated role was closed early.
+    #[serde(rename = "elevation.ended")]
+    ElevationEnded,
+    /// An account was scheduled for deletion.
+    #[serde(rename = "account.deletion_scheduled")]
+    DeletionScheduled,
+    /// A scheduled deletion was cancelled.
+    #[serde(rename = "account.deletion_cancelled")]
+    DeletionCancelled,
+    /// An account's data was deleted (its audit events remain).
+    #[serde(rename = "account.deleted")]
+    AccountDeleted,
+    /// An organization was created.
+    #[serde(rename = "org.created")]
+    OrganizationCreated,
+    /// An account joined an organization (or changed role there).
+    #[serde(rename = "org.member_added")]
+    MemberAdded,
+    /// An account left an organization.
+    #[serde(rename = "org.member_removed")]
+    MemberRemoved,
+    /// A sweep carried out deletions and pruned expired data.
+    #[serde(rename = "sweep.completed")]
+    SweepCompleted,
+}
+
+impl AuditKind {
+    /// Every kind, for parsing and documentation.
+    pub const ALL: [AuditKind; 39] = [
+        AuditKind::AccountCreated,
+        AuditKind::AccountDisabled,
+        AuditKind::AccountEnabled,
+        AuditKind::PasswordChanged,
+        AuditKind::PasswordRehashed,
+        AuditKind::RoleGranted,
+        AuditKind::RoleRevoked,
+        AuditKind::LoginSucceeded,
+        AuditKind::LoginFailed,
+        AuditKind::LoginThrottled,
+        AuditKind::TotpEnrolled,
+        AuditKind::TotpConfirmed,
+        AuditKind::TotpRemoved,
+        AuditKind::TokenRefreshed,
+        AuditKind::RefreshReuseDetected,
+        AuditKind::SessionRevoked,
+        AuditKind::AllSessionsRevoked,
+        AuditKind::SigningKeyRotated,
+        AuditKind::ServiceTokenIssued,
+        AuditKind::ServiceTokenRevoked,
+        AuditKind::ApiTokenCreated,
+        AuditKind::ApiTokenRevoked,
+        AuditKind::CredentialsStored,
+        AuditKind::CredentialsFetched,
+        AuditKind::CredentialsDenied,
+        AuditKind::ElevatableRoleGranted,
+        AuditKind::ElevatableRoleRevoked,
+        AuditKind::ElevationRequested,
+        AuditKind::ElevationApproved,
+        AuditKind::ElevationDenied,
+        AuditKind::ElevationActivated,
+        AuditKind::ElevationEnded,
+        AuditKind::DeletionScheduled,
+        AuditKind::DeletionCancelled,
+        AuditKind::AccountDeleted,
+        AuditKind::OrganizationCreated,
+        AuditKind::MemberAdded,
+        AuditKind::MemberRemoved,
+        AuditKind::SweepCompleted,
+    ];
+
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::AccountCreated => "account.created",
+            AuditKind::AccountDisabled => "account.disabled",
+            AuditKind::AccountEnabled => "account.enabled",
+            AuditKind::PasswordChanged => "password.changed",
+            AuditKind::PasswordRehashed => "password.rehashed",
+            AuditKind::RoleGranted => "role.granted",
+            AuditKind::RoleRevoked => "role.revoked",
+            AuditKind::LoginSucceeded => "login.succeeded",
+            AuditKind::LoginFailed => "login.failed",
+            AuditKind::LoginThrottled => "login.throttled",
+            AuditKind::TotpEnrolled => "totp.enrolled",
+            AuditKind::TotpConfirmed => "totp.confirmed",
+            AuditKind::TotpRemoved => "totp.removed",
+            AuditKind::TokenRefreshed => "token.refreshed",
+            AuditKind::RefreshReuseDetected => "token.reuse_detected",
+            AuditKind::SessionRevoked => "session.revoked",
+            AuditKind::AllSessionsRevoked => "session.revoked_all",
+            AuditKind::SigningKeyRotated => "key.rotated",
+            AuditKind::ServiceTokenIssued => "service_token.issued",
+            AuditKind::ServiceTokenRevoked => "service_token.revoked",
+            AuditKind::ApiTokenCreated => "api_token.created",
+            AuditKind::ApiTokenRevoked => "api_token.revoked",
+            AuditKind::CredentialsStored => "credentials.stored",
+            AuditKind::CredentialsFetched => "credentials.fetched",
+            AuditKind::CredentialsDenied => "credentials.denied",
+            AuditKind::ElevatableRoleGranted => "elevation.role_granted",
+            AuditKind::ElevatableRoleRevoked => "elevation.role_revoked",
+            AuditKind::ElevationRequested => "elevation.requested",
+            AuditKind::ElevationApproved => "elevation.approved",
+            AuditKind::ElevationDenied => "elevation.denied",
+            AuditKind::ElevationActivated => "elevation.activated",
+            AuditKind::ElevationEnded => "elevation.ended",
+            AuditKind::DeletionScheduled => "account.deletion_scheduled",
+            AuditKind::DeletionCancelled => "account.deletion_cancelled",
+            AuditKind::AccountDeleted => "account.deleted",
+            AuditKind::OrganizationCreated => "org.created",
+            AuditKind::MemberAdded => "org.member_added",
+            AuditKind::MemberRemoved => "org.member_removed",
+            AuditKind::SweepCompleted => "sweep.completed",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(name: &str) -> Option<Self> {
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// An audit event before the store places it in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditDraft {
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: AuditKind,
+    /// Who did it (an account id), when known.
+    pub actor: Option<String>,
+    /// The account it concerns, when any.
+    pub account: Option<String>,
+    /// The session it concerns, when any.
+    pub session: Option<String>,
+    /// Further non-secret facts (reason, role name, key id, ...).
+    pub detail: BTreeMap<String, String>,
+}
+
+impl AuditDraft {
+    /// A draft of `kind` at `at` with nothing else filled in.
+    pub fn new(kind: AuditKind, at: Timestamp) -> Self {
+        AuditDraft {
+            at,
+            kind,
+            actor: None,
+            account: None,
+            session: None,
+            detail: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the acting account.
+    #[must_use]
+    pub fn actor(mut self, actor: Option<&str>) -> Self {
+        self.actor = actor.map(str::to_owned);
+        self
+    }
+
+    /// Sets the account concerned.
+    #[must_use]
+    pub fn account(mut self, account: &str) -> Self {
+        self.account = Some(account.to_owned());
+        self
+    }
+
+    /// Sets the session concerned.
+    #[must_use]
+    pub fn session(mut self, session: &str) -> Self {
+        self.session = Some(session.to_owned());
+        self
+    }
+
+    /// Adds a non-secret detail.
+    #[must_use]
+    pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.detail.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// A 32-byte SHA-256 chain hash, shown as lowercase hex.
+pub type ChainHash = [u8; 32];
+
+/// The hash before the first event.
+pub const GENESIS: ChainHash = [0; 32];
+
+/// An event in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1 without gaps.
+    pub seq: u64,
+    /// The hash of the previous event ([`GENESIS`] for the first).
+    pub prev_hash: ChainHash,
+    /// This event's hash over `prev_hash`, `seq` and the draft.
+    pub hash: ChainHash,
+    /// The event's content.
+    #[serde(flatten)]
+    pub draft: AuditDraft,
+}
+
+impl AuditEvent {
+    /// Places `draft` after the event with `prev_seq`/`prev_hash` (use 0 and [`GENESIS`] for the first).
+    ///
+    /// Stores call this inside the transaction that appends the event.
+    pub fn chain(prev_seq: u64, prev_hash: ChainHash, draft: AuditDraft) -> Self {
+        let seq = prev_seq + 1;
+        let hash = link_hash(&prev_hash, seq, &draft);
+        AuditEvent {
+            seq,
+            prev_hash,
+            hash,
+            draft,
+        }
+    }
+}
+
+fn link_hash(prev: &ChainHash, seq: u64, draft: &AuditDraft) -> ChainHash {
+    let mut h = Sha256::new();
+    h.update(b"iam-audit-v1\0");
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    // Serialising a plain struct with a BTreeMap is deterministic.
+    let body = serde_json::to_vec(draft).unwrap_or_default();
+    h.update((body.len() as u64).to_be_bytes());
+    h.update(&body);
+    h.finalize().into()
+}
+
+/// Selects audit events; unset fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events concerning this account.
+    pub account: Option<String>,
+    /// Only events of this kind.
+    pub kind: Option<AuditKind>,
+    /// Only events at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only events before this time.
+    pub to: Option<Timestamp>,
+    /// Only events with a greater sequence number (for paging).
+    pub after_seq: Option<u64>,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+impl AuditQuery {
+    /// Whether `event` passes every filter except `limit`.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        let d = &event.draft;
+        self.account
+            .as_ref()
+            .is_none_or(|a| d.account.as_ref() == Some(a))
+            && self.kind.is_none_or(|k| d.kind == k)
+            && self.from.is_none_or(|f| d.at >= f)
+            && self.to.is_none_or(|t| d.at < t)
+            && self.after_seq.is_none_or(|s| event.seq > s)
+    }
+}
+
+/// Where and how the chain is broken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    /// An event is missing or out of order: `found` stands where `expected` should.
+    #[error("event {expected} is missing (found {found} in its place)")]
+    Gap {
+        /// The sequence number that should come next.
+        expected: u64,
+        /// The one found.
+        found: u64,
+    },
+    /// The event does not point at its predecessor's hash (an event before it was changed or removed).
+    #[error("event {seq} does not link to the event before it")]
+    BrokenLink {
+        /// The event whose link fails.
+        seq: u64,
+    },
+    /// The event's own hash does not match its content (it was edited).
+    #[error("event {seq} was altered")]
+    Altered {
+        /// The altered event.
+        seq: u64,
+    },
+}
+
+/// Checks events one at a time, in chain order from the first, keeping only the last link.
+#[derive(Clone, Debug)]
+pub struct ChainVerifier {
+    expected_seq: u64,
+    prev: ChainHash,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier {
+            expected_seq: 1,
+            prev: GENESIS,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next event.
+    pub fn push(&mut self, e: &AuditEvent) -> Result<(), ChainBreak> {
+        if e.seq != self.expected_seq {
+            return Err(ChainBreak::Gap {
+                expected: self.expected_seq,
+                found: e.seq,
+            });
+        }
+        if e.prev_hash != self.prev {
+            return Err(ChainBreak::BrokenLink { seq: e.seq });
+        }
+        if link_hash(&e.prev_hash, e.seq, &e.draft) != e.hash {
+            return Err(ChainBreak::Altered { seq: e.seq });
+        }
+        self.prev = e.hash;
+        self.expected_seq += 1;
+        Ok(())
+    }
+
+    /// How many events have verified so far.
+    pub fn count(&self) -> u64 {
+        self.expected_seq - 1
+    }
+}
+
+/// Checks a whole chain, in order from the first event; `Ok` holds the number of events.
+pub fn verify_chain<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> Result<u64, ChainBreak> {
+    let mut v = ChainVerifier::default();
+    for e in events {
+        v.push(e)?;
+    }
+    Ok(v.count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: u64) -> Vec<AuditEvent> {
+        let mut out: Vec<AuditEvent> = Vec::new();
+        for i in 0..n {
+            let (seq, prev) = out.last().map_or((0, GENESIS), |e| (e.seq, e.hash));
+            let draft = AuditDraft::new(
+                AuditKind::LoginFailed,
+                Timestamp::from_secs(i.try_into().unwrap_or(0)),
+            )
+            .account("acc_1")
+            .detail("reason", "bad_credentials");
+            out.push(AuditEvent::chain(seq, prev, draft));
+        }
+        out
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        assert_eq!(verify_chain(&chain(5)), Ok(5));
+        assert_eq!(verify_chain(&[]), Ok(0));
+    }
+
+    #[test]
+    fn edit_delete_and_reorder_are_detected() {
+        let mut edited = chain(5);
+        edited[2].draft.detail.insert("reason".into(), "ok".into());
+        assert_eq!(verify_chain(&edited), Err(ChainBreak::Altered { seq: 3 }));
+
+        let mut deleted = chain(5);
+        deleted.remove(1);
+        assert_eq!(
+            verify_chain(&deleted),
+            Err(ChainBreak::Gap {
+                expected: 2,
+                found: 3
+            })
+        );
+
+        // Deleting an event and renumbering the rest still breaks the hash links.
+        let mut renumbered = chain(5);
+        renumbered.remove(1);
+        for (i, e) in renumbered.iter_mut().enumerate() {
+            e.seq = i as u64 + 1;
+        }
+        assert_eq!(
+            verify_chain(&renumbered),
+            Err(ChainBreak::BrokenLink { seq: 2 })
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_names_and_serde() {
+        for k in AuditKind::ALL {
+            assert_eq!(AuditKind::parse(k.as_str()), Some(k));
+            let json = serde_json::to_string(&k).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The crate's error type: [`Error`], with the typed refusal [`Denial`] and input faults [`InvalidInput`].
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+/// Why iam refused: every refusal is one of these, never a bare `false`.
+///
+/// The `Display` text is safe to show to the party that was refused; it never says which of
+/// username or password was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Denial {
+    /// Username, password or one-time code did not match (deliberately not saying which).
+    #[error("invalid credentials")]
+    BadCredentials,
+    /// The password was right but the account requires a TOTP code and none was given.
+    #[error("a one-time code is required")]
+    TotpRequired,
+    /// Too many recent failures; try again after the given time.
+    #[error("too many attempts; retry after {} s", retry_after.as_secs().max(1))]
+    Throttled {
+        /// How long to wait before the next attempt is considered.
+        retry_after: Duration,
+    },
+    /// The account is disabled.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// The account has no password (a system account) and cannot log in with one.
+    #[error("this account cannot log in with a password")]
+    PasswordLoginNotAllowed,
+    /// The token is not a well-formed iam token.
+    #[error("malformed token")]
+    TokenMalformed,
+    /// The token names a signing key this server does not know (or no longer trusts).
+    #[error("token signed by an unknown key")]
+    TokenUnknownKey,
+    /// The signature does not verify.
+    #[error("token signature is invalid")]
+    TokenBadSignature,
+    /// The token's `exp` has passed.
+    #[error("token has expired")]
+    TokenExpired,
+    /// The token's `nbf` is in the future.
+    #[error("token is not valid yet")]
+    TokenNotYetValid,
+    /// The token was issued by someone else.
+    #[error("token issuer is not accepted")]
+    TokenWrongIssuer,
+    /// The token is meant for another audience.
+    #[error("token audience is not accepted")]
+    TokenWrongAudience,
+    /// Every token of the account issued before a change (role removal, sign-out everywhere) is void.
+    #[error("token has been revoked")]
+    TokenRevoked,
+    /// The session (or grant) the token belongs to was revoked.
+    #[error("session has been revoked")]
+    SessionRevoked,
+    /// The session has reached the end of its lifetime.
+    #[error("session has expired")]
+    SessionExpired,
+    /// The refresh token is unknown or malformed.
+    #[error("invalid refresh token")]
+    RefreshTokenInvalid,
+    /// A refresh token that was already used was presented again; the session is now revoked.
+    #[error("refresh token reuse detected; the session has been revoked")]
+    RefreshTokenReused,
+    /// The revocation list is not current (its feed was lost); verification fails closed.
+    #[error("revocation status is unavailable")]
+    RevocationUnavailable,
+    /// The token does not carry the role the action requires.
+    #[error("the role {0:?} is required")]
+    MissingRole(String),
+    /// The token does not carry the scope the action requires.
+    #[error("the scope {0:?} is required")]
+    MissingScope(String),
+    /// The token is not scoped to the organization with the required role.
+    #[error("the role {role:?} in organization {org:?} is required")]
+    MissingOrgRole {
+        /// The organization id.
+        org: String,
+        /// The role required there.
+        role: String,
+    },
+    /// The caller may not perform this action on this object.
+    #[error("not permitted")]
+    NotPermitted,
+    /// The action needs a fresh proof of identity (password and/or one-time code).
+    #[error("a fresh proof of identity is required")]
+    StepUpRequired,
+    /// The role is not elevatable for this account.
+    #[error("this role cannot be elevated to by this account")]
+    ElevationNotAllowed,
+    /// A requester may not approve their own elevation.
+    #[error("an elevation must be approved by someone else")]
+    SelfApproval,
+    /// The elevation request is no longer pending (approved, denied or expired).
+    #[error("the elevation request is no longer pending")]
+    ElevationRequestClosed,
+    /// The API token is unknown or malformed.
+    #[error("invalid API token")]
+    ApiTokenInvalid,
+    /// This kind of token cannot be used for the action (e.g. an API token where a session is needed).
+    #[error("this kind of token cannot be used here")]
+    WrongTokenKind,
+}
+
+/// Which username rule was broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsernameRule {
+    /// Shorter than the minimum.
+    #[error("must be at least {min} characters long")]
+    TooShort {
+        /// Minimum length.
+        min: usize,
+    },
+    /// Longer than the maximum.
+    #[error("must be at most {max} characters long")]
+    TooLong {
+        /// Maximum length.
+        max: usize,
+    },
+    /// A character outside `a-z 0-9 . _ -`.
+    #[error(
+        "character {found:?} at position {position} is not allowed (use a-z, 0-9, '.', '_', '-')"
+    )]
+    InvalidCharacter {
+        /// The offending character.
+        found: char,
+        /// Its 0-based character index.
+        position: usize,
+    },
+    /// The first character is punctuation.
+    #[error("must start with a letter or digit")]
+    MustStartAlphanumeric,
+}
+
+/// Input that iam will not accept, with the exact rule that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidInput {
+    /// The username breaks a rule.
+    #[error("invalid username: {0}")]
+    Username(UsernameRule),
+    /// The password is shorter than allowed.
+    #[error("password must be at least {min} characters long")]
+    PasswordTooShort {
+        /// Minimum length in characters.
+        min: usize,
+    },
+    /// The password is longer than allowed.
+    #[error("password must be at most {max} characters long")]
+    PasswordTooLong {
+        /// Maximum length in characters.
+        max: usize,
+    },
+    /// A role name breaks the role rules.
+    #[error("invalid role name {0:?}: use 1-64 characters from a-z, 0-9, ':', '.', '_', '-'")]
+    RoleName(String),
+    /// A system account was given a password, or a human account none.
+    #[error("{0}")]
+    AccountKind(&'static str),
+    /// The TOTP code is not six digits.
+    #[error("a one-time code is six digits")]
+    TotpCodeFormat,
+    /// A requested duration exceeds the allowed maximum.
+    #[error("duration exceeds the maximum of {max_secs} s")]
+    DurationTooLong {
+        /// The maximum in seconds.
+        max_secs: u64,
+    },
+    /// A time that must lie in the future does not.
+    #[error("the expiry must lie in the future")]
+    ExpiryInPast,
+    /// A label or name is empty or too long.
+    #[error("{0} must be 1-128 characters")]
+    Label(&'static str),
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+}
+
+/// Everything an iam operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// iam refused, for the stated reason.
+    #[error("denied: {0}")]
+    Denied(#[from] Denial),
+    /// The input breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The named object does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The username is already in use.
+    #[error("username is already taken")]
+    UsernameTaken,
+    /// The operation does not fit the object's state (e.g. confirming TOTP that was never enrolled).
+    #[error("{0}")]
+    State(&'static str),
+    /// Concurrent changes kept conflicting; the operation was abandoned without effect.
+    #[error("too much contention; try again")]
+    Contention,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit chain is broken at the stated place.
+    #[error("audit chain broken: {0}")]
+    AuditChain(#[from] crate::audit::ChainBreak),
+    /// A cryptographic step failed (for instance, sealed data that does not open with the configured key).
+    #[error("cryptographic failure: {0}")]
+    Crypto(&'static str),
+}
+
+impl Error {
+    /// The denial, if this error is one.
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Error::Denied(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// Result of an iam operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_do_not_reveal_which_credential_failed() {
+        let text = Error::from(Denial::BadCredentials).to_string();
+        assert_eq!(text, "denied: invalid credentials");
+        assert!(!text.contains("password") && !text.contains("username"));
+        let t = Denial::Throttled {
+            retry_after: Duration::from_millis(200),
+        };
+        assert_eq!(t.to_string(), "too many attempts; retry after 1 s");
+    }
+}

@@ -1,0 +1,67 @@
+//! # iam-core
+//!
+//! The pure core of iam, an embeddable identity and access library: human and system
+//! accounts, Argon2id passwords, TOTP, roles, sessions, PASETO v4.public access tokens with
+//! rotating opaque refresh tokens, and a hash-chained audit log.
+//!
+//! Start at [`Iam`]: open it over a [`Store`] (here the in-memory [`MemoryStore`]; SQLite and
+//! PostgreSQL adapters live in their own crates) with a [`Config`]. iam-core does I/O only
+//! through [`Store`] and reads time only from a [`Clock`].
+//!
+//! ```
+//! use iam_core::{Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, PasswordPolicy, SecureRandom};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), iam_core::Error> {
+//! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+//! config.passwords = PasswordPolicy::insecure_fast_for_tests(); // keep the doc test quick
+//! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
+//!
+//! iam.create_account(NewAccount::human("alice", "correct horse battery").with_roles(["admin"]), None).await?;
+//! let login = iam.login(&LoginRequest::password("alice", "correct horse battery")).await?;
+//!
+//! let who = iam.verify(login.tokens.access_token.expose()).await?;
+//! assert!(who.has_role("admin"));
+//!
+//! iam.logout(&who).await?;
+//! assert!(iam.verify(login.tokens.access_token.expose()).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod error;
+mod json;
+pub mod password;
+pub mod random;
+pub mod revocation;
+pub mod secret;
+mod service;
+pub mod session;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod throttle;
+pub mod token;
+pub mod totp;
+
+pub use account::{Account, AccountKind, TotpStatus};
+pub use audit::{AuditEvent, AuditKind, AuditQuery};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use config::Config;
+pub use error::{Denial, Error, InvalidInput, Result};
+pub use password::PasswordPolicy;
+pub use random::SecureRandom;
+pub use secret::{MasterKey, SecretString};
+pub use service::{
+    ApiTokenInfo, DbCredentials, Iam, IamBuilder, LoginRequest, LoginSuccess, NewAccount,
+    NewApiToken, ServiceToken, ADMIN_ROLE, API_TOKEN_AMR, API_TOKEN_PREFIX, SERVICE_TOKEN_AMR,
+};
+pub use session::Session;
+pub use store::{MemoryStore, Store};
+pub use throttle::ThrottlePolicy;
+pub use token::{Principal, PublicKeyInfo, TokenPair};
+pub use totp::TotpEnrolment;

@@ -1,0 +1,246 @@
+//! The in-process revocation cache: what lets token verification run without a store read.
+//!
+//! The store publishes every [`RevocationChange`] to each subscribed [`RevocationCache`]
+//! (see [`crate::store::Store::subscribe`]); an adapter shared by several processes also
+//! feeds in the changes other processes make. While the cache is not current (its feed was
+//! lost and not yet reloaded), verification fails closed with
+//! [`Denial::RevocationUnavailable`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::Denial;
+
+/// What a revocation applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedSubject {
+    /// A grant of tokens: a session (the `sid` claim).
+    Grant,
+    /// Every token of an account (the `sub` claim).
+    Account,
+}
+
+impl RevokedSubject {
+    /// The stable name adapters store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokedSubject::Grant => "grant",
+            RevokedSubject::Account => "account",
+        }
+    }
+
+    /// Parses a name written by [`RevokedSubject::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "grant" => Some(RevokedSubject::Grant),
+            "account" => Some(RevokedSubject::Account),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the revocation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// What kind of id `id` is.
+    pub subject: RevokedSubject,
+    /// The session id or account id.
+    pub id: String,
+    /// Tokens issued at or before this time are dead; [`Timestamp::MAX`] means all of them.
+    pub issued_before: Timestamp,
+    /// After this time the entry is moot (every token it kills has expired) and may be pruned.
+    pub until: Timestamp,
+}
+
+/// A change to the revocation list, carried in a [`crate::store::Commit`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RevocationChange {
+    /// Adds or replaces the entry for (subject, id).
+    Put(Revocation),
+    /// Removes the entry for (subject, id).
+    Lift {
+        /// What kind of id.
+        subject: RevokedSubject,
+        /// The id.
+        id: String,
+    },
+}
+
+#[derive(Default)]
+struct Entries {
+    grants: HashMap<String, Revocation>,
+    accounts: HashMap<String, Revocation>,
+}
+
+impl Entries {
+    fn map(&mut self, subject: RevokedSubject) -> &mut HashMap<String, Revocation> {
+        match subject {
+            RevokedSubject::Grant => &mut self.grants,
+            RevokedSubject::Account => &mut self.accounts,
+        }
+    }
+}
+
+/// The set of revocations in force, kept current by the store.
+#[derive(Default)]
+pub struct RevocationCache {
+    entries: RwLock<Entries>,
+    current: AtomicBool,
+}
+
+impl std::fmt::Debug for RevocationCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("RevocationCache")
+            .field("grants", &e.grants.len())
+            .field("accounts", &e.accounts.len())
+            .field("current", &self.is_current())
+            .finish()
+    }
+}
+
+impl RevocationCache {
+    /// An empty cache, not yet current.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the cache holds every revocation (verification fails closed when it does not).
+    pub fn is_current(&self) -> bool {
+        self.current.load(Ordering::Acquire)
+    }
+
+    /// Marks the cache as possibly stale (feed lost); adapters call this, then [`Self::load`].
+    pub fn mark_stale(&self) {
+        self.current.store(false, Ordering::Release);
+    }
+
+    /// Replaces the whole content with `all` and marks the cache current.
+    pub fn load(&self, all: Vec<Revocation>) {
+        let mut fresh = Entries::default();
+        for r in all {
+            fresh.map(r.subject).insert(r.id.clone(), r);
+        }
+        *self.entries.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        self.current.store(true, Ordering::Release);
+    }
+
+    /// Applies one change.
+    pub fn apply(&self, change: &RevocationChange) {
+        let mut e = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        match change {
+            RevocationChange::Put(r) => {
+                e.map(r.subject).insert(r.id.clone(), r.clone());
+            }
+            RevocationChange::Lift { subject, id } => {
+                e.map(*subject).remove(id);
+            }
+        }
+    }
+
+    /// Drops entries that no longer matter at `now`.
+    pub fn prune(&self, now: Timestamp) {
+        let mut e = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        e.grants.retain(|_, r| r.until > now);
+        e.accounts.retain(|_, r| r.until > now);
+    }
+
+    /// Checks a token of `account` under `grant`, issued at `issued_at`, against the list.
+    pub fn check(&self, account: &str, grant: &str, issued_at: Timestamp) -> Result<(), Denial> {
+        if !self.is_current() {
+            return Err(Denial::RevocationUnavailable);
+        }
+        let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = e.accounts.get(account) {
+            if r.issued_before == Timestamp::MAX {
+                return Err(Denial::AccountDisabled);
+            }
+            if issued_at <= r.issued_before {
+                return Err(Denial::TokenRevoked);
+            }
+        }
+        if let Some(r) = e.grants.get(grant) {
+            if r.issued_before == Timestamp::MAX {
+                return Err(Denial::SessionRevoked);
+            }
+            if issued_at <= r.issued_before {
+                return Err(Denial::TokenRevoked);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(id: &str) -> Revocation {
+        Revocation {
+            subject: RevokedSubject::Grant,
+            id: id.into(),
+            issued_before: Timestamp::MAX,
+            until: Timestamp::from_secs(100),
+        }
+    }
+
+    #[test]
+    fn fails_closed_until_loaded() {
+        let c = RevocationCache::new();
+        assert_eq!(
+            c.check("a", "s", Timestamp::from_secs(1)),
+            Err(Denial::RevocationUnavailable)
+        );
+        c.load(vec![]);
+        assert_eq!(c.check("a", "s", Timestamp::from_secs(1)), Ok(()));
+        c.mark_stale();
+        assert_eq!(
+            c.check("a", "s", Timestamp::from_secs(1)),
+            Err(Denial::RevocationUnavailable)
+        );
+    }
+
+    #[test]
+    fn grant_account_and_lift() {
+        let c = RevocationCache::new();
+        c.load(vec![grant("s1")]);
+        assert_eq!(
+            c.check("a", "s1", Timestamp::from_secs(1)),
+            Err(Denial::SessionRevoked)
+        );
+        assert_eq!(c.check("a", "s2", Timestamp::from_secs(1)), Ok(()));
+        c.apply(&RevocationChange::Put(Revocation {
+            subject: RevokedSubject::Account,
+            id: "a".into(),
+            issued_before: Timestamp::from_secs(5),
+            until: Timestamp::from_secs(50),
+        }));
+        assert_eq!(
+            c.check("a", "s2", Timestamp::from_secs(5)),
+            Err(Denial::TokenRevoked)
+        );
+        assert_eq!(c.check("a", "s2", Timestamp::from_millis(5001)), Ok(()));
+        c.apply(&RevocationChange::Put(Revocation {
+            subject: RevokedSubject::Account,
+            id: "a".into(),
+            issued_before: Timestamp::MAX,
+            until: Timestamp::MAX,
+        }));
+        assert_eq!(
+            c.check("a", "s2", Timestamp::from_secs(99)),
+            Err(Denial::AccountDisabled)
+        );
+        c.apply(&RevocationChange::Lift {
+            subject: RevokedSubject::Account,
+            id: "a".into(),
+        });
+        assert_eq!(c.check("a", "s2", Timestamp::from_secs(99)), Ok(()));
+        c.prune(Timestamp::from_secs(100));
+        assert_eq!(c.check("a", "s1", Timestamp::from_secs(1)), Ok(()));
+    }
+}

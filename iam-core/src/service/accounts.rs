@@ -1,0 +1,333 @@
+//! Account administration: create, read, list, password, enable/disable, roles.
+
+use std::collections::BTreeSet;
+
+use super::Iam;
+use crate::account::{validate_role, validate_username, Account, AccountKind, StoredAccount};
+use crate::audit::{AuditDraft, AuditKind};
+use crate::clock::{Clock, Timestamp};
+use crate::error::{Error, InvalidInput, Result};
+use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
+use crate::secret::SecretString;
+use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+
+/// What [`Iam::create_account`] needs.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The login name (see [`validate_username`]).
+    pub username: String,
+    /// Human or system.
+    pub kind: AccountKind,
+    /// The initial password (humans only; may be set later).
+    pub password: Option<SecretString>,
+    /// Initial standing roles.
+    pub roles: Vec<String>,
+}
+
+impl NewAccount {
+    /// A human account with a password and no roles.
+    pub fn human(username: impl Into<String>, password: impl Into<SecretString>) -> Self {
+        NewAccount {
+            username: username.into(),
+            kind: AccountKind::Human,
+            password: Some(password.into()),
+            roles: vec![],
+        }
+    }
+
+    /// A system account (no password).
+    pub fn system(username: impl Into<String>) -> Self {
+        NewAccount {
+            username: username.into(),
+            kind: AccountKind::System,
+            password: None,
+            roles: vec![],
+        }
+    }
+
+    /// Adds initial roles.
+    #[must_use]
+    pub fn with_roles<I: IntoIterator<Item = R>, R: Into<String>>(mut self, roles: I) -> Self {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// The stored record for `account` (its version is set by the store).
+pub(super) fn account_record(account: &StoredAccount) -> Result<Record> {
+    Ok(Record {
+        kind: RecordKind::Account,
+        id: account.id.clone(),
+        version: 0,
+        parent: None,
+        lookup: Some(account.username.clone()),
+        expires_at: None,
+        body: crate::json::to_body(account)?,
+    })
+}
+
+/// A revocation that kills every token of `account_id` issued at or before `at`.
+pub(super) fn account_tokens_before(
+    account_id: &str,
+    at: Timestamp,
+    until: Timestamp,
+) -> RevocationChange {
+    RevocationChange::Put(Revocation {
+        subject: RevokedSubject::Account,
+        id: account_id.to_owned(),
+        issued_before: at,
+        until,
+    })
+}
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    /// Creates an account. Fails with [`Error::UsernameTaken`] if the name is in use.
+    pub async fn create_account(&self, new: NewAccount, actor: Option<&str>) -> Result<Account> {
+        validate_username(&new.username)?;
+        for r in &new.roles {
+            validate_role(r)?;
+        }
+        let password_hash = match (new.kind, &new.password) {
+            (AccountKind::System, Some(_)) => {
+                return Err(InvalidInput::AccountKind("system accounts have no password").into());
+            }
+            (_, Some(pw)) => {
+                self.inner.passwords.policy().check(pw)?;
+                Some(self.inner.passwords.hash(pw, &self.inner.rng).await?)
+            }
+            (_, None) => None,
+        };
+        let now = self.now();
+        let account = StoredAccount {
+            id: self.inner.rng.id("acc_"),
+            username: new.username,
+            kind: new.kind,
+            roles: new.roles.into_iter().collect(),
+            disabled: false,
+            created_at: now,
+            password_hash,
+            totp: None,
+            elevatable_roles: BTreeSet::new(),
+            deletion_due: None,
+            service_grant: None,
+        };
+        let kind = match account.kind {
+            AccountKind::Human => "human",
+            AccountKind::System => "system",
+        };
+        let audit = AuditDraft::new(AuditKind::AccountCreated, now)
+            .actor(actor)
+            .account(&account.id)
+            .detail("username", account.username.clone())
+            .detail("kind", kind)
+            .detail(
+                "roles",
+                account.roles.iter().cloned().collect::<Vec<_>>().join(","),
+            );
+        let commit = Commit {
+            writes: vec![Write::Insert(account_record(&account)?)],
+            audit: vec![audit],
+            ..Commit::default()
+        };
+        match self.inner.store.commit(commit).await {
+            Ok(()) => Ok(account.view()),
+            Err(StoreError::Duplicate {
+                kind: RecordKind::Account,
+            }) => Err(Error::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a stored account with its record, or `NotFound`.
+    pub(super) async fn stored_account(&self, id: &str) -> Result<(Record, StoredAccount)> {
+        self.load(RecordKind::Account, id)
+            .await?
+            .ok_or(Error::NotFound("account"))
+    }
+
+    /// Reads the account by username, if any.
+    pub(super) async fn stored_account_by_name(
+        &self,
+        username: &str,
+    ) -> Result<Option<(Record, StoredAccount)>> {
+        match self.inner.store.find(RecordKind::Account, username).await? {
+            Some(r) => {
+                let a = crate::json::from_body(&r.body)?;
+                Ok(Some((r, a)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The account with `id`.
+    pub async fn account(&self, id: &str) -> Result<Account> {
+        Ok(self.stored_account(id).await?.1.view())
+    }
+
+    /// The account named `username`, if any.
+    pub async fn account_by_username(&self, username: &str) -> Result<Option<Account>> {
+        Ok(self
+            .stored_account_by_name(username)
+            .await?
+            .map(|(_, a)| a.view()))
+    }
+
+    /// Accounts ordered by id, `limit` at a time after the id `after`.
+    pub async fn list_accounts(&self, after: Option<&str>, limit: usize) -> Result<Vec<Account>> {
+        let q = ListQuery {
+            parent: None,
+            after: after.map(str::to_owned),
+            limit: Some(limit),
+        };
+        let records = self.inner.store.list(RecordKind::Account, &q).await?;
+        records
+            .iter()
+            .map(|r| crate::json::from_body::<StoredAccount>(&r.body).map(|a| a.view()))
+            .collect()
+    }
+
+    /// Applies `change` to the account with a compare-and-swap, retrying on races, and commits
+    /// it with the extra revocations and audit events `change` returns. `change` returns
+    /// `Ok(None)` when there is nothing to do.
+    pub(super) async fn update_account<F>(&self, id: &str, mut change: F) -> Result<Account>
+    where
+        F: FnMut(
+            &mut StoredAccount,
+            Timestamp,
+        ) -> Result<Option<(Vec<RevocationChange>, Vec<AuditDraft>)>>,
+    {
+        for _ in 0..super::MAX_ATTEMPTS {
+            let (record, mut account) = self.stored_account(id).await?;
+            let now = self.now();
+            let Some((revocations, audit)) = change(&mut account, now)? else {
+                return Ok(account.view());
+            };
+            let write = Write::Update {
+                record: account_record(&account)?,
+                expected_version: record.version,
+            };
+            match self
+                .inner
+                .store
+                .commit(Commit {
+                    writes: vec![write],
+                    revocations,
+                    audit,
+                    ..Commit::default()
+                })
+                .await
+            {
+                Ok(()) => return Ok(account.view()),
+                Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention)
+    }
+
+    /// Sets a human account's password.
+    pub async fn set_password(
+        &self,
+        id: &str,
+        password: &SecretString,
+        actor: Option<&str>,
+    ) -> Result<Account> {
+        self.inner.passwords.policy().check(password)?;
+        let hash = self.inner.passwords.hash(password, &self.inner.rng).await?;
+        self.update_account(id, |a, now| {
+            if a.kind == AccountKind::System {
+                return Err(InvalidInput::AccountKind("system accounts have no password").into());
+            }
+            a.password_hash = Some(hash.clone());
+            Ok(Some((
+                vec![],
+                vec![AuditDraft::new(AuditKind::PasswordChanged, now)
+                    .actor(actor)
+                    .account(&a.id)],
+            )))
+        })
+        .await
+    }
+
+    /// Disables an account: it cannot log in and all its tokens stop verifying at once.
+    pub async fn disable_account(&self, id: &str, actor: Option<&str>) -> Result<Account> {
+        self.update_account(id, |a, now| {
+            if a.disabled {
+                return Ok(None);
+            }
+            a.disabled = true;
+            Ok(Some((
+                vec![account_tokens_before(&a.id, Timestamp::MAX, Timestamp::MAX)],
+                vec![AuditDraft::new(AuditKind::AccountDisabled, now)
+                    .actor(actor)
+                    .account(&a.id)],
+            )))
+        })
+        .await
+    }
+
+    /// Enables a disabled account. Tokens issued before it was enabled stay void.
+    pub async fn enable_account(&self, id: &str, actor: Option<&str>) -> Result<Account> {
+        let ttl = self.inner.config.access_token_ttl;
+        self.update_account(id, |a, now| {
+            if !a.disabled {
+                return Ok(None);
+            }
+            a.disabled = false;
+            Ok(Some((
+                vec![account_tokens_before(&a.id, now, now.plus(ttl))],
+                vec![AuditDraft::new(AuditKind::AccountEnabled, now)
+                    .actor(actor)
+                    .account(&a.id)],
+            )))
+        })
+        .await
+    }
+
+    /// Grants a standing role. It appears in tokens issued from now on.
+    pub async fn grant_role(&self, id: &str, role: &str, actor: Option<&str>) -> Result<Account> {
+        validate_role(role)?;
+        self.update_account(id, |a, now| {
+            if !a.roles.insert(role.to_owned()) {
+                return Ok(None);
+            }
+            Ok(Some((
+                vec![],
+                vec![AuditDraft::new(AuditKind::RoleGranted, now)
+                    .actor(actor)
+                    .account(&a.id)
+                    .detail("role", role)],
+            )))
+        })
+        .await
+    }
+
+    /// Revokes a standing role. Access tokens issued before carry it, so they are voided at once;
+    /// the holder's next refresh yields tokens without it.
+    pub async fn revoke_role(&self, id: &str, role: &str, actor: Option<&str>) -> Result<Account> {
+        let ttl = self.inner.config.access_token_ttl;
+        self.update_account(id, |a, now| {
+            if !a.roles.remove(role) {
+                return Ok(None);
+            }
+            let revocations = if a.disabled {
+                vec![]
+            } else {
+                vec![account_tokens_before(&a.id, now, now.plus(ttl))]
+            };
+            Ok(Some((
+                revocations,
+                vec![AuditDraft::new(AuditKind::RoleRevoked, now)
+                    .actor(actor)
+                    .account(&a.id)
+                    .detail("role", role)],
+            )))
+        })
+        .await
+    }
+
+    /// The roles an account holds.
+    pub async fn roles(&self, id: &str) -> Result<BTreeSet<String>> {
+        Ok(self.stored_account(id).await?.1.roles)
+    }
+}

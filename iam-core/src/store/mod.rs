@@ -1,0 +1,250 @@
+//! The persistence contract: the [`Store`] trait and the plain data it moves.
+//!
+//! A store keeps versioned [`Record`]s (JSON bodies the core defines), login-throttle
+//! counters, the revocation list and the hash-chained audit log. Every change is one
+//! [`Commit`], applied atomically: either all of its writes, counter updates, revocation
+//! changes and audit events land, or none do. Writes carry compare-and-swap expectations,
+//! so races (two refreshes of one token, two accounts with one username) resolve inside
+//! the store, never in the caller.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditDraft, AuditEvent, AuditQuery};
+use crate::clock::Timestamp;
+use crate::revocation::{Revocation, RevocationCache, RevocationChange};
+
+/// What a [`Record`] holds; each kind is its own namespace for ids and lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A human or system account; lookup is the username.
+    Account,
+    /// A login session; parent is the account id.
+    Session,
+    /// A refresh token (id is its keyed hash); parent is the session id.
+    RefreshToken,
+    /// A token-signing key (id is its PASERK pid).
+    SigningKey,
+    /// A service-account token grant; parent is the service account.
+    ServiceGrant,
+    /// A personal API token (id is its keyed hash, lookup its public id); parent is the owner.
+    ApiToken,
+    /// Sealed database credentials (id is the service account id).
+    DbCredentials,
+    /// An elevation awaiting approval; parent is the requester.
+    ElevationRequest,
+    /// A scheduled account deletion (id is the account id).
+    DeletionSchedule,
+    /// An organization; lookup is its name.
+    Organization,
+    /// A membership, indexed by organization (parent).
+    Membership,
+    /// The same membership, indexed by account (parent).
+    MembershipByAccount,
+}
+
+impl RecordKind {
+    /// Every kind, for adapters that create one table partition per kind.
+    pub const ALL: [RecordKind; 12] = [
+        RecordKind::Account,
+        RecordKind::Session,
+        RecordKind::RefreshToken,
+        RecordKind::SigningKey,
+        RecordKind::ServiceGrant,
+        RecordKind::ApiToken,
+        RecordKind::DbCredentials,
+        RecordKind::ElevationRequest,
+        RecordKind::DeletionSchedule,
+        RecordKind::Organization,
+        RecordKind::Membership,
+        RecordKind::MembershipByAccount,
+    ];
+
+    /// The stable name adapters store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Account => "account",
+            RecordKind::Session => "session",
+            RecordKind::RefreshToken => "refresh_token",
+            RecordKind::SigningKey => "signing_key",
+            RecordKind::ServiceGrant => "service_grant",
+            RecordKind::ApiToken => "api_token",
+            RecordKind::DbCredentials => "db_credentials",
+            RecordKind::ElevationRequest => "elevation_request",
+            RecordKind::DeletionSchedule => "deletion_schedule",
+            RecordKind::Organization => "organization",
+            RecordKind::Membership => "membership",
+            RecordKind::MembershipByAccount => "membership_by_account",
+        }
+    }
+
+    /// Parses a name written by [`RecordKind::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        RecordKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// One stored object. The core owns the body's meaning; the store only indexes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The namespace.
+    pub kind: RecordKind,
+    /// Unique within the kind.
+    pub id: String,
+    /// Set by the store: 1 on insert, +1 on every update.
+    pub version: u64,
+    /// The owning object's id (account of a session, session of a refresh token), for listing.
+    pub parent: Option<String>,
+    /// A second key, unique within the kind when present (a username).
+    pub lookup: Option<String>,
+    /// When the record may be pruned.
+    pub expires_at: Option<Timestamp>,
+    /// The body, JSON text written by the core. Holds secrets only as hashes or ciphertext.
+    pub body: String,
+}
+
+/// One change to one record inside a [`Commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Creates a record; fails with [`StoreError::Duplicate`] if its id or lookup is taken.
+    Insert(Record),
+    /// Replaces a record if its stored version is still `expected_version`, else [`StoreError::Conflict`].
+    Update {
+        /// The new content (its `version` field is ignored).
+        record: Record,
+        /// The version the caller read.
+        expected_version: u64,
+    },
+    /// Removes a record if its stored version is still `expected_version`, else [`StoreError::Conflict`].
+    Delete {
+        /// The namespace.
+        kind: RecordKind,
+        /// The record id.
+        id: String,
+        /// The version the caller read.
+        expected_version: u64,
+    },
+}
+
+/// A change to a login-throttle counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThrottleWrite {
+    /// Adds one failure at `at` (atomically: concurrent failures all count).
+    Failure {
+        /// The throttle key.
+        key: String,
+        /// When it failed.
+        at: Timestamp,
+    },
+    /// Clears the counter after a success.
+    Reset {
+        /// The throttle key.
+        key: String,
+    },
+}
+
+/// The state of one throttle counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleState {
+    /// Consecutive failures since the last success.
+    pub failures: u32,
+    /// When the last failure happened.
+    pub last_failure: Timestamp,
+}
+
+/// Everything one operation changes, applied atomically by [`Store::commit`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// Record changes; any failed expectation aborts the whole commit.
+    pub writes: Vec<Write>,
+    /// Throttle counter changes.
+    pub throttle: Vec<ThrottleWrite>,
+    /// Revocation list changes; the store also publishes them to every subscribed cache.
+    pub revocations: Vec<RevocationChange>,
+    /// Audit events, appended to the chain in order.
+    pub audit: Vec<AuditDraft>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// A write's expected version did not match (someone else changed the record first).
+    #[error("the record changed concurrently")]
+    Conflict,
+    /// An insert hit an existing id or lookup key.
+    #[error("a {kind:?} with that id or lookup already exists")]
+    Duplicate {
+        /// The kind whose uniqueness was violated.
+        kind: RecordKind,
+    },
+    /// The database is newer than this build understands.
+    #[error(
+        "the database schema is version {found}, newer than the supported version {supported}"
+    )]
+    SchemaTooNew {
+        /// The version found in the database.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// Stored data could not be read back (corruption or a foreign writer).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The backend failed (connection lost, disk full, ...).
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What [`Store::list`] returns: records of one kind, optionally of one parent, ordered by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only records with this parent.
+    pub parent: Option<String>,
+    /// Only records whose id sorts after this one (for paging).
+    pub after: Option<String>,
+    /// At most this many (no limit when `None`).
+    pub limit: Option<usize>,
+}
+
+/// The persistence contract every adapter fulfils (see the module docs).
+///
+/// Adapters must pass the conformance suite in `iam_core::testing` (feature `testing`).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The record of `kind` with `id`.
+    async fn get(&self, kind: RecordKind, id: &str) -> StoreResult<Option<Record>>;
+
+    /// The record of `kind` whose lookup key is `lookup`.
+    async fn find(&self, kind: RecordKind, lookup: &str) -> StoreResult<Option<Record>>;
+
+    /// Records of `kind` matching `query`, ordered by id.
+    async fn list(&self, kind: RecordKind, query: &ListQuery) -> StoreResult<Vec<Record>>;
+
+    /// Applies `commit` atomically (see [`Commit`]).
+    async fn commit(&self, commit: Commit) -> StoreResult<()>;
+
+    /// The throttle counter under `key`, if any failure is recorded.
+    async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+
+    /// Audit events matching `query`, in chain order.
+    async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+
+    /// Every revocation in force, for a full cache load.
+    async fn revocations(&self) -> StoreResult<Vec<Revocation>>;
+
+    /// Registers `cache` to receive every later revocation change, from this process and, where
+    /// the backend can, from other processes sharing the database. The store fills the cache
+    /// with [`Store::revocations`] first, marks it current, and marks it not current whenever it
+    /// may have missed a change (after which it reloads it).
+    async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()>;
+}

@@ -1,0 +1,275 @@
+//! Access-token claims and the verified [`Principal`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::AccountKind;
+use crate::clock::Timestamp;
+use crate::error::Denial;
+
+/// The claims of an iam access token (PASETO registered claims plus iam's own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: String,
+    pub nbf: String,
+    pub iat: String,
+    pub jti: String,
+    /// The session (grant) id.
+    pub sid: String,
+    /// `human` or `system`.
+    pub kind: AccountKind,
+    /// Standing roles at issue time.
+    pub roles: Vec<String>,
+    /// When the session's holder last proved a credential.
+    pub auth_time: String,
+    /// How they proved it (`pwd`, `otp`).
+    pub amr: Vec<String>,
+    /// Scopes, for tokens narrower than the account's roles (API tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<String>,
+    /// The organization the token is scoped to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The holder's role in that organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_role: Option<String>,
+    /// Which of `roles` are elevated (active only for a bounded time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elev: Vec<String>,
+    /// When the earliest of those elevations ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elev_until: Option<String>,
+}
+
+/// Who a verified access token speaks for, and what it says about them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The account id (`sub`).
+    pub account_id: String,
+    /// The session id (`sid`).
+    pub session_id: String,
+    /// The token id (`jti`).
+    pub token_id: String,
+    /// Human or system account.
+    pub kind: AccountKind,
+    /// Roles the token carries.
+    pub roles: Vec<String>,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Expiry time.
+    pub expires_at: Timestamp,
+    /// When the holder last proved a credential.
+    pub auth_time: Timestamp,
+    /// Authentication methods used (`pwd`, `otp`, `api_token`, `service_token`).
+    pub amr: Vec<String>,
+    /// Scopes the token is limited to (empty: the token is not scope-limited).
+    pub scopes: Vec<String>,
+    /// The organization the token is scoped to, with the holder's role there.
+    pub org: Option<(String, String)>,
+    /// The elevated roles among `roles`.
+    pub elevated_roles: Vec<String>,
+    /// When the earliest elevation ends.
+    pub elevated_until: Option<Timestamp>,
+}
+
+impl Principal {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// `Ok` if the token carries `role`, else [`Denial::MissingRole`].
+    pub fn require_role(&self, role: &str) -> Result<(), Denial> {
+        if self.has_role(role) {
+            Ok(())
+        } else {
+            Err(Denial::MissingRole(role.to_owned()))
+        }
+    }
+
+    /// `Ok` if the token grants `scope`, else [`Denial::MissingScope`]. A token that is not
+    /// scope-limited grants the scopes named like its roles.
+    pub fn require_scope(&self, scope: &str) -> Result<(), Denial> {
+        let granted = if self.scopes.is_empty() {
+            &self.roles
+        } else {
+            &self.scopes
+        };
+        if granted.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(Denial::MissingScope(scope.to_owned()))
+        }
+    }
+
+    /// `Ok` if the token is scoped to organization `org` with role `role`, else [`Denial::MissingOrgRole`].
+    pub fn require_org_role(&self, org: &str, role: &str) -> Result<(), Denial> {
+        match &self.org {
+            Some((o, r)) if o == org && r == role => Ok(()),
+            _ => Err(Denial::MissingOrgRole {
+                org: org.to_owned(),
+                role: role.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Times parsed from the claims.
+pub(crate) struct ClaimTimes {
+    pub iat: Timestamp,
+    pub nbf: Timestamp,
+    pub exp: Timestamp,
+    pub auth_time: Timestamp,
+    pub elev_until: Option<Timestamp>,
+}
+
+impl AccessClaims {
+    /// Claims with the registered fields set and iam's optional ones empty.
+    #[allow(clippy::too_many_arguments)]
+    pub fn base(
+        config: &crate::config::Config,
+        sub: &str,
+        sid: &str,
+        jti: String,
+        kind: AccountKind,
+        now: Timestamp,
+        exp: Timestamp,
+    ) -> Self {
+        AccessClaims {
+            iss: config.issuer.clone(),
+            sub: sub.to_owned(),
+            aud: config.audience.clone(),
+            exp: exp.to_rfc3339(),
+            nbf: now.to_rfc3339(),
+            iat: now.to_rfc3339(),
+            jti,
+            sid: sid.to_owned(),
+            kind,
+            roles: vec![],
+            auth_time: now.to_rfc3339(),
+            amr: vec![],
+            scope: vec![],
+            org: None,
+            org_role: None,
+            elev: vec![],
+            elev_until: None,
+        }
+    }
+
+    /// Parses the time claims; a missing or malformed one makes the token malformed.
+    pub fn times(&self) -> Result<ClaimTimes, Denial> {
+        let p = |s: &str| Timestamp::parse_rfc3339(s).ok_or(Denial::TokenMalformed);
+        let elev_until = self.elev_until.as_deref().map(p).transpose()?;
+        Ok(ClaimTimes {
+            iat: p(&self.iat)?,
+            nbf: p(&self.nbf)?,
+            exp: p(&self.exp)?,
+            auth_time: p(&self.auth_time)?,
+            elev_until,
+        })
+    }
+
+    /// Checks issuer, audience and validity period at `now`.
+    pub fn check(
+        &self,
+        times: &ClaimTimes,
+        issuer: &str,
+        audience: &str,
+        now: Timestamp,
+    ) -> Result<(), Denial> {
+        if self.iss != issuer {
+            return Err(Denial::TokenWrongIssuer);
+        }
+        if self.aud != audience {
+            return Err(Denial::TokenWrongAudience);
+        }
+        if now >= times.exp {
+            return Err(Denial::TokenExpired);
+        }
+        if now < times.nbf {
+            return Err(Denial::TokenNotYetValid);
+        }
+        Ok(())
+    }
+
+    /// The principal these claims describe.
+    pub fn into_principal(self, times: &ClaimTimes) -> Principal {
+        Principal {
+            account_id: self.sub,
+            session_id: self.sid,
+            token_id: self.jti,
+            kind: self.kind,
+            roles: self.roles,
+            issued_at: times.iat,
+            expires_at: times.exp,
+            auth_time: times.auth_time,
+            amr: self.amr,
+            scopes: self.scope,
+            org: self.org.zip(self.org_role),
+            elevated_roles: self.elev,
+            elevated_until: times.elev_until,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal() -> Principal {
+        Principal {
+            account_id: "acc_1".into(),
+            session_id: "ses_1".into(),
+            token_id: "tok_1".into(),
+            kind: AccountKind::Human,
+            roles: vec!["admin".into(), "ops".into()],
+            issued_at: Timestamp::from_secs(1),
+            expires_at: Timestamp::from_secs(2),
+            auth_time: Timestamp::from_secs(1),
+            amr: vec!["pwd".into()],
+            scopes: vec![],
+            org: Some(("org_1".into(), "owner".into())),
+            elevated_roles: vec![],
+            elevated_until: None,
+        }
+    }
+
+    #[test]
+    fn authorization_helpers_give_explicit_denials() {
+        let p = principal();
+        assert_eq!(p.require_role("admin"), Ok(()));
+        assert_eq!(
+            p.require_role("root"),
+            Err(Denial::MissingRole("root".into()))
+        );
+        assert_eq!(
+            p.require_scope("ops"),
+            Ok(()),
+            "unscoped tokens grant their roles as scopes"
+        );
+        assert_eq!(
+            p.require_scope("billing"),
+            Err(Denial::MissingScope("billing".into()))
+        );
+        let scoped = Principal {
+            scopes: vec!["read".into()],
+            ..p.clone()
+        };
+        assert_eq!(scoped.require_scope("read"), Ok(()));
+        assert_eq!(
+            scoped.require_scope("admin"),
+            Err(Denial::MissingScope("admin".into()))
+        );
+        assert_eq!(p.require_org_role("org_1", "owner"), Ok(()));
+        assert_eq!(
+            p.require_org_role("org_1", "member"),
+            Err(Denial::MissingOrgRole {
+                org: "org_1".into(),
+                role: "member".into()
+            })
+        );
+        assert!(p.require_org_role("org_2", "owner").is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! Property-based model test: random operation sequences against the real service, compared
+//! step by step with a plain reference model. Above all it shows that no access token verifies
+//! after its session is revoked, its account disabled, or its expiry passed.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use iam_core::{Clock, Config, Denial, Error, LoginRequest, NewAccount, ThrottlePolicy, Timestamp};
+use proptest::prelude::*;
+
+const PW: &str = "model password";
+const USERS: [&str; 3] = ["ann", "ben", "cat"];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create(usize),
+    Login { user: usize, right_password: bool },
+    Refresh(usize),
+    Revoke(usize),
+    Disable(usize),
+    Enable(usize),
+    RotateKey,
+    Advance(u64),
+    Verify(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (0..3usize).prop_map(Op::Create),
+        4 => (0..3usize, prop::bool::weighted(0.85)).prop_map(|(user, right_password)| Op::Login { user, right_password }),
+        4 => (0..64usize).prop_map(Op::Refresh),
+        1 => (0..64usize).prop_map(Op::Revoke),
+        1 => (0..3usize).prop_map(Op::Disable),
+        1 => (0..3usize).prop_map(Op::Enable),
+        1 => Just(Op::RotateKey),
+        3 => prop_oneof![Just(0u64), 1..5u64, 60..1200u64].prop_map(Op::Advance),
+        6 => (0..64usize).prop_map(Op::Verify),
+    ]
+}
+
+#[derive(Default)]
+struct ModelAccount {
+    id: String,
+    disabled: bool,
+    /// Tokens issued at or before this are void.
+    not_before: Option<Timestamp>,
+}
+
+struct ModelSession {
+    user: usize,
+    revoked: bool,
+    expires_at: Timestamp,
+}
+
+struct ModelRefresh {
+    token: String,
+    session: String,
+    used: bool,
+}
+
+struct ModelAccess {
+    token: String,
+    session: String,
+    user: usize,
+    iat: Timestamp,
+    exp: Timestamp,
+}
+
+#[derive(Default)]
+struct Model {
+    accounts: HashMap<usize, ModelAccount>,
+    sessions: HashMap<String, ModelSession>,
+    refresh: Vec<ModelRefresh>,
+    access: Vec<ModelAccess>,
+}
+
+impl Model {
+    fn access_valid(&self, a: &ModelAccess, now: Timestamp) -> bool {
+        let acc = &self.accounts[&a.user];
+        let s = &self.sessions[&a.session];
+        now < a.exp && !s.revoked && !acc.disabled && acc.not_before.is_none_or(|nb| a.iat > nb)
+    }
+}
+
+const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+const SESSION_TTL: Duration = Duration::from_secs(45 * 60);
+
+fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let (iam, clock) = common::iam_with(|c: &mut Config| {
+            c.session_ttl = SESSION_TTL;
+            c.access_token_ttl = ACCESS_TTL;
+            c.throttle = ThrottlePolicy {
+                free_failures: u32::MAX,
+                ..ThrottlePolicy::default()
+            };
+        })
+        .await;
+        let mut m = Model::default();
+        for op in ops {
+            let now = clock.now();
+            match op {
+                Op::Create(u) => {
+                    let r = iam
+                        .create_account(NewAccount::human(USERS[u], PW), None)
+                        .await;
+                    if let std::collections::hash_map::Entry::Vacant(e) = m.accounts.entry(u) {
+                        let acc = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        e.insert(ModelAccount {
+                            id: acc.id,
+                            ..ModelAccount::default()
+                        });
+                    } else {
+                        prop_assert!(matches!(r, Err(Error::UsernameTaken)));
+                    }
+                }
+                Op::Login {
+                    user,
+                    right_password,
+                } => {
+                    let pw = if right_password { PW } else { "wrong password" };
+                    let r = iam.login(&LoginRequest::password(USERS[user], pw)).await;
+                    match m.accounts.get(&user) {
+                        Some(acc) if right_password && !acc.disabled => {
+                            let ok = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                            let exp = now.plus(ACCESS_TTL);
+                            m.sessions.insert(
+                                ok.session.id.clone(),
+                                ModelSession {
+                                    user,
+                                    revoked: false,
+                                    expires_at: now.plus(SESSION_TTL),
+                                },
+                            );
+                            m.refresh.push(ModelRefresh {
+                                token: ok.tokens.refresh_token.expose().to_owned(),
+                                session: ok.session.id.clone(),
+                                used: false,
+                            });
+                            m.access.push(ModelAccess {
+                                token: ok.tokens.access_token.expose().to_owned(),
+                                session: ok.session.id,
+                                user,
+                                iat: now,
+                                exp,
+                            });
+                        }
+                        Some(acc) if right_password && acc.disabled => {
+                            prop_assert_eq!(
+                                r.err().and_then(|e| e.denial().cloned()),
+                                Some(Denial::AccountDisabled)
+                            );
+                        }
+                        _ => prop_assert_eq!(
+                            r.err().and_then(|e| e.denial().cloned()),
+                            Some(Denial::BadCredentials)
+                        ),
+                    }
+                }
+                Op::Refresh(i) => {
+                    if m.refresh.is_empty() {
+                        continue;
+                    }
+                    let i = i % m.refresh.len();
+                    let (token, sid, used) = (
+                        m.refresh[i].token.clone(),
+                        m.refresh[i].session.clone(),
+                        m.refresh[i].used,
+                    );
+                    let r = iam.refresh(&token).await;
+                    let s = &m.sessions[&sid];
+                    let user = s.user;
+                    let expected = if used {
+                        Some(Denial::RefreshTokenReused)
+                    } else if s.revoked {
+                        Some(Denial::SessionRevoked)
+                    } else if now >= s.expires_at {
+                        Some(Denial::SessionExpired)
+                    } else if m.accounts[&user].disabled {
+                        Some(Denial::AccountDisabled)
+                    } else {
+                        None
+                    };
+                    if used {
+                        if let Some(s) = m.sessions.get_mut(&sid) {
+                            s.revoked = true;
+                        }
+                    }
+                    if let Some(d) = expected {
+                        prop_assert_eq!(r.err().and_then(|e| e.denial().cloned()), Some(d));
+                    } else {
+                        let pair = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        m.refresh[i].used = true;
+                        let exp = now.plus(ACCESS_TTL).min(m.sessions[&sid].expires_at);
+                        m.refresh.push(ModelRefresh {
+                            token: pair.refresh_token.expose().to_owned(),
+                            session: sid.clone(),
+                            used: false,
+                        });
+                        m.access.push(ModelAccess {
+                            token: pair.access_token.expose().to_owned(),
+                            session: sid,
+                            user,
+                            iat: now,
+                            exp,
+                        });
+                    }
+                }
+                Op::Revoke(i) => {
+                    if m.refresh.is_empty() {
+                        continue;
+                    }
+                    let sid = m.refresh[i % m.refresh.len()].session.clone();
+                    iam.revoke_session(&sid, None)
+                        .await
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    if let Some(s) = m.sessions.get_mut(&sid) {
+                        s.revoked = true;
+                    }
+                }
+                Op::Disable(u) => {
+                    if let Some(acc) = m.accounts.get_mut(&u) {
+                        iam.disable_account(&acc.id, None)
+                            .await
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        acc.disabled = true;
+                    }
+                }
+                Op::Enable(u) => {
+                    if let Some(acc) = m.accounts.get_mut(&u) {
+                        iam.enable_account(&acc.id, None)
+                            .await
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        if acc.disabled {
+                            acc.disabled = false;
+                            acc.not_before = Some(now);
+                        }
+                    }
+                }
+                Op::RotateKey => {
+                    iam.rotate_signing_key(None)
+                        .await
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+                Op::Advance(secs) => clock.advance(Duration::from_millis(secs * 1000 + 1)),
+                Op::Verify(i) => {
+                    if m.access.is_empty() {
+                        continue;
+                    }
+                    let a = &m.access[i % m.access.len()];
+                    let r = iam.verify(&a.token).await;
+                    let valid = m.access_valid(a, now);
+                    prop_assert_eq!(
+                        r.is_ok(),
+                        valid,
+                        "verify {:?} with model valid={}",
+                        r,
+                        valid
+                    );
+                }
+            }
+            // The safety invariant, over every token ever issued, after every step.
+            let now = clock.now();
+            for a in &m.access {
+                if !m.access_valid(a, now) {
+                    prop_assert!(
+                        iam.verify_cached(&a.token).is_err(),
+                        "a dead token verified"
+                    );
+                }
+            }
+        }
+        let chain = iam
+            .verify_audit_chain()
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(chain > 0);
+        Ok(())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn service_matches_the_reference_model(ops in prop::collection::vec(op(), 1..60)) {
+        run(ops)?;
+    }
+}
