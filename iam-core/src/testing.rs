@@ -27,7 +27,8 @@ use crate::revocation::{Revocation, RevocationCache, RevocationChange, RevokedSu
 use crate::secret::MasterKey;
 use crate::service::{Iam, LoginRequest, NewAccount};
 use crate::store::{
-    Commit, ListQuery, Record, RecordKind, Store, StoreError, ThrottleState, ThrottleWrite, Write,
+    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, ThrottleState,
+    ThrottleWrite, Write,
 };
 use crate::throttle::ThrottlePolicy;
 
@@ -46,6 +47,7 @@ where
     commit_uniqueness(fresh().await).await;
     aborted_commit_leaves_nothing(fresh().await).await;
     throttle_counters(fresh().await).await;
+    prune_expired(fresh().await).await;
     audit_chain_and_queries(fresh().await).await;
     revocations_and_subscriptions(fresh().await).await;
     race_record_writes(fresh().await).await;
@@ -898,6 +900,117 @@ pub async fn throttle_counters<S: Store>(store: S) {
         throttle("login:alice").await,
         Some(state(1, 30)),
         "counting restarts after a reset"
+    );
+}
+
+/// `prune`: removes exactly the records whose `expires_at` is at or before `now` (any kind, any
+/// version, lookups freed), revocations whose `until` has passed and idle throttle counters;
+/// keeps everything else and every audit event; reports the counts.
+pub async fn prune_expired<S: Store>(store: S) {
+    let at = |secs| Some(Timestamp::from_secs(secs));
+    let expiring = |kind, id: &str, lookup: Option<&str>, secs| Record {
+        expires_at: at(secs),
+        ..rec(kind, id, Some("acc_a"), lookup, "{}")
+    };
+    commit_ok(
+        &store,
+        Commit {
+            writes: vec![
+                Write::Insert(expiring(RecordKind::Session, "ses_old", None, 100)),
+                Write::Insert(expiring(RecordKind::Session, "ses_edge", None, 200)),
+                Write::Insert(expiring(RecordKind::Session, "ses_new", None, 201)),
+                Write::Insert(expiring(RecordKind::ApiToken, "tok_old", Some("pub_1"), 50)),
+                Write::Insert(rec(RecordKind::Account, "acc_a", None, Some("alice"), "{}")),
+            ],
+            throttle: vec![
+                ThrottleWrite::Failure {
+                    key: "login:idle".into(),
+                    at: Timestamp::from_secs(10),
+                },
+                ThrottleWrite::Failure {
+                    key: "login:busy".into(),
+                    at: Timestamp::from_secs(190),
+                },
+            ],
+            revocations: vec![
+                RevocationChange::Put(grant("ses_gone", Timestamp::from_secs(150))),
+                RevocationChange::Put(grant("ses_kept", Timestamp::from_secs(300))),
+            ],
+            audit: vec![draft(AuditKind::SessionRevoked, 1_000, Some("acc_a"))],
+        },
+        "setup",
+    )
+    .await;
+    let old = get(&store, RecordKind::Session, "ses_old")
+        .await
+        .expect("ses_old");
+    commit_ok(
+        &store,
+        Commit {
+            writes: vec![update(old.clone(), old.version)],
+            ..Commit::default()
+        },
+        "bump a version",
+    )
+    .await;
+
+    let report = store
+        .prune(Timestamp::from_secs(200), Timestamp::from_secs(100))
+        .await
+        .expect("prune failed");
+    assert_eq!(
+        report,
+        PruneReport {
+            records: vec![(RecordKind::Session, 2), (RecordKind::ApiToken, 1)],
+            throttles: 1,
+            revocations: 1,
+        },
+        "prune reports what it removed, in RecordKind::ALL order"
+    );
+    assert_eq!(report.records_of(RecordKind::Session), 2);
+    assert_eq!(report.records_of(RecordKind::Account), 0);
+    assert_eq!(
+        ids(&list(&store, RecordKind::Session, ListQuery::default()).await),
+        ["ses_new"],
+        "records expiring at or before now go, later ones stay"
+    );
+    assert!(get(&store, RecordKind::Account, "acc_a").await.is_some());
+    assert!(
+        find(&store, RecordKind::ApiToken, "pub_1").await.is_none(),
+        "a pruned record's lookup is gone"
+    );
+    commit_ok(
+        &store,
+        inserts([expiring(RecordKind::ApiToken, "tok_2", Some("pub_1"), 900)]),
+        "a pruned lookup can be reused",
+    )
+    .await;
+    assert_eq!(store.throttle("login:idle").await.expect("throttle"), None);
+    assert!(store
+        .throttle("login:busy")
+        .await
+        .expect("throttle")
+        .is_some());
+    let left: Vec<String> = sorted_revocations(&store)
+        .await
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, ["ses_kept"]);
+    assert_eq!(
+        all_audit(&store).await.len(),
+        1,
+        "audit events are never pruned"
+    );
+
+    let again = store
+        .prune(Timestamp::from_secs(200), Timestamp::from_secs(100))
+        .await
+        .expect("prune failed");
+    assert_eq!(
+        again,
+        PruneReport::default(),
+        "a second prune finds nothing"
     );
 }
 

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use async_trait::async_trait;
 
 use super::{
-    Commit, ListQuery, Record, RecordKind, Store, StoreError, StoreResult, ThrottleState,
-    ThrottleWrite, Write,
+    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
+    ThrottleState, ThrottleWrite, Write,
 };
 use crate::audit::{AuditEvent, AuditQuery, GENESIS};
+use crate::clock::Timestamp;
 use crate::revocation::{Revocation, RevocationCache, RevocationChange, RevokedSubject};
 
 #[derive(Default)]
@@ -244,5 +245,38 @@ impl Store for MemoryStore {
         cache.load(s.revocations.values().cloned().collect());
         s.subscribers.push(Arc::downgrade(&cache));
         Ok(())
+    }
+
+    async fn prune(
+        &self,
+        now: Timestamp,
+        throttles_idle_since: Timestamp,
+    ) -> StoreResult<PruneReport> {
+        let mut s = self.lock();
+        let mut report = PruneReport::default();
+        for kind in RecordKind::ALL {
+            let expired: Vec<String> = s
+                .records
+                .get(&kind)
+                .into_iter()
+                .flat_map(BTreeMap::values)
+                .filter(|r| r.expires_at.is_some_and(|at| at <= now))
+                .map(|r| r.id.clone())
+                .collect();
+            if !expired.is_empty() {
+                report.records.push((kind, expired.len() as u64));
+            }
+            for id in expired {
+                s.set(kind, &id, None);
+            }
+        }
+        let throttles = s.throttles.len();
+        s.throttles
+            .retain(|_, t| t.last_failure > throttles_idle_since);
+        report.throttles = (throttles - s.throttles.len()) as u64;
+        let revocations = s.revocations.len();
+        s.revocations.retain(|_, r| r.until > now);
+        report.revocations = (revocations - s.revocations.len()) as u64;
+        Ok(report)
     }
 }

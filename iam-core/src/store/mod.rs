@@ -216,6 +216,27 @@ pub struct ListQuery {
     pub limit: Option<usize>,
 }
 
+/// What [`Store::prune`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruneReport {
+    /// Records removed because their `expires_at` had passed, per kind (kinds with none omitted).
+    pub records: Vec<(RecordKind, u64)>,
+    /// Throttle counters removed because their last failure was old enough.
+    pub throttles: u64,
+    /// Revocations removed because their `until` had passed.
+    pub revocations: u64,
+}
+
+impl PruneReport {
+    /// Records removed of `kind`.
+    pub fn records_of(&self, kind: RecordKind) -> u64 {
+        self.records
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
 /// The persistence contract every adapter fulfils (see the module docs).
 ///
 /// Adapters must pass the conformance suite in `iam_core::testing` (feature `testing`).
@@ -247,4 +268,13 @@ pub trait Store: Send + Sync + 'static {
     /// with [`Store::revocations`] first, marks it current, and marks it not current whenever it
     /// may have missed a change (after which it reloads it).
     async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()>;
+    /// Removes, in one atomic step, every record whose `expires_at` is at or before `now`
+    /// (whatever its version), every revocation whose `until` is at or before `now`, and every
+    /// throttle counter whose last failure is at or before `throttles_idle_since`. Audit events
+    /// are never pruned. Reports the counts, records listed in [`RecordKind::ALL`] order.
+    async fn prune(
+        &self,
+        now: Timestamp,
+        throttles_idle_since: Timestamp,
+    ) -> StoreResult<PruneReport>;
 }
