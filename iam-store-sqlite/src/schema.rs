@@ -1,0 +1,119 @@
+//! The embedded, versioned schema and its migrations.
+
+use sqlx::{Row, SqliteConnection};
+
+use iam_core::store::StoreError;
+
+use crate::error::backend;
+
+/// The migrations in order; the schema version is the number of migrations applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: records, throttle counters, revocations, audit chain.
+    r"
+    CREATE TABLE records (
+        kind       TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        version    INTEGER NOT NULL CHECK (version >= 1),
+        parent     TEXT,
+        lookup     TEXT,
+        expires_at INTEGER,
+        body       TEXT    NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX records_lookup ON records (kind, lookup) WHERE lookup IS NOT NULL;
+    CREATE INDEX records_parent ON records (kind, parent, id) WHERE parent IS NOT NULL;
+    CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+
+    CREATE TABLE throttles (
+        key          TEXT    NOT NULL PRIMARY KEY,
+        failures     INTEGER NOT NULL,
+        last_failure INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE revocations (
+        subject       TEXT    NOT NULL,
+        id            TEXT    NOT NULL,
+        issued_before INTEGER NOT NULL,
+        until         INTEGER NOT NULL,
+        PRIMARY KEY (subject, id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY CHECK (seq >= 1),
+        prev_hash BLOB    NOT NULL,
+        hash      BLOB    NOT NULL,
+        at        INTEGER NOT NULL,
+        kind      TEXT    NOT NULL,
+        actor     TEXT,
+        account   TEXT,
+        session   TEXT,
+        detail    TEXT    NOT NULL
+    );
+    CREATE INDEX audit_account ON audit (account, seq) WHERE account IS NOT NULL;
+    CREATE INDEX audit_kind ON audit (kind, seq);
+    CREATE INDEX audit_at ON audit (at, seq);
+    ",
+];
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// What [`migrate`] found before it ran.
+pub(crate) enum Found {
+    /// An iam database (possibly empty before), now at [`SCHEMA_VERSION`].
+    Iam,
+    /// A SQLite database that holds other tables and no iam schema.
+    Foreign(Vec<String>),
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] inside the caller's write transaction.
+pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Found, StoreError> {
+    let tables: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| backend(&e))?
+    .iter()
+    .map(|r| r.try_get::<String, _>(0))
+    .collect::<Result<_, _>>()
+    .map_err(|e| backend(&e))?;
+
+    let found = if tables.iter().any(|t| t == "iam_schema_version") {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM iam_schema_version")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| backend(&e))?;
+        v.unwrap_or(0)
+    } else if tables.is_empty() {
+        sqlx::query(
+            "CREATE TABLE iam_schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| backend(&e))?;
+        0
+    } else {
+        return Ok(Found::Foreign(tables));
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, sql) in (1..).zip(MIGRATIONS).skip(usize::try_from(found).unwrap_or(0)) {
+        sqlx::raw_sql(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| backend(&e))?;
+        sqlx::query(
+            "INSERT INTO iam_schema_version (version, applied_at) VALUES (?, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+        )
+        .bind(version)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| backend(&e))?;
+    }
+    Ok(Found::Iam)
+}

@@ -1,0 +1,572 @@
+//! [`SqliteStore`]: the [`Store`] on one SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use iam_core::audit::{AuditEvent, AuditQuery, GENESIS};
+use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
+use iam_core::clock::Timestamp;
+use iam_core::store::{
+    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
+    ThrottleState, ThrottleWrite, Write,
+};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, Row, SqliteConnection};
+
+use crate::error::{backend, is_unique_violation, open_error, SqliteStoreError};
+use crate::rows::{self, version_to_db, AUDIT_COLUMNS, RECORD_COLUMNS};
+use crate::schema::{self, Found};
+
+/// How hard a commit insists on reaching the disk before it returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit is synced to disk before it returns: survives a power loss (the default).
+    #[default]
+    Full,
+    /// Commits survive a crash of the process but the last ones may be lost on power failure
+    /// (SQLite `synchronous = NORMAL` in WAL mode); much faster on slow disks.
+    Normal,
+}
+
+/// How to open a [`SqliteStore`].
+#[derive(Clone, Debug)]
+pub struct SqliteStoreOptions {
+    /// The database file; created (with its schema) when it does not exist.
+    pub path: PathBuf,
+    /// Sync policy (default [`Durability::Full`]).
+    pub durability: Durability,
+    /// How long a statement waits for a lock held by another connection or process (default 5 s).
+    pub busy_timeout: Duration,
+    /// Connections in the pool; readers run in parallel, writers one at a time (default 4).
+    pub max_connections: u32,
+}
+
+impl SqliteStoreOptions {
+    /// The defaults for the database at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteStoreOptions {
+            path: path.into(),
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 4,
+        }
+    }
+}
+
+/// A [`Store`] on one SQLite file in WAL mode.
+///
+/// Commits run one at a time in `BEGIN IMMEDIATE` transactions. Revocation changes reach the
+/// caches subscribed to this `SqliteStore` right after their commit; caches in other processes
+/// that open the same file are not fed (run one process per database file).
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+    /// Serialises this process's writers (SQLite admits one anyway) so revocation changes reach
+    /// the caches in commit order.
+    writer: tokio::sync::Mutex<()>,
+    subscribers: Mutex<Vec<Weak<RevocationCache>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` with the default options.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, SqliteStoreError> {
+        Self::open_with(SqliteStoreOptions::new(path.as_ref())).await
+    }
+
+    /// Opens (or creates) a database, applying any missing migrations.
+    ///
+    /// Fails with [`SqliteStoreError::NotADatabase`] for a file that is not an iam database,
+    /// [`SqliteStoreError::ReadOnly`] when it cannot be written, and
+    /// `SqliteStoreError::Store(StoreError::SchemaTooNew { .. })` when a newer build wrote it.
+    pub async fn open_with(options: SqliteStoreOptions) -> Result<Self, SqliteStoreError> {
+        let path = options.path.clone();
+        if path.is_dir() {
+            return Err(SqliteStoreError::NotADatabase {
+                path,
+                reason: "it is a directory".into(),
+            });
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(match options.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            });
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(options.busy_timeout.max(Duration::from_secs(5)))
+            .connect_with(connect)
+            .await
+            .map_err(|e| open_error(&path, e))?;
+        let store = SqliteStore {
+            pool,
+            path,
+            writer: tokio::sync::Mutex::new(()),
+            subscribers: Mutex::new(Vec::new()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), SqliteStoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| open_error(&self.path, e))?;
+        let found = match schema::migrate(&mut tx).await {
+            Ok(found) => found,
+            Err(StoreError::SchemaTooNew { found, supported }) => {
+                return Err(StoreError::SchemaTooNew { found, supported }.into());
+            }
+            Err(e) => {
+                drop(tx);
+                // Re-run the failing step only to classify the error (read-only, corrupt, ...).
+                return Err(self.classify(e).await);
+            }
+        };
+        if let Found::Foreign(tables) = found {
+            return Err(SqliteStoreError::NotADatabase {
+                path: self.path.clone(),
+                reason: format!(
+                    "it is a SQLite database with other tables ({})",
+                    tables.join(", ")
+                ),
+            });
+        }
+        tx.commit().await.map_err(|e| open_error(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Turns a migration failure into the most specific open error.
+    async fn classify(&self, e: StoreError) -> SqliteStoreError {
+        let probe = sqlx::query("CREATE TEMP TABLE IF NOT EXISTS iam_probe (x)")
+            .execute(&self.pool)
+            .await;
+        let write = sqlx::query("PRAGMA user_version = 0").execute(&self.pool).await;
+        match (probe, write) {
+            (_, Err(w)) => open_error(&self.path, w),
+            _ => SqliteStoreError::Store(e),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM iam_schema_version")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn live_subscribers(&self) -> Vec<Arc<RevocationCache>> {
+        let mut subs = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        subs.retain(|w| w.strong_count() > 0);
+        subs.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    async fn load_revocations(&self) -> StoreResult<Vec<Revocation>> {
+        sqlx::query("SELECT subject, id, issued_before, until FROM revocations")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?
+            .iter()
+            .map(rows::revocation)
+            .collect()
+    }
+}
+
+/// Applies one write; `Err` aborts the transaction.
+async fn apply_write(conn: &mut SqliteConnection, write: &Write) -> StoreResult<()> {
+    match write {
+        Write::Insert(r) => {
+            let done = sqlx::query(
+                "INSERT INTO records (kind, id, version, parent, lookup, expires_at, body)
+                 VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(r.kind.as_str())
+            .bind(&r.id)
+            .bind(&r.parent)
+            .bind(&r.lookup)
+            .bind(r.expires_at.map(|t| t.as_millis()))
+            .bind(&r.body)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| backend(&e))?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Duplicate { kind: r.kind });
+            }
+        }
+        Write::Update {
+            record: r,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict);
+            };
+            let done = sqlx::query(
+                "UPDATE records SET version = version + 1, parent = ?, lookup = ?, expires_at = ?, body = ?
+                 WHERE kind = ? AND id = ? AND version = ?",
+            )
+            .bind(&r.parent)
+            .bind(&r.lookup)
+            .bind(r.expires_at.map(|t| t.as_millis()))
+            .bind(&r.body)
+            .bind(r.kind.as_str())
+            .bind(&r.id)
+            .bind(expected)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate { kind: r.kind }
+                } else {
+                    backend(&e)
+                }
+            })?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::Delete {
+            kind,
+            id,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict);
+            };
+            let done = sqlx::query("DELETE FROM records WHERE kind = ? AND id = ? AND version = ?")
+                .bind(kind.as_str())
+                .bind(id)
+                .bind(expected)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| backend(&e))?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_throttle(conn: &mut SqliteConnection, t: &ThrottleWrite) -> StoreResult<()> {
+    let q = match t {
+        ThrottleWrite::Failure { key, at } => sqlx::query(
+            "INSERT INTO throttles (key, failures, last_failure) VALUES (?, 1, ?)
+             ON CONFLICT (key) DO UPDATE SET
+                failures = MIN(failures + 1, 4294967295),
+                last_failure = MAX(last_failure, excluded.last_failure)",
+        )
+        .bind(key)
+        .bind(at.as_millis()),
+        ThrottleWrite::Reset { key } => sqlx::query("DELETE FROM throttles WHERE key = ?").bind(key),
+    };
+    q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+async fn apply_revocation(conn: &mut SqliteConnection, c: &RevocationChange) -> StoreResult<()> {
+    let q = match c {
+        RevocationChange::Put(r) => sqlx::query(
+            "INSERT INTO revocations (subject, id, issued_before, until) VALUES (?, ?, ?, ?)
+             ON CONFLICT (subject, id) DO UPDATE SET
+                issued_before = excluded.issued_before, until = excluded.until",
+        )
+        .bind(r.subject.as_str())
+        .bind(&r.id)
+        .bind(r.issued_before.as_millis())
+        .bind(r.until.as_millis()),
+        RevocationChange::Lift { subject, id } => {
+            sqlx::query("DELETE FROM revocations WHERE subject = ? AND id = ?")
+                .bind(subject.as_str())
+                .bind(id)
+        }
+    };
+    q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> StoreResult<()> {
+    if commit.audit.is_empty() {
+        return Ok(());
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| backend(&e))?;
+    let (mut seq, mut prev) = match head {
+        None => (0, GENESIS),
+        Some(row) => {
+            let seq: i64 = row.try_get(0).map_err(|e| backend(&e))?;
+            let hash: Vec<u8> = row.try_get(1).map_err(|e| backend(&e))?;
+            (
+                u64::try_from(seq)
+                    .map_err(|_| StoreError::Corrupt("sqlite: negative audit sequence".into()))?,
+                hash.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt("sqlite: audit hash is not 32 bytes".into())
+                })?,
+            )
+        }
+    };
+    for draft in std::mem::take(&mut commit.audit) {
+        let e = AuditEvent::chain(seq, prev, draft);
+        let db_seq = i64::try_from(e.seq)
+            .map_err(|_| StoreError::Corrupt("sqlite: audit sequence overflow".into()))?;
+        sqlx::query(
+            "INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(db_seq)
+        .bind(e.prev_hash.as_slice())
+        .bind(e.hash.as_slice())
+        .bind(e.draft.at.as_millis())
+        .bind(e.draft.kind.as_str())
+        .bind(&e.draft.actor)
+        .bind(&e.draft.account)
+        .bind(&e.draft.session)
+        .bind(rows::detail_json(&e.draft.detail)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(|err| backend(&err))?;
+        seq = e.seq;
+        prev = e.hash;
+    }
+    Ok(())
+}
+
+fn limit_of(limit: Option<usize>) -> i64 {
+    limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, kind: RecordKind, id: &str) -> StoreResult<Option<Record>> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ? AND id = ?"
+        ))
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?
+        .as_ref()
+        .map(rows::record)
+        .transpose()
+    }
+
+    async fn find(&self, kind: RecordKind, lookup: &str) -> StoreResult<Option<Record>> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ? AND lookup = ?"
+        ))
+        .bind(kind.as_str())
+        .bind(lookup)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?
+        .as_ref()
+        .map(rows::record)
+        .transpose()
+    }
+
+    async fn list(&self, kind: RecordKind, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?");
+        let mut args = SqliteArguments::default();
+        let bind_err = |e| StoreError::Backend(format!("sqlite: cannot bind argument: {e}"));
+        args.add(kind.as_str()).map_err(bind_err)?;
+        if let Some(parent) = &query.parent {
+            sql.push_str(" AND parent = ?");
+            args.add(parent.clone()).map_err(bind_err)?;
+        }
+        if let Some(after) = &query.after {
+            sql.push_str(" AND id > ?");
+            args.add(after.clone()).map_err(bind_err)?;
+        }
+        sql.push_str(" ORDER BY id LIMIT ?");
+        args.add(limit_of(query.limit)).map_err(bind_err)?;
+        sqlx::query_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?
+            .iter()
+            .map(rows::record)
+            .collect()
+    }
+
+    async fn commit(&self, mut commit: Commit) -> StoreResult<()> {
+        let _writer = self.writer.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| backend(&e))?;
+        for w in &commit.writes {
+            apply_write(&mut tx, w).await?;
+        }
+        for t in &commit.throttle {
+            apply_throttle(&mut tx, t).await?;
+        }
+        for c in &commit.revocations {
+            apply_revocation(&mut tx, c).await?;
+        }
+        append_audit(&mut tx, &mut commit).await?;
+        tx.commit().await.map_err(|e| backend(&e))?;
+        if !commit.revocations.is_empty() {
+            for cache in self.live_subscribers() {
+                for change in &commit.revocations {
+                    cache.apply(change);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
+        sqlx::query("SELECT failures, last_failure FROM throttles WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?
+            .as_ref()
+            .map(rows::throttle)
+            .transpose()
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE 1 = 1");
+        let mut args = SqliteArguments::default();
+        let bind_err = |e| StoreError::Backend(format!("sqlite: cannot bind argument: {e}"));
+        if let Some(account) = &query.account {
+            sql.push_str(" AND account = ?");
+            args.add(account.clone()).map_err(bind_err)?;
+        }
+        if let Some(kind) = query.kind {
+            sql.push_str(" AND kind = ?");
+            args.add(kind.as_str()).map_err(bind_err)?;
+        }
+        if let Some(from) = query.from {
+            sql.push_str(" AND at >= ?");
+            args.add(from.as_millis()).map_err(bind_err)?;
+        }
+        if let Some(to) = query.to {
+            sql.push_str(" AND at < ?");
+            args.add(to.as_millis()).map_err(bind_err)?;
+        }
+        if let Some(after) = query.after_seq {
+            sql.push_str(" AND seq > ?");
+            args.add(i64::try_from(after).unwrap_or(i64::MAX))
+                .map_err(bind_err)?;
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?");
+        args.add(limit_of(query.limit)).map_err(bind_err)?;
+        sqlx::query_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?
+            .iter()
+            .map(rows::audit_event)
+            .collect()
+    }
+
+    async fn revocations(&self) -> StoreResult<Vec<Revocation>> {
+        self.load_revocations().await
+    }
+
+    async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()> {
+        // Holding the writer lock, no commit can slip between the load and the registration.
+        let _writer = self.writer.lock().await;
+        cache.load(self.load_revocations().await?);
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::downgrade(&cache));
+        Ok(())
+    }
+
+    async fn prune(
+        &self,
+        now: Timestamp,
+        throttles_idle_since: Timestamp,
+    ) -> StoreResult<PruneReport> {
+        let _writer = self.writer.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| backend(&e))?;
+        let mut report = PruneReport::default();
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM records
+             WHERE expires_at IS NOT NULL AND expires_at <= ? GROUP BY kind",
+        )
+        .bind(now.as_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        for (name, n) in &counts {
+            let kind = RecordKind::parse(name).ok_or_else(|| {
+                StoreError::Corrupt(format!("sqlite: unknown record kind {name:?}"))
+            })?;
+            let n = u64::try_from(*n)
+                .map_err(|_| StoreError::Corrupt("sqlite: negative row count".into()))?;
+            report.records.push((kind, n));
+        }
+        report.records.sort_by_key(|(kind, _)| {
+            RecordKind::ALL
+                .iter()
+                .position(|k| k == kind)
+                .unwrap_or(usize::MAX)
+        });
+        sqlx::query("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?")
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        report.throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= ?")
+            .bind(throttles_idle_since.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?
+            .rows_affected();
+        report.revocations = sqlx::query("DELETE FROM revocations WHERE until <= ?")
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?
+            .rows_affected();
+        tx.commit().await.map_err(|e| backend(&e))?;
+        Ok(report)
+    }
+}
