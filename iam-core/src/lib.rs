@@ -57,8 +57,10 @@ pub use password::PasswordPolicy;
 pub use random::SecureRandom;
 pub use secret::{MasterKey, SecretString};
 pub use service::{
-    ApiTokenInfo, DbCredentials, Iam, IamBuilder, LoginRequest, LoginSuccess, NewAccount,
-    NewApiToken, ServiceToken, ADMIN_ROLE, API_TOKEN_AMR, API_TOKEN_PREFIX, SERVICE_TOKEN_AMR,
+    ApiTokenInfo, DbCredentials, ElevationOutcome, ElevationRequest, Iam, IamBuilder, LoginRequest,
+    LoginSuccess, Membership, NewAccount, NewApiToken, Organization, ServiceToken, StepUpProof,
+    SweepReport, ADMIN_ROLE, API_TOKEN_AMR, API_TOKEN_PREFIX, OWNER_ROLE, SERVICE_TOKEN_AMR,
+    THROTTLE_IDLE,
 };
 pub use session::Session;
 pub use store::{MemoryStore, Store};

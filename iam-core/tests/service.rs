@@ -489,7 +489,7 @@ async fn another_instance_sees_rotated_keys_and_revocations() {
     let mk = |s: std::sync::Arc<iam_core::MemoryStore>| {
         let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([42; 32]));
         config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
-        iam_core::Iam::builder(common::SharedStore(s), config)
+        iam_core::Iam::builder(s, config)
             .clock(clock.clone())
             .open()
     };
@@ -614,7 +614,7 @@ async fn login_rehashes_when_the_configured_cost_changed() {
             memory_kib,
             ..iam_core::PasswordPolicy::insecure_fast_for_tests()
         };
-        iam_core::Iam::builder(common::SharedStore(shared.clone()), config).open()
+        iam_core::Iam::builder(shared.clone(), config).open()
     };
     let cheap = open(64).await.expect("cheap");
     cheap

@@ -282,6 +282,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         session: &Session,
         now: Timestamp,
     ) -> Result<(String, Timestamp)> {
+        self.session_token_with(account, session, now, |_| {})
+    }
+
+    /// Like [`Self::session_access_token`], with `customize` applied to the claims before signing.
+    pub(super) fn session_token_with(
+        &self,
+        account: &StoredAccount,
+        session: &Session,
+        now: Timestamp,
+        customize: impl FnOnce(&mut AccessClaims),
+    ) -> Result<(String, Timestamp)> {
         let open: Vec<&crate::session::ActiveElevation> = session
             .active_elevations(now)
             .filter(|e| account.elevatable_roles.contains(&e.role))
@@ -314,6 +325,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .filter(|_| !elev.is_empty())
             .map(Timestamp::to_rfc3339);
         claims.elev = elev;
+        customize(&mut claims);
         Ok((self.sign_claims(&claims)?, exp))
     }
 

@@ -3,7 +3,10 @@
 
 mod accounts;
 mod api_tokens;
+mod elevation;
+mod lifecycle;
 mod login;
+mod organizations;
 mod service_accounts;
 mod sessions;
 mod totp;
@@ -11,7 +14,10 @@ mod vault;
 
 pub use accounts::NewAccount;
 pub use api_tokens::{ApiTokenInfo, NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
+pub use elevation::{ElevationOutcome, ElevationRequest, StepUpProof};
+pub use lifecycle::{SweepReport, THROTTLE_IDLE};
 pub use login::{LoginRequest, LoginSuccess};
+pub use organizations::{Membership, Organization, OWNER_ROLE};
 pub use service_accounts::{ServiceToken, SERVICE_TOKEN_AMR};
 pub use vault::DbCredentials;
 

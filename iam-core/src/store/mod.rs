@@ -278,3 +278,39 @@ pub trait Store: Send + Sync + 'static {
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport>;
 }
+
+/// A shared store is a store: several [`crate::Iam`] instances (or an app and an `Iam`) can use one.
+#[async_trait]
+impl<T: Store + ?Sized> Store for Arc<T> {
+    async fn get(&self, kind: RecordKind, id: &str) -> StoreResult<Option<Record>> {
+        (**self).get(kind, id).await
+    }
+    async fn find(&self, kind: RecordKind, lookup: &str) -> StoreResult<Option<Record>> {
+        (**self).find(kind, lookup).await
+    }
+    async fn list(&self, kind: RecordKind, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        (**self).list(kind, query).await
+    }
+    async fn commit(&self, commit: Commit) -> StoreResult<()> {
+        (**self).commit(commit).await
+    }
+    async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
+        (**self).throttle(key).await
+    }
+    async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        (**self).audit(query).await
+    }
+    async fn revocations(&self) -> StoreResult<Vec<Revocation>> {
+        (**self).revocations().await
+    }
+    async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()> {
+        (**self).subscribe(cache).await
+    }
+    async fn prune(
+        &self,
+        now: Timestamp,
+        throttles_idle_since: Timestamp,
+    ) -> StoreResult<PruneReport> {
+        (**self).prune(now, throttles_idle_since).await
+    }
+}

@@ -75,6 +75,14 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether the token is a login session's access token (not a service or API token).
+    pub fn is_session_token(&self) -> bool {
+        !self
+            .amr
+            .iter()
+            .any(|m| m == crate::service::SERVICE_TOKEN_AMR || m == crate::service::API_TOKEN_AMR)
+    }
+
     /// Whether the token carries `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)

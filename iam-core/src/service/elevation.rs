@@ -1,0 +1,530 @@
+//! Elevation ("sudo mode"): roles an account holds switched off until it opens them for one
+//! session, with a fresh proof, possibly another account's approval, and a time limit.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::accounts::{account_record, account_tokens_before};
+use super::login::{session_record, totp_aad};
+use super::Iam;
+use crate::account::{validate_role, Account, StoredAccount};
+use crate::audit::{AuditDraft, AuditKind};
+use crate::clock::{Clock, Timestamp};
+use crate::config::StepUp;
+use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
+use crate::secret::SecretString;
+use crate::session::{ActiveElevation, Session};
+use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
+use crate::token::Principal;
+
+/// The fresh proof presented to open an elevated role.
+#[derive(Debug, Clone, Default)]
+pub struct StepUpProof {
+    /// The account's password.
+    pub password: Option<SecretString>,
+    /// A current TOTP code.
+    pub totp_code: Option<String>,
+}
+
+/// What [`Iam::elevate`] achieved.
+#[derive(Debug, Clone)]
+pub enum ElevationOutcome {
+    /// The role is open for the session now.
+    Active {
+        /// The open elevation.
+        elevation: ActiveElevation,
+        /// An access token carrying the role, expiring no later than the elevation.
+        access_token: SecretString,
+    },
+    /// The role needs approval; the request waits until `expires_at`.
+    Pending {
+        /// The request id, for the approver.
+        request_id: String,
+        /// When the request lapses unanswered.
+        expires_at: Timestamp,
+    },
+}
+
+/// A pending elevation request, as an approver sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElevationRequest {
+    /// The request id (`elr_…`).
+    pub id: String,
+    /// The requesting account.
+    pub account_id: String,
+    /// The session the role would open for.
+    pub session_id: String,
+    /// The role.
+    pub role: String,
+    /// How long the elevation would last once approved, in milliseconds.
+    pub duration_ms: u64,
+    /// When it was requested.
+    pub created_at: Timestamp,
+    /// When it lapses unanswered.
+    pub expires_at: Timestamp,
+}
+
+/// The throttle key for failed step-up proofs of an account.
+fn step_up_throttle_key(account_id: &str) -> String {
+    format!("stepup:{account_id}")
+}
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    /// Makes `role` elevatable for an account: held, but off until opened per session.
+    pub async fn grant_elevatable_role(
+        &self,
+        account_id: &str,
+        role: &str,
+        actor: Option<&str>,
+    ) -> Result<Account> {
+        validate_role(role)?;
+        self.update_account(account_id, |a, now| {
+            if !a.elevatable_roles.insert(role.to_owned()) {
+                return Ok(None);
+            }
+            Ok(Some((
+                vec![],
+                vec![AuditDraft::new(AuditKind::ElevatableRoleGranted, now)
+                    .actor(actor)
+                    .account(&a.id)
+                    .detail("role", role)],
+            )))
+        })
+        .await
+    }
+
+    /// Takes an elevatable role away; tokens carrying it (open elevations) stop verifying at once.
+    pub async fn revoke_elevatable_role(
+        &self,
+        account_id: &str,
+        role: &str,
+        actor: Option<&str>,
+    ) -> Result<Account> {
+        let ttl = self.inner.config.access_token_ttl;
+        self.update_account(account_id, |a, now| {
+            if !a.elevatable_roles.remove(role) {
+                return Ok(None);
+            }
+            let revocations = if a.disabled {
+                vec![]
+            } else {
+                vec![account_tokens_before(&a.id, now, now.plus(ttl))]
+            };
+            Ok(Some((
+                revocations,
+                vec![AuditDraft::new(AuditKind::ElevatableRoleRevoked, now)
+                    .actor(actor)
+                    .account(&a.id)
+                    .detail("role", role)],
+            )))
+        })
+        .await
+    }
+
+    /// Opens `role` for the principal's session for `duration` (the role's maximum when `None`).
+    ///
+    /// The proof must satisfy the role's [`crate::config::ElevationPolicy`]; failed proofs count
+    /// towards a back-off like failed logins. Roles with an approver role return
+    /// [`ElevationOutcome::Pending`]; the role opens when another account approves.
+    pub async fn elevate(
+        &self,
+        principal: &Principal,
+        role: &str,
+        duration: Option<Duration>,
+        proof: &StepUpProof,
+    ) -> Result<ElevationOutcome> {
+        if !principal.is_session_token() {
+            return Err(Denial::WrongTokenKind.into());
+        }
+        let policy = self.inner.config.elevation_policy(role).clone();
+        let duration = duration.unwrap_or(policy.max_duration);
+        if duration > policy.max_duration {
+            return Err(InvalidInput::DurationTooLong {
+                max_secs: policy.max_duration.as_secs(),
+            }
+            .into());
+        }
+        if duration.is_zero() {
+            return Err(InvalidInput::ExpiryInPast.into());
+        }
+        let key = step_up_throttle_key(&principal.account_id);
+        let throttle = self.inner.store.throttle(&key).await?;
+        if let Some(retry_after) = self.inner.config.throttle.retry_after(throttle, self.now()) {
+            return Err(Denial::Throttled { retry_after }.into());
+        }
+        let (_, account) = self.stored_account(&principal.account_id).await?;
+        if !account.elevatable_roles.contains(role) {
+            return Err(Denial::ElevationNotAllowed.into());
+        }
+        let totp_step = match self.check_step_up(&account, policy.step_up, proof).await {
+            Ok(step) => step,
+            Err(e) => {
+                let now = self.now();
+                self.inner
+                    .store
+                    .commit(Commit {
+                        throttle: vec![ThrottleWrite::Failure { key, at: now }],
+                        audit: vec![AuditDraft::new(AuditKind::ElevationDenied, now)
+                            .actor(Some(&account.id))
+                            .account(&account.id)
+                            .session(&principal.session_id)
+                            .detail("role", role)
+                            .detail("reason", "step_up_failed")],
+                        ..Commit::default()
+                    })
+                    .await?;
+                return Err(e);
+            }
+        };
+        self.retrying(|| {
+            self.try_elevate(
+                principal,
+                role,
+                duration,
+                totp_step,
+                policy.approver_role.is_some(),
+            )
+        })
+        .await
+    }
+
+    async fn try_elevate(
+        &self,
+        principal: &Principal,
+        role: &str,
+        duration: Duration,
+        totp_step: Option<u64>,
+        needs_approval: bool,
+    ) -> Result<ElevationOutcome> {
+        let (account_read, mut account) = self.stored_account(&principal.account_id).await?;
+        let (session_read, mut session) = self.live_session_of(principal).await?;
+        let now = self.now();
+        let mut commit = Commit {
+            throttle: vec![ThrottleWrite::Reset {
+                key: step_up_throttle_key(&account.id),
+            }],
+            ..Commit::default()
+        };
+        if let (Some(step), Some(t)) = (totp_step, account.totp.as_mut()) {
+            if t.last_step.is_some_and(|last| last >= step) {
+                return Err(Denial::BadCredentials.into());
+            }
+            t.last_step = Some(step);
+            commit.writes.push(Write::Update {
+                record: account_record(&account)?,
+                expected_version: account_read.version,
+            });
+        }
+        if needs_approval {
+            let request = ElevationRequest {
+                id: self.inner.rng.id("elr_"),
+                account_id: account.id.clone(),
+                session_id: session.id.clone(),
+                role: role.to_owned(),
+                duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                created_at: now,
+                expires_at: now.plus(self.inner.config.elevation_request_ttl),
+            };
+            commit.writes.push(Write::Insert(request_record(&request)?));
+            commit.audit.push(
+                AuditDraft::new(AuditKind::ElevationRequested, now)
+                    .actor(Some(&account.id))
+                    .account(&account.id)
+                    .session(&session.id)
+                    .detail("role", role)
+                    .detail("request", request.id.clone()),
+            );
+            self.inner.store.commit(commit).await?;
+            return Ok(ElevationOutcome::Pending {
+                request_id: request.id,
+                expires_at: request.expires_at,
+            });
+        }
+        let elevation = open_elevation(&mut session, role, now, now.plus(duration));
+        commit.writes.push(Write::Update {
+            record: session_record(&session)?,
+            expected_version: session_read.version,
+        });
+        commit
+            .audit
+            .push(activated(&account.id, &session.id, &elevation, now));
+        let (access_token, _) = self.session_access_token(&account, &session, now)?;
+        self.inner.store.commit(commit).await?;
+        Ok(ElevationOutcome::Active {
+            elevation,
+            access_token: SecretString::new(access_token),
+        })
+    }
+
+    /// Checks the proof a step-up policy asks for; returns the TOTP step used, if any.
+    async fn check_step_up(
+        &self,
+        account: &StoredAccount,
+        step_up: StepUp,
+        proof: &StepUpProof,
+    ) -> Result<Option<u64>> {
+        let (want_password, want_totp) = match step_up {
+            StepUp::None => (false, false),
+            StepUp::Password => (true, false),
+            StepUp::Totp => (false, true),
+            StepUp::PasswordAndTotp => (true, true),
+        };
+        if want_password {
+            let Some(password) = proof.password.as_ref() else {
+                return Err(Denial::StepUpRequired.into());
+            };
+            let v = self
+                .inner
+                .passwords
+                .verify(password, account.password_hash.as_deref())
+                .await?;
+            if !v.matched {
+                return Err(Denial::BadCredentials.into());
+            }
+        }
+        if !want_totp {
+            return Ok(None);
+        }
+        let Some(state) = account.totp.as_ref().filter(|_| account.totp_required()) else {
+            // The policy asks for a factor this account does not have.
+            return Err(Denial::StepUpRequired.into());
+        };
+        let Some(code) = proof.totp_code.as_deref() else {
+            return Err(Denial::StepUpRequired.into());
+        };
+        let secret = self
+            .inner
+            .sealer
+            .open(&state.sealed_secret, &totp_aad(&account.id))?;
+        let now_secs = u64::try_from(self.now().as_secs()).unwrap_or(0);
+        crate::totp::matching_step(&secret, code, now_secs, state.last_step)
+            .map(Some)
+            .ok_or_else(|| Denial::BadCredentials.into())
+    }
+
+    /// The pending elevation requests whose role `approver` may approve.
+    pub async fn pending_elevations(&self, approver: &Principal) -> Result<Vec<ElevationRequest>> {
+        let now = self.now();
+        let records = self
+            .inner
+            .store
+            .list(
+                RecordKind::ElevationRequest,
+                &crate::store::ListQuery::default(),
+            )
+            .await?;
+        let mut out = Vec::new();
+        for r in records {
+            let request: ElevationRequest = crate::json::from_body(&r.body)?;
+            let approver_role = self
+                .inner
+                .config
+                .elevation_policy(&request.role)
+                .approver_role
+                .clone();
+            if request.expires_at > now
+                && approver_role.is_some_and(|role| approver.has_role(&role))
+            {
+                out.push(request);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Approves a pending request: the role opens for the requester's session, whose next
+    /// refresh yields a token carrying it. The approver must hold the role's approver role and
+    /// be another account.
+    pub async fn approve_elevation(
+        &self,
+        approver: &Principal,
+        request_id: &str,
+    ) -> Result<ActiveElevation> {
+        self.retrying(|| self.try_answer(approver, request_id, true))
+            .await?
+            .ok_or(Error::State("approval opened no elevation"))
+    }
+
+    /// Denies a pending request (same rights as approving).
+    pub async fn deny_elevation(&self, approver: &Principal, request_id: &str) -> Result<()> {
+        self.retrying(|| self.try_answer(approver, request_id, false))
+            .await
+            .map(|_| ())
+    }
+
+    async fn try_answer(
+        &self,
+        approver: &Principal,
+        request_id: &str,
+        approve: bool,
+    ) -> Result<Option<ActiveElevation>> {
+        let (request_read, request) = self
+            .load::<ElevationRequest>(RecordKind::ElevationRequest, request_id)
+            .await?
+            .ok_or(Denial::ElevationRequestClosed)?;
+        let now = self.now();
+        if request.expires_at <= now {
+            return Err(Denial::ElevationRequestClosed.into());
+        }
+        let policy = self.inner.config.elevation_policy(&request.role);
+        let approver_role = policy
+            .approver_role
+            .as_deref()
+            .ok_or(Error::State("the role no longer needs approval"))?;
+        approver.require_role(approver_role)?;
+        if approver.account_id == request.account_id {
+            return Err(Denial::SelfApproval.into());
+        }
+        let mut commit = Commit {
+            writes: vec![Write::Delete {
+                kind: RecordKind::ElevationRequest,
+                id: request.id.clone(),
+                expected_version: request_read.version,
+            }],
+            ..Commit::default()
+        };
+        let answer = AuditDraft::new(
+            if approve {
+                AuditKind::ElevationApproved
+            } else {
+                AuditKind::ElevationDenied
+            },
+            now,
+        )
+        .actor(Some(&approver.account_id))
+        .account(&request.account_id)
+        .session(&request.session_id)
+        .detail("role", request.role.clone())
+        .detail("request", request.id.clone());
+        commit.audit.push(answer);
+        if !approve {
+            self.inner.store.commit(commit).await?;
+            return Ok(None);
+        }
+        let (session_read, mut session) = self
+            .load::<Session>(RecordKind::Session, &request.session_id)
+            .await?
+            .ok_or(Denial::ElevationRequestClosed)?;
+        if !session.is_live(now) {
+            return Err(Denial::ElevationRequestClosed.into());
+        }
+        let duration = Duration::from_millis(request.duration_ms).min(policy.max_duration);
+        let elevation = open_elevation(&mut session, &request.role, now, now.plus(duration));
+        commit.writes.push(Write::Update {
+            record: session_record(&session)?,
+            expected_version: session_read.version,
+        });
+        commit
+            .audit
+            .push(activated(&request.account_id, &session.id, &elevation, now));
+        self.inner.store.commit(commit).await?;
+        Ok(Some(elevation))
+    }
+
+    /// Ends an open elevation of the principal's session early. Access tokens the session holds
+    /// stop verifying at once; the next refresh yields one without the role.
+    pub async fn end_elevation(&self, principal: &Principal, role: &str) -> Result<()> {
+        self.retrying(|| self.try_end_elevation(principal, role))
+            .await
+    }
+
+    async fn try_end_elevation(&self, principal: &Principal, role: &str) -> Result<()> {
+        let (session_read, mut session) = self.live_session_of(principal).await?;
+        let now = self.now();
+        let before = session.elevations.len();
+        session
+            .elevations
+            .retain(|e| e.role != role && e.until > now);
+        let was_open =
+            principal.elevated_roles.iter().any(|r| r == role) || session.elevations.len() < before;
+        if !was_open {
+            return Ok(());
+        }
+        let commit = Commit {
+            writes: vec![Write::Update {
+                record: session_record(&session)?,
+                expected_version: session_read.version,
+            }],
+            revocations: vec![RevocationChange::Put(Revocation {
+                subject: RevokedSubject::Grant,
+                id: session.id.clone(),
+                issued_before: now,
+                until: now.plus(self.inner.config.access_token_ttl),
+            })],
+            audit: vec![AuditDraft::new(AuditKind::ElevationEnded, now)
+                .actor(Some(&principal.account_id))
+                .account(&principal.account_id)
+                .session(&session.id)
+                .detail("role", role)],
+            ..Commit::default()
+        };
+        self.inner.store.commit(commit).await?;
+        Ok(())
+    }
+
+    /// The principal's session, which must be live and the principal's own.
+    async fn live_session_of(&self, principal: &Principal) -> Result<(Record, Session)> {
+        let (record, session) = self
+            .load::<Session>(RecordKind::Session, &principal.session_id)
+            .await?
+            .ok_or(Denial::SessionRevoked)?;
+        if session.account_id != principal.account_id {
+            return Err(Denial::NotPermitted.into());
+        }
+        if session.revoked_at.is_some() {
+            return Err(Denial::SessionRevoked.into());
+        }
+        if session.expires_at <= self.now() {
+            return Err(Denial::SessionExpired.into());
+        }
+        Ok((record, session))
+    }
+}
+
+/// Opens `role` on `session` until `until` (never past the session), replacing an earlier
+/// opening of the same role and dropping lapsed ones.
+fn open_elevation(
+    session: &mut Session,
+    role: &str,
+    now: Timestamp,
+    until: Timestamp,
+) -> ActiveElevation {
+    let elevation = ActiveElevation {
+        role: role.to_owned(),
+        since: now,
+        until: until.min(session.expires_at),
+    };
+    session
+        .elevations
+        .retain(|e| e.role != role && e.until > now);
+    session.elevations.push(elevation.clone());
+    elevation
+}
+
+/// The audit event of a role being opened.
+fn activated(
+    account_id: &str,
+    session_id: &str,
+    elevation: &ActiveElevation,
+    now: Timestamp,
+) -> AuditDraft {
+    AuditDraft::new(AuditKind::ElevationActivated, now)
+        .actor(Some(account_id))
+        .account(account_id)
+        .session(session_id)
+        .detail("role", elevation.role.clone())
+        .detail("until", elevation.until.to_rfc3339())
+}
+
+fn request_record(request: &ElevationRequest) -> Result<Record> {
+    Ok(Record {
+        kind: RecordKind::ElevationRequest,
+        id: request.id.clone(),
+        version: 0,
+        parent: Some(request.account_id.clone()),
+        lookup: None,
+        expires_at: Some(request.expires_at),
+        body: crate::json::to_body(request)?,
+    })
+}
