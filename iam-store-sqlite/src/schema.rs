@@ -2,10 +2,6 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use iam_core::store::StoreError;
-
-use crate::error::backend;
-
 /// The migrations in order; the schema version is the number of migrations applied.
 const MIGRATIONS: &[&str] = &[
     // 1: records, throttle counters, revocations, audit chain.
@@ -66,54 +62,62 @@ pub(crate) enum Found {
     Foreign(Vec<String>),
 }
 
+/// Why [`migrate`] stopped.
+pub(crate) enum MigrateError {
+    /// The database records a schema version newer than [`SCHEMA_VERSION`].
+    TooNew(i64),
+    /// The recorded version makes no sense (negative).
+    Corrupt(i64),
+    /// SQLite refused a statement (the caller classifies it: read-only, corrupt, ...).
+    Sql(sqlx::Error),
+}
+
+impl From<sqlx::Error> for MigrateError {
+    fn from(e: sqlx::Error) -> Self {
+        MigrateError::Sql(e)
+    }
+}
+
 /// Brings the schema up to [`SCHEMA_VERSION`] inside the caller's write transaction.
-pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Found, StoreError> {
+pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Found, MigrateError> {
     let tables: Vec<String> = sqlx::query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
     .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| backend(&e))?
+    .await?
     .iter()
     .map(|r| r.try_get::<String, _>(0))
-    .collect::<Result<_, _>>()
-    .map_err(|e| backend(&e))?;
+    .collect::<Result<_, _>>()?;
 
     let found = if tables.iter().any(|t| t == "iam_schema_version") {
         let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM iam_schema_version")
             .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| backend(&e))?;
+            .await?;
         v.unwrap_or(0)
     } else if tables.is_empty() {
         sqlx::query(
             "CREATE TABLE iam_schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
         .execute(&mut *conn)
-        .await
-        .map_err(|e| backend(&e))?;
+        .await?;
         0
     } else {
         return Ok(Found::Foreign(tables));
     };
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(MigrateError::TooNew(found));
     }
-    for (version, sql) in (1..).zip(MIGRATIONS).skip(usize::try_from(found).unwrap_or(0)) {
-        sqlx::raw_sql(sql)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| backend(&e))?;
+    let Ok(applied) = usize::try_from(found) else {
+        return Err(MigrateError::Corrupt(found));
+    };
+    for (version, sql) in (1..).zip(MIGRATIONS).skip(applied) {
+        sqlx::raw_sql(sql).execute(&mut *conn).await?;
         sqlx::query(
             "INSERT INTO iam_schema_version (version, applied_at) VALUES (?, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
         )
         .bind(version)
         .execute(&mut *conn)
-        .await
-        .map_err(|e| backend(&e))?;
+        .await?;
     }
     Ok(Found::Iam)
 }

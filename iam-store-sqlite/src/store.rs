@@ -20,7 +20,7 @@ use sqlx::{Arguments, Row, SqliteConnection};
 
 use crate::error::{backend, is_unique_violation, open_error, SqliteStoreError};
 use crate::rows::{self, version_to_db, AUDIT_COLUMNS, RECORD_COLUMNS};
-use crate::schema::{self, Found};
+use crate::schema::{self, Found, MigrateError, SCHEMA_VERSION};
 
 /// How hard a commit insists on reaching the disk before it returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,12 +63,21 @@ impl SqliteStoreOptions {
 /// Commits run one at a time in `BEGIN IMMEDIATE` transactions. Revocation changes reach the
 /// caches subscribed to this `SqliteStore` right after their commit; caches in other processes
 /// that open the same file are not fed (run one process per database file).
+///
+/// A commit, once started, runs to completion on its own task even if the caller stops waiting
+/// for it, so a revocation that reaches the database always reaches the subscribed caches too.
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    writer: Arc<Writer>,
+}
+
+/// What the writing side shares with the tasks that run commits.
+#[derive(Default)]
+struct Writer {
     /// Serialises this process's writers (SQLite admits one anyway) so revocation changes reach
     /// the caches in commit order.
-    writer: tokio::sync::Mutex<()>,
+    lock: tokio::sync::Mutex<()>,
     subscribers: Mutex<Vec<Weak<RevocationCache>>>,
 }
 
@@ -77,6 +86,49 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .finish_non_exhaustive()
+    }
+}
+
+/// Refuses, before SQLite sees it, a path that cannot hold a writable database.
+///
+/// Permission bits are checked explicitly so that a file or directory marked read-only is
+/// refused even for a superuser, whom the operating system would let write it anyway.
+fn preflight(path: &Path) -> Result<(), SqliteStoreError> {
+    let read_only = || SqliteStoreError::ReadOnly {
+        path: path.to_path_buf(),
+    };
+    let cannot_open = |reason: String| SqliteStoreError::CannotOpen {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if path.as_os_str().is_empty() {
+        return Err(cannot_open("the path is empty".into()));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(SqliteStoreError::NotADatabase {
+                path: path.to_path_buf(),
+                reason: "it is a directory".into(),
+            })
+        }
+        Ok(m) if m.permissions().readonly() => return Err(read_only()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(cannot_open(e.to_string())),
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(cannot_open(format!("{} is not a directory", dir.display()))),
+        Ok(m) if m.permissions().readonly() => Err(read_only()),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(cannot_open(format!(
+            "the directory {} does not exist",
+            dir.display()
+        ))),
+        Err(e) => Err(cannot_open(e.to_string())),
     }
 }
 
@@ -89,16 +141,12 @@ impl SqliteStore {
     /// Opens (or creates) a database, applying any missing migrations.
     ///
     /// Fails with [`SqliteStoreError::NotADatabase`] for a file that is not an iam database,
-    /// [`SqliteStoreError::ReadOnly`] when it cannot be written, and
+    /// [`SqliteStoreError::ReadOnly`] when the file or its directory cannot be written,
+    /// [`SqliteStoreError::CannotOpen`] when the file cannot be created or opened, and
     /// `SqliteStoreError::Store(StoreError::SchemaTooNew { .. })` when a newer build wrote it.
     pub async fn open_with(options: SqliteStoreOptions) -> Result<Self, SqliteStoreError> {
         let path = options.path.clone();
-        if path.is_dir() {
-            return Err(SqliteStoreError::NotADatabase {
-                path,
-                reason: "it is a directory".into(),
-            });
-        }
+        preflight(&path)?;
         let connect = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -119,10 +167,12 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path,
-            writer: tokio::sync::Mutex::new(()),
-            subscribers: Mutex::new(Vec::new()),
+            writer: Arc::new(Writer::default()),
         };
-        store.migrate().await?;
+        if let Err(e) = store.migrate().await {
+            store.pool.close().await;
+            return Err(e);
+        }
         Ok(store)
     }
 
@@ -134,14 +184,20 @@ impl SqliteStore {
             .map_err(|e| open_error(&self.path, e))?;
         let found = match schema::migrate(&mut tx).await {
             Ok(found) => found,
-            Err(StoreError::SchemaTooNew { found, supported }) => {
-                return Err(StoreError::SchemaTooNew { found, supported }.into());
+            Err(MigrateError::TooNew(found)) => {
+                return Err(StoreError::SchemaTooNew {
+                    found,
+                    supported: SCHEMA_VERSION,
+                }
+                .into());
             }
-            Err(e) => {
-                drop(tx);
-                // Re-run the failing step only to classify the error (read-only, corrupt, ...).
-                return Err(self.classify(e).await);
+            Err(MigrateError::Corrupt(found)) => {
+                return Err(SqliteStoreError::NotADatabase {
+                    path: self.path.clone(),
+                    reason: format!("it records the impossible schema version {found}"),
+                });
             }
+            Err(MigrateError::Sql(e)) => return Err(open_error(&self.path, e)),
         };
         if let Found::Foreign(tables) = found {
             return Err(SqliteStoreError::NotADatabase {
@@ -154,18 +210,6 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(|e| open_error(&self.path, e))?;
         Ok(())
-    }
-
-    /// Turns a migration failure into the most specific open error.
-    async fn classify(&self, e: StoreError) -> SqliteStoreError {
-        let probe = sqlx::query("CREATE TEMP TABLE IF NOT EXISTS iam_probe (x)")
-            .execute(&self.pool)
-            .await;
-        let write = sqlx::query("PRAGMA user_version = 0").execute(&self.pool).await;
-        match (probe, write) {
-            (_, Err(w)) => open_error(&self.path, w),
-            _ => SqliteStoreError::Store(e),
-        }
     }
 
     /// The database file.
@@ -185,15 +229,6 @@ impl SqliteStore {
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    fn live_subscribers(&self) -> Vec<Arc<RevocationCache>> {
-        let mut subs = self
-            .subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        subs.retain(|w| w.strong_count() > 0);
-        subs.iter().filter_map(Weak::upgrade).collect()
     }
 
     async fn load_revocations(&self) -> StoreResult<Vec<Revocation>> {
@@ -367,6 +402,105 @@ async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> Store
     Ok(())
 }
 
+impl Writer {
+    /// The caches still alive, forgetting dropped ones.
+    fn live_subscribers(&self) -> Vec<Arc<RevocationCache>> {
+        let mut subs = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        subs.retain(|w| w.strong_count() > 0);
+        subs.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    async fn commit(&self, pool: &SqlitePool, mut commit: Commit) -> StoreResult<()> {
+        let _turn = self.lock.lock().await;
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| backend(&e))?;
+        for w in &commit.writes {
+            apply_write(&mut tx, w).await?;
+        }
+        for t in &commit.throttle {
+            apply_throttle(&mut tx, t).await?;
+        }
+        for c in &commit.revocations {
+            apply_revocation(&mut tx, c).await?;
+        }
+        append_audit(&mut tx, &mut commit).await?;
+        tx.commit().await.map_err(|e| backend(&e))?;
+        if !commit.revocations.is_empty() {
+            for cache in self.live_subscribers() {
+                for change in &commit.revocations {
+                    cache.apply(change);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn prune(
+        &self,
+        pool: &SqlitePool,
+        now: Timestamp,
+        throttles_idle_since: Timestamp,
+    ) -> StoreResult<PruneReport> {
+        let _turn = self.lock.lock().await;
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| backend(&e))?;
+        let mut report = PruneReport::default();
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM records
+             WHERE expires_at IS NOT NULL AND expires_at <= ? GROUP BY kind",
+        )
+        .bind(now.as_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        for (name, n) in &counts {
+            let kind = RecordKind::parse(name).ok_or_else(|| {
+                StoreError::Corrupt(format!("sqlite: unknown record kind {name:?}"))
+            })?;
+            let n = u64::try_from(*n)
+                .map_err(|_| StoreError::Corrupt("sqlite: negative row count".into()))?;
+            report.records.push((kind, n));
+        }
+        report.records.sort_by_key(|(kind, _)| {
+            RecordKind::ALL
+                .iter()
+                .position(|k| k == kind)
+                .unwrap_or(usize::MAX)
+        });
+        sqlx::query("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?")
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        report.throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= ?")
+            .bind(throttles_idle_since.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?
+            .rows_affected();
+        report.revocations = sqlx::query("DELETE FROM revocations WHERE until <= ?")
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?
+            .rows_affected();
+        tx.commit().await.map_err(|e| backend(&e))?;
+        Ok(report)
+    }
+}
+
+/// A commit task that panicked or was cancelled by a shutting-down runtime.
+fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend(format!("sqlite: the commit task failed: {e}"))
+}
+
 fn limit_of(limit: Option<usize>) -> i64 {
     limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
 }
@@ -425,32 +559,11 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn commit(&self, mut commit: Commit) -> StoreResult<()> {
-        let _writer = self.writer.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+    async fn commit(&self, commit: Commit) -> StoreResult<()> {
+        let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
+        tokio::spawn(async move { writer.commit(&pool, commit).await })
             .await
-            .map_err(|e| backend(&e))?;
-        for w in &commit.writes {
-            apply_write(&mut tx, w).await?;
-        }
-        for t in &commit.throttle {
-            apply_throttle(&mut tx, t).await?;
-        }
-        for c in &commit.revocations {
-            apply_revocation(&mut tx, c).await?;
-        }
-        append_audit(&mut tx, &mut commit).await?;
-        tx.commit().await.map_err(|e| backend(&e))?;
-        if !commit.revocations.is_empty() {
-            for cache in self.live_subscribers() {
-                for change in &commit.revocations {
-                    cache.apply(change);
-                }
-            }
-        }
-        Ok(())
+            .map_err(task_failed)?
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -506,9 +619,10 @@ impl Store for SqliteStore {
 
     async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()> {
         // Holding the writer lock, no commit can slip between the load and the registration.
-        let _writer = self.writer.lock().await;
+        let _writer = self.writer.lock.lock().await;
         cache.load(self.load_revocations().await?);
-        self.subscribers
+        self.writer
+            .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Arc::downgrade(&cache));
@@ -520,53 +634,108 @@ impl Store for SqliteStore {
         now: Timestamp,
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport> {
-        let _writer = self.writer.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
+        tokio::spawn(async move { writer.prune(&pool, now, throttles_idle_since).await })
             .await
-            .map_err(|e| backend(&e))?;
-        let mut report = PruneReport::default();
-        let counts: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT kind, COUNT(*) FROM records
-             WHERE expires_at IS NOT NULL AND expires_at <= ? GROUP BY kind",
-        )
-        .bind(now.as_millis())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        for (name, n) in &counts {
-            let kind = RecordKind::parse(name).ok_or_else(|| {
-                StoreError::Corrupt(format!("sqlite: unknown record kind {name:?}"))
-            })?;
-            let n = u64::try_from(*n)
-                .map_err(|_| StoreError::Corrupt("sqlite: negative row count".into()))?;
-            report.records.push((kind, n));
+            .map_err(task_failed)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pooled connection runs with the settings the store promises.
+    #[tokio::test]
+    async fn connections_use_wal_foreign_keys_busy_timeout_and_full_sync() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = SqliteStoreOptions::new(dir.path().join("iam.db"));
+        options.busy_timeout = Duration::from_millis(1234);
+        let store = SqliteStore::open_with(options).await.expect("open");
+        // Hold two connections at once so the check covers more than the first one.
+        let mut first = store.pool.acquire().await.expect("connection");
+        let mut second = store.pool.acquire().await.expect("connection");
+        for conn in [&mut first, &mut second] {
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("journal_mode");
+            let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("foreign_keys");
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("busy_timeout");
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("synchronous");
+            assert_eq!(journal, "wal");
+            assert_eq!(foreign_keys, 1);
+            assert_eq!(busy, 1234);
+            assert_eq!(sync, 2, "synchronous = FULL by default");
         }
-        report.records.sort_by_key(|(kind, _)| {
-            RecordKind::ALL
-                .iter()
-                .position(|k| k == kind)
-                .unwrap_or(usize::MAX)
-        });
-        sqlx::query("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?")
-            .bind(now.as_millis())
-            .execute(&mut *tx)
+    }
+
+    /// `Durability::Normal` lowers the sync level and nothing else.
+    #[tokio::test]
+    async fn normal_durability_syncs_less() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = SqliteStoreOptions::new(dir.path().join("iam.db"));
+        options.durability = Durability::Normal;
+        let store = SqliteStore::open_with(options).await.expect("open");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.pool)
             .await
-            .map_err(|e| backend(&e))?;
-        report.throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= ?")
-            .bind(throttles_idle_since.as_millis())
-            .execute(&mut *tx)
+            .expect("synchronous");
+        assert_eq!(sync, 1, "synchronous = NORMAL");
+    }
+
+    /// A commit whose caller gives up still lands and still reaches the subscribed caches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_commit_still_reaches_the_caches() {
+        use iam_core::revocation::RevokedSubject;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("iam.db"))
             .await
-            .map_err(|e| backend(&e))?
-            .rows_affected();
-        report.revocations = sqlx::query("DELETE FROM revocations WHERE until <= ?")
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))?
-            .rows_affected();
-        tx.commit().await.map_err(|e| backend(&e))?;
-        Ok(report)
+            .expect("open");
+        let cache = Arc::new(RevocationCache::new());
+        store.subscribe(Arc::clone(&cache)).await.expect("subscribe");
+        // Hold the writer's turn so the commit is certainly in flight when it is abandoned.
+        let turn = store.writer.lock.lock().await;
+        let revocation = Revocation {
+            subject: RevokedSubject::Grant,
+            id: "ses_1".into(),
+            issued_before: Timestamp::MAX,
+            until: Timestamp::MAX,
+        };
+        let commit = Commit {
+            revocations: vec![RevocationChange::Put(revocation.clone())],
+            ..Commit::default()
+        };
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(50), store.commit(commit)).await;
+        assert!(abandoned.is_err(), "the commit waits for the writer's turn");
+        drop(turn);
+        // The commit goes on without its caller.
+        let mut landed = false;
+        for _ in 0..200 {
+            if store.revocations().await.expect("revocations") == vec![revocation.clone()] {
+                landed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(landed, "the abandoned commit must still land");
+        let _turn = store.writer.lock.lock().await; // the cache is fed before the turn ends
+        assert!(
+            cache
+                .check("acc", "ses_1", Timestamp::from_secs(1))
+                .is_err(),
+            "the abandoned commit's revocation must reach the cache"
+        );
     }
 }
