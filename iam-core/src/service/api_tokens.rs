@@ -44,12 +44,6 @@ pub struct NewApiToken {
     pub secret: SecretString,
 }
 
-fn is_session_principal(p: &Principal) -> bool {
-    !p.amr
-        .iter()
-        .any(|m| m == API_TOKEN_AMR || m == super::service_accounts::SERVICE_TOKEN_AMR)
-}
-
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Creates an API token for the logged-in `owner` with `scopes` drawn from their standing roles.
     pub async fn create_api_token(
@@ -59,7 +53,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         scopes: &[String],
         expires_at: Timestamp,
     ) -> Result<NewApiToken> {
-        if !is_session_principal(owner) {
+        if !owner.is_session_token() {
             return Err(Denial::WrongTokenKind.into());
         }
         if label.trim().is_empty() || label.chars().count() > 128 {

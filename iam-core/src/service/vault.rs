@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::service_accounts::may_act_for;
 use super::{Iam, ADMIN_ROLE};
 use crate::account::AccountKind;
 use crate::audit::{AuditDraft, AuditKind};
@@ -152,9 +151,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<DbCredentials> {
         let now = self.now();
         let (_, sa) = self.stored_account(service_account_id).await?;
-        let allowed = actor.account_id == sa.id
-            || (actor.has_role(&sa.username) && sa.kind == AccountKind::System);
-        if !allowed || (actor.account_id != sa.id && !may_act_for(actor, &sa)) {
+        let allowed = sa.kind == AccountKind::System
+            && (actor.account_id == sa.id || actor.has_role(&sa.username));
+        if !allowed {
             self.audit_denied_credentials(actor, service_account_id, "fetch", now)
                 .await?;
             return Err(Denial::NotPermitted.into());
