@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iam_core::audit::{AuditEvent, AuditQuery, GENESIS};
-use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::clock::Timestamp;
+use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
     ThrottleState, ThrottleWrite, Write,
@@ -254,7 +254,7 @@ async fn apply_write(conn: &mut SqliteConnection, write: &Write) -> StoreResult<
             .bind(&r.id)
             .bind(&r.parent)
             .bind(&r.lookup)
-            .bind(r.expires_at.map(|t| t.as_millis()))
+            .bind(r.expires_at.map(Timestamp::as_millis))
             .bind(&r.body)
             .execute(&mut *conn)
             .await
@@ -276,7 +276,7 @@ async fn apply_write(conn: &mut SqliteConnection, write: &Write) -> StoreResult<
             )
             .bind(&r.parent)
             .bind(&r.lookup)
-            .bind(r.expires_at.map(|t| t.as_millis()))
+            .bind(r.expires_at.map(Timestamp::as_millis))
             .bind(&r.body)
             .bind(r.kind.as_str())
             .bind(&r.id)
@@ -327,7 +327,9 @@ async fn apply_throttle(conn: &mut SqliteConnection, t: &ThrottleWrite) -> Store
         )
         .bind(key)
         .bind(at.as_millis()),
-        ThrottleWrite::Reset { key } => sqlx::query("DELETE FROM throttles WHERE key = ?").bind(key),
+        ThrottleWrite::Reset { key } => {
+            sqlx::query("DELETE FROM throttles WHERE key = ?").bind(key)
+        }
     };
     q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
     Ok(())
@@ -497,7 +499,7 @@ impl Writer {
 }
 
 /// A commit task that panicked or was cancelled by a shutting-down runtime.
-fn task_failed(e: tokio::task::JoinError) -> StoreError {
+fn task_failed(e: &tokio::task::JoinError) -> StoreError {
     StoreError::Backend(format!("sqlite: the commit task failed: {e}"))
 }
 
@@ -563,7 +565,7 @@ impl Store for SqliteStore {
         let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
         tokio::spawn(async move { writer.commit(&pool, commit).await })
             .await
-            .map_err(task_failed)?
+            .map_err(|e| task_failed(&e))?
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -637,7 +639,7 @@ impl Store for SqliteStore {
         let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
         tokio::spawn(async move { writer.prune(&pool, now, throttles_idle_since).await })
             .await
-            .map_err(task_failed)?
+            .map_err(|e| task_failed(&e))?
     }
 }
 
@@ -703,7 +705,10 @@ mod tests {
             .await
             .expect("open");
         let cache = Arc::new(RevocationCache::new());
-        store.subscribe(Arc::clone(&cache)).await.expect("subscribe");
+        store
+            .subscribe(Arc::clone(&cache))
+            .await
+            .expect("subscribe");
         // Hold the writer's turn so the commit is certainly in flight when it is abandoned.
         let turn = store.writer.lock.lock().await;
         let revocation = Revocation {
@@ -716,8 +721,7 @@ mod tests {
             revocations: vec![RevocationChange::Put(revocation.clone())],
             ..Commit::default()
         };
-        let abandoned =
-            tokio::time::timeout(Duration::from_millis(50), store.commit(commit)).await;
+        let abandoned = tokio::time::timeout(Duration::from_millis(50), store.commit(commit)).await;
         assert!(abandoned.is_err(), "the commit waits for the writer's turn");
         drop(turn);
         // The commit goes on without its caller.

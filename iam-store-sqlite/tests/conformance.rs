@@ -12,7 +12,9 @@ async fn sqlite_store_meets_the_store_contract() {
         let path = dir
             .path()
             .join(format!("store-{}.db", n.fetch_add(1, Ordering::Relaxed)));
-        SqliteStore::open(&path).await.expect("open a fresh database")
+        SqliteStore::open(&path)
+            .await
+            .expect("open a fresh database")
     })
     .await;
 }

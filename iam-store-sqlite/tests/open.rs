@@ -75,10 +75,11 @@ async fn a_new_file_gets_the_schema_in_wal_mode_and_keeps_data_across_reopen() {
         .await
         .expect("journal_mode");
     assert_eq!(journal, "wal", "WAL mode is recorded in the file");
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM iam_schema_version ORDER BY version")
-        .fetch_all(&mut conn)
-        .await
-        .expect("versions");
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM iam_schema_version ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .expect("versions");
     assert_eq!(
         applied,
         (1..=SCHEMA_VERSION).collect::<Vec<_>>(),
@@ -147,7 +148,11 @@ async fn another_applications_database_is_refused_and_left_untouched() {
 async fn a_newer_schema_is_refused_with_both_versions() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("future.db");
-    SqliteStore::open(&path).await.expect("create").close().await;
+    SqliteStore::open(&path)
+        .await
+        .expect("create")
+        .close()
+        .await;
     {
         let mut conn = raw(&path).await;
         sqlx::query("INSERT INTO iam_schema_version (version, applied_at) VALUES (?, 0)")
@@ -176,7 +181,11 @@ async fn a_newer_schema_is_refused_with_both_versions() {
 async fn a_read_only_file_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ro.db");
-    SqliteStore::open(&path).await.expect("create").close().await;
+    SqliteStore::open(&path)
+        .await
+        .expect("create")
+        .close()
+        .await;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     let err = SqliteStore::open(&path)
         .await
@@ -234,10 +243,16 @@ async fn a_directory_or_a_missing_directory_is_refused() {
         matches!(&err, SqliteStoreError::CannotOpen { path, reason } if *path == missing && reason.contains("does not exist")),
         "{err:?}"
     );
-    assert!(!dir.path().join("nope").exists(), "no directory was created");
+    assert!(
+        !dir.path().join("nope").exists(),
+        "no directory was created"
+    );
 
     let err = SqliteStore::open("")
         .await
         .expect_err("an empty path must be refused");
-    assert!(matches!(err, SqliteStoreError::CannotOpen { .. }), "{err:?}");
+    assert!(
+        matches!(err, SqliteStoreError::CannotOpen { .. }),
+        "{err:?}"
+    );
 }
