@@ -344,7 +344,8 @@ impl Feed {
     async fn check(&self, listener: &mut PgListener) -> Result<(), StoreError> {
         let rev = tokio::time::timeout(
             self.heartbeat,
-            sqlx::query_scalar::<_, i64>("SELECT rev FROM revocation_head").fetch_one(&mut *listener),
+            sqlx::query_scalar::<_, i64>("SELECT rev FROM revocation_head")
+                .fetch_one(&mut *listener),
         )
         .await
         .map_err(|_| StoreError::Backend("postgres: revocation feed heartbeat timed out".into()))?

@@ -32,6 +32,9 @@ pub struct PostgresStoreOptions {
     /// 5 s). A feed that fails the check is treated as lost: subscribed caches fail closed until
     /// it is back and reloaded. Bounds how long a silently dead connection can go unnoticed.
     pub feed_heartbeat: Duration,
+    /// The `application_name` the connections report (default `iam`); the revocation feed's
+    /// connection reports it followed by ` revocation feed`. Shows in `pg_stat_activity`.
+    pub application_name: String,
 }
 
 impl std::fmt::Debug for PostgresStoreOptions {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for PostgresStoreOptions {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("commit_retries", &self.commit_retries)
             .field("feed_heartbeat", &self.feed_heartbeat)
+            .field("application_name", &self.application_name)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +74,7 @@ impl PostgresStoreOptions {
             acquire_timeout: Duration::from_secs(10),
             commit_retries: 8,
             feed_heartbeat: Duration::from_secs(5),
+            application_name: "iam".to_owned(),
         }
     }
 
@@ -94,11 +99,12 @@ impl PostgresStoreOptions {
         self
     }
 
-    /// The connect options with the schema as the search path and `application_name` set.
-    pub(crate) fn connect_options(&self, application: &str) -> PgConnectOptions {
+    /// The connect options with the schema as the search path and `application_name` set
+    /// (with `suffix` appended).
+    pub(crate) fn connect_options(&self, suffix: &str) -> PgConnectOptions {
         self.connect
             .clone()
-            .application_name(application)
+            .application_name(&format!("{}{suffix}", self.application_name))
             .options([("search_path", self.schema.as_str())])
     }
 

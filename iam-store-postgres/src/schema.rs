@@ -118,7 +118,10 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in (1..).zip(MIGRATIONS).skip(usize::try_from(found).unwrap_or(0)) {
+    for (version, sql) in (1..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         sqlx::raw_sql(sql)
             .execute(&mut *conn)
             .await

@@ -69,7 +69,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(options.connect_options("iam"))
+            .connect_with(options.connect_options(""))
             .await
             .map_err(|e| connect_error(&e))?;
         let listener_pool = PgPoolOptions::new()
@@ -77,7 +77,7 @@ impl PostgresStore {
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_lazy_with(options.connect_options(&format!("iam feed {}", options.schema)));
+            .connect_lazy_with(options.connect_options(" revocation feed"));
         let mut tx = pool.begin().await.map_err(|e| connect_error(&e))?;
         schema::migrate(&mut tx, &options.schema).await?;
         tx.commit().await.map_err(|e| backend(&e))?;
@@ -126,11 +126,10 @@ impl PostgresStore {
         let mut rev = None;
         if !commit.revocations.is_empty() {
             // Locks the revision row until commit: revisions follow commit order.
-            let r: i64 = sqlx::query_scalar(
-                "UPDATE revocation_head SET rev = rev + 1 RETURNING rev",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
+            let r: i64 =
+                sqlx::query_scalar("UPDATE revocation_head SET rev = rev + 1 RETURNING rev")
+                    .fetch_one(&mut *tx)
+                    .await?;
             for c in &commit.revocations {
                 apply_revocation(&mut tx, c).await?;
             }
@@ -290,8 +289,7 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Fa
     };
     for draft in &commit.audit {
         let e = AuditEvent::chain(seq, prev, draft.clone());
-        let db_seq =
-            i64::try_from(e.seq).map_err(|_| rows::corrupt("audit sequence overflow"))?;
+        let db_seq = i64::try_from(e.seq).map_err(|_| rows::corrupt("audit sequence overflow"))?;
         sqlx::query(
             "INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -357,8 +355,9 @@ impl Store for PostgresStore {
     }
 
     async fn list(&self, kind: RecordKind, query: &ListQuery) -> StoreResult<Vec<Record>> {
-        let mut q: QueryBuilder<Postgres> =
-            QueryBuilder::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE kind = "));
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = "
+        ));
         q.push_bind(kind.as_str());
         if let Some(parent) = &query.parent {
             q.push(" AND parent = ").push_bind(parent);
@@ -478,7 +477,8 @@ impl Store for PostgresStore {
         for row in &counts {
             let kind: String = row.try_get(0).map_err(|e| backend(&e))?;
             let n: i64 = row.try_get(1).map_err(|e| backend(&e))?;
-            let kind = RecordKind::parse(&kind).ok_or_else(|| rows::corrupt("unknown record kind"))?;
+            let kind =
+                RecordKind::parse(&kind).ok_or_else(|| rows::corrupt("unknown record kind"))?;
             per_kind.push((kind, u64::try_from(n).unwrap_or(0)));
         }
         let throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= $1")

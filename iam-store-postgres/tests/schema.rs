@@ -14,7 +14,10 @@ async fn open_creates_and_reopens_the_schema() {
     let schema = TestSchema::new();
     let store = schema.open().await;
     assert_eq!(store.schema(), schema.name);
-    assert_eq!(store.schema_version().await.expect("version"), SCHEMA_VERSION);
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        SCHEMA_VERSION
+    );
     assert_eq!(store.get(RecordKind::Account, "x").await, Ok(None));
     drop(store);
     // Opening again (twice at once) finds the schema current and changes nothing.
