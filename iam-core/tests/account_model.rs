@@ -916,7 +916,10 @@ async fn deletion_grace_cancel_and_sweep() {
 
     clock.set(due);
     let report = iam.sweep().await.expect("sweep");
-    assert_eq!(report.deleted_accounts, std::slice::from_ref(&dora.account_id));
+    assert_eq!(
+        report.deleted_accounts,
+        std::slice::from_ref(&dora.account_id)
+    );
     assert!(matches!(
         iam.account(&dora.account_id).await,
         Err(Error::NotFound(_))

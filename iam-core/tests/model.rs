@@ -1,13 +1,19 @@
 //! Property-based model test: random operation sequences against the real service, compared
 //! step by step with a plain reference model. Above all it shows that no access token verifies
-//! after its session is revoked, its account disabled, or its expiry passed.
+//! after its session is revoked, its account disabled, or its expiry passed; that a replaced
+//! or revoked service token never verifies; and that no token carries an elevated role after
+//! the elevation ended.
 
 mod common;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use iam_core::{Clock, Config, Denial, Error, LoginRequest, NewAccount, ThrottlePolicy, Timestamp};
+use iam_core::config::{ElevationPolicy, StepUp};
+use iam_core::{
+    Clock, Config, Denial, ElevationOutcome, Error, InvalidInput, LoginRequest, NewAccount,
+    Principal, StepUpProof, ThrottlePolicy, Timestamp,
+};
 use proptest::prelude::*;
 
 const PW: &str = "model password";
@@ -16,7 +22,10 @@ const USERS: [&str; 3] = ["ann", "ben", "cat"];
 #[derive(Clone, Debug)]
 enum Op {
     Create(usize),
-    Login { user: usize, right_password: bool },
+    Login {
+        user: usize,
+        right_password: bool,
+    },
     Refresh(usize),
     Revoke(usize),
     Disable(usize),
@@ -24,6 +33,14 @@ enum Op {
     RotateKey,
     Advance(u64),
     Verify(usize),
+    /// Opens the elevatable role for a session, for this many seconds.
+    Elevate {
+        session: usize,
+        secs: u64,
+    },
+    EndElevation(usize),
+    IssueServiceToken,
+    RevokeServiceToken,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -37,6 +54,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::RotateKey),
         3 => prop_oneof![Just(0u64), 1..5u64, 60..1200u64].prop_map(Op::Advance),
         6 => (0..64usize).prop_map(Op::Verify),
+        2 => (0..64usize, prop_oneof![1..600u64, 590..700u64]).prop_map(|(session, secs)| Op::Elevate { session, secs }),
+        1 => (0..64usize).prop_map(Op::EndElevation),
+        1 => Just(Op::IssueServiceToken),
+        1 => Just(Op::RevokeServiceToken),
     ]
 }
 
@@ -52,6 +73,31 @@ struct ModelSession {
     user: usize,
     revoked: bool,
     expires_at: Timestamp,
+    /// The open elevation of `ELEVATED` ends then.
+    elevated_until: Option<Timestamp>,
+    /// Tokens of this session issued at or before this are void (an elevation ended early).
+    cut: Option<Timestamp>,
+}
+
+impl ModelSession {
+    fn elevation_open(&self, now: Timestamp) -> bool {
+        self.elevated_until.is_some_and(|u| u > now)
+    }
+
+    /// The expiry of an access token minted at `now`.
+    fn token_exp(&self, now: Timestamp) -> Timestamp {
+        let exp = now.plus(ACCESS_TTL).min(self.expires_at);
+        match self.elevated_until {
+            Some(u) if u > now => exp.min(u),
+            _ => exp,
+        }
+    }
+}
+
+struct ModelServiceToken {
+    token: String,
+    exp: Timestamp,
+    revoked: bool,
 }
 
 struct ModelRefresh {
@@ -74,14 +120,47 @@ struct Model {
     sessions: HashMap<String, ModelSession>,
     refresh: Vec<ModelRefresh>,
     access: Vec<ModelAccess>,
+    service: Vec<ModelServiceToken>,
 }
 
 impl Model {
     fn access_valid(&self, a: &ModelAccess, now: Timestamp) -> bool {
         let acc = &self.accounts[&a.user];
         let s = &self.sessions[&a.session];
-        now < a.exp && !s.revoked && !acc.disabled && acc.not_before.is_none_or(|nb| a.iat > nb)
+        now < a.exp
+            && !s.revoked
+            && !acc.disabled
+            && acc.not_before.is_none_or(|nb| a.iat > nb)
+            && s.cut.is_none_or(|c| a.iat > c)
     }
+
+    /// The principal of the newest access token of the `i`-th refresh token's session that
+    /// is still valid, if any.
+    fn session_principal(&self, i: usize, now: Timestamp) -> Option<(String, &ModelAccess)> {
+        if self.refresh.is_empty() {
+            return None;
+        }
+        let sid = &self.refresh[i % self.refresh.len()].session;
+        self.access
+            .iter()
+            .rev()
+            .find(|a| &a.session == sid && self.access_valid(a, now))
+            .map(|a| (sid.clone(), a))
+    }
+}
+
+/// The role every model account may elevate to.
+const ELEVATED: &str = "ops";
+const ELEVATION_MAX: Duration = Duration::from_secs(600);
+const SERVICE_TTL: Duration = Duration::from_secs(3600);
+
+async fn principal_of<S: iam_core::Store, C: Clock>(
+    iam: &iam_core::Iam<S, C>,
+    token: &str,
+) -> Result<Principal, TestCaseError> {
+    iam.verify(token)
+        .await
+        .map_err(|d| TestCaseError::fail(format!("model says valid, verify says {d:?}")))
 }
 
 const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
@@ -100,8 +179,29 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 free_failures: u32::MAX,
                 ..ThrottlePolicy::default()
             };
+            c.service_token_ttl = SERVICE_TTL;
+            c.default_elevation = ElevationPolicy {
+                step_up: StepUp::None,
+                approver_role: None,
+                max_duration: ELEVATION_MAX,
+            };
         })
         .await;
+        let fail = |e: Error| TestCaseError::fail(e.to_string());
+        let admin = iam
+            .create_account(NewAccount::human("root", PW).with_roles(["admin"]), None)
+            .await
+            .map_err(fail)?;
+        let login = iam
+            .login(&LoginRequest::password("root", PW))
+            .await
+            .map_err(fail)?;
+        let admin_principal = principal_of(&iam, login.tokens.access_token.expose()).await?;
+        prop_assert_eq!(&admin_principal.account_id, &admin.id);
+        let service = iam
+            .create_account(NewAccount::system("svc"), None)
+            .await
+            .map_err(fail)?;
         let mut m = Model::default();
         for op in ops {
             let now = clock.now();
@@ -112,6 +212,9 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         .await;
                     if let std::collections::hash_map::Entry::Vacant(e) = m.accounts.entry(u) {
                         let acc = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        iam.grant_elevatable_role(&acc.id, ELEVATED, None)
+                            .await
+                            .map_err(fail)?;
                         e.insert(ModelAccount {
                             id: acc.id,
                             ..ModelAccount::default()
@@ -136,6 +239,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                                     user,
                                     revoked: false,
                                     expires_at: now.plus(SESSION_TTL),
+                                    elevated_until: None,
+                                    cut: None,
                                 },
                             );
                             m.refresh.push(ModelRefresh {
@@ -197,7 +302,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     } else {
                         let pair = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
                         m.refresh[i].used = true;
-                        let exp = now.plus(ACCESS_TTL).min(m.sessions[&sid].expires_at);
+                        let exp = m.sessions[&sid].token_exp(now);
                         m.refresh.push(ModelRefresh {
                             token: pair.refresh_token.expose().to_owned(),
                             session: sid.clone(),
@@ -249,6 +354,87 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 }
                 Op::Advance(secs) => clock.advance(Duration::from_millis(secs * 1000 + 1)),
+                Op::Elevate { session, secs } => {
+                    let Some((sid, newest)) = m.session_principal(session, now) else {
+                        continue;
+                    };
+                    let user = newest.user;
+                    let principal = principal_of(&iam, &newest.token).await?;
+                    let wanted = Duration::from_secs(secs);
+                    let r = iam
+                        .elevate(&principal, ELEVATED, Some(wanted), &StepUpProof::default())
+                        .await;
+                    if wanted > ELEVATION_MAX {
+                        prop_assert!(
+                            matches!(r, Err(Error::Invalid(InvalidInput::DurationTooLong { .. }))),
+                            "over-long elevation: {:?}",
+                            r
+                        );
+                        continue;
+                    }
+                    let Ok(ElevationOutcome::Active {
+                        elevation,
+                        access_token,
+                    }) = r
+                    else {
+                        return Err(TestCaseError::fail(format!("elevate failed: {r:?}")));
+                    };
+                    let s = m
+                        .sessions
+                        .get_mut(&sid)
+                        .ok_or_else(|| TestCaseError::fail("no session"))?;
+                    let until = now.plus(wanted).min(s.expires_at);
+                    prop_assert_eq!(elevation.until, until);
+                    s.elevated_until = Some(until);
+                    let exp = s.token_exp(now);
+                    m.access.push(ModelAccess {
+                        token: access_token.expose().to_owned(),
+                        session: sid,
+                        user,
+                        iat: now,
+                        exp,
+                    });
+                }
+                Op::EndElevation(session) => {
+                    let Some((sid, newest)) = m.session_principal(session, now) else {
+                        continue;
+                    };
+                    let principal = principal_of(&iam, &newest.token).await?;
+                    iam.end_elevation(&principal, ELEVATED)
+                        .await
+                        .map_err(fail)?;
+                    let s = m
+                        .sessions
+                        .get_mut(&sid)
+                        .ok_or_else(|| TestCaseError::fail("no session"))?;
+                    if s.elevation_open(now) {
+                        s.cut = Some(now);
+                    }
+                    s.elevated_until = None;
+                }
+                Op::IssueServiceToken => {
+                    let issued = iam
+                        .issue_service_token(&admin_principal, &service.id)
+                        .await
+                        .map_err(fail)?;
+                    prop_assert_eq!(issued.expires_at, now.plus(SERVICE_TTL));
+                    for t in &mut m.service {
+                        t.revoked = true;
+                    }
+                    m.service.push(ModelServiceToken {
+                        token: issued.token.expose().to_owned(),
+                        exp: issued.expires_at,
+                        revoked: false,
+                    });
+                }
+                Op::RevokeServiceToken => {
+                    iam.revoke_service_token(&admin_principal, &service.id)
+                        .await
+                        .map_err(fail)?;
+                    for t in &mut m.service {
+                        t.revoked = true;
+                    }
+                }
                 Op::Verify(i) => {
                     if m.access.is_empty() {
                         continue;
@@ -265,15 +451,27 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     );
                 }
             }
-            // The safety invariant, over every token ever issued, after every step.
+            // The safety invariants, over every token ever issued, after every step.
             let now = clock.now();
             for a in &m.access {
-                if !m.access_valid(a, now) {
-                    prop_assert!(
-                        iam.verify_cached(&a.token).is_err(),
-                        "a dead token verified"
-                    );
+                match iam.verify_cached(&a.token) {
+                    Ok(p) => {
+                        prop_assert!(m.access_valid(a, now), "a dead token verified");
+                        prop_assert!(
+                            !p.has_role(ELEVATED) || m.sessions[&a.session].elevation_open(now),
+                            "a token carries an elevated role after the elevation ended"
+                        );
+                    }
+                    Err(_) => prop_assert!(!m.access_valid(a, now), "a live token was refused"),
                 }
+            }
+            for t in &m.service {
+                let valid = !t.revoked && now < t.exp;
+                prop_assert_eq!(
+                    iam.verify_cached(&t.token).is_ok(),
+                    valid,
+                    "service token validity"
+                );
             }
         }
         let chain = iam
@@ -286,7 +484,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn service_matches_the_reference_model(ops in prop::collection::vec(op(), 1..60)) {

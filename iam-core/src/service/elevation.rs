@@ -432,12 +432,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
     async fn try_end_elevation(&self, principal: &Principal, role: &str) -> Result<()> {
         let (session_read, mut session) = self.live_session_of(principal).await?;
         let now = self.now();
-        let before = session.elevations.len();
+        let was_open = session.active_elevations(now).any(|e| e.role == role);
         session
             .elevations
             .retain(|e| e.role != role && e.until > now);
-        let was_open =
-            principal.elevated_roles.iter().any(|r| r == role) || session.elevations.len() < before;
         if !was_open {
             return Ok(());
         }
