@@ -1,0 +1,112 @@
+//! Accounts: create, look up, set a password.
+
+use std::ffi::c_char;
+
+use iam_core::{NewAccount, SecretString};
+
+use crate::boundary::{
+    arg_opt_str, arg_out_ptr, arg_ref, arg_str, arg_str_list, give_string, guard,
+};
+use crate::error::FfiError;
+use crate::handle::{iam_t, on_iam};
+use crate::status::iam_status;
+
+/// Creates an account and returns its id through `*out_account_id` (free it with
+/// `iam_string_free`).
+///
+/// With a `password` the account is a human one; with `password` NULL it is a system (service)
+/// account, which authenticates with service tokens only. `roles` points to `roles_len` role
+/// names (it may be NULL when `roles_len` is 0). `actor_account_id` (NULL for none) names who
+/// did it, for the audit log.
+///
+/// Fails with `IAM_STATUS_USERNAME_TAKEN`, or `IAM_STATUS_INVALID_ARGUMENT` for a bad username,
+/// password or role.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `roles` NULL or
+/// `roles_len` such strings; `out_account_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_create_account(
+    iam: *const iam_t,
+    username: *const c_char,
+    password: *const c_char,
+    roles: *const *const c_char,
+    roles_len: usize,
+    actor_account_id: *const c_char,
+    out_account_id: *mut *mut c_char,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_account_id, "out_account_id") }?;
+        // SAFETY: as above.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let username = unsafe { arg_str(username, "username") }?;
+        // SAFETY: as above.
+        let password = unsafe { arg_opt_str(password, "password") }?;
+        // SAFETY: as above.
+        let roles = unsafe { arg_str_list(roles, roles_len, "roles") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let new = match password {
+            Some(p) => NewAccount::human(username, SecretString::new(p)),
+            None => NewAccount::system(username),
+        }
+        .with_roles(roles);
+        let account = on_iam!(handle, |iam| iam.create_account(new, actor).await)?;
+        give_string(out, &account.id, "account id")
+    })
+}
+
+/// Looks up the id of the account named `username` and returns it through `*out_account_id`
+/// (free it with `iam_string_free`). Fails with `IAM_STATUS_NOT_FOUND` if there is none.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; `username` NULL or NUL-terminated; `out_account_id` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_find_account(
+    iam: *const iam_t,
+    username: *const c_char,
+    out_account_id: *mut *mut c_char,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_account_id, "out_account_id") }?;
+        // SAFETY: as above.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let username = unsafe { arg_str(username, "username") }?;
+        let found = on_iam!(handle, |iam| iam.account_by_username(username).await)?;
+        let account = found.ok_or(iam_core::Error::NotFound("account"))?;
+        give_string(out, &account.id, "account id")
+    })
+}
+
+/// Sets (or replaces) the password of a human account. `actor_account_id` (NULL for none)
+/// names who did it, for the audit log.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn iam_set_password(
+    iam: *const iam_t,
+    account_id: *const c_char,
+    password: *const c_char,
+    actor_account_id: *const c_char,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let account_id = unsafe { arg_str(account_id, "account_id") }?;
+        // SAFETY: as above.
+        let password = SecretString::new(unsafe { arg_str(password, "password") }?);
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        on_iam!(handle, |iam| iam
+            .set_password(account_id, &password, actor)
+            .await)?;
+        Ok::<(), FfiError>(())
+    })
+}

@@ -1,0 +1,267 @@
+//! [`iam_t`]: the handle that owns an `Iam` over a store and the tokio runtime that drives it,
+//! with the JSON configuration it is opened from.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use iam_core::{Config, Iam, MasterKey, MemoryStore, PasswordPolicy, ThrottlePolicy};
+use iam_store_sqlite::SqliteStore;
+use serde::Deserialize;
+use tokio::runtime::Runtime;
+use zeroize::Zeroize;
+
+use crate::boundary::{arg_out_ptr, arg_str, give, guard, guard_value};
+use crate::error::FfiError;
+use crate::status::iam_status;
+
+/// Most runtime worker threads a configuration may ask for.
+const MAX_WORKER_THREADS: usize = 256;
+
+/// An open iam instance: opaque to C. Create it with `iam_open_memory` or `iam_open_sqlite`,
+/// free it with `iam_free`. Safe to use from several threads at once.
+#[allow(non_camel_case_types)]
+pub struct iam_t {
+    pub(crate) backend: Backend,
+    pub(crate) runtime: Runtime,
+}
+
+/// The store an [`iam_t`] runs over.
+pub(crate) enum Backend {
+    /// In memory: everything is lost when the handle is freed.
+    Memory(Iam<MemoryStore>),
+    /// One SQLite file.
+    Sqlite(Iam<SqliteStore>),
+}
+
+/// Runs `$body` (an expression using `$iam`, an `&Iam<_>`) on the handle's runtime, whatever
+/// store the handle has, blocking the calling thread until it completes.
+macro_rules! on_iam {
+    ($handle:expr, |$iam:ident| $body:expr) => {{
+        let handle: &$crate::handle::iam_t = $handle;
+        $crate::handle::ensure_outside_runtime()?;
+        match &handle.backend {
+            $crate::handle::Backend::Memory($iam) => handle.runtime.block_on(async { $body }),
+            $crate::handle::Backend::Sqlite($iam) => handle.runtime.block_on(async { $body }),
+        }
+    }};
+}
+pub(crate) use on_iam;
+
+/// Fails if the calling thread is inside a tokio runtime, where blocking would panic.
+pub(crate) fn ensure_outside_runtime() -> Result<(), FfiError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(FfiError::Runtime(
+            "iam functions block; do not call them from a thread that runs an async runtime".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The master key as read from JSON, wiped when dropped.
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(KeyText)
+    }
+}
+
+impl Drop for KeyText {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// The JSON configuration accepted by `iam_open_*`. Unknown fields are refused, so a typo
+/// cannot silently fall back to a default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FfiConfig {
+    /// 32 bytes in base64url (no padding); required.
+    master_key: KeyText,
+    issuer: Option<String>,
+    audience: Option<String>,
+    totp_issuer: Option<String>,
+    access_token_ttl_secs: Option<u64>,
+    session_ttl_secs: Option<u64>,
+    service_token_ttl_secs: Option<u64>,
+    /// Argon2id cost and length rules (`memory_kib`, `iterations`, `parallelism`, ...).
+    password: Option<PasswordPolicy>,
+    /// Login back-off (`free_failures`, `base_delay`, `max_delay` in seconds).
+    throttle: Option<ThrottlePolicy>,
+    /// Tokio worker threads (default: one per CPU).
+    worker_threads: Option<usize>,
+}
+
+/// A parsed configuration: the core's, plus how to build the runtime.
+struct Settings {
+    config: Config,
+    worker_threads: Option<usize>,
+}
+
+fn parse_config(json: &str) -> Result<Settings, FfiError> {
+    let raw: FfiConfig = serde_json::from_str(json).map_err(|e| FfiError::Config(e.to_string()))?;
+    let master_key = MasterKey::from_base64(&raw.master_key.0)?;
+    let mut config = Config::new(master_key);
+    if let Some(v) = raw.issuer {
+        config.issuer = v;
+    }
+    if let Some(v) = raw.audience {
+        config.audience = v;
+    }
+    if let Some(v) = raw.totp_issuer {
+        config.totp_issuer = v;
+    }
+    if let Some(v) = raw.access_token_ttl_secs {
+        config.access_token_ttl = Duration::from_secs(v);
+    }
+    if let Some(v) = raw.session_ttl_secs {
+        config.session_ttl = Duration::from_secs(v);
+    }
+    if let Some(v) = raw.service_token_ttl_secs {
+        config.service_token_ttl = Duration::from_secs(v);
+    }
+    if let Some(v) = raw.password {
+        config.passwords = v;
+    }
+    if let Some(v) = raw.throttle {
+        config.throttle = v;
+    }
+    if let Some(n) = raw.worker_threads {
+        if n == 0 || n > MAX_WORKER_THREADS {
+            return Err(FfiError::Config(format!(
+                "worker_threads must be between 1 and {MAX_WORKER_THREADS}"
+            )));
+        }
+    }
+    config.validate().map_err(iam_core::Error::from)?;
+    Ok(Settings {
+        config,
+        worker_threads: raw.worker_threads,
+    })
+}
+
+fn runtime(worker_threads: Option<usize>) -> Result<Runtime, FfiError> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("iam-ffi");
+    if let Some(n) = worker_threads {
+        builder.worker_threads(n);
+    }
+    builder
+        .build()
+        .map_err(|e| FfiError::Runtime(format!("cannot start the async runtime: {e}")))
+}
+
+/// Opens an iam instance over a store made by `store` on a fresh runtime.
+fn open(json: &str, sqlite_path: Option<&str>) -> Result<iam_t, FfiError> {
+    ensure_outside_runtime()?;
+    let settings = parse_config(json)?;
+    let runtime = runtime(settings.worker_threads)?;
+    let config = settings.config;
+    let backend = runtime.block_on(async {
+        Ok::<_, FfiError>(match sqlite_path {
+            None => Backend::Memory(Iam::builder(MemoryStore::new(), config).open().await?),
+            Some(path) => {
+                let store = SqliteStore::open(path).await?;
+                Backend::Sqlite(Iam::builder(store, config).open().await?)
+            }
+        })
+    })?;
+    Ok(iam_t { backend, runtime })
+}
+
+/// Opens an iam instance over an in-memory store (everything is lost at `iam_free`), configured
+/// by `config_json`. On success `*out` holds the new handle; on failure it is NULL.
+///
+/// `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
+/// padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
+/// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"` (integers),
+/// `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
+/// "max_concurrent_hashes"}`), `"throttle"` (`{"free_failures", "base_delay", "max_delay"}`,
+/// delays in seconds), `"worker_threads"` (1-256). Unknown fields are refused.
+///
+/// # Safety
+/// `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_open_memory(
+    config_json: *const c_char,
+    out: *mut *mut iam_t,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out, "out") }?;
+        // SAFETY: as above.
+        let json = unsafe { arg_str(config_json, "config_json") }?;
+        give(out, open(json, None)?);
+        Ok(())
+    })
+}
+
+/// Opens an iam instance over the SQLite database at `path` (created, and migrated, if needed),
+/// configured by `config_json` as for `iam_open_memory`. On failure `*out` is NULL.
+///
+/// # Safety
+/// `path` and `config_json` must be NULL or NUL-terminated strings; `out` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_open_sqlite(
+    path: *const c_char,
+    config_json: *const c_char,
+    out: *mut *mut iam_t,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out, "out") }?;
+        // SAFETY: as above.
+        let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: as above.
+        let json = unsafe { arg_str(config_json, "config_json") }?;
+        give(out, open(json, Some(path))?);
+        Ok(())
+    })
+}
+
+impl iam_t {
+    /// Closes the store and stops the runtime. Outside any async runtime this waits for the
+    /// runtime's threads; inside one (a misuse) it leaves them to finish in the background.
+    fn shutdown(self) {
+        let iam_t { backend, runtime } = self;
+        let blocking_allowed = ensure_outside_runtime().is_ok();
+        if let (Backend::Sqlite(iam), true) = (&backend, blocking_allowed) {
+            runtime.block_on(iam.store().close());
+        }
+        {
+            // Store resources may need the runtime while they are dropped.
+            let _entered = runtime.enter();
+            drop(backend);
+        }
+        if blocking_allowed {
+            drop(runtime);
+        } else {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Frees a handle made by `iam_open_*` and sets `*iam` to NULL. NULL, or a pointer to NULL, is
+/// ignored, so calling it twice on the same variable is harmless. No other thread may be using
+/// the handle; every object it handed out (tokens, principals, strings) stays valid and must
+/// still be freed.
+///
+/// # Safety
+/// `iam` must be NULL or point to a pointer that is NULL or came from `iam_open_*` and was not
+/// freed through another copy.
+#[no_mangle]
+pub unsafe extern "C" fn iam_free(iam: *mut *mut iam_t) {
+    guard_value((), || {
+        let mut taken: *mut iam_t = std::ptr::null_mut();
+        // SAFETY: the caller promises `iam` is NULL or valid and writable.
+        if let Some(slot) = unsafe { iam.as_mut() } {
+            taken = std::mem::replace(slot, std::ptr::null_mut());
+        }
+        if !taken.is_null() {
+            // SAFETY: `taken` came from `give` in `iam_open_*` and is freed once, here.
+            let handle = unsafe { Box::from_raw(taken) };
+            handle.shutdown();
+        }
+    });
+}

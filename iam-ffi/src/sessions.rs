@@ -1,0 +1,127 @@
+//! Sessions: login, refresh, verify, revoke.
+
+use std::ffi::c_char;
+
+use iam_core::{LoginRequest, SecretString};
+
+use crate::boundary::{arg_opt_str, arg_out_ptr, arg_ref, arg_str, give, guard};
+use crate::error::FfiError;
+use crate::handle::{iam_t, on_iam};
+use crate::principal::iam_principal_t;
+use crate::status::iam_status;
+use crate::tokens::iam_tokens_t;
+
+/// Logs in with username and password (and `totp_code`, six digits, once TOTP is on; NULL
+/// otherwise). On success `*out_tokens` holds the new session's token pair (free it with
+/// `iam_tokens_free`).
+///
+/// Fails with `IAM_STATUS_BAD_CREDENTIALS` (never saying which of username, password or code was
+/// wrong), `IAM_STATUS_TOTP_REQUIRED`, `IAM_STATUS_THROTTLED` or `IAM_STATUS_ACCOUNT_DISABLED`.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_tokens`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_login(
+    iam: *const iam_t,
+    username: *const c_char,
+    password: *const c_char,
+    totp_code: *const c_char,
+    out_tokens: *mut *mut iam_tokens_t,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_tokens, "out_tokens") }?;
+        // SAFETY: as above.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let username = unsafe { arg_str(username, "username") }?;
+        // SAFETY: as above.
+        let password = SecretString::new(unsafe { arg_str(password, "password") }?);
+        // SAFETY: as above.
+        let code = unsafe { arg_opt_str(totp_code, "totp_code") }?;
+        let mut request = LoginRequest::password(username, password);
+        if let Some(code) = code {
+            request = request.with_totp(code);
+        }
+        let success = on_iam!(handle, |iam| iam.login(&request).await)?;
+        give(out, iam_tokens_t::new(&success.tokens)?);
+        Ok(())
+    })
+}
+
+/// Trades a refresh token for a new pair; the old refresh token dies. Presenting a used refresh
+/// token again revokes the whole session (`IAM_STATUS_REFRESH_TOKEN_REUSED`). On success
+/// `*out_tokens` holds the new pair (free it with `iam_tokens_free`).
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; `refresh_token` NULL or NUL-terminated; `out_tokens`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_refresh(
+    iam: *const iam_t,
+    refresh_token: *const c_char,
+    out_tokens: *mut *mut iam_tokens_t,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_tokens, "out_tokens") }?;
+        // SAFETY: as above.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let refresh = unsafe { arg_str(refresh_token, "refresh_token") }?;
+        let pair = on_iam!(handle, |iam| iam.refresh(refresh).await)?;
+        give(out, iam_tokens_t::new(&pair)?);
+        Ok(())
+    })
+}
+
+/// Verifies an access token (signature, expiry, issuer, audience, revocation). On success
+/// `*out_principal` says whom it speaks for (free it with `iam_principal_free`).
+///
+/// Fails with `IAM_STATUS_TOKEN_INVALID`, `IAM_STATUS_TOKEN_EXPIRED` or `IAM_STATUS_REVOKED`.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; `access_token` NULL or NUL-terminated; `out_principal`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_verify(
+    iam: *const iam_t,
+    access_token: *const c_char,
+    out_principal: *mut *mut iam_principal_t,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_principal, "out_principal") }?;
+        // SAFETY: as above.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let token = unsafe { arg_str(access_token, "access_token") }?;
+        let principal = on_iam!(handle, |iam| iam.verify(token).await)?;
+        give(out, iam_principal_t::new(&principal)?);
+        Ok(())
+    })
+}
+
+/// Revokes a session: its refresh token dies and its access tokens stop verifying at once.
+/// Revoking a revoked session succeeds. `actor_account_id` (NULL for none) names who did it.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn iam_revoke_session(
+    iam: *const iam_t,
+    session_id: *const c_char,
+    actor_account_id: *const c_char,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let session_id = unsafe { arg_str(session_id, "session_id") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        on_iam!(handle, |iam| iam.revoke_session(session_id, actor).await)?;
+        Ok::<(), FfiError>(())
+    })
+}

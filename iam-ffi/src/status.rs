@@ -1,0 +1,259 @@
+//! [`iam_status`]: the stable numeric result of every call, and how iam's errors map onto it.
+
+use iam_core::{Denial, Error};
+
+/// The result of an iam call. The numbers are stable: a code keeps its meaning in every
+/// later version, and new codes only get new numbers. `IAM_STATUS_OK` (0) is success; any other
+/// value is a failure whose message `iam_last_error()` returns on the same thread.
+#[allow(non_camel_case_types)]
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum iam_status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullParameter = 1,
+    /// A string argument was not valid UTF-8.
+    InvalidUtf8 = 2,
+    /// An argument breaks a rule (username, password length, role name, code format, ...).
+    InvalidArgument = 3,
+    /// The configuration JSON is malformed or unusable.
+    InvalidConfig = 4,
+    /// Refused, for a reason without a code of its own (see the last error).
+    Denied = 10,
+    /// Username, password or one-time code did not match (deliberately not saying which).
+    BadCredentials = 11,
+    /// The account requires a TOTP code and none was given.
+    TotpRequired = 12,
+    /// Too many recent failures; the last error says when to retry.
+    Throttled = 13,
+    /// The account is disabled.
+    AccountDisabled = 14,
+    /// The token is malformed, badly signed, or meant for another issuer, audience or use.
+    TokenInvalid = 15,
+    /// The token has expired.
+    TokenExpired = 16,
+    /// The token or its session has been revoked.
+    Revoked = 17,
+    /// The session has reached the end of its lifetime.
+    SessionExpired = 18,
+    /// The refresh token is unknown or malformed.
+    RefreshTokenInvalid = 19,
+    /// A used refresh token was presented again; its session is now revoked.
+    RefreshTokenReused = 20,
+    /// The caller lacks the role, scope or right the action needs.
+    NotPermitted = 21,
+    /// The action needs a fresh proof of identity.
+    StepUpRequired = 22,
+    /// The named object (account, session, credentials) does not exist.
+    NotFound = 30,
+    /// The username is already in use.
+    UsernameTaken = 31,
+    /// The operation does not fit the object's state (e.g. confirming TOTP never enrolled).
+    InvalidState = 32,
+    /// Concurrent changes kept conflicting; nothing was changed; try again.
+    Contention = 33,
+    /// The store (database) failed or could not be opened.
+    Store = 34,
+    /// The audit chain is broken; the last error says where.
+    AuditChainBroken = 35,
+    /// A cryptographic step failed (e.g. data sealed under another master key).
+    Crypto = 36,
+    /// The call was made from a thread that is running an async (tokio) runtime, or the
+    /// handle's runtime could not be started.
+    Runtime = 37,
+    /// An unexpected failure inside iam.
+    Internal = 38,
+    /// iam panicked; the call was stopped at the boundary. The handle stays usable, but
+    /// please report the last error as a bug.
+    Panic = 99,
+}
+
+impl iam_status {
+    /// The code's C name, e.g. `"IAM_STATUS_OK"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            iam_status::Ok => "IAM_STATUS_OK",
+            iam_status::NullParameter => "IAM_STATUS_NULL_PARAMETER",
+            iam_status::InvalidUtf8 => "IAM_STATUS_INVALID_UTF8",
+            iam_status::InvalidArgument => "IAM_STATUS_INVALID_ARGUMENT",
+            iam_status::InvalidConfig => "IAM_STATUS_INVALID_CONFIG",
+            iam_status::Denied => "IAM_STATUS_DENIED",
+            iam_status::BadCredentials => "IAM_STATUS_BAD_CREDENTIALS",
+            iam_status::TotpRequired => "IAM_STATUS_TOTP_REQUIRED",
+            iam_status::Throttled => "IAM_STATUS_THROTTLED",
+            iam_status::AccountDisabled => "IAM_STATUS_ACCOUNT_DISABLED",
+            iam_status::TokenInvalid => "IAM_STATUS_TOKEN_INVALID",
+            iam_status::TokenExpired => "IAM_STATUS_TOKEN_EXPIRED",
+            iam_status::Revoked => "IAM_STATUS_REVOKED",
+            iam_status::SessionExpired => "IAM_STATUS_SESSION_EXPIRED",
+            iam_status::RefreshTokenInvalid => "IAM_STATUS_REFRESH_TOKEN_INVALID",
+            iam_status::RefreshTokenReused => "IAM_STATUS_REFRESH_TOKEN_REUSED",
+            iam_status::NotPermitted => "IAM_STATUS_NOT_PERMITTED",
+            iam_status::StepUpRequired => "IAM_STATUS_STEP_UP_REQUIRED",
+            iam_status::NotFound => "IAM_STATUS_NOT_FOUND",
+            iam_status::UsernameTaken => "IAM_STATUS_USERNAME_TAKEN",
+            iam_status::InvalidState => "IAM_STATUS_INVALID_STATE",
+            iam_status::Contention => "IAM_STATUS_CONTENTION",
+            iam_status::Store => "IAM_STATUS_STORE",
+            iam_status::AuditChainBroken => "IAM_STATUS_AUDIT_CHAIN_BROKEN",
+            iam_status::Crypto => "IAM_STATUS_CRYPTO",
+            iam_status::Runtime => "IAM_STATUS_RUNTIME",
+            iam_status::Internal => "IAM_STATUS_INTERNAL",
+            iam_status::Panic => "IAM_STATUS_PANIC",
+        }
+    }
+
+    /// The code's C name as a C string.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
+        // Each name is a literal free of NUL bytes; the list below is checked by a test.
+        match self {
+            iam_status::Ok => c"IAM_STATUS_OK",
+            iam_status::NullParameter => c"IAM_STATUS_NULL_PARAMETER",
+            iam_status::InvalidUtf8 => c"IAM_STATUS_INVALID_UTF8",
+            iam_status::InvalidArgument => c"IAM_STATUS_INVALID_ARGUMENT",
+            iam_status::InvalidConfig => c"IAM_STATUS_INVALID_CONFIG",
+            iam_status::Denied => c"IAM_STATUS_DENIED",
+            iam_status::BadCredentials => c"IAM_STATUS_BAD_CREDENTIALS",
+            iam_status::TotpRequired => c"IAM_STATUS_TOTP_REQUIRED",
+            iam_status::Throttled => c"IAM_STATUS_THROTTLED",
+            iam_status::AccountDisabled => c"IAM_STATUS_ACCOUNT_DISABLED",
+            iam_status::TokenInvalid => c"IAM_STATUS_TOKEN_INVALID",
+            iam_status::TokenExpired => c"IAM_STATUS_TOKEN_EXPIRED",
+            iam_status::Revoked => c"IAM_STATUS_REVOKED",
+            iam_status::SessionExpired => c"IAM_STATUS_SESSION_EXPIRED",
+            iam_status::RefreshTokenInvalid => c"IAM_STATUS_REFRESH_TOKEN_INVALID",
+            iam_status::RefreshTokenReused => c"IAM_STATUS_REFRESH_TOKEN_REUSED",
+            iam_status::NotPermitted => c"IAM_STATUS_NOT_PERMITTED",
+            iam_status::StepUpRequired => c"IAM_STATUS_STEP_UP_REQUIRED",
+            iam_status::NotFound => c"IAM_STATUS_NOT_FOUND",
+            iam_status::UsernameTaken => c"IAM_STATUS_USERNAME_TAKEN",
+            iam_status::InvalidState => c"IAM_STATUS_INVALID_STATE",
+            iam_status::Contention => c"IAM_STATUS_CONTENTION",
+            iam_status::Store => c"IAM_STATUS_STORE",
+            iam_status::AuditChainBroken => c"IAM_STATUS_AUDIT_CHAIN_BROKEN",
+            iam_status::Crypto => c"IAM_STATUS_CRYPTO",
+            iam_status::Runtime => c"IAM_STATUS_RUNTIME",
+            iam_status::Internal => c"IAM_STATUS_INTERNAL",
+            iam_status::Panic => c"IAM_STATUS_PANIC",
+        }
+    }
+
+    /// The code with number `code`, if there is one.
+    pub fn from_code(code: i32) -> Option<iam_status> {
+        ALL.into_iter().find(|s| *s as i32 == code)
+    }
+}
+
+/// Every code, in numeric order.
+const ALL: [iam_status; 28] = [
+    iam_status::Ok,
+    iam_status::NullParameter,
+    iam_status::InvalidUtf8,
+    iam_status::InvalidArgument,
+    iam_status::InvalidConfig,
+    iam_status::Denied,
+    iam_status::BadCredentials,
+    iam_status::TotpRequired,
+    iam_status::Throttled,
+    iam_status::AccountDisabled,
+    iam_status::TokenInvalid,
+    iam_status::TokenExpired,
+    iam_status::Revoked,
+    iam_status::SessionExpired,
+    iam_status::RefreshTokenInvalid,
+    iam_status::RefreshTokenReused,
+    iam_status::NotPermitted,
+    iam_status::StepUpRequired,
+    iam_status::NotFound,
+    iam_status::UsernameTaken,
+    iam_status::InvalidState,
+    iam_status::Contention,
+    iam_status::Store,
+    iam_status::AuditChainBroken,
+    iam_status::Crypto,
+    iam_status::Runtime,
+    iam_status::Internal,
+    iam_status::Panic,
+];
+
+/// The code for a refusal. `Denial` grows over time, so unknown reasons map to `Denied`.
+pub(crate) fn denial_status(denial: &Denial) -> iam_status {
+    match denial {
+        Denial::BadCredentials => iam_status::BadCredentials,
+        Denial::TotpRequired => iam_status::TotpRequired,
+        Denial::Throttled { .. } => iam_status::Throttled,
+        Denial::AccountDisabled => iam_status::AccountDisabled,
+        Denial::TokenMalformed
+        | Denial::TokenUnknownKey
+        | Denial::TokenBadSignature
+        | Denial::TokenNotYetValid
+        | Denial::TokenWrongIssuer
+        | Denial::TokenWrongAudience
+        | Denial::ApiTokenInvalid
+        | Denial::WrongTokenKind => iam_status::TokenInvalid,
+        Denial::TokenExpired => iam_status::TokenExpired,
+        Denial::TokenRevoked | Denial::SessionRevoked => iam_status::Revoked,
+        Denial::SessionExpired => iam_status::SessionExpired,
+        Denial::RefreshTokenInvalid => iam_status::RefreshTokenInvalid,
+        Denial::RefreshTokenReused => iam_status::RefreshTokenReused,
+        Denial::MissingRole(_)
+        | Denial::MissingScope(_)
+        | Denial::MissingOrgRole { .. }
+        | Denial::NotPermitted
+        | Denial::ElevationNotAllowed
+        | Denial::SelfApproval => iam_status::NotPermitted,
+        Denial::StepUpRequired => iam_status::StepUpRequired,
+        _ => iam_status::Denied,
+    }
+}
+
+/// The code for a core error. `Error` grows over time, so unknown kinds map to `Internal`.
+pub(crate) fn core_status(error: &Error) -> iam_status {
+    match error {
+        Error::Denied(d) => denial_status(d),
+        Error::Invalid(_) => iam_status::InvalidArgument,
+        Error::NotFound(_) => iam_status::NotFound,
+        Error::UsernameTaken => iam_status::UsernameTaken,
+        Error::State(_) => iam_status::InvalidState,
+        Error::Contention => iam_status::Contention,
+        Error::Store(_) => iam_status::Store,
+        Error::AuditChain(_) => iam_status::AuditChainBroken,
+        Error::Crypto(_) => iam_status::Crypto,
+        _ => iam_status::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_named() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(a.name().starts_with("IAM_STATUS_"));
+            assert_eq!(a.c_name().to_str(), Ok(a.name()));
+            assert_eq!(iam_status::from_code(*a as i32), Some(*a));
+            for b in &ALL[i + 1..] {
+                assert!((*a as i32) < (*b as i32), "{a:?} and {b:?} out of order");
+            }
+        }
+        assert_eq!(iam_status::from_code(5), None);
+    }
+
+    #[test]
+    fn denials_map_to_their_codes() {
+        assert_eq!(
+            core_status(&Error::Denied(Denial::SessionRevoked)),
+            iam_status::Revoked
+        );
+        assert_eq!(
+            denial_status(&Denial::RevocationUnavailable),
+            iam_status::Denied
+        );
+        assert_eq!(
+            core_status(&Error::UsernameTaken),
+            iam_status::UsernameTaken
+        );
+    }
+}

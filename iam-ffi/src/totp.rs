@@ -1,0 +1,74 @@
+//! TOTP enrolment and confirmation.
+
+use std::ffi::c_char;
+
+use crate::boundary::{arg_opt_str, arg_out_ptr, arg_ref, arg_str, give_string, guard};
+use crate::error::FfiError;
+use crate::handle::{iam_t, on_iam};
+use crate::status::iam_status;
+
+/// Starts TOTP enrolment for a human account. Returns the shared secret (base32, for typing into
+/// an authenticator) through `*out_secret_base32` and the `otpauth://totp/...` URI (for a QR code;
+/// it contains the secret) through `*out_uri`; free both with `iam_string_free`, which wipes them.
+/// TOTP is required at login only after `iam_confirm_totp`. `actor_account_id` may be NULL.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; the out
+/// pointers NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_enrol_totp(
+    iam: *const iam_t,
+    account_id: *const c_char,
+    actor_account_id: *const c_char,
+    out_secret_base32: *mut *mut c_char,
+    out_uri: *mut *mut c_char,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let out_secret = unsafe { arg_out_ptr(out_secret_base32, "out_secret_base32") }?;
+        // SAFETY: as above.
+        let out_uri = unsafe { arg_out_ptr(out_uri, "out_uri") }?;
+        // SAFETY: as above.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let account_id = unsafe { arg_str(account_id, "account_id") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let enrolment = on_iam!(handle, |iam| iam.enrol_totp(account_id, actor).await)?;
+        give_string(out_secret, enrolment.secret_base32.expose(), "TOTP secret")?;
+        if let Err(e) = give_string(out_uri, enrolment.uri.expose(), "TOTP URI") {
+            // SAFETY: `out_secret` was just filled by `give_string` and is handed out nowhere else.
+            unsafe { crate::iam_string_free(out_secret) };
+            return Err(e);
+        }
+        Ok(())
+    })
+}
+
+/// Confirms a pending TOTP enrolment with a current six-digit code; from then on login needs a
+/// code. A wrong code fails with `IAM_STATUS_BAD_CREDENTIALS`. `actor_account_id` may be NULL.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn iam_confirm_totp(
+    iam: *const iam_t,
+    account_id: *const c_char,
+    code: *const c_char,
+    actor_account_id: *const c_char,
+) -> iam_status {
+    guard(|| {
+        // SAFETY: the caller's promises are those of this function.
+        let handle = unsafe { arg_ref(iam, "iam") }?;
+        // SAFETY: as above.
+        let account_id = unsafe { arg_str(account_id, "account_id") }?;
+        // SAFETY: as above.
+        let code = unsafe { arg_str(code, "code") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        on_iam!(handle, |iam| iam
+            .confirm_totp(account_id, code, actor)
+            .await)?;
+        Ok::<(), FfiError>(())
+    })
+}

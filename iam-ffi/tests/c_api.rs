@@ -1,0 +1,117 @@
+//! Compiles `tests/c/iam_test.c` with gcc against `include/iam.h` and the freshly built cdylib,
+//! runs it, and runs it again under valgrind memcheck. Without gcc or valgrind the check is
+//! skipped with a note, except when `CI=true`, where a missing tool is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Whether `tool` runs; if not, fails under CI and returns false elsewhere.
+fn tool_available(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            !in_ci(),
+            "{tool} is required when CI=true but was not found"
+        );
+        eprintln!("note: {tool} not found; skipping this test");
+    }
+    found
+}
+
+/// The directory holding `libiam_ffi.so` built by this `cargo test` run: the test binary lives
+/// in `<target>/<profile>/deps`, where cargo also places the cdylib (and uplifts a copy to
+/// `<target>/<profile>`).
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let deps = exe.parent().expect("the test binary is in a directory");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        if dir.join("libiam_ffi.so").is_file() {
+            return dir.to_path_buf();
+        }
+    }
+    panic!(
+        "libiam_ffi.so not found next to {}; build it with `cargo build -p iam-ffi`",
+        exe.display()
+    );
+}
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compiles the C test into `dir` and returns the executable's path.
+fn compile(dir: &Path) -> PathBuf {
+    let lib = library_dir();
+    let exe = dir.join("iam_test");
+    let output = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(crate_dir().join("tests/c/iam_test.c"))
+        .arg("-L")
+        .arg(&lib)
+        .arg("-liam_ffi")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("gcc runs");
+    assert_success("gcc", &output);
+    exe
+}
+
+fn assert_success(what: &str, output: &Output) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(
+        output.status.success(),
+        "{what} failed with {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+}
+
+#[test]
+fn c_program_passes() {
+    if !tool_available("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let exe = compile(dir.path());
+    let output = Command::new(&exe)
+        .arg(dir.path().join("iam.db"))
+        .output()
+        .expect("the C test runs");
+    assert_success("the C test", &output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(" 0 failed"));
+}
+
+#[test]
+fn c_program_is_clean_under_valgrind() {
+    if !tool_available("gcc") || !tool_available("valgrind") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let exe = compile(dir.path());
+    let output = Command::new("valgrind")
+        .args([
+            "--error-exitcode=1",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+            "--quiet",
+        ])
+        .arg(&exe)
+        .arg(dir.path().join("iam.db"))
+        .output()
+        .expect("valgrind runs");
+    assert_success("the C test under valgrind memcheck", &output);
+}
