@@ -1,0 +1,596 @@
+"""Python binding for iam's C ABI (iam-ffi), over ctypes.
+
+Open an :class:`Iam` over the in-memory store or a SQLite file, preferably as a context
+manager so the handle is freed deterministically::
+
+    from iam_ffi import Iam, BadCredentialsError
+
+    with Iam.memory({"master_key": key_b64}) as iam:
+        alice = iam.create_account("alice", "correct horse battery", roles=["admin"])
+        tokens = iam.login("alice", "correct horse battery")
+        who = iam.verify(tokens.access_token)
+
+Every failure raises a subclass of :class:`IamError` named after its status code. The shared
+library is found through the ``IAM_FFI_LIB`` environment variable (the path of
+``libiam_ffi.so``), else in ``target/debug`` of the workspace this package sits in, else on the
+system library path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+__all__ = [
+    "Iam",
+    "TokenPair",
+    "Principal",
+    "TotpEnrolment",
+    "ServiceToken",
+    "DbCredentials",
+    "IamError",
+    "STATUS_ERRORS",
+    "library",
+]
+
+Text = Union[str, bytes]
+
+
+# ---- errors, one per status ------------------------------------------------------------
+
+
+class IamError(Exception):
+    """An iam call failed; ``status`` is the numeric iam_status, ``message`` the last error."""
+
+    status: int = -1
+    name: str = "IAM_STATUS_UNKNOWN"
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class DeniedError(IamError):
+    """iam refused (the base of every refusal)."""
+
+
+def _error(name: str, status: int, base: type = IamError, doc: str = "") -> type:
+    cls = type(name, (base,), {"status": status, "__doc__": doc})
+    return cls
+
+
+NullParameterError = _error("NullParameterError", 1, doc="A required argument was None/NULL.")
+InvalidUtf8Error = _error("InvalidUtf8Error", 2, doc="A string argument was not UTF-8.")
+InvalidArgumentError = _error("InvalidArgumentError", 3, doc="An argument breaks a rule.")
+InvalidConfigError = _error("InvalidConfigError", 4, doc="The configuration is unusable.")
+DeniedError.status = 10
+BadCredentialsError = _error("BadCredentialsError", 11, DeniedError, "Wrong credentials.")
+TotpRequiredError = _error("TotpRequiredError", 12, DeniedError, "A TOTP code is required.")
+ThrottledError = _error("ThrottledError", 13, DeniedError, "Too many attempts; retry later.")
+AccountDisabledError = _error("AccountDisabledError", 14, DeniedError, "Account disabled.")
+TokenInvalidError = _error("TokenInvalidError", 15, DeniedError, "The token is not valid.")
+TokenExpiredError = _error("TokenExpiredError", 16, DeniedError, "The token has expired.")
+RevokedError = _error("RevokedError", 17, DeniedError, "The token or session was revoked.")
+SessionExpiredError = _error("SessionExpiredError", 18, DeniedError, "The session expired.")
+RefreshTokenInvalidError = _error(
+    "RefreshTokenInvalidError", 19, DeniedError, "Unknown or malformed refresh token."
+)
+RefreshTokenReusedError = _error(
+    "RefreshTokenReusedError", 20, DeniedError, "A used refresh token came back; session revoked."
+)
+NotPermittedError = _error("NotPermittedError", 21, DeniedError, "Not permitted.")
+StepUpRequiredError = _error("StepUpRequiredError", 22, DeniedError, "Fresh proof needed.")
+NotFoundError = _error("NotFoundError", 30, doc="The named object does not exist.")
+UsernameTakenError = _error("UsernameTakenError", 31, doc="The username is in use.")
+InvalidStateError = _error("InvalidStateError", 32, doc="The object's state forbids this.")
+ContentionError = _error("ContentionError", 33, doc="Too much contention; try again.")
+StoreError = _error("StoreError", 34, doc="The store failed.")
+AuditChainBrokenError = _error("AuditChainBrokenError", 35, doc="The audit chain is broken.")
+CryptoError = _error("CryptoError", 36, doc="A cryptographic step failed.")
+IamRuntimeError = _error("IamRuntimeError", 37, doc="Called from an async runtime thread.")
+InternalError = _error("InternalError", 38, doc="An unexpected failure inside iam.")
+PanicError = _error("PanicError", 99, doc="iam panicked (a bug); the call was stopped.")
+
+STATUS_ERRORS: dict = {
+    cls.status: cls
+    for cls in [
+        NullParameterError,
+        InvalidUtf8Error,
+        InvalidArgumentError,
+        InvalidConfigError,
+        DeniedError,
+        BadCredentialsError,
+        TotpRequiredError,
+        ThrottledError,
+        AccountDisabledError,
+        TokenInvalidError,
+        TokenExpiredError,
+        RevokedError,
+        SessionExpiredError,
+        RefreshTokenInvalidError,
+        RefreshTokenReusedError,
+        NotPermittedError,
+        StepUpRequiredError,
+        NotFoundError,
+        UsernameTakenError,
+        InvalidStateError,
+        ContentionError,
+        StoreError,
+        AuditChainBrokenError,
+        CryptoError,
+        IamRuntimeError,
+        InternalError,
+        PanicError,
+    ]
+}
+__all__ += [cls.__name__ for cls in STATUS_ERRORS.values()]
+
+
+# ---- the library -----------------------------------------------------------------------
+
+
+class _Iam(ctypes.Structure):
+    """The opaque iam_t."""
+
+
+class _Tokens(ctypes.Structure):
+    """The opaque iam_tokens_t."""
+
+
+class _Principal(ctypes.Structure):
+    """The opaque iam_principal_t."""
+
+
+class _DbCredentials(ctypes.Structure):
+    """The opaque iam_db_credentials_t."""
+
+
+_c = ctypes.c_char_p
+_cp = ctypes.c_void_p  # owned char* handed out by iam: kept as an address, freed by iam
+
+
+def _find_library() -> str:
+    env = os.environ.get("IAM_FFI_LIB")
+    if env:
+        return env
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "target" / "debug" / "libiam_ffi.so"
+        if candidate.is_file():
+            return str(candidate)
+    found = ctypes.util.find_library("iam_ffi")
+    if found:
+        return found
+    raise OSError("libiam_ffi.so not found: set IAM_FFI_LIB to its path")
+
+
+def _load(path: str) -> ctypes.CDLL:
+    lib = ctypes.CDLL(path)
+    status = ctypes.c_int32
+    iam_p = ctypes.POINTER(_Iam)
+    tok_p = ctypes.POINTER(_Tokens)
+    pri_p = ctypes.POINTER(_Principal)
+    cred_p = ctypes.POINTER(_DbCredentials)
+    sigs = {
+        "iam_last_error": (_c, []),
+        "iam_status_name": (_c, [ctypes.c_int32]),
+        "iam_version": (_c, []),
+        "iam_string_free": (None, [ctypes.POINTER(_cp)]),
+        "iam_open_memory": (status, [_c, ctypes.POINTER(iam_p)]),
+        "iam_open_sqlite": (status, [_c, _c, ctypes.POINTER(iam_p)]),
+        "iam_free": (None, [ctypes.POINTER(iam_p)]),
+        "iam_create_account": (
+            status,
+            [iam_p, _c, _c, ctypes.POINTER(_c), ctypes.c_size_t, _c, ctypes.POINTER(_cp)],
+        ),
+        "iam_find_account": (status, [iam_p, _c, ctypes.POINTER(_cp)]),
+        "iam_set_password": (status, [iam_p, _c, _c, _c]),
+        "iam_login": (status, [iam_p, _c, _c, _c, ctypes.POINTER(tok_p)]),
+        "iam_refresh": (status, [iam_p, _c, ctypes.POINTER(tok_p)]),
+        "iam_verify": (status, [iam_p, _c, ctypes.POINTER(pri_p)]),
+        "iam_revoke_session": (status, [iam_p, _c, _c]),
+        "iam_enrol_totp": (status, [iam_p, _c, _c, ctypes.POINTER(_cp), ctypes.POINTER(_cp)]),
+        "iam_confirm_totp": (status, [iam_p, _c, _c, _c]),
+        "iam_issue_service_token": (
+            status,
+            [iam_p, _c, _c, ctypes.POINTER(_cp), ctypes.POINTER(ctypes.c_int64)],
+        ),
+        "iam_revoke_service_token": (status, [iam_p, _c, _c]),
+        "iam_store_db_credentials": (
+            status,
+            [iam_p, _c, _c, _c, ctypes.c_uint16, _c, _c, _c],
+        ),
+        "iam_fetch_db_credentials": (status, [iam_p, _c, _c, ctypes.POINTER(cred_p)]),
+        "iam_verify_audit_chain": (status, [iam_p, ctypes.POINTER(ctypes.c_uint64)]),
+        "iam_tokens_access_token": (_c, [tok_p]),
+        "iam_tokens_refresh_token": (_c, [tok_p]),
+        "iam_tokens_session_id": (_c, [tok_p]),
+        "iam_tokens_expires_in": (ctypes.c_uint64, [tok_p]),
+        "iam_tokens_free": (None, [ctypes.POINTER(tok_p)]),
+        "iam_principal_account_id": (_c, [pri_p]),
+        "iam_principal_session_id": (_c, [pri_p]),
+        "iam_principal_token_id": (_c, [pri_p]),
+        "iam_principal_kind": (ctypes.c_int32, [pri_p]),
+        "iam_principal_roles_len": (ctypes.c_size_t, [pri_p]),
+        "iam_principal_role": (_c, [pri_p, ctypes.c_size_t]),
+        "iam_principal_amr_len": (ctypes.c_size_t, [pri_p]),
+        "iam_principal_amr": (_c, [pri_p, ctypes.c_size_t]),
+        "iam_principal_issued_at": (ctypes.c_int64, [pri_p]),
+        "iam_principal_expires_at": (ctypes.c_int64, [pri_p]),
+        "iam_principal_auth_time": (ctypes.c_int64, [pri_p]),
+        "iam_principal_free": (None, [ctypes.POINTER(pri_p)]),
+        "iam_db_credentials_host": (_c, [cred_p]),
+        "iam_db_credentials_port": (ctypes.c_uint16, [cred_p]),
+        "iam_db_credentials_database": (_c, [cred_p]),
+        "iam_db_credentials_user": (_c, [cred_p]),
+        "iam_db_credentials_password": (_c, [cred_p]),
+        "iam_db_credentials_free": (None, [ctypes.POINTER(cred_p)]),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+_lib: Optional[ctypes.CDLL] = None
+_lib_lock = threading.Lock()
+
+
+def library() -> ctypes.CDLL:
+    """The loaded libiam_ffi (loaded on first use)."""
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            _lib = _load(_find_library())
+        return _lib
+
+
+def _check(status: int) -> None:
+    if status == 0:
+        return
+    lib = library()
+    message = (lib.iam_last_error() or b"").decode("utf-8", "replace")
+    cls = STATUS_ERRORS.get(status, IamError)
+    raise cls(message or lib.iam_status_name(status).decode(), status)
+
+
+def _arg(value: Optional[Text]) -> Optional[bytes]:
+    """A str as UTF-8; bytes pass through unchanged (so callers can pass raw bytes)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return value.encode("utf-8")
+
+
+def _text(value: Optional[bytes]) -> str:
+    return (value or b"").decode("utf-8")
+
+
+def _take_string(ptr: ctypes.c_void_p) -> str:
+    """Copies an owned string handed out by iam, then frees (and wipes) iam's copy."""
+    try:
+        return _text(ctypes.string_at(ptr.value)) if ptr.value else ""
+    finally:
+        library().iam_string_free(ctypes.byref(ptr))
+
+
+# ---- values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """An access token and a refresh token for one session."""
+
+    access_token: str
+    refresh_token: str
+    session_id: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"TokenPair(session_id={self.session_id!r}, expires_in={self.expires_in})"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified access token speaks for."""
+
+    account_id: str
+    session_id: str
+    token_id: str
+    kind: str  # "human" or "system"
+    roles: tuple
+    amr: tuple
+    issued_at: int
+    expires_at: int
+    auth_time: int
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """The TOTP secret (base32) and otpauth:// URI, shown once."""
+
+    secret_base32: str
+    uri: str
+
+    def __repr__(self) -> str:
+        return "TotpEnrolment([redacted])"
+
+
+@dataclass(frozen=True)
+class ServiceToken:
+    """A service account's token and its expiry (Unix seconds)."""
+
+    token: str
+    expires_at: int
+
+    def __repr__(self) -> str:
+        return f"ServiceToken(expires_at={self.expires_at})"
+
+
+@dataclass(frozen=True)
+class DbCredentials:
+    """Database credentials kept for a service account."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+
+    def __repr__(self) -> str:
+        return (
+            f"DbCredentials(host={self.host!r}, port={self.port}, "
+            f"database={self.database!r}, user={self.user!r})"
+        )
+
+
+_KINDS = {1: "human", 2: "system"}
+
+
+# ---- the handle ------------------------------------------------------------------------
+
+
+class Iam:
+    """An open iam instance (an ``iam_t``). Safe to share between threads; close it once with
+    :meth:`close` or by leaving a ``with`` block (no call may be running then)."""
+
+    def __init__(self, config: Mapping[str, Any], sqlite_path: Optional[Union[str, os.PathLike]] = None):
+        self._lib = library()
+        self._handle = ctypes.POINTER(_Iam)()
+        config_json = json.dumps(dict(config)).encode("utf-8")
+        if sqlite_path is None:
+            _check(self._lib.iam_open_memory(config_json, ctypes.byref(self._handle)))
+        else:
+            path = _arg(os.fspath(sqlite_path))
+            _check(self._lib.iam_open_sqlite(path, config_json, ctypes.byref(self._handle)))
+
+    @classmethod
+    def memory(cls, config: Mapping[str, Any]) -> "Iam":
+        """An instance over the in-memory store (lost at close)."""
+        return cls(config)
+
+    @classmethod
+    def sqlite(cls, path: Union[str, os.PathLike], config: Mapping[str, Any]) -> "Iam":
+        """An instance over the SQLite database at ``path`` (created if missing)."""
+        return cls(config, sqlite_path=path)
+
+    # lifecycle
+
+    def close(self) -> None:
+        """Frees the handle; later calls raise ValueError. Closing twice is harmless."""
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.iam_free(ctypes.byref(handle))
+
+    @property
+    def closed(self) -> bool:
+        return not getattr(self, "_handle", None)
+
+    def __enter__(self) -> "Iam":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+    def _h(self):
+        if not self._handle:
+            raise ValueError("this Iam is closed")
+        return self._handle
+
+    # accounts
+
+    def create_account(
+        self,
+        username: Text,
+        password: Optional[Text] = None,
+        roles: Iterable[Text] = (),
+        actor: Optional[Text] = None,
+    ) -> str:
+        """Creates an account (human with a password, system without) and returns its id."""
+        role_list = [_arg(r) for r in roles]
+        array = (ctypes.c_char_p * len(role_list))(*role_list) if role_list else None
+        out = ctypes.c_void_p()
+        _check(
+            self._lib.iam_create_account(
+                self._h(), _arg(username), _arg(password), array, len(role_list), _arg(actor),
+                ctypes.byref(out),
+            )
+        )
+        return _take_string(out)
+
+    def find_account(self, username: Text) -> str:
+        """The id of the account named ``username`` (NotFoundError if none)."""
+        out = ctypes.c_void_p()
+        _check(self._lib.iam_find_account(self._h(), _arg(username), ctypes.byref(out)))
+        return _take_string(out)
+
+    def set_password(self, account_id: Text, password: Text, actor: Optional[Text] = None) -> None:
+        """Sets a human account's password."""
+        _check(self._lib.iam_set_password(self._h(), _arg(account_id), _arg(password), _arg(actor)))
+
+    # sessions
+
+    def _take_tokens(self, ptr) -> TokenPair:
+        try:
+            return TokenPair(
+                access_token=_text(self._lib.iam_tokens_access_token(ptr)),
+                refresh_token=_text(self._lib.iam_tokens_refresh_token(ptr)),
+                session_id=_text(self._lib.iam_tokens_session_id(ptr)),
+                expires_in=int(self._lib.iam_tokens_expires_in(ptr)),
+            )
+        finally:
+            self._lib.iam_tokens_free(ctypes.byref(ptr))
+
+    def login(self, username: Text, password: Text, totp_code: Optional[Text] = None) -> TokenPair:
+        """Logs in; returns the new session's token pair."""
+        out = ctypes.POINTER(_Tokens)()
+        _check(
+            self._lib.iam_login(
+                self._h(), _arg(username), _arg(password), _arg(totp_code), ctypes.byref(out)
+            )
+        )
+        return self._take_tokens(out)
+
+    def refresh(self, refresh_token: Text) -> TokenPair:
+        """Rotates a refresh token into a new pair."""
+        out = ctypes.POINTER(_Tokens)()
+        _check(self._lib.iam_refresh(self._h(), _arg(refresh_token), ctypes.byref(out)))
+        return self._take_tokens(out)
+
+    def verify(self, access_token: Text) -> Principal:
+        """Verifies an access token; returns whom it speaks for."""
+        out = ctypes.POINTER(_Principal)()
+        _check(self._lib.iam_verify(self._h(), _arg(access_token), ctypes.byref(out)))
+        lib = self._lib
+        try:
+            return Principal(
+                account_id=_text(lib.iam_principal_account_id(out)),
+                session_id=_text(lib.iam_principal_session_id(out)),
+                token_id=_text(lib.iam_principal_token_id(out)),
+                kind=_KINDS.get(lib.iam_principal_kind(out), "unknown"),
+                roles=tuple(
+                    _text(lib.iam_principal_role(out, i))
+                    for i in range(lib.iam_principal_roles_len(out))
+                ),
+                amr=tuple(
+                    _text(lib.iam_principal_amr(out, i))
+                    for i in range(lib.iam_principal_amr_len(out))
+                ),
+                issued_at=int(lib.iam_principal_issued_at(out)),
+                expires_at=int(lib.iam_principal_expires_at(out)),
+                auth_time=int(lib.iam_principal_auth_time(out)),
+            )
+        finally:
+            lib.iam_principal_free(ctypes.byref(out))
+
+    def revoke_session(self, session_id: Text, actor: Optional[Text] = None) -> None:
+        """Revokes a session; its tokens stop working at once."""
+        _check(self._lib.iam_revoke_session(self._h(), _arg(session_id), _arg(actor)))
+
+    # TOTP
+
+    def enrol_totp(self, account_id: Text, actor: Optional[Text] = None) -> TotpEnrolment:
+        """Starts TOTP enrolment; returns the secret and URI once."""
+        secret = ctypes.c_void_p()
+        uri = ctypes.c_void_p()
+        _check(
+            self._lib.iam_enrol_totp(
+                self._h(), _arg(account_id), _arg(actor), ctypes.byref(secret), ctypes.byref(uri)
+            )
+        )
+        return TotpEnrolment(secret_base32=_take_string(secret), uri=_take_string(uri))
+
+    def confirm_totp(self, account_id: Text, code: Text, actor: Optional[Text] = None) -> None:
+        """Confirms TOTP with a current code; from then on login needs one."""
+        _check(self._lib.iam_confirm_totp(self._h(), _arg(account_id), _arg(code), _arg(actor)))
+
+    # service accounts
+
+    def issue_service_token(self, actor_token: Text, service_account_id: Text) -> ServiceToken:
+        """Issues a service account's one live token (revoking the previous one)."""
+        out = ctypes.c_void_p()
+        expires = ctypes.c_int64()
+        _check(
+            self._lib.iam_issue_service_token(
+                self._h(), _arg(actor_token), _arg(service_account_id), ctypes.byref(out),
+                ctypes.byref(expires),
+            )
+        )
+        return ServiceToken(token=_take_string(out), expires_at=expires.value)
+
+    def revoke_service_token(self, actor_token: Text, service_account_id: Text) -> None:
+        """Revokes a service account's live token (admins only)."""
+        _check(
+            self._lib.iam_revoke_service_token(self._h(), _arg(actor_token), _arg(service_account_id))
+        )
+
+    def store_db_credentials(
+        self,
+        actor_token: Text,
+        service_account_id: Text,
+        host: Text,
+        port: int,
+        database: Text,
+        user: Text,
+        password: Text,
+    ) -> None:
+        """Stores a service account's database credentials (admins only)."""
+        _check(
+            self._lib.iam_store_db_credentials(
+                self._h(), _arg(actor_token), _arg(service_account_id), _arg(host), port,
+                _arg(database), _arg(user), _arg(password),
+            )
+        )
+
+    def fetch_db_credentials(self, actor_token: Text, service_account_id: Text) -> DbCredentials:
+        """Fetches a service account's database credentials (audited)."""
+        out = ctypes.POINTER(_DbCredentials)()
+        _check(
+            self._lib.iam_fetch_db_credentials(
+                self._h(), _arg(actor_token), _arg(service_account_id), ctypes.byref(out)
+            )
+        )
+        lib = self._lib
+        try:
+            return DbCredentials(
+                host=_text(lib.iam_db_credentials_host(out)),
+                port=int(lib.iam_db_credentials_port(out)),
+                database=_text(lib.iam_db_credentials_database(out)),
+                user=_text(lib.iam_db_credentials_user(out)),
+                password=_text(lib.iam_db_credentials_password(out)),
+            )
+        finally:
+            lib.iam_db_credentials_free(ctypes.byref(out))
+
+    # audit
+
+    def verify_audit_chain(self) -> int:
+        """Verifies the whole audit chain; returns the number of events."""
+        out = ctypes.c_uint64()
+        _check(self._lib.iam_verify_audit_chain(self._h(), ctypes.byref(out)))
+        return out.value
+
+
+def version() -> str:
+    """The library version."""
+    return _text(library().iam_version())
+
+
+__all__.append("version")
