@@ -72,8 +72,8 @@ enum iam_status
   IAM_STATUS_RUNTIME = 37,
   // An unexpected failure inside iam.
   IAM_STATUS_INTERNAL = 38,
-  // iam panicked; the call was stopped at the boundary. The handle stays usable, but
-  // please report the last error as a bug.
+  // iam panicked; the call was stopped at the boundary and had no effect beyond what it
+  // may already have committed. Please report the last error as a bug.
   IAM_STATUS_PANIC = 99,
 };
 #ifndef __cplusplus

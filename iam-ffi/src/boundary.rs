@@ -189,8 +189,17 @@ pub(crate) fn give_string(
     Ok(())
 }
 
+/// A type handed to C as an owned pointer made by [`give`], freed only by [`take_and_drop`]
+/// (through the type's own `*_free` function), so no handle is freed the wrong way.
+pub(crate) trait Handed {}
+
+impl Handed for crate::handle::iam_t {}
+impl Handed for crate::tokens::iam_tokens_t {}
+impl Handed for crate::principal::iam_principal_t {}
+impl Handed for crate::service_accounts::iam_db_credentials_t {}
+
 /// Hands a new object to the caller through `out`; free it with its `*_free` function.
-pub(crate) fn give<T>(out: &mut *mut T, value: T) {
+pub(crate) fn give<T: Handed>(out: &mut *mut T, value: T) {
     *out = Box::into_raw(Box::new(value));
 }
 
@@ -200,7 +209,7 @@ pub(crate) fn give<T>(out: &mut *mut T, value: T) {
 /// # Safety
 /// `slot` must be NULL or point to a pointer that is NULL or came from [`give`] with the same `T`
 /// and has not been freed through another copy.
-pub(crate) unsafe fn take_and_drop<T>(slot: *mut *mut T) {
+pub(crate) unsafe fn take_and_drop<T: Handed>(slot: *mut *mut T) {
     // SAFETY: the caller promises `slot` is NULL or valid.
     let Some(slot) = (unsafe { slot.as_mut() }) else {
         return;
@@ -245,6 +254,8 @@ mod tests {
             assert_eq!(arg_opt_str(std::ptr::null(), "s").ok(), Some(None));
         }
     }
+
+    impl Handed for u32 {}
 
     #[test]
     fn freeing_nulls_the_pointer() {

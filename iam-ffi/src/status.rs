@@ -64,8 +64,8 @@ pub enum iam_status {
     Runtime = 37,
     /// An unexpected failure inside iam.
     Internal = 38,
-    /// iam panicked; the call was stopped at the boundary. The handle stays usable, but
-    /// please report the last error as a bug.
+    /// iam panicked; the call was stopped at the boundary and had no effect beyond what it
+    /// may already have committed. Please report the last error as a bug.
     Panic = 99,
 }
 
