@@ -12,7 +12,7 @@ use iam_core::store::{
     ThrottleState, ThrottleWrite, Write,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{Connection, PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::error::{backend, connect_error, is_transient, is_unique_violation, Failure};
 use crate::feed::{notice_payload, Feed};
@@ -20,6 +20,9 @@ use crate::options::PostgresStoreOptions;
 use crate::rows::{self, to_db_count, version_to_db, AUDIT_COLUMNS, RECORD_COLUMNS};
 use crate::schema;
 use crate::PostgresStoreError;
+
+/// Pooled connections idle longer than this are pinged before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// A [`Store`] on one schema of a PostgreSQL database, shareable by many processes.
 ///
@@ -69,6 +72,17 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            // A ping before every use would double the round trips of every read; ping only
+            // connections that sat idle long enough to have been cut by a proxy or a restart.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.connect_options(""))
             .await
             .map_err(|e| connect_error(&e))?;
@@ -287,32 +301,51 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Fa
             rows::hash(&hash)?,
         )
     };
+    let mut seqs = Vec::with_capacity(commit.audit.len());
+    let mut prevs = Vec::with_capacity(commit.audit.len());
+    let mut hashes = Vec::with_capacity(commit.audit.len());
+    let mut ats = Vec::with_capacity(commit.audit.len());
+    let mut kinds = Vec::with_capacity(commit.audit.len());
+    let mut actors = Vec::with_capacity(commit.audit.len());
+    let mut accounts = Vec::with_capacity(commit.audit.len());
+    let mut sessions = Vec::with_capacity(commit.audit.len());
+    let mut details = Vec::with_capacity(commit.audit.len());
     for draft in &commit.audit {
         let e = AuditEvent::chain(seq, prev, draft.clone());
-        let db_seq = i64::try_from(e.seq).map_err(|_| rows::corrupt("audit sequence overflow"))?;
-        sqlx::query(
-            "INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(db_seq)
-        .bind(e.prev_hash.as_slice())
-        .bind(e.hash.as_slice())
-        .bind(e.draft.at.as_millis())
-        .bind(e.draft.kind.as_str())
-        .bind(&e.draft.actor)
-        .bind(&e.draft.account)
-        .bind(&e.draft.session)
-        .bind(rows::detail_json(&e.draft.detail)?)
-        .execute(&mut *conn)
-        .await?;
+        seqs.push(i64::try_from(e.seq).map_err(|_| rows::corrupt("audit sequence overflow"))?);
+        prevs.push(e.prev_hash.to_vec());
+        hashes.push(e.hash.to_vec());
+        ats.push(e.draft.at.as_millis());
+        kinds.push(e.draft.kind.as_str());
+        details.push(rows::detail_json(&e.draft.detail)?);
+        actors.push(e.draft.actor);
+        accounts.push(e.draft.account);
+        sessions.push(e.draft.session);
         seq = e.seq;
         prev = e.hash;
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2")
-        .bind(i64::try_from(seq).map_err(|_| rows::corrupt("audit sequence overflow"))?)
-        .bind(prev.as_slice())
-        .execute(&mut *conn)
-        .await?;
+    // One round trip for the events and the new head, so the head lock is held briefly.
+    sqlx::query(
+        "WITH appended AS (
+             INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BIGINT[],
+                                  $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[])
+         )
+         UPDATE audit_head SET seq = $10, hash = $11",
+    )
+    .bind(&seqs)
+    .bind(&prevs)
+    .bind(&hashes)
+    .bind(&ats)
+    .bind(&kinds)
+    .bind(&actors)
+    .bind(&accounts)
+    .bind(&sessions)
+    .bind(&details)
+    .bind(i64::try_from(seq).map_err(|_| rows::corrupt("audit sequence overflow"))?)
+    .bind(prev.as_slice())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
