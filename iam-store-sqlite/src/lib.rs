@@ -22,8 +22,36 @@
 //! # }
 //! ```
 //!
+//! ## Opening
+//!
+//! [`SqliteStore::open`] creates the file when it is missing and applies the embedded migrations
+//! in one transaction; [`SqliteStore::open_with`] takes [`SqliteStoreOptions`] (sync policy,
+//! busy timeout, pool size). Every connection runs in WAL mode with foreign keys on and a busy
+//! timeout. Opening fails with a typed [`SqliteStoreError`] rather than touching a file that is
+//! not ours: `NotADatabase` (a text file, a directory, another application's database),
+//! `ReadOnly` (the file or its directory is marked read-only), `CannotOpen` (a missing
+//! directory, ...), or `Store(StoreError::SchemaTooNew { .. })` when a newer build of iam has
+//! migrated the file beyond [`SCHEMA_VERSION`].
+//!
+//! ## Durability and concurrency
+//!
+//! With the default [`Durability::Full`] a commit is on disk when it returns; every commit is
+//! one `BEGIN IMMEDIATE` transaction, so a crash (even SIGKILL) loses no returned commit and
+//! leaves the audit chain whole. A commit, once started, finishes even if its caller is
+//! cancelled, so a revocation written to the file also reaches the in-process caches.
+//! Revocations reach only caches subscribed to the same `SqliteStore`: run one process per
+//! database file (several processes sharing one database want the Postgres store).
+//!
+//! ## Housekeeping
+//!
+//! Expired sessions, refresh tokens, revocations and idle throttle counters stay until
+//! [`Store::prune`](iam_core::Store::prune) removes them; [`Iam::sweep`](iam_core::Iam::sweep) calls it. Audit events
+//! are never removed.
+//!
+//! ## Secrets
+//!
 //! Bodies arrive from the core already holding secrets only as hashes or ciphertext; this crate
-//! stores them as given and keeps nothing else secret.
+//! stores them as given, keeps nothing else secret, and never puts bound values in its errors.
 
 mod error;
 mod rows;

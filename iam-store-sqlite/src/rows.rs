@@ -18,7 +18,11 @@ fn col<'r, T>(row: &'r SqliteRow, i: usize) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
-    row.try_get(i).map_err(|e| backend(&e))
+    row.try_get(i).map_err(|e| match e {
+        // A value of the wrong type: written by something other than this crate.
+        sqlx::Error::ColumnDecode { .. } => corrupt(&e.to_string()),
+        e => backend(&e),
+    })
 }
 
 fn corrupt(what: &str) -> StoreError {

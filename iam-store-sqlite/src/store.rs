@@ -33,8 +33,9 @@ pub enum Durability {
     Normal,
 }
 
-/// How to open a [`SqliteStore`].
+/// How to open a [`SqliteStore`]: start from [`SqliteStoreOptions::new`] and change fields.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SqliteStoreOptions {
     /// The database file; created (with its schema) when it does not exist.
     pub path: PathBuf,
@@ -160,6 +161,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(1)
+            // A local file does not drop connections the way a network peer does; skipping the
+            // ping saves a round trip to SQLite's worker thread on every call.
+            .test_before_acquire(false)
             .acquire_timeout(options.busy_timeout.max(Duration::from_secs(5)))
             .connect_with(connect)
             .await
