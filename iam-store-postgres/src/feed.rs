@@ -176,7 +176,8 @@ impl Feed {
         }
     }
 
-    /// Stops the listener task (the store is gone).
+    /// Stops the listener task (the store is gone). Caches still subscribed are marked stale when
+    /// the state is free at once; [`Self::shutdown`] always marks them.
     pub(crate) fn stop(&self) {
         let task = self
             .task
@@ -186,6 +187,18 @@ impl Feed {
         if let Some(task) = task {
             task.abort();
         }
+        self.synced.send_replace(false);
+        if let Ok(mut state) = self.state.try_lock() {
+            state.lose();
+        }
+    }
+
+    /// Stops the listener, marks every subscribed cache stale (nothing feeds them any more) and
+    /// closes the listener's connection.
+    pub(crate) async fn shutdown(&self) {
+        self.stop();
+        self.state.lock().await.lose();
+        self.listener_pool.close().await;
     }
 
     /// Registers `cache`: starts the listener if needed, waits (up to `wait`) until it listens,
@@ -357,5 +370,37 @@ impl Feed {
             state.load_newer(rev, &list);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iam_core::clock::Timestamp;
+    use iam_core::revocation::RevokedSubject;
+
+    fn put(i: usize) -> RevocationChange {
+        RevocationChange::Put(Revocation {
+            subject: RevokedSubject::Grant,
+            id: format!("ses_{i:0>40}"),
+            issued_before: Timestamp::MAX,
+            until: Timestamp::MIN,
+        })
+    }
+
+    #[test]
+    fn small_change_sets_travel_in_the_notice() {
+        let changes: Vec<_> = (0..3).map(put).collect();
+        let n: Notice = serde_json::from_str(&notice_payload(7, &changes)).expect("json");
+        assert_eq!((n.rev, n.changes), (7, Some(changes)));
+    }
+
+    #[test]
+    fn large_change_sets_become_a_bare_revision() {
+        let changes: Vec<_> = (0..500).map(put).collect();
+        let payload = notice_payload(8, &changes);
+        assert!(payload.len() < 8000);
+        let n: Notice = serde_json::from_str(&payload).expect("json");
+        assert_eq!((n.rev, n.changes), (8, None));
     }
 }

@@ -122,9 +122,10 @@ impl PostgresStore {
         schema::current_version(&mut conn).await
     }
 
-    /// Closes every connection, the revocation feed's included; later calls fail.
+    /// Closes every connection, the revocation feed's included; later calls fail, and caches
+    /// subscribed to this store are marked stale (verification through them fails closed).
     pub async fn close(&self) {
-        self.feed.stop();
+        self.feed.shutdown().await;
         self.pool.close().await;
     }
 
@@ -157,6 +158,75 @@ impl PostgresStore {
         append_audit(&mut tx, commit).await?;
         tx.commit().await?;
         Ok(rev)
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or has met
+    /// [`PostgresStoreOptions::commit_retries`] transient failures (deadlock, serialization).
+    async fn retrying<T, F, Fut>(&self, attempt: F) -> StoreResult<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(Failure::Store(e)) => return Err(e),
+                Err(Failure::Sql(e)) if is_transient(&e) && retries < self.commit_retries => {
+                    retries += 1;
+                    tracing::debug!(retries, error = %e, "transaction met a transient failure; retrying");
+                    tokio::time::sleep(retry_pause(retries)).await;
+                }
+                Err(Failure::Sql(e)) => return Err(backend(&e)),
+            }
+        }
+    }
+
+    /// One attempt at [`Store::prune`].
+    async fn try_prune(
+        &self,
+        now: Timestamp,
+        throttles_idle_since: Timestamp,
+    ) -> Result<PruneReport, Failure> {
+        let mut tx = self.pool.begin().await?;
+        let counts = sqlx::query(
+            "WITH gone AS (DELETE FROM records WHERE expires_at <= $1 RETURNING kind)
+             SELECT kind, COUNT(*) FROM gone GROUP BY kind",
+        )
+        .bind(now.as_millis())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut per_kind = Vec::with_capacity(counts.len());
+        for row in &counts {
+            let kind: String = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            let kind =
+                RecordKind::parse(&kind).ok_or_else(|| rows::corrupt("unknown record kind"))?;
+            per_kind.push((kind, u64::try_from(n).unwrap_or(0)));
+        }
+        let throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= $1")
+            .bind(throttles_idle_since.as_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // Moot entries leave the list without a revision or notice: caches drop them by time
+        // (`RevocationCache::prune`), and a reload simply no longer contains them.
+        let revocations = sqlx::query("DELETE FROM revocations WHERE until <= $1")
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        let records = RecordKind::ALL
+            .into_iter()
+            .filter_map(|k| per_kind.iter().find(|(kind, _)| *kind == k).copied())
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        Ok(PruneReport {
+            records,
+            throttles,
+            revocations,
+        })
     }
 
     async fn load_revocations(&self) -> StoreResult<Vec<Revocation>> {
@@ -415,26 +485,12 @@ impl Store for PostgresStore {
         if commit == Commit::default() {
             return Ok(());
         }
-        let mut attempt = 0;
-        loop {
-            match self.try_commit(&commit).await {
-                Ok(rev) => {
-                    if let Some(rev) = rev {
-                        self.feed
-                            .deliver_local(&self.pool, rev, &commit.revocations)
-                            .await;
-                    }
-                    return Ok(());
-                }
-                Err(Failure::Store(e)) => return Err(e),
-                Err(Failure::Sql(e)) if is_transient(&e) && attempt < self.commit_retries => {
-                    attempt += 1;
-                    tracing::debug!(attempt, error = %e, "commit met a transient failure; retrying");
-                    tokio::time::sleep(retry_pause(attempt)).await;
-                }
-                Err(Failure::Sql(e)) => return Err(backend(&e)),
-            }
+        if let Some(rev) = self.retrying(|| self.try_commit(&commit)).await? {
+            self.feed
+                .deliver_local(&self.pool, rev, &commit.revocations)
+                .await;
         }
+        Ok(())
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -497,47 +553,7 @@ impl Store for PostgresStore {
         now: Timestamp,
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport> {
-        let mut tx = self.pool.begin().await.map_err(|e| backend(&e))?;
-        let counts = sqlx::query(
-            "WITH gone AS (DELETE FROM records WHERE expires_at <= $1 RETURNING kind)
-             SELECT kind, COUNT(*) FROM gone GROUP BY kind",
-        )
-        .bind(now.as_millis())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        let mut per_kind = Vec::with_capacity(counts.len());
-        for row in &counts {
-            let kind: String = row.try_get(0).map_err(|e| backend(&e))?;
-            let n: i64 = row.try_get(1).map_err(|e| backend(&e))?;
-            let kind =
-                RecordKind::parse(&kind).ok_or_else(|| rows::corrupt("unknown record kind"))?;
-            per_kind.push((kind, u64::try_from(n).unwrap_or(0)));
-        }
-        let throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= $1")
-            .bind(throttles_idle_since.as_millis())
-            .execute(&mut *tx)
+        self.retrying(|| self.try_prune(now, throttles_idle_since))
             .await
-            .map_err(|e| backend(&e))?
-            .rows_affected();
-        // Moot entries leave the list without a revision or notice: caches drop them by time
-        // (`RevocationCache::prune`), and a reload simply no longer contains them.
-        let revocations = sqlx::query("DELETE FROM revocations WHERE until <= $1")
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))?
-            .rows_affected();
-        tx.commit().await.map_err(|e| backend(&e))?;
-        let records = RecordKind::ALL
-            .into_iter()
-            .filter_map(|k| per_kind.iter().find(|(kind, _)| *kind == k).copied())
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        Ok(PruneReport {
-            records,
-            throttles,
-            revocations,
-        })
     }
 }
