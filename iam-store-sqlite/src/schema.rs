@@ -55,20 +55,24 @@ const MIGRATIONS: &[&str] = &[
 #[allow(clippy::cast_possible_wrap)] // a few migrations, nowhere near i64::MAX
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// What [`migrate`] found before it ran.
-pub(crate) enum Found {
-    /// An iam database (possibly empty before), now at [`SCHEMA_VERSION`].
-    Iam,
+/// What a database holds before any migration.
+enum Found {
+    /// No tables at all: a new (or empty) file.
+    Empty,
+    /// An iam database at this schema version.
+    Iam(i64),
     /// A SQLite database that holds other tables and no iam schema.
     Foreign(Vec<String>),
 }
 
-/// Why [`migrate`] stopped.
+/// Why the schema cannot be brought up to date.
 pub(crate) enum MigrateError {
     /// The database records a schema version newer than [`SCHEMA_VERSION`].
     TooNew(i64),
     /// The recorded version makes no sense (negative).
     Corrupt(i64),
+    /// The database belongs to another application (it holds these tables and no iam schema).
+    Foreign(Vec<String>),
     /// SQLite refused a statement (the caller classifies it: read-only, corrupt, ...).
     Sql(sqlx::Error),
 }
@@ -79,8 +83,8 @@ impl From<sqlx::Error> for MigrateError {
     }
 }
 
-/// Brings the schema up to [`SCHEMA_VERSION`] inside the caller's write transaction.
-pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Found, MigrateError> {
+/// Reads what the database holds, writing nothing.
+async fn inspect(conn: &mut SqliteConnection) -> Result<Found, MigrateError> {
     let tables: Vec<String> = sqlx::query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
@@ -89,28 +93,48 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Found, Migrat
     .iter()
     .map(|r| r.try_get::<String, _>(0))
     .collect::<Result<_, _>>()?;
-
-    let found = if tables.iter().any(|t| t == "iam_schema_version") {
+    if tables.iter().any(|t| t == "iam_schema_version") {
         let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM iam_schema_version")
             .fetch_one(&mut *conn)
             .await?;
-        v.unwrap_or(0)
+        Ok(Found::Iam(v.unwrap_or(0)))
     } else if tables.is_empty() {
+        Ok(Found::Empty)
+    } else {
+        Ok(Found::Foreign(tables))
+    }
+}
+
+/// The number of migrations already applied to a database holding `found`, if this build may
+/// migrate it.
+fn applied(found: Found) -> Result<usize, MigrateError> {
+    match found {
+        Found::Empty => Ok(0),
+        Found::Foreign(tables) => Err(MigrateError::Foreign(tables)),
+        Found::Iam(v) if v > SCHEMA_VERSION => Err(MigrateError::TooNew(v)),
+        Found::Iam(v) => usize::try_from(v).map_err(|_| MigrateError::Corrupt(v)),
+    }
+}
+
+/// Checks, writing nothing, that this build may open and migrate the database.
+///
+/// Run before anything changes the file (even its journal mode), so a file that is not ours is
+/// left exactly as it was.
+pub(crate) async fn check(conn: &mut SqliteConnection) -> Result<(), MigrateError> {
+    applied(inspect(conn).await?).map(drop)
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] inside the caller's write transaction.
+pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<(), MigrateError> {
+    let found = inspect(conn).await?;
+    if matches!(found, Found::Empty) {
         sqlx::query(
             "CREATE TABLE iam_schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
         .execute(&mut *conn)
         .await?;
-        0
-    } else {
-        return Ok(Found::Foreign(tables));
-    };
-    if found > SCHEMA_VERSION {
-        return Err(MigrateError::TooNew(found));
     }
-    let Ok(applied) = usize::try_from(found) else {
-        return Err(MigrateError::Corrupt(found));
-    };
+    let applied = applied(found)?;
     for (version, sql) in (1..).zip(MIGRATIONS).skip(applied) {
         sqlx::raw_sql(sql).execute(&mut *conn).await?;
         sqlx::query(
@@ -120,5 +144,5 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<Found, Migrat
         .execute(&mut *conn)
         .await?;
     }
-    Ok(Found::Iam)
+    Ok(())
 }

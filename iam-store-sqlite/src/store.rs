@@ -16,11 +16,11 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Arguments, Row, SqliteConnection};
+use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::error::{backend, is_unique_violation, open_error, SqliteStoreError};
 use crate::rows::{self, version_to_db, AUDIT_COLUMNS, RECORD_COLUMNS};
-use crate::schema::{self, Found, MigrateError, SCHEMA_VERSION};
+use crate::schema::{self, MigrateError, SCHEMA_VERSION};
 
 /// How hard a commit insists on reaching the disk before it returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -133,6 +133,45 @@ fn preflight(path: &Path) -> Result<(), SqliteStoreError> {
     }
 }
 
+/// Checks over a plain connection, before the pool switches the file to WAL mode, that the file
+/// is a SQLite database this build may migrate; anything else is refused untouched.
+async fn probe(path: &Path, busy_timeout: Duration) -> Result<(), SqliteStoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .busy_timeout(busy_timeout);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| open_error(path, e))?;
+    let checked = schema::check(&mut conn).await;
+    // Closing only releases the file; a failure to do so changes nothing worth reporting.
+    let _ = conn.close().await;
+    checked.map_err(|e| refusal(path, e))
+}
+
+/// The open error for a database that [`schema`] refused.
+fn refusal(path: &Path, e: MigrateError) -> SqliteStoreError {
+    let not_ours = |reason: String| SqliteStoreError::NotADatabase {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match e {
+        MigrateError::TooNew(found) => StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }
+        .into(),
+        MigrateError::Corrupt(found) => {
+            not_ours(format!("it records the impossible schema version {found}"))
+        }
+        MigrateError::Foreign(tables) => not_ours(format!(
+            "it is a SQLite database with other tables ({})",
+            tables.join(", ")
+        )),
+        MigrateError::Sql(e) => open_error(path, e),
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database at `path` with the default options.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, SqliteStoreError> {
@@ -148,6 +187,7 @@ impl SqliteStore {
     pub async fn open_with(options: SqliteStoreOptions) -> Result<Self, SqliteStoreError> {
         let path = options.path.clone();
         preflight(&path)?;
+        probe(&path, options.busy_timeout).await?;
         let connect = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -186,32 +226,9 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| open_error(&self.path, e))?;
-        let found = match schema::migrate(&mut tx).await {
-            Ok(found) => found,
-            Err(MigrateError::TooNew(found)) => {
-                return Err(StoreError::SchemaTooNew {
-                    found,
-                    supported: SCHEMA_VERSION,
-                }
-                .into());
-            }
-            Err(MigrateError::Corrupt(found)) => {
-                return Err(SqliteStoreError::NotADatabase {
-                    path: self.path.clone(),
-                    reason: format!("it records the impossible schema version {found}"),
-                });
-            }
-            Err(MigrateError::Sql(e)) => return Err(open_error(&self.path, e)),
-        };
-        if let Found::Foreign(tables) = found {
-            return Err(SqliteStoreError::NotADatabase {
-                path: self.path.clone(),
-                reason: format!(
-                    "it is a SQLite database with other tables ({})",
-                    tables.join(", ")
-                ),
-            });
-        }
+        schema::migrate(&mut tx)
+            .await
+            .map_err(|e| refusal(&self.path, e))?;
         tx.commit().await.map_err(|e| open_error(&self.path, e))?;
         Ok(())
     }

@@ -142,6 +142,15 @@ async fn another_applications_database_is_refused_and_left_untouched() {
         other => panic!("expected NotADatabase, got {other:?}"),
     }
     assert_eq!(tables(&path).await, ["notes"], "no iam table was added");
+    let mut conn = raw(&path).await;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("journal_mode");
+    assert_eq!(
+        journal, "delete",
+        "its journal mode was not switched to WAL"
+    );
 }
 
 #[tokio::test]
