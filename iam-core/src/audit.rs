@@ -131,11 +131,47 @@ pub enum AuditKind {
     /// A sweep carried out deletions and pruned expired data.
     #[serde(rename = "sweep.completed")]
     SweepCompleted,
+    /// An OAuth client was registered.
+    #[serde(rename = "oauth.client_registered")]
+    OAuthClientRegistered,
+    /// An OAuth client's secret was rotated (the old one kept for the grace period).
+    #[serde(rename = "oauth.client_secret_rotated")]
+    OAuthClientSecretRotated,
+    /// An OAuth client was disabled and its tokens revoked.
+    #[serde(rename = "oauth.client_disabled")]
+    OAuthClientDisabled,
+    /// An authorization code was issued.
+    #[serde(rename = "oauth.code_issued")]
+    OAuthCodeIssued,
+    /// OAuth tokens were issued (detail `grant_type` names the grant).
+    #[serde(rename = "oauth.token_issued")]
+    OAuthTokenIssued,
+    /// An account consented to a client (or widened its consent).
+    #[serde(rename = "oauth.consent_given")]
+    OAuthConsentGiven,
+    /// An account's consent to a client was revoked, with the tokens issued under it.
+    #[serde(rename = "oauth.consent_revoked")]
+    OAuthConsentRevoked,
+    /// A used authorization code was presented again; the tokens it produced were revoked.
+    #[serde(rename = "oauth.code_replay_detected")]
+    OAuthCodeReplayDetected,
+    /// A used OAuth refresh token was presented again; its token family was revoked.
+    #[serde(rename = "oauth.refresh_reuse_detected")]
+    OAuthRefreshReuseDetected,
+    /// A user approved a device authorization.
+    #[serde(rename = "oauth.device_approved")]
+    OAuthDeviceApproved,
+    /// A user denied a device authorization.
+    #[serde(rename = "oauth.device_denied")]
+    OAuthDeviceDenied,
+    /// A client revoked an OAuth token (RFC 7009).
+    #[serde(rename = "oauth.token_revoked")]
+    OAuthTokenRevoked,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 39] = [
+    pub const ALL: [AuditKind; 51] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -175,6 +211,18 @@ impl AuditKind {
         AuditKind::MemberAdded,
         AuditKind::MemberRemoved,
         AuditKind::SweepCompleted,
+        AuditKind::OAuthClientRegistered,
+        AuditKind::OAuthClientSecretRotated,
+        AuditKind::OAuthClientDisabled,
+        AuditKind::OAuthCodeIssued,
+        AuditKind::OAuthTokenIssued,
+        AuditKind::OAuthConsentGiven,
+        AuditKind::OAuthConsentRevoked,
+        AuditKind::OAuthCodeReplayDetected,
+        AuditKind::OAuthRefreshReuseDetected,
+        AuditKind::OAuthDeviceApproved,
+        AuditKind::OAuthDeviceDenied,
+        AuditKind::OAuthTokenRevoked,
     ];
 
     /// The stable name.
@@ -219,6 +267,18 @@ impl AuditKind {
             AuditKind::MemberAdded => "org.member_added",
             AuditKind::MemberRemoved => "org.member_removed",
             AuditKind::SweepCompleted => "sweep.completed",
+            AuditKind::OAuthClientRegistered => "oauth.client_registered",
+            AuditKind::OAuthClientSecretRotated => "oauth.client_secret_rotated",
+            AuditKind::OAuthClientDisabled => "oauth.client_disabled",
+            AuditKind::OAuthCodeIssued => "oauth.code_issued",
+            AuditKind::OAuthTokenIssued => "oauth.token_issued",
+            AuditKind::OAuthConsentGiven => "oauth.consent_given",
+            AuditKind::OAuthConsentRevoked => "oauth.consent_revoked",
+            AuditKind::OAuthCodeReplayDetected => "oauth.code_replay_detected",
+            AuditKind::OAuthRefreshReuseDetected => "oauth.refresh_reuse_detected",
+            AuditKind::OAuthDeviceApproved => "oauth.device_approved",
+            AuditKind::OAuthDeviceDenied => "oauth.device_denied",
+            AuditKind::OAuthTokenRevoked => "oauth.token_revoked",
         }
     }
 

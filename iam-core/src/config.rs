@@ -41,6 +41,43 @@ pub struct Config {
     pub elevation_request_ttl: Duration,
     /// Grace period before a scheduled deletion is carried out (default 7 days).
     pub deletion_grace: Duration,
+    /// OAuth settings (clients, codes, device flow, OAuth token lifetimes).
+    pub oauth: OAuthConfig,
+}
+
+/// How the OAuth 2.0 authorization server behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthConfig {
+    /// How long a client's old secret keeps working after rotation (default 24 hours).
+    pub client_secret_grace: Duration,
+    /// Authorization-code lifetime (default 60 seconds).
+    pub code_ttl: Duration,
+    /// Lifetime of OAuth access tokens (default 15 minutes).
+    pub access_token_ttl: Duration,
+    /// Lifetime of an OAuth token family: its refresh tokens stop working after this, counted
+    /// from the code or device exchange (default 30 days).
+    pub refresh_ttl: Duration,
+    /// Device-code and user-code lifetime (default 10 minutes).
+    pub device_code_ttl: Duration,
+    /// Least time between device polls (default 5 seconds).
+    pub device_poll_interval: Duration,
+    /// The absolute URL where users enter a device's user code (default `/device`, which the
+    /// HTTP layer should replace with its absolute URL).
+    pub verification_uri: String,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            client_secret_grace: Duration::from_secs(24 * 3600),
+            code_ttl: Duration::from_secs(60),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            device_code_ttl: Duration::from_secs(10 * 60),
+            device_poll_interval: Duration::from_secs(5),
+            verification_uri: "/device".into(),
+        }
+    }
 }
 
 /// The proof of identity an elevation needs at activation.
@@ -87,7 +124,9 @@ impl Config {
 
     /// How long a retired signing key must keep verifying: the longest token lifetime.
     pub(crate) fn longest_token_ttl(&self) -> Duration {
-        self.access_token_ttl.max(self.service_token_ttl)
+        self.access_token_ttl
+            .max(self.service_token_ttl)
+            .max(self.oauth.access_token_ttl)
     }
 }
 
@@ -109,6 +148,7 @@ impl Config {
             default_elevation: ElevationPolicy::default(),
             elevation_request_ttl: Duration::from_secs(15 * 60),
             deletion_grace: Duration::from_secs(7 * 24 * 3600),
+            oauth: OAuthConfig::default(),
         }
     }
 
@@ -127,6 +167,20 @@ impl Config {
         if self.totp_issuer.contains(':') || self.totp_issuer.is_empty() {
             return Err(InvalidInput::Config(
                 "the TOTP issuer must be non-empty and free of ':'",
+            ));
+        }
+        let o = &self.oauth;
+        if o.code_ttl.is_zero()
+            || o.access_token_ttl.is_zero()
+            || o.refresh_ttl.is_zero()
+            || o.device_code_ttl.is_zero()
+            || o.device_poll_interval.is_zero()
+        {
+            return Err(InvalidInput::Config("OAuth lifetimes must be positive"));
+        }
+        if o.verification_uri.is_empty() {
+            return Err(InvalidInput::Config(
+                "the device verification URI must not be empty",
             ));
         }
         if self.passwords.min_length == 0 || self.passwords.min_length > self.passwords.max_length {

@@ -178,6 +178,9 @@ pub enum InvalidInput {
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
+    /// An OAuth client registration breaks a rule.
+    #[error("invalid OAuth client: {0}")]
+    OAuthClient(&'static str),
 }
 
 /// Everything an iam operation can fail with.

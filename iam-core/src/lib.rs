@@ -35,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 mod json;
+pub mod oauth;
 pub mod password;
 pub mod random;
 pub mod revocation;
@@ -51,8 +52,13 @@ pub mod totp;
 pub use account::{Account, AccountKind, TotpStatus};
 pub use audit::{AuditEvent, AuditKind, AuditQuery};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use config::Config;
+pub use config::{Config, OAuthConfig};
 pub use error::{Denial, Error, InvalidInput, Result};
+pub use oauth::{
+    AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth, ClientKind,
+    GrantType, Introspection, NewClient, OAuthClient, OAuthConsent, OAuthError, OAuthErrorCode,
+    RegisteredClient, TokenRequest, TokenResponse,
+};
 pub use password::PasswordPolicy;
 pub use random::SecureRandom;
 pub use secret::{MasterKey, SecretString};

@@ -383,7 +383,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         .sessions
                         .get_mut(&sid)
                         .ok_or_else(|| TestCaseError::fail("no session"))?;
-                    let until = now.plus(wanted).min(s.expires_at);
+                    // Re-opening an open elevation never shortens it.
+                    let until = now.plus(wanted).min(s.expires_at).max(
+                        s.elevated_until
+                            .filter(|u| *u > now)
+                            .unwrap_or(Timestamp::MIN),
+                    );
                     prop_assert_eq!(elevation.until, until);
                     s.elevated_until = Some(until);
                     let exp = s.token_exp(now);

@@ -223,6 +223,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
             org: None,
             elevated_roles: vec![],
             elevated_until: None,
+            client_id: None,
+            actor: None,
+            resources: vec![],
         })
     }
 }

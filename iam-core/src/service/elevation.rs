@@ -480,18 +480,27 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 }
 
-/// Opens `role` on `session` until `until` (never past the session), replacing an earlier
-/// opening of the same role and dropping lapsed ones.
+/// Opens `role` on `session` until `until` (never past the session), dropping lapsed openings.
+/// Re-opening a role that is still open never shortens it: tokens minted under the earlier
+/// opening carry the role until its end, so the opening lasts at least that long.
 fn open_elevation(
     session: &mut Session,
     role: &str,
     now: Timestamp,
     until: Timestamp,
 ) -> ActiveElevation {
-    let elevation = ActiveElevation {
-        role: role.to_owned(),
-        since: now,
-        until: until.min(session.expires_at),
+    let until = until.min(session.expires_at);
+    let current = session
+        .active_elevations(now)
+        .find(|e| e.role == role)
+        .cloned();
+    let elevation = match current {
+        Some(open) if open.until >= until => open,
+        _ => ActiveElevation {
+            role: role.to_owned(),
+            since: now,
+            until,
+        },
     };
     session
         .elevations

@@ -48,11 +48,23 @@ pub enum RecordKind {
     Membership,
     /// The same membership, indexed by account (parent).
     MembershipByAccount,
+    /// An OAuth client (id is the `client_id`); parent is the registering account.
+    OAuthClient,
+    /// An OAuth authorization code (id is its keyed hash).
+    AuthCode,
+    /// An account's consent to an OAuth client (id `account/client`); parent is the account.
+    OAuthConsent,
+    /// An OAuth token family from one code or device exchange (id is the tokens' `sid`); parent is the client.
+    OAuthFamily,
+    /// An OAuth refresh token (id is its keyed hash); parent is its family.
+    OAuthRefresh,
+    /// A device authorization (id is the keyed hash of the device code, lookup the user code); parent is the client.
+    DeviceCode,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -65,6 +77,12 @@ impl RecordKind {
         RecordKind::Organization,
         RecordKind::Membership,
         RecordKind::MembershipByAccount,
+        RecordKind::OAuthClient,
+        RecordKind::AuthCode,
+        RecordKind::OAuthConsent,
+        RecordKind::OAuthFamily,
+        RecordKind::OAuthRefresh,
+        RecordKind::DeviceCode,
     ];
 
     /// The stable name adapters store.
@@ -82,6 +100,12 @@ impl RecordKind {
             RecordKind::Organization => "organization",
             RecordKind::Membership => "membership",
             RecordKind::MembershipByAccount => "membership_by_account",
+            RecordKind::OAuthClient => "oauth_client",
+            RecordKind::AuthCode => "oauth_code",
+            RecordKind::OAuthConsent => "oauth_consent",
+            RecordKind::OAuthFamily => "oauth_family",
+            RecordKind::OAuthRefresh => "oauth_refresh",
+            RecordKind::DeviceCode => "oauth_device_code",
         }
     }
 

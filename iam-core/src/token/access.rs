@@ -41,6 +41,15 @@ pub(crate) struct AccessClaims {
     /// When the earliest of those elevations ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elev_until: Option<String>,
+    /// The OAuth client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The account a client-credentials token acts for (RFC 8693 §4.1 shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<crate::oauth::Actor>,
+    /// The resource indicators (RFC 8707) the token is restricted to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource: Vec<String>,
 }
 
 /// Who a verified access token speaks for, and what it says about them.
@@ -72,15 +81,24 @@ pub struct Principal {
     pub elevated_roles: Vec<String>,
     /// When the earliest elevation ends.
     pub elevated_until: Option<Timestamp>,
+    /// The OAuth client the token was issued to (`None` for iam's own tokens).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The account a client-credentials token acts for (the `act` claim's `sub`).
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// The resources (RFC 8707) the token is restricted to (empty: not restricted).
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 impl Principal {
-    /// Whether the token is a login session's access token (not a service or API token).
+    /// Whether the token is a login session's access token (not a service, API or OAuth token).
     pub fn is_session_token(&self) -> bool {
-        !self
-            .amr
-            .iter()
-            .any(|m| m == crate::service::SERVICE_TOKEN_AMR || m == crate::service::API_TOKEN_AMR)
+        self.client_id.is_none()
+            && !self.amr.iter().any(|m| {
+                m == crate::service::SERVICE_TOKEN_AMR || m == crate::service::API_TOKEN_AMR
+            })
     }
 
     /// Whether the token carries `role`.
@@ -163,6 +181,9 @@ impl AccessClaims {
             org_role: None,
             elev: vec![],
             elev_until: None,
+            client_id: None,
+            act: None,
+            resource: vec![],
         }
     }
 
@@ -218,6 +239,9 @@ impl AccessClaims {
             org: self.org.zip(self.org_role),
             elevated_roles: self.elev,
             elevated_until: times.elev_until,
+            client_id: self.client_id,
+            actor: self.act.map(|a| a.sub),
+            resources: self.resource,
         }
     }
 }
@@ -241,6 +265,9 @@ mod tests {
             org: Some(("org_1".into(), "owner".into())),
             elevated_roles: vec![],
             elevated_until: None,
+            client_id: None,
+            actor: None,
+            resources: vec![],
         }
     }
 

@@ -1,0 +1,374 @@
+//! OAuth clients: registration input, the public view, the stored form, and the pure checks
+//! (registration rules, secret matching with rotation grace).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::scope::{is_resource_indicator, is_scope_token};
+use crate::clock::Timestamp;
+use crate::error::InvalidInput;
+use crate::secret::SecretString;
+
+/// The prefix of every client secret (so secret scanners can find leaked ones).
+pub const CLIENT_SECRET_PREFIX: &str = "iam_cs_";
+/// Most redirect URIs, scopes or resources a client may register (each).
+const MAX_LIST: usize = 64;
+/// Longest redirect URI accepted.
+const MAX_URI_LEN: usize = 512;
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// A server-side client that authenticates with its secret.
+    Confidential,
+    /// A browser or native app: no secret, PKCE always.
+    Public,
+}
+
+/// A grant type a client may use, named as in the token request's `grant_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1).
+    #[serde(rename = "authorization_code")]
+    AuthorizationCode,
+    /// `refresh_token` (RFC 6749 §6).
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    /// `client_credentials` (RFC 6749 §4.4).
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
+}
+
+impl GrantType {
+    /// Every grant type iam supports.
+    pub const ALL: [GrantType; 4] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::DeviceCode,
+    ];
+
+    /// The `grant_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        }
+    }
+
+    /// Parses a `grant_type` value.
+    pub fn parse(value: &str) -> Option<Self> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == value)
+    }
+}
+
+/// What to register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewClient {
+    /// Display name shown on consent screens (1-128 characters).
+    pub name: String,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// Redirect URIs, matched exactly (required for the authorization code grant).
+    pub redirect_uris: Vec<String>,
+    /// Grant types the client may use.
+    pub grant_types: BTreeSet<GrantType>,
+    /// Scopes the client may be granted.
+    pub scopes: BTreeSet<String>,
+    /// Resource indicators (RFC 8707) the client may request tokens for.
+    pub resources: BTreeSet<String>,
+    /// Whether authorization requests must carry a PKCE challenge (default on; always on for public clients).
+    pub require_pkce: bool,
+    /// Whether client-credentials tokens act for the registering account (`act` claim).
+    pub acts_for_owner: bool,
+}
+
+impl NewClient {
+    /// A confidential client with no grants yet.
+    pub fn confidential(name: impl Into<String>) -> Self {
+        Self::new(name, ClientKind::Confidential)
+    }
+
+    /// A public client with no grants yet.
+    pub fn public(name: impl Into<String>) -> Self {
+        Self::new(name, ClientKind::Public)
+    }
+
+    fn new(name: impl Into<String>, kind: ClientKind) -> Self {
+        NewClient {
+            name: name.into(),
+            kind,
+            redirect_uris: vec![],
+            grant_types: BTreeSet::new(),
+            scopes: BTreeSet::new(),
+            resources: BTreeSet::new(),
+            require_pkce: true,
+            acts_for_owner: false,
+        }
+    }
+
+    /// Adds a redirect URI.
+    #[must_use]
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Allows grant types.
+    #[must_use]
+    pub fn grants(mut self, grants: impl IntoIterator<Item = GrantType>) -> Self {
+        self.grant_types.extend(grants);
+        self
+    }
+
+    /// Allows scopes.
+    #[must_use]
+    pub fn scopes<I: IntoIterator<Item = T>, T: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Allows resource indicators.
+    #[must_use]
+    pub fn resources<I: IntoIterator<Item = T>, T: Into<String>>(mut self, resources: I) -> Self {
+        self.resources.extend(resources.into_iter().map(Into::into));
+        self
+    }
+
+    /// Makes client-credentials tokens act for the registering account.
+    #[must_use]
+    pub fn acting_for_owner(mut self) -> Self {
+        self.acts_for_owner = true;
+        self
+    }
+
+    /// Lets a confidential client skip PKCE (not recommended; refused for public clients).
+    #[must_use]
+    pub fn without_pkce(mut self) -> Self {
+        self.require_pkce = false;
+        self
+    }
+}
+
+/// A registered client as callers see it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthClient {
+    /// The `client_id` (`cli_…`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// Redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: BTreeSet<GrantType>,
+    /// Allowed scopes.
+    pub scopes: BTreeSet<String>,
+    /// Allowed resource indicators.
+    pub resources: BTreeSet<String>,
+    /// Whether authorization requests must carry a PKCE challenge.
+    pub require_pkce: bool,
+    /// The account that registered the client.
+    pub owner: Option<String>,
+    /// Whether client-credentials tokens act for `owner`.
+    pub acts_for_owner: bool,
+    /// Disabled clients cannot authenticate and their tokens are revoked.
+    pub disabled: bool,
+    /// Registration time.
+    pub created_at: Timestamp,
+    /// When the secret was last rotated.
+    pub secret_rotated_at: Option<Timestamp>,
+}
+
+impl OAuthClient {
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// A newly registered client; the secret (confidential clients) is shown here once.
+#[derive(Clone, Debug)]
+pub struct RegisteredClient {
+    /// The client.
+    pub client: OAuthClient,
+    /// The `client_secret`, for confidential clients.
+    pub client_secret: Option<SecretString>,
+}
+
+/// A secret replaced by rotation, still accepted until `valid_until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PreviousSecret {
+    pub hash: String,
+    pub valid_until: Timestamp,
+}
+
+/// A client as stored: the view plus the keyed hashes of its secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredClient {
+    #[serde(flatten)]
+    pub info: OAuthClient,
+    pub secret_hash: Option<String>,
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+impl StoredClient {
+    /// Whether `presented_hash` (the keyed hash of a presented secret) matches the current
+    /// secret, or the previous one within its grace period. Both comparisons run in constant
+    /// time, and both always run.
+    pub fn secret_matches(&self, presented_hash: &str, now: Timestamp) -> bool {
+        let eq =
+            |stored: &str| -> subtle::Choice { stored.as_bytes().ct_eq(presented_hash.as_bytes()) };
+        let current = self
+            .secret_hash
+            .as_deref()
+            .map_or(subtle::Choice::from(0), eq);
+        let previous = match &self.previous_secret {
+            Some(p) => eq(&p.hash) & subtle::Choice::from(u8::from(now < p.valid_until)),
+            None => subtle::Choice::from(0),
+        };
+        (current | previous).into()
+    }
+}
+
+/// Whether `uri` may be registered as a redirect URI: absolute, no fragment (RFC 6749 §3.1.2),
+/// no whitespace or control characters.
+pub fn is_valid_redirect_uri(uri: &str) -> bool {
+    uri.len() <= MAX_URI_LEN && is_resource_indicator(uri)
+}
+
+/// Checks a registration against the rules; returns the first broken one.
+pub fn validate_new_client(new: &NewClient) -> Result<(), InvalidInput> {
+    let bad = |why| Err(InvalidInput::OAuthClient(why));
+    if new.name.trim().is_empty() || new.name.chars().count() > 128 {
+        return Err(InvalidInput::Label("a client name"));
+    }
+    if new.grant_types.is_empty() {
+        return bad("a client needs at least one grant type");
+    }
+    if new.redirect_uris.len() > MAX_LIST
+        || new.scopes.len() > MAX_LIST
+        || new.resources.len() > MAX_LIST
+    {
+        return bad("too many redirect URIs, scopes or resources");
+    }
+    if !new.redirect_uris.iter().all(|u| is_valid_redirect_uri(u)) {
+        return bad("redirect URIs must be absolute URIs without fragment");
+    }
+    if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return bad("the authorization code grant needs a redirect URI");
+    }
+    if !new.scopes.iter().all(|s| is_scope_token(s)) {
+        return bad("a scope contains characters RFC 6749 does not allow");
+    }
+    if !new.resources.iter().all(|r| is_resource_indicator(r)) {
+        return bad("resources must be absolute URIs without fragment");
+    }
+    if new.kind == ClientKind::Public {
+        if new.grant_types.contains(&GrantType::ClientCredentials) {
+            return bad("a public client cannot use the client credentials grant");
+        }
+        if !new.require_pkce {
+            return bad("public clients always require PKCE");
+        }
+        if new.acts_for_owner {
+            return bad("only confidential clients can act for their owner");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(current: &str, previous: Option<(&str, i64)>) -> StoredClient {
+        let c = NewClient::confidential("app");
+        StoredClient {
+            info: OAuthClient {
+                id: "cli_1".into(),
+                name: c.name,
+                kind: c.kind,
+                redirect_uris: vec![],
+                grant_types: BTreeSet::new(),
+                scopes: BTreeSet::new(),
+                resources: BTreeSet::new(),
+                require_pkce: true,
+                owner: None,
+                acts_for_owner: false,
+                disabled: false,
+                created_at: Timestamp::from_secs(0),
+                secret_rotated_at: None,
+            },
+            secret_hash: Some(current.into()),
+            previous_secret: previous.map(|(h, until)| PreviousSecret {
+                hash: h.into(),
+                valid_until: Timestamp::from_secs(until),
+            }),
+        }
+    }
+
+    #[test]
+    fn previous_secret_works_only_during_grace() {
+        let c = stored("new", Some(("old", 100)));
+        assert!(c.secret_matches("new", Timestamp::from_secs(500)));
+        assert!(c.secret_matches("old", Timestamp::from_secs(99)));
+        assert!(!c.secret_matches("old", Timestamp::from_secs(100)));
+        assert!(!c.secret_matches("other", Timestamp::from_secs(0)));
+        assert!(!stored("new", None).secret_matches("old", Timestamp::from_secs(0)));
+    }
+
+    #[test]
+    fn registration_rules() {
+        let ok = NewClient::confidential("app")
+            .redirect_uri("https://app.example/cb")
+            .grants([GrantType::AuthorizationCode])
+            .scopes(["read"]);
+        assert_eq!(validate_new_client(&ok), Ok(()));
+        assert!(
+            validate_new_client(&NewClient::confidential("app")).is_err(),
+            "no grants"
+        );
+        let no_uri = NewClient::confidential("app").grants([GrantType::AuthorizationCode]);
+        assert!(validate_new_client(&no_uri).is_err());
+        let fragment = ok.clone().redirect_uri("https://app.example/cb#x");
+        assert!(validate_new_client(&fragment).is_err());
+        let public_cc = NewClient::public("cli").grants([GrantType::ClientCredentials]);
+        assert!(validate_new_client(&public_cc).is_err());
+        let public_no_pkce = NewClient::public("spa")
+            .redirect_uri("https://spa.example/cb")
+            .grants([GrantType::AuthorizationCode])
+            .without_pkce();
+        assert!(validate_new_client(&public_no_pkce).is_err());
+        let bad_scope = ok.clone().scopes(["a\"b"]);
+        assert!(validate_new_client(&bad_scope).is_err());
+        assert!(validate_new_client(&NewClient {
+            name: " ".into(),
+            ..ok
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn grant_type_names() {
+        for g in GrantType::ALL {
+            assert_eq!(GrantType::parse(g.as_str()), Some(g));
+        }
+        assert_eq!(GrantType::parse("password"), None);
+        assert_eq!(
+            serde_json::to_string(&GrantType::DeviceCode)
+                .ok()
+                .as_deref(),
+            Some("\"urn:ietf:params:oauth:grant-type:device_code\"")
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Authorization server metadata (RFC 8414), served at `/.well-known/oauth-authorization-server`.
+
+use serde::{Deserialize, Serialize};
+
+use super::client::GrantType;
+
+/// The metadata document. Optional fields are omitted when `None` or empty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationServerMetadata {
+    /// `issuer`: the base URL, https with no query or fragment.
+    pub issuer: String,
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: String,
+    /// `token_endpoint`.
+    pub token_endpoint: String,
+    /// `jwks_uri`: the public signing keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `scopes_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    /// `response_types_supported`: `code`.
+    pub response_types_supported: Vec<String>,
+    /// `response_modes_supported`: `query`.
+    pub response_modes_supported: Vec<String>,
+    /// `grant_types_supported`.
+    pub grant_types_supported: Vec<String>,
+    /// `token_endpoint_auth_methods_supported`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `revocation_endpoint` (RFC 7009).
+    pub revocation_endpoint: String,
+    /// `revocation_endpoint_auth_methods_supported`.
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// `introspection_endpoint` (RFC 7662).
+    pub introspection_endpoint: String,
+    /// `introspection_endpoint_auth_methods_supported`: confidential clients only.
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// `code_challenge_methods_supported`: `S256`.
+    pub code_challenge_methods_supported: Vec<String>,
+    /// `device_authorization_endpoint` (RFC 8628 §4).
+    pub device_authorization_endpoint: String,
+    /// `service_documentation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_documentation: Option<String>,
+}
+
+impl AuthorizationServerMetadata {
+    /// The metadata for a server whose issuer (base URL) is `issuer`, with iam's endpoint
+    /// paths under `/oauth/` and keys at `/.well-known/jwks.json`. Fields are public, so the
+    /// HTTP layer can change paths it serves elsewhere.
+    pub fn new(issuer: &str) -> Self {
+        let base = issuer.trim_end_matches('/');
+        let at = |path: &str| format!("{base}{path}");
+        let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let secret_methods = strings(&["client_secret_basic", "client_secret_post"]);
+        let with_none = strings(&["client_secret_basic", "client_secret_post", "none"]);
+        AuthorizationServerMetadata {
+            issuer: base.to_owned(),
+            authorization_endpoint: at("/oauth/authorize"),
+            token_endpoint: at("/oauth/token"),
+            jwks_uri: Some(at("/.well-known/jwks.json")),
+            scopes_supported: vec![],
+            response_types_supported: strings(&["code"]),
+            response_modes_supported: strings(&["query"]),
+            grant_types_supported: GrantType::ALL
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            token_endpoint_auth_methods_supported: with_none.clone(),
+            revocation_endpoint: at("/oauth/revoke"),
+            revocation_endpoint_auth_methods_supported: with_none,
+            introspection_endpoint: at("/oauth/introspect"),
+            introspection_endpoint_auth_methods_supported: secret_methods,
+            code_challenge_methods_supported: strings(&["S256"]),
+            device_authorization_endpoint: at("/oauth/device_authorization"),
+            service_documentation: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_has_rfc_8414_fields() {
+        let m = AuthorizationServerMetadata::new("https://id.example.com/");
+        let v = serde_json::to_value(&m).unwrap_or_default();
+        assert_eq!(v["issuer"], "https://id.example.com");
+        assert_eq!(v["token_endpoint"], "https://id.example.com/oauth/token");
+        assert_eq!(
+            v["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(v["response_types_supported"], serde_json::json!(["code"]));
+        assert!(v["grant_types_supported"]
+            .as_array()
+            .is_some_and(|g| g.contains(&serde_json::json!(
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ))));
+        assert!(v.get("scopes_supported").is_none());
+        assert!(v.get("service_documentation").is_none());
+    }
+}

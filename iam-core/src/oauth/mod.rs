@@ -1,0 +1,40 @@
+//! The OAuth 2.0 authorization server core: clients, the authorization code grant with PKCE,
+//! client credentials, the device grant, refresh rotation, revocation, introspection and
+//! server metadata, as plain types and pure decisions.
+//!
+//! The [`crate::Iam`] methods that run the flows (`register_client`, `authorize`, `token`,
+//! `revoke_token`, `introspect`, `device_authorization`, ...) take the parsed request types
+//! here and return the typed responses; the HTTP layer only parses and serializes.
+//! Errors are [`OAuthError`]s with the RFCs' codes.
+
+pub(crate) mod authorize;
+pub(crate) mod client;
+pub(crate) mod device;
+pub(crate) mod error;
+pub(crate) mod grant;
+pub(crate) mod metadata;
+pub mod pkce;
+pub(crate) mod request;
+pub(crate) mod response;
+pub mod scope;
+
+pub use client::{
+    is_valid_redirect_uri, validate_new_client, ClientKind, GrantType, NewClient, OAuthClient,
+    RegisteredClient, CLIENT_SECRET_PREFIX,
+};
+pub use device::{
+    format_user_code, normalize_user_code, SLOW_DOWN_STEP_SECS, USER_CODE_ALPHABET, USER_CODE_LEN,
+};
+pub use error::{OAuthError, OAuthErrorCode};
+pub use grant::OAuthConsent;
+pub use metadata::AuthorizationServerMetadata;
+pub use request::{AuthorizeRequest, ClientAuth, TokenRequest, TokenTypeHint};
+pub use response::{
+    Actor, AuthorizationRedirect, AuthorizationResult, AuthorizeOutcome, ConsentPrompt,
+    DeviceAuthorizationResponse, DevicePrompt, Introspection, TokenResponse,
+};
+
+/// The `token_type` of every access token iam issues.
+pub const BEARER: &str = "Bearer";
+/// The `token_type` introspection reports for refresh tokens.
+pub(crate) const REFRESH_TOKEN_TYPE: &str = "refresh_token";

@@ -1,0 +1,306 @@
+//! Parsed requests of the OAuth endpoints, as the HTTP layer hands them in.
+
+use super::client::GrantType;
+use super::error::{OAuthError, OAuthErrorCode};
+use crate::secret::SecretString;
+
+/// How a client authenticated at the token, revocation, introspection or device endpoint
+/// (`client_secret_basic`, `client_secret_post`, or `none` for public clients).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAuth {
+    /// The `client_id`.
+    pub client_id: String,
+    /// The `client_secret` (absent for public clients).
+    pub client_secret: Option<SecretString>,
+}
+
+impl ClientAuth {
+    /// A confidential client's credentials.
+    pub fn secret(client_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            client_secret: Some(secret.into()),
+        }
+    }
+
+    /// A public client, identified only.
+    pub fn public(client_id: impl Into<String>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            client_secret: None,
+        }
+    }
+
+    /// Combines HTTP Basic credentials (already decoded per RFC 6749 §2.3.1) with the form's
+    /// `client_id` / `client_secret`. Using two methods at once is `invalid_request`; a
+    /// `client_id` in the form that disagrees with Basic is `invalid_client`; none at all is
+    /// `invalid_client`.
+    pub fn from_request(
+        basic: Option<(String, SecretString)>,
+        form_client_id: Option<&str>,
+        form_client_secret: Option<&str>,
+    ) -> Result<Self, OAuthError> {
+        match (basic, form_client_id, form_client_secret) {
+            (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+                "use only one client authentication method",
+            )),
+            (Some((id, _)), Some(form_id), None) if form_id != id => {
+                Err(OAuthError::invalid_client())
+            }
+            (Some((id, secret)), _, None) => Ok(ClientAuth::secret(id, secret)),
+            (None, Some(id), secret) => Ok(ClientAuth {
+                client_id: id.to_owned(),
+                client_secret: secret.map(SecretString::from),
+            }),
+            (None, None, _) => Err(OAuthError::invalid_client()),
+        }
+    }
+}
+
+/// An authorization request (RFC 6749 §4.1.1 with RFC 7636, RFC 8707 and OpenID Connect's
+/// `prompt` and `max_age`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    /// `response_type`; only `code` is supported.
+    pub response_type: Option<String>,
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `redirect_uri`, required when the client registered more than one.
+    pub redirect_uri: Option<String>,
+    /// `scope`, space-delimited.
+    pub scope: Option<String>,
+    /// `state`, returned unchanged.
+    pub state: Option<String>,
+    /// `code_challenge` (PKCE).
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method`; only `S256`.
+    pub code_challenge_method: Option<String>,
+    /// `prompt` (`none`, `login`, `consent`, `select_account`).
+    pub prompt: Option<String>,
+    /// `max_age` in seconds: a session authenticated longer ago needs a new login.
+    pub max_age: Option<u64>,
+    /// `resource` indicators (RFC 8707), possibly several.
+    pub resource: Vec<String>,
+}
+
+/// A token request (RFC 6749 §4.1.3, §4.4.2, §6; RFC 8628 §3.4), one variant per grant type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// `grant_type=authorization_code`.
+    AuthorizationCode {
+        /// `code`.
+        code: SecretString,
+        /// `redirect_uri`, required if the authorization request carried one.
+        redirect_uri: Option<String>,
+        /// `code_verifier` (PKCE).
+        code_verifier: Option<SecretString>,
+        /// `resource` indicators narrowing the token (RFC 8707).
+        resource: Vec<String>,
+    },
+    /// `grant_type=refresh_token`.
+    RefreshToken {
+        /// `refresh_token`.
+        refresh_token: SecretString,
+        /// `scope`, narrowing the new access token.
+        scope: Option<String>,
+        /// `resource` indicators narrowing the new access token (RFC 8707).
+        resource: Vec<String>,
+    },
+    /// `grant_type=client_credentials`.
+    ClientCredentials {
+        /// `scope`; absent means every scope the client is allowed.
+        scope: Option<String>,
+        /// `resource` indicators (RFC 8707).
+        resource: Vec<String>,
+    },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
+    DeviceCode {
+        /// `device_code`.
+        device_code: SecretString,
+    },
+}
+
+impl TokenRequest {
+    /// The grant type.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
+        }
+    }
+
+    /// Parses the form parameters of a token request. A repeated parameter (other than
+    /// `resource`) or a missing required one is `invalid_request`; an unknown `grant_type` is
+    /// `unsupported_grant_type`. Client credentials in the form are left to [`ClientAuth::from_request`].
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, OAuthError> {
+        let form = Form::new(params)?;
+        let grant = form
+            .one("grant_type")
+            .ok_or(OAuthError::invalid_request("grant_type is required"))?;
+        let grant = GrantType::parse(grant)
+            .ok_or(OAuthError::code(OAuthErrorCode::UnsupportedGrantType))?;
+        let required = |name: &'static str, why: &'static str| {
+            form.one(name)
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from)
+                .ok_or(OAuthError::invalid_request(why))
+        };
+        Ok(match grant {
+            GrantType::AuthorizationCode => TokenRequest::AuthorizationCode {
+                code: required("code", "code is required")?,
+                redirect_uri: form.one("redirect_uri").map(str::to_owned),
+                code_verifier: form.one("code_verifier").map(SecretString::from),
+                resource: form.all("resource"),
+            },
+            GrantType::RefreshToken => TokenRequest::RefreshToken {
+                refresh_token: required("refresh_token", "refresh_token is required")?,
+                scope: form.one("scope").map(str::to_owned),
+                resource: form.all("resource"),
+            },
+            GrantType::ClientCredentials => TokenRequest::ClientCredentials {
+                scope: form.one("scope").map(str::to_owned),
+                resource: form.all("resource"),
+            },
+            GrantType::DeviceCode => TokenRequest::DeviceCode {
+                device_code: required("device_code", "device_code is required")?,
+            },
+        })
+    }
+}
+
+/// Form parameters with the rule that none but `resource` may repeat (RFC 6749 §3.1, §3.2).
+struct Form<'a> {
+    params: &'a [(String, String)],
+}
+
+impl<'a> Form<'a> {
+    fn new(params: &'a [(String, String)]) -> Result<Self, OAuthError> {
+        for (i, (name, _)) in params.iter().enumerate() {
+            if name != "resource" && params[..i].iter().any(|(n, _)| n == name) {
+                return Err(OAuthError::invalid_request(
+                    "a request parameter is repeated",
+                ));
+            }
+        }
+        Ok(Form { params })
+    }
+
+    fn one(&self, name: &str) -> Option<&'a str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.params
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// The `token_type_hint` of revocation and introspection requests (RFC 7009 §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenTypeHint {
+    /// `access_token`.
+    AccessToken,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl TokenTypeHint {
+    /// Parses a hint; unknown values give `None` (the server then searches every type).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "access_token" => Some(TokenTypeHint::AccessToken),
+            "refresh_token" => Some(TokenTypeHint::RefreshToken),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn token_requests_parse_by_grant_type() {
+        let r = TokenRequest::from_params(&p(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "read"),
+            ("resource", "https://a.example/"),
+            ("resource", "https://b.example/"),
+        ]));
+        assert_eq!(
+            r.ok(),
+            Some(TokenRequest::ClientCredentials {
+                scope: Some("read".into()),
+                resource: vec!["https://a.example/".into(), "https://b.example/".into()],
+            })
+        );
+        let code =
+            TokenRequest::from_params(&p(&[("grant_type", "authorization_code"), ("code", "abc")]));
+        assert_eq!(
+            code.map(|r| r.grant_type()).ok(),
+            Some(GrantType::AuthorizationCode)
+        );
+    }
+
+    #[test]
+    fn token_request_errors() {
+        let code =
+            |pairs: &[(&str, &str)]| TokenRequest::from_params(&p(pairs)).map_err(|e| e.code);
+        assert_eq!(code(&[]), Err(OAuthErrorCode::InvalidRequest));
+        assert_eq!(
+            code(&[("grant_type", "password")]),
+            Err(OAuthErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(
+            code(&[("grant_type", "authorization_code")]),
+            Err(OAuthErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            code(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "a"),
+                ("refresh_token", "b")
+            ]),
+            Err(OAuthErrorCode::InvalidRequest)
+        );
+    }
+
+    #[test]
+    fn client_auth_methods() {
+        let basic = Some(("cli_1".to_owned(), SecretString::from("s")));
+        assert_eq!(
+            ClientAuth::from_request(basic.clone(), None, None).ok(),
+            Some(ClientAuth::secret("cli_1", "s"))
+        );
+        assert!(ClientAuth::from_request(basic.clone(), None, Some("s")).is_err());
+        assert_eq!(
+            ClientAuth::from_request(basic, Some("cli_2"), None).map_err(|e| e.code),
+            Err(OAuthErrorCode::InvalidClient)
+        );
+        assert_eq!(
+            ClientAuth::from_request(None, Some("cli_1"), None).ok(),
+            Some(ClientAuth::public("cli_1"))
+        );
+        assert!(ClientAuth::from_request(None, None, None).is_err());
+        assert_eq!(
+            TokenTypeHint::parse("refresh_token"),
+            Some(TokenTypeHint::RefreshToken)
+        );
+        assert_eq!(TokenTypeHint::parse("id_token"), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! Shared machinery of the OAuth service: client authentication, minting OAuth tokens,
+//! token families and their revocation.
+
+use std::collections::BTreeSet;
+
+use super::Iam;
+use crate::account::StoredAccount;
+use crate::clock::{Clock, Timestamp};
+use crate::error::{Error, Result};
+use crate::oauth::client::{ClientKind, StoredClient};
+use crate::oauth::grant::{StoredFamily, StoredOAuthRefresh};
+use crate::oauth::scope::format_scope;
+use crate::oauth::{ClientAuth, OAuthError, TokenResponse, BEARER};
+use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
+use crate::secret::SecretString;
+use crate::store::{Commit, Record, RecordKind, Store, Write};
+use crate::token::access::AccessClaims;
+use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
+
+/// A protocol outcome inside an infrastructure result: the outer error is a store failure or
+/// lost race (retried, then `server_error`), the inner one the OAuth answer.
+pub(super) type Flow<T> = Result<std::result::Result<T, OAuthError>>;
+
+/// Flattens a [`Flow`] into what the OAuth endpoints return.
+pub(super) fn settle<T>(flow: Flow<T>) -> std::result::Result<T, OAuthError> {
+    flow.map_err(OAuthError::from)?
+}
+
+/// The stored record of a client.
+pub(super) fn client_record(client: &StoredClient) -> Result<Record> {
+    Ok(Record {
+        kind: RecordKind::OAuthClient,
+        id: client.info.id.clone(),
+        version: 0,
+        parent: client.info.owner.clone(),
+        lookup: None,
+        expires_at: None,
+        body: crate::json::to_body(client)?,
+    })
+}
+
+/// The stored record of a token family.
+pub(super) fn family_record(family: &StoredFamily) -> Result<Record> {
+    Ok(Record {
+        kind: RecordKind::OAuthFamily,
+        id: family.id.clone(),
+        version: 0,
+        parent: Some(family.client_id.clone()),
+        lookup: None,
+        expires_at: Some(family.expires_at),
+        body: crate::json::to_body(family)?,
+    })
+}
+
+/// The revocation that voids every access token of `family` at once.
+pub(super) fn family_revocation(family: &StoredFamily) -> RevocationChange {
+    RevocationChange::Put(Revocation {
+        subject: RevokedSubject::Grant,
+        id: family.id.clone(),
+        issued_before: Timestamp::MAX,
+        until: family.expires_at,
+    })
+}
+
+/// Adds to `commit` what revoking `family` (read as `record`) takes; nothing if it is
+/// already revoked. Returns whether it was live.
+pub(super) fn revoke_family_into(
+    commit: &mut Commit,
+    record: &Record,
+    mut family: StoredFamily,
+    now: Timestamp,
+) -> Result<bool> {
+    if family.revoked_at.is_some() {
+        return Ok(false);
+    }
+    family.revoked_at = Some(now);
+    commit.revocations.push(family_revocation(&family));
+    commit.writes.push(Write::Update {
+        record: family_record(&family)?,
+        expected_version: record.version,
+    });
+    Ok(true)
+}
+
+/// A token response for an access token expiring at `exp`.
+pub(super) fn token_response(
+    access: String,
+    exp: Timestamp,
+    now: Timestamp,
+    refresh_token: Option<SecretString>,
+    scopes: &BTreeSet<String>,
+) -> TokenResponse {
+    TokenResponse {
+        access_token: SecretString::new(access),
+        token_type: BEARER,
+        expires_in: now.until(exp).as_secs(),
+        refresh_token,
+        scope: (!scopes.is_empty()).then(|| format_scope(scopes)),
+    }
+}
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    /// Reads a client.
+    pub(super) async fn load_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<(Record, StoredClient)>> {
+        if client_id.is_empty() || client_id.len() > 128 {
+            return Ok(None);
+        }
+        self.load(RecordKind::OAuthClient, client_id).await
+    }
+
+    /// Authenticates a client (RFC 6749 §2.3): confidential clients by secret (the current one,
+    /// or the previous one within its grace period), public clients by id alone. Anything
+    /// wrong, including a disabled client, is `invalid_client`.
+    pub(super) async fn authenticate_client(
+        &self,
+        auth: &ClientAuth,
+    ) -> Flow<(Record, StoredClient)> {
+        let presented = auth
+            .client_secret
+            .as_ref()
+            .filter(|s| s.expose().len() <= MAX_OPAQUE_TOKEN_LEN)
+            .map(|s| self.inner.token_hasher.hash(s.expose()));
+        if auth.client_secret.is_some() && presented.is_none() {
+            return Ok(Err(OAuthError::invalid_client()));
+        }
+        let Some((record, client)) = self.load_client(&auth.client_id).await? else {
+            return Ok(Err(OAuthError::invalid_client()));
+        };
+        let now = self.now();
+        let ok = match (client.info.kind, presented.as_deref()) {
+            (ClientKind::Confidential, Some(hash)) => client.secret_matches(hash, now),
+            (ClientKind::Public, None) => true,
+            _ => false,
+        };
+        if !ok || client.info.disabled {
+            return Ok(Err(OAuthError::invalid_client()));
+        }
+        Ok(Ok((record, client)))
+    }
+
+    /// Signs an access token of `family` for `account`, carrying `scopes` (and, as roles,
+    /// those scopes that are the account's roles) and `resources`. It expires after the
+    /// OAuth access-token lifetime or with the family, whichever is first.
+    pub(super) fn mint_family_token(
+        &self,
+        account: &StoredAccount,
+        family: &StoredFamily,
+        scopes: &BTreeSet<String>,
+        resources: &BTreeSet<String>,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp)> {
+        let exp = now
+            .plus(self.inner.config.oauth.access_token_ttl)
+            .min(family.expires_at);
+        let mut claims = AccessClaims::base(
+            &self.inner.config,
+            &account.id,
+            &family.id,
+            self.inner.rng.id("tok_"),
+            account.kind,
+            now,
+            exp,
+        );
+        claims.roles = scopes
+            .iter()
+            .filter(|s| account.roles.contains(*s))
+            .cloned()
+            .collect();
+        claims.scope = scopes.iter().cloned().collect();
+        claims.auth_time = family.auth_time.to_rfc3339();
+        claims.amr.clone_from(&family.amr);
+        claims.client_id = Some(family.client_id.clone());
+        claims.resource = resources.iter().cloned().collect();
+        Ok((self.sign_claims(&claims)?, exp))
+    }
+
+    /// A fresh refresh token of `family`, with its record.
+    pub(super) fn new_family_refresh(
+        &self,
+        family: &StoredFamily,
+        now: Timestamp,
+    ) -> Result<(SecretString, Record)> {
+        let token = new_opaque_token(&self.inner.rng);
+        let stored = StoredOAuthRefresh {
+            family_id: family.id.clone(),
+            client_id: family.client_id.clone(),
+            issued_at: now,
+            rotated_at: None,
+        };
+        let record = Record {
+            kind: RecordKind::OAuthRefresh,
+            id: self.inner.token_hasher.hash(token.expose()),
+            version: 0,
+            parent: Some(family.id.clone()),
+            lookup: None,
+            expires_at: Some(family.expires_at),
+            body: crate::json::to_body(&stored)?,
+        };
+        Ok((token, record))
+    }
+
+    /// The account a family's tokens speak for, if it may still receive tokens.
+    pub(super) async fn family_account(&self, account_id: &str) -> Flow<StoredAccount> {
+        match self
+            .load::<StoredAccount>(RecordKind::Account, account_id)
+            .await?
+        {
+            Some((_, a)) if !a.disabled => Ok(Ok(a)),
+            Some(_) => Ok(Err(OAuthError::invalid_grant("the account is disabled"))),
+            None => Ok(Err(OAuthError::invalid_grant(
+                "the account no longer exists",
+            ))),
+        }
+    }
+
+    /// Commits `commit`, mapping nothing: store errors stay infrastructure errors.
+    pub(super) async fn commit_oauth(&self, commit: Commit) -> Result<()> {
+        self.inner.store.commit(commit).await.map_err(Error::from)
+    }
+}

@@ -1,0 +1,228 @@
+//! The OAuth client registry: registration, secret rotation with a grace period, disabling.
+
+use std::time::Duration;
+
+use super::oauth::{client_record, revoke_family_into};
+use super::{Iam, ADMIN_ROLE};
+use crate::audit::{AuditDraft, AuditKind};
+use crate::clock::Clock;
+use crate::error::{Denial, Error, Result};
+use crate::oauth::client::{validate_new_client, PreviousSecret, StoredClient};
+use crate::oauth::grant::StoredFamily;
+use crate::oauth::{ClientKind, NewClient, OAuthClient, RegisteredClient, CLIENT_SECRET_PREFIX};
+use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
+use crate::secret::SecretString;
+use crate::store::{Commit, ListQuery, RecordKind, Store, Write};
+use crate::token::{new_opaque_token, Principal};
+
+/// Whether `actor` may manage `client`: admins, and the account that registered it.
+fn may_manage(actor: &Principal, client: &OAuthClient) -> bool {
+    actor.client_id.is_none()
+        && (actor.has_role(ADMIN_ROLE)
+            || client.owner.as_deref() == Some(actor.account_id.as_str()))
+}
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    fn new_client_secret(&self) -> SecretString {
+        SecretString::new(format!(
+            "{CLIENT_SECRET_PREFIX}{}",
+            new_opaque_token(&self.inner.rng).expose()
+        ))
+    }
+
+    /// Registers an OAuth client. Admins may register any client; any other account may
+    /// register only a client that acts for itself ([`NewClient::acting_for_owner`]). The
+    /// secret of a confidential client is returned here once; only its keyed hash is stored.
+    pub async fn register_client(
+        &self,
+        actor: &Principal,
+        new: NewClient,
+    ) -> Result<RegisteredClient> {
+        if actor.client_id.is_some() {
+            return Err(Denial::WrongTokenKind.into());
+        }
+        if !new.acts_for_owner && !actor.has_role(ADMIN_ROLE) {
+            return Err(Denial::NotPermitted.into());
+        }
+        validate_new_client(&new)?;
+        let now = self.now();
+        let secret = (new.kind == ClientKind::Confidential).then(|| self.new_client_secret());
+        let info = OAuthClient {
+            id: self.inner.rng.id("cli_"),
+            name: new.name,
+            kind: new.kind,
+            redirect_uris: new.redirect_uris,
+            grant_types: new.grant_types,
+            scopes: new.scopes,
+            resources: new.resources,
+            require_pkce: new.require_pkce || new.kind == ClientKind::Public,
+            owner: Some(actor.account_id.clone()),
+            acts_for_owner: new.acts_for_owner,
+            disabled: false,
+            created_at: now,
+            secret_rotated_at: None,
+        };
+        let stored = StoredClient {
+            info,
+            secret_hash: secret
+                .as_ref()
+                .map(|s| self.inner.token_hasher.hash(s.expose())),
+            previous_secret: None,
+        };
+        let audit = AuditDraft::new(AuditKind::OAuthClientRegistered, now)
+            .actor(Some(&actor.account_id))
+            .account(&actor.account_id)
+            .detail("client_id", stored.info.id.clone())
+            .detail(
+                "kind",
+                match stored.info.kind {
+                    ClientKind::Confidential => "confidential",
+                    ClientKind::Public => "public",
+                },
+            );
+        self.inner
+            .store
+            .commit(Commit {
+                writes: vec![Write::Insert(client_record(&stored)?)],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await?;
+        Ok(RegisteredClient {
+            client: stored.info,
+            client_secret: secret,
+        })
+    }
+
+    /// The client with `client_id`.
+    pub async fn oauth_client(&self, client_id: &str) -> Result<OAuthClient> {
+        Ok(self
+            .load_client(client_id)
+            .await?
+            .ok_or(Error::NotFound("OAuth client"))?
+            .1
+            .info)
+    }
+
+    /// Every registered client, ordered by id.
+    pub async fn list_oauth_clients(&self) -> Result<Vec<OAuthClient>> {
+        let records = self
+            .inner
+            .store
+            .list(RecordKind::OAuthClient, &ListQuery::default())
+            .await?;
+        records
+            .iter()
+            .map(|r| crate::json::from_body::<StoredClient>(&r.body).map(|c| c.info))
+            .collect()
+    }
+
+    /// Gives a confidential client a new secret (returned once). The old secret keeps working
+    /// for the configured grace period (default 24 h), then fails with `invalid_client`.
+    /// Allowed for admins and the client's owner.
+    pub async fn rotate_client_secret(
+        &self,
+        actor: &Principal,
+        client_id: &str,
+    ) -> Result<SecretString> {
+        let grace = self.inner.config.oauth.client_secret_grace;
+        self.retrying(|| async {
+            let (record, mut client) = self
+                .load_client(client_id)
+                .await?
+                .ok_or(Error::NotFound("OAuth client"))?;
+            if !may_manage(actor, &client.info) {
+                return Err(Denial::NotPermitted.into());
+            }
+            if client.info.kind != ClientKind::Confidential {
+                return Err(Error::State("public clients have no secret"));
+            }
+            let now = self.now();
+            let secret = self.new_client_secret();
+            let old = client
+                .secret_hash
+                .replace(self.inner.token_hasher.hash(secret.expose()));
+            client.previous_secret = old.map(|hash| PreviousSecret {
+                hash,
+                valid_until: now.plus(grace),
+            });
+            client.info.secret_rotated_at = Some(now);
+            let audit = AuditDraft::new(AuditKind::OAuthClientSecretRotated, now)
+                .actor(Some(&actor.account_id))
+                .detail("client_id", client.info.id.clone())
+                .detail("grace_secs", grace.as_secs().to_string());
+            self.inner
+                .store
+                .commit(Commit {
+                    writes: vec![Write::Update {
+                        record: client_record(&client)?,
+                        expected_version: record.version,
+                    }],
+                    audit: vec![audit],
+                    ..Commit::default()
+                })
+                .await?;
+            Ok(secret)
+        })
+        .await
+    }
+
+    /// Disables a client: it can no longer authenticate, and every token issued to it (user
+    /// token families and client-credentials tokens) stops working at once. Allowed for
+    /// admins and the client's owner. Returns how many live token families were revoked.
+    pub async fn disable_client(&self, actor: &Principal, client_id: &str) -> Result<usize> {
+        let access_ttl = self.inner.config.oauth.access_token_ttl;
+        self.retrying(|| async {
+            let (record, mut client) = self
+                .load_client(client_id)
+                .await?
+                .ok_or(Error::NotFound("OAuth client"))?;
+            if !may_manage(actor, &client.info) {
+                return Err(Denial::NotPermitted.into());
+            }
+            let now = self.now();
+            let mut commit = Commit::default();
+            let families = self
+                .inner
+                .store
+                .list(
+                    RecordKind::OAuthFamily,
+                    &ListQuery {
+                        parent: Some(client_id.to_owned()),
+                        ..ListQuery::default()
+                    },
+                )
+                .await?;
+            let mut revoked = 0;
+            for r in &families {
+                let family: StoredFamily = crate::json::from_body(&r.body)?;
+                if family.is_live(now) && revoke_family_into(&mut commit, r, family, now)? {
+                    revoked += 1;
+                }
+            }
+            if !client.info.disabled {
+                client.info.disabled = true;
+                commit.writes.push(Write::Update {
+                    record: client_record(&client)?,
+                    expected_version: record.version,
+                });
+                // Client-credentials tokens name the client as subject.
+                commit.revocations.push(RevocationChange::Put(Revocation {
+                    subject: RevokedSubject::Account,
+                    id: client.info.id.clone(),
+                    issued_before: now,
+                    until: now.plus(access_ttl).plus(Duration::from_secs(1)),
+                }));
+            }
+            commit.audit.push(
+                AuditDraft::new(AuditKind::OAuthClientDisabled, now)
+                    .actor(Some(&actor.account_id))
+                    .detail("client_id", client.info.id.clone())
+                    .detail("families_revoked", revoked.to_string()),
+            );
+            self.inner.store.commit(commit).await?;
+            Ok(revoked)
+        })
+        .await
+    }
+}
