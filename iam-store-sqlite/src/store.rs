@@ -583,6 +583,9 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
+        if commit == Commit::default() {
+            return Ok(()); // nothing to write, nothing to publish
+        }
         let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
         tokio::spawn(async move { writer.commit(&pool, commit).await })
             .await
