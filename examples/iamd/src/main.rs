@@ -1,0 +1,3 @@
+//! iamd: the iam server (work in progress).
+
+fn main() {}

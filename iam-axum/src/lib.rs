@@ -1,0 +1,211 @@
+//! # iam-axum
+//!
+//! The HTTP side of iam for [axum]: a [`Router`] serving the iam REST API (login, refresh,
+//! sessions, TOTP, accounts and roles, service and API tokens, elevation, credentials, audit,
+//! organizations, public keys) over any [`iam_core::Store`], and the pieces an embedding app
+//! uses to protect its own routes with iam tokens.
+//!
+//! Start at [`router`] (or [`IamRouter`] to set the prefix, body limit and rate limit), and
+//! protect your own routes with the [`RequireAuth`] extractor or the [`RequireRole`] /
+//! [`RequireScope`] route layers under an [`IamAuth`] layer.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use iam_axum::{IamAuth, RequireAuth, RequireRole};
+//! use iam_core::{Config, Iam, MasterKey, MemoryStore, PasswordPolicy, SecureRandom};
+//!
+//! async fn hello(RequireAuth(who): RequireAuth) -> String {
+//!     format!("hello, {}", who.account_id)
+//! }
+//!
+//! async fn admin_only() -> &'static str {
+//!     "for admins"
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), iam_core::Error> {
+//! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+//! config.passwords = PasswordPolicy::insecure_fast_for_tests();
+//! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/hello", get(hello))
+//!     .route("/admin", get(admin_only).route_layer(RequireRole("admin")))
+//!     .layer(IamAuth::new(iam.clone()))
+//!     .nest("/iam", iam_axum::router(iam));
+//! // Serve with connection info so that the per-address rate limit sees client addresses:
+//! // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every error is JSON: `{"error": "<stable_code>", "message": "..."}` (see [`ApiError`]);
+//! invalid or missing tokens get `401` with `WWW-Authenticate: Bearer error="invalid_token"`,
+//! missing roles or scopes `403` with `error="insufficient_scope"` (RFC 6750).
+//!
+//! [axum]: https://docs.rs/axum
+
+pub mod auth;
+mod dto;
+pub mod error;
+pub mod extract;
+pub mod rate_limit;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use iam_core::{Clock, Iam, Store};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{
+    IamAuth, RequireAuth, RequireAuthLayer, RequireRole, RequireScope, TokenVerifier, Verifier,
+};
+pub use error::{ApiError, ApiResult};
+pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use rate_limit::RateLimit;
+
+/// Default largest request body: 64 KiB (every iam request is far smaller).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The iam REST API router over `iam` with the defaults: routes at the root (nest it where you
+/// like), a 64 KiB body limit, the default per-address [`RateLimit`] on login and refresh, and
+/// no catch-all fallback (so it merges into an app that has its own).
+pub fn router<S: Store, C: Clock>(iam: Iam<S, C>) -> Router {
+    IamRouter::new(iam).build()
+}
+
+/// Builds the iam REST API [`Router`] with settings.
+#[derive(Debug, Clone)]
+pub struct IamRouter<S: Store, C: Clock> {
+    iam: Iam<S, C>,
+    prefix: String,
+    body_limit: usize,
+    rate_limit: RateLimit,
+    json_fallback: bool,
+}
+
+impl<S: Store, C: Clock> IamRouter<S, C> {
+    /// The defaults of [`router`].
+    pub fn new(iam: Iam<S, C>) -> Self {
+        IamRouter {
+            iam,
+            prefix: String::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            rate_limit: RateLimit::default(),
+            json_fallback: false,
+        }
+    }
+
+    /// Mounts the routes under `prefix` (for example `/iam`; empty or `/` for the root).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the largest accepted request body in bytes.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Sets the per-address limit of the anonymous endpoints (login, refresh).
+    #[must_use]
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Whether unknown paths get a JSON 404 (set it when this router is the whole app, as in
+    /// `iamd`; leave it off when merging into an app with its own fallback).
+    #[must_use]
+    pub fn json_fallback(mut self, on: bool) -> Self {
+        self.json_fallback = on;
+        self
+    }
+
+    /// The router, with tracing spans, the body limit, JSON errors for every rejection, and
+    /// the [`IamAuth`] layer applied.
+    pub fn build(self) -> Router {
+        let state = Arc::new(routes::ApiState {
+            iam: self.iam.clone(),
+            limiter: rate_limit::RateLimiter::new(self.rate_limit),
+        });
+        let api = routes::routes(state);
+        let prefix = self.prefix.trim_end_matches('/');
+        let mut app = if prefix.is_empty() {
+            api
+        } else if prefix.starts_with('/') {
+            Router::new().nest(prefix, api)
+        } else {
+            Router::new().nest(&format!("/{prefix}"), api)
+        };
+        if self.json_fallback {
+            app = app.fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
+        }
+        with_http_layers(app, self.body_limit).layer(IamAuth::new(self.iam))
+    }
+}
+
+/// Wraps `app` in the layers iam's own routes use: per-request `tracing` spans (method and
+/// path only, never headers, query strings or bodies), a body limit, and JSON bodies for every
+/// error answer that has none of its own (405, 413, 404 fallbacks, ...).
+pub fn with_http_layers(app: Router, body_limit: usize) -> Router {
+    app.layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!(
+                        "http",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::DEBUG)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        )
+}
+
+/// Headers of a framework answer kept when its body is replaced by a JSON one.
+const KEPT_HEADERS: [HeaderName; 3] =
+    [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE];
+
+/// Gives every error answer without a JSON body one.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let mut out = ApiError::from_status(status).into_response();
+    for name in KEPT_HEADERS {
+        if let Some(v) = response.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// How long [`Iam::sweep`] waits between runs by default in servers built on this crate.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);

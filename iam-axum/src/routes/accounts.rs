@@ -1,0 +1,228 @@
+//! Account administration: create, list, read, enable/disable, password, roles, deletion.
+
+use axum::http::StatusCode;
+use axum::Json;
+use iam_core::{AccountKind, Clock, NewAccount, Store};
+use serde_json::{json, Value};
+
+use super::{require_admin, require_self_or_admin, St};
+use crate::auth::RequireAuth;
+use crate::dto::{rfc3339, AccountListQuery, AccountOut, NewAccountBody, PasswordBody};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+/// Most accounts one page lists.
+const MAX_PAGE: usize = 500;
+
+/// `GET /accounts[?after=&limit=&username=]` (admin).
+pub(crate) async fn list<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiQuery(q): ApiQuery<AccountListQuery>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    if let Some(name) = q.username {
+        let found: Vec<AccountOut> = st
+            .iam
+            .account_by_username(&name)
+            .await?
+            .into_iter()
+            .map(AccountOut::from)
+            .collect();
+        return Ok(Json(json!({ "accounts": found })));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let accounts: Vec<AccountOut> = st
+        .iam
+        .list_accounts(q.after.as_deref(), limit)
+        .await?
+        .into_iter()
+        .map(AccountOut::from)
+        .collect();
+    Ok(Json(json!({ "accounts": accounts })))
+}
+
+/// `POST /accounts` (admin).
+pub(crate) async fn create<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiJson(body): ApiJson<NewAccountBody>,
+) -> ApiResult<(StatusCode, Json<AccountOut>)> {
+    require_admin(&p)?;
+    let new = NewAccount {
+        username: body.username,
+        kind: body.kind,
+        password: body.password.map(|s| s.0),
+        roles: body.roles,
+    };
+    if new.kind == AccountKind::Human && new.password.is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_account_kind",
+            "a human account needs a password",
+        ));
+    }
+    let a = st.iam.create_account(new, Some(&p.account_id)).await?;
+    Ok((StatusCode::CREATED, Json(a.into())))
+}
+
+/// `GET /accounts/{id}` (the account itself or an admin).
+pub(crate) async fn get_one<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<AccountOut>> {
+    require_self_or_admin(&p, &id, "account")?;
+    Ok(Json(st.iam.account(&id).await?.into()))
+}
+
+/// `POST /accounts/{id}/disable` (admin).
+pub(crate) async fn disable<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    Ok(Json(
+        st.iam
+            .disable_account(&id, Some(&p.account_id))
+            .await?
+            .into(),
+    ))
+}
+
+/// `POST /accounts/{id}/enable` (admin).
+pub(crate) async fn enable<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    Ok(Json(
+        st.iam
+            .enable_account(&id, Some(&p.account_id))
+            .await?
+            .into(),
+    ))
+}
+
+/// `PUT /accounts/{id}/password` (admin).
+pub(crate) async fn set_password<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    let a = st
+        .iam
+        .set_password(&id, &body.password.0, Some(&p.account_id))
+        .await?;
+    Ok(Json(a.into()))
+}
+
+/// `PUT /accounts/{id}/roles/{role}` (admin).
+pub(crate) async fn grant_role<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath((id, role)): ApiPath<(String, String)>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    Ok(Json(
+        st.iam
+            .grant_role(&id, &role, Some(&p.account_id))
+            .await?
+            .into(),
+    ))
+}
+
+/// `DELETE /accounts/{id}/roles/{role}` (admin).
+pub(crate) async fn revoke_role<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath((id, role)): ApiPath<(String, String)>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    Ok(Json(
+        st.iam
+            .revoke_role(&id, &role, Some(&p.account_id))
+            .await?
+            .into(),
+    ))
+}
+
+/// `PUT /accounts/{id}/elevatable-roles/{role}` (admin).
+pub(crate) async fn grant_elevatable<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath((id, role)): ApiPath<(String, String)>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    let a = st
+        .iam
+        .grant_elevatable_role(&id, &role, Some(&p.account_id))
+        .await?;
+    Ok(Json(a.into()))
+}
+
+/// `DELETE /accounts/{id}/elevatable-roles/{role}` (admin).
+pub(crate) async fn revoke_elevatable<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath((id, role)): ApiPath<(String, String)>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    let a = st
+        .iam
+        .revoke_elevatable_role(&id, &role, Some(&p.account_id))
+        .await?;
+    Ok(Json(a.into()))
+}
+
+/// `DELETE /accounts/{id}/totp` (admin): removes another account's TOTP (lost authenticator).
+pub(crate) async fn remove_totp<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<AccountOut>> {
+    require_admin(&p)?;
+    Ok(Json(
+        st.iam.remove_totp(&id, Some(&p.account_id)).await?.into(),
+    ))
+}
+
+/// `DELETE /accounts/{id}/sessions` (the account itself or an admin): signs it out everywhere.
+pub(crate) async fn revoke_sessions<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    require_self_or_admin(&p, &id, "account")?;
+    let n = st.iam.revoke_all_sessions(&id, Some(&p.account_id)).await?;
+    Ok(Json(json!({ "revoked": n })))
+}
+
+/// `POST /accounts/{id}/deletion` (the account itself or an admin): schedules deletion.
+pub(crate) async fn schedule_deletion<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_self_or_admin(&p, &id, "account")?;
+    let due = st.iam.schedule_deletion(&p, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "deletion_due": rfc3339(due) })),
+    ))
+}
+
+/// `DELETE /accounts/{id}/deletion` (the account itself or an admin): cancels it.
+pub(crate) async fn cancel_deletion<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    require_self_or_admin(&p, &id, "account")?;
+    st.iam.cancel_deletion(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

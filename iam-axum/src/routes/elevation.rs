@@ -1,0 +1,100 @@
+//! Elevation ("sudo mode"): request, approve, deny, end.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::Json;
+use iam_core::{Clock, ElevationOutcome, StepUpProof, Store};
+use serde_json::{json, Value};
+
+use super::St;
+use crate::auth::RequireAuth;
+use crate::dto::{rfc3339, ElevateBody, ElevationOut, ElevationRequestOut};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath};
+
+/// `POST /elevation`: opens an elevatable role for the caller's session (200 with a new access
+/// token), or files a request that another account must approve (202).
+pub(crate) async fn elevate<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiJson(body): ApiJson<ElevateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let proof = StepUpProof {
+        password: body.password.map(|s| s.0),
+        totp_code: body.totp_code,
+    };
+    let duration = body.duration.map(Duration::from_secs);
+    match st.iam.elevate(&p, &body.role, duration, &proof).await? {
+        ElevationOutcome::Active {
+            elevation,
+            access_token,
+        } => Ok((
+            StatusCode::OK,
+            Json(json!({
+                "status": "active",
+                "elevation": ElevationOut::from(&elevation),
+                "access_token": access_token.expose(),
+                "token_type": "Bearer",
+            })),
+        )),
+        ElevationOutcome::Pending {
+            request_id,
+            expires_at,
+        } => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({
+                "status": "pending",
+                "request_id": request_id,
+                "expires_at": rfc3339(expires_at),
+            })),
+        )),
+    }
+}
+
+/// `GET /elevation/requests`: pending requests the caller may answer.
+pub(crate) async fn pending<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<Json<Value>> {
+    let requests: Vec<ElevationRequestOut> = st
+        .iam
+        .pending_elevations(&p)
+        .await?
+        .into_iter()
+        .map(ElevationRequestOut::from)
+        .collect();
+    Ok(Json(json!({ "requests": requests })))
+}
+
+/// `POST /elevation/requests/{id}/approve`.
+pub(crate) async fn approve<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let e = st.iam.approve_elevation(&p, &id).await?;
+    Ok(Json(
+        json!({ "status": "approved", "elevation": ElevationOut::from(&e) }),
+    ))
+}
+
+/// `POST /elevation/requests/{id}/deny`.
+pub(crate) async fn deny<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.iam.deny_elevation(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /elevation/{role}`: ends an open elevation of the caller's session early.
+pub(crate) async fn end<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(role): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.iam.end_elevation(&p, &role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

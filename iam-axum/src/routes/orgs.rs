@@ -1,0 +1,101 @@
+//! Organizations and memberships.
+
+use axum::http::StatusCode;
+use axum::Json;
+use iam_core::{Clock, Store};
+use serde_json::{json, Value};
+
+use super::{require_self_or_admin, St};
+use crate::auth::RequireAuth;
+use crate::dto::{MemberBody, MembershipOut, NewOrgBody, OrgOut};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath};
+
+/// `POST /orgs`: creates an organization; the caller becomes its owner.
+pub(crate) async fn create<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiJson(body): ApiJson<NewOrgBody>,
+) -> ApiResult<(StatusCode, Json<OrgOut>)> {
+    let org = st.iam.create_organization(&p, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(org.into())))
+}
+
+/// `GET /orgs/{id}`.
+pub(crate) async fn get_one<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(_p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<OrgOut>> {
+    Ok(Json(st.iam.organization(&id).await?.into()))
+}
+
+/// `GET /orgs/{id}/members`.
+pub(crate) async fn members<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(_p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    st.iam.organization(&id).await?;
+    let members: Vec<MembershipOut> = st
+        .iam
+        .members_of(&id)
+        .await?
+        .into_iter()
+        .map(MembershipOut::from)
+        .collect();
+    Ok(Json(json!({ "members": members })))
+}
+
+/// `PUT /orgs/{id}/members/{account_id}` (admins and owners).
+pub(crate) async fn set_member<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath((org, account)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<MemberBody>,
+) -> ApiResult<Json<MembershipOut>> {
+    let m = st
+        .iam
+        .set_membership(&p, &org, &account, &body.role)
+        .await?;
+    Ok(Json(m.into()))
+}
+
+/// `DELETE /orgs/{id}/members/{account_id}` (admins and owners).
+pub(crate) async fn remove_member<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath((org, account)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    st.iam.remove_member(&p, &org, &account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /orgs/{id}/token`: an access token scoped to the organization.
+pub(crate) async fn org_token<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(org): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let t = st.iam.org_token(&p, &org).await?;
+    Ok(Json(
+        json!({ "access_token": t.expose(), "token_type": "Bearer" }),
+    ))
+}
+
+/// `GET /accounts/{id}/memberships` (the account itself or an admin).
+pub(crate) async fn memberships_of<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    require_self_or_admin(&p, &id, "account")?;
+    let ms: Vec<MembershipOut> = st
+        .iam
+        .memberships_of(&id)
+        .await?
+        .into_iter()
+        .map(MembershipOut::from)
+        .collect();
+    Ok(Json(json!({ "memberships": ms })))
+}

@@ -1,0 +1,138 @@
+//! Login, refresh, logout, whoami, sessions and the caller's own TOTP.
+
+use axum::http::StatusCode;
+use axum::Json;
+use iam_core::{Clock, LoginRequest, Store};
+use serde_json::{json, Value};
+
+use super::{require_self_or_admin, require_session_token, St};
+use crate::auth::RequireAuth;
+use crate::dto::{
+    AccountOut, LoginBody, LoginOut, PrincipalOut, RefreshBody, SessionListQuery, SessionOut,
+    TokensOut, TotpCodeBody,
+};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+/// `POST /login`: password (and TOTP code once TOTP is on) for a session and a token pair.
+pub(crate) async fn login<S: Store, C: Clock>(
+    st: St<S, C>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Json<LoginOut>> {
+    let mut req = LoginRequest::password(body.username, body.password.0);
+    req.totp_code = body.totp_code;
+    let ok = st.iam.login(&req).await?;
+    Ok(Json(LoginOut {
+        tokens: TokensOut::from(&ok.tokens),
+        account: AccountOut::from(ok.account),
+    }))
+}
+
+/// `POST /refresh`: rotates the refresh token.
+pub(crate) async fn refresh<S: Store, C: Clock>(
+    st: St<S, C>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<Json<TokensOut>> {
+    let pair = st.iam.refresh(body.refresh_token.0.expose()).await?;
+    Ok(Json(TokensOut::from(&pair)))
+}
+
+/// `POST /logout`: ends the caller's session.
+pub(crate) async fn logout<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<StatusCode> {
+    require_session_token(&p)?;
+    st.iam.logout(&p).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /whoami`: what the caller's token says.
+pub(crate) async fn whoami(RequireAuth(p): RequireAuth) -> Json<PrincipalOut> {
+    Json(PrincipalOut::from(p))
+}
+
+/// `GET /sessions[?account_id=]`: the caller's sessions (an admin may name another account).
+pub(crate) async fn list_sessions<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiQuery(q): ApiQuery<SessionListQuery>,
+) -> ApiResult<Json<Value>> {
+    let account = q.account_id.unwrap_or_else(|| p.account_id.clone());
+    require_self_or_admin(&p, &account, "account")?;
+    let sessions: Vec<SessionOut> = st
+        .iam
+        .list_sessions(&account)
+        .await?
+        .iter()
+        .map(|s| SessionOut::new(s, &p.session_id))
+        .collect();
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+/// `DELETE /sessions/{id}`: revokes one of the caller's sessions (admins: anyone's).
+pub(crate) async fn revoke_session<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let session = st.iam.session(&id).await?;
+    require_self_or_admin(&p, &session.account_id, "session")?;
+    st.iam.revoke_session(&id, Some(&p.account_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /sessions`: signs the caller out everywhere.
+pub(crate) async fn revoke_all_own<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<Json<Value>> {
+    let n = st
+        .iam
+        .revoke_all_sessions(&p.account_id, Some(&p.account_id))
+        .await?;
+    Ok(Json(json!({ "revoked": n })))
+}
+
+/// `POST /totp/enrol`: starts TOTP enrolment for the caller; the secret is shown once.
+pub(crate) async fn totp_enrol<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_session_token(&p)?;
+    let e = st
+        .iam
+        .enrol_totp(&p.account_id, Some(&p.account_id))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "secret": e.secret_base32.expose(), "uri": e.uri.expose() })),
+    ))
+}
+
+/// `POST /totp/confirm`: confirms enrolment with a first code.
+pub(crate) async fn totp_confirm<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiJson(body): ApiJson<TotpCodeBody>,
+) -> ApiResult<Json<AccountOut>> {
+    require_session_token(&p)?;
+    let a = st
+        .iam
+        .confirm_totp(&p.account_id, &body.code, Some(&p.account_id))
+        .await?;
+    Ok(Json(a.into()))
+}
+
+/// `DELETE /totp`: removes the caller's TOTP.
+pub(crate) async fn totp_remove<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<Json<AccountOut>> {
+    require_session_token(&p)?;
+    let a = st
+        .iam
+        .remove_totp(&p.account_id, Some(&p.account_id))
+        .await?;
+    Ok(Json(a.into()))
+}

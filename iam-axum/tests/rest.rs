@@ -1,0 +1,761 @@
+//! End to end over HTTPS: every REST route, driven with reqwest against a real server.
+
+#![allow(clippy::unwrap_used, clippy::many_single_char_names)]
+
+mod common;
+
+use common::{start, Server, ADMIN_PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// Creates a human account as admin; returns its id.
+async fn create_user(srv: &Server, admin: &str, name: &str, roles: &[&str]) -> String {
+    let a = srv
+        .post(
+            "/iam/accounts",
+            Some(admin),
+            json!({ "username": name, "password": format!("{name} password"), "roles": roles }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(a.body["username"], name);
+    assert!(a.body.get("password").is_none());
+    s(&a.body["id"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_routes() {
+    let srv = start().await;
+    let a = srv.call(Method::GET, "/iam/health", None, None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["status"], "ok");
+
+    let keys = srv.call(Method::GET, "/iam/keys", None, None).await;
+    assert_eq!(keys.status, StatusCode::OK);
+    let k = &keys.body["keys"][0];
+    assert!(s(&k["kid"]).starts_with("k4.pid."));
+    assert!(s(&k["paserk"]).starts_with("k4.public."));
+    assert_eq!(k["active"], true);
+
+    let jwks = srv
+        .call(Method::GET, "/iam/keys/jwks.json", None, None)
+        .await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    assert_eq!(jwks.body["keys"][0]["kty"], "OKP");
+    assert_eq!(jwks.body["keys"][0]["crv"], "Ed25519");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_refresh_whoami_sessions_logout() {
+    let srv = start().await;
+    let login = srv.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(login["token_type"], "Bearer");
+    assert!(login["expires_in"].as_u64().unwrap() > 0);
+    assert_eq!(login["account"]["username"], "admin");
+    let access = s(&login["access_token"]);
+    let refresh = s(&login["refresh_token"]);
+
+    // Wrong password and unknown user answer alike.
+    let wrong = srv
+        .post(
+            "/iam/login",
+            None,
+            json!({ "username": "admin", "password": "not the password" }),
+        )
+        .await;
+    wrong.assert_error(401, "invalid_credentials");
+    let unknown = srv
+        .post(
+            "/iam/login",
+            None,
+            json!({ "username": "nobody", "password": "not the password" }),
+        )
+        .await;
+    unknown.assert_error(401, "invalid_credentials");
+    assert_eq!(wrong.body, unknown.body);
+
+    let who = srv.get("/iam/whoami", &access).await;
+    assert_eq!(who.status, StatusCode::OK);
+    assert_eq!(who.body["roles"], json!(["admin"]));
+    assert_eq!(who.body["amr"], json!(["pwd"]));
+
+    let r = srv
+        .post("/iam/refresh", None, json!({ "refresh_token": refresh }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let access2 = s(&r.body["access_token"]);
+    // Reuse of the old refresh token revokes the session.
+    let reuse = srv
+        .post("/iam/refresh", None, json!({ "refresh_token": refresh }))
+        .await;
+    reuse.assert_error(401, "refresh_token_reused");
+    srv.get("/iam/whoami", &access2)
+        .await
+        .assert_error(401, "session_revoked");
+
+    // Sessions: list, revoke one, sign out everywhere.
+    let t1 = srv.admin_token().await;
+    let t2 = srv.admin_token().await;
+    let list = srv.get("/iam/sessions", &t1).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let sessions = list.body["sessions"].as_array().unwrap();
+    assert!(sessions.len() >= 3);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let who2 = srv.get("/iam/whoami", &t2).await;
+    let sid2 = s(&who2.body["session_id"]);
+    let del = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/sessions/{sid2}"),
+            Some(&t1),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    srv.get("/iam/whoami", &t2)
+        .await
+        .assert_error(401, "session_revoked");
+    srv.call(Method::DELETE, "/iam/sessions/ses_nope", Some(&t1), None)
+        .await
+        .assert_error(404, "not_found");
+
+    let logout = srv.call(Method::POST, "/iam/logout", Some(&t1), None).await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    srv.get("/iam/whoami", &t1)
+        .await
+        .assert_error(401, "session_revoked");
+
+    let t3 = srv.admin_token().await;
+    let all = srv
+        .call(Method::DELETE, "/iam/sessions", Some(&t3), None)
+        .await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(all.body["revoked"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        srv.get("/iam/whoami", &t3).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_enrol_confirm_login_remove() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    create_user(&srv, &admin, "carol", &[]).await;
+    let tok = s(&srv.login("carol", "carol password").await["access_token"]);
+
+    let e = srv.post("/iam/totp/enrol", Some(&tok), json!({})).await;
+    assert_eq!(e.status, StatusCode::CREATED, "{}", e.body);
+    let uri = s(&e.body["uri"]);
+    assert!(uri.starts_with("otpauth://totp/"));
+    let totp = totp_rs::TOTP::from_url_unchecked(&uri).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    srv.post("/iam/totp/confirm", Some(&tok), json!({ "code": "12" }))
+        .await
+        .assert_error(422, "invalid_totp_code");
+    let c = srv
+        .post(
+            "/iam/totp/confirm",
+            Some(&tok),
+            json!({ "code": totp.generate(now) }),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.body);
+    assert_eq!(c.body["totp"], "on");
+
+    // Password alone is no longer enough.
+    srv.post(
+        "/iam/login",
+        None,
+        json!({ "username": "carol", "password": "carol password" }),
+    )
+    .await
+    .assert_error(401, "totp_required");
+    // The next step's code (within the skew window) logs in.
+    let l = srv
+        .post(
+            "/iam/login",
+            None,
+            json!({ "username": "carol", "password": "carol password",
+                    "totp_code": totp.generate(now + 30) }),
+        )
+        .await;
+    assert_eq!(l.status, StatusCode::OK, "{}", l.body);
+    let tok2 = s(&l.body["access_token"]);
+    let who = srv.get("/iam/whoami", &tok2).await;
+    assert_eq!(who.body["amr"], json!(["pwd", "otp"]));
+
+    let r = srv
+        .call(Method::DELETE, "/iam/totp", Some(&tok2), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["totp"], "off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_roles_admin() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    let bob = create_user(&srv, &admin, "bob", &["staff"]).await;
+
+    srv.post(
+        "/iam/accounts",
+        Some(&admin),
+        json!({ "username": "bob", "password": "another password" }),
+    )
+    .await
+    .assert_error(409, "username_taken");
+    srv.post(
+        "/iam/accounts",
+        Some(&admin),
+        json!({ "username": "Bad Name", "password": "another password" }),
+    )
+    .await
+    .assert_error(422, "invalid_username");
+    srv.post(
+        "/iam/accounts",
+        Some(&admin),
+        json!({ "username": "shorty", "password": "x" }),
+    )
+    .await
+    .assert_error(422, "password_too_short");
+
+    let list = srv.get("/iam/accounts?limit=10", &admin).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["accounts"].as_array().unwrap().len(), 2);
+    let by_name = srv.get("/iam/accounts?username=bob", &admin).await;
+    assert_eq!(by_name.body["accounts"][0]["id"], bob.as_str());
+    let one = srv.get(&format!("/iam/accounts/{bob}"), &admin).await;
+    assert_eq!(one.body["roles"], json!(["staff"]));
+    srv.get("/iam/accounts/acc_missing", &admin)
+        .await
+        .assert_error(404, "not_found");
+
+    // Bob is not an admin: RFC 6750 insufficient_scope.
+    let bob_tok = s(&srv.login("bob", "bob password").await["access_token"]);
+    let denied = srv.get("/iam/accounts", &bob_tok).await;
+    denied.assert_error(403, "missing_role");
+    assert!(denied
+        .header("www-authenticate")
+        .contains("insufficient_scope"));
+    // Bob may read himself, not others.
+    assert_eq!(
+        srv.get(&format!("/iam/accounts/{bob}"), &bob_tok)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let put = |path: String| {
+        let srv = &srv;
+        let admin = admin.clone();
+        async move { srv.call(Method::PUT, &path, Some(&admin), None).await }
+    };
+    let g = put(format!("/iam/accounts/{bob}/roles/ops")).await;
+    assert_eq!(g.status, StatusCode::OK);
+    assert_eq!(g.body["roles"], json!(["ops", "staff"]));
+    put(format!("/iam/accounts/{bob}/roles/NOT%20OK"))
+        .await
+        .assert_error(422, "invalid_role");
+    // Revoking a role voids bob's current tokens.
+    let r = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/accounts/{bob}/roles/ops"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["roles"], json!(["staff"]));
+    srv.get("/iam/whoami", &bob_tok)
+        .await
+        .assert_error(401, "token_revoked");
+
+    let e = put(format!("/iam/accounts/{bob}/elevatable-roles/ops")).await;
+    assert_eq!(e.body["elevatable_roles"], json!(["ops"]));
+    let e = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/accounts/{bob}/elevatable-roles/ops"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(e.body["elevatable_roles"], json!([]));
+
+    let pw = srv
+        .call(
+            Method::PUT,
+            &format!("/iam/accounts/{bob}/password"),
+            Some(&admin),
+            Some(json!({ "password": "bob new password" })),
+        )
+        .await;
+    assert_eq!(pw.status, StatusCode::OK, "{}", pw.body);
+    srv.login("bob", "bob new password").await;
+
+    let d = srv
+        .post(
+            &format!("/iam/accounts/{bob}/disable"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(d.body["disabled"], true);
+    let l = srv
+        .post(
+            "/iam/login",
+            None,
+            json!({ "username": "bob", "password": "bob new password" }),
+        )
+        .await;
+    l.assert_error(403, "account_disabled");
+    let en = srv
+        .post(
+            &format!("/iam/accounts/{bob}/enable"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(en.body["disabled"], false);
+    let bob_tok = s(&srv.login("bob", "bob new password").await["access_token"]);
+
+    // Admin removes bob's TOTP; admin signs bob out everywhere.
+    let t = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/accounts/{bob}/totp"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(t.body["totp"], "off");
+    let so = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/accounts/{bob}/sessions"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(so.status, StatusCode::OK);
+    assert_eq!(
+        srv.get("/iam/whoami", &bob_tok).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Scheduled deletion: by the account itself; cancel.
+    let bob_tok = s(&srv.login("bob", "bob new password").await["access_token"]);
+    let sd = srv
+        .post(
+            &format!("/iam/accounts/{bob}/deletion"),
+            Some(&bob_tok),
+            json!({}),
+        )
+        .await;
+    assert_eq!(sd.status, StatusCode::ACCEPTED, "{}", sd.body);
+    assert!(sd.body["deletion_due"].is_string());
+    let acc = srv.get(&format!("/iam/accounts/{bob}"), &admin).await;
+    assert!(acc.body["deletion_due"].is_string());
+    let cd = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/accounts/{bob}/deletion"),
+            Some(&bob_tok),
+            None,
+        )
+        .await;
+    assert_eq!(cd.status, StatusCode::NO_CONTENT);
+    let acc = srv.get(&format!("/iam/accounts/{bob}"), &admin).await;
+    assert!(acc.body["deletion_due"].is_null());
+    let admin_id = s(&srv.get("/iam/whoami", &admin).await.body["account_id"]);
+    srv.post(
+        &format!("/iam/accounts/{admin_id}/deletion"),
+        Some(&bob_tok),
+        json!({}),
+    )
+    .await
+    .assert_error(404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_tokens_and_credentials() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    let sa = srv
+        .post(
+            "/iam/accounts",
+            Some(&admin),
+            json!({ "username": "billing", "kind": "system" }),
+        )
+        .await;
+    assert_eq!(sa.status, StatusCode::CREATED, "{}", sa.body);
+    assert_eq!(sa.body["kind"], "system");
+    let sa = s(&sa.body["id"]);
+
+    let t = srv
+        .post(
+            &format!("/iam/accounts/{sa}/service-token"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.body);
+    let svc = s(&t.body["token"]);
+    let who = srv.get("/iam/whoami", &svc).await;
+    assert_eq!(who.body["kind"], "system");
+    assert_eq!(who.body["amr"], json!(["service_token"]));
+
+    // Renewal by the token itself replaces it.
+    let renewed = srv
+        .post("/iam/service-token/renew", Some(&svc), json!({}))
+        .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+    let svc2 = s(&renewed.body["token"]);
+    srv.get("/iam/whoami", &svc)
+        .await
+        .assert_error(401, "session_revoked");
+
+    // Credentials: admin stores, the service fetches, others are refused.
+    let put = srv
+        .call(
+            Method::PUT,
+            &format!("/iam/accounts/{sa}/db-credentials"),
+            Some(&admin),
+            Some(
+                json!({ "host": "db.local", "port": 5432, "database": "billing",
+                         "user": "billing", "password": "s3cret" }),
+            ),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::NO_CONTENT, "{}", put.body);
+    let got = srv
+        .get(&format!("/iam/accounts/{sa}/db-credentials"), &svc2)
+        .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(got.body["password"], "s3cret");
+    assert_eq!(got.body["port"], 5432);
+    srv.get(&format!("/iam/accounts/{sa}/db-credentials"), &admin)
+        .await
+        .assert_error(403, "not_permitted");
+
+    let rv = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/accounts/{sa}/service-token"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(rv.status, StatusCode::NO_CONTENT);
+    srv.get("/iam/whoami", &svc2)
+        .await
+        .assert_error(401, "session_revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    create_user(&srv, &admin, "dave", &["reports", "staff"]).await;
+    let dave = s(&srv.login("dave", "dave password").await["access_token"]);
+
+    let c = srv
+        .post(
+            "/iam/api-tokens",
+            Some(&dave),
+            json!({ "label": "ci", "scopes": ["reports"], "expires_in": 3600 }),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
+    let pat = s(&c.body["token"]);
+    assert!(pat.starts_with(iam_core::API_TOKEN_PREFIX));
+    let id = s(&c.body["info"]["id"]);
+
+    let who = srv.get("/iam/whoami", &pat).await;
+    assert_eq!(who.status, StatusCode::OK, "{}", who.body);
+    assert_eq!(who.body["scopes"], json!(["reports"]));
+    // Scope checks in the embedding app.
+    assert_eq!(srv.get("/app/reports", &pat).await.status, StatusCode::OK);
+
+    srv.post(
+        "/iam/api-tokens",
+        Some(&dave),
+        json!({ "label": "x", "scopes": ["admin"], "expires_in": 3600 }),
+    )
+    .await
+    .assert_error(403, "missing_role");
+    srv.post(
+        "/iam/api-tokens",
+        Some(&dave),
+        json!({ "label": "x", "scopes": [], "expires_in": 0 }),
+    )
+    .await
+    .assert_error(422, "expiry_in_past");
+    // An API token cannot mint API tokens.
+    srv.post(
+        "/iam/api-tokens",
+        Some(&pat),
+        json!({ "label": "x", "scopes": [], "expires_in": 60 }),
+    )
+    .await
+    .assert_error(403, "wrong_token_kind");
+
+    let list = srv.get("/iam/api-tokens", &dave).await;
+    let tokens = list.body["api_tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(tokens[0].get("token").is_none());
+    let del = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/api-tokens/{id}"),
+            Some(&dave),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    let after = srv.get("/iam/whoami", &pat).await;
+    after.assert_error(401, "token_revoked");
+    assert!(after.header("www-authenticate").contains("invalid_token"));
+    srv.get("/iam/whoami", "iam_pat_garbage")
+        .await
+        .assert_error(401, "api_token_invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elevation_direct_and_approved() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    let erin = create_user(&srv, &admin, "erin", &[]).await;
+    for role in ["ops", "breakglass"] {
+        srv.call(
+            Method::PUT,
+            &format!("/iam/accounts/{erin}/elevatable-roles/{role}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    }
+    let tok = s(&srv.login("erin", "erin password").await["access_token"]);
+
+    srv.post("/iam/elevation", Some(&tok), json!({ "role": "ops" }))
+        .await
+        .assert_error(403, "step_up_required");
+    srv.post(
+        "/iam/elevation",
+        Some(&tok),
+        json!({ "role": "ops", "password": "wrong password" }),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
+    srv.post(
+        "/iam/elevation",
+        Some(&tok),
+        json!({ "role": "root", "password": "erin password" }),
+    )
+    .await
+    .assert_error(403, "elevation_not_allowed");
+
+    let el = srv
+        .post(
+            "/iam/elevation",
+            Some(&tok),
+            json!({ "role": "ops", "password": "erin password", "duration": 60 }),
+        )
+        .await;
+    assert_eq!(el.status, StatusCode::OK, "{}", el.body);
+    assert_eq!(el.body["status"], "active");
+    let elevated = s(&el.body["access_token"]);
+    let who = srv.get("/iam/whoami", &elevated).await;
+    assert_eq!(who.body["elevated_roles"], json!(["ops"]));
+    let end = srv
+        .call(Method::DELETE, "/iam/elevation/ops", Some(&elevated), None)
+        .await;
+    assert_eq!(end.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        srv.get("/iam/whoami", &elevated).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // breakglass needs an admin's approval.
+    let tok = s(&srv.login("erin", "erin password").await["access_token"]);
+    let req = srv
+        .post(
+            "/iam/elevation",
+            Some(&tok),
+            json!({ "role": "breakglass", "password": "erin password" }),
+        )
+        .await;
+    assert_eq!(req.status, StatusCode::ACCEPTED, "{}", req.body);
+    let rid = s(&req.body["request_id"]);
+    let pending = srv.get("/iam/elevation/requests", &admin).await;
+    assert_eq!(pending.body["requests"][0]["id"], rid.as_str());
+    srv.post(
+        &format!("/iam/elevation/requests/{rid}/approve"),
+        Some(&tok),
+        json!({}),
+    )
+    .await
+    .assert_error(403, "missing_role");
+    let ok = srv
+        .post(
+            &format!("/iam/elevation/requests/{rid}/approve"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["elevation"]["role"], "breakglass");
+    srv.post(
+        &format!("/iam/elevation/requests/{rid}/deny"),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .assert_error(409, "elevation_request_closed");
+
+    // A second request, denied.
+    let req = srv
+        .post(
+            "/iam/elevation",
+            Some(&tok),
+            json!({ "role": "breakglass", "password": "erin password" }),
+        )
+        .await;
+    let rid = s(&req.body["request_id"]);
+    let d = srv
+        .post(
+            &format!("/iam/elevation/requests/{rid}/deny"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_and_organizations() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    let fred = create_user(&srv, &admin, "fred", &[]).await;
+
+    let a = srv
+        .get("/iam/audit?kind=login.succeeded&limit=5", &admin)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let events = a.body["events"].as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["kind"] == "login.succeeded"));
+    assert_eq!(events[0]["hash"].as_str().unwrap().len(), 64);
+    let by_acc = srv.get(&format!("/iam/audit?account={fred}"), &admin).await;
+    assert_eq!(by_acc.body["events"][0]["kind"], "account.created");
+    srv.get("/iam/audit?kind=nope", &admin)
+        .await
+        .assert_error(400, "invalid_query");
+    srv.get("/iam/audit?from=yesterday", &admin)
+        .await
+        .assert_error(400, "invalid_query");
+    let v = srv.get("/iam/audit/verify", &admin).await;
+    assert_eq!(v.body["intact"], true);
+    assert!(v.body["events"].as_u64().unwrap() >= 3);
+
+    let org = srv
+        .post("/iam/orgs", Some(&admin), json!({ "name": "acme" }))
+        .await;
+    assert_eq!(org.status, StatusCode::CREATED, "{}", org.body);
+    let org_id = s(&org.body["id"]);
+    let got = srv.get(&format!("/iam/orgs/{org_id}"), &admin).await;
+    assert_eq!(got.body["name"], "acme");
+    let m = srv
+        .call(
+            Method::PUT,
+            &format!("/iam/orgs/{org_id}/members/{fred}"),
+            Some(&admin),
+            Some(json!({ "role": "member" })),
+        )
+        .await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.body);
+    let members = srv
+        .get(&format!("/iam/orgs/{org_id}/members"), &admin)
+        .await;
+    assert_eq!(members.body["members"].as_array().unwrap().len(), 2);
+
+    let fred_tok = s(&srv.login("fred", "fred password").await["access_token"]);
+    let ms = srv
+        .get(&format!("/iam/accounts/{fred}/memberships"), &fred_tok)
+        .await;
+    assert_eq!(ms.body["memberships"][0]["role"], "member");
+    let ot = srv
+        .post(
+            &format!("/iam/orgs/{org_id}/token"),
+            Some(&fred_tok),
+            json!({}),
+        )
+        .await;
+    assert_eq!(ot.status, StatusCode::OK, "{}", ot.body);
+    let who = srv.get("/iam/whoami", &s(&ot.body["access_token"])).await;
+    assert_eq!(who.body["org"]["id"], org_id.as_str());
+    assert_eq!(who.body["org"]["role"], "member");
+
+    let rm = srv
+        .call(
+            Method::DELETE,
+            &format!("/iam/orgs/{org_id}/members/{fred}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(rm.status, StatusCode::NO_CONTENT);
+    srv.get("/iam/audit", &fred_tok)
+        .await
+        .assert_error(401, "token_revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedding_app_routes() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    create_user(&srv, &admin, "gina", &["staff"]).await;
+    let gina = s(&srv.login("gina", "gina password").await["access_token"]);
+
+    let r = srv
+        .client
+        .get(srv.url("/app/hello"))
+        .bearer_auth(&gina)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().starts_with("hello acc_"));
+
+    let none = srv.call(Method::GET, "/app/hello", None, None).await;
+    none.assert_error(401, "missing_token");
+    assert_eq!(none.header("www-authenticate"), r#"Bearer realm="iam""#);
+    let bad = srv.get("/app/hello", "v4.public.garbage").await;
+    bad.assert_error(401, "token_malformed");
+    assert_eq!(
+        bad.header("www-authenticate"),
+        r#"Bearer realm="iam", error="invalid_token""#
+    );
+
+    let forbidden = srv.get("/app/admin", &gina).await;
+    forbidden.assert_error(403, "missing_role");
+    assert_eq!(
+        forbidden.header("www-authenticate"),
+        r#"Bearer realm="iam", error="insufficient_scope""#
+    );
+    assert_eq!(srv.get("/app/admin", &admin).await.status, StatusCode::OK);
+    srv.get("/app/reports", &gina)
+        .await
+        .assert_error(403, "missing_scope");
+}
