@@ -419,6 +419,13 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Fa
     Ok(())
 }
 
+/// Whether PostgreSQL text can hold `key`. Text cannot hold NUL, so no stored id, lookup or key
+/// contains one: a read for such a key (say, from hostile input) finds nothing rather than
+/// failing.
+fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
 /// A short pause before retry `attempt`, growing and jittered so retries do not collide again.
 fn retry_pause(attempt: u32) -> Duration {
     let jitter = std::time::SystemTime::now()
@@ -430,6 +437,9 @@ fn retry_pause(attempt: u32) -> Duration {
 #[async_trait]
 impl Store for PostgresStore {
     async fn get(&self, kind: RecordKind, id: &str) -> StoreResult<Option<Record>> {
+        if !storable(id) {
+            return Ok(None);
+        }
         sqlx::query(&format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE kind = $1 AND id = $2"
         ))
@@ -444,6 +454,9 @@ impl Store for PostgresStore {
     }
 
     async fn find(&self, kind: RecordKind, lookup: &str) -> StoreResult<Option<Record>> {
+        if !storable(lookup) {
+            return Ok(None);
+        }
         sqlx::query(&format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE kind = $1 AND lookup = $2"
         ))
@@ -463,10 +476,15 @@ impl Store for PostgresStore {
         ));
         q.push_bind(kind.as_str());
         if let Some(parent) = &query.parent {
+            if !storable(parent) {
+                return Ok(Vec::new());
+            }
             q.push(" AND parent = ").push_bind(parent);
         }
         if let Some(after) = &query.after {
-            q.push(" AND id > ").push_bind(after);
+            // No stored id holds NUL, so the ids after "x\0..." are exactly those after "x".
+            let cut = after.split('\0').next().unwrap_or_default();
+            q.push(" AND id > ").push_bind(cut);
         }
         q.push(" ORDER BY id");
         if let Some(limit) = query.limit {
@@ -494,6 +512,9 @@ impl Store for PostgresStore {
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
+        if !storable(key) {
+            return Ok(None);
+        }
         sqlx::query("SELECT failures, last_failure FROM throttles WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
@@ -508,6 +529,9 @@ impl Store for PostgresStore {
         let mut q: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE TRUE"));
         if let Some(account) = &query.account {
+            if !storable(account) {
+                return Ok(Vec::new());
+            }
             q.push(" AND account = ").push_bind(account);
         }
         if let Some(kind) = query.kind {
