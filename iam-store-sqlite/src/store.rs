@@ -74,12 +74,25 @@ pub struct SqliteStore {
 }
 
 /// What the writing side shares with the tasks that run commits.
+///
+/// Commits are group-committed: each queues itself in `pending`, then waits for the writer's
+/// turn; whoever gets the turn runs everything queued in one SQLite transaction, each commit
+/// inside its own savepoint (so one failing commit undoes only itself), and answers each.
+/// Concurrent commits thus share one `BEGIN`/`COMMIT` and one sync to disk.
 #[derive(Default)]
 struct Writer {
     /// Serialises this process's writers (SQLite admits one anyway) so revocation changes reach
     /// the caches in commit order.
     lock: tokio::sync::Mutex<()>,
+    /// Commits waiting for the next turn, with where to send their outcome.
+    pending: Mutex<Vec<Queued>>,
     subscribers: Mutex<Vec<Weak<RevocationCache>>>,
+}
+
+/// A commit waiting in [`Writer::pending`].
+struct Queued {
+    commit: Commit,
+    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -425,6 +438,53 @@ async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> Store
     Ok(())
 }
 
+/// Applies every commit of a batch in one transaction, each inside a savepoint when there are
+/// several, and returns each commit with its outcome; `Err` when the transaction as a whole
+/// failed (then nothing of the batch landed).
+async fn apply_batch(
+    pool: &SqlitePool,
+    commits: Vec<Commit>,
+) -> StoreResult<Vec<(Commit, StoreResult<()>)>> {
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| backend(&e))?;
+    let mut applied = Vec::with_capacity(commits.len());
+    if commits.len() == 1 {
+        // Alone in the batch: the transaction itself is the commit's boundary.
+        for mut commit in commits {
+            apply_commit(&mut tx, &mut commit).await?;
+            applied.push((commit, Ok(())));
+        }
+    } else {
+        for mut commit in commits {
+            let mut savepoint = tx.begin().await.map_err(|e| backend(&e))?;
+            let outcome = apply_commit(&mut savepoint, &mut commit).await;
+            match outcome {
+                Ok(()) => savepoint.commit().await.map_err(|e| backend(&e))?,
+                Err(_) => savepoint.rollback().await.map_err(|e| backend(&e))?,
+            }
+            applied.push((commit, outcome));
+        }
+    }
+    tx.commit().await.map_err(|e| backend(&e))?;
+    Ok(applied)
+}
+
+/// Applies one commit's writes, counters, revocations and audit events.
+async fn apply_commit(conn: &mut SqliteConnection, commit: &mut Commit) -> StoreResult<()> {
+    for w in &commit.writes {
+        apply_write(conn, w).await?;
+    }
+    for t in &commit.throttle {
+        apply_throttle(conn, t).await?;
+    }
+    for c in &commit.revocations {
+        apply_revocation(conn, c).await?;
+    }
+    append_audit(conn, commit).await
+}
+
 impl Writer {
     /// The caches still alive, forgetting dropped ones.
     fn live_subscribers(&self) -> Vec<Arc<RevocationCache>> {
@@ -436,31 +496,56 @@ impl Writer {
         subs.iter().filter_map(Weak::upgrade).collect()
     }
 
-    async fn commit(&self, pool: &SqlitePool, mut commit: Commit) -> StoreResult<()> {
-        let _turn = self.lock.lock().await;
-        let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| backend(&e))?;
-        for w in &commit.writes {
-            apply_write(&mut tx, w).await?;
-        }
-        for t in &commit.throttle {
-            apply_throttle(&mut tx, t).await?;
-        }
-        for c in &commit.revocations {
-            apply_revocation(&mut tx, c).await?;
-        }
-        append_audit(&mut tx, &mut commit).await?;
-        tx.commit().await.map_err(|e| backend(&e))?;
-        if !commit.revocations.is_empty() {
-            for cache in self.live_subscribers() {
-                for change in &commit.revocations {
-                    cache.apply(change);
-                }
+    /// Queues `commit`, runs the queue if this call gets the writer's turn, and returns the
+    /// commit's outcome.
+    async fn commit(&self, pool: &SqlitePool, commit: Commit) -> StoreResult<()> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Queued { commit, done });
+        {
+            let _turn = self.lock.lock().await;
+            let batch =
+                std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+            // Empty when an earlier turn already ran this commit along with its own.
+            if !batch.is_empty() {
+                self.run_batch(pool, batch).await;
             }
         }
-        Ok(())
+        // Whichever turn took this commit answered it before the turn ended.
+        outcome
+            .await
+            .map_err(|_| StoreError::Backend("sqlite: the commit was dropped unanswered".into()))?
+    }
+
+    /// Runs `batch` in one transaction and answers every commit in it.
+    async fn run_batch(&self, pool: &SqlitePool, batch: Vec<Queued>) {
+        let (commits, answers): (Vec<Commit>, Vec<_>) =
+            batch.into_iter().map(|q| (q.commit, q.done)).unzip();
+        let outcomes = match apply_batch(pool, commits).await {
+            Ok(applied) => {
+                // Published only now that the transaction is durable, in commit order.
+                let published: Vec<&RevocationChange> = applied
+                    .iter()
+                    .filter_map(|(commit, outcome)| outcome.is_ok().then_some(commit))
+                    .flat_map(|c| &c.revocations)
+                    .collect();
+                if !published.is_empty() {
+                    for cache in self.live_subscribers() {
+                        for change in &published {
+                            cache.apply(change);
+                        }
+                    }
+                }
+                applied.into_iter().map(|(_, outcome)| outcome).collect()
+            }
+            Err(e) => vec![Err(e); answers.len()],
+        };
+        for (answer, outcome) in answers.into_iter().zip(outcomes) {
+            // The caller may have stopped waiting; the outcome stands either way.
+            let _ = answer.send(outcome);
+        }
     }
 
     async fn prune(
@@ -765,5 +850,135 @@ mod tests {
                 .is_err(),
             "the abandoned commit's revocation must reach the cache"
         );
+    }
+
+    /// Commits queued behind one turn run as one batch: each lands or fails on its own, a
+    /// failed one leaves nothing (no record, revocation, cache change or audit event), and the
+    /// audit chain has no gap.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_keeps_each_commit_atomic() {
+        use iam_core::audit::{verify_chain, AuditDraft, AuditKind};
+        use iam_core::revocation::RevokedSubject;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            SqliteStore::open(dir.path().join("iam.db"))
+                .await
+                .expect("open"),
+        );
+        let cache = Arc::new(RevocationCache::new());
+        store
+            .subscribe(Arc::clone(&cache))
+            .await
+            .expect("subscribe");
+        let record = |id: &str| Record {
+            kind: RecordKind::Account,
+            id: id.to_owned(),
+            version: 0,
+            parent: None,
+            lookup: None,
+            expires_at: None,
+            body: "{}".to_owned(),
+        };
+        let grant = |id: &str| {
+            RevocationChange::Put(Revocation {
+                subject: RevokedSubject::Grant,
+                id: id.to_owned(),
+                issued_before: Timestamp::MAX,
+                until: Timestamp::MAX,
+            })
+        };
+        let event = |n: i64| {
+            vec![AuditDraft::new(
+                AuditKind::AccountCreated,
+                Timestamp::from_millis(n),
+            )]
+        };
+        let commits = vec![
+            Commit {
+                writes: vec![Write::Insert(record("a"))],
+                audit: event(1),
+                ..Commit::default()
+            },
+            Commit {
+                writes: vec![Write::Insert(record("c")), Write::Insert(record("a"))],
+                revocations: vec![grant("ses_x")],
+                audit: event(2),
+                ..Commit::default()
+            },
+            Commit {
+                writes: vec![Write::Insert(record("b"))],
+                revocations: vec![grant("ses_y")],
+                audit: event(3),
+                ..Commit::default()
+            },
+            Commit {
+                writes: vec![Write::Update {
+                    record: record("b"),
+                    expected_version: 5,
+                }],
+                audit: event(4),
+                ..Commit::default()
+            },
+        ];
+        let count = commits.len();
+        let turn = store.writer.lock.lock().await;
+        let mut tasks = Vec::new();
+        for commit in commits {
+            let racer = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move { racer.commit(commit).await }));
+            // Queue them in this order.
+            while store.writer.pending.lock().expect("pending").len() < tasks.len() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert_eq!(store.writer.pending.lock().expect("pending").len(), count);
+        drop(turn);
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.expect("task"));
+        }
+        assert_eq!(
+            outcomes,
+            vec![
+                Ok(()),
+                Err(StoreError::Duplicate {
+                    kind: RecordKind::Account
+                }),
+                Ok(()),
+                Err(StoreError::Conflict),
+            ]
+        );
+        let ids: Vec<String> = store
+            .list(RecordKind::Account, &ListQuery::default())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"], "the failed commit's insert of c is undone");
+        let revoked: Vec<String> = store
+            .revocations()
+            .await
+            .expect("revocations")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(revoked, ["ses_y"]);
+        let t = Timestamp::from_secs(1);
+        assert!(cache.check("acc", "ses_y", t).is_err());
+        assert_eq!(
+            cache.check("acc", "ses_x", t),
+            Ok(()),
+            "a failed commit's revocation must not reach the cache"
+        );
+        let events = store.audit(&AuditQuery::default()).await.expect("audit");
+        let times: Vec<i64> = events.iter().map(|e| e.draft.at.as_millis()).collect();
+        assert_eq!(
+            times,
+            [1, 3],
+            "only the landed commits' events, without a gap"
+        );
+        assert_eq!(verify_chain(&events), Ok(2));
     }
 }
