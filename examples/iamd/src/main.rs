@@ -1,3 +1,198 @@
-//! iamd: the iam server (work in progress).
+//! iamd: the iam server. Serves the iam REST API (iam-axum) over HTTPS on SQLite by default, or
+//! on PostgreSQL with `--store postgres://...`.
+//!
+//! `cargo run --release -p iamd` starts https://127.0.0.1:8443 with `./iam-data/iam.db`,
+//! a self-signed certificate generated into `./iam-data` on first run, and a master key
+//! generated into `./iam-data/master.key` (mode 0600) unless one is configured. On an empty
+//! database it creates the account `admin` (role `admin`) and prints its one-time password.
 
-fn main() {}
+mod settings;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use clap::Parser;
+use iam_axum::{IamRouter, RateLimit};
+use iam_core::{Config, Iam, NewAccount, SecureRandom, Store, ADMIN_ROLE};
+use iam_store_postgres::{PostgresStore, PostgresStoreOptions};
+use iam_store_sqlite::SqliteStore;
+use settings::{Args, Settings};
+
+/// How long in-flight requests may finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = Settings::load(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let master_key = settings.master_key()?;
+    let mut config = Config::new(master_key);
+    settings.apply(&mut config);
+    match settings.store.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let options = PostgresStoreOptions::new(url).context("parsing the Postgres URL")?;
+            let store = PostgresStore::open(options)
+                .await
+                .context("opening the PostgreSQL store")?;
+            tracing::info!(schema = store.schema(), "store: PostgreSQL");
+            run(store, config, &settings).await
+        }
+        Some(other) => {
+            let path = other.strip_prefix("sqlite://").unwrap_or(other);
+            run(open_sqlite(Path::new(path)).await?, config, &settings).await
+        }
+        None => {
+            let path = settings.data_dir.join("iam.db");
+            run(open_sqlite(&path).await?, config, &settings).await
+        }
+    }
+}
+
+async fn open_sqlite(path: &Path) -> Result<SqliteStore> {
+    let store = SqliteStore::open(path)
+        .await
+        .with_context(|| format!("opening the SQLite store {}", path.display()))?;
+    tracing::info!(path = %path.display(), "store: SQLite");
+    Ok(store)
+}
+
+async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<()> {
+    let iam = Iam::builder(store, config)
+        .open()
+        .await
+        .context("opening iam")?;
+    bootstrap_admin(&iam).await?;
+
+    let app = IamRouter::new(iam.clone())
+        .prefix(settings.prefix.clone())
+        .json_fallback(true)
+        .body_limit(settings.body_limit)
+        .rate_limit(RateLimit {
+            burst: settings.rate_limit_burst,
+            per_second: settings.rate_limit_per_second,
+            ..RateLimit::default()
+        })
+        .build();
+
+    let sweeper = tokio::spawn(sweep_forever(iam.clone(), settings.sweep_interval));
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let addr = settings.listen;
+    if settings.http {
+        tracing::warn!(%addr, "serving plain HTTP (--http): put a TLS proxy in front");
+        axum_server::bind(addr)
+            .handle(handle)
+            .serve(service)
+            .await
+            .with_context(|| format!("serving on {addr}"))?;
+    } else {
+        let tls = tls::server_config(settings).await?;
+        tracing::info!(url = %format!("https://{addr}{}", settings.prefix), "serving HTTPS");
+        axum_server::bind_rustls(addr, tls)
+            .handle(handle)
+            .serve(service)
+            .await
+            .with_context(|| format!("serving on {addr}"))?;
+    }
+    sweeper.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On an empty database, creates `admin` with a random one-time password printed once.
+async fn bootstrap_admin<S: Store>(iam: &Iam<S>) -> Result<()> {
+    if !iam
+        .list_accounts(None, 1)
+        .await
+        .context("listing accounts")?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let mut raw = [0u8; 18];
+    SecureRandom::from_entropy().fill(&mut raw);
+    let password = iam_core::SecretString::new(URL_SAFE_NO_PAD.encode(raw));
+    iam.create_account(
+        NewAccount::human("admin", password.clone()).with_roles([ADMIN_ROLE]),
+        None,
+    )
+    .await
+    .context("creating the first admin")?;
+    tracing::warn!("empty database: created the account 'admin'; its one-time password is printed on standard output");
+    // Printed once, to stdout only (never to the log).
+    println!(
+        "iamd: first admin created\n  username: admin\n  password: {}\n  (shown once; log in and change it)",
+        password.expose()
+    );
+    Ok(())
+}
+
+/// Runs [`Iam::sweep`] every `interval` (scheduled deletions, pruning).
+async fn sweep_forever<S: Store>(iam: Iam<S>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match iam.sweep().await {
+            Ok(report) => tracing::info!(
+                deleted_accounts = report.deleted_accounts.len(),
+                pruned_throttles = report.pruned.throttles,
+                pruned_revocations = report.pruned.revocations,
+                "sweep done"
+            ),
+            Err(e) => tracing::error!(error = %e, "sweep failed"),
+        }
+    }
+}
+
+/// Starts a graceful shutdown on Ctrl-C or SIGTERM.
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+}
