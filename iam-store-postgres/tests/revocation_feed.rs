@@ -261,3 +261,45 @@ async fn a_commit_too_large_for_one_notice_still_reaches_other_stores() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_notice_is_caught_by_the_heartbeat() {
+    if !common::server_available("a_missed_notice_is_caught_by_the_heartbeat").await {
+        return;
+    }
+    let schema = TestSchema::new();
+    let store = schema.open().await; // heartbeat every second (see TestSchema::options)
+    let cache = Arc::new(RevocationCache::new());
+    store
+        .subscribe(Arc::clone(&cache))
+        .await
+        .expect("subscribe");
+    // A change that lands without its notice (as if the notice were lost in transit).
+    let mut tx = store.pool().begin().await.expect("begin");
+    sqlx::query("UPDATE revocation_head SET rev = rev + 1")
+        .execute(&mut *tx)
+        .await
+        .expect("bump revision");
+    sqlx::query(
+        "INSERT INTO revocations (subject, id, issued_before, until) VALUES ('grant', 'ses_silent', $1, $2)",
+    )
+    .bind(i64::MAX)
+    .bind(i64::MAX)
+    .execute(&mut *tx)
+    .await
+    .expect("insert revocation");
+    tx.commit().await.expect("commit");
+    let t = Timestamp::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache.check("acc", "ses_silent", t).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the heartbeat did not notice the database was ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cache.check("acc", "ses_silent", t),
+        Err(Denial::SessionRevoked)
+    );
+}

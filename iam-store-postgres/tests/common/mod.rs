@@ -16,6 +16,14 @@ pub fn url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// The URL without its credentials, for messages.
+fn shown(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, rest))) => format!("{scheme}://…@{rest}"),
+        _ => url.to_owned(),
+    }
+}
+
 /// Whether the server answers. In CI (`CI=true`) an unreachable server fails the test; elsewhere
 /// the test is skipped with a printed reason.
 pub async fn server_available(test: &str) -> bool {
@@ -29,6 +37,7 @@ pub async fn server_available(test: &str) -> bool {
         Ok(Err(e)) => e.to_string(),
         Err(_) => "no answer within 5 s".to_owned(),
     };
+    let url = shown(&url);
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(
         !ci,
