@@ -810,7 +810,7 @@ async fn device_flow_through_every_answer() {
 
     // The user looks the code up (any case, no dash) and approves.
     let typed = d.user_code.replace('-', "").to_lowercase();
-    let prompt = w.iam.device_prompt(&typed).await.expect("prompt");
+    let prompt = w.iam.device_prompt(&w.alice, &typed).await.expect("prompt");
     assert_eq!(prompt.client_id, w.app_id);
     assert_eq!(prompt.user_code, d.user_code);
     w.iam
@@ -818,7 +818,7 @@ async fn device_flow_through_every_answer() {
         .await
         .expect("approve");
     assert!(
-        w.iam.device_prompt(&typed).await.is_err(),
+        w.iam.device_prompt(&w.alice, &typed).await.is_err(),
         "settled codes are gone"
     );
 
@@ -1236,4 +1236,34 @@ fn metadata_names_every_endpoint() {
     ] {
         assert!(v.get(f).is_some(), "{f}");
     }
+}
+
+#[tokio::test]
+async fn guessing_user_codes_is_throttled() {
+    let w = world().await;
+    let d = w
+        .iam
+        .device_authorization(&w.app, None, &[])
+        .await
+        .expect("device");
+    let mut throttled = false;
+    for _ in 0..8 {
+        match w.iam.device_prompt(&w.alice, "BBBB-BBBB").await {
+            Err(iam_core::Error::NotFound(_)) => {}
+            Err(iam_core::Error::Denied(Denial::Throttled { .. })) => {
+                throttled = true;
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(throttled, "misses count towards back-off");
+    assert!(matches!(
+        w.iam.approve_device(&w.alice, &d.user_code).await,
+        Err(iam_core::Error::Denied(Denial::Throttled { .. }))
+    ));
+    // An OAuth token cannot approve devices.
+    let t = tokens(&w, "read").await;
+    let p = w.iam.verify(t.access_token.expose()).await.expect("verify");
+    assert!(w.iam.approve_device(&p, &d.user_code).await.is_err());
 }

@@ -81,6 +81,48 @@ pub struct AuthorizeRequest {
     pub max_age: Option<u64>,
     /// `resource` indicators (RFC 8707), possibly several.
     pub resource: Vec<String>,
+    /// Names of parameters that appeared more than once (RFC 6749 §3.1 forbids it): a
+    /// repeated `client_id` or `redirect_uri` is shown to the user, any other answers
+    /// `invalid_request` by redirect.
+    pub repeated: Vec<String>,
+}
+
+impl AuthorizeRequest {
+    /// Builds the request from its query parameters, keeping the first value of each and
+    /// noting repeats in [`AuthorizeRequest::repeated`]. An unparsable `max_age` counts as
+    /// repeated (so the request is refused with `invalid_request`).
+    pub fn from_params(params: &[(String, String)]) -> Self {
+        let mut req = AuthorizeRequest::default();
+        for (i, (name, value)) in params.iter().enumerate() {
+            if name == "resource" {
+                req.resource.push(value.clone());
+                continue;
+            }
+            if params[..i].iter().any(|(n, _)| n == name) {
+                if !req.repeated.contains(name) {
+                    req.repeated.push(name.clone());
+                }
+                continue;
+            }
+            let v = Some(value.clone());
+            match name.as_str() {
+                "response_type" => req.response_type = v,
+                "client_id" => req.client_id = v,
+                "redirect_uri" => req.redirect_uri = v,
+                "scope" => req.scope = v,
+                "state" => req.state = v,
+                "code_challenge" => req.code_challenge = v,
+                "code_challenge_method" => req.code_challenge_method = v,
+                "prompt" => req.prompt = v,
+                "max_age" => match value.parse() {
+                    Ok(n) => req.max_age = Some(n),
+                    Err(_) => req.repeated.push(name.clone()),
+                },
+                _ => {}
+            }
+        }
+        req
+    }
 }
 
 /// A token request (RFC 6749 §4.1.3, §4.4.2, §6; RFC 8628 §3.4), one variant per grant type.
@@ -278,6 +320,27 @@ mod tests {
             ]),
             Err(OAuthErrorCode::InvalidRequest)
         );
+    }
+
+    #[test]
+    fn authorize_requests_parse_and_note_repeats() {
+        let r = AuthorizeRequest::from_params(&p(&[
+            ("response_type", "code"),
+            ("client_id", "cli_1"),
+            ("scope", "a b"),
+            ("scope", "c"),
+            ("max_age", "60"),
+            ("resource", "https://a.example/"),
+            ("resource", "https://b.example/"),
+            ("unknown", "ignored"),
+        ]));
+        assert_eq!(r.client_id.as_deref(), Some("cli_1"));
+        assert_eq!(r.scope.as_deref(), Some("a b"));
+        assert_eq!(r.max_age, Some(60));
+        assert_eq!(r.resource.len(), 2);
+        assert_eq!(r.repeated, vec!["scope".to_string()]);
+        let bad = AuthorizeRequest::from_params(&p(&[("max_age", "-1")]));
+        assert_eq!(bad.repeated, vec!["max_age".to_string()]);
     }
 
     #[test]

@@ -196,6 +196,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
         &self,
         req: &AuthorizeRequest,
     ) -> std::result::Result<std::result::Result<Checked, AuthorizationRedirect>, OAuthError> {
+        if req
+            .repeated
+            .iter()
+            .any(|n| n == "client_id" || n == "redirect_uri")
+        {
+            return Err(OAuthError::invalid_request(
+                "client_id or redirect_uri is repeated",
+            ));
+        }
         let client_id = req
             .client_id
             .as_deref()
@@ -220,6 +229,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 state: state.clone(),
             }))
         };
+        if !req.repeated.is_empty() {
+            return fail(OAuthError::invalid_request(
+                "a request parameter is repeated",
+            ));
+        }
         if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
             return fail(OAuthError::invalid_request("state is too long"));
         }

@@ -19,7 +19,7 @@ use crate::oauth::{
     ClientAuth, DeviceAuthorizationResponse, DevicePrompt, GrantType, OAuthError, OAuthErrorCode,
 };
 use crate::session::Session;
-use crate::store::{Commit, Record, RecordKind, Store, StoreError, Write};
+use crate::store::{Commit, Record, RecordKind, Store, StoreError, ThrottleWrite, Write};
 use crate::token::{new_opaque_token, Principal};
 
 /// Attempts at drawing a user code not already in use.
@@ -101,10 +101,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Err(OAuthError::server_error())
     }
 
-    /// What the verification page shows for a user code typed by the user (any case, with or
-    /// without the dash). Unknown, expired or settled codes are [`Error::NotFound`].
-    pub async fn device_prompt(&self, user_code: &str) -> Result<DevicePrompt> {
-        let (_, device) = self.pending_device(user_code).await?;
+    /// What the verification page shows the logged-in `user` for a user code they typed (any
+    /// case, with or without the dash). Unknown, expired or settled codes are
+    /// [`Error::NotFound`]; each such miss counts towards the user's back-off, so user codes
+    /// cannot be guessed at speed (RFC 8628 §5.1).
+    pub async fn device_prompt(&self, user: &Principal, user_code: &str) -> Result<DevicePrompt> {
+        if !user.is_session_token() {
+            return Err(Denial::WrongTokenKind.into());
+        }
+        let (_, device) = self.pending_device(user, user_code).await?;
         let (_, client) = self
             .load_client(&device.client_id)
             .await?
@@ -129,7 +134,36 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.settle_device(user, user_code, false).await
     }
 
-    async fn pending_device(&self, user_code: &str) -> Result<(Record, StoredDevice)> {
+    /// The pending device authorization with `user_code`, under the user's guessing back-off.
+    async fn pending_device(
+        &self,
+        user: &Principal,
+        user_code: &str,
+    ) -> Result<(Record, StoredDevice)> {
+        let key = format!("device:{}", user.account_id);
+        let state = self.inner.store.throttle(&key).await?;
+        if let Some(retry_after) = self.inner.config.throttle.retry_after(state, self.now()) {
+            return Err(Denial::Throttled { retry_after }.into());
+        }
+        match self.find_pending_device(user_code).await {
+            Err(Error::NotFound(what)) => {
+                self.inner
+                    .store
+                    .commit(Commit {
+                        throttle: vec![ThrottleWrite::Failure {
+                            key,
+                            at: self.now(),
+                        }],
+                        ..Commit::default()
+                    })
+                    .await?;
+                Err(Error::NotFound(what))
+            }
+            other => other,
+        }
+    }
+
+    async fn find_pending_device(&self, user_code: &str) -> Result<(Record, StoredDevice)> {
         let code = normalize_user_code(user_code).ok_or(Error::NotFound("device authorization"))?;
         let record = self
             .inner
@@ -149,7 +183,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             return Err(Denial::WrongTokenKind.into());
         }
         self.retrying(|| async {
-            let (record, mut device) = self.pending_device(user_code).await?;
+            let (record, mut device) = self.pending_device(user, user_code).await?;
             let (_, session) = self
                 .load::<Session>(RecordKind::Session, &user.session_id)
                 .await?
