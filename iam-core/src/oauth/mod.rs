@@ -6,6 +6,36 @@
 //! `revoke_token`, `introspect`, `device_authorization`, ...) take the parsed request types
 //! here and return the typed responses; the HTTP layer only parses and serializes.
 //! Errors are [`OAuthError`]s with the RFCs' codes.
+//!
+//! ```
+//! use iam_core::{ClientAuth, Config, GrantType, Iam, LoginRequest, MasterKey, MemoryStore,
+//!     NewAccount, NewClient, PasswordPolicy, SecureRandom, TokenRequest};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+//! config.passwords = PasswordPolicy::insecure_fast_for_tests();
+//! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
+//! iam.create_account(NewAccount::human("root", "correct horse battery").with_roles(["admin"]), None).await?;
+//! let login = iam.login(&LoginRequest::password("root", "correct horse battery")).await?;
+//! let admin = iam.verify(login.tokens.access_token.expose()).await?;
+//!
+//! // Register a confidential client; its secret is shown only here.
+//! let reg = iam
+//!     .register_client(&admin, NewClient::confidential("billing").grants([GrantType::ClientCredentials]).scopes(["invoices:read"]))
+//!     .await?;
+//! let auth = ClientAuth::secret(reg.client.id.clone(), reg.client_secret.expect("confidential"));
+//!
+//! // The token endpoint: what the HTTP layer calls after parsing the form.
+//! let req = TokenRequest::ClientCredentials { scope: Some("invoices:read".into()), resource: vec![] };
+//! let response = iam.token(&auth, &req).await?;
+//! assert_eq!(serde_json::to_value(&response)?["token_type"], "Bearer");
+//!
+//! let who = iam.verify(response.access_token.expose()).await?;
+//! assert_eq!(who.client_id.as_deref(), Some(reg.client.id.as_str()));
+//! # Ok(())
+//! # }
+//! ```
 
 pub(crate) mod authorize;
 pub(crate) mod client;

@@ -62,7 +62,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 version: 0,
                 parent: Some(client.info.id.clone()),
                 lookup: Some(user_code.clone()),
-                expires_at: Some(stored.expires_at),
+                // Kept past expiry so late polls still hear `expired_token`, not `invalid_grant`.
+                expires_at: Some(stored.expires_at.plus(cfg.device_code_ttl)),
                 body: crate::json::to_body(&stored).map_err(OAuthError::from)?,
             };
             match self
