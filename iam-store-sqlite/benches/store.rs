@@ -1,6 +1,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 //! Refresh rotations and logins per second through `iam_core::Iam`, on [`MemoryStore`] and on
-//! SQLite side by side in one group, so the figures compare as ratios within one run.
+//! SQLite side by side in one group, so the figures compare as ratios within one run: one
+//! caller at a time, and 16 callers at once (where SQLite commits share transactions).
 //!
 //! Passwords use `PasswordPolicy::insecure_fast_for_tests()` (Argon2id, m = 64 KiB, t = 1,
 //! p = 1), so the login figures show the store's share rather than the hash; a production cost
@@ -8,7 +9,7 @@
 //! once with the default `Durability::Full` (an fsync per commit) and once with
 //! `Durability::Normal`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use iam_core::{
@@ -19,6 +20,8 @@ use iam_store_sqlite::{Durability, SqliteStore, SqliteStoreOptions};
 
 const USERNAME: &str = "bench";
 const PASSWORD: &str = "bench password";
+/// Callers at once in the concurrent benchmarks.
+const CONCURRENT: usize = 16;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -59,6 +62,10 @@ fn bench_store<S: Store>(
     store: S,
 ) {
     let (iam, first) = setup(rt, store);
+    let iam = Arc::new(iam);
+
+    // One caller at a time: the latency of one operation, as ops/s.
+    c.throughput(Throughput::Elements(1));
     let current = Mutex::new(first);
     c.bench_function(BenchmarkId::new("refresh_rotation", name), |b| {
         b.to_async(rt).iter(|| async {
@@ -72,6 +79,58 @@ fn bench_store<S: Store>(
         b.to_async(rt)
             .iter(|| async { iam.login(&request).await.expect("login") });
     });
+
+    // CONCURRENT callers at once, as a busy server sees them (commits may share a transaction).
+    c.throughput(Throughput::Elements(CONCURRENT as u64));
+    let sessions: Arc<Vec<Mutex<SecretString>>> = Arc::new(
+        rt.block_on(async {
+            let mut tokens = Vec::new();
+            for _ in 0..CONCURRENT {
+                let login = iam.login(&request).await?;
+                tokens.push(Mutex::new(login.tokens.refresh_token));
+            }
+            Ok::<_, iam_core::Error>(tokens)
+        })
+        .expect("logins"),
+    );
+    c.bench_function(
+        BenchmarkId::new(format!("refresh_rotation_x{CONCURRENT}"), name),
+        |b| {
+            b.to_async(rt).iter(|| async {
+                let mut tasks = tokio::task::JoinSet::new();
+                for i in 0..CONCURRENT {
+                    let (iam, sessions) = (Arc::clone(&iam), Arc::clone(&sessions));
+                    tasks.spawn(async move {
+                        let token = sessions[i].lock().expect("lock").expose().to_owned();
+                        let pair = iam.refresh(&token).await.expect("refresh");
+                        *sessions[i].lock().expect("lock") = pair.refresh_token;
+                    });
+                }
+                while let Some(done) = tasks.join_next().await {
+                    done.expect("refresh task");
+                }
+            });
+        },
+    );
+    c.bench_function(
+        BenchmarkId::new(format!("login_x{CONCURRENT}"), name),
+        |b| {
+            b.to_async(rt).iter(|| async {
+                let mut tasks = tokio::task::JoinSet::new();
+                for _ in 0..CONCURRENT {
+                    let iam = Arc::clone(&iam);
+                    tasks.spawn(async move {
+                        iam.login(&LoginRequest::password(USERNAME, PASSWORD))
+                            .await
+                            .expect("login");
+                    });
+                }
+                while let Some(done) = tasks.join_next().await {
+                    done.expect("login task");
+                }
+            });
+        },
+    );
 }
 
 fn store_throughput(c: &mut Criterion) {
@@ -84,7 +143,6 @@ fn store_throughput(c: &mut Criterion) {
             .expect("open sqlite")
     };
     let mut group = c.benchmark_group("store");
-    group.throughput(Throughput::Elements(1));
     group.sample_size(30);
     group.measurement_time(std::time::Duration::from_secs(4));
     group.warm_up_time(std::time::Duration::from_secs(1));
