@@ -35,9 +35,11 @@
 //!
 //! ## Durability and concurrency
 //!
-//! With the default [`Durability::Full`] a commit is on disk when it returns; every commit is
-//! one `BEGIN IMMEDIATE` transaction, so a crash (even SIGKILL) loses no returned commit and
-//! leaves the audit chain whole. A commit, once started, finishes even if its caller is
+//! With the default [`Durability::Full`] a commit is on disk when it returns, so a crash (even
+//! SIGKILL) loses no returned commit and leaves the audit chain whole. Commits are
+//! group-committed: those that arrive while another is being written share the next
+//! `BEGIN IMMEDIATE` transaction (and its sync to disk), each inside its own savepoint, so each
+//! still lands or fails on its own. A commit, once started, finishes even if its caller is
 //! cancelled, so a revocation written to the file also reaches the in-process caches.
 //! Revocations reach only caches subscribed to the same `SqliteStore`: run one process per
 //! database file (several processes sharing one database want the Postgres store).

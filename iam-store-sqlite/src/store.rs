@@ -61,7 +61,8 @@ impl SqliteStoreOptions {
 
 /// A [`Store`] on one SQLite file in WAL mode.
 ///
-/// Commits run one at a time in `BEGIN IMMEDIATE` transactions. Revocation changes reach the
+/// Commits run in `BEGIN IMMEDIATE` transactions, concurrent ones grouped into one transaction
+/// with a savepoint each (see the crate docs). Revocation changes reach the
 /// caches subscribed to this `SqliteStore` right after their commit; caches in other processes
 /// that open the same file are not fed (run one process per database file).
 ///
