@@ -53,6 +53,15 @@ impl NewAccount {
     }
 }
 
+/// Which of an account's role sets a change touches.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum RoleSet {
+    /// Roles always in the account's tokens.
+    Standing,
+    /// Roles that must be opened per session (elevation).
+    Elevatable,
+}
+
 /// The stored record for `account` (its version is set by the store).
 pub(super) fn account_record(account: &StoredAccount) -> Result<Record> {
     Ok(Record {
@@ -286,38 +295,58 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Grants a standing role. It appears in tokens issued from now on.
     pub async fn grant_role(&self, id: &str, role: &str, actor: Option<&str>) -> Result<Account> {
-        validate_role(role)?;
-        self.update_account(id, |a, now| {
-            if !a.roles.insert(role.to_owned()) {
-                return Ok(None);
-            }
-            Ok(Some((
-                vec![],
-                vec![AuditDraft::new(AuditKind::RoleGranted, now)
-                    .actor(actor)
-                    .account(&a.id)
-                    .detail("role", role)],
-            )))
-        })
-        .await
+        self.change_role(id, role, actor, RoleSet::Standing, true)
+            .await
     }
 
     /// Revokes a standing role. Access tokens issued before carry it, so they are voided at once;
     /// the holder's next refresh yields tokens without it.
     pub async fn revoke_role(&self, id: &str, role: &str, actor: Option<&str>) -> Result<Account> {
+        self.change_role(id, role, actor, RoleSet::Standing, false)
+            .await
+    }
+
+    /// Adds `role` to (`grant`) or removes it from one of an account's role sets, audited.
+    /// Removal voids the account's earlier tokens, which may carry the role.
+    pub(super) async fn change_role(
+        &self,
+        id: &str,
+        role: &str,
+        actor: Option<&str>,
+        set: RoleSet,
+        grant: bool,
+    ) -> Result<Account> {
+        if grant {
+            validate_role(role)?;
+        }
         let ttl = self.inner.config.access_token_ttl;
         self.update_account(id, |a, now| {
-            if !a.roles.remove(role) {
+            let roles = match set {
+                RoleSet::Standing => &mut a.roles,
+                RoleSet::Elevatable => &mut a.elevatable_roles,
+            };
+            let changed = if grant {
+                roles.insert(role.to_owned())
+            } else {
+                roles.remove(role)
+            };
+            if !changed {
                 return Ok(None);
             }
-            let revocations = if a.disabled {
+            let revocations = if grant || a.disabled {
                 vec![]
             } else {
                 vec![account_tokens_before(&a.id, now, now.plus(ttl))]
             };
+            let kind = match (set, grant) {
+                (RoleSet::Standing, true) => AuditKind::RoleGranted,
+                (RoleSet::Standing, false) => AuditKind::RoleRevoked,
+                (RoleSet::Elevatable, true) => AuditKind::ElevatableRoleGranted,
+                (RoleSet::Elevatable, false) => AuditKind::ElevatableRoleRevoked,
+            };
             Ok(Some((
                 revocations,
-                vec![AuditDraft::new(AuditKind::RoleRevoked, now)
+                vec![AuditDraft::new(kind, now)
                     .actor(actor)
                     .account(&a.id)
                     .detail("role", role)],

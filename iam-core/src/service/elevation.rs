@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{account_record, account_tokens_before};
+use super::accounts::{account_record, RoleSet};
 use super::login::{session_record, totp_aad};
 use super::Iam;
-use crate::account::{validate_role, Account, StoredAccount};
+use crate::account::{Account, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
@@ -79,20 +79,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
         role: &str,
         actor: Option<&str>,
     ) -> Result<Account> {
-        validate_role(role)?;
-        self.update_account(account_id, |a, now| {
-            if !a.elevatable_roles.insert(role.to_owned()) {
-                return Ok(None);
-            }
-            Ok(Some((
-                vec![],
-                vec![AuditDraft::new(AuditKind::ElevatableRoleGranted, now)
-                    .actor(actor)
-                    .account(&a.id)
-                    .detail("role", role)],
-            )))
-        })
-        .await
+        self.change_role(account_id, role, actor, RoleSet::Elevatable, true)
+            .await
     }
 
     /// Takes an elevatable role away; tokens carrying it (open elevations) stop verifying at once.
@@ -102,25 +90,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
         role: &str,
         actor: Option<&str>,
     ) -> Result<Account> {
-        let ttl = self.inner.config.access_token_ttl;
-        self.update_account(account_id, |a, now| {
-            if !a.elevatable_roles.remove(role) {
-                return Ok(None);
-            }
-            let revocations = if a.disabled {
-                vec![]
-            } else {
-                vec![account_tokens_before(&a.id, now, now.plus(ttl))]
-            };
-            Ok(Some((
-                revocations,
-                vec![AuditDraft::new(AuditKind::ElevatableRoleRevoked, now)
-                    .actor(actor)
-                    .account(&a.id)
-                    .detail("role", role)],
-            )))
-        })
-        .await
+        self.change_role(account_id, role, actor, RoleSet::Elevatable, false)
+            .await
     }
 
     /// Opens `role` for the principal's session for `duration` (the role's maximum when `None`).
