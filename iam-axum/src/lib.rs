@@ -65,7 +65,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{
-    IamAuth, RequireAuth, RequireAuthLayer, RequireRole, RequireScope, TokenVerifier, Verifier,
+    IamAuth, RequireAuth, RequireAuthLayer, RequireRole, RequireScope, TokenVerifier,
+    VerifiedTokenCache, Verifier,
 };
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
