@@ -118,7 +118,7 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in (1..)
+    for (version, sql) in (1_i64..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(found).unwrap_or(0))
     {
