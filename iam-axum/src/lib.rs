@@ -50,6 +50,7 @@ pub mod auth;
 mod dto;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 pub mod rate_limit;
 mod routes;
 
@@ -70,6 +71,7 @@ pub use auth::{
 };
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use oauth::{oauth_router, OAuthRouter};
 pub use rate_limit::RateLimit;
 
 /// Default largest request body: 64 KiB (every iam request is far smaller).

@@ -1,0 +1,361 @@
+//! The OAuth 2.0 authorization server over HTTP: the protocol endpoints (authorize, token,
+//! device authorization, revocation, introspection), server metadata (RFC 8414), the JWKS
+//! (RFC 8037 OKP keys), WebFinger (RFC 7033) and a small server-rendered page set (login,
+//! consent, device verification) that works in any browser without JavaScript.
+//!
+//! Build it with [`OAuthRouter`] (or [`oauth_router`]) and merge it into your app at the
+//! root of the issuer URL:
+//!
+//! ```
+//! use iam_core::{Config, Iam, MasterKey, MemoryStore, PasswordPolicy, SecureRandom};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), iam_core::Error> {
+//! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+//! config.passwords = PasswordPolicy::insecure_fast_for_tests();
+//! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
+//! let app: axum::Router = iam_axum::OAuthRouter::new(iam, "https://id.example.com")?.build();
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Protocol errors are RFC 6749 §5.2 JSON (`{"error": "...", "error_description": "..."}`),
+//! including for malformed bodies, wrong content types, repeated parameters and wrong
+//! methods. Errors of the authorization endpoint that must not be redirected (unknown client,
+//! unregistered redirect URI) are shown: as a page to browsers, as JSON to other callers.
+
+mod endpoints;
+mod form;
+mod html;
+mod pages;
+mod session;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use iam_core::{Clock, Error, Iam, InvalidInput, OAuthError, SecureRandom, Store};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::rate_limit::{RateLimit, RateLimiter};
+
+/// Path of the authorization endpoint.
+pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+/// Path of the token endpoint.
+pub const TOKEN_PATH: &str = "/oauth2/token";
+/// Path of the device authorization endpoint (RFC 8628).
+pub const DEVICE_AUTHORIZATION_PATH: &str = "/oauth2/device_authorization";
+/// Path of the revocation endpoint (RFC 7009).
+pub const REVOKE_PATH: &str = "/oauth2/revoke";
+/// Path of the introspection endpoint (RFC 7662).
+pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
+/// Path of the JWK set.
+pub const JWKS_PATH: &str = "/oauth2/jwks";
+/// Path of the login page.
+pub const LOGIN_PATH: &str = "/oauth2/login";
+/// Path the consent page posts to.
+pub const CONSENT_PATH: &str = "/oauth2/consent";
+/// Path of the logout form's target.
+pub const LOGOUT_PATH: &str = "/oauth2/logout";
+/// Path of the device verification page (the `verification_uri` unless configured otherwise).
+pub const DEVICE_PATH: &str = "/oauth2/device";
+/// Path the device page's approve/deny form posts to.
+pub const DEVICE_DECISION_PATH: &str = "/oauth2/device/decision";
+/// Path of the authorization server metadata (RFC 8414).
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Path of WebFinger (RFC 7033).
+pub const WEBFINGER_PATH: &str = "/.well-known/webfinger";
+
+/// Largest request body the OAuth endpoints read (every OAuth request is far smaller).
+pub const OAUTH_BODY_LIMIT: usize = 16 * 1024;
+
+/// What the OAuth handlers share.
+pub(crate) struct OAuthState<S: Store, C: Clock> {
+    pub iam: Iam<S, C>,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: String,
+    /// The issuer URL's path (empty at the root), prefixed to the pages' form targets.
+    pub base_path: String,
+    /// The issuer's host name (lowercase, no port), for WebFinger.
+    pub host: String,
+    /// Whether cookies are `Secure` (and `__Host-` prefixed).
+    pub secure: bool,
+    pub limiter: RateLimiter,
+    pub rng: SecureRandom,
+}
+
+impl<S: Store, C: Clock> OAuthState<S, C> {
+    /// The absolute URL of `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// The path (under the issuer's path) of `path`, for form targets and links.
+    pub(crate) fn path(&self, path: &str) -> String {
+        format!("{}{path}", self.base_path)
+    }
+}
+
+/// The OAuth router over `iam` for the issuer (base URL) `issuer`, with the defaults of
+/// [`OAuthRouter`].
+pub fn oauth_router<S: Store, C: Clock>(iam: Iam<S, C>, issuer: &str) -> Result<Router, Error> {
+    Ok(OAuthRouter::new(iam, issuer)?.build())
+}
+
+/// Builds the OAuth 2.0 [`Router`] with settings.
+#[derive(Debug, Clone)]
+pub struct OAuthRouter<S: Store, C: Clock> {
+    iam: Iam<S, C>,
+    issuer: String,
+    secure_cookies: bool,
+    rate_limit: RateLimit,
+}
+
+/// Splits an `http(s)://host[:port][/path]` URL into (scheme is https, host, path).
+fn split_issuer(issuer: &str) -> Option<(bool, String, String)> {
+    let (https, rest) = if let Some(r) = issuer.strip_prefix("https://") {
+        (true, r)
+    } else {
+        (false, issuer.strip_prefix("http://")?)
+    };
+    if issuer.contains(['?', '#']) || issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    Some((
+        https,
+        host.to_ascii_lowercase(),
+        path.trim_end_matches('/').to_owned(),
+    ))
+}
+
+impl<S: Store, C: Clock> OAuthRouter<S, C> {
+    /// Endpoints for the issuer `issuer`: the absolute `http(s)` base URL the router is
+    /// reachable at (no query or fragment; a path such as `/iam` if it is nested there).
+    /// Cookies are `Secure` when the issuer is `https`; the per-address limit on login,
+    /// device-code entry and WebFinger is [`RateLimit::default`].
+    pub fn new(iam: Iam<S, C>, issuer: &str) -> Result<Self, Error> {
+        let (https, _, _) = split_issuer(issuer).ok_or(Error::Invalid(InvalidInput::Config(
+            "the OAuth issuer must be an absolute http(s) URL without query or fragment",
+        )))?;
+        Ok(OAuthRouter {
+            iam,
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            secure_cookies: https,
+            rate_limit: RateLimit::default(),
+        })
+    }
+
+    /// Sets whether the session and CSRF cookies are `Secure` (on by default for an https
+    /// issuer; turn it off only for plain-HTTP development and tests).
+    #[must_use]
+    pub fn secure_cookies(mut self, on: bool) -> Self {
+        self.secure_cookies = on;
+        self
+    }
+
+    /// Sets the per-address limit of the login form, device-code entry and WebFinger.
+    #[must_use]
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// The router. Merge it into an app served at the issuer URL's root path (or nest it at
+    /// the issuer's path); serve with connection info so the per-address limit sees addresses.
+    pub fn build(self) -> Router {
+        let (_, host, base_path) = split_issuer(&self.issuer).unwrap_or_default();
+        let state = Arc::new(OAuthState {
+            iam: self.iam,
+            issuer: self.issuer,
+            base_path,
+            host,
+            secure: self.secure_cookies,
+            limiter: RateLimiter::new(self.rate_limit),
+            rng: SecureRandom::from_entropy(),
+        });
+        let limited = Router::new()
+            .route(
+                LOGIN_PATH,
+                get(pages::login_page::<S, C>).post(pages::login::<S, C>),
+            )
+            .route(
+                DEVICE_PATH,
+                get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
+            )
+            .route(WEBFINGER_PATH, get(endpoints::webfinger::<S, C>))
+            .route_layer(middleware::from_fn_with_state(
+                Arc::clone(&state),
+                limit_by_address::<S, C>,
+            ));
+        let mut router = Router::new()
+            .merge(limited)
+            .route(
+                AUTHORIZE_PATH,
+                get(pages::authorize_get::<S, C>).post(pages::authorize_post::<S, C>),
+            )
+            .route(CONSENT_PATH, post(pages::consent::<S, C>))
+            .route(LOGOUT_PATH, post(pages::logout::<S, C>))
+            .route(DEVICE_DECISION_PATH, post(pages::device_decision::<S, C>))
+            .route(TOKEN_PATH, post(endpoints::token::<S, C>))
+            .route(
+                DEVICE_AUTHORIZATION_PATH,
+                post(endpoints::device_authorization::<S, C>),
+            )
+            .route(REVOKE_PATH, post(endpoints::revoke::<S, C>))
+            .route(INTROSPECT_PATH, post(endpoints::introspect::<S, C>))
+            .route(METADATA_PATH, get(endpoints::metadata::<S, C>))
+            .route(JWKS_PATH, get(endpoints::jwks::<S, C>));
+        // A relative configured verification URI (the default `/device`) is served here too.
+        let configured = state.iam.config().oauth.verification_uri.clone();
+        if configured.starts_with('/')
+            && configured != DEVICE_PATH
+            && !configured.contains(['?', '#', '{', '}', '*'])
+        {
+            router = router.route(
+                &configured,
+                get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
+            );
+        }
+        router
+            .with_state(state)
+            .layer(middleware::map_response(oauth_json_errors))
+            .layer(DefaultBodyLimit::max(OAUTH_BODY_LIMIT))
+            .layer(RequestBodyLimitLayer::new(OAUTH_BODY_LIMIT))
+    }
+}
+
+/// An OAuth error as JSON (RFC 6749 §5.2), with `Cache-Control: no-store` and, for 401, the
+/// `WWW-Authenticate: Basic` challenge RFC 6749 §5.2 requires.
+pub(crate) fn oauth_error(e: OAuthError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, axum::Json(e)).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if status == StatusCode::UNAUTHORIZED {
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"iam\""),
+        );
+    }
+    response
+}
+
+/// A JSON error with a status and code of our own (not an RFC 6749 error).
+fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(serde_json::json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Headers of a framework answer kept when its body is replaced.
+const KEPT_HEADERS: [HeaderName; 3] =
+    [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE];
+
+/// Gives framework error answers (405, 413, rejections: empty or plain text) an OAuth JSON body.
+async fn oauth_json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !plain {
+        return response;
+    }
+    let mut out = match status {
+        StatusCode::METHOD_NOT_ALLOWED => json_error(
+            status,
+            "invalid_request",
+            "the method is not allowed for this endpoint",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            json_error(status, "invalid_request", "the request body is too large")
+        }
+        StatusCode::NOT_FOUND => json_error(status, "not_found", "no such resource"),
+        s if s.is_client_error() => {
+            json_error(status, "invalid_request", "the request is malformed")
+        }
+        s => json_error(s, "server_error", "the server failed to handle the request"),
+    };
+    for name in KEPT_HEADERS {
+        if let Some(v) = response.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// The per-address limit in front of the login form, device-code entry and WebFinger.
+async fn limit_by_address<S: Store, C: Clock>(
+    State(state): State<Arc<OAuthState<S, C>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    // Without connection info every caller shares one bucket: stricter, never looser.
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    match state.limiter.check(addr, Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            tracing::info!(%addr, "rate limit reached");
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut r = json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests from this address; slow down",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            r
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_split_into_host_and_path() {
+        assert_eq!(
+            split_issuer("https://ID.example.com:8443/iam/"),
+            Some((true, "id.example.com".into(), "/iam".into()))
+        );
+        assert_eq!(
+            split_issuer("http://127.0.0.1:1"),
+            Some((false, "127.0.0.1".into(), String::new()))
+        );
+        assert_eq!(split_issuer("ftp://x"), None);
+        assert_eq!(split_issuer("https://x/?q"), None);
+        assert_eq!(split_issuer("https://u@x/"), None);
+        assert_eq!(split_issuer("https:///x"), None);
+    }
+}
