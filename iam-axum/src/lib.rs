@@ -63,6 +63,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use iam_core::{Clock, Iam, Store};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{
@@ -163,6 +164,10 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
 /// error answer that has none of its own (405, 413, 404 fallbacks, ...).
 pub fn with_http_layers(app: Router, body_limit: usize) -> Router {
     app.layer(DefaultBodyLimit::max(body_limit))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(axum::middleware::map_response(json_errors))
         .layer(
