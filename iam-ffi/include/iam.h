@@ -72,6 +72,15 @@ enum iam_status
   IAM_STATUS_RUNTIME = 37,
   // An unexpected failure inside iam.
   IAM_STATUS_INTERNAL = 38,
+  // The role is not elevatable for this account (grant it with `iam_grant_elevatable_role`).
+  IAM_STATUS_ELEVATION_NOT_ALLOWED = 39,
+  // An elevation request must be approved (or denied) by another account than the requester.
+  IAM_STATUS_SELF_APPROVAL = 40,
+  // The elevation request is not pending: unknown, answered, expired, or its session ended.
+  IAM_STATUS_ELEVATION_REQUEST_CLOSED = 41,
+  // This kind of token cannot be used here (e.g. a service token where a login session's
+  // access token is needed).
+  IAM_STATUS_WRONG_TOKEN_KIND = 42,
   // iam panicked; the call was stopped at the boundary and had no effect beyond what it
   // may already have committed. Please report the last error as a bug.
   IAM_STATUS_PANIC = 99,
@@ -110,6 +119,12 @@ typedef int32_t iam_account_kind;
 // `iam_db_credentials_free`.
 typedef struct iam_db_credentials_t iam_db_credentials_t;
 
+// What `iam_elevate` achieved: opaque to C. Either the role is open now (`active`: an access
+// token carrying it and when it closes) or it waits for another account's approval (`pending`:
+// a request id and when the request lapses). Read it with the `iam_elevation_*` getters; free
+// it (the token is overwritten with zeros) with `iam_elevation_free`.
+typedef struct iam_elevation_t iam_elevation_t;
+
 // The verified holder of an access token: opaque to C. Read it with the `iam_principal_*`
 // getters; free it with `iam_principal_free`.
 typedef struct iam_principal_t iam_principal_t;
@@ -138,9 +153,9 @@ const char *iam_status_name(int32_t status);
 // The library version, e.g. `"0.1.0"`. Static: never freed.
 const char *iam_version(void);
 
-// Frees a string handed out by iam (an id, a token, a TOTP secret or URI), first overwriting it
-// with zeros, and sets `*string` to NULL. NULL, or a pointer to NULL, is ignored, so freeing
-// twice through the same variable is harmless.
+// Frees a string handed out by iam (an id, a token, an API token secret, a TOTP secret or URI),
+// first overwriting it with zeros, and sets `*string` to NULL. NULL, or a pointer to NULL, is
+// ignored, so freeing twice through the same variable is harmless.
 //
 // # Safety
 // `string` must be NULL or point to a pointer that is NULL or was handed out by iam as an owned
@@ -187,6 +202,57 @@ iam_status iam_set_password(const iam_t *iam,
                             const char *password,
                             const char *actor_account_id);
 
+// Creates a personal API token for the holder of `access_token` (a login session's access
+// token). `label` names it for its owner (1-128 characters); `scopes` points to `scopes_len`
+// role names the token may use, each one the owner holds (it may be NULL when `scopes_len` is
+// 0); `expires_at_unix_secs` is its expiry in seconds since the Unix epoch (in the future, and
+// no further than the configured maximum, `api_token_max_ttl_secs`).
+//
+// On success `*out_secret` holds the secret (`iam_pat_...`; it is shown only this once) and
+// `*out_token_id` its public id (`pat_...`, for `iam_revoke_api_token`); free both with
+// `iam_string_free`, which wipes them.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED` (a scope the owner does not hold),
+// `IAM_STATUS_WRONG_TOKEN_KIND` (not a login session's token), `IAM_STATUS_INVALID_ARGUMENT`
+// (a bad label or scope, an expiry in the past or too far ahead), or the statuses of
+// `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `scopes` NULL or
+// `scopes_len` such strings; the out pointers NULL or writable.
+iam_status iam_create_api_token(const iam_t *iam,
+                                const char *access_token,
+                                const char *label,
+                                const char *const *scopes,
+                                size_t scopes_len,
+                                int64_t expires_at_unix_secs,
+                                char **out_secret,
+                                char **out_token_id);
+
+// Revokes a personal API token by its id; it stops verifying at once. `access_token` must
+// belong to the token's owner or to an admin. Revoking a revoked token succeeds.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such token), `IAM_STATUS_NOT_PERMITTED`, or the statuses
+// of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_revoke_api_token(const iam_t *iam, const char *access_token, const char *token_id);
+
+// Verifies a personal API token's secret. On success `*out_principal` says whom it speaks for
+// (free it with `iam_principal_free`): its roles are the token's scopes the owner still holds,
+// its session id and token id are the token's id, its authentication method is `"api_token"`.
+//
+// Fails with `IAM_STATUS_TOKEN_INVALID` (unknown or malformed), `IAM_STATUS_REVOKED`,
+// `IAM_STATUS_TOKEN_EXPIRED` or `IAM_STATUS_ACCOUNT_DISABLED`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; `secret` NULL or NUL-terminated; `out_principal` NULL or
+// writable.
+iam_status iam_verify_api_token(const iam_t *iam,
+                                const char *secret,
+                                iam_principal_t **out_principal);
+
 // Walks the whole audit chain, checking every link. On success `*out_events` holds the number
 // of events; a broken chain fails with `IAM_STATUS_AUDIT_CHAIN_BROKEN`, the last error naming
 // the first broken link.
@@ -195,19 +261,164 @@ iam_status iam_set_password(const iam_t *iam,
 // `iam` must be NULL or a live handle; `out_events` NULL or writable.
 iam_status iam_verify_audit_chain(const iam_t *iam, uint64_t *out_events);
 
+// Makes `role` elevatable for an account: the account holds it, but it is off until opened for
+// one session with `iam_elevate`. Granting it again succeeds. `actor_account_id` (NULL for
+// none) names who did it, for the audit log.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` for an unknown account, `IAM_STATUS_INVALID_ARGUMENT` for a
+// bad role name.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_grant_elevatable_role(const iam_t *iam,
+                                     const char *account_id,
+                                     const char *role,
+                                     const char *actor_account_id);
+
+// Takes an elevatable role away from an account; access tokens carrying it (open elevations)
+// stop verifying at once. Revoking a role the account does not have succeeds.
+// `actor_account_id` (NULL for none) names who did it, for the audit log.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_revoke_elevatable_role(const iam_t *iam,
+                                      const char *account_id,
+                                      const char *role,
+                                      const char *actor_account_id);
+
+// Opens the elevatable `role` for the session of `access_token` (a login session's access
+// token) for `duration_secs` seconds (0: the role's maximum). `password` and `totp_code` (each
+// NULL when not given) are the fresh proof the role's policy asks for (by default the
+// password). On success `*out_elevation` says what happened (free it with
+// `iam_elevation_free`): either the role is open and the elevation holds a new access token
+// carrying it, or the role needs another account's approval and the elevation holds the
+// pending request's id (see `iam_approve_elevation`).
+//
+// Fails with `IAM_STATUS_ELEVATION_NOT_ALLOWED` (the role is not elevatable for this account),
+// `IAM_STATUS_STEP_UP_REQUIRED` (a proof the policy needs is missing),
+// `IAM_STATUS_BAD_CREDENTIALS` (a wrong proof; failures count towards a back-off,
+// `IAM_STATUS_THROTTLED`), `IAM_STATUS_WRONG_TOKEN_KIND` (not a login session's token),
+// `IAM_STATUS_INVALID_ARGUMENT` (a duration beyond the role's maximum), or the statuses of
+// `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_elevation` NULL or writable.
+iam_status iam_elevate(const iam_t *iam,
+                       const char *access_token,
+                       const char *role,
+                       uint64_t duration_secs,
+                       const char *password,
+                       const char *totp_code,
+                       iam_elevation_t **out_elevation);
+
+// Ends an open elevation of `role` early for the session of `access_token`. Every access token
+// the session holds (elevated or not) stops verifying at once; refresh for a new one without
+// the role. Ending a role that is not open succeeds.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_end_elevation(const iam_t *iam, const char *access_token, const char *role);
+
+// Approves a pending elevation request: the role opens for the requester's session, whose next
+// `iam_refresh` yields an access token carrying it. `approver_access_token` must carry the
+// role's approver role and belong to another account than the requester. If `out_until` is not
+// NULL it receives when the elevation closes, in seconds since the Unix epoch.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED` (the approver lacks the approver role),
+// `IAM_STATUS_SELF_APPROVAL`, `IAM_STATUS_ELEVATION_REQUEST_CLOSED` (unknown, answered or
+// expired request, or the requester's session ended) or `IAM_STATUS_INVALID_STATE` (the role no
+// longer needs approval).
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_until`
+// NULL or writable.
+iam_status iam_approve_elevation(const iam_t *iam,
+                                 const char *approver_access_token,
+                                 const char *request_id,
+                                 int64_t *out_until);
+
+// Denies a pending elevation request (the same rights as approving it, and the same failures).
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_deny_elevation(const iam_t *iam,
+                              const char *approver_access_token,
+                              const char *request_id);
+
+// Whether the elevation waits for approval (false if `elevation` is NULL).
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+bool iam_elevation_is_pending(const iam_elevation_t *elevation);
+
+// The role, or NULL if `elevation` is NULL. Borrowed: valid until `iam_elevation_free`.
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+const char *iam_elevation_role(const iam_elevation_t *elevation);
+
+// The new access token carrying the role (a PASETO v4.public bearer token; it expires no later
+// than the elevation), or NULL when pending or if `elevation` is NULL. Borrowed: valid until
+// `iam_elevation_free`, which wipes it.
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+const char *iam_elevation_access_token(const iam_elevation_t *elevation);
+
+// When the role was opened, in seconds since the Unix epoch (0 when pending or if `elevation`
+// is NULL).
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+int64_t iam_elevation_since(const iam_elevation_t *elevation);
+
+// When the role closes, in seconds since the Unix epoch (0 when pending or if `elevation` is
+// NULL).
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+int64_t iam_elevation_until(const iam_elevation_t *elevation);
+
+// The id of the pending request (for the approver), or NULL when active or if `elevation` is
+// NULL. Borrowed: valid until `iam_elevation_free`.
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+const char *iam_elevation_request_id(const iam_elevation_t *elevation);
+
+// When the pending request lapses unanswered, in seconds since the Unix epoch (0 when active
+// or if `elevation` is NULL).
+//
+// # Safety
+// `elevation` must be NULL or a live `iam_elevation_t`.
+int64_t iam_elevation_request_expires_at(const iam_elevation_t *elevation);
+
+// Overwrites the access token with zeros, frees the elevation and sets `*elevation` to NULL.
+// NULL, or a pointer to NULL, is ignored.
+//
+// # Safety
+// `elevation` must be NULL or point to a pointer that is NULL or was handed out by iam and not
+// freed through another copy. Strings borrowed from it are invalid afterwards.
+void iam_elevation_free(iam_elevation_t **elevation);
+
 // Opens an iam instance over an in-memory store (everything is lost at `iam_free`), configured
 // by `config_json`. On success `*out` holds the new handle; on failure it is NULL.
 //
 // `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 // padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
-// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"` (integers),
-// `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
+// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
+// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers), `"elevation"` (an
+// object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),
+// a policy being `{"step_up": "none" | "password" | "totp" | "password_and_totp",
+// "approver_role", "max_duration_secs"}`, `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
 // "max_concurrent_hashes"}`), `"throttle"` (`{"free_failures", "base_delay", "max_delay"}`,
 // delays in seconds), `"worker_threads"` (1-256). Unknown fields are refused.
 //
 // # Safety
 // `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or writable.
-iam_status iam_open_memory(const char *config_json, iam_t **out);
+iam_status iam_open_memory(const char *config_json,
+                           iam_t **out);
 
 // Opens an iam instance over the SQLite database at `path` (created, and migrated, if needed),
 // configured by `config_json` as for `iam_open_memory`. On failure `*out` is NULL.

@@ -197,6 +197,7 @@ impl Handed for crate::handle::iam_t {}
 impl Handed for crate::tokens::iam_tokens_t {}
 impl Handed for crate::principal::iam_principal_t {}
 impl Handed for crate::service_accounts::iam_db_credentials_t {}
+impl Handed for crate::elevation::iam_elevation_t {}
 
 /// Hands a new object to the caller through `out`; free it with its `*_free` function.
 pub(crate) fn give<T: Handed>(out: &mut *mut T, value: T) {

@@ -1,9 +1,11 @@
 //! [`iam_t`]: the handle that owns an `Iam` over a store and the tokio runtime that drives it,
 //! with the JSON configuration it is opened from.
 
+use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::time::Duration;
 
+use iam_core::config::{ElevationPolicy, StepUp};
 use iam_core::{Config, Iam, MasterKey, MemoryStore, PasswordPolicy, ThrottlePolicy};
 use iam_store_sqlite::SqliteStore;
 use serde::Deserialize;
@@ -85,12 +87,61 @@ struct FfiConfig {
     access_token_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
     service_token_ttl_secs: Option<u64>,
+    /// Longest lifetime a personal API token may be given.
+    api_token_max_ttl_secs: Option<u64>,
+    /// Elevation rules per role.
+    elevation: Option<BTreeMap<String, FfiElevationPolicy>>,
+    /// Elevation rules for roles without their own entry.
+    default_elevation: Option<FfiElevationPolicy>,
+    /// How long an elevation request waits for approval.
+    elevation_request_ttl_secs: Option<u64>,
     /// Argon2id cost and length rules (`memory_kib`, `iterations`, `parallelism`, ...).
     password: Option<PasswordPolicy>,
     /// Login back-off (`free_failures`, `base_delay`, `max_delay` in seconds).
     throttle: Option<ThrottlePolicy>,
     /// Tokio worker threads (default: one per CPU).
     worker_threads: Option<usize>,
+}
+
+/// How one role may be elevated to, as written in the JSON configuration. Unknown fields are
+/// refused; absent ones keep the core's defaults (password step-up, no approval, 30 minutes).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FfiElevationPolicy {
+    /// `"none"`, `"password"`, `"totp"` or `"password_and_totp"`.
+    step_up: Option<StepUp>,
+    /// Another account holding this role must approve each activation.
+    approver_role: Option<String>,
+    /// The longest an activation may last.
+    max_duration_secs: Option<u64>,
+}
+
+/// A role named in the configuration, which must be a valid role name.
+fn config_role(role: &str) -> Result<(), FfiError> {
+    iam_core::account::validate_role(role)
+        .map_err(|e| FfiError::Config(format!("the elevation role {role:?}: {e}")))
+}
+
+impl FfiElevationPolicy {
+    fn into_policy(self) -> Result<ElevationPolicy, FfiError> {
+        let mut policy = ElevationPolicy::default();
+        if let Some(v) = self.step_up {
+            policy.step_up = v;
+        }
+        if let Some(role) = self.approver_role {
+            config_role(&role)?;
+            policy.approver_role = Some(role);
+        }
+        if let Some(v) = self.max_duration_secs {
+            if v == 0 {
+                return Err(FfiError::Config(
+                    "an elevation's max_duration_secs must be positive".into(),
+                ));
+            }
+            policy.max_duration = Duration::from_secs(v);
+        }
+        Ok(policy)
+    }
 }
 
 /// A parsed configuration: the core's, plus how to build the runtime.
@@ -120,6 +171,21 @@ fn parse_config(json: &str) -> Result<Settings, FfiError> {
     }
     if let Some(v) = raw.service_token_ttl_secs {
         config.service_token_ttl = Duration::from_secs(v);
+    }
+    if let Some(v) = raw.api_token_max_ttl_secs {
+        config.api_token_max_ttl = Duration::from_secs(v);
+    }
+    if let Some(map) = raw.elevation {
+        for (role, policy) in map {
+            config_role(&role)?;
+            config.elevation.insert(role, policy.into_policy()?);
+        }
+    }
+    if let Some(v) = raw.default_elevation {
+        config.default_elevation = v.into_policy()?;
+    }
+    if let Some(v) = raw.elevation_request_ttl_secs {
+        config.elevation_request_ttl = Duration::from_secs(v);
     }
     if let Some(v) = raw.password {
         config.passwords = v;
@@ -175,8 +241,11 @@ fn open(json: &str, sqlite_path: Option<&str>) -> Result<iam_t, FfiError> {
 ///
 /// `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 /// padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
-/// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"` (integers),
-/// `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
+/// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
+/// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers), `"elevation"` (an
+/// object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),
+/// a policy being `{"step_up": "none" | "password" | "totp" | "password_and_totp",
+/// "approver_role", "max_duration_secs"}`, `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
 /// "max_concurrent_hashes"}`), `"throttle"` (`{"free_failures", "base_delay", "max_delay"}`,
 /// delays in seconds), `"worker_threads"` (1-256). Unknown fields are refused.
 ///

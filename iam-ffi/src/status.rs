@@ -64,6 +64,15 @@ pub enum iam_status {
     Runtime = 37,
     /// An unexpected failure inside iam.
     Internal = 38,
+    /// The role is not elevatable for this account (grant it with `iam_grant_elevatable_role`).
+    ElevationNotAllowed = 39,
+    /// An elevation request must be approved (or denied) by another account than the requester.
+    SelfApproval = 40,
+    /// The elevation request is not pending: unknown, answered, expired, or its session ended.
+    ElevationRequestClosed = 41,
+    /// This kind of token cannot be used here (e.g. a service token where a login session's
+    /// access token is needed).
+    WrongTokenKind = 42,
     /// iam panicked; the call was stopped at the boundary and had no effect beyond what it
     /// may already have committed. Please report the last error as a bug.
     Panic = 99,
@@ -100,6 +109,10 @@ impl iam_status {
             iam_status::Crypto => "IAM_STATUS_CRYPTO",
             iam_status::Runtime => "IAM_STATUS_RUNTIME",
             iam_status::Internal => "IAM_STATUS_INTERNAL",
+            iam_status::ElevationNotAllowed => "IAM_STATUS_ELEVATION_NOT_ALLOWED",
+            iam_status::SelfApproval => "IAM_STATUS_SELF_APPROVAL",
+            iam_status::ElevationRequestClosed => "IAM_STATUS_ELEVATION_REQUEST_CLOSED",
+            iam_status::WrongTokenKind => "IAM_STATUS_WRONG_TOKEN_KIND",
             iam_status::Panic => "IAM_STATUS_PANIC",
         }
     }
@@ -135,6 +148,10 @@ impl iam_status {
             iam_status::Crypto => c"IAM_STATUS_CRYPTO",
             iam_status::Runtime => c"IAM_STATUS_RUNTIME",
             iam_status::Internal => c"IAM_STATUS_INTERNAL",
+            iam_status::ElevationNotAllowed => c"IAM_STATUS_ELEVATION_NOT_ALLOWED",
+            iam_status::SelfApproval => c"IAM_STATUS_SELF_APPROVAL",
+            iam_status::ElevationRequestClosed => c"IAM_STATUS_ELEVATION_REQUEST_CLOSED",
+            iam_status::WrongTokenKind => c"IAM_STATUS_WRONG_TOKEN_KIND",
             iam_status::Panic => c"IAM_STATUS_PANIC",
         }
     }
@@ -146,7 +163,7 @@ impl iam_status {
 }
 
 /// Every code, in numeric order.
-const ALL: [iam_status; 28] = [
+const ALL: [iam_status; 32] = [
     iam_status::Ok,
     iam_status::NullParameter,
     iam_status::InvalidUtf8,
@@ -174,6 +191,10 @@ const ALL: [iam_status; 28] = [
     iam_status::Crypto,
     iam_status::Runtime,
     iam_status::Internal,
+    iam_status::ElevationNotAllowed,
+    iam_status::SelfApproval,
+    iam_status::ElevationRequestClosed,
+    iam_status::WrongTokenKind,
     iam_status::Panic,
 ];
 
@@ -190,8 +211,7 @@ pub(crate) fn denial_status(denial: &Denial) -> iam_status {
         | Denial::TokenNotYetValid
         | Denial::TokenWrongIssuer
         | Denial::TokenWrongAudience
-        | Denial::ApiTokenInvalid
-        | Denial::WrongTokenKind => iam_status::TokenInvalid,
+        | Denial::ApiTokenInvalid => iam_status::TokenInvalid,
         Denial::TokenExpired => iam_status::TokenExpired,
         Denial::TokenRevoked | Denial::SessionRevoked => iam_status::Revoked,
         Denial::SessionExpired => iam_status::SessionExpired,
@@ -200,10 +220,12 @@ pub(crate) fn denial_status(denial: &Denial) -> iam_status {
         Denial::MissingRole(_)
         | Denial::MissingScope(_)
         | Denial::MissingOrgRole { .. }
-        | Denial::NotPermitted
-        | Denial::ElevationNotAllowed
-        | Denial::SelfApproval => iam_status::NotPermitted,
+        | Denial::NotPermitted => iam_status::NotPermitted,
         Denial::StepUpRequired => iam_status::StepUpRequired,
+        Denial::ElevationNotAllowed => iam_status::ElevationNotAllowed,
+        Denial::SelfApproval => iam_status::SelfApproval,
+        Denial::ElevationRequestClosed => iam_status::ElevationRequestClosed,
+        Denial::WrongTokenKind => iam_status::WrongTokenKind,
         _ => iam_status::Denied,
     }
 }
@@ -255,5 +277,32 @@ mod tests {
             core_status(&Error::UsernameTaken),
             iam_status::UsernameTaken
         );
+    }
+
+    #[test]
+    fn elevation_and_api_token_denials_have_their_codes() {
+        let cases = [
+            (Denial::StepUpRequired, iam_status::StepUpRequired),
+            (Denial::ElevationNotAllowed, iam_status::ElevationNotAllowed),
+            (Denial::SelfApproval, iam_status::SelfApproval),
+            (
+                Denial::ElevationRequestClosed,
+                iam_status::ElevationRequestClosed,
+            ),
+            (Denial::WrongTokenKind, iam_status::WrongTokenKind),
+            (Denial::NotPermitted, iam_status::NotPermitted),
+            (Denial::MissingRole("ops".into()), iam_status::NotPermitted),
+            (Denial::ApiTokenInvalid, iam_status::TokenInvalid),
+            (Denial::TokenRevoked, iam_status::Revoked),
+        ];
+        for (denial, status) in cases {
+            assert_eq!(denial_status(&denial), status, "{denial:?}");
+        }
+        assert_eq!(
+            iam_status::from_code(39),
+            Some(iam_status::ElevationNotAllowed)
+        );
+        assert_eq!(iam_status::from_code(42), Some(iam_status::WrongTokenKind));
+        assert_eq!(iam_status::from_code(43), None);
     }
 }

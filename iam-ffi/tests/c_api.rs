@@ -9,7 +9,11 @@ use std::process::{Command, Output};
 
 use support::{crate_dir, library_dir, tool_available};
 
-/// Compiles the C test into `dir` and returns the executable's path.
+/// Compiles the C test into `dir` and returns the executable's path. The program runs with
+/// `LD_LIBRARY_PATH` set to the library's directory, so that it loads the very library it was
+/// linked against rather than another copy on cargo's search path (cargo uplifts the cdylib to
+/// `<target>/<profile>` as well, and a build of another checkout sharing the target directory may
+/// have left an older one there).
 fn compile(dir: &Path) -> PathBuf {
     let lib = library_dir();
     let exe = dir.join("iam_test");
@@ -52,6 +56,7 @@ fn c_program_passes() {
     let exe = compile(dir.path());
     let output = Command::new(&exe)
         .arg(dir.path().join("iam.db"))
+        .env("LD_LIBRARY_PATH", library_dir())
         .output()
         .expect("the C test runs");
     assert_success("the C test", &output);
@@ -74,6 +79,7 @@ fn c_program_is_clean_under_valgrind() {
         ])
         .arg(&exe)
         .arg(dir.path().join("iam.db"))
+        .env("LD_LIBRARY_PATH", library_dir())
         .output()
         .expect("valgrind runs");
     assert_success("the C test under valgrind memcheck", &output);

@@ -34,6 +34,8 @@ __all__ = [
     "TotpEnrolment",
     "ServiceToken",
     "DbCredentials",
+    "Elevation",
+    "ApiToken",
     "IamError",
     "STATUS_ERRORS",
     "library",
@@ -97,6 +99,18 @@ AuditChainBrokenError = _error("AuditChainBrokenError", 35, doc="The audit chain
 CryptoError = _error("CryptoError", 36, doc="A cryptographic step failed.")
 IamRuntimeError = _error("IamRuntimeError", 37, doc="Called from an async runtime thread.")
 InternalError = _error("InternalError", 38, doc="An unexpected failure inside iam.")
+ElevationNotAllowedError = _error(
+    "ElevationNotAllowedError", 39, DeniedError, "The role is not elevatable for this account."
+)
+SelfApprovalError = _error(
+    "SelfApprovalError", 40, DeniedError, "An elevation must be approved by another account."
+)
+ElevationRequestClosedError = _error(
+    "ElevationRequestClosedError", 41, DeniedError, "The elevation request is no longer pending."
+)
+WrongTokenKindError = _error(
+    "WrongTokenKindError", 42, DeniedError, "This kind of token cannot be used here."
+)
 PanicError = _error("PanicError", 99, doc="iam panicked (a bug); the call was stopped.")
 
 STATUS_ERRORS: dict = {
@@ -128,6 +142,10 @@ STATUS_ERRORS: dict = {
         CryptoError,
         IamRuntimeError,
         InternalError,
+        ElevationNotAllowedError,
+        SelfApprovalError,
+        ElevationRequestClosedError,
+        WrongTokenKindError,
         PanicError,
     ]
 }
@@ -151,6 +169,10 @@ class _Principal(ctypes.Structure):
 
 class _DbCredentials(ctypes.Structure):
     """The opaque iam_db_credentials_t."""
+
+
+class _Elevation(ctypes.Structure):
+    """The opaque iam_elevation_t."""
 
 
 _c = ctypes.c_char_p
@@ -179,6 +201,7 @@ def _load(path: str) -> ctypes.CDLL:
     tok_p = ctypes.POINTER(_Tokens)
     pri_p = ctypes.POINTER(_Principal)
     cred_p = ctypes.POINTER(_DbCredentials)
+    elev_p = ctypes.POINTER(_Elevation)
     sigs = {
         "iam_last_error": (_c, []),
         "iam_status_name": (_c, [ctypes.c_int32]),
@@ -210,6 +233,32 @@ def _load(path: str) -> ctypes.CDLL:
         ),
         "iam_fetch_db_credentials": (status, [iam_p, _c, _c, ctypes.POINTER(cred_p)]),
         "iam_verify_audit_chain": (status, [iam_p, ctypes.POINTER(ctypes.c_uint64)]),
+        "iam_grant_elevatable_role": (status, [iam_p, _c, _c, _c]),
+        "iam_revoke_elevatable_role": (status, [iam_p, _c, _c, _c]),
+        "iam_elevate": (
+            status,
+            [iam_p, _c, _c, ctypes.c_uint64, _c, _c, ctypes.POINTER(elev_p)],
+        ),
+        "iam_end_elevation": (status, [iam_p, _c, _c]),
+        "iam_approve_elevation": (status, [iam_p, _c, _c, ctypes.POINTER(ctypes.c_int64)]),
+        "iam_deny_elevation": (status, [iam_p, _c, _c]),
+        "iam_elevation_is_pending": (ctypes.c_bool, [elev_p]),
+        "iam_elevation_role": (_c, [elev_p]),
+        "iam_elevation_access_token": (_c, [elev_p]),
+        "iam_elevation_since": (ctypes.c_int64, [elev_p]),
+        "iam_elevation_until": (ctypes.c_int64, [elev_p]),
+        "iam_elevation_request_id": (_c, [elev_p]),
+        "iam_elevation_request_expires_at": (ctypes.c_int64, [elev_p]),
+        "iam_elevation_free": (None, [ctypes.POINTER(elev_p)]),
+        "iam_create_api_token": (
+            status,
+            [
+                iam_p, _c, _c, ctypes.POINTER(_c), ctypes.c_size_t, ctypes.c_int64,
+                ctypes.POINTER(_cp), ctypes.POINTER(_cp),
+            ],
+        ),
+        "iam_revoke_api_token": (status, [iam_p, _c, _c]),
+        "iam_verify_api_token": (status, [iam_p, _c, ctypes.POINTER(pri_p)]),
         "iam_tokens_access_token": (_c, [tok_p]),
         "iam_tokens_refresh_token": (_c, [tok_p]),
         "iam_tokens_session_id": (_c, [tok_p]),
@@ -355,7 +404,42 @@ class DbCredentials:
         )
 
 
+@dataclass(frozen=True)
+class Elevation:
+    """What :meth:`Iam.elevate` achieved: the role is open now (``access_token`` carries it until
+    ``until``), or it waits for approval (``pending``: ``request_id`` lapses at
+    ``request_expires_at``). Times are Unix seconds; fields of the other state are None/0."""
+
+    role: str
+    pending: bool
+    access_token: Optional[str]
+    since: int
+    until: int
+    request_id: Optional[str]
+    request_expires_at: int
+
+    def __repr__(self) -> str:
+        if self.pending:
+            return f"Elevation(role={self.role!r}, pending, request_id={self.request_id!r})"
+        return f"Elevation(role={self.role!r}, until={self.until})"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A new personal API token: its secret (shown once) and its public id."""
+
+    secret: str
+    token_id: str
+
+    def __repr__(self) -> str:
+        return f"ApiToken(token_id={self.token_id!r})"
+
+
 _KINDS = {1: "human", 2: "system"}
+
+
+def _optional_text(value: Optional[bytes]) -> Optional[str]:
+    return None if value is None else value.decode("utf-8")
 
 
 # ---- the handle ------------------------------------------------------------------------
@@ -474,10 +558,7 @@ class Iam:
         _check(self._lib.iam_refresh(self._h(), _arg(refresh_token), ctypes.byref(out)))
         return self._take_tokens(out)
 
-    def verify(self, access_token: Text) -> Principal:
-        """Verifies an access token; returns whom it speaks for."""
-        out = ctypes.POINTER(_Principal)()
-        _check(self._lib.iam_verify(self._h(), _arg(access_token), ctypes.byref(out)))
+    def _take_principal(self, out) -> Principal:
         lib = self._lib
         try:
             return Principal(
@@ -499,6 +580,12 @@ class Iam:
             )
         finally:
             lib.iam_principal_free(ctypes.byref(out))
+
+    def verify(self, access_token: Text) -> Principal:
+        """Verifies an access token; returns whom it speaks for."""
+        out = ctypes.POINTER(_Principal)()
+        _check(self._lib.iam_verify(self._h(), _arg(access_token), ctypes.byref(out)))
+        return self._take_principal(out)
 
     def revoke_session(self, session_id: Text, actor: Optional[Text] = None) -> None:
         """Revokes a session; its tokens stop working at once."""
@@ -578,6 +665,107 @@ class Iam:
             )
         finally:
             lib.iam_db_credentials_free(ctypes.byref(out))
+
+    # elevation
+
+    def grant_elevatable_role(self, account_id: Text, role: Text, actor: Optional[Text] = None) -> None:
+        """Makes ``role`` elevatable for an account (held, but off until opened per session)."""
+        _check(
+            self._lib.iam_grant_elevatable_role(self._h(), _arg(account_id), _arg(role), _arg(actor))
+        )
+
+    def revoke_elevatable_role(
+        self, account_id: Text, role: Text, actor: Optional[Text] = None
+    ) -> None:
+        """Takes an elevatable role away; tokens carrying it stop verifying at once."""
+        _check(
+            self._lib.iam_revoke_elevatable_role(
+                self._h(), _arg(account_id), _arg(role), _arg(actor)
+            )
+        )
+
+    def elevate(
+        self,
+        access_token: Text,
+        role: Text,
+        duration_secs: int = 0,
+        password: Optional[Text] = None,
+        totp_code: Optional[Text] = None,
+    ) -> Elevation:
+        """Opens ``role`` for the token's session (``duration_secs`` 0: the role's maximum) with
+        the fresh proof its policy asks for; or files a request when the role needs approval."""
+        out = ctypes.POINTER(_Elevation)()
+        _check(
+            self._lib.iam_elevate(
+                self._h(), _arg(access_token), _arg(role), duration_secs, _arg(password),
+                _arg(totp_code), ctypes.byref(out),
+            )
+        )
+        lib = self._lib
+        try:
+            return Elevation(
+                role=_text(lib.iam_elevation_role(out)),
+                pending=bool(lib.iam_elevation_is_pending(out)),
+                access_token=_optional_text(lib.iam_elevation_access_token(out)),
+                since=int(lib.iam_elevation_since(out)),
+                until=int(lib.iam_elevation_until(out)),
+                request_id=_optional_text(lib.iam_elevation_request_id(out)),
+                request_expires_at=int(lib.iam_elevation_request_expires_at(out)),
+            )
+        finally:
+            lib.iam_elevation_free(ctypes.byref(out))
+
+    def end_elevation(self, access_token: Text, role: Text) -> None:
+        """Ends an open elevation early; the session's access tokens stop verifying at once."""
+        _check(self._lib.iam_end_elevation(self._h(), _arg(access_token), _arg(role)))
+
+    def approve_elevation(self, approver_token: Text, request_id: Text) -> int:
+        """Approves a pending request; returns when the elevation closes (Unix seconds). The
+        requester's next refresh yields a token carrying the role."""
+        until = ctypes.c_int64()
+        _check(
+            self._lib.iam_approve_elevation(
+                self._h(), _arg(approver_token), _arg(request_id), ctypes.byref(until)
+            )
+        )
+        return until.value
+
+    def deny_elevation(self, approver_token: Text, request_id: Text) -> None:
+        """Denies a pending request."""
+        _check(self._lib.iam_deny_elevation(self._h(), _arg(approver_token), _arg(request_id)))
+
+    # personal API tokens
+
+    def create_api_token(
+        self,
+        access_token: Text,
+        label: Text,
+        scopes: Iterable[Text] = (),
+        expires_at: int = 0,
+    ) -> ApiToken:
+        """Creates a personal API token for the token's holder, limited to ``scopes`` (roles they
+        hold) and expiring at ``expires_at`` (Unix seconds)."""
+        scope_list = [_arg(s) for s in scopes]
+        array = (ctypes.c_char_p * len(scope_list))(*scope_list) if scope_list else None
+        secret = ctypes.c_void_p()
+        token_id = ctypes.c_void_p()
+        _check(
+            self._lib.iam_create_api_token(
+                self._h(), _arg(access_token), _arg(label), array, len(scope_list),
+                int(expires_at), ctypes.byref(secret), ctypes.byref(token_id),
+            )
+        )
+        return ApiToken(secret=_take_string(secret), token_id=_take_string(token_id))
+
+    def revoke_api_token(self, access_token: Text, token_id: Text) -> None:
+        """Revokes a personal API token (its owner or an admin); it stops verifying at once."""
+        _check(self._lib.iam_revoke_api_token(self._h(), _arg(access_token), _arg(token_id)))
+
+    def verify_api_token(self, secret: Text) -> Principal:
+        """Verifies a personal API token; its roles are the scopes the owner still holds."""
+        out = ctypes.POINTER(_Principal)()
+        _check(self._lib.iam_verify_api_token(self._h(), _arg(secret), ctypes.byref(out)))
+        return self._take_principal(out)
 
     # audit
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iam.h"
 
@@ -41,7 +42,9 @@ static const char *CONFIG =
     "{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
     " \"issuer\": \"c-test\", \"audience\": \"c-test\","
     " \"password\": {\"memory_kib\": 64, \"iterations\": 1},"
-    " \"worker_threads\": 2}";
+    " \"worker_threads\": 2,"
+    " \"elevation\": {\"breakglass\": {\"step_up\": \"none\", \"approver_role\": \"admin\","
+    " \"max_duration_secs\": 600}}}";
 
 static int str_eq(const char *a, const char *b) {
   return a != NULL && b != NULL && strcmp(a, b) == 0;
@@ -66,6 +69,179 @@ static void *verify_worker(void *arg) {
     w->failures++;
   iam_tokens_free(&t);
   return NULL;
+}
+
+/* Elevation: "ops" opens with bob's password; "breakglass" (see CONFIG) needs an admin's
+ * approval. Ending the elevation revokes the session's tokens, the elevated one included. */
+static void run_elevation(iam_t *iam, const char *alice, const char *bob, const char *admin_token,
+                          const iam_tokens_t *bob_tokens) {
+  CHECK_STATUS(iam_grant_elevatable_role(iam, bob, "ops", alice), IAM_STATUS_OK);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, bob, "ops", NULL), IAM_STATUS_OK); /* idempotent */
+  CHECK_STATUS(iam_grant_elevatable_role(iam, bob, "Not A Role", NULL),
+               IAM_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, "acc_unknown", "ops", NULL), IAM_STATUS_NOT_FOUND);
+
+  const char *bob_access = iam_tokens_access_token(bob_tokens);
+  iam_elevation_t *elev = NULL;
+  iam_principal_t *who = NULL;
+  CHECK_STATUS(iam_elevate(iam, bob_access, "ops", 0, NULL, NULL, &elev),
+               IAM_STATUS_STEP_UP_REQUIRED);
+  CHECK(elev == NULL);
+  CHECK_STATUS(iam_elevate(iam, bob_access, "ops", 0, "wrong password!", NULL, &elev),
+               IAM_STATUS_BAD_CREDENTIALS);
+  CHECK(elev == NULL);
+  CHECK_STATUS(iam_elevate(iam, bob_access, "root", 0, "bob's new password", NULL, &elev),
+               IAM_STATUS_ELEVATION_NOT_ALLOWED);
+  CHECK_STATUS(iam_elevate(iam, bob_access, "ops", 100000, "bob's new password", NULL, &elev),
+               IAM_STATUS_INVALID_ARGUMENT);
+  CHECK(elev == NULL);
+
+  CHECK_STATUS(iam_elevate(iam, bob_access, "ops", 600, "bob's new password", NULL, &elev),
+               IAM_STATUS_OK);
+  CHECK(elev != NULL);
+  CHECK(!iam_elevation_is_pending(elev));
+  CHECK(str_eq(iam_elevation_role(elev), "ops"));
+  CHECK(iam_elevation_request_id(elev) == NULL);
+  CHECK(iam_elevation_request_expires_at(elev) == 0);
+  CHECK(iam_elevation_since(elev) > 0);
+  CHECK(iam_elevation_until(elev) - iam_elevation_since(elev) == 600);
+  const char *elevated = iam_elevation_access_token(elev);
+  CHECK(elevated != NULL && strncmp(elevated, "v4.public.", 10) == 0);
+
+  /* The elevated token carries the role; the session's earlier token does not. */
+  CHECK_STATUS(iam_verify(iam, elevated, &who), IAM_STATUS_OK);
+  CHECK(iam_principal_has_role(who, "ops"));
+  CHECK(str_eq(iam_principal_account_id(who), bob));
+  CHECK(str_eq(iam_principal_session_id(who), iam_tokens_session_id(bob_tokens)));
+  CHECK(iam_principal_expires_at(who) <= iam_elevation_until(elev));
+  iam_principal_free(&who);
+  CHECK_STATUS(iam_verify(iam, bob_access, &who), IAM_STATUS_OK);
+  CHECK(!iam_principal_has_role(who, "ops"));
+  iam_principal_free(&who);
+
+  /* Ending it: the old elevated token is refused at once. */
+  CHECK_STATUS(iam_end_elevation(iam, elevated, "ops"), IAM_STATUS_OK);
+  CHECK_STATUS(iam_verify(iam, elevated, &who), IAM_STATUS_REVOKED);
+  CHECK(who == NULL);
+  CHECK_STATUS(iam_end_elevation(iam, elevated, "ops"), IAM_STATUS_REVOKED);
+  iam_elevation_free(&elev);
+  CHECK(elev == NULL);
+  iam_elevation_free(&elev);
+
+  /* Approval: bob asks, a non-admin cannot approve, alice approves once. */
+  CHECK_STATUS(iam_grant_elevatable_role(iam, bob, "breakglass", alice), IAM_STATUS_OK);
+  iam_tokens_t *bob2 = NULL;
+  CHECK_STATUS(iam_login(iam, "bob", "bob's new password", NULL, &bob2), IAM_STATUS_OK);
+  CHECK_STATUS(iam_elevate(iam, iam_tokens_access_token(bob2), "breakglass", 0, NULL, NULL, &elev),
+               IAM_STATUS_OK);
+  CHECK(iam_elevation_is_pending(elev));
+  CHECK(iam_elevation_access_token(elev) == NULL);
+  CHECK(iam_elevation_until(elev) == 0);
+  CHECK(iam_elevation_request_expires_at(elev) > 0);
+  const char *request = iam_elevation_request_id(elev);
+  CHECK(request != NULL && strncmp(request, "elr_", 4) == 0);
+  int64_t until = -1;
+  CHECK_STATUS(iam_approve_elevation(iam, iam_tokens_access_token(bob2), request, &until),
+               IAM_STATUS_NOT_PERMITTED);
+  CHECK(until == 0);
+  CHECK_STATUS(iam_approve_elevation(iam, admin_token, request, &until), IAM_STATUS_OK);
+  CHECK(until > 0);
+  CHECK_STATUS(iam_approve_elevation(iam, admin_token, request, NULL),
+               IAM_STATUS_ELEVATION_REQUEST_CLOSED);
+  CHECK_STATUS(iam_deny_elevation(iam, admin_token, request), IAM_STATUS_ELEVATION_REQUEST_CLOSED);
+  CHECK_STATUS(iam_approve_elevation(iam, admin_token, "elr_unknown", NULL),
+               IAM_STATUS_ELEVATION_REQUEST_CLOSED);
+  iam_elevation_free(&elev);
+  /* The approved role arrives with the session's next refresh. */
+  iam_tokens_t *bob3 = NULL;
+  CHECK_STATUS(iam_refresh(iam, iam_tokens_refresh_token(bob2), &bob3), IAM_STATUS_OK);
+  CHECK_STATUS(iam_verify(iam, iam_tokens_access_token(bob3), &who), IAM_STATUS_OK);
+  CHECK(iam_principal_has_role(who, "breakglass"));
+  iam_principal_free(&who);
+
+  /* A denied request is closed; nobody approves their own. */
+  CHECK_STATUS(iam_elevate(iam, iam_tokens_access_token(bob3), "breakglass", 60, NULL, NULL, &elev),
+               IAM_STATUS_OK);
+  CHECK(iam_elevation_is_pending(elev));
+  CHECK_STATUS(iam_deny_elevation(iam, admin_token, iam_elevation_request_id(elev)),
+               IAM_STATUS_OK);
+  CHECK_STATUS(iam_approve_elevation(iam, admin_token, iam_elevation_request_id(elev), NULL),
+               IAM_STATUS_ELEVATION_REQUEST_CLOSED);
+  iam_elevation_free(&elev);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, alice, "breakglass", NULL), IAM_STATUS_OK);
+  CHECK_STATUS(iam_elevate(iam, admin_token, "breakglass", 0, NULL, NULL, &elev), IAM_STATUS_OK);
+  CHECK_STATUS(iam_approve_elevation(iam, admin_token, iam_elevation_request_id(elev), NULL),
+               IAM_STATUS_SELF_APPROVAL);
+  iam_elevation_free(&elev);
+
+  /* Taking the elevatable role away revokes tokens carrying it. */
+  CHECK_STATUS(iam_revoke_elevatable_role(iam, bob, "breakglass", alice), IAM_STATUS_OK);
+  CHECK_STATUS(iam_verify(iam, iam_tokens_access_token(bob3), &who), IAM_STATUS_REVOKED);
+  CHECK(who == NULL);
+  CHECK_STATUS(iam_revoke_elevatable_role(iam, bob, "breakglass", NULL), IAM_STATUS_OK);
+  iam_tokens_free(&bob3);
+  iam_tokens_free(&bob2);
+}
+
+/* Personal API tokens: create, verify, revoke, refused after revocation. */
+static void run_api_tokens(iam_t *iam, const char *alice, const char *admin_token) {
+  char *carol = NULL;
+  iam_tokens_t *carol_tokens = NULL;
+  CHECK_STATUS(iam_create_account(iam, "carol", "carol's long password", NULL, 0, alice, &carol),
+               IAM_STATUS_OK);
+  CHECK_STATUS(iam_login(iam, "carol", "carol's long password", NULL, &carol_tokens),
+               IAM_STATUS_OK);
+  const char *carol_token = iam_tokens_access_token(carol_tokens);
+  const char *scopes[] = {"admin"};
+  const char *not_held[] = {"root"};
+  long long in_an_hour = (long long)time(NULL) + 3600;
+  char *pat = NULL;
+  char *pat_id = NULL;
+  CHECK_STATUS(iam_create_api_token(iam, admin_token, "deploys", scopes, 1, in_an_hour, &pat,
+                                    &pat_id),
+               IAM_STATUS_OK);
+  CHECK(pat != NULL && strncmp(pat, "iam_pat_", 8) == 0);
+  CHECK(pat_id != NULL && strncmp(pat_id, "pat_", 4) == 0);
+
+  iam_principal_t *who = NULL;
+  CHECK_STATUS(iam_verify_api_token(iam, pat, &who), IAM_STATUS_OK);
+  CHECK(str_eq(iam_principal_account_id(who), alice));
+  CHECK(str_eq(iam_principal_token_id(who), pat_id));
+  CHECK(iam_principal_has_role(who, "admin"));
+  CHECK(iam_principal_roles_len(who) == 1);
+  CHECK(str_eq(iam_principal_amr(who, 0), "api_token"));
+  CHECK(iam_principal_expires_at(who) == in_an_hour);
+  iam_principal_free(&who);
+  /* An API token is not an access token, and vice versa. */
+  CHECK_STATUS(iam_verify(iam, pat, &who), IAM_STATUS_TOKEN_INVALID);
+  CHECK_STATUS(iam_verify_api_token(iam, admin_token, &who), IAM_STATUS_TOKEN_INVALID);
+  CHECK_STATUS(iam_verify_api_token(iam, "iam_pat_unknown", &who), IAM_STATUS_TOKEN_INVALID);
+  CHECK(who == NULL);
+
+  /* Refusals: a scope not held, a past expiry, an empty label. */
+  char *other = NULL;
+  char *other_id = NULL;
+  CHECK_STATUS(iam_create_api_token(iam, admin_token, "x", not_held, 1, in_an_hour, &other,
+                                    &other_id),
+               IAM_STATUS_NOT_PERMITTED);
+  CHECK_STATUS(iam_create_api_token(iam, admin_token, "x", NULL, 0, 1000, &other, &other_id),
+               IAM_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(iam_create_api_token(iam, admin_token, "", NULL, 0, in_an_hour, &other, &other_id),
+               IAM_STATUS_INVALID_ARGUMENT);
+  CHECK(other == NULL && other_id == NULL);
+
+  /* Only the owner (or an admin) revokes; then the token is refused. */
+  CHECK_STATUS(iam_revoke_api_token(iam, carol_token, pat_id), IAM_STATUS_NOT_PERMITTED);
+  CHECK_STATUS(iam_revoke_api_token(iam, admin_token, "pat_unknown"), IAM_STATUS_NOT_FOUND);
+  CHECK_STATUS(iam_revoke_api_token(iam, admin_token, pat_id), IAM_STATUS_OK);
+  CHECK_STATUS(iam_verify_api_token(iam, pat, &who), IAM_STATUS_REVOKED);
+  CHECK(who == NULL);
+  CHECK_STATUS(iam_revoke_api_token(iam, admin_token, pat_id), IAM_STATUS_OK);
+  iam_string_free(&pat);
+  iam_string_free(&pat_id);
+  CHECK(pat == NULL && pat_id == NULL);
+  iam_tokens_free(&carol_tokens);
+  iam_string_free(&carol);
 }
 
 static void run_cycle(iam_t *iam) {
@@ -240,10 +416,25 @@ static void run_cycle(iam_t *iam) {
                IAM_STATUS_NOT_PERMITTED);
   CHECK(creds == NULL);
 
+  /* A service token is the wrong kind of token to elevate or to create API tokens with. */
+  iam_elevation_t *elev = NULL;
+  CHECK_STATUS(iam_elevate(iam, service_token, "ops", 0, NULL, NULL, &elev),
+               IAM_STATUS_WRONG_TOKEN_KIND);
+  CHECK(elev == NULL);
+  char *pat = NULL;
+  char *pat_id = NULL;
+  CHECK_STATUS(iam_create_api_token(iam, service_token, "label", NULL, 0, time(NULL) + 3600, &pat,
+                                    &pat_id),
+               IAM_STATUS_WRONG_TOKEN_KIND);
+  CHECK(pat == NULL && pat_id == NULL);
+
   CHECK_STATUS(iam_revoke_service_token(iam, admin_token, billing), IAM_STATUS_OK);
   CHECK_STATUS(iam_verify(iam, service_token, &who), IAM_STATUS_REVOKED);
   CHECK_STATUS(iam_fetch_db_credentials(iam, service_token, billing, &creds), IAM_STATUS_REVOKED);
   iam_string_free(&service_token);
+
+  run_elevation(iam, alice, bob, admin_token, bob_tokens);
+  run_api_tokens(iam, alice, admin_token);
 
   /* The audit chain holds every event above and verifies. */
   uint64_t events = 0;
@@ -309,6 +500,96 @@ static void run_misuse(void) {
   CHECK_STATUS(iam_fetch_db_credentials(iam, NULL, "acc_x", NULL), IAM_STATUS_NULL_PARAMETER);
   CHECK(tokens == NULL && who == NULL);
 
+  /* The new functions check their pointers and strings too. */
+  iam_elevation_t *elev = NULL;
+  char *secret = NULL;
+  char *token_id = NULL;
+  int64_t until = 7;
+  CHECK_STATUS(iam_elevate(NULL, "t", "ops", 0, NULL, NULL, &elev), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_elevate(iam, NULL, "ops", 0, NULL, NULL, &elev), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_elevate(iam, "t", NULL, 0, NULL, NULL, &elev), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_elevate(iam, "t", "ops", 0, NULL, NULL, NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_elevate(iam, "\xff", "ops", 0, NULL, NULL, &elev), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_elevate(iam, "t", "o\xffps", 0, NULL, NULL, &elev), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_elevate(iam, "t", "ops", 0, "pa\xffss", NULL, &elev), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_elevate(iam, "t", "ops", 0, NULL, "12\xff", &elev), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_elevate(iam, "v4.public.garbage", "ops", 0, "x", NULL, &elev),
+               IAM_STATUS_TOKEN_INVALID);
+  CHECK(elev == NULL);
+  CHECK_STATUS(iam_end_elevation(NULL, "t", "ops"), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_end_elevation(iam, NULL, "ops"), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_end_elevation(iam, "t", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_end_elevation(iam, "t", "\xc3\x28"), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_approve_elevation(NULL, "t", "elr_x", &until), IAM_STATUS_NULL_PARAMETER);
+  CHECK(until == 0);
+  CHECK_STATUS(iam_approve_elevation(iam, NULL, "elr_x", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_approve_elevation(iam, "t", NULL, NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_approve_elevation(iam, "t", "elr_\xff", NULL), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_deny_elevation(NULL, "t", "elr_x"), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_deny_elevation(iam, "t", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_deny_elevation(iam, "\xff", "elr_x"), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_grant_elevatable_role(NULL, "acc_x", "ops", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, NULL, "ops", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, "acc_x", NULL, NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, "acc_x", "\xff", NULL), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_grant_elevatable_role(iam, "acc_x", "ops", "\xff"), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_revoke_elevatable_role(iam, NULL, "ops", NULL), IAM_STATUS_NULL_PARAMETER);
+
+  /* Out-parameters are NULL after a failure, whatever they held before. */
+  secret = (char *)"not yet";
+  token_id = (char *)"not yet";
+  const char *one_scope[] = {"ok"};
+  const char *null_scope[] = {NULL};
+  const char *bad_scope[] = {"\xff"};
+  CHECK_STATUS(iam_create_api_token(iam, "t", NULL, NULL, 0, 0, &secret, &token_id),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK(secret == NULL && token_id == NULL);
+  CHECK_STATUS(iam_create_api_token(NULL, "t", "l", NULL, 0, 0, &secret, &token_id),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_create_api_token(iam, NULL, "l", NULL, 0, 0, &secret, &token_id),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_create_api_token(iam, "t", "l", NULL, 1, 0, &secret, &token_id),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_create_api_token(iam, "t", "l", null_scope, 1, 0, &secret, &token_id),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_create_api_token(iam, "t", "l", one_scope, 1, 0, NULL, &token_id),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_create_api_token(iam, "t", "l", one_scope, 1, 0, &secret, NULL),
+               IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_create_api_token(iam, "t", "l\xff", NULL, 0, 0, &secret, &token_id),
+               IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_create_api_token(iam, "t", "l", bad_scope, 1, 0, &secret, &token_id),
+               IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_create_api_token(iam, "v4.public.garbage", "l", one_scope, 1, 0, &secret,
+                                    &token_id),
+               IAM_STATUS_TOKEN_INVALID);
+  CHECK(secret == NULL && token_id == NULL);
+  CHECK_STATUS(iam_revoke_api_token(NULL, "t", "pat_x"), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_revoke_api_token(iam, NULL, "pat_x"), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_revoke_api_token(iam, "t", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_revoke_api_token(iam, "t", "pat_\xff"), IAM_STATUS_INVALID_UTF8);
+  CHECK_STATUS(iam_verify_api_token(NULL, "iam_pat_x", &who), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_verify_api_token(iam, NULL, &who), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_verify_api_token(iam, "iam_pat_x", NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_verify_api_token(iam, "iam_pat_\xff", &who), IAM_STATUS_INVALID_UTF8);
+  CHECK(who == NULL);
+
+  /* Elevation policies in the configuration are checked like the rest of it. */
+  iam_t *other = NULL;
+  CHECK_STATUS(iam_open_memory("{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+                               " \"elevation\": {\"ops\": {\"step_up\": \"fingerprint\"}}}",
+                               &other),
+               IAM_STATUS_INVALID_CONFIG);
+  CHECK_STATUS(iam_open_memory("{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+                               " \"default_elevation\": {\"max_duration\": 60}}",
+                               &other),
+               IAM_STATUS_INVALID_CONFIG);
+  CHECK_STATUS(iam_open_memory("{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+                               " \"elevation\": {\"Bad Role\": {}}}",
+                               &other),
+               IAM_STATUS_INVALID_CONFIG);
+  CHECK(other == NULL);
+
   /* Getters and free functions accept NULL. */
   CHECK(iam_tokens_access_token(NULL) == NULL);
   CHECK(iam_tokens_expires_in(NULL) == 0);
@@ -320,12 +601,22 @@ static void run_misuse(void) {
   iam_tokens_free(NULL);
   iam_principal_free(NULL);
   iam_db_credentials_free(NULL);
+  CHECK(!iam_elevation_is_pending(NULL));
+  CHECK(iam_elevation_role(NULL) == NULL);
+  CHECK(iam_elevation_access_token(NULL) == NULL);
+  CHECK(iam_elevation_request_id(NULL) == NULL);
+  CHECK(iam_elevation_since(NULL) == 0);
+  CHECK(iam_elevation_until(NULL) == 0);
+  CHECK(iam_elevation_request_expires_at(NULL) == 0);
+  iam_elevation_free(NULL);
   iam_string_free(NULL);
   iam_free(NULL);
 
   /* Status names. */
   CHECK(str_eq(iam_status_name(IAM_STATUS_OK), "IAM_STATUS_OK"));
   CHECK(str_eq(iam_status_name(IAM_STATUS_REVOKED), "IAM_STATUS_REVOKED"));
+  CHECK(str_eq(iam_status_name(IAM_STATUS_WRONG_TOKEN_KIND), "IAM_STATUS_WRONG_TOKEN_KIND"));
+  CHECK(str_eq(iam_status_name(41), "IAM_STATUS_ELEVATION_REQUEST_CLOSED"));
   CHECK(str_eq(iam_status_name(12345), "IAM_STATUS_UNKNOWN"));
   CHECK(strlen(iam_version()) > 0);
 
