@@ -234,9 +234,9 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
         }
         router
             .with_state(state)
-            .layer(middleware::map_response(oauth_json_errors))
             .layer(DefaultBodyLimit::max(OAUTH_BODY_LIMIT))
             .layer(RequestBodyLimitLayer::new(OAUTH_BODY_LIMIT))
+            .layer(middleware::map_response(oauth_json_errors))
     }
 }
 

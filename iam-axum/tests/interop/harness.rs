@@ -1,0 +1,365 @@
+//! Test harness of the OAuth tests: the OAuth router on 127.0.0.1 with an ephemeral port
+//! (plain HTTP), a temporary SQLite store, an admin, a user and a cookie-keeping browser.
+
+#![allow(dead_code, clippy::missing_panics_doc, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use iam_axum::{OAuthRouter, RateLimit};
+use iam_core::{
+    Clock, Config, Iam, LoginRequest, MasterKey, NewAccount, NewClient, PasswordPolicy, Principal,
+    RegisteredClient, SecureRandom,
+};
+use iam_store_sqlite::SqliteStore;
+use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+/// The user's password.
+pub const ALICE_PASSWORD: &str = "alice password 1";
+/// The admin's password.
+pub const ADMIN_PASSWORD: &str = "admin password 1";
+
+/// A running server.
+pub struct Server<C: Clock> {
+    pub base: String,
+    pub iam: Iam<SqliteStore, C>,
+    pub admin: Principal,
+    pub http: Client,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl<C: Clock> Drop for Server<C> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How to build the router.
+pub struct Options {
+    pub secure_cookies: bool,
+    pub poll_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            secure_cookies: false,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// An HTTP client that follows no redirects.
+pub fn http() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Starts a server over `clock`.
+pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
+    let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+    config.passwords = PasswordPolicy::insecure_fast_for_tests();
+    config.oauth.device_poll_interval = opts.poll_interval;
+    let iam = Iam::builder(store, config)
+        .clock(clock)
+        .open()
+        .await
+        .unwrap();
+    iam.create_account(
+        NewAccount::human("admin", ADMIN_PASSWORD).with_roles(["admin"]),
+        None,
+    )
+    .await
+    .unwrap();
+    iam.create_account(NewAccount::human("alice", ALICE_PASSWORD), None)
+        .await
+        .unwrap();
+    let login = iam
+        .login(&LoginRequest::password("admin", ADMIN_PASSWORD))
+        .await
+        .unwrap();
+    let admin = iam
+        .verify(login.tokens.access_token.expose())
+        .await
+        .unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://127.0.0.1:{}", addr.port());
+    let app = OAuthRouter::new(iam.clone(), &base)
+        .unwrap()
+        .secure_cookies(opts.secure_cookies)
+        .rate_limit(RateLimit::off())
+        .build();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Server {
+        base,
+        iam,
+        admin,
+        http: http(),
+        task,
+        _dir: dir,
+    }
+}
+
+impl<C: Clock> Server<C> {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers a client as the admin.
+    pub async fn register(&self, new: NewClient) -> RegisteredClient {
+        self.iam.register_client(&self.admin, new).await.unwrap()
+    }
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(SecureRandom::from_entropy().bytes::<32>());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Form-encodes one component.
+pub fn enc(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Form-encodes pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{}={}", enc(n), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Decodes the query parameters of a URL.
+pub fn query_params(url: &str) -> HashMap<String, String> {
+    let q = url.split_once('?').map_or("", |(_, q)| q);
+    q.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Undoes the HTML escaping of attribute values.
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The hidden inputs of the first form in `html`, decoded.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
+        rest = &rest[i + "<input type=\"hidden\" name=\"".len()..];
+        let name_end = rest.find('"').unwrap();
+        let name = unescape(&rest[..name_end]);
+        let v = rest.find("value=\"").unwrap() + "value=\"".len();
+        let value_end = v + rest[v..].find('"').unwrap();
+        out.push((name, unescape(&rest[v..value_end])));
+        rest = &rest[value_end..];
+    }
+    out
+}
+
+/// The action of the first form in `html`.
+pub fn form_action(html: &str) -> String {
+    let i = html.find("<form method=\"post\" action=\"").unwrap() + 28;
+    let end = i + html[i..].find('"').unwrap();
+    unescape(&html[i..end])
+}
+
+/// A browser: keeps cookies, follows no redirects, asks for HTML.
+pub struct Browser {
+    pub http: Client,
+    pub cookies: HashMap<String, String>,
+    pub base: String,
+}
+
+/// A page: status, headers, body.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn location(&self) -> String {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// The `Set-Cookie` lines.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.status, self.body))
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Browser {
+            http: http(),
+            cookies: HashMap::new(),
+            base: base.to_owned(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, r: Response) -> Page {
+        let status = r.status();
+        let headers = r.headers().clone();
+        for v in headers.get_all(SET_COOKIE) {
+            let line = v.to_str().unwrap();
+            let pair = line.split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            if line.contains("Max-Age=0") || val.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), val.to_owned());
+            }
+        }
+        let body = r.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn abs(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Page {
+        let r = self
+            .http
+            .get(self.abs(url))
+            .header("accept", "text/html,application/xhtml+xml")
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    pub async fn post(&mut self, url: &str, pairs: &[(String, String)]) -> Page {
+        let body = pairs
+            .iter()
+            .map(|(n, v)| format!("{}={}", enc(n), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .http
+            .post(self.abs(url))
+            .header("accept", "text/html")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(COOKIE, self.cookie_header())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    /// Submits the first form of `page` with its hidden fields plus `extra`.
+    pub async fn submit(&mut self, page: &Page, extra: &[(&str, &str)]) -> Page {
+        let mut pairs = hidden_fields(&page.body);
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+        );
+        let action = form_action(&page.body);
+        self.post(&action, &pairs).await
+    }
+
+    /// Fills the login form on `page` as `username`.
+    pub async fn login(&mut self, page: &Page, username: &str, password: &str) -> Page {
+        assert!(page.body.contains("name=\"password\""), "{}", page.body);
+        self.submit(page, &[("username", username), ("password", password)])
+            .await
+    }
+}
