@@ -44,6 +44,34 @@
 //! invalid or missing tokens get `401` with `WWW-Authenticate: Bearer error="invalid_token"`,
 //! missing roles or scopes `403` with `error="insufficient_scope"` (RFC 6750).
 //!
+//! ## Routes (relative to the prefix)
+//!
+//! | route | who | what |
+//! | --- | --- | --- |
+//! | `GET /health` | anyone | liveness |
+//! | `GET /keys`, `GET /keys/jwks.json` | anyone | verification keys as PASERK / RFC 8037 OKP JWKS |
+//! | `POST /login` `{username, password, totp_code?}` | anyone (rate-limited) | session + token pair |
+//! | `POST /refresh` `{refresh_token}` | anyone (rate-limited) | rotated token pair |
+//! | `POST /logout`, `GET /whoami` | bearer | end the session / what the token says |
+//! | `GET /sessions[?account_id=]`, `DELETE /sessions`, `DELETE /sessions/{id}` | bearer (admin for others) | list, sign out everywhere, revoke one |
+//! | `POST /totp/enrol`, `POST /totp/confirm` `{code}`, `DELETE /totp` | session token | own TOTP |
+//! | `GET/POST /accounts`, `GET /accounts/{id}` | admin (self may read itself) | accounts |
+//! | `POST /accounts/{id}/disable`, `.../enable`, `PUT .../password` | admin | lifecycle |
+//! | `PUT/DELETE /accounts/{id}/roles/{role}`, `.../elevatable-roles/{role}` | admin | roles |
+//! | `DELETE /accounts/{id}/totp`, `DELETE /accounts/{id}/sessions` | admin (sessions: self too) | recovery |
+//! | `POST/DELETE /accounts/{id}/deletion` | self or admin | schedule / cancel deletion |
+//! | `POST/DELETE /accounts/{id}/service-token`, `POST /service-token/renew` | admin or role holder / the service | service tokens |
+//! | `GET/PUT /accounts/{id}/db-credentials` | the service or its role holders / admin | credentials vault |
+//! | `GET/POST /api-tokens`, `DELETE /api-tokens/{id}` | session token (owner or admin) | personal API tokens |
+//! | `POST /elevation`, `DELETE /elevation/{role}` | session token | open (200) or request (202) / end |
+//! | `GET /elevation/requests`, `POST .../{id}/approve`, `POST .../{id}/deny` | approver role | answer requests |
+//! | `GET /audit[?account=&kind=&from=&to=&after_seq=&limit=]`, `GET /audit/verify` | admin | audit log |
+//! | `POST /orgs`, `GET /orgs/{id}`, `GET /orgs/{id}/members`, `PUT/DELETE /orgs/{id}/members/{account}`, `POST /orgs/{id}/token`, `GET /accounts/{id}/memberships` | bearer (owners/admins manage) | organizations |
+//!
+//! Bearer tokens are PASETO access tokens (login, refresh, elevation, service and organization
+//! tokens) or personal API tokens (`iam_pat_…`). Verified access tokens are remembered by a
+//! [`VerifiedTokenCache`]; revocation and expiry are still checked on every request.
+//!
 //! [axum]: https://docs.rs/axum
 
 pub mod auth;
