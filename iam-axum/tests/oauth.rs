@@ -131,7 +131,7 @@ async fn code_through_pages<C: Clock>(
 async fn authorization_code_with_pkce_through_the_pages() {
     let s = server().await;
     let (client_id, secret) = web_client(&s, "Notes <b>App</b>").await;
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     let (verifier, challenge) = pkce();
 
     // Login page: hardened, with a CSRF cookie and session cookie flags.
@@ -360,7 +360,7 @@ async fn public_client_uses_pkce_without_secret() {
                 .scopes(["profile", "notes:read"]),
         )
         .await;
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     let (verifier, challenge) = pkce();
     let q = code_through_pages(&s, &mut b, &reg.client.id, &challenge).await;
     let tok = post_form(
@@ -384,7 +384,7 @@ async fn prompt_none_answers_login_and_consent_required_by_redirect() {
     let s = server().await;
     let (client_id, _) = web_client(&s, "Silent").await;
     let (_, challenge) = pkce();
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
 
     let none = b
         .get(&authorize_url(&s, &client_id, &challenge, "&prompt=none"))
@@ -438,7 +438,7 @@ async fn authorization_errors_that_must_not_redirect_are_shown() {
     let s = server().await;
     let (client_id, _) = web_client(&s, "Shown").await;
     let (_, challenge) = pkce();
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     // An unregistered redirect URI: shown, never redirected (no open redirect).
     let evil = format!(
         "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256",
@@ -818,7 +818,7 @@ async fn device_flow_with_polling_and_the_verification_page() {
     assert_oauth_error(&poll(device_code.clone()).await, 400, "slow_down");
 
     // The user opens the complete URI, logs in, checks the code and approves.
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     let login = b
         .get(d["verification_uri_complete"].as_str().unwrap())
         .await;
@@ -891,7 +891,7 @@ async fn session_cookie_survives_access_token_expiry_by_refresh() {
     let s = start(clock.clone(), Options::default()).await;
     let (client_id, _) = web_client(&s, "Long").await;
     let (_, challenge) = pkce();
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     code_through_pages(&s, &mut b, &client_id, &challenge).await;
     let before = b.cookies["iam_session"].clone();
     clock.advance(Duration::from_secs(3600));
@@ -921,7 +921,7 @@ async fn csrf_is_required_on_every_form() {
     let s = server().await;
     let (client_id, _) = web_client(&s, "Csrf").await;
     let (_, challenge) = pkce();
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     let login = b.get(&authorize_url(&s, &client_id, &challenge, "")).await;
     // No token, a wrong token, and a token without the cookie are all refused.
     let mut fields: Vec<(String, String)> = harness::hidden_fields(&login.body)
@@ -939,7 +939,7 @@ async fn csrf_is_required_on_every_form() {
         b.post("/oauth2/login", &wrong).await.status,
         StatusCode::FORBIDDEN
     );
-    let mut stranger = Browser::new(&s.base);
+    let mut stranger = s.browser();
     let mut stolen = fields.clone();
     stolen.push(("csrf".into(), b.cookies["iam_csrf"].clone()));
     assert_eq!(
@@ -967,7 +967,7 @@ async fn csrf_is_required_on_every_form() {
         assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
     }
     // A wrong password re-renders the form with a generic message.
-    let mut fresh = Browser::new(&s.base);
+    let mut fresh = s.browser();
     let page = fresh.get("/oauth2/login").await;
     let failed = fresh.login(&page, "alice", "wrong password").await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
@@ -996,7 +996,7 @@ async fn secure_cookies_use_host_prefix() {
         assert!(csrf.contains(flag), "{csrf}");
     }
     // The session cookie too (cookies sent by hand: the server is plain HTTP).
-    let mut b = Browser::new(&s.base);
+    let mut b = s.browser();
     let login = b.get("/oauth2/login").await;
     let done = b.login(&login, "alice", ALICE_PASSWORD).await;
     let session = done

@@ -31,6 +31,8 @@ pub struct Server<C: Clock> {
     pub iam: Iam<SqliteStore, C>,
     pub admin: Principal,
     pub http: Client,
+    /// The self-signed certificate and address when served over TLS.
+    pub tls: Option<(String, SocketAddr)>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -45,6 +47,8 @@ impl<C: Clock> Drop for Server<C> {
 pub struct Options {
     pub secure_cookies: bool,
     pub poll_interval: Duration,
+    /// Serve HTTPS (rcgen self-signed certificate for `localhost`) instead of plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -52,17 +56,29 @@ impl Default for Options {
         Options {
             secure_cookies: false,
             poll_interval: Duration::from_secs(1),
+            tls: false,
         }
     }
 }
 
-/// An HTTP client that follows no redirects.
-pub fn http() -> Client {
-    Client::builder()
+/// An HTTP client that follows no redirects (trusting `tls`'s certificate for `localhost`).
+pub fn http_for(tls: Option<&(String, SocketAddr)>) -> Client {
+    let mut b = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+        .timeout(Duration::from_secs(30));
+    if let Some((pem, addr)) = tls {
+        b = b
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .resolve("localhost", *addr);
+    }
+    b.build().unwrap()
+}
+
+/// An HTTP client for plain HTTP that follows no redirects.
+pub fn http() -> Client {
+    http_for(None)
 }
 
 /// Starts a server over `clock`.
@@ -95,26 +111,48 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
         .await
         .unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://127.0.0.1:{}", addr.port());
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let base = if opts.tls {
+        format!("https://localhost:{}", addr.port())
+    } else {
+        format!("http://127.0.0.1:{}", addr.port())
+    };
     let app = OAuthRouter::new(iam.clone(), &base)
         .unwrap()
         .secure_cookies(opts.secure_cookies)
         .rate_limit(RateLimit::off())
         .build();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let (task, tls) = if opts.tls {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let pem = cert.cert.pem();
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+            pem.clone().into_bytes(),
+            cert.key_pair.serialize_pem().into_bytes(),
         )
-        .await;
-    });
+        .await
+        .unwrap();
+        let server = axum_server::from_tcp_rustls(std_listener, config);
+        let task = tokio::spawn(async move {
+            let _ = server.serve(service).await;
+        });
+        (task, Some((pem, addr)))
+    } else {
+        let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, service).await;
+        });
+        (task, None)
+    };
     Server {
         base,
         iam,
         admin,
-        http: http(),
+        http: http_for(tls.as_ref()),
+        tls,
         task,
         _dir: dir,
     }
@@ -123,6 +161,15 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
 impl<C: Clock> Server<C> {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A browser for this server.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: self.http.clone(),
+            cookies: HashMap::new(),
+            base: self.base.clone(),
+        }
     }
 
     /// Registers a client as the admin.
