@@ -377,6 +377,44 @@ async fn public_client_uses_pkce_without_secret() {
     )
     .await;
     assert_eq!(tok.status, StatusCode::OK, "{}", tok.body);
+    // Basic with an empty password also names the public client.
+    let (verifier, challenge) = pkce();
+    let authorize = b
+        .get(&authorize_url(&s, &reg.client.id, &challenge, ""))
+        .await;
+    let code = query_params(&authorize.location())["code"].clone();
+    let tok = post_form(
+        &s,
+        "/oauth2/token",
+        Some((&reg.client.id, "")),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(tok.status, StatusCode::OK, "{}", tok.body);
+    // A public client cannot skip PKCE.
+    let (_, challenge) = pkce();
+    let authorize = b
+        .get(&authorize_url(&s, &reg.client.id, &challenge, ""))
+        .await;
+    let code = query_params(&authorize.location())["code"].clone();
+    let tok = post_form(
+        &s,
+        "/oauth2/token",
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &reg.client.id),
+        ],
+    )
+    .await;
+    assert_oauth_error(&tok, 400, "invalid_grant");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -904,6 +942,23 @@ async fn session_cookie_survives_access_token_expiry_by_refresh() {
         silent.location()
     );
     assert_ne!(b.cookies["iam_session"], before, "the cookie was renewed");
+    // A second tab sending the old cookie at the same time is not taken for token theft: it
+    // gets the same successor, and the session lives on.
+    let renewed = b.cookies["iam_session"].clone();
+    b.cookies.insert("iam_session".into(), before);
+    let tab = b
+        .get(&authorize_url(&s, &client_id, &challenge, "&prompt=none"))
+        .await;
+    assert!(
+        query_params(&tab.location()).contains_key("code"),
+        "{}",
+        tab.location()
+    );
+    assert_eq!(b.cookies["iam_session"], renewed);
+    let again = b
+        .get(&authorize_url(&s, &client_id, &challenge, "&prompt=none"))
+        .await;
+    assert!(query_params(&again.location()).contains_key("code"));
     // Logout clears the session.
     let login = b.get("/oauth2/login").await;
     assert!(login.body.contains("Sign out"));

@@ -39,15 +39,25 @@ fn client_request(
 ) -> Result<(Params, ClientAuth), OAuthError> {
     let params = form_body(headers, body)?;
     no_repeats(&params, may_repeat)?;
+    let form_id = single(&params, "client_id")?;
+    let form_secret = single(&params, "client_secret")?;
     let basic = match basic_auth(headers)? {
         BasicAuth::Absent => None,
+        // Basic with an empty password names a public client (as some libraries send it).
+        BasicAuth::Present(id, secret) if secret.expose().is_empty() => {
+            if form_secret.is_some() {
+                return Err(OAuthError::invalid_request(
+                    "use only one client authentication method",
+                ));
+            }
+            if form_id.is_some_and(|f| f != id) {
+                return Err(OAuthError::invalid_client());
+            }
+            return Ok((params, ClientAuth::public(id)));
+        }
         BasicAuth::Present(id, secret) => Some((id, secret)),
     };
-    let auth = ClientAuth::from_request(
-        basic,
-        single(&params, "client_id")?,
-        single(&params, "client_secret")?,
-    )?;
+    let auth = ClientAuth::from_request(basic, form_id, form_secret)?;
     Ok((params, auth))
 }
 
@@ -201,7 +211,7 @@ pub(crate) async fn webfinger<S: Store, C: Clock>(
     let Some(user) = super::form::decode_component(&user.replace('+', "%2B")) else {
         return not_found();
     };
-    if user.is_empty() || !host.eq_ignore_ascii_case(&st.host) {
+    if user.is_empty() || user.len() > 256 || !host.eq_ignore_ascii_case(&st.host) {
         return not_found();
     }
     match st.iam.account_by_username(&user).await {

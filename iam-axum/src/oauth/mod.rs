@@ -31,9 +31,10 @@ mod html;
 mod pages;
 mod session;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -41,7 +42,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use iam_core::{Clock, Error, Iam, InvalidInput, OAuthError, SecureRandom, Store};
+use iam_core::{Clock, Error, Iam, InvalidInput, OAuthError, SecureRandom, Store, TokenPair};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::rate_limit::{RateLimit, RateLimiter};
@@ -76,6 +77,13 @@ pub const WEBFINGER_PATH: &str = "/.well-known/webfinger";
 /// Largest request body the OAuth endpoints read (every OAuth request is far smaller).
 pub const OAUTH_BODY_LIMIT: usize = 16 * 1024;
 
+/// How long a browser session's refresh answers a repeat of the same refresh token with the
+/// same successor (in this process only).
+pub const SESSION_REFRESH_REUSE: Duration = Duration::from_secs(30);
+
+/// Most remembered session refreshes.
+const MAX_RECENT_REFRESHES: usize = 10_000;
+
 /// What the OAuth handlers share.
 pub(crate) struct OAuthState<S: Store, C: Clock> {
     pub iam: Iam<S, C>,
@@ -89,12 +97,32 @@ pub(crate) struct OAuthState<S: Store, C: Clock> {
     pub secure: bool,
     pub limiter: RateLimiter,
     pub rng: SecureRandom,
+    /// Session refreshes of the last moments, by the refresh token presented: a browser that
+    /// sends the same expired cookie twice at once (two tabs) gets the same successor instead
+    /// of tripping refresh-token reuse detection, which would end the session.
+    refreshes: tokio::sync::Mutex<HashMap<String, (Instant, TokenPair)>>,
 }
 
 impl<S: Store, C: Clock> OAuthState<S, C> {
     /// The absolute URL of `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+
+    /// Refreshes the browser session holding `refresh_token`, once per token: repeats within
+    /// [`SESSION_REFRESH_REUSE`] get the same successor. `None` when the session is over.
+    pub(crate) async fn refresh_session(&self, refresh_token: &str) -> Option<TokenPair> {
+        let mut recent = self.refreshes.lock().await;
+        let now = Instant::now();
+        recent.retain(|_, (at, _)| now.saturating_duration_since(*at) < SESSION_REFRESH_REUSE);
+        if let Some((_, pair)) = recent.get(refresh_token) {
+            return Some(pair.clone());
+        }
+        let pair = self.iam.refresh(refresh_token).await.ok()?;
+        if recent.len() < MAX_RECENT_REFRESHES {
+            recent.insert(refresh_token.to_owned(), (now, pair.clone()));
+        }
+        Some(pair)
     }
 
     /// The path (under the issuer's path) of `path`, for form targets and links.
@@ -188,6 +216,7 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             secure: self.secure_cookies,
             limiter: RateLimiter::new(self.rate_limit),
             rng: SecureRandom::from_entropy(),
+            refreshes: tokio::sync::Mutex::new(HashMap::new()),
         });
         let limited = Router::new()
             .route(

@@ -113,15 +113,15 @@ impl Browser {
         };
         match st.iam.verify(access).await {
             Ok(p) if p.is_session_token() => b.user = Some(p),
-            Err(Denial::TokenExpired) => match st.iam.refresh(refresh).await {
-                Ok(pair) => match st.iam.verify(pair.access_token.expose()).await {
+            Err(Denial::TokenExpired) => match st.refresh_session(refresh).await {
+                Some(pair) => match st.iam.verify(pair.access_token.expose()).await {
                     Ok(p) if p.is_session_token() => {
                         b.set_session_cookie(session_name, &pair);
                         b.user = Some(p);
                     }
                     _ => b.clear_session(session_name),
                 },
-                Err(_) => b.clear_session(session_name),
+                None => b.clear_session(session_name),
             },
             _ => b.clear_session(session_name),
         }
