@@ -53,10 +53,29 @@ pub(crate) fn secure_headers(headers: &mut HeaderMap) {
 
 /// A full page: `title` is escaped here, `body` must already be safe HTML.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_with_head(status, title, "", body)
+}
+
+/// A page that sends the browser on to `location` (a URI the core returned) by meta refresh,
+/// with a link as fallback. Used after form posts instead of a redirect: browsers apply the
+/// form's `form-action 'self'` to redirects that follow a submission, so a 303 to the client
+/// would be blocked; a refresh is a new navigation that the policy does not govern.
+pub(crate) fn continue_page(location: &str) -> Response {
+    let url = escape(location);
+    page_with_head(
+        StatusCode::OK,
+        "Returning to the application",
+        &format!("<meta http-equiv=\"refresh\" content=\"0;url={url}\">"),
+        &format!("<p><a href=\"{url}\">Continue to the application</a></p>"),
+    )
+}
+
+/// A full page with extra (already safe) elements in its head.
+fn page_with_head(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let title = escape(title);
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
 <title>{title}</title><style>{STYLE}</style></head>\
 <body><main><h1>{title}</h1>\n{body}\n</main></body></html>\n"
     );

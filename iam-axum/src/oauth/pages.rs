@@ -17,7 +17,7 @@ use iam_core::{
 };
 
 use super::form::{encode_params, form_body, no_repeats, parse_params, single, Params};
-use super::html::{escape, hidden, message, page, secure_headers};
+use super::html::{continue_page, escape, hidden, message, page, secure_headers};
 use super::session::Browser;
 use super::{
     oauth_error, OAuthState, CONSENT_PATH, DEVICE_DECISION_PATH, DEVICE_PATH, LOGIN_PATH,
@@ -66,23 +66,24 @@ fn shown_error(e: OAuthError, html: bool) -> Response {
     }
 }
 
-/// A redirect to a URI the core returned: 302 after a GET, 303 after a form POST.
-fn redirect_to(location: &str, after_post: bool) -> Response {
+/// A 302 to a URI the core returned (a registered redirect URI).
+fn redirect_to(location: &str) -> Response {
     let Ok(value) = HeaderValue::from_str(location) else {
         return shown_error(OAuthError::server_error(), true);
     };
-    let status = if after_post {
-        StatusCode::SEE_OTHER
-    } else {
-        StatusCode::FOUND
-    };
-    let mut r = (status, [(header::LOCATION, value)]).into_response();
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, value)]).into_response();
     secure_headers(r.headers_mut());
     r
 }
 
+/// Sends the browser to the client: a 302 after a GET; after a form post, a page that
+/// continues by meta refresh (see [`continue_page`]).
 fn client_redirect(r: &AuthorizationRedirect, after_post: bool) -> Response {
-    redirect_to(&r.location(), after_post)
+    if after_post {
+        continue_page(&r.location())
+    } else {
+        redirect_to(&r.location())
+    }
 }
 
 /// The 403 page for a form whose CSRF token does not match.

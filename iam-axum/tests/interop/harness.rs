@@ -291,12 +291,20 @@ impl Page {
             .unwrap_or("")
     }
 
+    /// Where the answer sends the browser: the `Location` of a redirect, or the URL of a
+    /// page that continues by meta refresh (what the pages answer after a form post).
     pub fn location(&self) -> String {
-        self.headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
+        if let Some(l) = self.headers.get(LOCATION).and_then(|v| v.to_str().ok()) {
+            return l.to_owned();
+        }
+        let marker = "<meta http-equiv=\"refresh\" content=\"0;url=";
+        match self.body.find(marker) {
+            Some(i) => {
+                let rest = &self.body[i + marker.len()..];
+                unescape(&rest[..rest.find('"').unwrap()])
+            }
+            None => String::new(),
+        }
     }
 
     /// The `Set-Cookie` lines.
