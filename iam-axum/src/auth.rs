@@ -40,6 +40,11 @@ pub trait TokenVerifier: Send + Sync + 'static {
 
     /// Verifies with no I/O if possible: `Some` when decided without the store.
     fn verify_fast(&self, token: &str) -> Option<Result<Principal, Denial>>;
+
+    /// Like [`TokenVerifier::verify_fast`], sharing the principal (no copy for cached tokens).
+    fn verify_fast_shared(&self, token: &str) -> Option<Result<Arc<Principal>, Denial>> {
+        self.verify_fast(token).map(|r| r.map(Arc::new))
+    }
 }
 
 impl<S: Store, C: Clock> TokenVerifier for Iam<S, C> {
@@ -100,7 +105,7 @@ impl<S: Store, C: Clock> VerifiedTokenCache<S, C> {
         }
     }
 
-    fn remember(&self, token: &str, principal: &Principal, now: Timestamp) {
+    fn remember(&self, token: &str, principal: &Arc<Principal>, now: Timestamp) {
         let valid_until = principal.expires_at.min(now.plus(VERIFIED_TOKEN_TTL));
         let mut tokens = self.tokens.write().unwrap_or_else(PoisonError::into_inner);
         if tokens.len() >= VERIFIED_TOKEN_CAPACITY {
@@ -112,7 +117,7 @@ impl<S: Store, C: Clock> VerifiedTokenCache<S, C> {
         tokens.insert(
             token.into(),
             CachedToken {
-                principal: Arc::new(principal.clone()),
+                principal: Arc::clone(principal),
                 valid_until,
             },
         );
@@ -125,6 +130,11 @@ impl<S: Store, C: Clock> TokenVerifier for VerifiedTokenCache<S, C> {
     }
 
     fn verify_fast(&self, token: &str) -> Option<Result<Principal, Denial>> {
+        self.verify_fast_shared(token)
+            .map(|r| r.map(|p| Principal::clone(&p)))
+    }
+
+    fn verify_fast_shared(&self, token: &str) -> Option<Result<Arc<Principal>, Denial>> {
         if token.starts_with(API_TOKEN_PREFIX) {
             return None;
         }
@@ -141,11 +151,12 @@ impl<S: Store, C: Clock> TokenVerifier for VerifiedTokenCache<S, C> {
                 self.iam
                     .revocation_cache()
                     .check(&p.account_id, &p.session_id, p.issued_at);
-            return Some(checked.map(|()| Principal::clone(&p)));
+            return Some(checked.map(|()| p));
         }
         match self.iam.verify_cached(token) {
             Err(Denial::TokenUnknownKey) => None,
             Ok(p) => {
+                let p = Arc::new(p);
                 self.remember(token, &p, now);
                 Some(Ok(p))
             }
@@ -172,10 +183,20 @@ impl Verifier {
 
     /// Verifies the bearer token in `headers`.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        self.authenticate_shared(headers)
+            .await
+            .map(|p| Principal::clone(&p))
+    }
+
+    /// Like [`Verifier::authenticate`], sharing the principal.
+    pub async fn authenticate_shared(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Arc<Principal>, ApiError> {
         let token = bearer_token(headers)?;
-        let result = match self.0.verify_fast(token) {
+        let result = match self.0.verify_fast_shared(token) {
             Some(r) => r,
-            None => self.0.verify(token).await,
+            None => self.0.verify(token).await.map(Arc::new),
         };
         result.map_err(|d| {
             tracing::debug!(denial = ?DenialCode(&d), "bearer token refused");
@@ -283,7 +304,7 @@ where
 
 /// The principal of a verified request, checked once and cached in the extensions.
 #[derive(Clone, Debug)]
-struct Verified(Principal);
+struct Verified(Arc<Principal>);
 
 /// Extractor: the [`Principal`] behind a valid bearer token, or a 401 JSON answer with
 /// `WWW-Authenticate: Bearer error="invalid_token"`. Needs [`IamAuth`] (or the iam router) above it.
@@ -300,15 +321,20 @@ pub struct RequireAuth(pub Principal);
 impl RequireAuth {
     /// Authenticates the request described by `parts`.
     pub async fn principal(parts: &mut Parts) -> Result<Principal, ApiError> {
+        Self::shared(parts).await.map(|p| Principal::clone(&p))
+    }
+
+    /// Authenticates once per request; later calls reuse the result.
+    async fn shared(parts: &mut Parts) -> Result<Arc<Principal>, ApiError> {
         if let Some(Verified(p)) = parts.extensions.get::<Verified>() {
-            return Ok(p.clone());
+            return Ok(Arc::clone(p));
         }
         let verifier = parts.extensions.get::<Verifier>().cloned().ok_or_else(|| {
             tracing::error!("RequireAuth used on a route without the IamAuth layer");
             ApiError::internal()
         })?;
-        let principal = verifier.authenticate(&parts.headers).await?;
-        parts.extensions.insert(Verified(principal.clone()));
+        let principal = verifier.authenticate_shared(&parts.headers).await?;
+        parts.extensions.insert(Verified(Arc::clone(&principal)));
         Ok(principal)
     }
 }
@@ -401,7 +427,7 @@ where
         let requirement = self.requirement.clone();
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let principal = match RequireAuth::principal(&mut parts).await {
+            let principal = match RequireAuth::shared(&mut parts).await {
                 Ok(p) => p,
                 Err(e) => return Ok(e.into_response()),
             };
