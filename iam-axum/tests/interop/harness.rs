@@ -123,7 +123,12 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
         .unwrap()
         .secure_cookies(opts.secure_cookies)
         .rate_limit(RateLimit::off())
-        .build();
+        .build()
+        // A client's redirect target for browser tests.
+        .route(
+            "/test/callback",
+            axum::routing::get(|| async { "callback reached" }),
+        );
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let (task, tls) = if opts.tls {
         let _ = rustls::crypto::ring::default_provider().install_default();
