@@ -20,6 +20,16 @@
 //! # }
 //! ```
 //!
+//! The pages: `GET/POST /oauth2/authorize` shows the login page (username, password, optional
+//! TOTP code) or the consent page as needed; `/oauth2/device` is the device verification page
+//! (a relative configured `verification_uri`, by default `/device`, is served too and made
+//! absolute in device authorization responses). The browser session is an HttpOnly,
+//! SameSite=Lax cookie (`Secure` and `__Host-` prefixed for https issuers) holding the iam
+//! session's token pair, renewed by refresh; every form carries a CSRF token bound to a cookie.
+//! After a form post the browser continues to the client by a page with a meta refresh rather
+//! than a redirect, because browsers apply the pages' `form-action 'self'` to redirects that
+//! follow a submission.
+//!
 //! Protocol errors are RFC 6749 §5.2 JSON (`{"error": "...", "error_description": "..."}`),
 //! including for malformed bodies, wrong content types, repeated parameters and wrong
 //! methods. Errors of the authorization endpoint that must not be redirected (unknown client,
