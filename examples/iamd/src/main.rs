@@ -14,10 +14,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use clap::Parser;
-use iam_axum::{IamRouter, RateLimit};
+use iam_axum::{IamRouter, OAuthRouter, RateLimit};
 use iam_core::{Config, Iam, NewAccount, SecureRandom, Store, ADMIN_ROLE};
 use iam_store_postgres::{PostgresStore, PostgresStoreOptions};
 use iam_store_sqlite::SqliteStore;
@@ -94,6 +95,20 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             ..RateLimit::default()
         })
         .build();
+    let oauth = OAuthRouter::new(iam.clone(), &settings.public_url)
+        .context("the public URL (OAuth issuer)")?
+        .rate_limit(RateLimit {
+            burst: settings.rate_limit_burst,
+            per_second: settings.rate_limit_per_second,
+            ..RateLimit::default()
+        })
+        .build();
+    // The OAuth endpoints sit beside the REST API, under the same prefix.
+    let app = if settings.prefix.is_empty() {
+        oauth.merge(app)
+    } else {
+        Router::new().nest(&settings.prefix, oauth).merge(app)
+    };
 
     let sweeper = tokio::spawn(sweep_forever(iam.clone(), settings.sweep_interval));
     let handle = axum_server::Handle::new();

@@ -36,6 +36,10 @@ pub struct Args {
     /// Directory for the SQLite database, the generated certificate and master key [default: ./iam-data].
     #[arg(long, env = "IAM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The absolute URL clients reach this server at, the OAuth issuer
+    /// [default: https://LISTEN/PREFIX, or http:// with --http].
+    #[arg(long, env = "IAM_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// The TOML file's shape (every key optional).
@@ -53,6 +57,7 @@ struct FileSettings {
     /// A file holding the master key in base64.
     master_key_file: Option<PathBuf>,
     prefix: Option<String>,
+    public_url: Option<String>,
     issuer: Option<String>,
     audience: Option<String>,
     access_token_ttl_secs: Option<u64>,
@@ -78,6 +83,8 @@ pub struct Settings {
     pub store: Option<String>,
     pub data_dir: PathBuf,
     pub prefix: String,
+    /// The OAuth issuer: the absolute URL the server is reached at.
+    pub public_url: String,
     pub sweep_interval: Duration,
     pub body_limit: usize,
     pub rate_limit_burst: u32,
@@ -121,17 +128,29 @@ impl Settings {
         if cert.is_some() != key.is_some() {
             bail!("give both cert and key, or neither");
         }
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+        let http = args.http || file.http.unwrap_or(false);
+        let prefix = file.prefix.unwrap_or_default();
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| {
+                let scheme = if http { "http" } else { "https" };
+                format!("{scheme}://{listen}{prefix}")
+            });
         Ok(Settings {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443))),
-            http: args.http || file.http.unwrap_or(false),
+            listen,
+            http,
             cert,
             key,
             store: args.store.clone().or(file.store),
             data_dir,
-            prefix: file.prefix.unwrap_or_default(),
+            prefix,
+            public_url,
             sweep_interval: Duration::from_secs(file.sweep_interval_secs.unwrap_or(300).max(1)),
             body_limit: file.body_limit.unwrap_or(iam_axum::DEFAULT_BODY_LIMIT),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(20),
