@@ -1137,3 +1137,71 @@ async fn metadata_jwks_and_webfinger() {
         wf("resource=acct%3Aalice%40127.0.0.1&rel=http%3A%2F%2Fwebfinger.net%2Frel%2Favatar").await;
     assert_eq!(p.json()["links"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_code_on_the_login_page() {
+    let s = server().await;
+    let alice = s.iam.account_by_username("alice").await.unwrap().unwrap();
+    let e = s.iam.enrol_totp(&alice.id, None).await.unwrap();
+    let totp = totp_rs::TOTP::from_url_unchecked(e.uri.expose()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    s.iam
+        .confirm_totp(&alice.id, &totp.generate(now), None)
+        .await
+        .unwrap();
+
+    let mut b = s.browser();
+    let login = b.get("/oauth2/login").await;
+    let asked = b.login(&login, "alice", ALICE_PASSWORD).await;
+    assert_eq!(asked.status, StatusCode::UNAUTHORIZED, "{}", asked.body);
+    assert!(asked.body.contains("one-time code"), "{}", asked.body);
+    assert!(!b.cookies.contains_key("iam_session"));
+    let code = totp.generate(now + 30);
+    let done = b
+        .submit(
+            &asked,
+            &[
+                ("username", "alice"),
+                ("password", ALICE_PASSWORD),
+                ("totp", &code),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("signed in"), "{}", done.body);
+    assert!(b.cookies.contains_key("iam_session"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_page_is_rate_limited_per_address() {
+    let s = start(
+        SystemClock,
+        Options {
+            rate_limit: iam_axum::RateLimit {
+                burst: 2,
+                per_second: 0.01,
+                max_tracked: 100,
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut b = s.browser();
+    assert_eq!(b.get("/oauth2/login").await.status, StatusCode::OK);
+    assert_eq!(b.get("/oauth2/login").await.status, StatusCode::OK);
+    let limited = b.get("/oauth2/login").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
+    assert_eq!(limited.json()["error"], "rate_limited");
+    // The protocol endpoints are not limited by it.
+    let m = s
+        .http
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(m.status(), StatusCode::OK);
+}

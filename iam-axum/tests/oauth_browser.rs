@@ -273,7 +273,9 @@ async fn authorization_code_flow_in_headless_chromium() {
         .post(s.url("/oauth2/token"))
         .basic_auth(
             &reg.client.id,
-            reg.client_secret.as_ref().map(|s| s.expose()),
+            reg.client_secret
+                .as_ref()
+                .map(iam_core::SecretString::expose),
         )
         .form(&[
             ("grant_type", "authorization_code"),

@@ -49,6 +49,8 @@ pub struct Options {
     pub poll_interval: Duration,
     /// Serve HTTPS (rcgen self-signed certificate for `localhost`) instead of plain HTTP.
     pub tls: bool,
+    /// The per-address limit (off by default).
+    pub rate_limit: RateLimit,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             secure_cookies: false,
             poll_interval: Duration::from_secs(1),
             tls: false,
+            rate_limit: RateLimit::off(),
         }
     }
 }
@@ -122,7 +125,7 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
     let app = OAuthRouter::new(iam.clone(), &base)
         .unwrap()
         .secure_cookies(opts.secure_cookies)
-        .rate_limit(RateLimit::off())
+        .rate_limit(opts.rate_limit)
         .build()
         // A client's redirect target for browser tests.
         .route(
