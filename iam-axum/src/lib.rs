@@ -67,6 +67,8 @@
 //! | `GET /elevation/requests`, `POST .../{id}/approve`, `POST .../{id}/deny` | approver role | answer requests |
 //! | `GET /audit[?account=&kind=&from=&to=&after_seq=&limit=]`, `GET /audit/verify` | admin | audit log |
 //! | `POST /orgs`, `GET /orgs/{id}`, `GET /orgs/{id}/members`, `PUT/DELETE /orgs/{id}/members/{account}`, `POST /orgs/{id}/token`, `GET /accounts/{id}/memberships` | bearer (owners/admins manage) | organizations |
+//! | `GET /openapi.json` | anyone | the OpenAPI 3.1 description of these routes ([`openapi`]) |
+//! | `GET /metrics` | anyone: keep it private | Prometheus metrics ([`metrics`]; see [`IamRouter::metrics`]) |
 //!
 //! Bearer tokens are PASETO access tokens (login, refresh, elevation, service and organization
 //! tokens) or personal API tokens (`iam_pat_…`). Verified access tokens are remembered by a
@@ -78,7 +80,9 @@ pub mod auth;
 mod dto;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod rate_limit;
 mod routes;
 
@@ -100,6 +104,7 @@ pub use auth::{
 };
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use metrics::Metrics;
 pub use oauth::{oauth_router, OAuthRouter};
 pub use rate_limit::RateLimit;
 
@@ -121,6 +126,8 @@ pub struct IamRouter<S: Store, C: Clock> {
     body_limit: usize,
     rate_limit: RateLimit,
     json_fallback: bool,
+    metrics: Metrics,
+    serve_metrics: bool,
 }
 
 impl<S: Store, C: Clock> IamRouter<S, C> {
@@ -132,6 +139,8 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
             body_limit: DEFAULT_BODY_LIMIT,
             rate_limit: RateLimit::default(),
             json_fallback: false,
+            metrics: Metrics::new(),
+            serve_metrics: true,
         }
     }
 
@@ -164,6 +173,27 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
         self
     }
 
+    /// Whether to serve the Prometheus metrics at `/metrics` under the prefix (default on).
+    ///
+    /// The route needs no token, so that Prometheus can scrape it: operators should not expose
+    /// it publicly. Block `/metrics` at the reverse proxy, or turn this off and serve the
+    /// registry given to [`metrics_registry`](Self::metrics_registry) on a private listener
+    /// with [`Metrics::render`]. The metrics are recorded either way; their labels carry no
+    /// secrets or ids (see [`metrics`]).
+    #[must_use]
+    pub fn metrics(mut self, serve: bool) -> Self {
+        self.serve_metrics = serve;
+        self
+    }
+
+    /// Records the metrics into `registry` (a clone of which the caller keeps to render them)
+    /// instead of a registry of the router's own.
+    #[must_use]
+    pub fn metrics_registry(mut self, registry: Metrics) -> Self {
+        self.metrics = registry;
+        self
+    }
+
     /// The router, with tracing spans, the body limit, JSON errors for every rejection, and
     /// the [`IamAuth`] layer applied.
     pub fn build(self) -> Router {
@@ -171,19 +201,42 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
             iam: self.iam.clone(),
             limiter: rate_limit::RateLimiter::new(self.rate_limit),
         });
-        let api = routes::routes(state);
         let prefix = self.prefix.trim_end_matches('/');
+        let prefix = if prefix.is_empty() || prefix.starts_with('/') {
+            prefix.to_owned()
+        } else {
+            format!("/{prefix}")
+        };
+        let doc = axum::body::Bytes::from(
+            openapi::document(&prefix, self.serve_metrics).to_string(),
+        );
+        let mut api = routes::routes(state).route(
+            openapi::OPENAPI_PATH,
+            axum::routing::get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], doc)
+            }),
+        );
+        if self.serve_metrics {
+            api = api.route(
+                openapi::METRICS_PATH,
+                axum::routing::get(metrics::serve).with_state(self.metrics.clone()),
+            );
+        }
         let mut app = if prefix.is_empty() {
             api
-        } else if prefix.starts_with('/') {
-            Router::new().nest(prefix, api)
         } else {
-            Router::new().nest(&format!("/{prefix}"), api)
+            Router::new().nest(&prefix, api)
         };
         if self.json_fallback {
             app = app.fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
         }
-        with_http_layers(app, self.body_limit).layer(IamAuth::new(self.iam))
+        let tracker = metrics::Tracker {
+            metrics: self.metrics,
+            login_route: format!("{prefix}/login"),
+        };
+        with_http_layers(app, self.body_limit)
+            .layer(IamAuth::new(self.iam))
+            .layer(axum::middleware::from_fn_with_state(tracker, metrics::track))
     }
 }
 

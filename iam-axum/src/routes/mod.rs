@@ -77,96 +77,96 @@ async fn limit_by_address<S: Store, C: Clock>(
     }
 }
 
-/// Every REST route, relative to the prefix.
+/// Declares the REST route table once: [`ROUTES`] (what the OpenAPI document and its tests
+/// enumerate) and the functions mounting exactly those routes.
+macro_rules! route_table {
+    (
+        limited { $($lm:ident $lp:literal => $lh:expr, $ls:literal;)* }
+        open { $($m:ident $p:literal => $h:expr, $s:literal;)* }
+    ) => {
+        /// Every REST route relative to the prefix: `(method, path template, summary)`.
+        pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
+            $((stringify!($lm), $lp, $ls),)*
+            $((stringify!($m), $p, $s),)*
+        ];
+
+        /// Mounts the rate-limited anonymous routes of [`ROUTES`].
+        fn mount_limited<S: Store, C: Clock>(
+            r: Router<Arc<ApiState<S, C>>>,
+        ) -> Router<Arc<ApiState<S, C>>> {
+            r$(.route($lp, $lm($lh)))*
+        }
+
+        /// Mounts the other routes of [`ROUTES`].
+        fn mount_open<S: Store, C: Clock>(
+            r: Router<Arc<ApiState<S, C>>>,
+        ) -> Router<Arc<ApiState<S, C>>> {
+            r$(.route($p, $m($h)))*
+        }
+    };
+}
+
+route_table! {
+    limited {
+        post "/login" => session::login::<S, C>, "Log in with password (and TOTP code) for a session and token pair";
+        post "/refresh" => session::refresh::<S, C>, "Rotate a refresh token for a new token pair";
+    }
+    open {
+        get "/health" => public::health, "Liveness";
+        get "/keys" => public::keys::<S, C>, "Token verification keys as PASERK";
+        get "/keys/jwks.json" => public::jwks::<S, C>, "Token verification keys as an RFC 8037 OKP JWK set";
+        post "/logout" => session::logout::<S, C>, "End the caller's session";
+        get "/whoami" => session::whoami, "What the caller's token says";
+        get "/sessions" => session::list_sessions::<S, C>, "List sessions (own, or another account's for admins)";
+        delete "/sessions" => session::revoke_all_own::<S, C>, "Sign out everywhere";
+        delete "/sessions/{id}" => session::revoke_session::<S, C>, "Revoke one session";
+        post "/totp/enrol" => session::totp_enrol::<S, C>, "Start TOTP enrolment";
+        post "/totp/confirm" => session::totp_confirm::<S, C>, "Confirm TOTP enrolment with a code";
+        delete "/totp" => session::totp_remove::<S, C>, "Remove the caller's TOTP";
+        get "/accounts" => accounts::list::<S, C>, "List accounts";
+        post "/accounts" => accounts::create::<S, C>, "Create an account";
+        get "/accounts/{id}" => accounts::get_one::<S, C>, "Read an account";
+        post "/accounts/{id}/disable" => accounts::disable::<S, C>, "Disable an account";
+        post "/accounts/{id}/enable" => accounts::enable::<S, C>, "Enable an account";
+        put "/accounts/{id}/password" => accounts::set_password::<S, C>, "Set an account's password";
+        put "/accounts/{id}/roles/{role}" => accounts::grant_role::<S, C>, "Grant a role";
+        delete "/accounts/{id}/roles/{role}" => accounts::revoke_role::<S, C>, "Revoke a role";
+        put "/accounts/{id}/elevatable-roles/{role}" => accounts::grant_elevatable::<S, C>, "Grant an elevatable role";
+        delete "/accounts/{id}/elevatable-roles/{role}" => accounts::revoke_elevatable::<S, C>, "Revoke an elevatable role";
+        delete "/accounts/{id}/totp" => accounts::remove_totp::<S, C>, "Remove an account's TOTP (recovery)";
+        delete "/accounts/{id}/sessions" => accounts::revoke_sessions::<S, C>, "Revoke every session of an account";
+        post "/accounts/{id}/deletion" => accounts::schedule_deletion::<S, C>, "Schedule an account's deletion";
+        delete "/accounts/{id}/deletion" => accounts::cancel_deletion::<S, C>, "Cancel a scheduled deletion";
+        get "/accounts/{id}/memberships" => orgs::memberships_of::<S, C>, "An account's organization memberships";
+        post "/accounts/{id}/service-token" => tokens::issue_service::<S, C>, "Issue a service account's token";
+        delete "/accounts/{id}/service-token" => tokens::revoke_service::<S, C>, "Revoke a service account's token";
+        post "/service-token/renew" => tokens::renew_service::<S, C>, "Renew the calling service's token";
+        get "/accounts/{id}/db-credentials" => admin::fetch_credentials::<S, C>, "Fetch a service's database credentials";
+        put "/accounts/{id}/db-credentials" => admin::store_credentials::<S, C>, "Store a service's database credentials";
+        get "/api-tokens" => tokens::list_api::<S, C>, "List personal API tokens";
+        post "/api-tokens" => tokens::create_api::<S, C>, "Create a personal API token";
+        delete "/api-tokens/{id}" => tokens::revoke_api::<S, C>, "Revoke a personal API token";
+        post "/elevation" => elevation::elevate::<S, C>, "Open (200) or request (202) an elevation";
+        get "/elevation/requests" => elevation::pending::<S, C>, "Pending elevation requests the caller may answer";
+        post "/elevation/requests/{id}/approve" => elevation::approve::<S, C>, "Approve an elevation request";
+        post "/elevation/requests/{id}/deny" => elevation::deny::<S, C>, "Deny an elevation request";
+        delete "/elevation/{role}" => elevation::end::<S, C>, "End an elevation";
+        get "/audit" => admin::audit::<S, C>, "Query the audit log";
+        get "/audit/verify" => admin::audit_verify::<S, C>, "Verify the audit log's hash chain";
+        post "/orgs" => orgs::create::<S, C>, "Create an organization";
+        get "/orgs/{id}" => orgs::get_one::<S, C>, "Read an organization";
+        get "/orgs/{id}/members" => orgs::members::<S, C>, "List an organization's members";
+        put "/orgs/{id}/members/{account_id}" => orgs::set_member::<S, C>, "Add or update a member";
+        delete "/orgs/{id}/members/{account_id}" => orgs::remove_member::<S, C>, "Remove a member";
+        post "/orgs/{id}/token" => orgs::org_token::<S, C>, "Issue an organization-scoped token";
+    }
+}
+
+/// Every REST route of [`ROUTES`], relative to the prefix.
 pub(crate) fn routes<S: Store, C: Clock>(state: Arc<ApiState<S, C>>) -> Router {
-    let anonymous = Router::new()
-        .route("/login", post(session::login::<S, C>))
-        .route("/refresh", post(session::refresh::<S, C>))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            limit_by_address::<S, C>,
-        ));
-    Router::new()
-        .merge(anonymous)
-        .route("/health", get(public::health))
-        .route("/keys", get(public::keys::<S, C>))
-        .route("/keys/jwks.json", get(public::jwks::<S, C>))
-        .route("/logout", post(session::logout::<S, C>))
-        .route("/whoami", get(session::whoami))
-        .route(
-            "/sessions",
-            get(session::list_sessions::<S, C>).delete(session::revoke_all_own::<S, C>),
-        )
-        .route("/sessions/{id}", delete(session::revoke_session::<S, C>))
-        .route("/totp/enrol", post(session::totp_enrol::<S, C>))
-        .route("/totp/confirm", post(session::totp_confirm::<S, C>))
-        .route("/totp", delete(session::totp_remove::<S, C>))
-        .route(
-            "/accounts",
-            get(accounts::list::<S, C>).post(accounts::create::<S, C>),
-        )
-        .route("/accounts/{id}", get(accounts::get_one::<S, C>))
-        .route("/accounts/{id}/disable", post(accounts::disable::<S, C>))
-        .route("/accounts/{id}/enable", post(accounts::enable::<S, C>))
-        .route(
-            "/accounts/{id}/password",
-            put(accounts::set_password::<S, C>),
-        )
-        .route(
-            "/accounts/{id}/roles/{role}",
-            put(accounts::grant_role::<S, C>).delete(accounts::revoke_role::<S, C>),
-        )
-        .route(
-            "/accounts/{id}/elevatable-roles/{role}",
-            put(accounts::grant_elevatable::<S, C>).delete(accounts::revoke_elevatable::<S, C>),
-        )
-        .route("/accounts/{id}/totp", delete(accounts::remove_totp::<S, C>))
-        .route(
-            "/accounts/{id}/sessions",
-            delete(accounts::revoke_sessions::<S, C>),
-        )
-        .route(
-            "/accounts/{id}/deletion",
-            post(accounts::schedule_deletion::<S, C>).delete(accounts::cancel_deletion::<S, C>),
-        )
-        .route(
-            "/accounts/{id}/memberships",
-            get(orgs::memberships_of::<S, C>),
-        )
-        .route(
-            "/accounts/{id}/service-token",
-            post(tokens::issue_service::<S, C>).delete(tokens::revoke_service::<S, C>),
-        )
-        .route("/service-token/renew", post(tokens::renew_service::<S, C>))
-        .route(
-            "/accounts/{id}/db-credentials",
-            get(admin::fetch_credentials::<S, C>).put(admin::store_credentials::<S, C>),
-        )
-        .route(
-            "/api-tokens",
-            get(tokens::list_api::<S, C>).post(tokens::create_api::<S, C>),
-        )
-        .route("/api-tokens/{id}", delete(tokens::revoke_api::<S, C>))
-        .route("/elevation", post(elevation::elevate::<S, C>))
-        .route("/elevation/requests", get(elevation::pending::<S, C>))
-        .route(
-            "/elevation/requests/{id}/approve",
-            post(elevation::approve::<S, C>),
-        )
-        .route(
-            "/elevation/requests/{id}/deny",
-            post(elevation::deny::<S, C>),
-        )
-        .route("/elevation/{role}", delete(elevation::end::<S, C>))
-        .route("/audit", get(admin::audit::<S, C>))
-        .route("/audit/verify", get(admin::audit_verify::<S, C>))
-        .route("/orgs", post(orgs::create::<S, C>))
-        .route("/orgs/{id}", get(orgs::get_one::<S, C>))
-        .route("/orgs/{id}/members", get(orgs::members::<S, C>))
-        .route(
-            "/orgs/{id}/members/{account_id}",
-            put(orgs::set_member::<S, C>).delete(orgs::remove_member::<S, C>),
-        )
-        .route("/orgs/{id}/token", post(orgs::org_token::<S, C>))
-        .with_state(state)
+    let anonymous = mount_limited(Router::new()).route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        limit_by_address::<S, C>,
+    ));
+    mount_open(Router::new().merge(anonymous)).with_state(state)
 }
