@@ -85,6 +85,8 @@ pub struct Settings {
     pub prefix: String,
     /// The OAuth issuer: the absolute URL the server is reached at.
     pub public_url: String,
+    /// The public URL when it was configured (then also the tokens' issuer).
+    configured_public_url: Option<String>,
     pub sweep_interval: Duration,
     pub body_limit: usize,
     pub rate_limit_burst: u32,
@@ -134,14 +136,11 @@ impl Settings {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
         let http = args.http || file.http.unwrap_or(false);
         let prefix = file.prefix.unwrap_or_default();
-        let public_url = args
-            .public_url
-            .clone()
-            .or(file.public_url)
-            .unwrap_or_else(|| {
-                let scheme = if http { "http" } else { "https" };
-                format!("{scheme}://{listen}{prefix}")
-            });
+        let configured_public_url = args.public_url.clone().or(file.public_url);
+        let public_url = configured_public_url.clone().unwrap_or_else(|| {
+            let scheme = if http { "http" } else { "https" };
+            format!("{scheme}://{listen}{prefix}")
+        });
         Ok(Settings {
             listen,
             http,
@@ -151,6 +150,7 @@ impl Settings {
             data_dir,
             prefix,
             public_url,
+            configured_public_url,
             sweep_interval: Duration::from_secs(file.sweep_interval_secs.unwrap_or(300).max(1)),
             body_limit: file.body_limit.unwrap_or(iam_axum::DEFAULT_BODY_LIMIT),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(20),
@@ -181,7 +181,10 @@ impl Settings {
 
     /// Applies the settings that touch the core configuration.
     pub fn apply(&self, config: &mut Config) {
-        if let Some(i) = &self.issuer {
+        // Tokens name the server by the URL its OAuth metadata gives as issuer when that URL
+        // is configured; the default URL follows the listen address, which must not void
+        // tokens when only the port changes.
+        if let Some(i) = self.issuer.as_ref().or(self.configured_public_url.as_ref()) {
             config.issuer.clone_from(i);
         }
         if let Some(a) = &self.audience {
