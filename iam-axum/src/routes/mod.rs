@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod clients;
 mod elevation;
 mod orgs;
 mod public;
@@ -159,6 +160,11 @@ route_table! {
         put "/orgs/{id}/members/{account_id}" => orgs::set_member::<S, C>, "Add or update a member";
         delete "/orgs/{id}/members/{account_id}" => orgs::remove_member::<S, C>, "Remove a member";
         post "/orgs/{id}/token" => orgs::org_token::<S, C>, "Issue an organization-scoped token";
+        get "/clients" => clients::list::<S, C>, "List OAuth clients";
+        post "/clients" => clients::register::<S, C>, "Register an OAuth client (its secret is shown once)";
+        get "/clients/{id}" => clients::get_one::<S, C>, "Read an OAuth client";
+        post "/clients/{id}/secret" => clients::rotate_secret::<S, C>, "Rotate an OAuth client's secret";
+        post "/clients/{id}/disable" => clients::disable::<S, C>, "Disable an OAuth client and revoke its tokens";
     }
 }
 
