@@ -207,9 +207,8 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
         } else {
             format!("/{prefix}")
         };
-        let doc = axum::body::Bytes::from(
-            openapi::document(&prefix, self.serve_metrics).to_string(),
-        );
+        let doc =
+            axum::body::Bytes::from(openapi::document(&prefix, self.serve_metrics).to_string());
         let mut api = routes::routes(state).route(
             openapi::OPENAPI_PATH,
             axum::routing::get(move || async move {
@@ -236,7 +235,10 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
         };
         with_http_layers(app, self.body_limit)
             .layer(IamAuth::new(self.iam))
-            .layer(axum::middleware::from_fn_with_state(tracker, metrics::track))
+            .layer(axum::middleware::from_fn_with_state(
+                tracker,
+                metrics::track,
+            ))
     }
 }
 
