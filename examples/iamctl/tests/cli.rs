@@ -1,0 +1,549 @@
+//! Drives the built `iamctl` binary against the real `iamd` binary: iamd starts on a free port
+//! with a temp data dir (self-signed certificate, one-time admin password on stdout); iamctl
+//! trusts it by the certificate's pinned SHA-256 fingerprint.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The iamd binary next to iamctl, built first (`IAMD_BIN` names another one).
+fn iamd_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("IAMD_BIN") {
+        return PathBuf::from(bin);
+    }
+    let iamctl = PathBuf::from(env!("CARGO_BIN_EXE_iamctl"));
+    let dir = iamctl.parent().unwrap().to_owned();
+    let profile = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "-p", "iamd", "--manifest-path"])
+        .arg(&manifest);
+    if profile == "release" {
+        cmd.arg("--release");
+    } else if profile != "debug" {
+        cmd.args(["--profile", &profile]);
+    }
+    let status = cmd.status().expect("running cargo build -p iamd");
+    assert!(status.success(), "cargo build -p iamd failed");
+    let bin = dir.join(format!("iamd{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    data: PathBuf,
+    password: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let addr = free_addr();
+        let mut child = Command::new(iamd_binary())
+            .args(["--listen", &addr.to_string(), "--data-dir"])
+            .arg(data)
+            .env_remove("IAM_MASTER_KEY")
+            .env_remove("IAM_STORE")
+            .env_remove("IAM_CONFIG")
+            .env_remove("IAM_LISTEN")
+            .env_remove("IAM_DATA_DIR")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut password = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(p) = line.trim().strip_prefix("password: ") {
+                password = Some(p.to_owned());
+                break;
+            }
+        }
+        // Keep draining stdout so that iamd never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let password = password.expect("a one-time admin password on stdout");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "iamd did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Server {
+            child,
+            addr,
+            data: data.to_owned(),
+            password,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+
+    fn cert_path(&self) -> PathBuf {
+        self.data.join("cert.pem")
+    }
+
+    /// SHA-256 of the DER of the first certificate in the PEM file.
+    fn fingerprint(&self) -> String {
+        let pem = std::fs::read_to_string(self.cert_path()).unwrap();
+        let b64: String = pem
+            .lines()
+            .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----END"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .unwrap();
+        Sha256::digest(der).iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs iamctl with `args`, `stdin` on standard input and `env` added (IAM_* and HOME cleared).
+fn iamctl(home: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iamctl"));
+    cmd.args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+fn ok(out: &Output) -> String {
+    let (o, e) = text(out);
+    assert!(out.status.success(), "iamctl failed: {e}\nstdout: {o}");
+    o
+}
+
+#[track_caller]
+fn ok_json(out: &Output) -> Value {
+    let o = ok(out);
+    serde_json::from_str(&o).unwrap_or_else(|e| panic!("not JSON ({e}): {o}"))
+}
+
+#[test]
+fn iamctl_against_iamd() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let url = server.url();
+    let pin = server.fingerprint();
+    let session = dir.path().join("sessions").join("admin.json");
+    let session_s = session.to_str().unwrap().to_owned();
+    // The connection flags; after login the session remembers server and pin.
+    let conn = |rest: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--server".into(),
+            url.clone(),
+            "--pin-sha256".into(),
+            pin.clone(),
+            "--session-file".into(),
+            session_s.clone(),
+        ];
+        v.extend(rest.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let run = |args: Vec<String>, stdin: Option<&str>, env: &[(&str, &str)]| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        iamctl(&home, &refs, stdin, env)
+    };
+
+    // A wrong pin fails with a clear TLS error, before any password is sent.
+    let wrong = "00".repeat(32);
+    let out = iamctl(
+        &home,
+        &[
+            "--server",
+            &url,
+            "--pin-sha256",
+            &wrong,
+            "--session-file",
+            dir.path().join("other.json").to_str().unwrap(),
+            "login",
+            "admin",
+            "--password-stdin",
+        ],
+        Some(&format!("{}\n", server.password)),
+        &[],
+    );
+    let (o, e) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        e.contains("TLS error") && e.contains("does not match the pinned SHA-256 fingerprint"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&pin),
+        "the error names the presented fingerprint: {e}"
+    );
+    assert!(!o.contains(&server.password) && !e.contains(&server.password));
+    assert!(!dir.path().join("other.json").exists());
+
+    // No trust option: the self-signed certificate is refused, with a hint.
+    let out = iamctl(
+        &home,
+        &["--server", &url, "login", "admin"],
+        None,
+        &[("IAM_PASSWORD", &server.password)],
+    );
+    let (_, e) = text(&out);
+    assert!(!out.status.success());
+    assert!(e.contains("TLS error") && e.contains("--pin-sha256"), "{e}");
+
+    // Plain HTTP is refused unless asked for.
+    let out = iamctl(
+        &home,
+        &["--server", "http://127.0.0.1:1", "whoami"],
+        None,
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("--insecure-http"));
+
+    // Login (password on stdin).
+    let out = run(
+        conn(&["login", "admin", "--password-stdin"]),
+        Some(&format!("{}\n", server.password)),
+        &[],
+    );
+    let o = ok(&out);
+    assert!(o.contains("logged in as admin"), "{o}");
+    let (o, e) = text(&out);
+    assert!(!o.contains(&server.password) && !e.contains(&server.password));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&session).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "session file mode {mode:o}");
+    }
+    let stored: Value = serde_json::from_slice(&std::fs::read(&session).unwrap()).unwrap();
+    let access = stored["access_token"].as_str().unwrap().to_owned();
+    let refresh = stored["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!o.contains(&access) && !o.contains(&refresh));
+
+    // whoami: with only the session file (server and pin come from the session).
+    let o = ok(&iamctl(
+        &home,
+        &["--session-file", &session_s, "whoami"],
+        None,
+        &[],
+    ));
+    assert!(o.contains("admin"), "{o}");
+    assert!(!o.contains(&access));
+    let w = ok_json(&run(conn(&["whoami", "--json"]), None, &[]));
+    assert_eq!(w["roles"], serde_json::json!(["admin"]));
+    let admin_id = w["account_id"].as_str().unwrap().to_owned();
+
+    // Create an account and grant a role (by username).
+    let a = ok_json(&run(
+        conn(&["accounts", "create", "alice", "--role", "ops", "--json"]),
+        None,
+        &[("IAM_NEW_PASSWORD", "correct horse battery staple 42")],
+    ));
+    let alice_id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(a["username"], "alice");
+    let o = ok(&run(
+        conn(&["roles", "grant", "alice", "auditor"]),
+        None,
+        &[],
+    ));
+    assert!(o.contains("auditor") && o.contains("ops"), "{o}");
+
+    // List accounts: table and JSON.
+    let o = ok(&run(conn(&["accounts", "list"]), None, &[]));
+    let header = o.lines().next().unwrap();
+    assert!(
+        header.starts_with("ID") && header.contains("USERNAME"),
+        "{o}"
+    );
+    assert!(
+        o.lines()
+            .any(|l| l.contains("alice") && l.contains("auditor,ops")),
+        "{o}"
+    );
+    assert!(o.lines().any(|l| l.contains("admin")), "{o}");
+    let v = ok_json(&run(conn(&["accounts", "list", "--json"]), None, &[]));
+    let accounts = v["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 2);
+    let alice = accounts.iter().find(|a| a["username"] == "alice").unwrap();
+    assert_eq!(alice["roles"], serde_json::json!(["auditor", "ops"]));
+    let shown = ok_json(&run(
+        conn(&["accounts", "show", &alice_id, "--json"]),
+        None,
+        &[],
+    ));
+    assert_eq!(shown["username"], "alice");
+
+    // A server error: its code and message, non-zero exit.
+    let out = run(conn(&["accounts", "show", "nobody"]), None, &[]);
+    assert!(!out.status.success());
+    let e = text(&out).1;
+    assert!(e.contains("404") && e.contains("not_found"), "{e}");
+
+    // API tokens: create, list, revoke.
+    let t = ok_json(&run(
+        conn(&[
+            "api-tokens",
+            "create",
+            "--label",
+            "ci",
+            "--expires-in",
+            "1h",
+            "--json",
+        ]),
+        None,
+        &[],
+    ));
+    assert!(t["token"].as_str().unwrap().starts_with("iam_pat_"), "{t}");
+    let token_id = t["info"]["id"].as_str().unwrap().to_owned();
+    let o = ok(&run(conn(&["api-tokens", "list"]), None, &[]));
+    assert!(
+        o.lines().any(|l| l.contains(&token_id) && l.contains("ci")),
+        "{o}"
+    );
+    ok(&run(conn(&["api-tokens", "revoke", &token_id]), None, &[]));
+    let v = ok_json(&run(conn(&["api-tokens", "list", "--json"]), None, &[]));
+    let listed = v["api_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == token_id.as_str())
+        .unwrap();
+    assert!(!listed["revoked_at"].is_null(), "{listed}");
+
+    // A system account: service token and database credentials.
+    let svc = ok_json(&run(
+        conn(&["accounts", "create", "svc", "--kind", "system", "--json"]),
+        None,
+        &[],
+    ));
+    let svc_id = svc["id"].as_str().unwrap().to_owned();
+    let st = ok_json(&run(
+        conn(&["service-token", "issue", "svc", "--json"]),
+        None,
+        &[],
+    ));
+    assert!(st["token"].as_str().is_some_and(|t| !t.is_empty()), "{st}");
+    ok(&run(
+        conn(&[
+            "credentials",
+            "store",
+            "svc",
+            "--host",
+            "db.internal",
+            "--database",
+            "app",
+            "--user",
+            "app",
+        ]),
+        None,
+        &[("IAM_DB_PASSWORD", "db-secret-1")],
+    ));
+    // The admin may store but not fetch them; the service itself may fetch (IAM_TOKEN).
+    let out = run(conn(&["credentials", "fetch", "svc"]), None, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("not_permitted"), "{}", text(&out).1);
+    let svc_token = st["token"].as_str().unwrap();
+    let c = ok_json(&iamctl(
+        &home,
+        &[
+            "--server",
+            &url,
+            "--pin-sha256",
+            &pin,
+            "credentials",
+            "fetch",
+            &svc_id,
+            "--json",
+        ],
+        None,
+        &[("IAM_TOKEN", svc_token)],
+    ));
+    assert_eq!(c["password"], "db-secret-1");
+    assert_eq!(c["port"], 5432);
+    ok(&run(conn(&["service-token", "revoke", "svc"]), None, &[]));
+
+    // Disable / enable.
+    let o = ok(&run(conn(&["accounts", "disable", "alice"]), None, &[]));
+    assert!(o.contains("disabled"), "{o}");
+    let d = ok_json(&run(
+        conn(&["accounts", "enable", "alice", "--json"]),
+        None,
+        &[],
+    ));
+    assert_eq!(d["disabled"], false);
+
+    // Elevation: nothing pending.
+    let o = ok(&run(conn(&["elevation", "pending"]), None, &[]));
+    assert!(o.contains("(none)"), "{o}");
+
+    // Audit: tail (table, JSON, by account) and verify.
+    let o = ok(&run(conn(&["audit", "tail", "--limit", "5"]), None, &[]));
+    assert!(o.lines().next().unwrap().starts_with("SEQ"), "{o}");
+    let v = ok_json(&run(
+        conn(&["audit", "tail", "--limit", "3", "--json"]),
+        None,
+        &[],
+    ));
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    let all = ok_json(&run(
+        conn(&["audit", "tail", "--limit", "1000", "--json"]),
+        None,
+        &[],
+    ));
+    let last_seq = all["events"].as_array().unwrap().last().unwrap()["seq"].clone();
+    assert_eq!(events[2]["seq"], last_seq, "tail shows the newest events");
+    let v = ok_json(&run(
+        conn(&["audit", "tail", "--account", &alice_id, "--json"]),
+        None,
+        &[],
+    ));
+    let events = v["events"].as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e["account"] == alice_id.as_str()),
+        "{v}"
+    );
+    let o = ok(&run(conn(&["audit", "verify"]), None, &[]));
+    assert!(o.contains("intact"), "{o}");
+
+    // An expired access token is refreshed automatically (and the pair rotated on disk).
+    let mut stored: Value = serde_json::from_slice(&std::fs::read(&session).unwrap()).unwrap();
+    stored["access_expires_at"] = Value::from(0);
+    std::fs::write(&session, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let w = ok_json(&run(conn(&["whoami", "--json"]), None, &[]));
+    assert_eq!(w["account_id"], admin_id.as_str());
+    let after: Value = serde_json::from_slice(&std::fs::read(&session).unwrap()).unwrap();
+    assert_ne!(after["refresh_token"], stored["refresh_token"]);
+    assert!(after["access_expires_at"].as_u64().unwrap() > 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&session).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Trust by CA file works too (the self-signed certificate names localhost).
+    let ca_session = dir.path().join("ca.json");
+    let out = iamctl(
+        &home,
+        &[
+            "--server",
+            &format!("https://localhost:{}", server.addr.port()),
+            "--ca-file",
+            server.cert_path().to_str().unwrap(),
+            "--session-file",
+            ca_session.to_str().unwrap(),
+            "login",
+            "alice",
+        ],
+        None,
+        &[("IAM_PASSWORD", "correct horse battery staple 42")],
+    );
+    ok(&out);
+    let w = ok_json(&iamctl(
+        &home,
+        &[
+            "--session-file",
+            ca_session.to_str().unwrap(),
+            "whoami",
+            "--json",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(w["account_id"], alice_id.as_str());
+    // alice is no admin: the server's code comes through.
+    let out = iamctl(
+        &home,
+        &[
+            "--session-file",
+            ca_session.to_str().unwrap(),
+            "accounts",
+            "list",
+        ],
+        None,
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("403"), "{}", text(&out).1);
+
+    // Logout removes the session; later commands say so.
+    let o = ok(&run(conn(&["logout"]), None, &[]));
+    assert!(o.contains("logged out"));
+    assert!(!session.exists());
+    let out = run(conn(&["whoami"]), None, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("not logged in"), "{}", text(&out).1);
+}
