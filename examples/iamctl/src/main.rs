@@ -98,6 +98,64 @@ enum Command {
     /// Elevation ("sudo mode").
     #[command(subcommand)]
     Elevation(ElevationCmd),
+    /// OAuth clients.
+    #[command(subcommand)]
+    Clients(ClientsCmd),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClientKindArg {
+    Confidential,
+    Public,
+}
+
+#[derive(Subcommand)]
+enum ClientsCmd {
+    /// List OAuth clients (admin).
+    List,
+    /// Register a client; a confidential client's secret is printed once.
+    Register {
+        /// Display name.
+        name: String,
+        /// Client kind.
+        #[arg(long, value_enum, default_value = "confidential")]
+        kind: ClientKindArg,
+        /// A redirect URI (repeatable).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A grant type (repeatable): authorization_code, client_credentials, refresh_token,
+        /// urn:ietf:params:oauth:grant-type:device_code.
+        #[arg(long = "grant", value_name = "GRANT_TYPE", required = true)]
+        grant_types: Vec<String>,
+        /// An allowed scope (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// An allowed resource indicator (repeatable).
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
+        /// Require PKCE (the server's default when absent).
+        #[arg(long, value_name = "BOOL")]
+        require_pkce: Option<bool>,
+        /// The client acts for the registering account (client credentials as its owner).
+        #[arg(long)]
+        acts_for_owner: bool,
+    },
+    /// Show one client.
+    Show {
+        /// Client id.
+        id: String,
+    },
+    /// Rotate a confidential client's secret (printed once; the old one works for a grace
+    /// period).
+    RotateSecret {
+        /// Client id.
+        id: String,
+    },
+    /// Disable a client and revoke its tokens.
+    Disable {
+        /// Client id.
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -732,6 +790,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Elevation(cmd) => elevation(&cli, cmd).await?,
+        Command::Clients(cmd) => clients(&cli, cmd).await?,
     }
     Ok(())
 }
@@ -871,6 +930,102 @@ async fn accounts(cli: &Cli, cmd: &AccountsCmd) -> Result<()> {
                     "{} ({}) {action}d",
                     output::field(&a, "username"),
                     output::field(&a, "id")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn clients(cli: &Cli, cmd: &ClientsCmd) -> Result<()> {
+    let json_out = cli.json;
+    let mut api = connect(cli, false)?;
+    match cmd {
+        ClientsCmd::List => {
+            let v = api.get("/clients", &[]).await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                output::clients(array(&v, "clients"));
+            }
+        }
+        ClientsCmd::Register {
+            name,
+            kind,
+            redirect_uris,
+            grant_types,
+            scopes,
+            resources,
+            require_pkce,
+            acts_for_owner,
+        } => {
+            let mut body = json!({
+                "name": name,
+                "kind": match kind {
+                    ClientKindArg::Confidential => "confidential",
+                    ClientKindArg::Public => "public",
+                },
+                "redirect_uris": redirect_uris,
+                "grant_types": grant_types,
+                "scopes": scopes,
+                "resources": resources,
+                "acts_for_owner": acts_for_owner,
+            });
+            if let Some(p) = require_pkce {
+                body["require_pkce"] = Value::Bool(*p);
+            }
+            let v = api.call(Method::POST, "/clients", &[], Some(&body)).await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                output::client(v.get("client").unwrap_or(&Value::Null));
+                if v.get("client_secret").is_some_and(|s| !s.is_null()) {
+                    output::pairs(&[("client secret", output::field(&v, "client_secret"))]);
+                    eprintln!("(the secret is shown once)");
+                }
+            }
+        }
+        ClientsCmd::Show { id } => {
+            let v = api
+                .get(&format!("/clients/{}", client::seg(id)), &[])
+                .await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                output::client(&v);
+            }
+        }
+        ClientsCmd::RotateSecret { id } => {
+            let v = api
+                .call(
+                    Method::POST,
+                    &format!("/clients/{}/secret", client::seg(id)),
+                    &[],
+                    None,
+                )
+                .await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                output::pairs(&[("client secret", output::field(&v, "client_secret"))]);
+                eprintln!("(the secret is shown once)");
+            }
+        }
+        ClientsCmd::Disable { id } => {
+            let v = api
+                .call(
+                    Method::POST,
+                    &format!("/clients/{}/disable", client::seg(id)),
+                    &[],
+                    None,
+                )
+                .await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                println!(
+                    "client disabled; {} token families revoked",
+                    output::field(&v, "revoked_token_families")
                 );
             }
         }

@@ -179,3 +179,47 @@ pub fn elevation_requests(list: &[Value]) {
         &rows,
     );
 }
+
+/// Prints one OAuth client as key/value lines.
+pub fn client(c: &Value) {
+    pairs(&[
+        ("id", field(c, "id")),
+        ("name", field(c, "name")),
+        ("kind", field(c, "kind")),
+        ("grant types", field(c, "grant_types")),
+        ("redirect uris", field(c, "redirect_uris")),
+        ("scopes", field(c, "scopes")),
+        ("resources", field(c, "resources")),
+        ("require pkce", field(c, "require_pkce")),
+        ("owner", field(c, "owner")),
+        ("acts for owner", field(c, "acts_for_owner")),
+        ("disabled", field(c, "disabled")),
+        ("created at", field(c, "created_at")),
+        ("secret rotated at", field(c, "secret_rotated_at")),
+    ]);
+}
+
+/// Prints OAuth clients as a table.
+pub fn clients(list: &[Value]) {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            vec![
+                field(c, "id"),
+                field(c, "name"),
+                field(c, "kind"),
+                field(c, "grant_types"),
+                if c.get("disabled").and_then(Value::as_bool) == Some(true) {
+                    "disabled".to_owned()
+                } else {
+                    "active".to_owned()
+                },
+                field(c, "created_at"),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "NAME", "KIND", "GRANTS", "STATUS", "CREATED"],
+        &rows,
+    );
+}

@@ -443,6 +443,48 @@ fn iamctl_against_iamd() {
     ));
     assert_eq!(d["disabled"], false);
 
+    // OAuth clients: register (secret once), list, show, rotate, disable.
+    let reg = ok_json(&run(
+        conn(&[
+            "clients",
+            "register",
+            "reports",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "reports.read",
+            "--json",
+        ]),
+        None,
+        &[],
+    ));
+    let client_id = reg["client"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        reg["client_secret"].as_str().is_some_and(|s| !s.is_empty()),
+        "{reg}"
+    );
+    let o = ok(&run(conn(&["clients", "list"]), None, &[]));
+    assert!(
+        o.lines()
+            .any(|l| l.contains(&client_id) && l.contains("reports")),
+        "{o}"
+    );
+    let o = ok(&run(conn(&["clients", "show", &client_id]), None, &[]));
+    assert!(o.contains("client_credentials"), "{o}");
+    let rot = ok_json(&run(
+        conn(&["clients", "rotate-secret", &client_id, "--json"]),
+        None,
+        &[],
+    ));
+    assert_ne!(rot["client_secret"], reg["client_secret"]);
+    ok(&run(conn(&["clients", "disable", &client_id]), None, &[]));
+    let shown = ok_json(&run(
+        conn(&["clients", "show", &client_id, "--json"]),
+        None,
+        &[],
+    ));
+    assert_eq!(shown["disabled"], true);
+
     // Elevation: nothing pending.
     let o = ok(&run(conn(&["elevation", "pending"]), None, &[]));
     assert!(o.contains("(none)"), "{o}");
