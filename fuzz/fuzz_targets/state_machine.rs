@@ -96,7 +96,12 @@ async fn run(ops: Vec<Op>) {
                 let u = usize::from(u) % 2;
                 if let Ok(l) = iam.login(&LoginRequest::password(USERS[u], PW)).await {
                     assert!(!disabled[u], "a disabled account logged in");
-                    let p = iam.verify(l.tokens.access_token.expose()).await.expect("fresh token");
+                    let Ok(p) = iam.verify(l.tokens.access_token.expose()).await else {
+                        // Cut-offs are "issued at or before" in milliseconds and fail closed: a
+                        // token minted in the same millisecond as an enable is void at once.
+                        assert_eq!(account_dead_before[u], Some(now), "a fresh token was refused");
+                        continue;
+                    };
                     issued.push(Issued {
                         token: l.tokens.access_token.expose().to_owned(),
                         account: u,
@@ -119,7 +124,19 @@ async fn run(ops: Vec<Op>) {
                 if let Ok(pair) = r {
                     assert!(!refresh[i].used, "a used refresh token refreshed again");
                     refresh[i].used = true;
-                    let p = iam.verify(pair.access_token.expose()).await.expect("fresh token");
+                    refresh.push(Refresh {
+                        token: pair.refresh_token.expose().to_owned(),
+                        used: false,
+                    });
+                    let Ok(p) = iam.verify(pair.access_token.expose()).await else {
+                        // Void at once only when minted in the millisecond of a cut-off.
+                        assert!(
+                            account_dead_before.contains(&Some(now))
+                                || session_dead.values().any(|t| *t == now),
+                            "a fresh token was refused"
+                        );
+                        continue;
+                    };
                     let account = accounts.iter().position(|a| a.as_deref() == Some(p.account_id.as_str())).expect("known account");
                     issued.push(Issued {
                         token: pair.access_token.expose().to_owned(),
@@ -127,10 +144,6 @@ async fn run(ops: Vec<Op>) {
                         session: p.session_id,
                         exp: p.expires_at,
                         iat: p.issued_at,
-                    });
-                    refresh.push(Refresh {
-                        token: pair.refresh_token.expose().to_owned(),
-                        used: false,
                     });
                 } else {
                     refresh[i].used = true;
@@ -171,7 +184,14 @@ async fn run(ops: Vec<Op>) {
                     iam.elevate(&p, "ops", Some(wanted), &StepUpProof::default()).await
                 {
                     assert!(wanted <= Duration::from_secs(600), "over-long elevation opened");
-                    let q = iam.verify(access_token.expose()).await.expect("elevated token");
+                    let Ok(q) = iam.verify(access_token.expose()).await else {
+                        assert!(
+                            account_dead_before[a.account] == Some(now)
+                                || session_dead.get(&p.session_id) == Some(&now),
+                            "a fresh elevated token was refused"
+                        );
+                        continue;
+                    };
                     assert!(q.expires_at <= elevation.until, "token outlives its elevation");
                     issued.push(Issued {
                         token: access_token.expose().to_owned(),
