@@ -41,13 +41,25 @@ fn strings(data: &[u8]) -> Vec<CString> {
 fuzz_target!(|data: &[u8]| {
     let iam = handle().0;
     let parts = strings(data);
-    let get = |i: usize| parts.get(i).map_or(ptr::null(), |s| s.as_ptr() as *const c_char);
+    let get = |i: usize| {
+        parts
+            .get(i)
+            .map_or(ptr::null(), |s| s.as_ptr() as *const c_char)
+    };
     // SAFETY: every pointer is NULL or a live NUL-terminated string; out pointers are valid.
     unsafe {
         let mut tokens: *mut iam_tokens_t = ptr::null_mut();
         let mut principal: *mut iam_principal_t = ptr::null_mut();
         let mut account: *mut c_char = ptr::null_mut();
-        let _ = iam_create_account(iam, get(0), get(1), ptr::null(), 0, ptr::null(), &mut account);
+        let _ = iam_create_account(
+            iam,
+            get(0),
+            get(1),
+            ptr::null(),
+            0,
+            ptr::null(),
+            &mut account,
+        );
         iam_string_free(&mut account);
         let _ = iam_login(iam, get(0), get(1), get(2), &mut tokens);
         iam_tokens_free(&mut tokens);

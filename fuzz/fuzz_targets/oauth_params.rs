@@ -33,13 +33,21 @@ fuzz_target!(|data: &[u8]| {
     }
     let authorize = AuthorizeRequest::from_params(&params);
     let token = TokenRequest::from_params(&params);
-    let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let auth = ClientAuth::from_request(None, get("client_id"), get("client_secret"));
     rt.block_on(async {
         let _ = iam.authorize(&authorize, None).await;
         if let (Ok(token), Ok(auth)) = (token, auth) {
             // No client is registered, so no request can authenticate.
-            assert!(iam.token(&auth, &token).await.is_err(), "a token for nobody");
+            assert!(
+                iam.token(&auth, &token).await.is_err(),
+                "a token for nobody"
+            );
         }
     });
 });

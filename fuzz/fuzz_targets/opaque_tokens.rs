@@ -14,7 +14,13 @@ fn setup() -> &'static (tokio::runtime::Runtime, Iam<MemoryStore>) {
             .build()
             .expect("runtime");
         let iam = rt
-            .block_on(Iam::builder(MemoryStore::new(), Config::new(MasterKey::from_bytes([9; 32]))).open())
+            .block_on(
+                Iam::builder(
+                    MemoryStore::new(),
+                    Config::new(MasterKey::from_bytes([9; 32])),
+                )
+                .open(),
+            )
             .expect("open");
         (rt, iam)
     })
@@ -24,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     let (rt, iam) = setup();
     let text = String::from_utf8_lossy(data);
     rt.block_on(async {
-        assert!(iam.refresh(&text).await.is_err(), "an unknown refresh token was accepted");
+        assert!(
+            iam.refresh(&text).await.is_err(),
+            "an unknown refresh token was accepted"
+        );
         assert!(
             iam.verify_api_token(&text).await.is_err(),
             "an unknown API token was accepted"

@@ -1,7 +1,8 @@
-//! Drives the core state machine with arbitrary operation sequences and checks the safety
-//! invariants after every step: no access token verifies after its session was revoked, its
-//! account disabled, its elevation ended early, or its expiry passed; a used refresh token never
-//! refreshes again.
+//! Drives the core state machine with arbitrary operation sequences and checks the invariants
+//! after every step: no access token verifies after its session was revoked, its account
+//! disabled, its elevation ended early, or its expiry passed; every other token verifies (also
+//! one minted in the same millisecond as a cut-off that came before it); a used refresh token
+//! never refreshes again.
 #![no_main]
 
 use std::time::Duration;
@@ -37,11 +38,14 @@ struct Issued {
     account: usize,
     session: String,
     exp: Timestamp,
-    iat: Timestamp,
+    /// The step that minted it: cut-offs are ordered by step, not by clock (the clock often
+    /// stands still across several steps).
+    step: usize,
 }
 
 struct Refresh {
     token: String,
+    session: String,
     used: bool,
 }
 
@@ -75,19 +79,22 @@ async fn run(ops: Vec<Op>) {
         .await
         .expect("open");
     let mut accounts: [Option<String>; 2] = [None, None];
-    // Tokens issued before these times are dead: per account (disable), per session (revoke,
-    // early end of an elevation).
-    let mut account_dead_before: [Option<Timestamp>; 2] = [None, None];
+    // Tokens minted before these steps are dead: per account (disable, then enable), per
+    // session (revoke: every token; early end of an elevation).
+    let mut account_dead_before: [Option<usize>; 2] = [None, None];
     let mut disabled = [false; 2];
-    let mut session_dead: std::collections::HashMap<String, Timestamp> = Default::default();
+    let mut session_dead: std::collections::HashMap<String, usize> = Default::default();
     let mut issued: Vec<Issued> = Vec::new();
     let mut refresh: Vec<Refresh> = Vec::new();
-    for op in ops {
+    for (step, op) in ops.into_iter().enumerate() {
         let now = clock.now();
         match op {
             Op::Create(u) => {
                 let u = usize::from(u) % 2;
-                if let Ok(a) = iam.create_account(NewAccount::human(USERS[u], PW), None).await {
+                if let Ok(a) = iam
+                    .create_account(NewAccount::human(USERS[u], PW), None)
+                    .await
+                {
                     let _ = iam.grant_elevatable_role(&a.id, "ops", None).await;
                     accounts[u] = Some(a.id);
                 }
@@ -96,21 +103,20 @@ async fn run(ops: Vec<Op>) {
                 let u = usize::from(u) % 2;
                 if let Ok(l) = iam.login(&LoginRequest::password(USERS[u], PW)).await {
                     assert!(!disabled[u], "a disabled account logged in");
-                    let Ok(p) = iam.verify(l.tokens.access_token.expose()).await else {
-                        // Cut-offs are "issued at or before" in milliseconds and fail closed: a
-                        // token minted in the same millisecond as an enable is void at once.
-                        assert_eq!(account_dead_before[u], Some(now), "a fresh token was refused");
-                        continue;
-                    };
+                    let p = iam
+                        .verify(l.tokens.access_token.expose())
+                        .await
+                        .expect("a fresh token verifies");
                     issued.push(Issued {
                         token: l.tokens.access_token.expose().to_owned(),
                         account: u,
-                        session: p.session_id,
+                        session: p.session_id.clone(),
                         exp: p.expires_at,
-                        iat: p.issued_at,
+                        step,
                     });
                     refresh.push(Refresh {
                         token: l.tokens.refresh_token.expose().to_owned(),
+                        session: p.session_id.clone(),
                         used: false,
                     });
                 }
@@ -126,27 +132,27 @@ async fn run(ops: Vec<Op>) {
                     refresh[i].used = true;
                     refresh.push(Refresh {
                         token: pair.refresh_token.expose().to_owned(),
+                        session: refresh[i].session.clone(),
                         used: false,
                     });
-                    let Ok(p) = iam.verify(pair.access_token.expose()).await else {
-                        // Void at once only when minted in the millisecond of a cut-off.
-                        assert!(
-                            account_dead_before.contains(&Some(now))
-                                || session_dead.values().any(|t| *t == now),
-                            "a fresh token was refused"
-                        );
-                        continue;
-                    };
-                    let account = accounts.iter().position(|a| a.as_deref() == Some(p.account_id.as_str())).expect("known account");
+                    let p = iam
+                        .verify(pair.access_token.expose())
+                        .await
+                        .expect("a refreshed token verifies");
+                    let account = accounts
+                        .iter()
+                        .position(|a| a.as_deref() == Some(p.account_id.as_str()))
+                        .expect("known account");
                     issued.push(Issued {
                         token: pair.access_token.expose().to_owned(),
                         account,
                         session: p.session_id,
                         exp: p.expires_at,
-                        iat: p.issued_at,
+                        step,
                     });
-                } else {
-                    refresh[i].used = true;
+                } else if refresh[i].used {
+                    // Reuse of a rotated refresh token revokes its whole session.
+                    session_dead.insert(refresh[i].session.clone(), usize::MAX);
                 }
             }
             Op::Revoke(i) => {
@@ -155,7 +161,7 @@ async fn run(ops: Vec<Op>) {
                 }
                 let sid = issued[usize::from(i) % issued.len()].session.clone();
                 iam.revoke_session(&sid, None).await.expect("revoke");
-                session_dead.insert(sid, Timestamp::MAX);
+                session_dead.insert(sid, usize::MAX);
             }
             Op::Disable(u) | Op::Enable(u) if accounts[usize::from(u) % 2].is_none() => {}
             Op::Disable(u) => {
@@ -170,7 +176,7 @@ async fn run(ops: Vec<Op>) {
                 iam.enable_account(&id, None).await.expect("enable");
                 if disabled[u] {
                     disabled[u] = false;
-                    account_dead_before[u] = Some(now);
+                    account_dead_before[u] = Some(step);
                 }
             }
             Op::Elevate(i, secs) => {
@@ -178,27 +184,35 @@ async fn run(ops: Vec<Op>) {
                     continue;
                 }
                 let a = &issued[usize::from(i) % issued.len()];
-                let Ok(p) = iam.verify(&a.token).await else { continue };
+                let Ok(p) = iam.verify(&a.token).await else {
+                    continue;
+                };
                 let wanted = Duration::from_secs(u64::from(secs % 700) + 1);
-                if let Ok(ElevationOutcome::Active { access_token, elevation }) =
-                    iam.elevate(&p, "ops", Some(wanted), &StepUpProof::default()).await
+                if let Ok(ElevationOutcome::Active {
+                    access_token,
+                    elevation,
+                }) = iam
+                    .elevate(&p, "ops", Some(wanted), &StepUpProof::default())
+                    .await
                 {
-                    assert!(wanted <= Duration::from_secs(600), "over-long elevation opened");
-                    let Ok(q) = iam.verify(access_token.expose()).await else {
-                        assert!(
-                            account_dead_before[a.account] == Some(now)
-                                || session_dead.get(&p.session_id) == Some(&now),
-                            "a fresh elevated token was refused"
-                        );
-                        continue;
-                    };
-                    assert!(q.expires_at <= elevation.until, "token outlives its elevation");
+                    assert!(
+                        wanted <= Duration::from_secs(600),
+                        "over-long elevation opened"
+                    );
+                    let q = iam
+                        .verify(access_token.expose())
+                        .await
+                        .expect("a fresh elevated token verifies");
+                    assert!(
+                        q.expires_at <= elevation.until,
+                        "token outlives its elevation"
+                    );
                     issued.push(Issued {
                         token: access_token.expose().to_owned(),
                         account: a.account,
                         session: q.session_id,
                         exp: q.expires_at,
-                        iat: q.issued_at,
+                        step,
                     });
                 }
             }
@@ -207,14 +221,16 @@ async fn run(ops: Vec<Op>) {
                     continue;
                 }
                 let a = &issued[usize::from(i) % issued.len()];
-                let Ok(p) = iam.verify(&a.token).await else { continue };
+                let Ok(p) = iam.verify(&a.token).await else {
+                    continue;
+                };
                 let session = iam.session(&p.session_id).await.expect("session");
                 let open = session.active_elevations(now).any(|e| e.role == "ops");
                 iam.end_elevation(&p, "ops").await.expect("end elevation");
                 if open {
-                    let cut = session_dead.entry(p.session_id).or_insert(now);
-                    if *cut != Timestamp::MAX {
-                        *cut = now;
+                    let cut = session_dead.entry(p.session_id).or_insert(step);
+                    if *cut != usize::MAX {
+                        *cut = step;
                     }
                 }
             }
@@ -227,11 +243,13 @@ async fn run(ops: Vec<Op>) {
         for t in &issued {
             let dead = now >= t.exp
                 || disabled[t.account]
-                || account_dead_before[t.account].is_some_and(|b| t.iat <= b)
-                || session_dead.get(&t.session).is_some_and(|b| *b == Timestamp::MAX || t.iat <= *b);
-            if dead {
-                assert!(iam.verify_cached(&t.token).is_err(), "a dead token verified");
-            }
+                || account_dead_before[t.account].is_some_and(|b| t.step < b)
+                || session_dead.get(&t.session).is_some_and(|b| t.step < *b);
+            assert_eq!(
+                iam.verify_cached(&t.token).is_ok(),
+                !dead,
+                "a dead token verified, or a live one was refused"
+            );
             if let Ok(p) = iam.verify_cached(&t.token) {
                 if p.has_role("ops") {
                     let s = iam.session(&p.session_id).await.expect("session");

@@ -7,7 +7,7 @@
 //! [`Denial::RevocationUnavailable`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -87,10 +87,28 @@ impl Entries {
 }
 
 /// The set of revocations in force, kept current by the store.
-#[derive(Default)]
+///
+/// Cut-offs are in milliseconds, so a token minted in the same millisecond as a cut-off it
+/// must outlive (a login just after an account is re-enabled, a refresh just after an
+/// elevation ends) would be void at once. Two rules keep both orders right: a token's `iat`
+/// is never at or before a cut-off already in force for its account or grant
+/// ([`RevocationCache::issue_time`]), and a new cut-off is never before an `iat` that rule
+/// may have produced ([`RevocationCache::cutoff`]).
 pub struct RevocationCache {
     entries: RwLock<Entries>,
     current: AtomicBool,
+    /// The latest finite cut-off ever seen, in milliseconds (never lowered).
+    latest_cutoff: AtomicI64,
+}
+
+impl Default for RevocationCache {
+    fn default() -> Self {
+        RevocationCache {
+            entries: RwLock::default(),
+            current: AtomicBool::new(false),
+            latest_cutoff: AtomicI64::new(i64::MIN),
+        }
+    }
 }
 
 impl std::fmt::Debug for RevocationCache {
@@ -100,6 +118,10 @@ impl std::fmt::Debug for RevocationCache {
             .field("grants", &e.grants.len())
             .field("accounts", &e.accounts.len())
             .field("current", &self.is_current())
+            .field(
+                "latest_cutoff",
+                &Timestamp::from_millis(self.latest_cutoff.load(Ordering::Acquire)),
+            )
             .finish()
     }
 }
@@ -124,6 +146,7 @@ impl RevocationCache {
     pub fn load(&self, all: Vec<Revocation>) {
         let mut fresh = Entries::default();
         for r in all {
+            self.note_cutoff(&r);
             fresh.map(r.subject).insert(r.id.clone(), r);
         }
         *self.entries.write().unwrap_or_else(PoisonError::into_inner) = fresh;
@@ -135,12 +158,43 @@ impl RevocationCache {
         let mut e = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         match change {
             RevocationChange::Put(r) => {
+                self.note_cutoff(r);
                 e.map(r.subject).insert(r.id.clone(), r.clone());
             }
             RevocationChange::Lift { subject, id } => {
                 e.map(*subject).remove(id);
             }
         }
+    }
+
+    fn note_cutoff(&self, r: &Revocation) {
+        if r.issued_before != Timestamp::MAX {
+            self.latest_cutoff
+                .fetch_max(r.issued_before.as_millis(), Ordering::AcqRel);
+        }
+    }
+
+    /// The `issued_before` of a cut-off made at `now`: `now`, or just after the latest cut-off
+    /// seen when that is later, so the cut-off also reaches tokens whose `iat` was moved
+    /// past an earlier one by [`Self::issue_time`].
+    pub fn cutoff(&self, now: Timestamp) -> Timestamp {
+        let after_latest = self.latest_cutoff.load(Ordering::Acquire).saturating_add(1);
+        now.max(Timestamp::from_millis(after_latest))
+    }
+
+    /// The `iat` for a token of `account` under `grant` minted at `now`: `now`, or just after
+    /// a cut-off in force for either when that is not before `now`, so a token minted after a
+    /// cut-off was made is never void because both fell in one millisecond. Revoked grants and
+    /// disabled accounts (cut-off [`Timestamp::MAX`]) are left alone: their tokens die anyway.
+    pub fn issue_time(&self, now: Timestamp, account: &str, grant: &str) -> Timestamp {
+        let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        [e.accounts.get(account), e.grants.get(grant)]
+            .into_iter()
+            .flatten()
+            .map(|r| r.issued_before)
+            .filter(|&cut| cut != Timestamp::MAX && cut >= now)
+            .map(|cut| Timestamp::from_millis(cut.as_millis().saturating_add(1)))
+            .fold(now, Timestamp::max)
     }
 
     /// Drops entries that no longer matter at `now`.
@@ -242,5 +296,54 @@ mod tests {
         assert_eq!(c.check("a", "s2", Timestamp::from_secs(99)), Ok(()));
         c.prune(Timestamp::from_secs(100));
         assert_eq!(c.check("a", "s1", Timestamp::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn a_cut_off_and_a_mint_in_one_millisecond_keep_their_order() {
+        let c = RevocationCache::new();
+        c.load(vec![]);
+        let t = Timestamp::from_secs(10);
+        assert_eq!(c.issue_time(t, "a", "s"), t, "no cut-off: iat is now");
+        assert_eq!(c.cutoff(t), t, "nothing seen yet: the cut-off is now");
+        c.apply(&RevocationChange::Put(Revocation {
+            subject: RevokedSubject::Account,
+            id: "a".into(),
+            issued_before: c.cutoff(t),
+            until: Timestamp::from_secs(100),
+        }));
+        assert_eq!(c.check("a", "s", t), Err(Denial::TokenRevoked));
+        let minted = c.issue_time(t, "a", "s");
+        assert_eq!(
+            minted,
+            Timestamp::from_millis(10_001),
+            "moved past the cut-off"
+        );
+        assert_eq!(c.check("a", "s", minted), Ok(()));
+        assert_eq!(c.issue_time(t, "b", "s"), t, "other accounts keep now");
+        assert_eq!(
+            c.issue_time(Timestamp::from_secs(11), "a", "s"),
+            Timestamp::from_secs(11),
+            "a later mint is past the cut-off anyway"
+        );
+
+        // A second cut-off in the same millisecond, on the grant, reaches the moved token.
+        c.apply(&RevocationChange::Put(Revocation {
+            subject: RevokedSubject::Grant,
+            id: "s".into(),
+            issued_before: c.cutoff(t),
+            until: Timestamp::from_secs(100),
+        }));
+        assert_eq!(c.check("a", "s", minted), Err(Denial::TokenRevoked));
+        let again = c.issue_time(t, "a", "s");
+        assert_eq!(again, Timestamp::from_millis(10_002));
+        assert_eq!(c.check("a", "s", again), Ok(()));
+
+        // Revoked grants and disabled accounts move nothing: their tokens die regardless.
+        c.apply(&RevocationChange::Put(grant("dead")));
+        assert_eq!(
+            c.issue_time(Timestamp::from_secs(20), "x", "dead"),
+            Timestamp::from_secs(20)
+        );
+        assert_eq!(c.cutoff(Timestamp::from_secs(20)), Timestamp::from_secs(20));
     }
 }

@@ -1049,3 +1049,130 @@ async fn organizations_members_and_scoped_tokens() {
         .expect("memberships")
         .is_empty());
 }
+
+#[tokio::test]
+async fn an_account_cut_off_outlasts_every_token_it_kills() {
+    // A service token lives 30 days; the cut-off made when its role is revoked (or its account
+    // re-enabled) must last as long, or pruning would bring the token back for every instance
+    // that loads the revocation list afresh.
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(common::START);
+    let open = || async {
+        let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([42; 32]));
+        config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
+        Iam::builder(std::sync::Arc::clone(&store), config)
+            .clock(clock.clone())
+            .open()
+            .await
+            .expect("open")
+    };
+    let iam = open().await;
+    iam.create_account(NewAccount::human("admin", PW).with_roles(["admin"]), None)
+        .await
+        .expect("create admin");
+    let login = iam
+        .login(&LoginRequest::password("admin", PW))
+        .await
+        .expect("login");
+    let admin = iam
+        .verify(login.tokens.access_token.expose())
+        .await
+        .expect("verify");
+    let mut tokens = Vec::new();
+    for name in ["svc-reports", "svc-backup"] {
+        let sa = iam
+            .create_account(NewAccount::system(name).with_roles(["reports"]), None)
+            .await
+            .expect("create");
+        let token = iam
+            .issue_service_token(&admin, &sa.id)
+            .await
+            .expect("issue");
+        tokens.push((sa.id, token));
+    }
+    let (role_changed, role_token) = &tokens[0];
+    let (re_enabled, disable_token) = &tokens[1];
+    clock.advance(Duration::from_secs(1));
+    iam.revoke_role(role_changed, "reports", None)
+        .await
+        .expect("revoke role");
+    iam.disable_account(re_enabled, None)
+        .await
+        .expect("disable");
+    iam.enable_account(re_enabled, None).await.expect("enable");
+    for (_, token) in &tokens {
+        assert_eq!(
+            iam.verify(token.token.expose()).await,
+            Err(Denial::TokenRevoked)
+        );
+    }
+
+    clock.advance(Duration::from_secs(24 * 3600));
+    iam.sweep().await.expect("sweep");
+    let fresh = open().await;
+    assert_eq!(
+        fresh.verify(role_token.token.expose()).await,
+        Err(Denial::TokenRevoked),
+        "a token that still carries the revoked role stays dead after pruning"
+    );
+    assert_eq!(
+        fresh.verify(disable_token.token.expose()).await,
+        Err(Denial::TokenRevoked),
+        "a token issued before a disable stays dead after the re-enable and pruning"
+    );
+}
+
+#[tokio::test]
+async fn a_token_minted_in_the_millisecond_of_a_cut_off_lives_and_dies_in_order() {
+    // The manual clock stands still: every step below falls in one millisecond.
+    let (iam, _clock) = common::iam().await;
+    let (admin, _) = user(&iam, "admin", &["admin"]).await;
+    let (dora, _) = user(&iam, "dora", &["staff"]).await;
+
+    iam.disable_account(&dora.account_id, None)
+        .await
+        .expect("disable");
+    iam.enable_account(&dora.account_id, None)
+        .await
+        .expect("enable");
+    let after_enable = iam
+        .login(&LoginRequest::password("dora", PW))
+        .await
+        .expect("login");
+    let p = iam
+        .verify(after_enable.tokens.access_token.expose())
+        .await
+        .expect("a token minted after the re-enable lives");
+
+    iam.revoke_role(&dora.account_id, "staff", Some(&admin.account_id))
+        .await
+        .expect("revoke role");
+    assert_eq!(
+        iam.verify(after_enable.tokens.access_token.expose()).await,
+        Err(Denial::TokenRevoked),
+        "a later cut-off in the same millisecond still kills it"
+    );
+    let pair = iam
+        .refresh(after_enable.tokens.refresh_token.expose())
+        .await
+        .expect("refresh");
+    let q = iam
+        .verify(pair.access_token.expose())
+        .await
+        .expect("the refreshed token, minted after the role change, lives");
+    assert!(!q.has_role("staff"));
+    assert!(q.issued_at > p.issued_at);
+
+    iam.revoke_all_sessions(&dora.account_id, None)
+        .await
+        .expect("revoke all");
+    assert!(iam.verify(pair.access_token.expose()).await.is_err());
+    let again = iam
+        .login(&LoginRequest::password("dora", PW))
+        .await
+        .expect("login again");
+    assert!(
+        iam.verify(again.tokens.access_token.expose()).await.is_ok(),
+        "a login after revoke-all in the same millisecond lives"
+    );
+}

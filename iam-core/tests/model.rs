@@ -65,8 +65,8 @@ fn op() -> impl Strategy<Value = Op> {
 struct ModelAccount {
     id: String,
     disabled: bool,
-    /// Tokens issued at or before this are void.
-    not_before: Option<Timestamp>,
+    /// Tokens minted before this step are void (the account was disabled, then enabled).
+    not_before: Option<usize>,
 }
 
 struct ModelSession {
@@ -75,8 +75,8 @@ struct ModelSession {
     expires_at: Timestamp,
     /// The open elevation of `ELEVATED` ends then.
     elevated_until: Option<Timestamp>,
-    /// Tokens of this session issued at or before this are void (an elevation ended early).
-    cut: Option<Timestamp>,
+    /// Tokens of this session minted before this step are void (an elevation ended early).
+    cut: Option<usize>,
 }
 
 impl ModelSession {
@@ -110,7 +110,10 @@ struct ModelAccess {
     token: String,
     session: String,
     user: usize,
-    iat: Timestamp,
+    /// The step that minted it. Cut-offs and mints are ordered by step, not by clock: the
+    /// clock often stands still across steps, and a token minted after a cut-off in the same
+    /// millisecond must live.
+    step: usize,
     exp: Timestamp,
 }
 
@@ -130,8 +133,8 @@ impl Model {
         now < a.exp
             && !s.revoked
             && !acc.disabled
-            && acc.not_before.is_none_or(|nb| a.iat > nb)
-            && s.cut.is_none_or(|c| a.iat > c)
+            && acc.not_before.is_none_or(|nb| a.step >= nb)
+            && s.cut.is_none_or(|c| a.step >= c)
     }
 
     /// The principal of the newest access token of the `i`-th refresh token's session that
@@ -203,7 +206,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             .await
             .map_err(fail)?;
         let mut m = Model::default();
-        for op in ops {
+        for (step, op) in ops.into_iter().enumerate() {
             let now = clock.now();
             match op {
                 Op::Create(u) => {
@@ -252,7 +255,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                                 token: ok.tokens.access_token.expose().to_owned(),
                                 session: ok.session.id,
                                 user,
-                                iat: now,
+                                step,
                                 exp,
                             });
                         }
@@ -312,7 +315,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                             token: pair.access_token.expose().to_owned(),
                             session: sid,
                             user,
-                            iat: now,
+                            step,
                             exp,
                         });
                     }
@@ -344,7 +347,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                             .map_err(|e| TestCaseError::fail(e.to_string()))?;
                         if acc.disabled {
                             acc.disabled = false;
-                            acc.not_before = Some(now);
+                            acc.not_before = Some(step);
                         }
                     }
                 }
@@ -396,7 +399,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         token: access_token.expose().to_owned(),
                         session: sid,
                         user,
-                        iat: now,
+                        step,
                         exp,
                     });
                 }
@@ -413,7 +416,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         .get_mut(&sid)
                         .ok_or_else(|| TestCaseError::fail("no session"))?;
                     if s.elevation_open(now) {
-                        s.cut = Some(now);
+                        s.cut = Some(step);
                     }
                     s.elevated_until = None;
                 }

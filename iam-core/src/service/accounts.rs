@@ -90,6 +90,16 @@ pub(super) fn account_tokens_before(
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
+    /// A cut-off that kills every token of `account_id` minted so far, kept until the
+    /// longest-lived of them (a service token, say) has expired.
+    pub(super) fn account_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
+        account_tokens_before(
+            account_id,
+            self.inner.revocations.cutoff(now),
+            now.plus(self.inner.config.longest_token_ttl()),
+        )
+    }
+
     /// Creates an account. Fails with [`Error::UsernameTaken`] if the name is in use.
     pub async fn create_account(&self, new: NewAccount, actor: Option<&str>) -> Result<Account> {
         validate_username(&new.username)?;
@@ -277,14 +287,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Enables a disabled account. Tokens issued before it was enabled stay void.
     pub async fn enable_account(&self, id: &str, actor: Option<&str>) -> Result<Account> {
-        let ttl = self.inner.config.access_token_ttl;
         self.update_account(id, |a, now| {
             if !a.disabled {
                 return Ok(None);
             }
             a.disabled = false;
             Ok(Some((
-                vec![account_tokens_before(&a.id, now, now.plus(ttl))],
+                vec![self.account_cut_off(&a.id, now)],
                 vec![AuditDraft::new(AuditKind::AccountEnabled, now)
                     .actor(actor)
                     .account(&a.id)],
@@ -319,7 +328,6 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if grant {
             validate_role(role)?;
         }
-        let ttl = self.inner.config.access_token_ttl;
         self.update_account(id, |a, now| {
             let roles = match set {
                 RoleSet::Standing => &mut a.roles,
@@ -336,7 +344,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let revocations = if grant || a.disabled {
                 vec![]
             } else {
-                vec![account_tokens_before(&a.id, now, now.plus(ttl))]
+                vec![self.account_cut_off(&a.id, now)]
             };
             let kind = match (set, grant) {
                 (RoleSet::Standing, true) => AuditKind::RoleGranted,

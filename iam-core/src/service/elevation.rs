@@ -418,7 +418,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             revocations: vec![RevocationChange::Put(Revocation {
                 subject: RevokedSubject::Grant,
                 id: session.id.clone(),
-                issued_before: now,
+                issued_before: self.inner.revocations.cutoff(now),
                 until: now.plus(self.inner.config.access_token_ttl),
             })],
             audit: vec![AuditDraft::new(AuditKind::ElevationEnded, now)

@@ -341,10 +341,26 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(())
     }
 
-    /// Signs access-token claims with the active key.
+    /// Signs access-token claims with the active key. The `iat` moves just past a cut-off
+    /// made in the same millisecond (see [`RevocationCache::issue_time`]), so a token minted
+    /// after it is not void at once.
     fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
-        let json =
-            serde_json::to_vec(claims).map_err(|_| Error::Crypto("claims encoding failed"))?;
+        let encode = |c: &AccessClaims| {
+            serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
+        };
+        let minted = Timestamp::parse_rfc3339(&claims.iat).ok_or(Error::Crypto("bad iat claim"))?;
+        let iat = self
+            .inner
+            .revocations
+            .issue_time(minted, &claims.sub, &claims.sid);
+        let json = if iat == minted {
+            encode(claims)?
+        } else {
+            encode(&AccessClaims {
+                iat: iat.to_rfc3339(),
+                ..claims.clone()
+            })?
+        };
         Ok(self.ring().sign(&json))
     }
 

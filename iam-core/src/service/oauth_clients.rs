@@ -210,7 +210,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 commit.revocations.push(RevocationChange::Put(Revocation {
                     subject: RevokedSubject::Account,
                     id: client.info.id.clone(),
-                    issued_before: now,
+                    issued_before: self.inner.revocations.cutoff(now),
                     until: now.plus(access_ttl).plus(Duration::from_secs(1)),
                 }));
             }

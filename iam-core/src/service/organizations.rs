@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::accounts::account_tokens_before;
 use super::{Iam, ADMIN_ROLE};
 use crate::account::{validate_role, validate_username};
 use crate::audit::{AuditDraft, AuditKind};
@@ -162,11 +161,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Some((_, old)) if old.role == role => return Ok(old),
             Some((read, _)) => {
                 commit.writes = self.replace_membership(read, by_org, by_account).await?;
-                commit.revocations.push(account_tokens_before(
-                    account_id,
-                    now,
-                    now.plus(self.inner.config.access_token_ttl),
-                ));
+                commit
+                    .revocations
+                    .push(self.account_cut_off(account_id, now));
             }
             None => commit.writes = vec![Write::Insert(by_org), Write::Insert(by_account)],
         }
@@ -224,11 +221,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 &format!("{account_id}/{org_id}"),
             )
             .await?;
-            commit.revocations.push(account_tokens_before(
-                account_id,
-                now,
-                now.plus(self.inner.config.access_token_ttl),
-            ));
+            commit
+                .revocations
+                .push(self.account_cut_off(account_id, now));
             commit.audit.push(
                 AuditDraft::new(AuditKind::MemberRemoved, now)
                     .actor(Some(&actor.account_id))

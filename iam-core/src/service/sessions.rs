@@ -1,6 +1,5 @@
 //! Refresh-token rotation with reuse detection, session listing and revocation.
 
-use super::accounts::account_tokens_before;
 use super::login::session_record;
 use super::Iam;
 use crate::account::StoredAccount;
@@ -179,7 +178,6 @@ impl<S: Store, C: Clock> Iam<S, C> {
         account_id: &str,
         actor: Option<&str>,
     ) -> Result<usize> {
-        let ttl = self.inner.config.access_token_ttl;
         self.retrying(|| async {
             let (_, account) = self.stored_account(account_id).await?;
             let now = self.now();
@@ -204,7 +202,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             if !account.disabled {
                 commit
                     .revocations
-                    .push(account_tokens_before(account_id, now, now.plus(ttl)));
+                    .push(self.account_cut_off(account_id, now));
             }
             commit.audit.push(
                 AuditDraft::new(AuditKind::AllSessionsRevoked, now)
