@@ -168,6 +168,11 @@ async fn authorization_code_with_pkce_through_the_pages() {
     assert!(done.body.contains("Continue to the application"));
     let q = query_params(&done.location());
     assert_eq!(q["state"], "st/1");
+    assert_eq!(
+        q["iss"],
+        s.base.as_str(),
+        "RFC 9207: the response names its issuer"
+    );
     let code = q["code"].clone();
 
     // Wrong verifier first: invalid_grant.
@@ -437,6 +442,11 @@ async fn prompt_none_answers_login_and_consent_required_by_redirect() {
     assert!(none.location().starts_with(REDIRECT));
     assert_eq!(q["error"], "login_required");
     assert_eq!(q["state"], "st/1");
+    assert_eq!(
+        q["iss"],
+        s.base.as_str(),
+        "error responses name the issuer too"
+    );
 
     // Logged in (plain login page), but no consent yet.
     let login = b.get("/oauth2/login").await;
@@ -1082,6 +1092,7 @@ async fn metadata_jwks_and_webfinger() {
         .await
         .unwrap();
     assert_eq!(m["issuer"], s.base.as_str());
+    assert_eq!(m["authorization_response_iss_parameter_supported"], true);
     assert_eq!(m["authorization_endpoint"], s.url("/oauth2/authorize"));
     assert_eq!(m["token_endpoint"], s.url("/oauth2/token"));
     assert_eq!(m["revocation_endpoint"], s.url("/oauth2/revoke"));

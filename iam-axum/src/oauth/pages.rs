@@ -76,13 +76,14 @@ fn redirect_to(location: &str) -> Response {
     r
 }
 
-/// Sends the browser to the client: a 302 after a GET; after a form post, a page that
-/// continues by meta refresh (see [`continue_page`]).
-fn client_redirect(r: &AuthorizationRedirect, after_post: bool) -> Response {
+/// Sends the browser to the client, naming this server in `iss` (RFC 9207): a 302 after a
+/// GET; after a form post, a page that continues by meta refresh (see [`continue_page`]).
+fn client_redirect(issuer: &str, r: &AuthorizationRedirect, after_post: bool) -> Response {
+    let location = r.location_for_issuer(issuer);
     if after_post {
-        continue_page(&r.location())
+        continue_page(&location)
     } else {
-        redirect_to(&r.location())
+        redirect_to(&location)
     }
 }
 
@@ -183,7 +184,7 @@ fn outcome_response<S: Store, C: Clock>(
     after_post: bool,
 ) -> Response {
     match outcome {
-        AuthorizeOutcome::Redirect(r) => client_redirect(&r, after_post),
+        AuthorizeOutcome::Redirect(r) => client_redirect(&st.issuer, &r, after_post),
         AuthorizeOutcome::LoginRequired => login_form(
             st,
             b,
@@ -429,7 +430,7 @@ pub(crate) async fn consent<S: Store, C: Clock>(
             Err(e) => shown_error(e, true),
         },
         ("deny", Some(_)) => match st.iam.deny_authorization(&req).await {
-            Ok(r) => client_redirect(&r, true),
+            Ok(r) => client_redirect(&st.issuer, &r, true),
             Err(e) => shown_error(e, true),
         },
         _ => shown_error(OAuthError::invalid_request("choose Allow or Deny"), true),

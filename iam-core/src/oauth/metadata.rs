@@ -39,6 +39,10 @@ pub struct AuthorizationServerMetadata {
     pub code_challenge_methods_supported: Vec<String>,
     /// `device_authorization_endpoint` (RFC 8628 §4).
     pub device_authorization_endpoint: String,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207): authorization responses
+    /// carry `iss` (see [`super::AuthorizationRedirect::location_for_issuer`]).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
     /// `service_documentation`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_documentation: Option<String>,
@@ -73,6 +77,7 @@ impl AuthorizationServerMetadata {
             introspection_endpoint_auth_methods_supported: secret_methods,
             code_challenge_methods_supported: strings(&["S256"]),
             device_authorization_endpoint: at("/oauth/device_authorization"),
+            authorization_response_iss_parameter_supported: true,
             service_documentation: None,
         }
     }
@@ -98,6 +103,7 @@ mod tests {
             .is_some_and(|g| g.contains(&serde_json::json!(
                 "urn:ietf:params:oauth:grant-type:device_code"
             ))));
+        assert_eq!(v["authorization_response_iss_parameter_supported"], true);
         assert!(v.get("scopes_supported").is_none());
         assert!(v.get("service_documentation").is_none());
     }

@@ -92,9 +92,22 @@ impl AuthorizationRedirect {
     /// The full `Location`: the redirect URI with the parameters added to its query
     /// (keeping any query it already has).
     pub fn location(&self) -> String {
+        self.location_with(self.params())
+    }
+
+    /// Like [`Self::location`], with the `iss` parameter of RFC 9207 naming the
+    /// authorization server (its issuer identifier, as in its metadata), so a client that
+    /// talks to several servers can tell which one answered (mix-up defence).
+    pub fn location_for_issuer(&self, issuer: &str) -> String {
+        let mut params = self.params();
+        params.push(("iss", issuer.to_owned()));
+        self.location_with(params)
+    }
+
+    fn location_with(&self, params: Vec<(&'static str, String)>) -> String {
         let mut url = self.redirect_uri.clone();
         let mut sep = if url.contains('?') { '&' } else { '?' };
-        for (name, value) in self.params() {
+        for (name, value) in params {
             url.push(sep);
             url.push_str(name);
             url.push('=');
@@ -257,6 +270,13 @@ mod tests {
             state: None,
         };
         assert_eq!(c.location(), "https://app.example/cb?code=abc");
+        assert_eq!(
+            c.location_for_issuer("https://id.example/base"),
+            "https://app.example/cb?code=abc&iss=https%3A%2F%2Fid.example%2Fbase"
+        );
+        assert!(r
+            .location_for_issuer("https://id.example")
+            .ends_with("&state=a%20b%26c%3Dd&iss=https%3A%2F%2Fid.example"));
         assert!(
             !format!("{c:?}").contains("abc"),
             "the code stays out of Debug"
