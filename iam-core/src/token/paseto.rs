@@ -264,14 +264,14 @@ mod tests {
         let good = sign(&sk, b"{}", b"", b"");
         let body = decode(&good).expect("decode").body;
         let mut sig: [u8; 64] = body[body.len() - 64..].try_into().expect("64 bytes");
-        const L: [u8; 32] = [
+        let order: [u8; 32] = [
             0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
         for i in 0..32 {
-            let sum = u16::from(sig[32 + i]) + u16::from(L[i]) + carry;
-            sig[32 + i] = (sum & 0xff) as u8;
+            let sum = u16::from(sig[32 + i]) + u16::from(order[i]) + carry;
+            sig[32 + i] = sum.to_le_bytes()[0];
             carry = sum >> 8;
         }
         assert_eq!(carry, 0, "S + L fits in 32 bytes");
