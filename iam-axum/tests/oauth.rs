@@ -1207,6 +1207,14 @@ async fn login_page_is_rate_limited_per_address() {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
     assert_eq!(limited.json()["error"], "rate_limited");
+    // The device pages share the limit, also under the configured alias `/device`.
+    for path in ["/oauth2/device", "/device"] {
+        assert_eq!(
+            b.get(path).await.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{path}"
+        );
+    }
     // The protocol endpoints are not limited by it.
     let m = s
         .http

@@ -482,6 +482,45 @@ async fn key_rotation_keeps_old_tokens_valid_until_expiry() {
 }
 
 #[tokio::test]
+async fn a_restarted_instance_keeps_retired_keys_as_long_as_their_tokens_live() {
+    let clock = iam_core::ManualClock::new(common::START);
+    let shared = std::sync::Arc::new(iam_core::MemoryStore::new());
+    let open = || {
+        let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([42; 32]));
+        config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
+        iam_core::Iam::builder(std::sync::Arc::clone(&shared), config)
+            .clock(clock.clone())
+            .open()
+    };
+    let iam = open().await.expect("open");
+    iam.create_account(NewAccount::human("root", PW).with_roles(["admin"]), None)
+        .await
+        .expect("create admin");
+    let login = iam
+        .login(&LoginRequest::password("root", PW))
+        .await
+        .expect("login");
+    let admin = iam
+        .verify(login.tokens.access_token.expose())
+        .await
+        .expect("verify");
+    let svc = iam
+        .create_account(NewAccount::system("svc-batch"), None)
+        .await
+        .expect("create service account");
+    let token = iam
+        .issue_service_token(&admin, &svc.id)
+        .await
+        .expect("issue");
+    iam.rotate_signing_key(None).await.expect("rotate");
+    clock.advance(Duration::from_secs(3600));
+    // A restart an hour later: the 30-day service token signed by the retired key still
+    // verifies, with no reload needed.
+    let restarted = open().await.expect("reopen");
+    assert!(restarted.verify_cached(token.token.expose()).is_ok());
+}
+
+#[tokio::test]
 async fn another_instance_sees_rotated_keys_and_revocations() {
     let clock = iam_core::ManualClock::new(common::START);
     // Two services over one store.

@@ -71,7 +71,35 @@ struct FileSettings {
 /// Where the master key comes from.
 enum KeySource {
     Value(String),
+    /// A file named in the configuration: it must exist.
     File(PathBuf),
+    /// The default file in the data directory: generated on first run.
+    DefaultFile(PathBuf),
+}
+
+impl KeySource {
+    /// Reads (or, for the default file on first run, generates) the key.
+    fn load(&self) -> Result<MasterKey> {
+        match self {
+            KeySource::Value(v) => {
+                MasterKey::from_base64(v.trim()).context("the configured master key is invalid")
+            }
+            KeySource::File(path) | KeySource::DefaultFile(path) if path.exists() => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                MasterKey::from_base64(text.trim())
+                    .with_context(|| format!("the master key in {} is invalid", path.display()))
+            }
+            // A mistyped path must not quietly become a new key.
+            KeySource::File(path) => bail!(
+                "master_key_file {} does not exist; create it with 32 random bytes in base64url \
+                 (see docs/operations.md), or leave master_key_file out to have one generated \
+                 in the data directory",
+                path.display()
+            ),
+            KeySource::DefaultFile(path) => generate_key_file(path),
+        }
+    }
 }
 
 /// The settings in force.
@@ -120,7 +148,7 @@ impl Settings {
             _ => match (file.master_key, file.master_key_file) {
                 (Some(v), _) => KeySource::Value(v),
                 (None, Some(p)) => KeySource::File(p),
-                (None, None) => KeySource::File(data_dir.join("master.key")),
+                (None, None) => KeySource::DefaultFile(data_dir.join("master.key")),
             },
         };
         let (cert, key) = match (&args.cert, &args.key) {
@@ -135,7 +163,7 @@ impl Settings {
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
         let http = args.http || file.http.unwrap_or(false);
-        let prefix = file.prefix.unwrap_or_default();
+        let prefix = mount_prefix(&file.prefix.unwrap_or_default())?;
         let configured_public_url = args.public_url.clone().or(file.public_url);
         let public_url = configured_public_url.clone().unwrap_or_else(|| {
             let scheme = if http { "http" } else { "https" };
@@ -165,18 +193,7 @@ impl Settings {
 
     /// The master key: configured, read from its file, or generated into the file on first run.
     pub fn master_key(&self) -> Result<MasterKey> {
-        match &self.master_key {
-            KeySource::Value(v) => {
-                MasterKey::from_base64(v.trim()).context("the configured master key is invalid")
-            }
-            KeySource::File(path) if path.exists() => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                MasterKey::from_base64(text.trim())
-                    .with_context(|| format!("the master key in {} is invalid", path.display()))
-            }
-            KeySource::File(path) => generate_key_file(path),
-        }
+        self.master_key.load()
     }
 
     /// Applies the settings that touch the core configuration.
@@ -200,6 +217,28 @@ impl Settings {
 }
 
 /// Writes a new random master key to `path` with mode 0600 (never overwriting a file).
+/// The mount prefix: empty for the root, else `/segment[/segment...]` without a trailing `/`.
+fn mount_prefix(raw: &str) -> Result<String> {
+    let trimmed = raw.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let valid = trimmed.starts_with('/')
+        && trimmed[1..].split('/').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        });
+    if !valid {
+        bail!(
+            "prefix {raw:?} is not a path like \"/iam\" (segments of letters, digits, '-', '.', \
+             '_' or '~')"
+        );
+    }
+    Ok(trimmed.to_owned())
+}
+
 fn generate_key_file(path: &Path) -> Result<MasterKey> {
     let key = MasterKey::generate(&SecureRandom::from_entropy());
     let mut options = OpenOptions::new();
@@ -219,4 +258,44 @@ fn generate_key_file(path: &Path) -> Result<MasterKey> {
          TOTP secrets and signing keys cannot be opened, and every token becomes invalid"
     );
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_normalized_or_refused() {
+        for (raw, want) in [
+            ("", ""),
+            ("/", ""),
+            ("/iam", "/iam"),
+            ("/iam/", "/iam"),
+            ("/a/b-c", "/a/b-c"),
+        ] {
+            assert_eq!(mount_prefix(raw).expect(raw), want);
+        }
+        for bad in ["iam", "/a//b", "/a b", "/{x}", "/*", "/a?b"] {
+            assert!(mount_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_named_key_file_must_exist_and_the_default_one_is_generated() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let named = dir.path().join("typo.key");
+        let err = KeySource::File(named.clone())
+            .load()
+            .expect_err("missing file");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(!named.exists(), "nothing is generated for a named file");
+
+        let default = dir.path().join("master.key");
+        let first = KeySource::DefaultFile(default.clone())
+            .load()
+            .expect("generated");
+        assert!(default.exists());
+        let again = KeySource::File(default).load().expect("read back");
+        assert_eq!(first.to_base64().expose(), again.to_base64().expose());
+    }
 }

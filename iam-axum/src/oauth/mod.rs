@@ -228,7 +228,7 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             rng: SecureRandom::from_entropy(),
             refreshes: tokio::sync::Mutex::new(HashMap::new()),
         });
-        let limited = Router::new()
+        let mut limited = Router::new()
             .route(
                 LOGIN_PATH,
                 get(pages::login_page::<S, C>).post(pages::login::<S, C>),
@@ -237,12 +237,24 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
                 DEVICE_PATH,
                 get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
             )
-            .route(WEBFINGER_PATH, get(endpoints::webfinger::<S, C>))
-            .route_layer(middleware::from_fn_with_state(
-                Arc::clone(&state),
-                limit_by_address::<S, C>,
-            ));
-        let mut router = Router::new()
+            .route(WEBFINGER_PATH, get(endpoints::webfinger::<S, C>));
+        // A relative configured verification URI (the default `/device`) is served too, under
+        // the same limit as the page it stands for.
+        let configured = state.iam.config().oauth.verification_uri.clone();
+        if configured.starts_with('/')
+            && configured != DEVICE_PATH
+            && !configured.contains(['?', '#', '{', '}', '*'])
+        {
+            limited = limited.route(
+                &configured,
+                get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
+            );
+        }
+        let limited = limited.route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limit_by_address::<S, C>,
+        ));
+        let router = Router::new()
             .merge(limited)
             .route(
                 AUTHORIZE_PATH,
@@ -260,17 +272,6 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             .route(INTROSPECT_PATH, post(endpoints::introspect::<S, C>))
             .route(METADATA_PATH, get(endpoints::metadata::<S, C>))
             .route(JWKS_PATH, get(endpoints::jwks::<S, C>));
-        // A relative configured verification URI (the default `/device`) is served here too.
-        let configured = state.iam.config().oauth.verification_uri.clone();
-        if configured.starts_with('/')
-            && configured != DEVICE_PATH
-            && !configured.contains(['?', '#', '{', '}', '*'])
-        {
-            router = router.route(
-                &configured,
-                get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
-            );
-        }
         router
             .with_state(state)
             .layer(DefaultBodyLimit::max(OAUTH_BODY_LIMIT))

@@ -130,7 +130,7 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
             &sealer,
             &rng,
             now,
-            self.config.access_token_ttl,
+            self.config.longest_token_ttl(),
         )
         .await?;
         let revocations = Arc::new(RevocationCache::new());
