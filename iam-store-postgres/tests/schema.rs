@@ -66,3 +66,40 @@ async fn bad_options_are_refused_before_connecting() {
         other => panic!("expected CannotConnect, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_can_require_tls() {
+    if !common::server_available("connections_can_require_tls").await {
+        return;
+    }
+    let plain = PostgresStore::connect(&common::url())
+        .await
+        .expect("plain connection");
+    let offered: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(plain.pool())
+        .await
+        .expect("SHOW ssl");
+    plain.close().await;
+    if offered != "on" {
+        eprintln!(
+            "SKIPPED connections_can_require_tls: this server does not offer TLS (ssl = {offered})"
+        );
+        return;
+    }
+    let url = common::url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let schema = TestSchema::new();
+    let options = PostgresStoreOptions::new(&format!("{url}{sep}sslmode=require"))
+        .expect("URL with sslmode")
+        .schema(schema.name.clone());
+    let store = PostgresStore::open(options)
+        .await
+        .expect("a TLS connection (sslmode=require)");
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(store.pool())
+            .await
+            .expect("pg_stat_ssl");
+    assert!(encrypted, "the store's connection is encrypted");
+    store.close().await;
+}
