@@ -136,10 +136,10 @@ pub(crate) struct AccountListQuery {
     pub username: Option<String>,
 }
 
-/// Query of `GET /sessions`.
+/// Query of `GET /sessions` and `GET /api-tokens`: whose (an admin may name another account).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SessionListQuery {
+pub(crate) struct OwnerQuery {
     pub account_id: Option<String>,
 }
 

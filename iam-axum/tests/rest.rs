@@ -467,7 +467,7 @@ async fn service_tokens_and_credentials() {
 async fn api_tokens() {
     let srv = start().await;
     let admin = srv.admin_token().await;
-    create_user(&srv, &admin, "dave", &["reports", "staff"]).await;
+    let dave_id = create_user(&srv, &admin, "dave", &["reports", "staff"]).await;
     let dave = s(&srv.login("dave", "dave password").await["access_token"]);
 
     let c = srv
@@ -515,6 +515,18 @@ async fn api_tokens() {
     let tokens = list.body["api_tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 1);
     assert!(tokens[0].get("token").is_none());
+    // An admin can see another account's tokens (to revoke them); nobody else can.
+    let seen = srv
+        .get(&format!("/iam/api-tokens?account_id={dave_id}"), &admin)
+        .await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    assert_eq!(seen.body["api_tokens"][0]["id"], json!(id));
+    create_user(&srv, &admin, "erin", &[]).await;
+    let erin = s(&srv.login("erin", "erin password").await["access_token"]);
+    // (To anyone else the account does not exist.)
+    srv.get(&format!("/iam/api-tokens?account_id={dave_id}"), &erin)
+        .await
+        .assert_error(404, "not_found");
     let del = srv
         .call(
             Method::DELETE,

@@ -249,8 +249,12 @@ enum ServiceTokenCmd {
 
 #[derive(Subcommand)]
 enum ApiTokensCmd {
-    /// List your API tokens.
-    List,
+    /// List your API tokens (admins: another account's, with --account).
+    List {
+        /// Whose tokens: an account id or username (admins only).
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
+    },
     /// Create an API token; prints the token once.
     Create {
         /// Label.
@@ -659,8 +663,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::ApiTokens(cmd) => {
             let mut api = connect(&cli, false)?;
             match cmd {
-                ApiTokensCmd::List => {
-                    let v = api.get("/api-tokens", &[]).await?;
+                ApiTokensCmd::List { account } => {
+                    let query = match account {
+                        Some(a) => vec![("account_id", resolve_account(&mut api, a).await?)],
+                        None => vec![],
+                    };
+                    let v = api.get("/api-tokens", &query).await?;
                     if json_out {
                         output::json(&v);
                     } else {

@@ -371,6 +371,13 @@ fn iamctl_against_iamd() {
         o.lines().any(|l| l.contains(&token_id) && l.contains("ci")),
         "{o}"
     );
+    // By username, as an admin would look up another account's tokens.
+    let o = ok(&run(
+        conn(&["api-tokens", "list", "--account", "admin"]),
+        None,
+        &[],
+    ));
+    assert!(o.contains(&token_id), "{o}");
     ok(&run(conn(&["api-tokens", "revoke", &token_id]), None, &[]));
     let v = ok_json(&run(conn(&["api-tokens", "list", "--json"]), None, &[]));
     let listed = v["api_tokens"]

@@ -144,7 +144,7 @@ route_table! {
         post "/service-token/renew" => tokens::renew_service::<S, C>, "Renew the calling service's token";
         get "/accounts/{id}/db-credentials" => admin::fetch_credentials::<S, C>, "Fetch a service's database credentials";
         put "/accounts/{id}/db-credentials" => admin::store_credentials::<S, C>, "Store a service's database credentials";
-        get "/api-tokens" => tokens::list_api::<S, C>, "List personal API tokens";
+        get "/api-tokens" => tokens::list_api::<S, C>, "List personal API tokens (own, or another account's for admins)";
         post "/api-tokens" => tokens::create_api::<S, C>, "Create a personal API token";
         delete "/api-tokens/{id}" => tokens::revoke_api::<S, C>, "Revoke a personal API token";
         post "/elevation" => elevation::elevate::<S, C>, "Open (200) or request (202) an elevation";

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use super::{require_self_or_admin, require_session_token, St};
 use crate::auth::RequireAuth;
 use crate::dto::{
-    AccountOut, LoginBody, LoginOut, PrincipalOut, RefreshBody, SessionListQuery, SessionOut,
-    TokensOut, TotpCodeBody,
+    AccountOut, LoginBody, LoginOut, OwnerQuery, PrincipalOut, RefreshBody, SessionOut, TokensOut,
+    TotpCodeBody,
 };
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -56,7 +56,7 @@ pub(crate) async fn whoami(RequireAuth(p): RequireAuth) -> Json<PrincipalOut> {
 pub(crate) async fn list_sessions<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
-    ApiQuery(q): ApiQuery<SessionListQuery>,
+    ApiQuery(q): ApiQuery<OwnerQuery>,
 ) -> ApiResult<Json<Value>> {
     let account = q.account_id.unwrap_or_else(|| p.account_id.clone());
     require_self_or_admin(&p, &account, "account")?;

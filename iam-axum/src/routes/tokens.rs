@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use super::{require_self_or_admin, St};
 use crate::auth::RequireAuth;
-use crate::dto::{rfc3339, ApiTokenOut, NewApiTokenBody};
+use crate::dto::{rfc3339, ApiTokenOut, NewApiTokenBody, OwnerQuery};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 fn service_token_json(t: &ServiceToken) -> Json<Value> {
     Json(json!({
@@ -76,15 +76,18 @@ pub(crate) async fn create_api<S: Store, C: Clock>(
     ))
 }
 
-/// `GET /api-tokens`: the caller's API tokens (metadata only).
+/// `GET /api-tokens[?account_id=]`: the caller's API tokens, metadata only (an admin may
+/// name another account, to find what to revoke).
 pub(crate) async fn list_api<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
+    ApiQuery(q): ApiQuery<OwnerQuery>,
 ) -> ApiResult<Json<Value>> {
-    require_self_or_admin(&p, &p.account_id, "account")?;
+    let account = q.account_id.unwrap_or_else(|| p.account_id.clone());
+    require_self_or_admin(&p, &account, "account")?;
     let tokens: Vec<ApiTokenOut> = st
         .iam
-        .list_api_tokens(&p.account_id)
+        .list_api_tokens(&account)
         .await?
         .into_iter()
         .map(ApiTokenOut::from)
