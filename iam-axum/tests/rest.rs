@@ -35,6 +35,19 @@ async fn public_routes() {
     let a = srv.call(Method::GET, "/iam/health", None, None).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.body["status"], "ok");
+    // While the revocation list is not current every token check fails closed; health says so.
+    srv.iam.revocation_cache().mark_stale();
+    let stale = srv.call(Method::GET, "/iam/health", None, None).await;
+    assert_eq!(stale.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stale.body["status"], "revocation_unavailable");
+    iam_core::store::Store::subscribe(
+        srv.iam.store(),
+        std::sync::Arc::clone(srv.iam.revocation_cache()),
+    )
+    .await
+    .expect("reload the revocation list");
+    let again = srv.call(Method::GET, "/iam/health", None, None).await;
+    assert_eq!(again.status, StatusCode::OK);
 
     let keys = srv.call(Method::GET, "/iam/keys", None, None).await;
     assert_eq!(keys.status, StatusCode::OK);

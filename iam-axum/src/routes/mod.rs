@@ -113,7 +113,7 @@ route_table! {
         post "/refresh" => session::refresh::<S, C>, "Rotate a refresh token for a new token pair";
     }
     open {
-        get "/health" => public::health, "Liveness";
+        get "/health" => public::health::<S, C>, "Health: 503 while tokens cannot be checked for revocation";
         get "/keys" => public::keys::<S, C>, "Token verification keys as PASERK";
         get "/keys/jwks.json" => public::jwks::<S, C>, "Token verification keys as an RFC 8037 OKP JWK set";
         post "/logout" => session::logout::<S, C>, "End the caller's session";

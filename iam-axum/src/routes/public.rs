@@ -1,14 +1,24 @@
 //! Unauthenticated routes: health and the public keys.
 
+use axum::http::StatusCode;
 use axum::Json;
 use iam_core::{Clock, Store};
 use serde_json::{json, Value};
 
 use super::St;
 
-/// `GET /health`.
-pub(crate) async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /health`: 200 while this instance can check tokens; 503 while its revocation list is
+/// not current (a lost feed being reloaded), when every token check fails closed, so a load
+/// balancer can send requests elsewhere.
+pub(crate) async fn health<S: Store, C: Clock>(st: St<S, C>) -> (StatusCode, Json<Value>) {
+    if st.iam.revocation_cache().is_current() {
+        (StatusCode::OK, Json(json!({ "status": "ok" })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "revocation_unavailable" })),
+        )
+    }
 }
 
 /// `GET /keys`: the token-verification keys as PASERK, active first.
