@@ -77,6 +77,14 @@ pub(crate) struct PasswordBody {
     pub password: Secret,
 }
 
+/// `PUT /password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangePasswordBody {
+    pub current_password: Secret,
+    pub new_password: Secret,
+}
+
 /// `POST /api-tokens`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -173,6 +173,7 @@ fn request_schema(method: &str, path: &str) -> Option<&'static str> {
         ("post", "/totp/confirm") => "TotpCode",
         ("post", "/accounts") => "NewAccount",
         ("put", "/accounts/{id}/password") => "Password",
+        ("put", "/password") => "ChangePassword",
         ("post", "/api-tokens") => "NewApiToken",
         ("post", "/elevation") => "Elevate",
         ("put", "/accounts/{id}/db-credentials") => "DbCredentials",
@@ -225,6 +226,7 @@ fn schemas() -> Value {
             &[("kind", "string"), ("password", "string"), ("roles", "string[]")],
         ),
         "Password": object(&[("password", "string")], &[]),
+        "ChangePassword": object(&[("current_password", "string"), ("new_password", "string")], &[]),
         "NewApiToken": object(&[("label", "string"), ("expires_in", "integer")], &[("scopes", "string[]")]),
         "Elevate": object(
             &[("role", "string")],

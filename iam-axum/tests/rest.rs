@@ -784,3 +784,47 @@ async fn embedding_app_routes() {
         .await
         .assert_error(403, "missing_scope");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_change_their_own_password() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    create_user(&srv, &admin, "quinn", &[]).await;
+    let quinn = s(&srv.login("quinn", "quinn password").await["access_token"]);
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+    srv.call(
+        Method::PUT,
+        "/iam/password",
+        Some(&quinn),
+        Some(change("wrong password", "a new passphrase")),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
+    srv.call(
+        Method::PUT,
+        "/iam/password",
+        Some(&quinn),
+        Some(json!({ "new_password": "a new passphrase" })),
+    )
+    .await
+    .assert_error(422, "invalid_body");
+    let ok = srv
+        .call(
+            Method::PUT,
+            "/iam/password",
+            Some(&quinn),
+            Some(change("quinn password", "a new passphrase")),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["username"], "quinn");
+    srv.post(
+        "/iam/login",
+        None,
+        json!({ "username": "quinn", "password": "quinn password" }),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
+    assert!(srv.login("quinn", "a new passphrase").await["access_token"].is_string());
+}

@@ -26,6 +26,9 @@ pub enum AuditKind {
     /// A password was set or changed.
     #[serde(rename = "password.changed")]
     PasswordChanged,
+    /// A password change was refused: the current password given was wrong.
+    #[serde(rename = "password.change_denied")]
+    PasswordChangeDenied,
     /// A password hash was upgraded to the configured cost at login.
     #[serde(rename = "password.rehashed")]
     PasswordRehashed,
@@ -171,11 +174,12 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 51] = [
+    pub const ALL: [AuditKind; 52] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
         AuditKind::PasswordChanged,
+        AuditKind::PasswordChangeDenied,
         AuditKind::PasswordRehashed,
         AuditKind::RoleGranted,
         AuditKind::RoleRevoked,
@@ -232,6 +236,7 @@ impl AuditKind {
             AuditKind::AccountDisabled => "account.disabled",
             AuditKind::AccountEnabled => "account.enabled",
             AuditKind::PasswordChanged => "password.changed",
+            AuditKind::PasswordChangeDenied => "password.change_denied",
             AuditKind::PasswordRehashed => "password.rehashed",
             AuditKind::RoleGranted => "role.granted",
             AuditKind::RoleRevoked => "role.revoked",

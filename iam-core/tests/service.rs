@@ -8,7 +8,7 @@ use iam_core::audit::ChainBreak;
 use iam_core::error::UsernameRule;
 use iam_core::{
     AccountKind, AuditKind, AuditQuery, Denial, Error, InvalidInput, LoginRequest, NewAccount,
-    Store, TotpStatus,
+    SecretString, Store, TotpStatus,
 };
 
 const PW: &str = "correct horse battery";
@@ -787,4 +787,61 @@ async fn bad_input_gives_typed_errors_never_panics() {
         iam.verify_cached(&unknown_kid),
         Err(Denial::TokenUnknownKey)
     );
+}
+
+#[tokio::test]
+async fn a_user_changes_their_own_password_with_the_current_one() {
+    let (iam, _) = common::iam().await;
+    iam.create_account(NewAccount::human("pat", PW), None)
+        .await
+        .expect("create");
+    let login = iam
+        .login(&LoginRequest::password("pat", PW))
+        .await
+        .expect("login");
+    let me = iam
+        .verify(login.tokens.access_token.expose())
+        .await
+        .expect("verify");
+    let new = SecretString::from("a brand new passphrase");
+
+    let wrong = iam
+        .change_own_password(&me, &SecretString::from("not the password"), &new)
+        .await;
+    assert!(matches!(wrong, Err(Error::Denied(Denial::BadCredentials))));
+    let denied = iam
+        .audit_events(&AuditQuery {
+            kind: Some(AuditKind::PasswordChangeDenied),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(denied.len(), 1, "a refused change is audited");
+    assert!(matches!(
+        iam.change_own_password(&me, &SecretString::from(PW), &SecretString::from("short"))
+            .await,
+        Err(Error::Invalid(_))
+    ));
+
+    iam.change_own_password(&me, &SecretString::from(PW), &new)
+        .await
+        .expect("change");
+    assert!(iam.login(&LoginRequest::password("pat", PW)).await.is_err());
+    assert!(iam
+        .login(&LoginRequest::password("pat", new.expose()))
+        .await
+        .is_ok());
+
+    // Repeated wrong guesses are throttled like failed step-ups.
+    let mut throttled = false;
+    for _ in 0..10 {
+        if let Err(Error::Denied(Denial::Throttled { .. })) = iam
+            .change_own_password(&me, &SecretString::from("guess guess"), &new)
+            .await
+        {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled);
 }

@@ -207,6 +207,15 @@ enum AccountsCmd {
         /// Account id or username.
         account: String,
     },
+    /// Set an account's password (--password-stdin or IAM_NEW_PASSWORD), for example the
+    /// first admin's printed one.
+    SetPassword {
+        /// Account id or username.
+        account: String,
+        /// Read the new password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -940,6 +949,25 @@ async fn accounts(cli: &Cli, cmd: &AccountsCmd) -> Result<()> {
                     output::field(&a, "id")
                 );
             }
+        }
+        AccountsCmd::SetPassword {
+            account,
+            password_stdin,
+        } => {
+            let Some(password) = read_secret(*password_stdin, "IAM_NEW_PASSWORD", "new password")?
+            else {
+                bail!("give the new password with --password-stdin or IAM_NEW_PASSWORD");
+            };
+            let id = resolve_account(&mut api, account).await?;
+            let a = api
+                .call(
+                    Method::PUT,
+                    &format!("/accounts/{}/password", client::seg(&id)),
+                    &[],
+                    Some(&json!({ "password": password })),
+                )
+                .await?;
+            done(json_out, &a, "password set");
         }
     }
     Ok(())

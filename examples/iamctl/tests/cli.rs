@@ -319,6 +319,19 @@ fn iamctl_against_iamd() {
     ));
     assert!(o.contains("auditor") && o.contains("ops"), "{o}");
 
+    // An admin sets alice's password; alice logs in with it (in a session file of her own).
+    let o = ok(&run(
+        conn(&["accounts", "set-password", "alice", "--password-stdin"]),
+        Some("a password set by the admin\n"),
+        &[],
+    ));
+    assert!(o.contains("password set"), "{o}");
+    let alice_session = dir.path().join("sessions").join("alice.json");
+    let mut as_alice = conn(&["login", "alice", "--password-stdin"]);
+    let at = as_alice.iter().position(|a| a == "--session-file").unwrap() + 1;
+    as_alice[at] = alice_session.to_str().unwrap().to_owned();
+    ok(&run(as_alice, Some("a password set by the admin\n"), &[]));
+
     // List accounts: table and JSON.
     let o = ok(&run(conn(&["accounts", "list"]), None, &[]));
     let header = o.lines().next().unwrap();
@@ -558,7 +571,7 @@ fn iamctl_against_iamd() {
             "alice",
         ],
         None,
-        &[("IAM_PASSWORD", "correct horse battery staple 42")],
+        &[("IAM_PASSWORD", "a password set by the admin")],
     );
     ok(&out);
     let w = ok_json(&iamctl(

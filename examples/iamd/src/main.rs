@@ -4,7 +4,7 @@
 //! `cargo run --release -p iamd` starts https://127.0.0.1:8443 with `./iam-data/iam.db`,
 //! a self-signed certificate generated into `./iam-data` on first run, and a master key
 //! generated into `./iam-data/master.key` (mode 0600) unless one is configured. On an empty
-//! database it creates the account `admin` (role `admin`) and prints its one-time password.
+//! database it creates the account `admin` (role `admin`) and prints its initial password (once).
 
 mod settings;
 mod tls;
@@ -136,7 +136,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
     Ok(())
 }
 
-/// On an empty database, creates `admin` with a random one-time password printed once.
+/// On an empty database, creates `admin` with a random initial password printed once.
 async fn bootstrap_admin<S: Store>(iam: &Iam<S>) -> Result<()> {
     if !iam
         .list_accounts(None, 1)
@@ -155,7 +155,7 @@ async fn bootstrap_admin<S: Store>(iam: &Iam<S>) -> Result<()> {
     )
     .await
     .context("creating the first admin")?;
-    tracing::warn!("empty database: created the account 'admin'; its one-time password is printed on standard output");
+    tracing::warn!("empty database: created the account 'admin'; its initial password is printed once on standard output; set your own");
     // Printed once, to stdout only (never to the log).
     println!(
         "iamd: first admin created\n  username: admin\n  password: {}\n  (shown once; log in and change it)",

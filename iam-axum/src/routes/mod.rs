@@ -121,6 +121,7 @@ route_table! {
         get "/sessions" => session::list_sessions::<S, C>, "List sessions (own, or another account's for admins)";
         delete "/sessions" => session::revoke_all_own::<S, C>, "Sign out everywhere";
         delete "/sessions/{id}" => session::revoke_session::<S, C>, "Revoke one session";
+        put "/password" => session::change_password::<S, C>, "Change the caller's password (needs the current one)";
         post "/totp/enrol" => session::totp_enrol::<S, C>, "Start TOTP enrolment";
         post "/totp/confirm" => session::totp_confirm::<S, C>, "Confirm TOTP enrolment with a code";
         delete "/totp" => session::totp_remove::<S, C>, "Remove the caller's TOTP";

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use super::{require_self_or_admin, require_session_token, St};
 use crate::auth::RequireAuth;
 use crate::dto::{
-    AccountOut, LoginBody, LoginOut, OwnerQuery, PrincipalOut, RefreshBody, SessionOut, TokensOut,
-    TotpCodeBody,
+    AccountOut, ChangePasswordBody, LoginBody, LoginOut, OwnerQuery, PrincipalOut, RefreshBody,
+    SessionOut, TokensOut, TotpCodeBody,
 };
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -120,6 +120,19 @@ pub(crate) async fn totp_confirm<S: Store, C: Clock>(
     let a = st
         .iam
         .confirm_totp(&p.account_id, &body.code, Some(&p.account_id))
+        .await?;
+    Ok(Json(a.into()))
+}
+
+/// `PUT /password`: changes the caller's password, given the current one.
+pub(crate) async fn change_password<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> ApiResult<Json<AccountOut>> {
+    let a = st
+        .iam
+        .change_own_password(&p, &body.current_password.0, &body.new_password.0)
         .await?;
     Ok(Json(a.into()))
 }

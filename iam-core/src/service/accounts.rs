@@ -6,10 +6,11 @@ use super::Iam;
 use crate::account::{validate_role, validate_username, Account, AccountKind, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Error, InvalidInput, Result};
+use crate::error::{Denial, Error, InvalidInput, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+use crate::token::Principal;
 
 /// What [`Iam::create_account`] needs.
 #[derive(Debug, Clone)]
@@ -266,6 +267,43 @@ impl<S: Store, C: Clock> Iam<S, C> {
             )))
         })
         .await
+    }
+
+    /// Changes the caller's own password, given the current one. Needs a session token (not an
+    /// API or OAuth token); a wrong current password is [`Denial::BadCredentials`] and counts
+    /// towards the same back-off as failed elevation proofs. Other sessions stay signed in:
+    /// follow with [`Iam::revoke_all_sessions`] to end them.
+    pub async fn change_own_password(
+        &self,
+        principal: &Principal,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<Account> {
+        if !principal.is_session_token() {
+            return Err(Denial::WrongTokenKind.into());
+        }
+        self.inner.passwords.policy().check(new)?;
+        self.check_step_up_back_off(&principal.account_id).await?;
+        let (_, account) = self.stored_account(&principal.account_id).await?;
+        let checked = self
+            .inner
+            .passwords
+            .verify(current, account.password_hash.as_deref())
+            .await?;
+        if !checked.matched {
+            let now = self.now();
+            self.record_step_up_failure(
+                &account.id,
+                now,
+                AuditDraft::new(AuditKind::PasswordChangeDenied, now)
+                    .actor(Some(&account.id))
+                    .account(&account.id)
+                    .session(&principal.session_id),
+            )
+            .await?;
+            return Err(Denial::BadCredentials.into());
+        }
+        self.set_password(&account.id, new, Some(&account.id)).await
     }
 
     /// Disables an account: it cannot log in and all its tokens stop verifying at once.

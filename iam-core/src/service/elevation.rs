@@ -120,11 +120,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if duration.is_zero() {
             return Err(InvalidInput::ExpiryInPast.into());
         }
-        let key = step_up_throttle_key(&principal.account_id);
-        let throttle = self.inner.store.throttle(&key).await?;
-        if let Some(retry_after) = self.inner.config.throttle.retry_after(throttle, self.now()) {
-            return Err(Denial::Throttled { retry_after }.into());
-        }
+        self.check_step_up_back_off(&principal.account_id).await?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
         if !account.elevatable_roles.contains(role) {
             return Err(Denial::ElevationNotAllowed.into());
@@ -133,19 +129,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Ok(step) => step,
             Err(e) => {
                 let now = self.now();
-                self.inner
-                    .store
-                    .commit(Commit {
-                        throttle: vec![ThrottleWrite::Failure { key, at: now }],
-                        audit: vec![AuditDraft::new(AuditKind::ElevationDenied, now)
-                            .actor(Some(&account.id))
-                            .account(&account.id)
-                            .session(&principal.session_id)
-                            .detail("role", role)
-                            .detail("reason", "step_up_failed")],
-                        ..Commit::default()
-                    })
-                    .await?;
+                self.record_step_up_failure(
+                    &account.id,
+                    now,
+                    AuditDraft::new(AuditKind::ElevationDenied, now)
+                        .actor(Some(&account.id))
+                        .account(&account.id)
+                        .session(&principal.session_id)
+                        .detail("role", role)
+                        .detail("reason", "step_up_failed"),
+                )
+                .await?;
                 return Err(e);
             }
         };
@@ -227,6 +221,41 @@ impl<S: Store, C: Clock> Iam<S, C> {
             elevation,
             access_token: SecretString::new(access_token),
         })
+    }
+
+    /// Refuses with [`Denial::Throttled`] while failed step-ups of `account_id` (elevation
+    /// proofs, password changes) call for a back-off.
+    pub(super) async fn check_step_up_back_off(&self, account_id: &str) -> Result<()> {
+        let throttle = self
+            .inner
+            .store
+            .throttle(&step_up_throttle_key(account_id))
+            .await?;
+        if let Some(retry_after) = self.inner.config.throttle.retry_after(throttle, self.now()) {
+            return Err(Denial::Throttled { retry_after }.into());
+        }
+        Ok(())
+    }
+
+    /// Counts a failed step-up of `account_id` towards the back-off, with its audit event.
+    pub(super) async fn record_step_up_failure(
+        &self,
+        account_id: &str,
+        now: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<()> {
+        self.inner
+            .store
+            .commit(Commit {
+                throttle: vec![ThrottleWrite::Failure {
+                    key: step_up_throttle_key(account_id),
+                    at: now,
+                }],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await?;
+        Ok(())
     }
 
     /// Checks the proof a step-up policy asks for; returns the TOTP step used, if any.
