@@ -828,3 +828,30 @@ async fn users_change_their_own_password() {
     .assert_error(401, "invalid_credentials");
     assert!(srv.login("quinn", "a new passphrase").await["access_token"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_rotate_the_signing_key() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    create_user(&srv, &admin, "rita", &[]).await;
+    let rita = s(&srv.login("rita", "rita password").await["access_token"]);
+    srv.call(Method::POST, "/iam/keys/rotate", Some(&rita), None)
+        .await
+        .assert_error(403, "missing_role");
+    let before = srv.call(Method::GET, "/iam/keys", None, None).await;
+    let old_kid = s(&before.body["keys"][0]["kid"]);
+    let r = srv
+        .call(Method::POST, "/iam/keys/rotate", Some(&admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new_kid = s(&r.body["active_kid"]);
+    assert_ne!(new_kid, old_kid);
+    let after = srv.call(Method::GET, "/iam/keys", None, None).await;
+    assert_eq!(after.body["keys"][0]["kid"], json!(new_kid));
+    assert_eq!(after.body["keys"][0]["active"], true);
+    assert_eq!(after.body["keys"][1]["kid"], json!(old_kid));
+    // Tokens signed by the old key keep working; new ones use the new key.
+    assert_eq!(srv.get("/iam/whoami", &rita).await.status, StatusCode::OK);
+    let fresh = s(&srv.login("rita", "rita password").await["access_token"]);
+    assert_eq!(srv.get("/iam/whoami", &fresh).await.status, StatusCode::OK);
+}

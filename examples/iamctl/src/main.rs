@@ -101,6 +101,16 @@ enum Command {
     /// OAuth clients.
     #[command(subcommand)]
     Clients(ClientsCmd),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Make a new signing key active (admin); tokens signed by the old one keep verifying until
+    /// they expire.
+    Rotate,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -772,6 +782,12 @@ async fn run(cli: Cli) -> Result<()> {
                     done(json_out, &v, "credentials stored");
                 }
             }
+        }
+        Command::Keys(KeysCmd::Rotate) => {
+            let mut api = connect(&cli, false)?;
+            let v = api.call(Method::POST, "/keys/rotate", &[], None).await?;
+            let kid = output::field(&v, "active_kid");
+            done(json_out, &v, &format!("new active signing key: {kid}"));
         }
         Command::Audit(cmd) => {
             let mut api = connect(&cli, false)?;

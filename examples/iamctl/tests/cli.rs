@@ -319,6 +319,11 @@ fn iamctl_against_iamd() {
     ));
     assert!(o.contains("auditor") && o.contains("ops"), "{o}");
 
+    // Signing-key rotation.
+    let o = ok(&run(conn(&["keys", "rotate"]), None, &[]));
+    assert!(o.contains("new active signing key: k4.pid."), "{o}");
+    ok(&run(conn(&["whoami"]), None, &[]));
+
     // An admin sets alice's password; alice logs in with it (in a session file of her own).
     let o = ok(&run(
         conn(&["accounts", "set-password", "alice", "--password-stdin"]),

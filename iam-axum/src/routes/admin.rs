@@ -137,3 +137,14 @@ pub(crate) async fn fetch_credentials<S: Store, C: Clock>(
         "password": c.password.expose(),
     })))
 }
+
+/// `POST /keys/rotate` (admin): a new signing key becomes active; tokens signed by the old one
+/// keep verifying until they expire.
+pub(crate) async fn rotate_key<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<Json<Value>> {
+    require_admin(&p)?;
+    let kid = st.iam.rotate_signing_key(Some(&p.account_id)).await?;
+    Ok(Json(json!({ "active_kid": kid })))
+}

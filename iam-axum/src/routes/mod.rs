@@ -116,6 +116,7 @@ route_table! {
         get "/health" => public::health::<S, C>, "Health: 503 while tokens cannot be checked for revocation";
         get "/keys" => public::keys::<S, C>, "Token verification keys as PASERK";
         get "/keys/jwks.json" => public::jwks::<S, C>, "Token verification keys as an RFC 8037 OKP JWK set";
+        post "/keys/rotate" => admin::rotate_key::<S, C>, "Make a new signing key active (admin)";
         post "/logout" => session::logout::<S, C>, "End the caller's session";
         get "/whoami" => session::whoami, "What the caller's token says";
         get "/sessions" => session::list_sessions::<S, C>, "List sessions (own, or another account's for admins)";
