@@ -126,6 +126,7 @@ pub struct IamRouter<S: Store, C: Clock> {
     prefix: String,
     body_limit: usize,
     rate_limit: RateLimit,
+    trusted_proxies: Vec<std::net::IpAddr>,
     json_fallback: bool,
     metrics: Metrics,
     serve_metrics: bool,
@@ -139,6 +140,7 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
             prefix: String::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             rate_limit: RateLimit::default(),
+            trusted_proxies: Vec::new(),
             json_fallback: false,
             metrics: Metrics::new(),
             serve_metrics: true,
@@ -163,6 +165,14 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
     #[must_use]
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = limit;
+        self
+    }
+
+    /// Names the reverse proxies whose `X-Forwarded-For` the per-address limit believes
+    /// (none by default: the limit keys on the TCP peer). See [`rate_limit`].
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 
@@ -200,7 +210,7 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
     pub fn build(self) -> Router {
         let state = Arc::new(routes::ApiState {
             iam: self.iam.clone(),
-            limiter: rate_limit::RateLimiter::new(self.rate_limit),
+            limiter: rate_limit::RateLimiter::new(self.rate_limit, &self.trusted_proxies),
         });
         let prefix = self.prefix.trim_end_matches('/');
         let prefix = if prefix.is_empty() || prefix.starts_with('/') {

@@ -178,6 +178,47 @@ async fn per_address_rate_limit_and_login_throttle() {
     let limited = srv.post("/iam/login", None, body.clone()).await;
     limited.assert_error(429, "rate_limited");
     assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
+    // No proxy is trusted, so X-Forwarded-For cannot move a client to a fresh bucket.
+    let spoofed = srv
+        .client
+        .post(srv.url("/iam/login"))
+        .header("x-forwarded-for", "198.51.100.77")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Behind a trusted proxy (here the loopback peer), each forwarded client has its own bucket.
+    let behind = common::start_trusting(
+        RateLimit {
+            burst: 1,
+            per_second: 0.01,
+            max_tracked: 100,
+        },
+        vec![std::net::Ipv4Addr::LOCALHOST.into()],
+    )
+    .await;
+    let from = |client: &'static str| {
+        behind
+            .client
+            .post(behind.url("/iam/login"))
+            .header("x-forwarded-for", client)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        from("198.51.100.1").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        from("198.51.100.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        from("198.51.100.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let limited = srv
         .post("/iam/refresh", None, json!({ "refresh_token": "x" }))
         .await;

@@ -94,6 +94,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             per_second: settings.rate_limit_per_second,
             ..RateLimit::default()
         })
+        .trusted_proxies(settings.trusted_proxies.clone())
         .build();
     let oauth = OAuthRouter::new(iam.clone(), &settings.public_url)
         .context("the public URL (OAuth issuer)")?
@@ -102,6 +103,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             per_second: settings.rate_limit_per_second,
             ..RateLimit::default()
         })
+        .trusted_proxies(settings.trusted_proxies.clone())
         .build();
     // The OAuth endpoints sit beside the REST API, under the same prefix.
     let app = if settings.prefix.is_empty() {

@@ -66,6 +66,7 @@ struct FileSettings {
     body_limit: Option<usize>,
     rate_limit_burst: Option<u32>,
     rate_limit_per_second: Option<f64>,
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 /// Where the master key comes from.
@@ -119,6 +120,8 @@ pub struct Settings {
     pub body_limit: usize,
     pub rate_limit_burst: u32,
     pub rate_limit_per_second: f64,
+    /// Reverse proxies whose `X-Forwarded-For` the per-address limit believes.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     master_key: KeySource,
     issuer: Option<String>,
     audience: Option<String>,
@@ -183,6 +186,7 @@ impl Settings {
             body_limit: file.body_limit.unwrap_or(iam_axum::DEFAULT_BODY_LIMIT),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(20),
             rate_limit_per_second: file.rate_limit_per_second.unwrap_or(2.0),
+            trusted_proxies: file.trusted_proxies.unwrap_or_default(),
             master_key,
             issuer: file.issuer,
             audience: file.audience,
@@ -278,6 +282,20 @@ mod tests {
         for bad in ["iam", "/a//b", "/a b", "/{x}", "/*", "/a?b"] {
             assert!(mount_prefix(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses() {
+        let f: FileSettings =
+            toml::from_str(r#"trusted_proxies = ["10.0.0.2", "::1"]"#).expect("parses");
+        assert_eq!(
+            f.trusted_proxies,
+            Some(vec![
+                "10.0.0.2".parse().expect("v4"),
+                "::1".parse().expect("v6")
+            ])
+        );
+        assert!(toml::from_str::<FileSettings>(r#"trusted_proxies = ["proxy.local"]"#).is_err());
     }
 
     #[test]

@@ -42,11 +42,11 @@ mod pages;
 mod session;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -154,6 +154,7 @@ pub struct OAuthRouter<S: Store, C: Clock> {
     issuer: String,
     secure_cookies: bool,
     rate_limit: RateLimit,
+    trusted_proxies: Vec<IpAddr>,
 }
 
 /// Splits an `http(s)://host[:port][/path]` URL into (scheme is https, host, path).
@@ -196,6 +197,7 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             issuer: issuer.trim_end_matches('/').to_owned(),
             secure_cookies: https,
             rate_limit: RateLimit::default(),
+            trusted_proxies: Vec::new(),
         })
     }
 
@@ -214,6 +216,14 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
         self
     }
 
+    /// Names the reverse proxies whose `X-Forwarded-For` the per-address limit believes
+    /// (none by default). See [`crate::rate_limit`].
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
     /// The router. Merge it into an app served at the issuer URL's root path (or nest it at
     /// the issuer's path); serve with connection info so the per-address limit sees addresses.
     pub fn build(self) -> Router {
@@ -224,7 +234,7 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             base_path,
             host,
             secure: self.secure_cookies,
-            limiter: RateLimiter::new(self.rate_limit),
+            limiter: RateLimiter::new(self.rate_limit, &self.trusted_proxies),
             rng: SecureRandom::from_entropy(),
             refreshes: tokio::sync::Mutex::new(HashMap::new()),
         });
@@ -357,11 +367,7 @@ async fn limit_by_address<S: Store, C: Clock>(
     req: Request,
     next: Next,
 ) -> Response {
-    // Without connection info every caller shares one bucket: stricter, never looser.
-    let addr = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let addr = state.limiter.client_address(&req);
     match state.limiter.check(addr, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {

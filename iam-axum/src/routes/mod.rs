@@ -10,11 +10,10 @@ mod public;
 mod session;
 mod tokens;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -63,12 +62,7 @@ async fn limit_by_address<S: Store, C: Clock>(
     req: Request,
     next: Next,
 ) -> Response {
-    // Without connection info (an app served without `into_make_service_with_connect_info`)
-    // every caller shares one bucket: stricter, never looser.
-    let addr = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let addr = state.limiter.client_address(&req);
     match state.limiter.check(addr, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {

@@ -46,6 +46,14 @@ async fn plain() -> &'static str {
 
 /// Starts a server with `rate_limit` on login/refresh.
 pub async fn start_with(rate_limit: RateLimit) -> Server {
+    start_trusting(rate_limit, vec![]).await
+}
+
+/// Like [`start_with`], believing `X-Forwarded-For` from `trusted_proxies`.
+pub async fn start_trusting(
+    rate_limit: RateLimit,
+    trusted_proxies: Vec<std::net::IpAddr>,
+) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
@@ -79,6 +87,7 @@ pub async fn start_with(rate_limit: RateLimit) -> Server {
         .prefix("/iam")
         .json_fallback(true)
         .rate_limit(rate_limit)
+        .trusted_proxies(trusted_proxies)
         .build()
         .merge(embedding_app);
 
