@@ -18,7 +18,11 @@ const SVC: &str = "svc-billing";
 type TestIam = Iam<MemoryStore, ManualClock>;
 
 /// Creates a human account with `roles`, logs it in and returns its principal and tokens.
-async fn user(iam: &TestIam, name: &str, roles: &[&str]) -> (Principal, iam_core::LoginSuccess) {
+async fn user<S: Store>(
+    iam: &Iam<S, ManualClock>,
+    name: &str,
+    roles: &[&str],
+) -> (Principal, iam_core::LoginSuccess) {
     iam.create_account(
         NewAccount::human(name, PW).with_roles(roles.iter().copied()),
         None,
@@ -424,28 +428,8 @@ async fn api_tokens_subset_of_roles_secret_once_revocable() {
 async fn vault_seals_with_fresh_nonces_and_never_leaks_plaintext() {
     let shared = std::sync::Arc::new(MemoryStore::new());
     let clock = ManualClock::new(common::START);
-    let open = |key: u8| {
-        let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([key; 32]));
-        config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
-        Iam::builder(shared.clone(), config)
-            .clock(clock.clone())
-            .open()
-    };
-    let iam = open(1).await.expect("open");
-    iam.create_account(
-        NewAccount::human("admin", PW).with_roles(["admin", SVC]),
-        None,
-    )
-    .await
-    .expect("create");
-    let login = iam
-        .login(&LoginRequest::password("admin", PW))
-        .await
-        .expect("login");
-    let admin = iam
-        .verify(login.tokens.access_token.expose())
-        .await
-        .expect("verify");
+    let iam = common::open_shared(&shared, &clock, 1).await.expect("open");
+    let (admin, _) = user(&iam, "admin", &["admin", SVC]).await;
     let sa = iam
         .create_account(NewAccount::system(SVC), None)
         .await
@@ -501,7 +485,7 @@ async fn vault_seals_with_fresh_nonces_and_never_leaks_plaintext() {
     );
 
     // Another master key cannot open what this one sealed: a clear error, already at open.
-    match open(2).await {
+    match common::open_shared(&shared, &clock, 2).await {
         Err(Error::Crypto(msg)) => assert!(msg.contains("master key"), "{msg}"),
         other => panic!("expected a crypto error naming the master key, got {other:?}"),
     }
@@ -1057,27 +1041,8 @@ async fn an_account_cut_off_outlasts_every_token_it_kills() {
     // that loads the revocation list afresh.
     let store = std::sync::Arc::new(MemoryStore::new());
     let clock = ManualClock::new(common::START);
-    let open = || async {
-        let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([42; 32]));
-        config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
-        Iam::builder(std::sync::Arc::clone(&store), config)
-            .clock(clock.clone())
-            .open()
-            .await
-            .expect("open")
-    };
-    let iam = open().await;
-    iam.create_account(NewAccount::human("admin", PW).with_roles(["admin"]), None)
-        .await
-        .expect("create admin");
-    let login = iam
-        .login(&LoginRequest::password("admin", PW))
-        .await
-        .expect("login");
-    let admin = iam
-        .verify(login.tokens.access_token.expose())
-        .await
-        .expect("verify");
+    let iam = common::open_shared(&store, &clock, 42).await.expect("open");
+    let (admin, _) = user(&iam, "admin", &["admin"]).await;
     let mut tokens = Vec::new();
     for name in ["svc-reports", "svc-backup"] {
         let sa = iam
@@ -1109,7 +1074,9 @@ async fn an_account_cut_off_outlasts_every_token_it_kills() {
 
     clock.advance(Duration::from_secs(24 * 3600));
     iam.sweep().await.expect("sweep");
-    let fresh = open().await;
+    let fresh = common::open_shared(&store, &clock, 42)
+        .await
+        .expect("reopen");
     assert_eq!(
         fresh.verify(role_token.token.expose()).await,
         Err(Denial::TokenRevoked),

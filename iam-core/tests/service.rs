@@ -485,14 +485,9 @@ async fn key_rotation_keeps_old_tokens_valid_until_expiry() {
 async fn a_restarted_instance_keeps_retired_keys_as_long_as_their_tokens_live() {
     let clock = iam_core::ManualClock::new(common::START);
     let shared = std::sync::Arc::new(iam_core::MemoryStore::new());
-    let open = || {
-        let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([42; 32]));
-        config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
-        iam_core::Iam::builder(std::sync::Arc::clone(&shared), config)
-            .clock(clock.clone())
-            .open()
-    };
-    let iam = open().await.expect("open");
+    let iam = common::open_shared(&shared, &clock, 42)
+        .await
+        .expect("open");
     iam.create_account(NewAccount::human("root", PW).with_roles(["admin"]), None)
         .await
         .expect("create admin");
@@ -516,7 +511,9 @@ async fn a_restarted_instance_keeps_retired_keys_as_long_as_their_tokens_live() 
     clock.advance(Duration::from_secs(3600));
     // A restart an hour later: the 30-day service token signed by the retired key still
     // verifies, with no reload needed.
-    let restarted = open().await.expect("reopen");
+    let restarted = common::open_shared(&shared, &clock, 42)
+        .await
+        .expect("reopen");
     assert!(restarted.verify_cached(token.token.expose()).is_ok());
 }
 
@@ -525,15 +522,8 @@ async fn another_instance_sees_rotated_keys_and_revocations() {
     let clock = iam_core::ManualClock::new(common::START);
     // Two services over one store.
     let shared = std::sync::Arc::new(iam_core::MemoryStore::new());
-    let mk = |s: std::sync::Arc<iam_core::MemoryStore>| {
-        let mut config = iam_core::Config::new(iam_core::MasterKey::from_bytes([42; 32]));
-        config.passwords = iam_core::PasswordPolicy::insecure_fast_for_tests();
-        iam_core::Iam::builder(s, config)
-            .clock(clock.clone())
-            .open()
-    };
-    let one = mk(shared.clone()).await.expect("one");
-    let two = mk(shared.clone()).await.expect("two");
+    let one = common::open_shared(&shared, &clock, 42).await.expect("one");
+    let two = common::open_shared(&shared, &clock, 42).await.expect("two");
     one.create_account(NewAccount::human("jack", PW), None)
         .await
         .expect("create");

@@ -1,6 +1,8 @@
 //! Shared set-up for iam-core's behaviour tests.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use iam_core::{
     Config, Iam, ManualClock, MasterKey, MemoryStore, PasswordPolicy, SecureRandom, Timestamp,
 };
@@ -18,8 +20,7 @@ pub async fn iam_with(
     adjust: impl FnOnce(&mut Config),
 ) -> (Iam<MemoryStore, ManualClock>, ManualClock) {
     let clock = ManualClock::new(START);
-    let mut config = Config::new(MasterKey::from_bytes([42; 32]));
-    config.passwords = PasswordPolicy::insecure_fast_for_tests();
+    let mut config = config(42);
     adjust(&mut config);
     let iam = Iam::builder(MemoryStore::new(), config)
         .clock(clock.clone())
@@ -28,4 +29,24 @@ pub async fn iam_with(
         .await
         .expect("open");
     (iam, clock)
+}
+
+/// The test configuration: master key `[key; 32]` and cheap Argon2.
+pub fn config(key: u8) -> Config {
+    let mut config = Config::new(MasterKey::from_bytes([key; 32]));
+    config.passwords = PasswordPolicy::insecure_fast_for_tests();
+    config
+}
+
+/// An Iam over `store` (which other instances may share, as processes share a database) with
+/// `clock` and [`config`]`(key)`.
+pub async fn open_shared(
+    store: &Arc<MemoryStore>,
+    clock: &ManualClock,
+    key: u8,
+) -> iam_core::Result<Iam<Arc<MemoryStore>, ManualClock>> {
+    Iam::builder(Arc::clone(store), config(key))
+        .clock(clock.clone())
+        .open()
+        .await
 }
