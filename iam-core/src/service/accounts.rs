@@ -2,10 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use super::Iam;
+use super::{Iam, StepUpProof};
 use crate::account::{validate_role, validate_username, Account, AccountKind, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
+use crate::config::StepUp;
 use crate::error::{Denial, Error, InvalidInput, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
@@ -285,23 +286,27 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.inner.passwords.policy().check(new)?;
         self.check_step_up_back_off(&principal.account_id).await?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
-        let checked = self
-            .inner
-            .passwords
-            .verify(current, account.password_hash.as_deref())
-            .await?;
-        if !checked.matched {
-            let now = self.now();
-            self.record_step_up_failure(
-                &account.id,
-                now,
-                AuditDraft::new(AuditKind::PasswordChangeDenied, now)
-                    .actor(Some(&account.id))
-                    .account(&account.id)
-                    .session(&principal.session_id),
-            )
-            .await?;
-            return Err(Denial::BadCredentials.into());
+        let proof = StepUpProof {
+            password: Some(current.clone()),
+            totp_code: None,
+        };
+        match self.check_step_up(&account, StepUp::Password, &proof).await {
+            Ok(_) => {}
+            // A wrong password counts towards the back-off; a failure to check it does not.
+            Err(e @ Error::Denied(_)) => {
+                let now = self.now();
+                self.record_step_up_failure(
+                    &account.id,
+                    now,
+                    AuditDraft::new(AuditKind::PasswordChangeDenied, now)
+                        .actor(Some(&account.id))
+                        .account(&account.id)
+                        .session(&principal.session_id),
+                )
+                .await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         }
         self.set_password(&account.id, new, Some(&account.id)).await
     }

@@ -259,7 +259,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Checks the proof a step-up policy asks for; returns the TOTP step used, if any.
-    async fn check_step_up(
+    pub(super) async fn check_step_up(
         &self,
         account: &StoredAccount,
         step_up: StepUp,
