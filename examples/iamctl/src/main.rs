@@ -475,6 +475,12 @@ fn connect(cli: &Cli, for_login: bool) -> Result<Api> {
     Api::new(target, path, session)
 }
 
+/// The API path `/accounts/{id}{rest}` of an account given by id or username.
+async fn account_path(api: &mut Api, account: &str, rest: &str) -> Result<String> {
+    let id = resolve_account(api, account).await?;
+    Ok(format!("/accounts/{}{rest}", client::seg(&id)))
+}
+
 /// An account id from an id or a username: the id is tried first, then the username.
 async fn resolve_account(api: &mut Api, given: &str) -> Result<String> {
     match api
@@ -616,17 +622,13 @@ async fn run(cli: Cli) -> Result<()> {
                     elevatable,
                 } => (account, role, *elevatable, false),
             };
-            let id = resolve_account(&mut api, account).await?;
             let kind = if elevatable {
                 "elevatable-roles"
             } else {
                 "roles"
             };
-            let path = format!(
-                "/accounts/{}/{kind}/{}",
-                client::seg(&id),
-                client::seg(role)
-            );
+            let path =
+                account_path(&mut api, account, &format!("/{kind}/{}", client::seg(role))).await?;
             let method = if grant { Method::PUT } else { Method::DELETE };
             let a = api.call(method, &path, &[], None).await?;
             if json_out {
@@ -645,15 +647,8 @@ async fn run(cli: Cli) -> Result<()> {
             let mut api = connect(&cli, false)?;
             match cmd {
                 ServiceTokenCmd::Issue { account } => {
-                    let id = resolve_account(&mut api, account).await?;
-                    let t = api
-                        .call(
-                            Method::POST,
-                            &format!("/accounts/{}/service-token", client::seg(&id)),
-                            &[],
-                            None,
-                        )
-                        .await?;
+                    let path = account_path(&mut api, account, "/service-token").await?;
+                    let t = api.call(Method::POST, &path, &[], None).await?;
                     if json_out {
                         output::json(&t);
                     } else {
@@ -666,15 +661,8 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 ServiceTokenCmd::Revoke { account } => {
-                    let id = resolve_account(&mut api, account).await?;
-                    let v = api
-                        .call(
-                            Method::DELETE,
-                            &format!("/accounts/{}/service-token", client::seg(&id)),
-                            &[],
-                            None,
-                        )
-                        .await?;
+                    let path = account_path(&mut api, account, "/service-token").await?;
+                    let v = api.call(Method::DELETE, &path, &[], None).await?;
                     done(json_out, &v, "service token revoked");
                 }
             }
@@ -738,13 +726,8 @@ async fn run(cli: Cli) -> Result<()> {
             let mut api = connect(&cli, false)?;
             match cmd {
                 CredentialsCmd::Fetch { account } => {
-                    let id = resolve_account(&mut api, account).await?;
-                    let v = api
-                        .get(
-                            &format!("/accounts/{}/db-credentials", client::seg(&id)),
-                            &[],
-                        )
-                        .await?;
+                    let path = account_path(&mut api, account, "/db-credentials").await?;
+                    let v = api.get(&path, &[]).await?;
                     if json_out {
                         output::json(&v);
                     } else {
@@ -763,7 +746,7 @@ async fn run(cli: Cli) -> Result<()> {
                             .context(
                             "give the database password with --password-stdin or IAM_DB_PASSWORD",
                         )?;
-                    let id = resolve_account(&mut api, &s.account).await?;
+                    let path = account_path(&mut api, &s.account, "/db-credentials").await?;
                     let body = json!({
                         "host": s.host,
                         "port": s.port,
@@ -771,14 +754,7 @@ async fn run(cli: Cli) -> Result<()> {
                         "user": s.user,
                         "password": password,
                     });
-                    let v = api
-                        .call(
-                            Method::PUT,
-                            &format!("/accounts/{}/db-credentials", client::seg(&id)),
-                            &[],
-                            Some(&body),
-                        )
-                        .await?;
+                    let v = api.call(Method::PUT, &path, &[], Some(&body)).await?;
                     done(json_out, &v, "credentials stored");
                 }
             }
@@ -931,10 +907,8 @@ async fn accounts(cli: &Cli, cmd: &AccountsCmd) -> Result<()> {
             }
         }
         AccountsCmd::Show { account } => {
-            let id = resolve_account(&mut api, account).await?;
-            let a = api
-                .get(&format!("/accounts/{}", client::seg(&id)), &[])
-                .await?;
+            let path = account_path(&mut api, account, "").await?;
+            let a = api.get(&path, &[]).await?;
             if json_out {
                 output::json(&a);
             } else {
@@ -947,15 +921,8 @@ async fn accounts(cli: &Cli, cmd: &AccountsCmd) -> Result<()> {
             } else {
                 "enable"
             };
-            let id = resolve_account(&mut api, account).await?;
-            let a = api
-                .call(
-                    Method::POST,
-                    &format!("/accounts/{}/{action}", client::seg(&id)),
-                    &[],
-                    None,
-                )
-                .await?;
+            let path = account_path(&mut api, account, &format!("/{action}")).await?;
+            let a = api.call(Method::POST, &path, &[], None).await?;
             if json_out {
                 output::json(&a);
             } else {
@@ -974,11 +941,11 @@ async fn accounts(cli: &Cli, cmd: &AccountsCmd) -> Result<()> {
             else {
                 bail!("give the new password with --password-stdin or IAM_NEW_PASSWORD");
             };
-            let id = resolve_account(&mut api, account).await?;
+            let path = account_path(&mut api, account, "/password").await?;
             let a = api
                 .call(
                     Method::PUT,
-                    &format!("/accounts/{}/password", client::seg(&id)),
+                    &path,
                     &[],
                     Some(&json!({ "password": password })),
                 )
