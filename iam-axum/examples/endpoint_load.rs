@@ -9,9 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "support/rate.rs"]
+mod rate;
 
 use axum::routing::post;
 use base64::Engine as _;
@@ -39,14 +38,10 @@ struct Target {
 
 /// Requests per second against `target` with `connections` concurrent loops for `secs`.
 async fn measure(client: &HttpClient, target: &Target, connections: usize, secs: u64) -> f64 {
-    let done = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
+    rate::per_second(connections, secs, |w| {
         let (client, target) = (client.clone(), target.clone());
-        let (done, count) = (Arc::clone(&done), Arc::clone(&count));
-        tasks.push(tokio::spawn(async move {
-            while !done.load(Ordering::Relaxed) {
+        tokio::spawn(async move {
+            while w.running() {
                 let mut req = hyper::Request::post(target.url.clone());
                 for (k, v) in &target.headers {
                     req = req.header(*k, v);
@@ -57,19 +52,11 @@ async fn measure(client: &HttpClient, target: &Target, connections: usize, secs:
                     .unwrap();
                 assert_eq!(resp.status(), 200, "{}", target.url);
                 resp.into_body().collect().await.unwrap();
-                count.fetch_add(1, Ordering::Relaxed);
+                w.tick();
             }
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    done.store(true, Ordering::Relaxed);
-    let n = count.load(Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    n as f64 / elapsed
+        })
+    })
+    .await
 }
 
 /// Bare Argon2id verifications per second at the default cost, `threads` at a time.
@@ -89,45 +76,22 @@ async fn argon2_rate(threads: usize, secs: u64) -> f64 {
         .hash_password(b"a wrong password", &salt)
         .unwrap()
         .to_string();
-    let done = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..threads {
-        let (done, count, phc, argon) = (
-            Arc::clone(&done),
-            Arc::clone(&count),
-            phc.clone(),
-            argon.clone(),
-        );
-        tasks.push(tokio::task::spawn_blocking(move || {
+    rate::per_second(threads, secs, |w| {
+        let (phc, argon) = (phc.clone(), argon.clone());
+        tokio::task::spawn_blocking(move || {
             let hash = PasswordHash::new(&phc).unwrap();
-            while !done.load(Ordering::Relaxed) {
+            while w.running() {
                 let _ = argon.verify_password(b"the password", &hash);
-                count.fetch_add(1, Ordering::Relaxed);
+                w.tick();
             }
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    done.store(true, Ordering::Relaxed);
-    let n = count.load(Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    n as f64 / elapsed
-}
-
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
+        })
+    })
+    .await
 }
 
 fn main() {
-    let secs = arg(1, 5);
-    let connections = usize::try_from(arg(2, 32)).unwrap();
+    let secs = rate::arg(1, 5);
+    let connections = usize::try_from(rate::arg(2, 32)).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

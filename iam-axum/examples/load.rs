@@ -8,9 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "support/rate.rs"]
+mod rate;
 
 use axum::routing::get;
 use axum::Router;
@@ -44,16 +43,12 @@ async fn measure(
     connections: usize,
     secs: u64,
 ) -> f64 {
-    let done = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
     let uri: hyper::Uri = url.parse().unwrap();
     let auth = token.map(|t| format!("Bearer {t}"));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
+    rate::per_second(connections, secs, |w| {
         let (client, uri, auth) = (client.clone(), uri.clone(), auth.clone());
-        let (done, count) = (Arc::clone(&done), Arc::clone(&count));
-        tasks.push(tokio::spawn(async move {
-            while !done.load(Ordering::Relaxed) {
+        tokio::spawn(async move {
+            while w.running() {
                 let mut req = hyper::Request::get(uri.clone());
                 if let Some(a) = &auth {
                     req = req.header(hyper::header::AUTHORIZATION, a);
@@ -64,32 +59,17 @@ async fn measure(
                     .unwrap();
                 assert_eq!(resp.status(), 200);
                 resp.into_body().collect().await.unwrap();
-                count.fetch_add(1, Ordering::Relaxed);
+                w.tick();
             }
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    done.store(true, Ordering::Relaxed);
-    let n = count.load(Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    n as f64 / elapsed
-}
-
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
+        })
+    })
+    .await
 }
 
 fn main() {
-    let secs = arg(1, 3);
-    let connections = usize::try_from(arg(2, 32)).unwrap();
-    let rounds = arg(3, 3);
+    let secs = rate::arg(1, 3);
+    let connections = usize::try_from(rate::arg(2, 32)).unwrap();
+    let rounds = rate::arg(3, 3);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
