@@ -41,6 +41,12 @@ pub struct Config {
     pub elevation_request_ttl: Duration,
     /// Grace period before a scheduled deletion is carried out (default 7 days).
     pub deletion_grace: Duration,
+    /// How recent a sign-in must be for sensitive self-service (deleting one's account,
+    /// removing TOTP, minting an API token that carries roles): default 5 minutes.
+    pub recent_authentication: Duration,
+    /// Whether personal API tokens survive an admin's reset of their owner's password
+    /// (default `false`: a reset revokes them, since it usually answers a compromise).
+    pub api_tokens_survive_password_reset: bool,
     /// OAuth settings (clients, codes, device flow, OAuth token lifetimes).
     pub oauth: OAuthConfig,
 }
@@ -148,6 +154,8 @@ impl Config {
             default_elevation: ElevationPolicy::default(),
             elevation_request_ttl: Duration::from_secs(15 * 60),
             deletion_grace: Duration::from_secs(7 * 24 * 3600),
+            recent_authentication: Duration::from_secs(5 * 60),
+            api_tokens_survive_password_reset: false,
             oauth: OAuthConfig::default(),
         }
     }

@@ -103,6 +103,12 @@ pub enum Denial {
     /// This kind of token cannot be used for the action (e.g. an API token where a session is needed).
     #[error("this kind of token cannot be used here")]
     WrongTokenKind,
+    /// The action needs an authentication within `max_age` (RFC 9470): sign in again.
+    #[error("a recent sign-in is required (within {} s)", max_age.as_secs())]
+    RecentAuthenticationRequired {
+        /// How recent the authentication must be.
+        max_age: Duration,
+    },
 }
 
 /// Which username rule was broken.

@@ -31,6 +31,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -51,6 +52,7 @@ pub mod totp;
 
 pub use account::{Account, AccountKind, TotpStatus};
 pub use audit::{AuditEvent, AuditKind, AuditQuery};
+pub use authz::{authorize, Action, Caller, CredentialKind, ADMIN_ROLE, MANAGEMENT_SCOPE};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{Config, OAuthConfig};
 pub use error::{Denial, Error, InvalidInput, Result};
@@ -65,7 +67,7 @@ pub use secret::{MasterKey, SecretString};
 pub use service::{
     ApiTokenInfo, DbCredentials, ElevationOutcome, ElevationRequest, Iam, IamBuilder, LoginRequest,
     LoginSuccess, Membership, NewAccount, NewApiToken, Organization, ServiceToken, StepUpProof,
-    SweepReport, ADMIN_ROLE, API_TOKEN_AMR, API_TOKEN_PREFIX, OWNER_ROLE, SERVICE_TOKEN_AMR,
+    SweepReport, API_TOKEN_AMR, API_TOKEN_PREFIX, OWNER_ROLE, SERVICE_TOKEN_AMR,
     THROTTLE_IDLE,
 };
 pub use session::Session;

@@ -23,6 +23,11 @@ pub enum RevokedSubject {
     Grant,
     /// Every token of an account (the `sub` claim).
     Account,
+    /// What an account delegated: its OAuth grants (tokens and refresh families issued to
+    /// clients for it) and client tokens acting for it (the `act` claim).
+    Delegation,
+    /// One account's tokens scoped to one organization (id `org/account`).
+    OrgMembership,
 }
 
 impl RevokedSubject {
@@ -31,6 +36,8 @@ impl RevokedSubject {
         match self {
             RevokedSubject::Grant => "grant",
             RevokedSubject::Account => "account",
+            RevokedSubject::Delegation => "delegation",
+            RevokedSubject::OrgMembership => "org_membership",
         }
     }
 
@@ -39,6 +46,8 @@ impl RevokedSubject {
         match name {
             "grant" => Some(RevokedSubject::Grant),
             "account" => Some(RevokedSubject::Account),
+            "delegation" => Some(RevokedSubject::Delegation),
+            "org_membership" => Some(RevokedSubject::OrgMembership),
             _ => None,
         }
     }
@@ -75,6 +84,8 @@ pub enum RevocationChange {
 struct Entries {
     grants: HashMap<String, Revocation>,
     accounts: HashMap<String, Revocation>,
+    delegations: HashMap<String, Revocation>,
+    memberships: HashMap<String, Revocation>,
 }
 
 impl Entries {
@@ -82,6 +93,8 @@ impl Entries {
         match subject {
             RevokedSubject::Grant => &mut self.grants,
             RevokedSubject::Account => &mut self.accounts,
+            RevokedSubject::Delegation => &mut self.delegations,
+            RevokedSubject::OrgMembership => &mut self.memberships,
         }
     }
 }
@@ -202,6 +215,49 @@ impl RevocationCache {
         let mut e = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         e.grants.retain(|_, r| r.until > now);
         e.accounts.retain(|_, r| r.until > now);
+        e.delegations.retain(|_, r| r.until > now);
+        e.memberships.retain(|_, r| r.until > now);
+    }
+
+    /// Checks an organization-scoped token of `account` in `org`, issued at `issued_at`,
+    /// against the membership's cut-off.
+    pub fn check_membership(
+        &self,
+        org: &str,
+        account: &str,
+        issued_at: Timestamp,
+    ) -> Result<(), Denial> {
+        let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        match e.memberships.get(&format!("{org}/{account}")) {
+            Some(r) if issued_at <= r.issued_before => Err(Denial::TokenRevoked),
+            _ => Ok(()),
+        }
+    }
+
+    /// The latest delegation cut-off of `account`: OAuth grants it made at or before this
+    /// time are void ([`RevokedSubject::Delegation`]).
+    pub fn delegation_cutoff(&self, account: &str) -> Option<Timestamp> {
+        let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        e.delegations.get(account).map(|r| r.issued_before)
+    }
+
+    /// Checks a token that `account` delegated (an OAuth token issued for it, or a client
+    /// token acting for it), issued at `issued_at`, against the account's delegation cut-off
+    /// and, for `acting_for` tokens whose subject is the client, the account's own cut-off.
+    pub fn check_delegation(
+        &self,
+        account: &str,
+        issued_at: Timestamp,
+        acting_for: bool,
+    ) -> Result<(), Denial> {
+        if acting_for {
+            self.check(account, "", issued_at)?;
+        }
+        let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        match e.delegations.get(account) {
+            Some(r) if issued_at <= r.issued_before => Err(Denial::TokenRevoked),
+            _ => Ok(()),
+        }
     }
 
     /// Checks a token of `account` under `grant`, issued at `issued_at`, against the list.

@@ -89,6 +89,9 @@ pub struct NewClient {
     pub require_pkce: bool,
     /// Whether client-credentials tokens act for the registering account (`act` claim).
     pub acts_for_owner: bool,
+    /// Whether the client is first-party: registered by an admin and allowed to ask for
+    /// [`crate::MANAGEMENT_SCOPE`]. Consent pages say so plainly.
+    pub first_party: bool,
 }
 
 impl NewClient {
@@ -112,6 +115,7 @@ impl NewClient {
             resources: BTreeSet::new(),
             require_pkce: true,
             acts_for_owner: false,
+            first_party: false,
         }
     }
 
@@ -181,6 +185,10 @@ pub struct OAuthClient {
     pub owner: Option<String>,
     /// Whether client-credentials tokens act for `owner`.
     pub acts_for_owner: bool,
+    /// Whether the client is first-party (registered by an admin; may hold
+    /// [`crate::MANAGEMENT_SCOPE`]).
+    #[serde(default)]
+    pub first_party: bool,
     /// Disabled clients cannot authenticate and their tokens are revoked.
     pub disabled: bool,
     /// Registration time.

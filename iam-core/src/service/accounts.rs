@@ -7,10 +7,11 @@ use crate::account::{validate_role, validate_username, Account, AccountKind, Sto
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
-use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::error::{Error, InvalidInput, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+use crate::authz::{Action, Caller};
 use crate::token::Principal;
 
 /// What [`Iam::create_account`] needs.
@@ -102,8 +103,24 @@ impl<S: Store, C: Clock> Iam<S, C> {
         )
     }
 
-    /// Creates an account. Fails with [`Error::UsernameTaken`] if the name is in use.
-    pub async fn create_account(&self, new: NewAccount, actor: Option<&str>) -> Result<Account> {
+    /// A cut-off that voids what `account_id` delegated until now: OAuth tokens and refresh
+    /// families issued for it, and client tokens acting for it.
+    pub(super) fn delegation_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
+        let config = &self.inner.config;
+        RevocationChange::Put(Revocation {
+            subject: RevokedSubject::Delegation,
+            id: account_id.to_owned(),
+            issued_before: self.inner.revocations.cutoff(now),
+            until: now.plus(config.longest_token_ttl().max(config.oauth.refresh_ttl)),
+        })
+    }
+
+    /// Creates an account (admins, or the embedding application). Fails with
+    /// [`Error::UsernameTaken`] if the name is in use. A human account needs a password and a
+    /// system account has none.
+    pub async fn create_account(&self, new: NewAccount, caller: Caller<'_>) -> Result<Account> {
+        self.check(caller, Action::CreateAccount, self.now())?;
+        let actor = caller.audit_id();
         validate_username(&new.username)?;
         for r in &new.roles {
             validate_role(r)?;
@@ -116,7 +133,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 self.inner.passwords.policy().check(pw)?;
                 Some(self.inner.passwords.hash(pw, &self.inner.rng).await?)
             }
-            (_, None) => None,
+            (AccountKind::Human, None) => {
+                return Err(InvalidInput::AccountKind("a human account needs a password").into());
+            }
+            (AccountKind::System, None) => None,
         };
         let now = self.now();
         let account = StoredAccount {
@@ -180,21 +200,38 @@ impl<S: Store, C: Clock> Iam<S, C> {
         }
     }
 
-    /// The account with `id`.
-    pub async fn account(&self, id: &str) -> Result<Account> {
+    /// The account with `id` (itself or an admin).
+    pub async fn account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
+        self.check(caller, Action::ReadAccount { account: id }, self.now())?;
         Ok(self.stored_account(id).await?.1.view())
     }
 
-    /// The account named `username`, if any.
-    pub async fn account_by_username(&self, username: &str) -> Result<Option<Account>> {
-        Ok(self
+    /// The account named `username`, if any (itself or an admin).
+    pub async fn account_by_username(
+        &self,
+        caller: Caller<'_>,
+        username: &str,
+    ) -> Result<Option<Account>> {
+        let found = self
             .stored_account_by_name(username)
             .await?
-            .map(|(_, a)| a.view()))
+            .map(|(_, a)| a.view());
+        if let Some(a) = &found {
+            self.check(caller, Action::ReadAccount { account: &a.id }, self.now())?;
+        } else {
+            self.check(caller, Action::ListAccounts, self.now())?;
+        }
+        Ok(found)
     }
 
-    /// Accounts ordered by id, `limit` at a time after the id `after`.
-    pub async fn list_accounts(&self, after: Option<&str>, limit: usize) -> Result<Vec<Account>> {
+    /// Accounts ordered by id, `limit` at a time after the id `after` (admins).
+    pub async fn list_accounts(
+        &self,
+        caller: Caller<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Account>> {
+        self.check(caller, Action::ListAccounts, self.now())?;
         let q = ListQuery {
             parent: None,
             after: after.map(str::to_owned),
@@ -246,8 +283,29 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Err(Error::Contention)
     }
 
-    /// Sets a human account's password.
+    /// Sets a human account's password (an admin's reset). Every session and OAuth grant of
+    /// the account ends, and its personal API tokens are revoked unless
+    /// [`crate::Config::api_tokens_survive_password_reset`] says otherwise.
     pub async fn set_password(
+        &self,
+        caller: Caller<'_>,
+        id: &str,
+        password: &SecretString,
+    ) -> Result<Account> {
+        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        let account = self
+            .store_password(id, password, caller.audit_id())
+            .await?;
+        self.revoke_all_sessions(Caller::System, id).await?;
+        if !self.inner.config.api_tokens_survive_password_reset {
+            self.revoke_api_tokens_of(id, caller.audit_id()).await?;
+        }
+        Ok(account)
+    }
+
+    /// Hashes and stores a new password, and cuts off what the account delegated (OAuth
+    /// grants, tokens acting for it).
+    async fn store_password(
         &self,
         id: &str,
         password: &SecretString,
@@ -261,7 +319,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             }
             a.password_hash = Some(hash.clone());
             Ok(Some((
-                vec![],
+                vec![self.delegation_cut_off(&a.id, now)],
                 vec![AuditDraft::new(AuditKind::PasswordChanged, now)
                     .actor(actor)
                     .account(&a.id)],
@@ -280,9 +338,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         current: &SecretString,
         new: &SecretString,
     ) -> Result<Account> {
-        if !principal.is_session_token() {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(
+            Caller::Principal(principal),
+            Action::ChangeOwnPassword,
+            self.now(),
+        )?;
         self.inner.passwords.policy().check(new)?;
         self.check_step_up_back_off(&principal.account_id).await?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
@@ -308,18 +368,25 @@ impl<S: Store, C: Clock> Iam<S, C> {
             }
             Err(e) => return Err(e),
         }
-        self.set_password(&account.id, new, Some(&account.id)).await
+        self.store_password(&account.id, new, Some(&account.id))
+            .await
     }
 
-    /// Disables an account: it cannot log in and all its tokens stop verifying at once.
-    pub async fn disable_account(&self, id: &str, actor: Option<&str>) -> Result<Account> {
+    /// Disables an account (admins): it cannot log in and all its tokens, and every token
+    /// acting for it, stop verifying at once.
+    pub async fn disable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
+        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        let actor = caller.audit_id();
         self.update_account(id, |a, now| {
             if a.disabled {
                 return Ok(None);
             }
             a.disabled = true;
             Ok(Some((
-                vec![account_tokens_before(&a.id, Timestamp::MAX, Timestamp::MAX)],
+                vec![
+                    account_tokens_before(&a.id, Timestamp::MAX, Timestamp::MAX),
+                    self.delegation_cut_off(&a.id, now),
+                ],
                 vec![AuditDraft::new(AuditKind::AccountDisabled, now)
                     .actor(actor)
                     .account(&a.id)],
@@ -328,8 +395,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// Enables a disabled account. Tokens issued before it was enabled stay void.
-    pub async fn enable_account(&self, id: &str, actor: Option<&str>) -> Result<Account> {
+    /// Enables a disabled account (admins). Tokens issued before it was enabled stay void.
+    pub async fn enable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
+        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        let actor = caller.audit_id();
         self.update_account(id, |a, now| {
             if !a.disabled {
                 return Ok(None);
@@ -345,16 +414,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// Grants a standing role. It appears in tokens issued from now on.
-    pub async fn grant_role(&self, id: &str, role: &str, actor: Option<&str>) -> Result<Account> {
-        self.change_role(id, role, actor, RoleSet::Standing, true)
+    /// Grants a standing role (admins). It appears in tokens issued from now on.
+    pub async fn grant_role(&self, caller: Caller<'_>, id: &str, role: &str) -> Result<Account> {
+        self.change_role(caller, id, role, RoleSet::Standing, true)
             .await
     }
 
-    /// Revokes a standing role. Access tokens issued before carry it, so they are voided at once;
-    /// the holder's next refresh yields tokens without it.
-    pub async fn revoke_role(&self, id: &str, role: &str, actor: Option<&str>) -> Result<Account> {
-        self.change_role(id, role, actor, RoleSet::Standing, false)
+    /// Revokes a standing role (admins). Access tokens issued before carry it, so they are
+    /// voided at once, as are tokens acting for the account; the holder's next refresh yields
+    /// tokens without it.
+    pub async fn revoke_role(&self, caller: Caller<'_>, id: &str, role: &str) -> Result<Account> {
+        self.change_role(caller, id, role, RoleSet::Standing, false)
             .await
     }
 
@@ -362,12 +432,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Removal voids the account's earlier tokens, which may carry the role.
     pub(super) async fn change_role(
         &self,
+        caller: Caller<'_>,
         id: &str,
         role: &str,
-        actor: Option<&str>,
         set: RoleSet,
         grant: bool,
     ) -> Result<Account> {
+        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        let actor = caller.audit_id();
         if grant {
             validate_role(role)?;
         }
@@ -387,7 +459,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let revocations = if grant || a.disabled {
                 vec![]
             } else {
-                vec![self.account_cut_off(&a.id, now)]
+                vec![
+                    self.account_cut_off(&a.id, now),
+                    self.delegation_cut_off(&a.id, now),
+                ]
             };
             let kind = match (set, grant) {
                 (RoleSet::Standing, true) => AuditKind::RoleGranted,
@@ -406,8 +481,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// The roles an account holds.
-    pub async fn roles(&self, id: &str) -> Result<BTreeSet<String>> {
+    /// The roles an account holds (itself or an admin).
+    pub async fn roles(&self, caller: Caller<'_>, id: &str) -> Result<BTreeSet<String>> {
+        self.check(caller, Action::ReadAccount { account: id }, self.now())?;
         Ok(self.stored_account(id).await?.1.roles)
     }
 }

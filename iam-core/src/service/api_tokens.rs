@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{Iam, ADMIN_ROLE};
 use crate::account::{validate_role, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller, CredentialKind, MANAGEMENT_SCOPE};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Result};
 use crate::secret::SecretString;
@@ -53,9 +54,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         scopes: &[String],
         expires_at: Timestamp,
     ) -> Result<NewApiToken> {
-        if !owner.is_session_token() {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(
+            Caller::Principal(owner),
+            Action::CreateApiToken {
+                carries_roles: !scopes.is_empty(),
+            },
+            self.now(),
+        )?;
         if label.trim().is_empty() || label.chars().count() > 128 {
             return Err(InvalidInput::Label("a token label").into());
         }
@@ -73,7 +78,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let (_, account) = self.stored_account(&owner.account_id).await?;
         for s in scopes {
             validate_role(s)?;
-            if !account.roles.contains(s) {
+            if s == MANAGEMENT_SCOPE {
+                if !account.roles.contains(ADMIN_ROLE) {
+                    return Err(Denial::MissingRole(ADMIN_ROLE.to_owned()).into());
+                }
+            } else if !account.roles.contains(s) {
                 return Err(Denial::MissingRole(s.clone()).into());
             }
         }
@@ -110,8 +119,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(NewApiToken { info, secret })
     }
 
-    /// An account's API tokens (metadata only), oldest first.
-    pub async fn list_api_tokens(&self, account_id: &str) -> Result<Vec<ApiTokenInfo>> {
+    /// An account's API tokens (metadata only), oldest first (itself or an admin).
+    pub async fn list_api_tokens(
+        &self,
+        caller: Caller<'_>,
+        account_id: &str,
+    ) -> Result<Vec<ApiTokenInfo>> {
+        self.check(caller, Action::ReadAccount { account: account_id }, self.now())?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
             ..ListQuery::default()
@@ -125,8 +139,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(infos)
     }
 
-    /// Revokes an API token by its public id; allowed for its owner and for admins. Takes effect at once.
-    pub async fn revoke_api_token(&self, actor: &Principal, token_id: &str) -> Result<()> {
+    /// Revokes an API token by its public id; allowed for its owner (with a session) and for
+    /// admins. Takes effect at once.
+    pub async fn revoke_api_token(&self, caller: Caller<'_>, token_id: &str) -> Result<()> {
         self.retrying(|| async {
             let record = self
                 .inner
@@ -135,20 +150,25 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .await?
                 .ok_or(Error::NotFound("API token"))?;
             let mut info: ApiTokenInfo = crate::json::from_body(&record.body)?;
-            if info.account_id != actor.account_id && !actor.has_role(ADMIN_ROLE) {
-                return Err(Denial::NotPermitted.into());
-            }
+            let now = self.now();
+            self.check(
+                caller,
+                Action::RevokeCredentials {
+                    account: &info.account_id,
+                },
+                now,
+            )
+            .map_err(|_| Error::NotFound("API token"))?;
             if info.revoked_at.is_some() {
                 return Ok(());
             }
-            let now = self.now();
             info.revoked_at = Some(now);
             let write = Write::Update {
                 record: api_token_record(record.id.clone(), &info)?,
                 expected_version: record.version,
             };
             let audit = AuditDraft::new(AuditKind::ApiTokenRevoked, now)
-                .actor(Some(&actor.account_id))
+                .actor(caller.audit_id())
                 .account(&info.account_id)
                 .detail("token_id", info.id.clone());
             self.inner
@@ -160,6 +180,45 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 })
                 .await?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Revokes every live API token of `account_id` (after an admin's password reset).
+    pub(super) async fn revoke_api_tokens_of(
+        &self,
+        account_id: &str,
+        actor: Option<&str>,
+    ) -> Result<usize> {
+        self.retrying(|| async {
+            let q = ListQuery {
+                parent: Some(account_id.to_owned()),
+                ..ListQuery::default()
+            };
+            let now = self.now();
+            let mut commit = Commit::default();
+            for record in self.inner.store.list(RecordKind::ApiToken, &q).await? {
+                let mut info: ApiTokenInfo = crate::json::from_body(&record.body)?;
+                if info.revoked_at.is_some() {
+                    continue;
+                }
+                info.revoked_at = Some(now);
+                commit.writes.push(Write::Update {
+                    record: api_token_record(record.id.clone(), &info)?,
+                    expected_version: record.version,
+                });
+                commit.audit.push(
+                    AuditDraft::new(AuditKind::ApiTokenRevoked, now)
+                        .actor(actor)
+                        .account(account_id)
+                        .detail("token_id", info.id.clone()),
+                );
+            }
+            let revoked = commit.writes.len();
+            if revoked > 0 {
+                self.inner.store.commit(commit).await?;
+            }
+            Ok(revoked)
         })
         .await
     }
@@ -204,17 +263,23 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if account.disabled {
             return Err(Denial::AccountDisabled);
         }
-        let scopes: Vec<String> = info
-            .scopes
-            .into_iter()
-            .filter(|s| account.roles.contains(s))
+        let held = |s: &String| {
+            account.roles.contains(s)
+                || (s == MANAGEMENT_SCOPE && account.roles.contains(ADMIN_ROLE))
+        };
+        let scopes: Vec<String> = info.scopes.into_iter().filter(held).collect();
+        let roles = scopes
+            .iter()
+            .filter(|s| account.roles.contains(*s))
+            .cloned()
             .collect();
         Ok(Principal {
+            credential: CredentialKind::ApiToken,
             account_id: account.id,
             session_id: info.id.clone(),
             token_id: info.id,
             kind: account.kind,
-            roles: scopes.clone(),
+            roles,
             issued_at: info.created_at,
             expires_at: info.expires_at,
             auth_time: info.created_at,

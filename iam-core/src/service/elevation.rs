@@ -10,6 +10,7 @@ use super::login::{session_record, totp_aad};
 use super::Iam;
 use crate::account::{Account, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
 use crate::error::{Denial, Error, InvalidInput, Result};
@@ -72,25 +73,26 @@ fn step_up_throttle_key(account_id: &str) -> String {
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
-    /// Makes `role` elevatable for an account: held, but off until opened per session.
+    /// Makes `role` elevatable for an account (admins): held, but off until opened per session.
     pub async fn grant_elevatable_role(
         &self,
+        caller: Caller<'_>,
         account_id: &str,
         role: &str,
-        actor: Option<&str>,
     ) -> Result<Account> {
-        self.change_role(account_id, role, actor, RoleSet::Elevatable, true)
+        self.change_role(caller, account_id, role, RoleSet::Elevatable, true)
             .await
     }
 
-    /// Takes an elevatable role away; tokens carrying it (open elevations) stop verifying at once.
+    /// Takes an elevatable role away (admins); tokens carrying it (open elevations) stop
+    /// verifying at once.
     pub async fn revoke_elevatable_role(
         &self,
+        caller: Caller<'_>,
         account_id: &str,
         role: &str,
-        actor: Option<&str>,
     ) -> Result<Account> {
-        self.change_role(account_id, role, actor, RoleSet::Elevatable, false)
+        self.change_role(caller, account_id, role, RoleSet::Elevatable, false)
             .await
     }
 
@@ -106,9 +108,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         duration: Option<Duration>,
         proof: &StepUpProof,
     ) -> Result<ElevationOutcome> {
-        if !principal.is_session_token() {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(principal.into(), Action::Elevate, self.now())?;
         let policy = self.inner.config.elevation_policy(role).clone();
         let duration = duration.unwrap_or(policy.max_duration);
         if duration > policy.max_duration {
@@ -307,6 +307,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// The pending elevation requests whose role `approver` may approve.
     pub async fn pending_elevations(&self, approver: &Principal) -> Result<Vec<ElevationRequest>> {
         let now = self.now();
+        self.check(approver.into(), Action::ListElevationRequests, now)?;
         let records = self
             .inner
             .store
@@ -325,6 +326,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .approver_role
                 .clone();
             if request.expires_at > now
+                && request.account_id != approver.account_id
                 && approver_role.is_some_and(|role| approver.has_role(&role))
             {
                 out.push(request);
@@ -372,10 +374,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .approver_role
             .as_deref()
             .ok_or(Error::State("the role no longer needs approval"))?;
-        approver.require_role(approver_role)?;
-        if approver.account_id == request.account_id {
-            return Err(Denial::SelfApproval.into());
-        }
+        self.check(
+            approver.into(),
+            Action::AnswerElevation {
+                requester: &request.account_id,
+                approver_role,
+            },
+            now,
+        )?;
         let mut commit = Commit {
             writes: vec![Write::Delete {
                 kind: RecordKind::ElevationRequest,
@@ -425,6 +431,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Ends an open elevation of the principal's session early. Access tokens the session holds
     /// stop verifying at once; the next refresh yields one without the role.
     pub async fn end_elevation(&self, principal: &Principal, role: &str) -> Result<()> {
+        self.check(principal.into(), Action::Elevate, self.now())?;
         self.retrying(|| self.try_end_elevation(principal, role))
             .await
     }

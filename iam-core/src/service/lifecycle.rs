@@ -6,10 +6,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::account_record;
-use super::{Iam, ADMIN_ROLE};
+use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Result};
+use crate::authz::Action;
+use crate::error::Result;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::store::{Commit, ListQuery, PruneReport, Record, RecordKind, Store, Write};
 use crate::token::Principal;
@@ -43,7 +44,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         account_id: &str,
     ) -> Result<Timestamp> {
-        require_self_or_admin(actor, account_id)?;
+        self.check(
+            actor.into(),
+            Action::ScheduleDeletion {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let grace = self.inner.config.deletion_grace;
         let actor_id = actor.account_id.clone();
         self.retrying(|| async {
@@ -89,7 +96,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Cancels a scheduled deletion (the account itself or an admin). No-op when none is scheduled.
     pub async fn cancel_deletion(&self, actor: &Principal, account_id: &str) -> Result<()> {
-        require_self_or_admin(actor, account_id)?;
+        self.check(
+            actor.into(),
+            Action::RevokeCredentials {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         self.retrying(|| async {
             let (read, mut account) = self.stored_account(account_id).await?;
             if account.deletion_due.take().is_none() {
@@ -256,11 +269,3 @@ fn delete_write(record: &Record) -> Write {
     }
 }
 
-/// `Ok` when `actor` is the account itself or an admin.
-fn require_self_or_admin(actor: &Principal, account_id: &str) -> Result<()> {
-    if actor.account_id == account_id || actor.has_role(ADMIN_ROLE) {
-        Ok(())
-    } else {
-        Err(Denial::NotPermitted.into())
-    }
-}

@@ -315,6 +315,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             &session.id,
             self.inner.rng.id("tok_"),
             account.kind,
+            crate::authz::CredentialKind::Session,
             now,
             exp,
         );

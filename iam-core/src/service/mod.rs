@@ -27,8 +27,7 @@ pub use organizations::{Membership, Organization, OWNER_ROLE};
 pub use service_accounts::{ServiceToken, SERVICE_TOKEN_AMR};
 pub use vault::DbCredentials;
 
-/// The role that may administer accounts, service tokens and stored credentials.
-pub const ADMIN_ROLE: &str = "admin";
+pub use crate::authz::ADMIN_ROLE;
 
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -36,6 +35,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::authz::{Action, Caller};
 use crate::audit::{AuditDraft, AuditEvent, AuditKind, AuditQuery, ChainVerifier};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
@@ -221,6 +221,26 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.inner.clock.now()
     }
 
+    /// Decides `action` for `caller` at `now` through [`crate::authz::authorize`]; the
+    /// embedding application ([`Caller::System`]) is always allowed.
+    pub(super) fn check(&self, caller: Caller<'_>, action: Action<'_>, now: Timestamp) -> Result<()> {
+        match caller {
+            Caller::System => Ok(()),
+            Caller::Principal(p) => Ok(crate::authz::authorize(
+                p,
+                action,
+                now,
+                self.inner.config.recent_authentication,
+            )?),
+        }
+    }
+
+    /// Whether `caller` may perform `action` now (for adapters that decide before acting,
+    /// such as a page that offers a button).
+    pub fn may(&self, caller: Caller<'_>, action: Action<'_>) -> Result<()> {
+        self.check(caller, action, self.now())
+    }
+
     fn ring(&self) -> Arc<KeyRing> {
         Arc::clone(
             &self
@@ -275,8 +295,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Makes a new signing key the active one; the old one keeps verifying until its tokens expire.
     /// Returns the new key id.
-    pub async fn rotate_signing_key(&self, actor: Option<&str>) -> Result<String> {
+    pub async fn rotate_signing_key(&self, caller: Caller<'_>) -> Result<String> {
         let now = self.now();
+        self.check(caller, Action::RotateSigningKey, now)?;
+        let actor = caller.audit_id();
         let kid = self
             .retrying(|| async {
                 let records = self
@@ -388,9 +410,16 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let times = claims.times()?;
         let cfg = &self.inner.config;
         claims.check(&times, &cfg.issuer, &cfg.audience, self.now())?;
-        self.inner
-            .revocations
-            .check(&claims.sub, &claims.sid, times.iat)?;
+        let revocations = &self.inner.revocations;
+        revocations.check(&claims.sub, &claims.sid, times.iat)?;
+        if let Some(act) = &claims.act {
+            revocations.check_delegation(&act.sub, times.iat, true)?;
+        } else if claims.credential() == crate::authz::CredentialKind::OAuthUser {
+            revocations.check_delegation(&claims.sub, times.iat, false)?;
+        }
+        if let Some(org) = &claims.org {
+            revocations.check_membership(org, &claims.sub, times.iat)?;
+        }
         Ok(claims.into_principal(&times))
     }
 
@@ -427,13 +456,19 @@ impl<S: Store, C: Clock> Iam<S, C> {
     // ---- audit ------------------------------------------------------------------------
 
     /// Audit events matching `query`, in chain order.
-    pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+    pub async fn audit_events(
+        &self,
+        caller: Caller<'_>,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>> {
+        self.check(caller, Action::ReadAudit, self.now())?;
         Ok(self.inner.store.audit(query).await?)
     }
 
     /// Walks the whole audit chain; returns the number of events, or
     /// [`Error::AuditChain`] naming the first broken link.
-    pub async fn verify_audit_chain(&self) -> Result<u64> {
+    pub async fn verify_audit_chain(&self, caller: Caller<'_>) -> Result<u64> {
+        self.check(caller, Action::ReadAudit, self.now())?;
         let mut verifier = ChainVerifier::default();
         let mut after = None;
         loop {

@@ -161,6 +161,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             &family.id,
             self.inner.rng.id("tok_"),
             account.kind,
+            crate::authz::CredentialKind::OAuthUser,
             now,
             exp,
         );

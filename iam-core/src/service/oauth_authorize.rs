@@ -121,7 +121,19 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// An account's consents to clients.
-    pub async fn list_consents(&self, account_id: &str) -> Result<Vec<OAuthConsent>> {
+    /// For the account itself or an admin.
+    pub async fn list_consents(
+        &self,
+        caller: crate::authz::Caller<'_>,
+        account_id: &str,
+    ) -> Result<Vec<OAuthConsent>> {
+        self.check(
+            caller,
+            crate::authz::Action::ReadAccount {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
             ..ListQuery::default()
@@ -136,9 +148,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Withdraws the consent of `actor`'s account to `client_id`; every token issued to that
     /// client for the account stops working at once. Returns how many token families died.
     pub async fn revoke_consent(&self, actor: &Principal, client_id: &str) -> Result<usize> {
-        if actor.client_id.is_some() {
-            return Err(crate::error::Denial::WrongTokenKind.into());
-        }
+        self.check(
+            actor.into(),
+            crate::authz::Action::RevokeCredentials {
+                account: &actor.account_id,
+            },
+            self.now(),
+        )?;
         let account_id = actor.account_id.clone();
         self.retrying(|| async {
             let id = consent_id(&account_id, client_id);
@@ -295,7 +311,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// The user's live session, if `user` is an iam session token whose session still lives.
     async fn live_user(&self, user: Option<&Principal>) -> Result<Option<LiveUser>> {
-        let Some(p) = user.filter(|p| p.is_session_token()) else {
+        let Some(p) = user.filter(|p| {
+            crate::authz::authorize(
+                p,
+                crate::authz::Action::ApproveDelegation,
+                self.now(),
+                self.inner.config.recent_authentication,
+            )
+            .is_ok()
+        }) else {
             return Ok(None);
         };
         let Some((_, session)) = self

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::oauth::{client_record, revoke_family_into};
-use super::{Iam, ADMIN_ROLE};
+use super::Iam;
+use crate::authz::{check_client_scopes, Action, Caller};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Clock;
 use crate::error::{Denial, Error, Result};
@@ -15,12 +16,6 @@ use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, RecordKind, Store, Write};
 use crate::token::{new_opaque_token, Principal};
 
-/// Whether `actor` may manage `client`: admins, and the account that registered it.
-fn may_manage(actor: &Principal, client: &OAuthClient) -> bool {
-    actor.client_id.is_none()
-        && (actor.has_role(ADMIN_ROLE)
-            || client.owner.as_deref() == Some(actor.account_id.as_str()))
-}
 
 impl<S: Store, C: Clock> Iam<S, C> {
     fn new_client_secret(&self) -> SecretString {
@@ -38,14 +33,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         new: NewClient,
     ) -> Result<RegisteredClient> {
-        if actor.client_id.is_some() {
-            return Err(Denial::WrongTokenKind.into());
-        }
-        if !new.acts_for_owner && !actor.has_role(ADMIN_ROLE) {
-            return Err(Denial::NotPermitted.into());
-        }
-        validate_new_client(&new)?;
         let now = self.now();
+        self.check(
+            actor.into(),
+            Action::RegisterClient {
+                first_party: new.first_party,
+                acts_for_owner: new.acts_for_owner,
+            },
+            now,
+        )?;
+        check_client_scopes(actor, new.first_party, &new.scopes)?;
+        validate_new_client(&new)?;
         let secret = (new.kind == ClientKind::Confidential).then(|| self.new_client_secret());
         let info = OAuthClient {
             id: self.inner.rng.id("cli_"),
@@ -58,6 +56,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             require_pkce: new.require_pkce || new.kind == ClientKind::Public,
             owner: Some(actor.account_id.clone()),
             acts_for_owner: new.acts_for_owner,
+            first_party: new.first_party,
             disabled: false,
             created_at: now,
             secret_rotated_at: None,
@@ -94,18 +93,33 @@ impl<S: Store, C: Clock> Iam<S, C> {
         })
     }
 
-    /// The client with `client_id`.
-    pub async fn oauth_client(&self, client_id: &str) -> Result<OAuthClient> {
-        Ok(self
+    /// The client with `client_id` (its owner and admins; [`Error::NotFound`] to others).
+    pub async fn oauth_client(&self, caller: Caller<'_>, client_id: &str) -> Result<OAuthClient> {
+        let client = self
             .load_client(client_id)
             .await?
             .ok_or(Error::NotFound("OAuth client"))?
             .1
-            .info)
+            .info;
+        self.may_manage_client(caller, &client)?;
+        Ok(client)
     }
 
-    /// Every registered client, ordered by id.
-    pub async fn list_oauth_clients(&self) -> Result<Vec<OAuthClient>> {
+    /// `Ok` when `caller` may manage `client` (its owner or an admin); others learn nothing
+    /// of it ([`Error::NotFound`]).
+    fn may_manage_client(&self, caller: Caller<'_>, client: &OAuthClient) -> Result<()> {
+        let action = Action::ManageClient {
+            owner: client.owner.as_deref(),
+        };
+        match self.check(caller, action, self.now()) {
+            Err(Error::Denied(Denial::NotPermitted)) => Err(Error::NotFound("OAuth client")),
+            other => other,
+        }
+    }
+
+    /// Every registered client, ordered by id (admins).
+    pub async fn list_oauth_clients(&self, caller: Caller<'_>) -> Result<Vec<OAuthClient>> {
+        self.check(caller, Action::ListClients, self.now())?;
         let records = self
             .inner
             .store
@@ -131,9 +145,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .load_client(client_id)
                 .await?
                 .ok_or(Error::NotFound("OAuth client"))?;
-            if !may_manage(actor, &client.info) {
-                return Err(Denial::NotPermitted.into());
-            }
+            self.may_manage_client(actor.into(), &client.info)?;
             if client.info.kind != ClientKind::Confidential {
                 return Err(Error::State("public clients have no secret"));
             }
@@ -177,9 +189,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .load_client(client_id)
                 .await?
                 .ok_or(Error::NotFound("OAuth client"))?;
-            if !may_manage(actor, &client.info) {
-                return Err(Denial::NotPermitted.into());
-            }
+            self.may_manage_client(actor.into(), &client.info)?;
             let now = self.now();
             let mut commit = Commit::default();
             let families = self

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::oauth::settle;
 use super::Iam;
+use crate::authz::Action;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Clock;
 use crate::error::{Denial, Error, Result};
@@ -107,9 +108,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// [`Error::NotFound`]; each such miss counts towards the user's back-off, so user codes
     /// cannot be guessed at speed (RFC 8628 §5.1).
     pub async fn device_prompt(&self, user: &Principal, user_code: &str) -> Result<DevicePrompt> {
-        if !user.is_session_token() {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(user.into(), Action::ApproveDelegation, self.now())?;
         let (_, device) = self.pending_device(user, user_code).await?;
         let (_, client) = self
             .load_client(&device.client_id)
@@ -180,9 +179,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     async fn settle_device(&self, user: &Principal, user_code: &str, approve: bool) -> Result<()> {
-        if !user.is_session_token() {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(user.into(), Action::ApproveDelegation, self.now())?;
         self.retrying(|| async {
             let (record, mut device) = self.pending_device(user, user_code).await?;
             let (_, session) = self

@@ -284,6 +284,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if !family.is_live(now) {
             return invalid("the grant is revoked or expired");
         }
+        if self
+            .inner
+            .revocations
+            .delegation_cutoff(&family.account_id)
+            .is_some_and(|cut| family.created_at <= cut)
+        {
+            return invalid("the account has withdrawn this grant");
+        }
         let scopes = match decide_scope(scope, &family.scopes, &family.scopes) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
@@ -376,6 +384,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             &grant_id,
             self.inner.rng.id("tok_"),
             crate::account::AccountKind::System,
+            crate::authz::CredentialKind::ClientCredentials,
             now,
             exp,
         );

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Iam, ADMIN_ROLE};
+use super::Iam;
+use crate::authz::{Action, Caller};
+use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::account::{validate_role, validate_username};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
@@ -37,6 +39,10 @@ pub struct Membership {
     pub role: String,
     /// When it was granted.
     pub since: Timestamp,
+    /// Whether the member has yet to accept (an owner's invitation); pending members get no
+    /// organization tokens.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 fn membership_records(m: &Membership) -> Result<[Record; 2]> {
@@ -67,8 +73,9 @@ fn membership_records(m: &Membership) -> Result<[Record; 2]> {
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Creates an organization; its creator becomes its first member with [`OWNER_ROLE`].
     pub async fn create_organization(&self, actor: &Principal, name: &str) -> Result<Organization> {
-        validate_username(name)?;
         let now = self.now();
+        self.check(actor.into(), Action::CreateOrganization, now)?;
+        validate_username(name)?;
         let org = Organization {
             id: self.inner.rng.id("org_"),
             name: name.to_owned(),
@@ -79,6 +86,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             account_id: actor.account_id.clone(),
             role: OWNER_ROLE.into(),
             since: now,
+            pending: false,
         };
         let [by_org, by_account] = membership_records(&owner)?;
         let commit = Commit {
@@ -118,7 +126,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Adds `account_id` to an organization with `role`, or changes its role there. Allowed for
-    /// admins and the organization's owners. A changed role voids the member's earlier tokens.
+    /// admins and the organization's owners. An owner's addition is an invitation the account
+    /// must accept ([`Iam::answer_invitation`]); an admin's takes effect at once. A changed
+    /// role voids the member's earlier tokens for this organization only.
     pub async fn set_membership(
         &self,
         actor: &Principal,
@@ -142,11 +152,18 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<Membership> {
         let now = self.now();
         let existing = self.membership_record(org_id, account_id).await?;
+        let by_admin = self
+            .check(actor.into(), Action::ManageOrganization { owner: false }, now)
+            .is_ok();
         let membership = Membership {
             org_id: org_id.to_owned(),
             account_id: account_id.to_owned(),
             role: role.to_owned(),
             since: now,
+            pending: match &existing {
+                Some((_, old)) => old.pending && !by_admin,
+                None => !by_admin,
+            },
         };
         let [by_org, by_account] = membership_records(&membership)?;
         let mut commit = Commit {
@@ -163,7 +180,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 commit.writes = self.replace_membership(read, by_org, by_account).await?;
                 commit
                     .revocations
-                    .push(self.account_cut_off(account_id, now));
+                    .push(self.membership_cut_off(org_id, account_id, now));
             }
             None => commit.writes = vec![Write::Insert(by_org), Write::Insert(by_account)],
         }
@@ -223,7 +240,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
             commit
                 .revocations
-                .push(self.account_cut_off(account_id, now));
+                .push(self.membership_cut_off(org_id, account_id, now));
             commit.audit.push(
                 AuditDraft::new(AuditKind::MemberRemoved, now)
                     .actor(Some(&actor.account_id))
@@ -236,13 +253,25 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// The members of an organization, ordered by account id.
-    pub async fn members_of(&self, org_id: &str) -> Result<Vec<Membership>> {
-        self.memberships(RecordKind::Membership, org_id).await
+    /// The members of an organization, ordered by account id (its members and admins).
+    pub async fn members_of(&self, caller: Caller<'_>, org_id: &str) -> Result<Vec<Membership>> {
+        self.organization(org_id).await?;
+        let members = self.memberships(RecordKind::Membership, org_id).await?;
+        if let Caller::Principal(p) = caller {
+            let member = members.iter().any(|m| m.account_id == p.account_id);
+            self.check(caller, Action::ReadOrganization { member }, self.now())
+                .map_err(|_| Error::NotFound("organization"))?;
+        }
+        Ok(members)
     }
 
-    /// The memberships of an account, ordered by organization id.
-    pub async fn memberships_of(&self, account_id: &str) -> Result<Vec<Membership>> {
+    /// The memberships of an account, ordered by organization id (itself or an admin).
+    pub async fn memberships_of(
+        &self,
+        caller: Caller<'_>,
+        account_id: &str,
+    ) -> Result<Vec<Membership>> {
+        self.check(caller, Action::ReadAccount { account: account_id }, self.now())?;
         self.memberships(RecordKind::MembershipByAccount, account_id)
             .await
     }
@@ -264,12 +293,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Mints an access token for the principal's session scoped to one organization: it
     /// carries the organization and the member's role there. Non-members are denied.
     pub async fn org_token(&self, principal: &Principal, org_id: &str) -> Result<SecretString> {
-        if !principal.is_session_token() {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(principal.into(), Action::OrgToken, self.now())?;
         let (_, membership) = self
             .membership_record(org_id, &principal.account_id)
             .await?
+            .filter(|(_, m)| !m.pending)
             .ok_or(Denial::NotPermitted)?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
         if account.disabled {
@@ -284,6 +312,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             return Err(Denial::SessionRevoked.into());
         }
         let (token, _) = self.session_token_with(&account, &session, now, |claims| {
+            claims.cred = Some(crate::authz::CredentialKind::OrgToken);
             claims.org = Some(membership.org_id.clone());
             claims.org_role = Some(membership.role.clone());
         })?;
@@ -302,12 +331,85 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// `Ok` when `actor` is an admin or an owner of the organization.
     async fn require_org_manager(&self, actor: &Principal, org_id: &str) -> Result<()> {
         self.organization(org_id).await?;
-        if actor.has_role(ADMIN_ROLE) {
-            return Ok(());
-        }
-        match self.membership_record(org_id, &actor.account_id).await? {
-            Some((_, m)) if m.role == OWNER_ROLE => Ok(()),
-            _ => Err(Denial::NotPermitted.into()),
-        }
+        let owner = matches!(
+            self.membership_record(org_id, &actor.account_id).await?,
+            Some((_, m)) if m.role == OWNER_ROLE && !m.pending
+        );
+        self.check(actor.into(), Action::ManageOrganization { owner }, self.now())
+    }
+
+    /// A cut-off that voids `account_id`'s tokens scoped to `org_id`, and no other token.
+    fn membership_cut_off(&self, org_id: &str, account_id: &str, now: Timestamp) -> RevocationChange {
+        RevocationChange::Put(Revocation {
+            subject: RevokedSubject::OrgMembership,
+            id: format!("{org_id}/{account_id}"),
+            issued_before: self.inner.revocations.cutoff(now),
+            until: now.plus(self.inner.config.longest_token_ttl()),
+        })
+    }
+
+    /// The invited account accepts (`accept`) or declines an owner's invitation to `org_id`.
+    /// Declining removes the membership.
+    pub async fn answer_invitation(
+        &self,
+        principal: &Principal,
+        org_id: &str,
+        accept: bool,
+    ) -> Result<()> {
+        let account_id = principal.account_id.as_str();
+        self.check(
+            principal.into(),
+            Action::AnswerInvitation {
+                account: account_id,
+            },
+            self.now(),
+        )?;
+        self.retrying(|| async {
+            let (read, membership) = self
+                .membership_record(org_id, account_id)
+                .await?
+                .filter(|(_, m)| m.pending)
+                .ok_or(Error::NotFound("invitation"))?;
+            let now = self.now();
+            let mut commit = Commit::default();
+            if accept {
+                let accepted = Membership {
+                    pending: false,
+                    since: now,
+                    ..membership
+                };
+                let [by_org, by_account] = membership_records(&accepted)?;
+                commit.writes = self.replace_membership(read, by_org, by_account).await?;
+            } else {
+                commit.writes.push(Write::Delete {
+                    kind: RecordKind::Membership,
+                    id: read.id.clone(),
+                    expected_version: read.version,
+                });
+                self.delete_if_present(
+                    &mut commit,
+                    RecordKind::MembershipByAccount,
+                    &format!("{account_id}/{org_id}"),
+                )
+                .await?;
+            }
+            commit.audit.push(
+                AuditDraft::new(
+                    if accept {
+                        AuditKind::MemberAdded
+                    } else {
+                        AuditKind::MemberRemoved
+                    },
+                    now,
+                )
+                .actor(Some(account_id))
+                .account(account_id)
+                .detail("org", org_id)
+                .detail("answer", if accept { "accepted" } else { "declined" }),
+            );
+            self.inner.store.commit(commit).await?;
+            Ok(())
+        })
+        .await
     }
 }

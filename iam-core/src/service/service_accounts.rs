@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::accounts::account_record;
-use super::{Iam, ADMIN_ROLE};
-use crate::account::{AccountKind, StoredAccount};
+use super::Iam;
+use crate::account::AccountKind;
+use crate::authz::Action;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Result};
@@ -36,10 +37,6 @@ struct StoredServiceGrant {
     issued_by: String,
 }
 
-/// Who may issue a service account's token: an admin, or a holder of the role named like it.
-pub(super) fn may_act_for(actor: &Principal, service_account: &StoredAccount) -> bool {
-    actor.has_role(ADMIN_ROLE) || actor.has_role(&service_account.username)
-}
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Issues a token for a system account, revoking its previous token at once.
@@ -53,19 +50,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if sa.kind != AccountKind::System {
             return Err(InvalidInput::AccountKind("service tokens are for system accounts").into());
         }
-        if !may_act_for(actor, &sa) {
-            return Err(Denial::NotPermitted.into());
-        }
+        self.check(
+            actor.into(),
+            Action::IssueServiceToken {
+                service_role: &sa.username,
+            },
+            self.now(),
+        )?;
         self.replace_service_grant(service_account_id, &actor.account_id)
             .await
     }
 
     /// Renews the presenting service token before it expires: a new token replaces it.
     pub async fn renew_service_token(&self, holder: &Principal) -> Result<ServiceToken> {
-        if holder.kind != AccountKind::System || !holder.amr.iter().any(|m| m == SERVICE_TOKEN_AMR)
-        {
-            return Err(Denial::WrongTokenKind.into());
-        }
+        self.check(holder.into(), Action::RenewServiceToken, self.now())?;
         let (_, sa) = self.stored_account(&holder.account_id).await?;
         if sa.service_grant.as_deref() != Some(holder.session_id.as_str()) {
             return Err(Denial::TokenRevoked.into());
@@ -80,9 +78,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         service_account_id: &str,
     ) -> Result<()> {
-        actor
-            .require_role(ADMIN_ROLE)
-            .map_err(|_| Denial::NotPermitted)?;
+        self.check(actor.into(), Action::RevokeServiceToken, self.now())?;
         for _ in 0..super::MAX_ATTEMPTS {
             let (record, mut sa) = self.stored_account(service_account_id).await?;
             let Some(old) = sa.service_grant.take() else {
@@ -146,6 +142,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 &grant_id,
                 self.inner.rng.id("tok_"),
                 sa.kind,
+                crate::authz::CredentialKind::ServiceToken,
                 now,
                 exp,
             );

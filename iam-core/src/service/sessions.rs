@@ -4,6 +4,7 @@ use super::login::session_record;
 use super::Iam;
 use crate::account::StoredAccount;
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
@@ -130,8 +131,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .1)
     }
 
-    /// An account's sessions, newest first (revoked and expired ones included until pruned).
-    pub async fn list_sessions(&self, account_id: &str) -> Result<Vec<Session>> {
+    /// An account's sessions, newest first (revoked and expired ones included until pruned);
+    /// for the account itself or an admin.
+    pub async fn list_sessions(&self, caller: Caller<'_>, account_id: &str) -> Result<Vec<Session>> {
+        self.check(caller, Action::ReadAccount { account: account_id }, self.now())?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
             ..ListQuery::default()
@@ -146,12 +149,22 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Revokes one session: its refresh token stops working and its access tokens stop verifying at once.
-    pub async fn revoke_session(&self, session_id: &str, actor: Option<&str>) -> Result<()> {
+    /// Allowed for the account's own session and for admins; another account's session is
+    /// [`Error::NotFound`] to anyone else.
+    pub async fn revoke_session(&self, caller: Caller<'_>, session_id: &str) -> Result<()> {
+        let actor = caller.audit_id();
         self.retrying(|| async {
             let (record, session) = self
                 .load::<Session>(RecordKind::Session, session_id)
                 .await?
                 .ok_or(Error::NotFound("session"))?;
+            let action = Action::RevokeCredentials {
+                account: &session.account_id,
+            };
+            match self.check(caller, action, self.now()) {
+                Err(Error::Denied(Denial::NotPermitted)) => return Err(Error::NotFound("session")),
+                other => other?,
+            }
             if session.revoked_at.is_some() {
                 return Ok(());
             }
@@ -165,19 +178,22 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// Ends the session the principal's token belongs to.
+    /// Ends the session the principal's token belongs to (a session token).
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
-        self.revoke_session(&principal.session_id, Some(&principal.account_id))
+        self.revoke_session(principal.into(), &principal.session_id)
             .await
     }
 
-    /// Revokes every session of an account and voids every access token it holds.
-    /// Returns how many live sessions were revoked.
+    /// Signs an account out everywhere (its own session, or an admin): revokes every session,
+    /// voids every access token it holds, and withdraws what it delegated (OAuth grants and
+    /// refresh tokens, client tokens acting for it). Returns how many live sessions were revoked.
     pub async fn revoke_all_sessions(
         &self,
+        caller: Caller<'_>,
         account_id: &str,
-        actor: Option<&str>,
     ) -> Result<usize> {
+        self.check(caller, Action::RevokeCredentials { account: account_id }, self.now())?;
+        let actor = caller.audit_id();
         self.retrying(|| async {
             let (_, account) = self.stored_account(account_id).await?;
             let now = self.now();
@@ -204,6 +220,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     .revocations
                     .push(self.account_cut_off(account_id, now));
             }
+            commit
+                .revocations
+                .push(self.delegation_cut_off(account_id, now));
             commit.audit.push(
                 AuditDraft::new(AuditKind::AllSessionsRevoked, now)
                     .actor(actor)

@@ -4,6 +4,7 @@ use super::login::totp_aad;
 use super::Iam;
 use crate::account::{Account, AccountKind};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller};
 use crate::clock::Clock;
 use crate::error::{Denial, Error, InvalidInput, Result};
 use crate::store::Store;
@@ -13,7 +14,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Starts TOTP enrolment for a human account: returns the secret and `otpauth://` URI once.
     /// TOTP is required at login only after [`Iam::confirm_totp`]. Enrolling again before
     /// confirmation replaces the pending secret.
-    pub async fn enrol_totp(&self, account_id: &str, actor: Option<&str>) -> Result<TotpEnrolment> {
+    /// Allowed for the account's own session.
+    pub async fn enrol_totp(&self, caller: Caller<'_>, account_id: &str) -> Result<TotpEnrolment> {
+        self.check(caller, Action::EnrolTotp { account: account_id }, self.now())?;
+        let actor = caller.audit_id();
         let secret = zeroize::Zeroizing::new(self.inner.rng.bytes::<SECRET_BYTES>());
         let sealed =
             self.inner
@@ -52,10 +56,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Confirms a pending enrolment with a current code; from then on login requires a code.
     pub async fn confirm_totp(
         &self,
+        caller: Caller<'_>,
         account_id: &str,
         code: &str,
-        actor: Option<&str>,
     ) -> Result<Account> {
+        self.check(caller, Action::EnrolTotp { account: account_id }, self.now())?;
+        let actor = caller.audit_id();
         totp::check_format(code)?;
         let sealer = &self.inner.sealer;
         self.update_account(account_id, |a, now| {
@@ -82,8 +88,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// Removes TOTP from an account.
-    pub async fn remove_totp(&self, account_id: &str, actor: Option<&str>) -> Result<Account> {
+    /// Removes TOTP from an account: its own session with a recent sign-in, or an admin
+    /// (recovery).
+    pub async fn remove_totp(&self, caller: Caller<'_>, account_id: &str) -> Result<Account> {
+        self.check(caller, Action::RemoveTotp { account: account_id }, self.now())?;
+        let actor = caller.audit_id();
         self.update_account(account_id, |a, now| {
             if a.totp.take().is_none() {
                 return Ok(None);

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{Iam, ADMIN_ROLE};
+use super::Iam;
 use crate::account::AccountKind;
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Result};
 use crate::secret::SecretString;
@@ -75,10 +76,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
         creds: &DbCredentials,
     ) -> Result<()> {
         let now = self.now();
-        if !actor.has_role(ADMIN_ROLE) {
+        if let Err(denied) = self.check(actor.into(), Action::StoreDbCredentials, now) {
             self.audit_denied_credentials(actor, service_account_id, "store", now)
                 .await?;
-            return Err(Denial::NotPermitted.into());
+            return Err(denied);
         }
         let (_, sa) = self.stored_account(service_account_id).await?;
         if sa.kind != AccountKind::System {
@@ -151,12 +152,19 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<DbCredentials> {
         let now = self.now();
         let (_, sa) = self.stored_account(service_account_id).await?;
-        let allowed = sa.kind == AccountKind::System
-            && (actor.account_id == sa.id || actor.has_role(&sa.username));
-        if !allowed {
+        let action = Action::FetchDbCredentials {
+            service_account: &sa.id,
+            service_role: &sa.username,
+        };
+        let allowed = if sa.kind == AccountKind::System {
+            self.check(actor.into(), action, now)
+        } else {
+            Err(Denial::NotPermitted.into())
+        };
+        if let Err(denied) = allowed {
             self.audit_denied_credentials(actor, service_account_id, "fetch", now)
                 .await?;
-            return Err(Denial::NotPermitted.into());
+            return Err(denied);
         }
         let (_, stored) = self
             .load::<StoredCredentials>(RecordKind::DbCredentials, service_account_id)

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::AccountKind;
+use crate::authz::CredentialKind;
 use crate::clock::Timestamp;
 use crate::error::Denial;
 
@@ -50,11 +51,16 @@ pub(crate) struct AccessClaims {
     /// The resource indicators (RFC 8707) the token is restricted to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<String>,
+    /// What kind of credential this is (absent in tokens minted before the claim existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cred: Option<CredentialKind>,
 }
 
 /// Who a verified access token speaks for, and what it says about them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
+    /// What presented this principal (a session, a service token, a delegated token...).
+    pub credential: CredentialKind,
     /// The account id (`sub`).
     pub account_id: String,
     /// The session id (`sid`).
@@ -93,12 +99,10 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether the token is a login session's access token (not a service, API or OAuth token).
+    /// Whether the token is a login session's access token (not a service, API, OAuth or
+    /// organization token).
     pub fn is_session_token(&self) -> bool {
-        self.client_id.is_none()
-            && !self.amr.iter().any(|m| {
-                m == crate::service::SERVICE_TOKEN_AMR || m == crate::service::API_TOKEN_AMR
-            })
+        self.credential == CredentialKind::Session
     }
 
     /// Whether the token carries `role`.
@@ -160,6 +164,7 @@ impl AccessClaims {
         sid: &str,
         jti: String,
         kind: AccountKind,
+        cred: CredentialKind,
         now: Timestamp,
         exp: Timestamp,
     ) -> Self {
@@ -184,6 +189,31 @@ impl AccessClaims {
             client_id: None,
             act: None,
             resource: vec![],
+            cred: Some(cred),
+        }
+    }
+
+    /// The credential kind: the `cred` claim, or for tokens minted before it existed, what
+    /// the other claims imply.
+    pub fn credential(&self) -> CredentialKind {
+        if let Some(c) = self.cred {
+            return c;
+        }
+        let amr = |m: &str| self.amr.iter().any(|a| a == m);
+        if self.org.is_some() {
+            CredentialKind::OrgToken
+        } else if let Some(client) = &self.client_id {
+            if self.act.is_some() || &self.sub == client {
+                CredentialKind::ClientCredentials
+            } else {
+                CredentialKind::OAuthUser
+            }
+        } else if amr(crate::service::SERVICE_TOKEN_AMR) {
+            CredentialKind::ServiceToken
+        } else if amr(crate::service::API_TOKEN_AMR) {
+            CredentialKind::ApiToken
+        } else {
+            CredentialKind::Session
         }
     }
 
@@ -226,6 +256,7 @@ impl AccessClaims {
     /// The principal these claims describe.
     pub fn into_principal(self, times: &ClaimTimes) -> Principal {
         Principal {
+            credential: self.credential(),
             account_id: self.sub,
             session_id: self.sid,
             token_id: self.jti,
@@ -252,6 +283,7 @@ mod tests {
 
     fn principal() -> Principal {
         Principal {
+            credential: CredentialKind::Session,
             account_id: "acc_1".into(),
             session_id: "ses_1".into(),
             token_id: "tok_1".into(),
