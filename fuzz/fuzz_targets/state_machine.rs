@@ -5,6 +5,7 @@
 //! never refreshes again.
 #![no_main]
 
+use iam_core::Caller;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
@@ -92,10 +93,10 @@ async fn run(ops: Vec<Op>) {
             Op::Create(u) => {
                 let u = usize::from(u) % 2;
                 if let Ok(a) = iam
-                    .create_account(NewAccount::human(USERS[u], PW), None)
+                    .create_account(NewAccount::human(USERS[u], PW), Caller::System)
                     .await
                 {
-                    let _ = iam.grant_elevatable_role(&a.id, "ops", None).await;
+                    let _ = iam.grant_elevatable_role(Caller::System, &a.id, "ops").await;
                     accounts[u] = Some(a.id);
                 }
             }
@@ -160,20 +161,20 @@ async fn run(ops: Vec<Op>) {
                     continue;
                 }
                 let sid = issued[usize::from(i) % issued.len()].session.clone();
-                iam.revoke_session(&sid, None).await.expect("revoke");
+                iam.revoke_session(Caller::System, &sid).await.expect("revoke");
                 session_dead.insert(sid, usize::MAX);
             }
             Op::Disable(u) | Op::Enable(u) if accounts[usize::from(u) % 2].is_none() => {}
             Op::Disable(u) => {
                 let u = usize::from(u) % 2;
                 let id = accounts[u].clone().expect("exists");
-                iam.disable_account(&id, None).await.expect("disable");
+                iam.disable_account(Caller::System, &id).await.expect("disable");
                 disabled[u] = true;
             }
             Op::Enable(u) => {
                 let u = usize::from(u) % 2;
                 let id = accounts[u].clone().expect("exists");
-                iam.enable_account(&id, None).await.expect("enable");
+                iam.enable_account(Caller::System, &id).await.expect("enable");
                 if disabled[u] {
                     disabled[u] = false;
                     account_dead_before[u] = Some(step);
@@ -235,7 +236,7 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::RotateKey => {
-                iam.rotate_signing_key(None).await.expect("rotate");
+                iam.rotate_signing_key(Caller::System).await.expect("rotate");
             }
             Op::Advance(secs) => clock.advance(Duration::from_millis(u64::from(secs) * 100 + 1)),
         }

@@ -2,6 +2,7 @@
 //! never a panic, and nothing but the genuine token ever verifies.
 #![no_main]
 
+use iam_core::Caller;
 use std::sync::OnceLock;
 
 use iam_core::{Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, PasswordPolicy};
@@ -26,7 +27,7 @@ fn fixture() -> &'static Fixture {
                 .open()
                 .await
                 .expect("open");
-            iam.create_account(NewAccount::human("fuzz", "fuzz password"), None)
+            iam.create_account(NewAccount::human("fuzz", "fuzz password"), Caller::System)
                 .await
                 .expect("create");
             let login = iam

@@ -4,6 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
+use iam_core::Caller;
 use iam_core::{
     Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, PasswordPolicy, SecureRandom,
 };
@@ -29,7 +30,7 @@ fn verify(c: &mut Criterion) {
     let token = rt.block_on(async {
         iam.create_account(
             NewAccount::human("bench", "bench password").with_roles(["admin", "ops"]),
-            None,
+            Caller::System,
         )
         .await?;
         iam.login(&LoginRequest::password("bench", "bench password"))
@@ -45,12 +46,15 @@ fn verify(c: &mut Criterion) {
     rt.block_on(async {
         for i in 0..200 {
             let name = format!("user{i}");
-            iam.create_account(NewAccount::human(name.clone(), "bench password"), None)
-                .await?;
+            iam.create_account(
+                NewAccount::human(name.clone(), "bench password"),
+                Caller::System,
+            )
+            .await?;
             let l = iam
                 .login(&LoginRequest::password(name, "bench password"))
                 .await?;
-            iam.revoke_session(&l.session.id, None).await?;
+            iam.revoke_session(Caller::System, &l.session.id).await?;
         }
         Ok::<_, iam_core::Error>(())
     })

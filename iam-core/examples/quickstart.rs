@@ -2,6 +2,7 @@
 //!
 //! Run with `cargo run -p iam-core --example quickstart`.
 
+use iam_core::Caller;
 use iam_core::{Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, SecureRandom};
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,7 +16,7 @@ async fn main() -> Result<(), iam_core::Error> {
     let alice = iam
         .create_account(
             NewAccount::human("alice", "correct horse battery").with_roles(["admin"]),
-            None,
+            Caller::System,
         )
         .await?;
     println!("created account {} ({})", alice.username, alice.id);
@@ -45,7 +46,7 @@ async fn main() -> Result<(), iam_core::Error> {
         Ok(_) => println!("unexpected: token still valid"),
     }
 
-    let events = iam.verify_audit_chain().await?;
+    let events = iam.verify_audit_chain(Caller::System).await?;
     println!("audit chain intact: {events} events");
     Ok(())
 }

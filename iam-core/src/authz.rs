@@ -80,7 +80,9 @@ impl CredentialKind {
     pub fn is_delegated(self) -> bool {
         matches!(
             self,
-            CredentialKind::ApiToken | CredentialKind::OAuthUser | CredentialKind::ClientCredentials
+            CredentialKind::ApiToken
+                | CredentialKind::OAuthUser
+                | CredentialKind::ClientCredentials
         )
     }
 }
@@ -249,9 +251,8 @@ pub fn authorize(
         | Action::ManageAccount { .. }
         | Action::RotateSigningKey
         | Action::ReadAudit
-        | Action::ListClients
-        | Action::RevokeServiceToken
-        | Action::StoreDbCredentials => admin(p),
+        | Action::ListClients => admin(p),
+        Action::RevokeServiceToken | Action::StoreDbCredentials => admin_else_not_permitted(p),
         Action::ReadAccount { account } => self_or_admin(p, account, manage),
         Action::RevokeCredentials { account } => self_or_admin(p, account, session),
         Action::ScheduleDeletion { account } | Action::RemoveTotp { account } => {
@@ -275,10 +276,10 @@ pub fn authorize(
         }
         Action::IssueServiceToken { service_role } => {
             manage(p)?;
-            if p.has_role(service_role) {
+            if p.has_role(service_role) || p.has_role(ADMIN_ROLE) {
                 Ok(())
             } else {
-                p.require_role(ADMIN_ROLE)
+                Err(Denial::NotPermitted)
             }
         }
         Action::RenewServiceToken => kind(p, CredentialKind::ServiceToken),
@@ -291,6 +292,7 @@ pub fn authorize(
             }
             manage(p)?;
             p.require_role(service_role)
+                .map_err(|_| Denial::NotPermitted)
         }
         Action::RegisterClient {
             first_party,
@@ -318,22 +320,11 @@ pub fn authorize(
             p.require_role(approver_role)
         }
         Action::CreateOrganization => manage(p),
-        Action::ReadOrganization { member } => {
-            manage(p)?;
-            if member {
-                Ok(())
-            } else {
-                admin(p)
-            }
+        Action::ReadOrganization { member: true } | Action::ManageOrganization { owner: true } => {
+            manage(p)
         }
-        Action::ManageOrganization { owner } => {
-            manage(p)?;
-            if owner {
-                Ok(())
-            } else {
-                admin(p)
-            }
-        }
+        Action::ReadOrganization { member: false }
+        | Action::ManageOrganization { owner: false } => admin_else_not_permitted(p),
         Action::OrgToken => match p.credential {
             CredentialKind::Session | CredentialKind::ServiceToken => Ok(()),
             _ => Err(Denial::WrongTokenKind),
@@ -360,6 +351,13 @@ fn manage(p: &Principal) -> Result<(), Denial> {
 fn admin(p: &Principal) -> Result<(), Denial> {
     manage(p)?;
     p.require_role(ADMIN_ROLE)
+}
+
+/// Like [`admin`], but an account without the role is told only [`Denial::NotPermitted`]
+/// (for objects whose existence others need not learn).
+fn admin_else_not_permitted(p: &Principal) -> Result<(), Denial> {
+    manage(p)?;
+    p.require_role(ADMIN_ROLE).map_err(|_| Denial::NotPermitted)
 }
 
 fn kind(p: &Principal, want: CredentialKind) -> Result<(), Denial> {

@@ -9,7 +9,7 @@
 //! through [`Store`] and reads time only from a [`Clock`].
 //!
 //! ```
-//! use iam_core::{Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, PasswordPolicy, SecureRandom};
+//! use iam_core::{Caller, Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, PasswordPolicy, SecureRandom};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), iam_core::Error> {
@@ -17,7 +17,7 @@
 //! config.passwords = PasswordPolicy::insecure_fast_for_tests(); // keep the doc test quick
 //! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
 //!
-//! iam.create_account(NewAccount::human("alice", "correct horse battery").with_roles(["admin"]), None).await?;
+//! iam.create_account(NewAccount::human("alice", "correct horse battery").with_roles(["admin"]), Caller::System).await?;
 //! let login = iam.login(&LoginRequest::password("alice", "correct horse battery")).await?;
 //!
 //! let who = iam.verify(login.tokens.access_token.expose()).await?;
@@ -67,8 +67,7 @@ pub use secret::{MasterKey, SecretString};
 pub use service::{
     ApiTokenInfo, DbCredentials, ElevationOutcome, ElevationRequest, Iam, IamBuilder, LoginRequest,
     LoginSuccess, Membership, NewAccount, NewApiToken, Organization, ServiceToken, StepUpProof,
-    SweepReport, API_TOKEN_AMR, API_TOKEN_PREFIX, OWNER_ROLE, SERVICE_TOKEN_AMR,
-    THROTTLE_IDLE,
+    SweepReport, API_TOKEN_AMR, API_TOKEN_PREFIX, OWNER_ROLE, SERVICE_TOKEN_AMR, THROTTLE_IDLE,
 };
 pub use session::Session;
 pub use store::{MemoryStore, Store};

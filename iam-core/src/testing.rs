@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::audit::{verify_chain, AuditDraft, AuditEvent, AuditKind, AuditQuery, GENESIS};
+use crate::authz::Caller;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::error::{Denial, Error};
@@ -1585,9 +1586,12 @@ pub async fn race_revocation_feed<S: Store>(store: S) {
 /// session ends revoked.
 pub async fn race_refresh_rotation<S: Store>(store: S) {
     let iam = open_iam(store).await;
-    iam.create_account(NewAccount::human("rotor", "correct horse battery"), None)
-        .await
-        .expect("create account");
+    iam.create_account(
+        NewAccount::human("rotor", "correct horse battery"),
+        Caller::System,
+    )
+    .await
+    .expect("create account");
     let login = iam
         .login(&LoginRequest::password("rotor", "correct horse battery"))
         .await
@@ -1657,9 +1661,12 @@ pub async fn race_refresh_rotation<S: Store>(store: S) {
 /// Concurrent logins with a wrong password are each refused and each counted by the throttle.
 pub async fn race_wrong_password_logins<S: Store>(store: S) {
     let iam = open_iam(store).await;
-    iam.create_account(NewAccount::human("target", "correct horse battery"), None)
-        .await
-        .expect("create account");
+    iam.create_account(
+        NewAccount::human("target", "correct horse battery"),
+        Caller::System,
+    )
+    .await
+    .expect("create account");
     let attempts = RACERS / 2;
     let handles = (0..attempts)
         .map(|i| {
@@ -1690,14 +1697,17 @@ pub async fn race_wrong_password_logins<S: Store>(store: S) {
         "every concurrent failure must count"
     );
     let failed = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::LoginFailed),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::LoginFailed),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(failed.len(), attempts, "every failure is audited");
-    assert!(iam.verify_audit_chain().await.is_ok());
+    assert!(iam.verify_audit_chain(Caller::System).await.is_ok());
 }
 
 /// Concurrent creation of accounts with one username: exactly one account, the rest
@@ -1710,7 +1720,7 @@ pub async fn race_account_creation<S: Store>(store: S) {
             tokio::spawn(async move {
                 iam.create_account(
                     NewAccount::human("contested", format!("password number {i}")),
-                    None,
+                    Caller::System,
                 )
                 .await
             })
@@ -1725,21 +1735,27 @@ pub async fn race_account_creation<S: Store>(store: S) {
             "the others get UsernameTaken, got {r:?}"
         );
     }
-    let accounts = iam.list_accounts(None, 1_000).await.expect("list accounts");
+    let accounts = iam
+        .list_accounts(Caller::System, None, 1_000)
+        .await
+        .expect("list accounts");
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0].id, created[0].id);
     assert_eq!(
-        iam.account_by_username("contested")
+        iam.account_by_username(Caller::System, "contested")
             .await
             .expect("lookup")
             .map(|a| a.id),
         Some(created[0].id.clone())
     );
     let audited = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::AccountCreated),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::AccountCreated),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(audited.len(), 1, "only the created account is audited");
@@ -1778,18 +1794,21 @@ pub async fn account_model_flows<S: Store>(store: S) {
             (p, l)
         }
     };
-    iam.create_account(NewAccount::human("admin", pw).with_roles(["admin"]), None)
-        .await
-        .expect("create admin");
+    iam.create_account(
+        NewAccount::human("admin", pw).with_roles(["admin"]),
+        Caller::System,
+    )
+    .await
+    .expect("create admin");
     let dora = iam
-        .create_account(NewAccount::human("dora", pw), None)
+        .create_account(NewAccount::human("dora", pw), Caller::System)
         .await
         .expect("create dora");
     let (admin, _) = login("admin").await;
     let (dora_p, dora_login) = login("dora").await;
 
     let svc = iam
-        .create_account(NewAccount::system("svc-app"), None)
+        .create_account(NewAccount::system("svc-app"), Caller::System)
         .await
         .expect("create service account");
     let first = iam
@@ -1836,8 +1855,14 @@ pub async fn account_model_flows<S: Store>(store: S) {
         .await
         .expect("create API token");
     assert!(iam.verify_api_token(pat.secret.expose()).await.is_ok());
-    assert_eq!(iam.list_api_tokens(&dora.id).await.expect("list").len(), 1);
-    iam.revoke_api_token(&dora_p, &pat.info.id)
+    assert_eq!(
+        iam.list_api_tokens(Caller::System, &dora.id)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    iam.revoke_api_token(Caller::Principal(&dora_p), &pat.info.id)
         .await
         .expect("revoke API token");
     assert_eq!(
@@ -1845,7 +1870,7 @@ pub async fn account_model_flows<S: Store>(store: S) {
         Err(Denial::TokenRevoked)
     );
 
-    iam.grant_elevatable_role(&dora.id, "ops", None)
+    iam.grant_elevatable_role(Caller::System, &dora.id, "ops")
         .await
         .expect("grant elevatable");
     let proof = StepUpProof {
@@ -1870,9 +1895,15 @@ pub async fn account_model_flows<S: Store>(store: S) {
     iam.set_membership(&admin, &org.id, &dora.id, "editor")
         .await
         .expect("add member");
-    assert_eq!(iam.members_of(&org.id).await.expect("members").len(), 2);
     assert_eq!(
-        iam.memberships_of(&dora.id)
+        iam.members_of(Caller::System, &org.id)
+            .await
+            .expect("members")
+            .len(),
+        2
+    );
+    assert_eq!(
+        iam.memberships_of(Caller::System, &dora.id)
             .await
             .expect("memberships")
             .len(),
@@ -1886,18 +1917,24 @@ pub async fn account_model_flows<S: Store>(store: S) {
     let report = iam.sweep().await.expect("sweep");
     assert_eq!(report.deleted_accounts, vec![dora.id.clone()]);
     assert!(iam
-        .account_by_username("dora")
+        .account_by_username(Caller::System, "dora")
         .await
         .expect("lookup")
         .is_none());
-    assert_eq!(iam.members_of(&org.id).await.expect("members").len(), 1);
+    assert_eq!(
+        iam.members_of(Caller::System, &org.id)
+            .await
+            .expect("members")
+            .len(),
+        1
+    );
     assert!(iam
-        .memberships_of(&dora.id)
+        .memberships_of(Caller::System, &dora.id)
         .await
         .expect("memberships")
         .is_empty());
     assert!(iam
-        .list_sessions(&dora.id)
+        .list_sessions(Caller::System, &dora.id)
         .await
         .expect("sessions")
         .is_empty());
@@ -1905,8 +1942,10 @@ pub async fn account_model_flows<S: Store>(store: S) {
         .refresh(dora_login.tokens.refresh_token.expose())
         .await
         .is_err());
-    iam.create_account(NewAccount::human("dora", pw), None)
+    iam.create_account(NewAccount::human("dora", pw), Caller::System)
         .await
         .expect("the username is free again");
-    iam.verify_audit_chain().await.expect("audit chain intact");
+    iam.verify_audit_chain(Caller::System)
+        .await
+        .expect("audit chain intact");
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::time::Duration;
 
 use iam_core::audit::{AuditKind, AuditQuery};
@@ -25,7 +26,7 @@ async fn user<S: Store>(
 ) -> (Principal, iam_core::LoginSuccess) {
     iam.create_account(
         NewAccount::human(name, PW).with_roles(roles.iter().copied()),
-        None,
+        Caller::System,
     )
     .await
     .expect("create account");
@@ -78,7 +79,7 @@ async fn cast(iam: &TestIam) -> Cast {
     let (role_holder, _) = user(iam, "holder", &[SVC]).await;
     let (other, _) = user(iam, "other", &["staff"]).await;
     let sa = iam
-        .create_account(NewAccount::system(SVC), None)
+        .create_account(NewAccount::system(SVC), Caller::System)
         .await
         .expect("create service account");
     let token = iam
@@ -178,10 +179,13 @@ async fn permission_table() {
         }
     }
     let denied = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::CredentialsDenied),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::CredentialsDenied),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(denied.len(), 4, "every refused store and fetch is audited");
@@ -206,7 +210,7 @@ async fn permission_table() {
     ];
     for (rule, actor, expected) in revoke_pat {
         assert_eq!(
-            iam.revoke_api_token(actor, &token.info.id)
+            iam.revoke_api_token(Caller::Principal(actor), &token.info.id)
                 .await
                 .err()
                 .and_then(|e| e.denial().cloned()),
@@ -223,7 +227,7 @@ async fn permission_table() {
         )
         .await
         .expect("create API token");
-    iam.revoke_api_token(&c.admin, &token.info.id)
+    iam.revoke_api_token(Caller::Principal(&c.admin), &token.info.id)
         .await
         .expect("admin revokes an API token");
 
@@ -270,7 +274,7 @@ async fn service_tokens_one_at_a_time_renewable_and_expiring() {
     let (iam, clock) = common::iam().await;
     let (admin, _) = user(&iam, "admin", &["admin"]).await;
     let sa = iam
-        .create_account(NewAccount::system(SVC), None)
+        .create_account(NewAccount::system(SVC), Caller::System)
         .await
         .expect("create");
     let first = iam
@@ -381,7 +385,10 @@ async fn api_tokens_subset_of_roles_secret_once_revocable() {
         "an API token cannot mint API tokens"
     );
 
-    let listed = iam.list_api_tokens(&alice.account_id).await.expect("list");
+    let listed = iam
+        .list_api_tokens(Caller::System, &alice.account_id)
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].label, "deploy bot");
     let raw = iam
@@ -395,7 +402,7 @@ async fn api_tokens_subset_of_roles_secret_once_revocable() {
         "only a hash of the secret is stored"
     );
 
-    iam.revoke_api_token(&alice, &pat.info.id)
+    iam.revoke_api_token(Caller::Principal(&alice), &pat.info.id)
         .await
         .expect("revoke");
     assert_eq!(
@@ -431,7 +438,7 @@ async fn vault_seals_with_fresh_nonces_and_never_leaks_plaintext() {
     let iam = common::open_shared(&shared, &clock, 1).await.expect("open");
     let (admin, _) = user(&iam, "admin", &["admin", SVC]).await;
     let sa = iam
-        .create_account(NewAccount::system(SVC), None)
+        .create_account(NewAccount::system(SVC), Caller::System)
         .await
         .expect("sa");
     let secret = "vault-plaintext-XYZ";
@@ -470,7 +477,7 @@ async fn vault_seals_with_fresh_nonces_and_never_leaks_plaintext() {
         "Debug redacts the password"
     );
     let events = iam
-        .audit_events(&AuditQuery::default())
+        .audit_events(Caller::System, &AuditQuery::default())
         .await
         .expect("audit");
     assert!(events
@@ -529,10 +536,10 @@ async fn elevation_opens_explicitly_expires_and_ends() {
         Denial::ElevationNotAllowed,
         "only elevatable roles can be opened"
     );
-    iam.grant_elevatable_role(&alice.account_id, "ops", None)
+    iam.grant_elevatable_role(Caller::System, &alice.account_id, "ops")
         .await
         .expect("grant");
-    iam.grant_elevatable_role(&alice.account_id, "open-only", None)
+    iam.grant_elevatable_role(Caller::System, &alice.account_id, "open-only")
         .await
         .expect("grant");
     assert!(
@@ -594,10 +601,13 @@ async fn elevation_opens_explicitly_expires_and_ends() {
     let p2 = iam.verify(open_token.expose()).await.expect("verify");
     assert!(p2.has_role("open-only") && p2.has_role("ops"));
     let activations = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::ElevationActivated),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::ElevationActivated),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(activations.len(), 2);
@@ -645,10 +655,13 @@ async fn elevation_opens_explicitly_expires_and_ends() {
     );
     assert!(p4.elevated_roles.is_empty());
     let ended = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::ElevationEnded),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::ElevationEnded),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(ended.len(), 1);
@@ -658,7 +671,7 @@ async fn elevation_opens_explicitly_expires_and_ends() {
 async fn elevation_ends_on_logout_and_with_the_role() {
     let (iam, clock) = common::iam().await;
     let (alice, _) = user(&iam, "alice", &[]).await;
-    iam.grant_elevatable_role(&alice.account_id, "ops", None)
+    iam.grant_elevatable_role(Caller::System, &alice.account_id, "ops")
         .await
         .expect("grant");
     let (_, token) = active(
@@ -692,7 +705,7 @@ async fn elevation_ends_on_logout_and_with_the_role() {
             .expect("elevate"),
     );
     clock.advance(Duration::from_millis(5));
-    iam.revoke_elevatable_role(&alice.account_id, "ops", None)
+    iam.revoke_elevatable_role(Caller::System, &alice.account_id, "ops")
         .await
         .expect("revoke");
     assert_eq!(iam.verify(token.expose()).await, Err(Denial::TokenRevoked));
@@ -714,7 +727,7 @@ async fn elevation_approval_by_another_account() {
     let (alice, login) = user(&iam, "alice", &["approver"]).await;
     let (bob, _) = user(&iam, "bob", &["approver"]).await;
     let (carol, _) = user(&iam, "carol", &[]).await;
-    iam.grant_elevatable_role(&alice.account_id, "dba", None)
+    iam.grant_elevatable_role(Caller::System, &alice.account_id, "dba")
         .await
         .expect("grant");
 
@@ -792,10 +805,13 @@ async fn elevation_approval_by_another_account() {
     );
 
     let kinds: Vec<AuditKind> = iam
-        .audit_events(&AuditQuery {
-            account: Some(alice.account_id.clone()),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                account: Some(alice.account_id.clone()),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit")
         .into_iter()
@@ -815,7 +831,7 @@ async fn elevation_approval_by_another_account() {
 async fn failed_step_up_counts_towards_back_off() {
     let (iam, _) = common::iam().await;
     let (alice, _) = user(&iam, "alice", &[]).await;
-    iam.grant_elevatable_role(&alice.account_id, "ops", None)
+    iam.grant_elevatable_role(Caller::System, &alice.account_id, "ops")
         .await
         .expect("grant");
     let wrong = StepUpProof {
@@ -859,7 +875,7 @@ async fn deletion_grace_cancel_and_sweep() {
         .expect("schedule");
     assert_eq!(due, iam_now(&iam).plus(Duration::from_secs(7 * 24 * 3600)));
     assert_eq!(
-        iam.account(&dora.account_id)
+        iam.account(Caller::System, &dora.account_id)
             .await
             .expect("account")
             .deletion_due,
@@ -869,7 +885,7 @@ async fn deletion_grace_cancel_and_sweep() {
         .await
         .expect("cancel");
     assert_eq!(
-        iam.account(&dora.account_id)
+        iam.account(Caller::System, &dora.account_id)
             .await
             .expect("account")
             .deletion_due,
@@ -905,11 +921,11 @@ async fn deletion_grace_cancel_and_sweep() {
         std::slice::from_ref(&dora.account_id)
     );
     assert!(matches!(
-        iam.account(&dora.account_id).await,
+        iam.account(Caller::System, &dora.account_id).await,
         Err(Error::NotFound(_))
     ));
     assert!(
-        iam.account_by_username("dora")
+        iam.account_by_username(Caller::System, "dora")
             .await
             .expect("lookup")
             .is_none(),
@@ -921,17 +937,24 @@ async fn deletion_grace_cancel_and_sweep() {
     );
     assert!(iam.refresh(fresh.refresh_token.expose()).await.is_err());
     assert!(iam.verify_api_token(pat.secret.expose()).await.is_err());
-    assert!(iam.members_of(&org.id).await.expect("members").is_empty());
     assert!(iam
-        .list_sessions(&dora.account_id)
+        .members_of(Caller::System, &org.id)
+        .await
+        .expect("members")
+        .is_empty());
+    assert!(iam
+        .list_sessions(Caller::System, &dora.account_id)
         .await
         .expect("sessions")
         .is_empty());
     let events = iam
-        .audit_events(&AuditQuery {
-            account: Some(dora.account_id.clone()),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                account: Some(dora.account_id.clone()),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert!(
@@ -958,18 +981,20 @@ async fn deletion_grace_cancel_and_sweep() {
     assert_eq!(report.pruned.records_of(RecordKind::Session), 1);
     assert_eq!(report.pruned.records_of(RecordKind::RefreshToken), 1);
     assert!(iam
-        .list_sessions(&admin.account_id)
+        .list_sessions(Caller::System, &admin.account_id)
         .await
         .expect("sessions")
         .is_empty());
-    iam.verify_audit_chain().await.expect("chain intact");
+    iam.verify_audit_chain(Caller::System)
+        .await
+        .expect("chain intact");
 }
 
 #[tokio::test]
 async fn organizations_members_and_scoped_tokens() {
     let (iam, clock) = common::iam().await;
     let (owner, _) = user(&iam, "olga", &[]).await;
-    let (member, _) = user(&iam, "mike", &[]).await;
+    let (member, member_login) = user(&iam, "mike", &[]).await;
     let (outsider, _) = user(&iam, "otto", &[]).await;
     let org = iam
         .create_organization(&owner, "acme")
@@ -982,6 +1007,18 @@ async fn organizations_members_and_scoped_tokens() {
     iam.set_membership(&owner, &org.id, &member.account_id, "editor")
         .await
         .expect("add");
+    // An owner's addition is an invitation: no organization token until it is accepted.
+    assert_eq!(
+        denial(iam.org_token(&member, &org.id).await),
+        Denial::NotPermitted
+    );
+    assert!(matches!(
+        iam.answer_invitation(&outsider, &org.id, true).await,
+        Err(Error::NotFound(_))
+    ));
+    iam.answer_invitation(&member, &org.id, true)
+        .await
+        .expect("accept");
     assert_eq!(
         denial(
             iam.set_membership(&member, &org.id, &outsider.account_id, "editor")
@@ -991,7 +1028,7 @@ async fn organizations_members_and_scoped_tokens() {
         "only owners and admins manage members"
     );
     let members: Vec<(String, String)> = iam
-        .members_of(&org.id)
+        .members_of(Caller::System, &org.id)
         .await
         .expect("members")
         .into_iter()
@@ -1001,7 +1038,7 @@ async fn organizations_members_and_scoped_tokens() {
     assert!(members.contains(&(member.account_id.clone(), "editor".into())));
     assert!(members.contains(&(owner.account_id.clone(), iam_core::OWNER_ROLE.into())));
     let mine = iam
-        .memberships_of(&member.account_id)
+        .memberships_of(Caller::System, &member.account_id)
         .await
         .expect("memberships");
     assert_eq!(mine.len(), 1);
@@ -1027,8 +1064,13 @@ async fn organizations_members_and_scoped_tokens() {
         .await
         .expect("remove");
     assert_eq!(iam.verify(token.expose()).await, Err(Denial::TokenRevoked));
+    // Only that organization's tokens die: the member's session token lives on.
     assert!(iam
-        .memberships_of(&member.account_id)
+        .verify(member_login.tokens.access_token.expose())
+        .await
+        .is_ok());
+    assert!(iam
+        .memberships_of(Caller::System, &member.account_id)
         .await
         .expect("memberships")
         .is_empty());
@@ -1046,7 +1088,10 @@ async fn an_account_cut_off_outlasts_every_token_it_kills() {
     let mut tokens = Vec::new();
     for name in ["svc-reports", "svc-backup"] {
         let sa = iam
-            .create_account(NewAccount::system(name).with_roles(["reports"]), None)
+            .create_account(
+                NewAccount::system(name).with_roles(["reports"]),
+                Caller::System,
+            )
             .await
             .expect("create");
         let token = iam
@@ -1058,13 +1103,15 @@ async fn an_account_cut_off_outlasts_every_token_it_kills() {
     let (role_changed, role_token) = &tokens[0];
     let (re_enabled, disable_token) = &tokens[1];
     clock.advance(Duration::from_secs(1));
-    iam.revoke_role(role_changed, "reports", None)
+    iam.revoke_role(Caller::System, role_changed, "reports")
         .await
         .expect("revoke role");
-    iam.disable_account(re_enabled, None)
+    iam.disable_account(Caller::System, re_enabled)
         .await
         .expect("disable");
-    iam.enable_account(re_enabled, None).await.expect("enable");
+    iam.enable_account(Caller::System, re_enabled)
+        .await
+        .expect("enable");
     for (_, token) in &tokens {
         assert_eq!(
             iam.verify(token.token.expose()).await,
@@ -1096,10 +1143,10 @@ async fn a_token_minted_in_the_millisecond_of_a_cut_off_lives_and_dies_in_order(
     let (admin, _) = user(&iam, "admin", &["admin"]).await;
     let (dora, _) = user(&iam, "dora", &["staff"]).await;
 
-    iam.disable_account(&dora.account_id, None)
+    iam.disable_account(Caller::System, &dora.account_id)
         .await
         .expect("disable");
-    iam.enable_account(&dora.account_id, None)
+    iam.enable_account(Caller::System, &dora.account_id)
         .await
         .expect("enable");
     let after_enable = iam
@@ -1111,7 +1158,7 @@ async fn a_token_minted_in_the_millisecond_of_a_cut_off_lives_and_dies_in_order(
         .await
         .expect("a token minted after the re-enable lives");
 
-    iam.revoke_role(&dora.account_id, "staff", Some(&admin.account_id))
+    iam.revoke_role(Caller::System, &dora.account_id, "staff")
         .await
         .expect("revoke role");
     assert_eq!(
@@ -1130,7 +1177,7 @@ async fn a_token_minted_in_the_millisecond_of_a_cut_off_lives_and_dies_in_order(
     assert!(!q.has_role("staff"));
     assert!(q.issued_at > p.issued_at);
 
-    iam.revoke_all_sessions(&dora.account_id, None)
+    iam.revoke_all_sessions(Caller::System, &dora.account_id)
         .await
         .expect("revoke all");
     assert!(iam.verify(pair.access_token.expose()).await.is_err());

@@ -2,12 +2,13 @@
 
 mod common;
 
+use iam_core::Caller;
 use iam_core::{Denial, Error, LoginRequest, NewAccount};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_concurrent_refreshes_of_one_token_give_one_success() {
     let (iam, _) = common::iam().await;
-    iam.create_account(NewAccount::human("race", "race password"), None)
+    iam.create_account(NewAccount::human("race", "race password"), Caller::System)
         .await
         .expect("create");
     let login = iam
@@ -48,5 +49,7 @@ async fn hundred_concurrent_refreshes_of_one_token_give_one_success() {
     assert!(iam
         .verify_cached(login.tokens.access_token.expose())
         .is_err());
-    iam.verify_audit_chain().await.expect("chain intact");
+    iam.verify_audit_chain(Caller::System)
+        .await
+        .expect("chain intact");
 }

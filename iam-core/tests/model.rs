@@ -6,6 +6,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -192,7 +193,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         .await;
         let fail = |e: Error| TestCaseError::fail(e.to_string());
         let admin = iam
-            .create_account(NewAccount::human("root", PW).with_roles(["admin"]), None)
+            .create_account(
+                NewAccount::human("root", PW).with_roles(["admin"]),
+                Caller::System,
+            )
             .await
             .map_err(fail)?;
         let login = iam
@@ -202,7 +206,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let admin_principal = principal_of(&iam, login.tokens.access_token.expose()).await?;
         prop_assert_eq!(&admin_principal.account_id, &admin.id);
         let service = iam
-            .create_account(NewAccount::system("svc"), None)
+            .create_account(NewAccount::system("svc"), Caller::System)
             .await
             .map_err(fail)?;
         let mut m = Model::default();
@@ -211,11 +215,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             match op {
                 Op::Create(u) => {
                     let r = iam
-                        .create_account(NewAccount::human(USERS[u], PW), None)
+                        .create_account(NewAccount::human(USERS[u], PW), Caller::System)
                         .await;
                     if let std::collections::hash_map::Entry::Vacant(e) = m.accounts.entry(u) {
                         let acc = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
-                        iam.grant_elevatable_role(&acc.id, ELEVATED, None)
+                        iam.grant_elevatable_role(Caller::System, &acc.id, ELEVATED)
                             .await
                             .map_err(fail)?;
                         e.insert(ModelAccount {
@@ -325,7 +329,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         continue;
                     }
                     let sid = m.refresh[i % m.refresh.len()].session.clone();
-                    iam.revoke_session(&sid, None)
+                    iam.revoke_session(Caller::System, &sid)
                         .await
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     if let Some(s) = m.sessions.get_mut(&sid) {
@@ -334,7 +338,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::Disable(u) => {
                     if let Some(acc) = m.accounts.get_mut(&u) {
-                        iam.disable_account(&acc.id, None)
+                        iam.disable_account(Caller::System, &acc.id)
                             .await
                             .map_err(|e| TestCaseError::fail(e.to_string()))?;
                         acc.disabled = true;
@@ -342,7 +346,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::Enable(u) => {
                     if let Some(acc) = m.accounts.get_mut(&u) {
-                        iam.enable_account(&acc.id, None)
+                        iam.enable_account(Caller::System, &acc.id)
                             .await
                             .map_err(|e| TestCaseError::fail(e.to_string()))?;
                         if acc.disabled {
@@ -352,7 +356,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                 }
                 Op::RotateKey => {
-                    iam.rotate_signing_key(None)
+                    iam.rotate_signing_key(Caller::System)
                         .await
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 }
@@ -483,7 +487,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         let chain = iam
-            .verify_audit_chain()
+            .verify_audit_chain(Caller::System)
             .await
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(chain > 0);

@@ -2,6 +2,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::time::Duration;
 
 use iam_core::oauth::{AuthorizationRedirect, AuthorizationResult, ConsentPrompt, TokenTypeHint};
@@ -42,12 +43,18 @@ async fn login(iam: &TestIam, name: &str) -> Principal {
 
 async fn world() -> World {
     let (iam, clock) = common::iam().await;
-    iam.create_account(NewAccount::human("root", PW).with_roles(["admin"]), None)
-        .await
-        .expect("admin");
-    iam.create_account(NewAccount::human("alice", PW).with_roles(["read"]), None)
-        .await
-        .expect("alice");
+    iam.create_account(
+        NewAccount::human("root", PW).with_roles(["admin"]),
+        Caller::System,
+    )
+    .await
+    .expect("admin");
+    iam.create_account(
+        NewAccount::human("alice", PW).with_roles(["read"]),
+        Caller::System,
+    )
+    .await
+    .expect("alice");
     let admin = login(&iam, "root").await;
     let alice = login(&iam, "alice").await;
     let reg = iam
@@ -303,7 +310,7 @@ async fn revoke_then_use_fails() {
     );
     let events = w
         .iam
-        .audit_events(&AuditQuery::default())
+        .audit_events(Caller::System, &AuditQuery::default())
         .await
         .expect("audit");
     assert!(events
@@ -487,7 +494,7 @@ async fn code_replay_revokes_the_tokens_it_produced() {
     );
     let replays = w
         .iam
-        .audit_events(&AuditQuery::default())
+        .audit_events(Caller::System, &AuditQuery::default())
         .await
         .expect("audit")
         .into_iter()
@@ -714,7 +721,7 @@ async fn consents_are_listed_and_revoking_one_revokes_its_tokens() {
     let t = tokens(&w, "read").await;
     let consents = w
         .iam
-        .list_consents(&w.alice.account_id)
+        .list_consents(Caller::System, &w.alice.account_id)
         .await
         .expect("list");
     assert_eq!(consents.len(), 1);
@@ -734,7 +741,7 @@ async fn consents_are_listed_and_revoking_one_revokes_its_tokens() {
     );
     assert!(w
         .iam
-        .list_consents(&w.alice.account_id)
+        .list_consents(Caller::System, &w.alice.account_id)
         .await
         .expect("list")
         .is_empty());
@@ -1049,7 +1056,7 @@ async fn disabling_a_client_revokes_its_tokens() {
     );
     assert!(
         w.iam
-            .oauth_client(&w.app_id)
+            .oauth_client(Caller::System, &w.app_id)
             .await
             .expect("client")
             .disabled
@@ -1171,7 +1178,7 @@ async fn no_secret_enters_the_audit_log() {
         .expect("device");
     let events = w
         .iam
-        .audit_events(&AuditQuery::default())
+        .audit_events(Caller::System, &AuditQuery::default())
         .await
         .expect("audit");
     let text = serde_json::to_string(&events).expect("json");
@@ -1191,7 +1198,10 @@ async fn no_secret_enters_the_audit_log() {
     ] {
         assert!(events.iter().any(|e| e.draft.kind == kind), "{kind:?}");
     }
-    w.iam.verify_audit_chain().await.expect("chain");
+    w.iam
+        .verify_audit_chain(Caller::System)
+        .await
+        .expect("chain");
 }
 
 #[tokio::test]

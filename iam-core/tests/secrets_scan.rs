@@ -5,6 +5,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -46,19 +47,22 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
     let admin = iam
         .create_account(
             NewAccount::human("admin", PASSWORD).with_roles(["admin", "svc-x"]),
-            None,
+            Caller::System,
         )
         .await;
     seen.result(&admin);
     let admin = admin.expect("admin");
-    let enrol = iam.enrol_totp(&admin.id, None).await.expect("enrol");
+    let enrol = iam
+        .enrol_totp(Caller::System, &admin.id)
+        .await
+        .expect("enrol");
     seen.debug(&enrol);
     secrets.push(enrol.secret_base32.expose().to_owned());
     secrets.push(enrol.uri.expose().to_owned());
     let app = totp_rs::TOTP::from_url(enrol.uri.expose()).expect("otpauth URI");
     let secs = || u64::try_from(clock.now().as_secs()).expect("positive");
     let confirmed = iam
-        .confirm_totp(&admin.id, &app.generate(secs()), None)
+        .confirm_totp(Caller::System, &admin.id, &app.generate(secs()))
         .await;
     seen.result(&confirmed);
     clock.advance(Duration::from_secs(30));
@@ -109,7 +113,11 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
         .expect("verify");
 
     let changed = iam
-        .set_password(&admin.id, &SecretString::new(NEW_PASSWORD.to_owned()), None)
+        .change_own_password(
+            &admin_p,
+            &SecretString::new(PASSWORD.to_owned()),
+            &SecretString::new(NEW_PASSWORD.to_owned()),
+        )
         .await;
     seen.result(&changed);
 
@@ -125,10 +133,10 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
     seen.debug(&pat);
     secrets.push(pat.secret.expose().to_owned());
     seen.debug(&iam.verify_api_token(pat.secret.expose()).await);
-    seen.result(&iam.list_api_tokens(&admin.id).await);
+    seen.result(&iam.list_api_tokens(Caller::System, &admin.id).await);
 
     let svc = iam
-        .create_account(NewAccount::system("svc-x"), None)
+        .create_account(NewAccount::system("svc-x"), Caller::System)
         .await
         .expect("service account");
     let token = iam
@@ -147,7 +155,7 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
     seen.result(&iam.store_db_credentials(&admin_p, &svc.id, &creds).await);
     seen.result(&iam.fetch_db_credentials(&admin_p, &svc.id).await);
 
-    iam.grant_elevatable_role(&admin.id, "ops", None)
+    iam.grant_elevatable_role(Caller::System, &admin.id, "ops")
         .await
         .expect("grant");
     let proof = StepUpProof {
@@ -171,7 +179,7 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
 
     // The audit log and every raw record.
     let events = iam
-        .audit_events(&AuditQuery::default())
+        .audit_events(Caller::System, &AuditQuery::default())
         .await
         .expect("audit");
     seen.debug(&events);

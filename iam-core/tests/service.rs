@@ -2,6 +2,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::time::Duration;
 
 use iam_core::audit::ChainBreak;
@@ -24,7 +25,10 @@ fn denial<T: std::fmt::Debug>(r: Result<T, Error>) -> Denial {
 async fn login_verify_refresh_logout_cycle() {
     let (iam, clock) = common::iam().await;
     let acc = iam
-        .create_account(NewAccount::human("alice", PW).with_roles(["admin"]), None)
+        .create_account(
+            NewAccount::human("alice", PW).with_roles(["admin"]),
+            Caller::System,
+        )
         .await
         .expect("create");
     assert_eq!(acc.kind, AccountKind::Human);
@@ -72,7 +76,7 @@ async fn login_verify_refresh_logout_cycle() {
 #[tokio::test]
 async fn access_tokens_expire_and_sessions_end() {
     let (iam, clock) = common::iam_with(|c| c.session_ttl = Duration::from_secs(600)).await;
-    iam.create_account(NewAccount::human("bob", PW), None)
+    iam.create_account(NewAccount::human("bob", PW), Caller::System)
         .await
         .expect("create");
     let login = iam
@@ -99,7 +103,7 @@ async fn access_tokens_expire_and_sessions_end() {
 #[tokio::test]
 async fn refresh_reuse_revokes_the_session_and_is_audited() {
     let (iam, _) = common::iam().await;
-    iam.create_account(NewAccount::human("carol", PW), None)
+    iam.create_account(NewAccount::human("carol", PW), Caller::System)
         .await
         .expect("create");
     let login = iam
@@ -129,13 +133,19 @@ async fn refresh_reuse_revokes_the_session_and_is_audited() {
         kind: Some(AuditKind::RefreshReuseDetected),
         ..AuditQuery::default()
     };
-    assert_eq!(iam.audit_events(&q).await.expect("audit").len(), 1);
+    assert_eq!(
+        iam.audit_events(Caller::System, &q)
+            .await
+            .expect("audit")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn unknown_user_and_wrong_password_look_the_same() {
     let (iam, _) = common::iam().await;
-    iam.create_account(NewAccount::human("dave", PW), None)
+    iam.create_account(NewAccount::human("dave", PW), Caller::System)
         .await
         .expect("create");
     let unknown = iam.login(&LoginRequest::password("nobody", PW)).await;
@@ -145,10 +155,13 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     assert_eq!(denial(unknown), Denial::BadCredentials);
     assert_eq!(denial(wrong), Denial::BadCredentials);
     let failed = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::LoginFailed),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::LoginFailed),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(failed.len(), 2);
@@ -159,7 +172,7 @@ async fn unknown_user_and_wrong_password_look_the_same() {
 #[tokio::test]
 async fn throttle_backs_off_and_resets_on_success() {
     let (iam, clock) = common::iam().await;
-    iam.create_account(NewAccount::human("erin", PW), None)
+    iam.create_account(NewAccount::human("erin", PW), Caller::System)
         .await
         .expect("create");
     for _ in 0..6 {
@@ -215,17 +228,26 @@ async fn throttle_backs_off_and_resets_on_success() {
         kind: Some(AuditKind::LoginThrottled),
         ..AuditQuery::default()
     };
-    assert_eq!(iam.audit_events(&q).await.expect("audit").len(), 3);
+    assert_eq!(
+        iam.audit_events(Caller::System, &q)
+            .await
+            .expect("audit")
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
 async fn totp_enrolment_login_and_replay_guard() {
     let (iam, clock) = common::iam().await;
     let acc = iam
-        .create_account(NewAccount::human("frank", PW), None)
+        .create_account(NewAccount::human("frank", PW), Caller::System)
         .await
         .expect("create");
-    let enrol = iam.enrol_totp(&acc.id, None).await.expect("enrol");
+    let enrol = iam
+        .enrol_totp(Caller::System, &acc.id)
+        .await
+        .expect("enrol");
     // An authenticator app reads the URI.
     let app = totp_rs::TOTP::from_url(enrol.uri.expose()).expect("otpauth URI");
     let now = || u64::try_from(clock_secs(&clock)).expect("positive time");
@@ -234,11 +256,14 @@ async fn totp_enrolment_login_and_replay_guard() {
         .await
         .expect("login before confirm");
     assert_eq!(
-        iam.account(&acc.id).await.expect("acc").totp,
+        iam.account(Caller::System, &acc.id)
+            .await
+            .expect("acc")
+            .totp,
         TotpStatus::Pending
     );
     assert!(matches!(
-        iam.confirm_totp(&acc.id, "000000x", None).await,
+        iam.confirm_totp(Caller::System, &acc.id, "000000x").await,
         Err(Error::Invalid(InvalidInput::TotpCodeFormat))
     ));
     let first = app.generate(now());
@@ -248,14 +273,17 @@ async fn totp_enrolment_login_and_replay_guard() {
         "000000"
     };
     assert_eq!(
-        denial(iam.confirm_totp(&acc.id, wrong, None).await),
+        denial(iam.confirm_totp(Caller::System, &acc.id, wrong).await),
         Denial::BadCredentials
     );
-    iam.confirm_totp(&acc.id, &first, None)
+    iam.confirm_totp(Caller::System, &acc.id, &first)
         .await
         .expect("confirm");
     assert_eq!(
-        iam.account(&acc.id).await.expect("acc").totp,
+        iam.account(Caller::System, &acc.id)
+            .await
+            .expect("acc")
+            .totp,
         TotpStatus::On
     );
 
@@ -297,15 +325,20 @@ async fn totp_enrolment_login_and_replay_guard() {
         ),
         Denial::BadCredentials
     );
-    iam.remove_totp(&acc.id, None).await.expect("remove");
+    iam.remove_totp(Caller::System, &acc.id)
+        .await
+        .expect("remove");
     iam.login(&LoginRequest::password("frank", PW))
         .await
         .expect("login without TOTP");
     let kinds: Vec<AuditKind> = iam
-        .audit_events(&AuditQuery {
-            account: Some(acc.id.clone()),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                account: Some(acc.id.clone()),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit")
         .into_iter()
@@ -331,7 +364,7 @@ async fn disable_and_role_revocation_take_effect_at_once() {
     let acc = iam
         .create_account(
             NewAccount::human("gina", PW).with_roles(["admin", "ops"]),
-            None,
+            Caller::System,
         )
         .await
         .expect("create");
@@ -340,7 +373,7 @@ async fn disable_and_role_revocation_take_effect_at_once() {
         .await
         .expect("login");
     let token = login.tokens.access_token.expose().to_owned();
-    iam.revoke_role(&acc.id, "admin", Some("acc_root"))
+    iam.revoke_role(Caller::System, &acc.id, "admin")
         .await
         .expect("revoke role");
     assert_eq!(iam.verify_cached(&token), Err(Denial::TokenRevoked));
@@ -356,7 +389,9 @@ async fn disable_and_role_revocation_take_effect_at_once() {
         vec!["ops".to_string()]
     );
 
-    iam.disable_account(&acc.id, None).await.expect("disable");
+    iam.disable_account(Caller::System, &acc.id)
+        .await
+        .expect("disable");
     assert_eq!(
         iam.verify_cached(fresh.access_token.expose()),
         Err(Denial::AccountDisabled)
@@ -379,7 +414,9 @@ async fn disable_and_role_revocation_take_effect_at_once() {
     );
 
     clock.advance(Duration::from_millis(1));
-    iam.enable_account(&acc.id, None).await.expect("enable");
+    iam.enable_account(Caller::System, &acc.id)
+        .await
+        .expect("enable");
     // Tokens from before the disable stay dead.
     assert_eq!(
         iam.verify_cached(fresh.access_token.expose()),
@@ -399,7 +436,7 @@ async fn disable_and_role_revocation_take_effect_at_once() {
 async fn revoke_all_sessions_and_listing() {
     let (iam, clock) = common::iam().await;
     let acc = iam
-        .create_account(NewAccount::human("hank", PW), None)
+        .create_account(NewAccount::human("hank", PW), Caller::System)
         .await
         .expect("create");
     let a = iam
@@ -411,30 +448,33 @@ async fn revoke_all_sessions_and_listing() {
         .login(&LoginRequest::password("hank", PW))
         .await
         .expect("login b");
-    let listed = iam.list_sessions(&acc.id).await.expect("list");
+    let listed = iam
+        .list_sessions(Caller::System, &acc.id)
+        .await
+        .expect("list");
     assert_eq!(
         listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
         vec![b.session.id.clone(), a.session.id.clone()]
     );
-    iam.revoke_session(&a.session.id, None)
+    iam.revoke_session(Caller::System, &a.session.id)
         .await
         .expect("revoke one");
     assert!(iam.verify_cached(b.tokens.access_token.expose()).is_ok());
     assert_eq!(
-        iam.revoke_all_sessions(&acc.id, None)
+        iam.revoke_all_sessions(Caller::System, &acc.id)
             .await
             .expect("revoke all"),
         1
     );
     assert!(iam.verify_cached(b.tokens.access_token.expose()).is_err());
     assert!(iam
-        .list_sessions(&acc.id)
+        .list_sessions(Caller::System, &acc.id)
         .await
         .expect("list")
         .iter()
         .all(|s| s.revoked_at.is_some()));
     assert!(matches!(
-        iam.revoke_session("ses_nope", None).await,
+        iam.revoke_session(Caller::System, "ses_nope").await,
         Err(Error::NotFound("session"))
     ));
 }
@@ -442,7 +482,7 @@ async fn revoke_all_sessions_and_listing() {
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_valid_until_expiry() {
     let (iam, clock) = common::iam().await;
-    iam.create_account(NewAccount::human("ivy", PW), None)
+    iam.create_account(NewAccount::human("ivy", PW), Caller::System)
         .await
         .expect("create");
     let before = iam
@@ -450,7 +490,10 @@ async fn key_rotation_keeps_old_tokens_valid_until_expiry() {
         .await
         .expect("login");
     let old_kid = iam.active_key_id();
-    let new_kid = iam.rotate_signing_key(None).await.expect("rotate");
+    let new_kid = iam
+        .rotate_signing_key(Caller::System)
+        .await
+        .expect("rotate");
     assert_ne!(old_kid, new_kid);
     assert!(new_kid.starts_with("k4.pid."));
     let keys = iam.public_keys();
@@ -488,9 +531,12 @@ async fn a_restarted_instance_keeps_retired_keys_as_long_as_their_tokens_live() 
     let iam = common::open_shared(&shared, &clock, 42)
         .await
         .expect("open");
-    iam.create_account(NewAccount::human("root", PW).with_roles(["admin"]), None)
-        .await
-        .expect("create admin");
+    iam.create_account(
+        NewAccount::human("root", PW).with_roles(["admin"]),
+        Caller::System,
+    )
+    .await
+    .expect("create admin");
     let login = iam
         .login(&LoginRequest::password("root", PW))
         .await
@@ -500,14 +546,16 @@ async fn a_restarted_instance_keeps_retired_keys_as_long_as_their_tokens_live() 
         .await
         .expect("verify");
     let svc = iam
-        .create_account(NewAccount::system("svc-batch"), None)
+        .create_account(NewAccount::system("svc-batch"), Caller::System)
         .await
         .expect("create service account");
     let token = iam
         .issue_service_token(&admin, &svc.id)
         .await
         .expect("issue");
-    iam.rotate_signing_key(None).await.expect("rotate");
+    iam.rotate_signing_key(Caller::System)
+        .await
+        .expect("rotate");
     clock.advance(Duration::from_secs(3600));
     // A restart an hour later: the 30-day service token signed by the retired key still
     // verifies, with no reload needed.
@@ -524,10 +572,12 @@ async fn another_instance_sees_rotated_keys_and_revocations() {
     let shared = std::sync::Arc::new(iam_core::MemoryStore::new());
     let one = common::open_shared(&shared, &clock, 42).await.expect("one");
     let two = common::open_shared(&shared, &clock, 42).await.expect("two");
-    one.create_account(NewAccount::human("jack", PW), None)
+    one.create_account(NewAccount::human("jack", PW), Caller::System)
         .await
         .expect("create");
-    one.rotate_signing_key(None).await.expect("rotate on one");
+    one.rotate_signing_key(Caller::System)
+        .await
+        .expect("rotate on one");
     let login = one
         .login(&LoginRequest::password("jack", PW))
         .await
@@ -539,7 +589,7 @@ async fn another_instance_sees_rotated_keys_and_revocations() {
         two.verify(token).await.is_ok(),
         "two reloads the ring on an unknown key"
     );
-    one.revoke_session(&login.session.id, None)
+    one.revoke_session(Caller::System, &login.session.id)
         .await
         .expect("revoke on one");
     assert_eq!(two.verify_cached(token), Err(Denial::SessionRevoked));
@@ -549,29 +599,30 @@ async fn another_instance_sees_rotated_keys_and_revocations() {
 async fn account_rules_and_conflicts() {
     let (iam, _) = common::iam().await;
     assert!(matches!(
-        iam.create_account(NewAccount::human("A", PW), None).await,
+        iam.create_account(NewAccount::human("A", PW), Caller::System)
+            .await,
         Err(Error::Invalid(InvalidInput::Username(
             UsernameRule::TooShort { min: 2 }
         )))
     ));
     assert!(matches!(
-        iam.create_account(NewAccount::human("ok-name", "short"), None)
+        iam.create_account(NewAccount::human("ok-name", "short"), Caller::System)
             .await,
         Err(Error::Invalid(InvalidInput::PasswordTooShort { min: 8 }))
     ));
     let mut sys = NewAccount::system("backup-bot");
     sys.password = Some("a password here".into());
     assert!(matches!(
-        iam.create_account(sys, None).await,
+        iam.create_account(sys, Caller::System).await,
         Err(Error::Invalid(InvalidInput::AccountKind(_)))
     ));
     let bot = iam
-        .create_account(NewAccount::system("backup-bot"), None)
+        .create_account(NewAccount::system("backup-bot"), Caller::System)
         .await
         .expect("system account");
     assert!(!bot.has_password);
     assert!(matches!(
-        iam.create_account(NewAccount::system("backup-bot"), None)
+        iam.create_account(NewAccount::system("backup-bot"), Caller::System)
             .await,
         Err(Error::UsernameTaken)
     ));
@@ -581,25 +632,28 @@ async fn account_rules_and_conflicts() {
         Denial::BadCredentials
     );
     assert!(matches!(
-        iam.set_password(&bot.id, &PW.into(), None).await,
+        iam.set_password(Caller::System, &bot.id, &PW.into()).await,
         Err(Error::Invalid(InvalidInput::AccountKind(_)))
     ));
     assert!(matches!(
-        iam.enrol_totp(&bot.id, None).await,
+        iam.enrol_totp(Caller::System, &bot.id).await,
         Err(Error::Invalid(InvalidInput::AccountKind(_)))
     ));
     assert!(matches!(
-        iam.grant_role(&bot.id, "Bad Role", None).await,
+        iam.grant_role(Caller::System, &bot.id, "Bad Role").await,
         Err(Error::Invalid(InvalidInput::RoleName(_)))
     ));
     assert!(matches!(
-        iam.account("acc_missing").await,
+        iam.account(Caller::System, "acc_missing").await,
         Err(Error::NotFound("account"))
     ));
-    let listed = iam.list_accounts(None, 10).await.expect("list");
+    let listed = iam
+        .list_accounts(Caller::System, None, 10)
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(
-        iam.list_accounts(Some(&bot.id), 10)
+        iam.list_accounts(Caller::System, Some(&bot.id), 10)
             .await
             .expect("list")
             .len(),
@@ -611,10 +665,10 @@ async fn account_rules_and_conflicts() {
 async fn password_change_and_rehash_on_cost_change() {
     let (iam, _) = common::iam().await;
     let acc = iam
-        .create_account(NewAccount::human("kate", PW), None)
+        .create_account(NewAccount::human("kate", PW), Caller::System)
         .await
         .expect("create");
-    iam.set_password(&acc.id, &"a brand new password".into(), Some(&acc.id))
+    iam.set_password(Caller::System, &acc.id, &"a brand new password".into())
         .await
         .expect("set");
     assert_eq!(
@@ -626,7 +680,7 @@ async fn password_change_and_rehash_on_cost_change() {
         .expect("login");
 
     let events = iam
-        .audit_events(&AuditQuery::default())
+        .audit_events(Caller::System, &AuditQuery::default())
         .await
         .expect("audit");
     assert!(events
@@ -647,7 +701,7 @@ async fn login_rehashes_when_the_configured_cost_changed() {
     };
     let cheap = open(64).await.expect("cheap");
     cheap
-        .create_account(NewAccount::human("kim", PW), None)
+        .create_account(NewAccount::human("kim", PW), Caller::System)
         .await
         .expect("create");
     let stronger = open(256).await.expect("stronger");
@@ -664,7 +718,11 @@ async fn login_rehashes_when_the_configured_cost_changed() {
         ..AuditQuery::default()
     };
     assert_eq!(
-        stronger.audit_events(&q).await.expect("audit").len(),
+        stronger
+            .audit_events(Caller::System, &q)
+            .await
+            .expect("audit")
+            .len(),
         1,
         "rehashed exactly once"
     );
@@ -680,7 +738,7 @@ async fn login_rehashes_when_the_configured_cost_changed() {
 async fn audit_chain_verifies_and_detects_tampering() {
     let (iam, _) = common::iam().await;
     let acc = iam
-        .create_account(NewAccount::human("liam", PW), None)
+        .create_account(NewAccount::human("liam", PW), Caller::System)
         .await
         .expect("create");
     let _ = iam
@@ -690,14 +748,22 @@ async fn audit_chain_verifies_and_detects_tampering() {
     let _ = iam
         .login(&LoginRequest::password("liam", "wrong password"))
         .await;
-    iam.grant_role(&acc.id, "ops", None).await.expect("grant");
-    let n = iam.verify_audit_chain().await.expect("intact");
+    iam.grant_role(Caller::System, &acc.id, "ops")
+        .await
+        .expect("grant");
+    let n = iam
+        .verify_audit_chain(Caller::System)
+        .await
+        .expect("intact");
     assert!(n >= 5, "{n}");
     let by_account = iam
-        .audit_events(&AuditQuery {
-            account: Some(acc.id.clone()),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                account: Some(acc.id.clone()),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("q");
     assert!(by_account
@@ -711,7 +777,7 @@ async fn audit_chain_verifies_and_detects_tampering() {
             .insert("reason".into(), "edited".into());
     });
     assert!(matches!(
-        iam.verify_audit_chain().await,
+        iam.verify_audit_chain(Caller::System).await,
         Err(Error::AuditChain(ChainBreak::Altered { seq: 3 }))
     ));
 }
@@ -719,7 +785,7 @@ async fn audit_chain_verifies_and_detects_tampering() {
 #[tokio::test]
 async fn bad_input_gives_typed_errors_never_panics() {
     let (iam, _) = common::iam().await;
-    iam.create_account(NewAccount::human("mia", PW), None)
+    iam.create_account(NewAccount::human("mia", PW), Caller::System)
         .await
         .expect("create");
     let huge = "a".repeat(1 << 20);
@@ -730,7 +796,7 @@ async fn bad_input_gives_typed_errors_never_panics() {
             Denial::BadCredentials
         );
         assert!(matches!(
-            iam.create_account(NewAccount::human(username, PW), None)
+            iam.create_account(NewAccount::human(username, PW), Caller::System)
                 .await,
             Err(Error::Invalid(_))
         ));
@@ -782,7 +848,7 @@ async fn bad_input_gives_typed_errors_never_panics() {
 #[tokio::test]
 async fn a_user_changes_their_own_password_with_the_current_one() {
     let (iam, _) = common::iam().await;
-    iam.create_account(NewAccount::human("pat", PW), None)
+    iam.create_account(NewAccount::human("pat", PW), Caller::System)
         .await
         .expect("create");
     let login = iam
@@ -800,10 +866,13 @@ async fn a_user_changes_their_own_password_with_the_current_one() {
         .await;
     assert!(matches!(wrong, Err(Error::Denied(Denial::BadCredentials))));
     let denied = iam
-        .audit_events(&AuditQuery {
-            kind: Some(AuditKind::PasswordChangeDenied),
-            ..AuditQuery::default()
-        })
+        .audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::PasswordChangeDenied),
+                ..AuditQuery::default()
+            },
+        )
         .await
         .expect("audit");
     assert_eq!(denied.len(), 1, "a refused change is audited");

@@ -6,6 +6,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::time::{Duration, Instant};
 
 use iam_core::{Denial, Error, LoginRequest, NewAccount, PasswordPolicy, ThrottlePolicy};
@@ -28,9 +29,12 @@ async fn unknown_and_known_usernames_take_the_same_time() {
         };
     })
     .await;
-    iam.create_account(NewAccount::human("known", "the right password"), None)
-        .await
-        .expect("create");
+    iam.create_account(
+        NewAccount::human("known", "the right password"),
+        Caller::System,
+    )
+    .await
+    .expect("create");
     let unknown = LoginRequest::password("unknown", "some wrong password");
     let known = LoginRequest::password("known", "some wrong password");
     for req in [&unknown, &known] {

@@ -77,7 +77,9 @@ pub unsafe extern "C" fn iam_find_account(
         let handle = unsafe { arg_ref(iam, "iam") }?;
         // SAFETY: as above.
         let username = unsafe { arg_str(username, "username") }?;
-        let found = on_iam!(handle, |iam| iam.account_by_username(username).await)?;
+        let found = on_iam!(handle, |iam| iam
+            .account_by_username(Caller::System, username)
+            .await)?;
         let account = found.ok_or(iam_core::Error::NotFound("account"))?;
         give_string(out, &account.id, "account id")
     })
@@ -105,7 +107,7 @@ pub unsafe extern "C" fn iam_set_password(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
         on_iam!(handle, |iam| iam
-            .set_password(account_id, &password, actor)
+            .set_password(actor, account_id, &password)
             .await)?;
         Ok::<(), FfiError>(())
     })

@@ -97,7 +97,10 @@ pub unsafe extern "C" fn iam_revoke_api_token(
         let token_id = unsafe { arg_str(token_id, "token_id") }?;
         on_iam!(handle, |iam| {
             let actor = iam.verify(token).await?;
-            Ok::<_, FfiError>(iam.revoke_api_token(&actor, token_id).await?)
+            Ok::<_, FfiError>(
+                iam.revoke_api_token(Caller::Principal(&actor), token_id)
+                    .await?,
+            )
         })
     })
 }

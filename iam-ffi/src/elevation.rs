@@ -113,7 +113,7 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
         on_iam!(handle, |iam| iam
-            .grant_elevatable_role(account_id, role, actor)
+            .grant_elevatable_role(actor, account_id, role)
             .await)?;
         Ok::<(), FfiError>(())
     })
@@ -142,7 +142,7 @@ pub unsafe extern "C" fn iam_revoke_elevatable_role(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
         on_iam!(handle, |iam| iam
-            .revoke_elevatable_role(account_id, role, actor)
+            .revoke_elevatable_role(actor, account_id, role)
             .await)?;
         Ok::<(), FfiError>(())
     })

@@ -121,7 +121,7 @@ pub unsafe extern "C" fn iam_revoke_session(
         let session_id = unsafe { arg_str(session_id, "session_id") }?;
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
-        on_iam!(handle, |iam| iam.revoke_session(session_id, actor).await)?;
+        on_iam!(handle, |iam| iam.revoke_session(actor, session_id).await)?;
         Ok::<(), FfiError>(())
     })
 }

@@ -34,7 +34,7 @@ pub unsafe extern "C" fn iam_enrol_totp(
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
-        let enrolment = on_iam!(handle, |iam| iam.enrol_totp(account_id, actor).await)?;
+        let enrolment = on_iam!(handle, |iam| iam.enrol_totp(actor, account_id).await)?;
         give_string(out_secret, enrolment.secret_base32.expose(), "TOTP secret")?;
         if let Err(e) = give_string(out_uri, enrolment.uri.expose(), "TOTP URI") {
             // SAFETY: `out_secret` was just filled by `give_string` and is handed out nowhere else.
@@ -67,7 +67,7 @@ pub unsafe extern "C" fn iam_confirm_totp(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
         on_iam!(handle, |iam| iam
-            .confirm_totp(account_id, code, actor)
+            .confirm_totp(actor, account_id, code)
             .await)?;
         Ok::<(), FfiError>(())
     })

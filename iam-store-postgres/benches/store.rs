@@ -10,6 +10,7 @@
 //! the login figures measure iam and the store, not Argon2; with production costs a login is
 //! dominated by the hash.
 
+use iam_core::Caller;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -49,7 +50,7 @@ async fn open(schema: &str) -> Result<Iam<PostgresStore>, String> {
         .open()
         .await
         .map_err(|e| e.to_string())?;
-    iam.create_account(NewAccount::human("bench", PASSWORD), None)
+    iam.create_account(NewAccount::human("bench", PASSWORD), Caller::System)
         .await
         .map_err(|e| e.to_string())?;
     Ok(iam)

@@ -3,6 +3,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::sync::Arc;
 
 use common::TestSchema;
@@ -73,9 +74,12 @@ async fn a_refresh_token_rotates_once_across_instances() {
         .open()
         .await
         .expect("open B");
-    a.create_account(NewAccount::human("rotor", "correct horse battery"), None)
-        .await
-        .expect("create account");
+    a.create_account(
+        NewAccount::human("rotor", "correct horse battery"),
+        Caller::System,
+    )
+    .await
+    .expect("create account");
     let login = a
         .login(&LoginRequest::password("rotor", "correct horse battery"))
         .await

@@ -2,6 +2,7 @@
 
 mod common;
 
+use iam_core::Caller;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ async fn two_instances(
         .open()
         .await
         .expect("open instance B");
-    a.create_account(NewAccount::human("alice", PASSWORD), None)
+    a.create_account(NewAccount::human("alice", PASSWORD), Caller::System)
         .await
         .expect("create account");
     (a, b)
@@ -98,7 +99,9 @@ async fn a_session_revoked_on_one_instance_is_refused_on_another() {
         assert!(b.verify_cached(&token).is_ok(), "B accepts a live token");
         let watcher = watch_refusal(&b, &token, Duration::from_secs(5));
         let start = Instant::now();
-        a.revoke_session(&sid, None).await.expect("revoke on A");
+        a.revoke_session(Caller::System, &sid)
+            .await
+            .expect("revoke on A");
         let committed = Instant::now();
         assert_eq!(
             a.verify_cached(&token).err(),
@@ -154,7 +157,9 @@ async fn a_lost_feed_connection_fails_closed_then_resyncs() {
     .await
     .expect("terminate B's feed connection");
     assert_eq!(killed, vec![true], "exactly B's feed connection was found");
-    a.revoke_session(&sid1, None).await.expect("revoke on A");
+    a.revoke_session(Caller::System, &sid1)
+        .await
+        .expect("revoke on A");
 
     let refused = tokio::task::spawn_blocking({
         let watcher = watch_refusal(&b, &token1, Duration::from_secs(5));
@@ -191,7 +196,9 @@ async fn a_lost_feed_connection_fails_closed_then_resyncs() {
 
     // The feed works again after the resync.
     let (sid3, token3) = login(&a).await;
-    a.revoke_session(&sid3, None).await.expect("revoke on A");
+    a.revoke_session(Caller::System, &sid3)
+        .await
+        .expect("revoke on A");
     let again = tokio::task::spawn_blocking({
         let watcher = watch_refusal(&b, &token3, Duration::from_secs(5));
         move || watcher.join()

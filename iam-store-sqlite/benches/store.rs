@@ -9,6 +9,7 @@
 //! once with the default `Durability::Full` (an fsync per commit) and once with
 //! `Durability::Normal`.
 
+use iam_core::Caller;
 use std::sync::{Arc, Mutex};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -45,7 +46,7 @@ fn config() -> Config {
 fn setup<S: Store>(rt: &tokio::runtime::Runtime, store: S) -> (Iam<S>, SecretString) {
     rt.block_on(async {
         let iam = Iam::builder(store, config()).open().await?;
-        iam.create_account(NewAccount::human(USERNAME, PASSWORD), None)
+        iam.create_account(NewAccount::human(USERNAME, PASSWORD), Caller::System)
             .await?;
         let login = iam
             .login(&LoginRequest::password(USERNAME, PASSWORD))

@@ -6,6 +6,7 @@
 //! each result once its commit has returned. The parent reads some lines, kills the child
 //! mid-stream, reopens the file and checks every reported commit.
 
+use iam_core::Caller;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::process::ExitStatusExt;
@@ -113,7 +114,7 @@ fn crash_mid_stream_loses_no_reported_commit() {
         .expect("runtime");
     runtime.block_on(async {
         let iam = open_iam(&path).await;
-        iam.create_account(NewAccount::human(USERNAME, PASSWORD), None)
+        iam.create_account(NewAccount::human(USERNAME, PASSWORD), Caller::System)
             .await
             .expect("create the account");
         iam.store().close().await;
@@ -179,7 +180,7 @@ fn crash_mid_stream_loses_no_reported_commit() {
     runtime.block_on(async {
         let iam = open_iam(&path).await;
         let chain = iam
-            .verify_audit_chain()
+            .verify_audit_chain(Caller::System)
             .await
             .expect("the audit chain verifies after a crash");
         assert!(chain >= 2 + read as u64, "every reported commit wrote one event");
@@ -199,13 +200,13 @@ fn crash_mid_stream_loses_no_reported_commit() {
                     .count()
             };
             let logged_in = count(
-                iam.audit_events(&events(AuditKind::LoginSucceeded))
+                iam.audit_events(Caller::System, &events(AuditKind::LoginSucceeded))
                     .await
                     .expect("audit"),
             );
             assert_eq!(logged_in, 1, "the login of {session} is audited once");
             let refreshed = count(
-                iam.audit_events(&events(AuditKind::TokenRefreshed))
+                iam.audit_events(Caller::System, &events(AuditKind::TokenRefreshed))
                     .await
                     .expect("audit"),
             );
@@ -230,7 +231,7 @@ fn crash_mid_stream_loses_no_reported_commit() {
                 assert_eq!(err.denial(), Some(&Denial::RefreshTokenReused), "{session}");
             }
         }
-        iam.verify_audit_chain()
+        iam.verify_audit_chain(Caller::System)
             .await
             .expect("the chain still verifies after the checks");
         println!(

@@ -1,6 +1,7 @@
 //! Rows changed behind the store's back: malformed ones read back as `StoreError::Corrupt`,
 //! and an edited or deleted audit event breaks `verify_audit_chain`.
 
+use iam_core::Caller;
 use std::path::Path;
 
 use iam_core::clock::Timestamp;
@@ -103,11 +104,19 @@ async fn an_edited_or_deleted_audit_event_breaks_the_chain() {
         .await
         .expect("iam");
     for name in ["alice", "bob", "carol"] {
-        iam.create_account(NewAccount::human(name, "correct horse battery"), None)
-            .await
-            .expect("create");
+        iam.create_account(
+            NewAccount::human(name, "correct horse battery"),
+            Caller::System,
+        )
+        .await
+        .expect("create");
     }
-    assert_eq!(iam.verify_audit_chain().await.expect("intact chain"), 4);
+    assert_eq!(
+        iam.verify_audit_chain(Caller::System)
+            .await
+            .expect("intact chain"),
+        4
+    );
 
     tamper(
         &path,
@@ -115,14 +124,14 @@ async fn an_edited_or_deleted_audit_event_breaks_the_chain() {
     )
     .await;
     assert!(matches!(
-        iam.verify_audit_chain().await,
+        iam.verify_audit_chain(Caller::System).await,
         Err(Error::AuditChain(_))
     ));
 
     // Removing the edited event instead leaves a gap, which is caught as well.
     tamper(&path, "DELETE FROM audit WHERE seq = 3").await;
     assert!(matches!(
-        iam.verify_audit_chain().await,
+        iam.verify_audit_chain(Caller::System).await,
         Err(Error::AuditChain(_))
     ));
 }

@@ -9,6 +9,7 @@
 mod settings;
 mod tls;
 
+use iam_core::Caller;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -141,7 +142,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
 /// On an empty database, creates `admin` with a random initial password printed once.
 async fn bootstrap_admin<S: Store>(iam: &Iam<S>) -> Result<()> {
     if !iam
-        .list_accounts(None, 1)
+        .list_accounts(Caller::System, None, 1)
         .await
         .context("listing accounts")?
         .is_empty()
@@ -153,7 +154,7 @@ async fn bootstrap_admin<S: Store>(iam: &Iam<S>) -> Result<()> {
     let password = iam_core::SecretString::new(URL_SAFE_NO_PAD.encode(raw));
     iam.create_account(
         NewAccount::human("admin", password.clone()).with_roles([ADMIN_ROLE]),
-        None,
+        Caller::System,
     )
     .await
     .context("creating the first admin")?;

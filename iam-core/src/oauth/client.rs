@@ -313,6 +313,7 @@ mod tests {
                 require_pkce: true,
                 owner: None,
                 acts_for_owner: false,
+                first_party: false,
                 disabled: false,
                 created_at: Timestamp::from_secs(0),
                 secret_rotated_at: None,

@@ -8,7 +8,7 @@
 //! Errors are [`OAuthError`]s with the RFCs' codes.
 //!
 //! ```
-//! use iam_core::{ClientAuth, Config, GrantType, Iam, LoginRequest, MasterKey, MemoryStore,
+//! use iam_core::{Caller, ClientAuth, Config, GrantType, Iam, LoginRequest, MasterKey, MemoryStore,
 //!     NewAccount, NewClient, PasswordPolicy, SecureRandom, TokenRequest};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -16,7 +16,7 @@
 //! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
 //! config.passwords = PasswordPolicy::insecure_fast_for_tests();
 //! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
-//! iam.create_account(NewAccount::human("root", "correct horse battery").with_roles(["admin"]), None).await?;
+//! iam.create_account(NewAccount::human("root", "correct horse battery").with_roles(["admin"]), Caller::System).await?;
 //! let login = iam.login(&LoginRequest::password("root", "correct horse battery")).await?;
 //! let admin = iam.verify(login.tokens.access_token.expose()).await?;
 //!

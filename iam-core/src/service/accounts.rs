@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use super::{Iam, StepUpProof};
 use crate::account::{validate_role, validate_username, Account, AccountKind, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
 use crate::error::{Error, InvalidInput, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
-use crate::authz::{Action, Caller};
 use crate::token::Principal;
 
 /// What [`Iam::create_account`] needs.
@@ -293,9 +293,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         password: &SecretString,
     ) -> Result<Account> {
         self.check(caller, Action::ManageAccount { account: id }, self.now())?;
-        let account = self
-            .store_password(id, password, caller.audit_id())
-            .await?;
+        let account = self.store_password(id, password, caller.audit_id()).await?;
         self.revoke_all_sessions(Caller::System, id).await?;
         if !self.inner.config.api_tokens_survive_password_reset {
             self.revoke_api_tokens_of(id, caller.audit_id()).await?;

@@ -125,7 +125,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: Caller<'_>,
         account_id: &str,
     ) -> Result<Vec<ApiTokenInfo>> {
-        self.check(caller, Action::ReadAccount { account: account_id }, self.now())?;
+        self.check(
+            caller,
+            Action::ReadAccount {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
             ..ListQuery::default()

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::accounts::account_record;
 use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
-use crate::clock::{Clock, Timestamp};
 use crate::authz::Action;
+use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::store::{Commit, ListQuery, PruneReport, Record, RecordKind, Store, Write};
@@ -268,4 +268,3 @@ fn delete_write(record: &Record) -> Write {
         expected_version: record.version,
     }
 }
-

@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::authz::{Action, Caller};
 use crate::audit::{AuditDraft, AuditEvent, AuditKind, AuditQuery, ChainVerifier};
+use crate::authz::{Action, Caller};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::error::{Denial, Error, Result};
@@ -223,7 +223,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Decides `action` for `caller` at `now` through [`crate::authz::authorize`]; the
     /// embedding application ([`Caller::System`]) is always allowed.
-    pub(super) fn check(&self, caller: Caller<'_>, action: Action<'_>, now: Timestamp) -> Result<()> {
+    pub(super) fn check(
+        &self,
+        caller: Caller<'_>,
+        action: Action<'_>,
+        now: Timestamp,
+    ) -> Result<()> {
         match caller {
             Caller::System => Ok(()),
             Caller::Principal(p) => Ok(crate::authz::authorize(

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::oauth::{client_record, revoke_family_into};
 use super::Iam;
-use crate::authz::{check_client_scopes, Action, Caller};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{check_client_scopes, Action, Caller};
 use crate::clock::Clock;
 use crate::error::{Denial, Error, Result};
 use crate::oauth::client::{validate_new_client, PreviousSecret, StoredClient};
@@ -15,7 +15,6 @@ use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, RecordKind, Store, Write};
 use crate::token::{new_opaque_token, Principal};
-
 
 impl<S: Store, C: Clock> Iam<S, C> {
     fn new_client_secret(&self) -> SecretString {

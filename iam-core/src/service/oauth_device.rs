@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use super::oauth::settle;
 use super::Iam;
-use crate::authz::Action;
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::Action;
 use crate::clock::Clock;
 use crate::error::{Denial, Error, Result};
 use crate::oauth::device::{

@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::Iam;
-use crate::authz::{Action, Caller};
-use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::account::{validate_role, validate_username};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, Result};
+use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
 use crate::token::Principal;
@@ -153,7 +153,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let now = self.now();
         let existing = self.membership_record(org_id, account_id).await?;
         let by_admin = self
-            .check(actor.into(), Action::ManageOrganization { owner: false }, now)
+            .check(
+                actor.into(),
+                Action::ManageOrganization { owner: false },
+                now,
+            )
             .is_ok();
         let membership = Membership {
             org_id: org_id.to_owned(),
@@ -271,7 +275,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: Caller<'_>,
         account_id: &str,
     ) -> Result<Vec<Membership>> {
-        self.check(caller, Action::ReadAccount { account: account_id }, self.now())?;
+        self.check(
+            caller,
+            Action::ReadAccount {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         self.memberships(RecordKind::MembershipByAccount, account_id)
             .await
     }
@@ -335,11 +345,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
             self.membership_record(org_id, &actor.account_id).await?,
             Some((_, m)) if m.role == OWNER_ROLE && !m.pending
         );
-        self.check(actor.into(), Action::ManageOrganization { owner }, self.now())
+        self.check(
+            actor.into(),
+            Action::ManageOrganization { owner },
+            self.now(),
+        )
     }
 
     /// A cut-off that voids `account_id`'s tokens scoped to `org_id`, and no other token.
-    fn membership_cut_off(&self, org_id: &str, account_id: &str, now: Timestamp) -> RevocationChange {
+    fn membership_cut_off(
+        &self,
+        org_id: &str,
+        account_id: &str,
+        now: Timestamp,
+    ) -> RevocationChange {
         RevocationChange::Put(Revocation {
             subject: RevokedSubject::OrgMembership,
             id: format!("{org_id}/{account_id}"),

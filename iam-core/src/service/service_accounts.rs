@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::accounts::account_record;
 use super::Iam;
 use crate::account::AccountKind;
-use crate::authz::Action;
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
@@ -36,7 +36,6 @@ struct StoredServiceGrant {
     expires_at: Timestamp,
     issued_by: String,
 }
-
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Issues a token for a system account, revoking its previous token at once.

@@ -133,8 +133,18 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// An account's sessions, newest first (revoked and expired ones included until pruned);
     /// for the account itself or an admin.
-    pub async fn list_sessions(&self, caller: Caller<'_>, account_id: &str) -> Result<Vec<Session>> {
-        self.check(caller, Action::ReadAccount { account: account_id }, self.now())?;
+    pub async fn list_sessions(
+        &self,
+        caller: Caller<'_>,
+        account_id: &str,
+    ) -> Result<Vec<Session>> {
+        self.check(
+            caller,
+            Action::ReadAccount {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
             ..ListQuery::default()
@@ -187,12 +197,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Signs an account out everywhere (its own session, or an admin): revokes every session,
     /// voids every access token it holds, and withdraws what it delegated (OAuth grants and
     /// refresh tokens, client tokens acting for it). Returns how many live sessions were revoked.
-    pub async fn revoke_all_sessions(
-        &self,
-        caller: Caller<'_>,
-        account_id: &str,
-    ) -> Result<usize> {
-        self.check(caller, Action::RevokeCredentials { account: account_id }, self.now())?;
+    pub async fn revoke_all_sessions(&self, caller: Caller<'_>, account_id: &str) -> Result<usize> {
+        self.check(
+            caller,
+            Action::RevokeCredentials {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let actor = caller.audit_id();
         self.retrying(|| async {
             let (_, account) = self.stored_account(account_id).await?;

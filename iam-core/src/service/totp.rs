@@ -16,7 +16,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// confirmation replaces the pending secret.
     /// Allowed for the account's own session.
     pub async fn enrol_totp(&self, caller: Caller<'_>, account_id: &str) -> Result<TotpEnrolment> {
-        self.check(caller, Action::EnrolTotp { account: account_id }, self.now())?;
+        self.check(
+            caller,
+            Action::EnrolTotp {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let actor = caller.audit_id();
         let secret = zeroize::Zeroizing::new(self.inner.rng.bytes::<SECRET_BYTES>());
         let sealed =
@@ -60,7 +66,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         account_id: &str,
         code: &str,
     ) -> Result<Account> {
-        self.check(caller, Action::EnrolTotp { account: account_id }, self.now())?;
+        self.check(
+            caller,
+            Action::EnrolTotp {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let actor = caller.audit_id();
         totp::check_format(code)?;
         let sealer = &self.inner.sealer;
@@ -91,7 +103,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Removes TOTP from an account: its own session with a recent sign-in, or an admin
     /// (recovery).
     pub async fn remove_totp(&self, caller: Caller<'_>, account_id: &str) -> Result<Account> {
-        self.check(caller, Action::RemoveTotp { account: account_id }, self.now())?;
+        self.check(
+            caller,
+            Action::RemoveTotp {
+                account: account_id,
+            },
+            self.now(),
+        )?;
         let actor = caller.audit_id();
         self.update_account(account_id, |a, now| {
             if a.totp.take().is_none() {
