@@ -163,8 +163,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     account: &info.account_id,
                 },
                 now,
-            )
-            .map_err(|_| Error::NotFound("API token"))?;
+            )?;
             if info.revoked_at.is_some() {
                 return Ok(());
             }
