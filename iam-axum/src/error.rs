@@ -20,6 +20,12 @@ pub(crate) enum Challenge {
     InvalidToken,
     /// The token lacks a role or scope: `error="insufficient_scope"`.
     InsufficientScope,
+    /// The action needs a sign-in within `max_age` seconds (RFC 9470):
+    /// `error="insufficient_user_authentication"`.
+    InsufficientUserAuthentication {
+        /// Seconds.
+        max_age: u64,
+    },
 }
 
 /// An HTTP error answer: status, stable code, safe message.
@@ -204,6 +210,13 @@ fn denial_parts(d: &Denial) -> (StatusCode, &'static str, Challenge) {
         ),
         Denial::ApiTokenInvalid => (unauthorized, "api_token_invalid", InvalidToken),
         Denial::WrongTokenKind => (forbidden, "wrong_token_kind", Challenge::None),
+        Denial::RecentAuthenticationRequired { max_age } => (
+            unauthorized,
+            "insufficient_user_authentication",
+            Challenge::InsufficientUserAuthentication {
+                max_age: max_age.as_secs(),
+            },
+        ),
         _ => (forbidden, "denied", Challenge::None),
     }
 }
@@ -294,16 +307,22 @@ impl IntoResponse for ApiError {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
-        let challenge = match self.challenge {
+        let challenge: Option<Cow<'static, str>> = match self.challenge {
             Challenge::None => None,
-            Challenge::Missing => Some(r#"Bearer realm="iam""#),
-            Challenge::InvalidToken => Some(r#"Bearer realm="iam", error="invalid_token""#),
+            Challenge::Missing => Some(r#"Bearer realm="iam""#.into()),
+            Challenge::InvalidToken => Some(r#"Bearer realm="iam", error="invalid_token""#.into()),
             Challenge::InsufficientScope => {
-                Some(r#"Bearer realm="iam", error="insufficient_scope""#)
+                Some(r#"Bearer realm="iam", error="insufficient_scope""#.into())
             }
+            Challenge::InsufficientUserAuthentication { max_age } => Some(
+                format!(
+                    r#"Bearer realm="iam", error="insufficient_user_authentication", error_description="A recent sign-in is required", max_age={max_age}"#
+                )
+                .into(),
+            ),
         };
-        if let Some(c) = challenge {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, c);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response

@@ -115,6 +115,12 @@ impl<'a> Caller<'a> {
     }
 }
 
+impl<'a> From<Option<&'a Principal>> for Caller<'a> {
+    fn from(p: Option<&'a Principal>) -> Self {
+        p.map_or(Caller::System, Caller::Principal)
+    }
+}
+
 impl<'a> From<&'a Principal> for Caller<'a> {
     fn from(p: &'a Principal) -> Self {
         Caller::Principal(p)

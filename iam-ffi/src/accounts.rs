@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use iam_core::{NewAccount, SecretString};
+use iam_core::{Caller, NewAccount, SecretString};
 
 use crate::boundary::{
     arg_opt_str, arg_out_ptr, arg_ref, arg_str, arg_str_list, give_string, guard,
@@ -16,8 +16,7 @@ use crate::status::iam_status;
 ///
 /// With a `password` the account is a human one; with `password` NULL it is a system (service)
 /// account, which authenticates with service tokens only. `roles` points to `roles_len` role
-/// names (it may be NULL when `roles_len` is 0). `actor_account_id` (NULL for none) names who
-/// did it, for the audit log.
+/// names (it may be NULL when `roles_len` is 0). `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 ///
 /// Fails with `IAM_STATUS_USERNAME_TAKEN`, or `IAM_STATUS_INVALID_ARGUMENT` for a bad username,
 /// password or role.
@@ -32,7 +31,7 @@ pub unsafe extern "C" fn iam_create_account(
     password: *const c_char,
     roles: *const *const c_char,
     roles_len: usize,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
     out_account_id: *mut *mut c_char,
 ) -> iam_status {
     guard(|| {
@@ -47,13 +46,16 @@ pub unsafe extern "C" fn iam_create_account(
         // SAFETY: as above.
         let roles = unsafe { arg_str_list(roles, roles_len, "roles") }?;
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         let new = match password {
             Some(p) => NewAccount::human(username, SecretString::new(p)),
             None => NewAccount::system(username),
         }
         .with_roles(roles);
-        let account = on_iam!(handle, |iam| iam.create_account(new, actor).await)?;
+        let account = on_iam!(handle, |iam| {
+            let who = crate::caller::acting(iam, actor).await?;
+            iam.create_account(new, who.as_ref().into()).await
+        })?;
         give_string(out, &account.id, "account id")
     })
 }
@@ -85,8 +87,8 @@ pub unsafe extern "C" fn iam_find_account(
     })
 }
 
-/// Sets (or replaces) the password of a human account. `actor_account_id` (NULL for none)
-/// names who did it, for the audit log.
+/// Sets (or replaces) the password of a human account. `actor_token` is the access token of
+/// whoever asks (NULL: the embedding application itself); iam decides whether it may.
 ///
 /// # Safety
 /// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
@@ -95,7 +97,7 @@ pub unsafe extern "C" fn iam_set_password(
     iam: *const iam_t,
     account_id: *const c_char,
     password: *const c_char,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
 ) -> iam_status {
     guard(|| {
         // SAFETY: the caller's promises are those of this function.
@@ -105,9 +107,9 @@ pub unsafe extern "C" fn iam_set_password(
         // SAFETY: as above.
         let password = SecretString::new(unsafe { arg_str(password, "password") }?);
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .set_password(actor, account_id, &password)
+            .set_password(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, &password)
             .await)?;
         Ok::<(), FfiError>(())
     })

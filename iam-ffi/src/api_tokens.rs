@@ -98,7 +98,7 @@ pub unsafe extern "C" fn iam_revoke_api_token(
         on_iam!(handle, |iam| {
             let actor = iam.verify(token).await?;
             Ok::<_, FfiError>(
-                iam.revoke_api_token(Caller::Principal(&actor), token_id)
+                iam.revoke_api_token(iam_core::Caller::Principal(&actor), token_id)
                     .await?,
             )
         })

@@ -88,8 +88,7 @@ fn opt_ptr(text: Option<&CString>) -> *const c_char {
 }
 
 /// Makes `role` elevatable for an account: the account holds it, but it is off until opened for
-/// one session with `iam_elevate`. Granting it again succeeds. `actor_account_id` (NULL for
-/// none) names who did it, for the audit log.
+/// one session with `iam_elevate`. Granting it again succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 ///
 /// Fails with `IAM_STATUS_NOT_FOUND` for an unknown account, `IAM_STATUS_INVALID_ARGUMENT` for a
 /// bad role name.
@@ -101,7 +100,7 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
     iam: *const iam_t,
     account_id: *const c_char,
     role: *const c_char,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
 ) -> iam_status {
     guard(|| {
         // SAFETY: the caller's promises are those of this function.
@@ -111,9 +110,9 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
         // SAFETY: as above.
         let role = unsafe { arg_str(role, "role") }?;
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .grant_elevatable_role(actor, account_id, role)
+            .grant_elevatable_role(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, role)
             .await)?;
         Ok::<(), FfiError>(())
     })
@@ -121,7 +120,7 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
 
 /// Takes an elevatable role away from an account; access tokens carrying it (open elevations)
 /// stop verifying at once. Revoking a role the account does not have succeeds.
-/// `actor_account_id` (NULL for none) names who did it, for the audit log.
+/// `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 ///
 /// # Safety
 /// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
@@ -130,7 +129,7 @@ pub unsafe extern "C" fn iam_revoke_elevatable_role(
     iam: *const iam_t,
     account_id: *const c_char,
     role: *const c_char,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
 ) -> iam_status {
     guard(|| {
         // SAFETY: the caller's promises are those of this function.
@@ -140,9 +139,9 @@ pub unsafe extern "C" fn iam_revoke_elevatable_role(
         // SAFETY: as above.
         let role = unsafe { arg_str(role, "role") }?;
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .revoke_elevatable_role(actor, account_id, role)
+            .revoke_elevatable_role(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, role)
             .await)?;
         Ok::<(), FfiError>(())
     })

@@ -51,6 +51,7 @@ mod accounts;
 mod api_tokens;
 mod audit;
 mod boundary;
+mod caller;
 mod elevation;
 mod error;
 mod handle;

@@ -104,7 +104,7 @@ pub unsafe extern "C" fn iam_verify(
 }
 
 /// Revokes a session: its refresh token dies and its access tokens stop verifying at once.
-/// Revoking a revoked session succeeds. `actor_account_id` (NULL for none) names who did it.
+/// Revoking a revoked session succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 ///
 /// # Safety
 /// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
@@ -112,7 +112,7 @@ pub unsafe extern "C" fn iam_verify(
 pub unsafe extern "C" fn iam_revoke_session(
     iam: *const iam_t,
     session_id: *const c_char,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
 ) -> iam_status {
     guard(|| {
         // SAFETY: the caller's promises are those of this function.
@@ -120,8 +120,8 @@ pub unsafe extern "C" fn iam_revoke_session(
         // SAFETY: as above.
         let session_id = unsafe { arg_str(session_id, "session_id") }?;
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
-        on_iam!(handle, |iam| iam.revoke_session(actor, session_id).await)?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
+        on_iam!(handle, |iam| iam.revoke_session(crate::caller::acting(iam, actor).await?.as_ref().into(), session_id).await)?;
         Ok::<(), FfiError>(())
     })
 }

@@ -10,7 +10,7 @@ use crate::status::iam_status;
 /// Starts TOTP enrolment for a human account. Returns the shared secret (base32, for typing into
 /// an authenticator) through `*out_secret_base32` and the `otpauth://totp/...` URI (for a QR code;
 /// it contains the secret) through `*out_uri`; free both with `iam_string_free`, which wipes them.
-/// TOTP is required at login only after `iam_confirm_totp`. `actor_account_id` may be NULL.
+/// TOTP is required at login only after `iam_confirm_totp`. `actor_token` is the access token of whoever asks (NULL: the embedding application itself).
 ///
 /// # Safety
 /// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; the out
@@ -19,7 +19,7 @@ use crate::status::iam_status;
 pub unsafe extern "C" fn iam_enrol_totp(
     iam: *const iam_t,
     account_id: *const c_char,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
     out_secret_base32: *mut *mut c_char,
     out_uri: *mut *mut c_char,
 ) -> iam_status {
@@ -33,8 +33,8 @@ pub unsafe extern "C" fn iam_enrol_totp(
         // SAFETY: as above.
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
-        let enrolment = on_iam!(handle, |iam| iam.enrol_totp(actor, account_id).await)?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
+        let enrolment = on_iam!(handle, |iam| iam.enrol_totp(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id).await)?;
         give_string(out_secret, enrolment.secret_base32.expose(), "TOTP secret")?;
         if let Err(e) = give_string(out_uri, enrolment.uri.expose(), "TOTP URI") {
             // SAFETY: `out_secret` was just filled by `give_string` and is handed out nowhere else.
@@ -46,7 +46,7 @@ pub unsafe extern "C" fn iam_enrol_totp(
 }
 
 /// Confirms a pending TOTP enrolment with a current six-digit code; from then on login needs a
-/// code. A wrong code fails with `IAM_STATUS_BAD_CREDENTIALS`. `actor_account_id` may be NULL.
+/// code. A wrong code fails with `IAM_STATUS_BAD_CREDENTIALS`. `actor_token` is the access token of whoever asks (NULL: the embedding application itself).
 ///
 /// # Safety
 /// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn iam_confirm_totp(
     iam: *const iam_t,
     account_id: *const c_char,
     code: *const c_char,
-    actor_account_id: *const c_char,
+    actor_token: *const c_char,
 ) -> iam_status {
     guard(|| {
         // SAFETY: the caller's promises are those of this function.
@@ -65,9 +65,9 @@ pub unsafe extern "C" fn iam_confirm_totp(
         // SAFETY: as above.
         let code = unsafe { arg_str(code, "code") }?;
         // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_account_id, "actor_account_id") }?;
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .confirm_totp(actor, account_id, code)
+            .confirm_totp(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, code)
             .await)?;
         Ok::<(), FfiError>(())
     })

@@ -47,7 +47,7 @@ def iam(request, tmp_path):
 def test_elevate_with_password_then_end(iam):
     alice = iam.create_account("alice", PASSWORD, roles=["admin"])
     bob = iam.create_account("bob", PASSWORD)
-    iam.grant_elevatable_role(bob, "ops", actor=alice)
+    iam.grant_elevatable_role(bob, "ops")
     tokens = iam.login("bob", PASSWORD)
 
     with pytest.raises(StepUpRequiredError):
@@ -84,7 +84,7 @@ def test_elevate_with_password_then_end(iam):
     assert not iam.verify(fresh.access_token).has_role("ops")
 
     # Taking the elevatable role away means it can no longer be opened.
-    iam.revoke_elevatable_role(bob, "ops", actor=alice)
+    iam.revoke_elevatable_role(bob, "ops")
     time.sleep(0.01)
     again = iam.login("bob", PASSWORD)
     with pytest.raises(ElevationNotAllowedError):
@@ -120,8 +120,8 @@ def test_elevation_needing_approval(iam):
     alice = iam.create_account("alice", PASSWORD, roles=["admin"])
     iam.create_account("dave", PASSWORD, roles=["admin"])
     bob = iam.create_account("bob", PASSWORD)
-    iam.grant_elevatable_role(bob, "breakglass", actor=alice)
-    iam.grant_elevatable_role(alice, "breakglass", actor=alice)
+    iam.grant_elevatable_role(bob, "breakglass")
+    iam.grant_elevatable_role(alice, "breakglass")
     alice_token = iam.login("alice", PASSWORD).access_token
     dave_token = iam.login("dave", PASSWORD).access_token
     tokens = iam.login("bob", PASSWORD)

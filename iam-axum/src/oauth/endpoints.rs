@@ -214,7 +214,7 @@ pub(crate) async fn webfinger<S: Store, C: Clock>(
     if user.is_empty() || user.len() > 256 || !host.eq_ignore_ascii_case(&st.host) {
         return not_found();
     }
-    match st.iam.account_by_username(&user).await {
+    match st.iam.account_by_username(iam_core::Caller::System, &user).await {
         Ok(Some(a)) if !a.disabled => {}
         Ok(_) => return not_found(),
         Err(e) => {

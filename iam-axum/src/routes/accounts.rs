@@ -2,13 +2,13 @@
 
 use axum::http::StatusCode;
 use axum::Json;
-use iam_core::{AccountKind, Clock, NewAccount, Store};
+use iam_core::{Clock, NewAccount, Store};
 use serde_json::{json, Value};
 
-use super::{require_admin, require_self_or_admin, St};
+use super::St;
 use crate::auth::RequireAuth;
 use crate::dto::{rfc3339, AccountListQuery, AccountOut, NewAccountBody, PasswordBody};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// Most accounts one page lists.
@@ -20,11 +20,10 @@ pub(crate) async fn list<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiQuery(q): ApiQuery<AccountListQuery>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&p)?;
     if let Some(name) = q.username {
         let found: Vec<AccountOut> = st
             .iam
-            .account_by_username(&name)
+            .account_by_username((&p).into(), &name)
             .await?
             .into_iter()
             .map(AccountOut::from)
@@ -34,7 +33,7 @@ pub(crate) async fn list<S: Store, C: Clock>(
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let accounts: Vec<AccountOut> = st
         .iam
-        .list_accounts(q.after.as_deref(), limit)
+        .list_accounts((&p).into(), q.after.as_deref(), limit)
         .await?
         .into_iter()
         .map(AccountOut::from)
@@ -48,21 +47,13 @@ pub(crate) async fn create<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiJson(body): ApiJson<NewAccountBody>,
 ) -> ApiResult<(StatusCode, Json<AccountOut>)> {
-    require_admin(&p)?;
     let new = NewAccount {
         username: body.username,
         kind: body.kind,
         password: body.password.map(|s| s.0),
         roles: body.roles,
     };
-    if new.kind == AccountKind::Human && new.password.is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "wrong_account_kind",
-            "a human account needs a password",
-        ));
-    }
-    let a = st.iam.create_account(new, Some(&p.account_id)).await?;
+    let a = st.iam.create_account(new, (&p).into()).await?;
     Ok((StatusCode::CREATED, Json(a.into())))
 }
 
@@ -72,8 +63,7 @@ pub(crate) async fn get_one<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_self_or_admin(&p, &id, "account")?;
-    Ok(Json(st.iam.account(&id).await?.into()))
+    Ok(Json(st.iam.account((&p).into(), &id).await?.into()))
 }
 
 /// `POST /accounts/{id}/disable` (admin).
@@ -82,10 +72,9 @@ pub(crate) async fn disable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     Ok(Json(
         st.iam
-            .disable_account(&id, Some(&p.account_id))
+            .disable_account((&p).into(), &id)
             .await?
             .into(),
     ))
@@ -97,10 +86,9 @@ pub(crate) async fn enable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     Ok(Json(
         st.iam
-            .enable_account(&id, Some(&p.account_id))
+            .enable_account((&p).into(), &id)
             .await?
             .into(),
     ))
@@ -113,10 +101,9 @@ pub(crate) async fn set_password<S: Store, C: Clock>(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     let a = st
         .iam
-        .set_password(&id, &body.password.0, Some(&p.account_id))
+        .set_password((&p).into(), &id, &body.password.0)
         .await?;
     Ok(Json(a.into()))
 }
@@ -127,10 +114,9 @@ pub(crate) async fn grant_role<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     Ok(Json(
         st.iam
-            .grant_role(&id, &role, Some(&p.account_id))
+            .grant_role((&p).into(), &id, &role)
             .await?
             .into(),
     ))
@@ -142,10 +128,9 @@ pub(crate) async fn revoke_role<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     Ok(Json(
         st.iam
-            .revoke_role(&id, &role, Some(&p.account_id))
+            .revoke_role((&p).into(), &id, &role)
             .await?
             .into(),
     ))
@@ -157,10 +142,9 @@ pub(crate) async fn grant_elevatable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     let a = st
         .iam
-        .grant_elevatable_role(&id, &role, Some(&p.account_id))
+        .grant_elevatable_role((&p).into(), &id, &role)
         .await?;
     Ok(Json(a.into()))
 }
@@ -171,10 +155,9 @@ pub(crate) async fn revoke_elevatable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     let a = st
         .iam
-        .revoke_elevatable_role(&id, &role, Some(&p.account_id))
+        .revoke_elevatable_role((&p).into(), &id, &role)
         .await?;
     Ok(Json(a.into()))
 }
@@ -185,9 +168,8 @@ pub(crate) async fn remove_totp<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_admin(&p)?;
     Ok(Json(
-        st.iam.remove_totp(&id, Some(&p.account_id)).await?.into(),
+        st.iam.remove_totp((&p).into(), &id).await?.into(),
     ))
 }
 
@@ -197,8 +179,7 @@ pub(crate) async fn revoke_sessions<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    require_self_or_admin(&p, &id, "account")?;
-    let n = st.iam.revoke_all_sessions(&id, Some(&p.account_id)).await?;
+    let n = st.iam.revoke_all_sessions((&p).into(), &id).await?;
     Ok(Json(json!({ "revoked": n })))
 }
 
@@ -208,7 +189,6 @@ pub(crate) async fn schedule_deletion<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_self_or_admin(&p, &id, "account")?;
     let due = st.iam.schedule_deletion(&p, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -222,7 +202,6 @@ pub(crate) async fn cancel_deletion<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    require_self_or_admin(&p, &id, "account")?;
     st.iam.cancel_deletion(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

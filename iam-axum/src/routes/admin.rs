@@ -7,7 +7,7 @@ use axum::Json;
 use iam_core::{AuditEvent, AuditKind, AuditQuery, Clock, DbCredentials, Store, Timestamp};
 use serde_json::{json, Value};
 
-use super::{require_admin, St};
+use super::St;
 use crate::auth::RequireAuth;
 use crate::dto::{rfc3339, AuditListQuery, DbCredentialsBody};
 use crate::error::{ApiError, ApiResult};
@@ -60,7 +60,6 @@ pub(crate) async fn audit<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiQuery(q): ApiQuery<AuditListQuery>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&p)?;
     let kind = match q.kind.as_deref() {
         Some(k) => Some(AuditKind::parse(k).ok_or_else(|| {
             ApiError::new(
@@ -81,7 +80,7 @@ pub(crate) async fn audit<S: Store, C: Clock>(
     };
     let events: Vec<Value> = st
         .iam
-        .audit_events(&query)
+        .audit_events((&p).into(), &query)
         .await?
         .iter()
         .map(event_json)
@@ -94,8 +93,7 @@ pub(crate) async fn audit_verify<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&p)?;
-    match st.iam.verify_audit_chain().await {
+    match st.iam.verify_audit_chain((&p).into()).await {
         Ok(n) => Ok(Json(json!({ "intact": true, "events": n }))),
         Err(iam_core::Error::AuditChain(b)) => {
             Ok(Json(json!({ "intact": false, "break": b.to_string() })))
@@ -144,7 +142,6 @@ pub(crate) async fn rotate_key<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&p)?;
-    let kid = st.iam.rotate_signing_key(Some(&p.account_id)).await?;
+    let kid = st.iam.rotate_signing_key((&p).into()).await?;
     Ok(Json(json!({ "active_kid": kid })))
 }

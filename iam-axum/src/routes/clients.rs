@@ -9,7 +9,7 @@ use iam_core::{Clock, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{require_admin, require_session_token, St};
+use super::St;
 use crate::auth::RequireAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -31,6 +31,9 @@ pub(crate) struct NewClientBody {
     require_pkce: Option<bool>,
     #[serde(default)]
     acts_for_owner: bool,
+    /// First-party clients (admins only) may be granted `iam:manage`.
+    #[serde(default)]
+    first_party: bool,
 }
 
 /// `POST /clients`: registers a client (admins; any session for a client acting for its
@@ -40,7 +43,6 @@ pub(crate) async fn register<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiJson(body): ApiJson<NewClientBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_session_token(&p)?;
     let mut new = match body.kind {
         ClientKind::Confidential => NewClient::confidential(body.name),
         ClientKind::Public => NewClient::public(body.name),
@@ -60,6 +62,7 @@ pub(crate) async fn register<S: Store, C: Clock>(
         new.require_pkce = pkce;
     }
     new.acts_for_owner = body.acts_for_owner;
+    new.first_party = body.first_party;
     let registered = st.iam.register_client(&p, new).await?;
     let secret = registered
         .client_secret
@@ -76,8 +79,7 @@ pub(crate) async fn list<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&p)?;
-    let clients: Vec<OAuthClient> = st.iam.list_oauth_clients().await?;
+    let clients: Vec<OAuthClient> = st.iam.list_oauth_clients((&p).into()).await?;
     Ok(Json(json!({ "clients": clients })))
 }
 
@@ -87,11 +89,7 @@ pub(crate) async fn get_one<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<OAuthClient>> {
-    let client = st.iam.oauth_client(&id).await?;
-    if client.owner.as_deref() != Some(p.account_id.as_str()) {
-        require_admin(&p).map_err(|_| ApiError::not_found("OAuth client"))?;
-    }
-    Ok(Json(client))
+    Ok(Json(st.iam.oauth_client((&p).into(), &id).await?))
 }
 
 /// `POST /clients/{id}/secret`: rotates a confidential client's secret; the old one keeps
@@ -101,7 +99,6 @@ pub(crate) async fn rotate_secret<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    require_session_token(&p)?;
     let secret = st.iam.rotate_client_secret(&p, &id).await?;
     Ok(Json(json!({ "client_secret": secret.expose() })))
 }
@@ -113,7 +110,6 @@ pub(crate) async fn disable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    require_session_token(&p)?;
     let revoked = st.iam.disable_client(&p, &id).await?;
     Ok(Json(json!({ "revoked_token_families": revoked })))
 }

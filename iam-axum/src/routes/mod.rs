@@ -18,9 +18,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use iam_core::{Clock, Iam, Principal, Store, ADMIN_ROLE};
+use iam_core::{Clock, Iam, Store};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::rate_limit::RateLimiter;
 
 /// What every handler shares.
@@ -31,30 +31,6 @@ pub(crate) struct ApiState<S: Store, C: Clock> {
 
 /// The state extractor of the handlers.
 pub(crate) type St<S, C> = State<Arc<ApiState<S, C>>>;
-
-/// `Ok` when the principal holds the admin role (403 `missing_role` otherwise).
-pub(crate) fn require_admin(p: &Principal) -> ApiResult<()> {
-    p.require_role(ADMIN_ROLE).map_err(ApiError::from)
-}
-
-/// `Ok` when the principal is `account_id` itself or an admin; otherwise 404, so that the
-/// existence of other accounts' objects is not revealed.
-pub(crate) fn require_self_or_admin(p: &Principal, account_id: &str, what: &str) -> ApiResult<()> {
-    if p.account_id == account_id || p.has_role(ADMIN_ROLE) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(what))
-    }
-}
-
-/// `Ok` when the token is a login session's (not an API or service token).
-pub(crate) fn require_session_token(p: &Principal) -> ApiResult<()> {
-    if p.is_session_token() {
-        Ok(())
-    } else {
-        Err(iam_core::Denial::WrongTokenKind.into())
-    }
-}
 
 /// The per-address limit in front of anonymous endpoints.
 async fn limit_by_address<S: Store, C: Clock>(
@@ -155,6 +131,8 @@ route_table! {
         get "/orgs/{id}/members" => orgs::members::<S, C>, "List an organization's members";
         put "/orgs/{id}/members/{account_id}" => orgs::set_member::<S, C>, "Add or update a member";
         delete "/orgs/{id}/members/{account_id}" => orgs::remove_member::<S, C>, "Remove a member";
+        post "/orgs/{id}/accept" => orgs::accept::<S, C>, "Accept an invitation to an organization";
+        post "/orgs/{id}/decline" => orgs::decline::<S, C>, "Decline an invitation to an organization";
         post "/orgs/{id}/token" => orgs::org_token::<S, C>, "Issue an organization-scoped token";
         get "/clients" => clients::list::<S, C>, "List OAuth clients";
         post "/clients" => clients::register::<S, C>, "Register an OAuth client (its secret is shown once)";

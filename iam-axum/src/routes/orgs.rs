@@ -5,7 +5,7 @@ use axum::Json;
 use iam_core::{Clock, Store};
 use serde_json::{json, Value};
 
-use super::{require_self_or_admin, St};
+use super::St;
 use crate::auth::RequireAuth;
 use crate::dto::{MemberBody, MembershipOut, NewOrgBody, OrgOut};
 use crate::error::ApiResult;
@@ -33,13 +33,12 @@ pub(crate) async fn get_one<S: Store, C: Clock>(
 /// `GET /orgs/{id}/members`.
 pub(crate) async fn members<S: Store, C: Clock>(
     st: St<S, C>,
-    RequireAuth(_p): RequireAuth,
+    RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    st.iam.organization(&id).await?;
     let members: Vec<MembershipOut> = st
         .iam
-        .members_of(&id)
+        .members_of((&p).into(), &id)
         .await?
         .into_iter()
         .map(MembershipOut::from)
@@ -71,6 +70,26 @@ pub(crate) async fn remove_member<S: Store, C: Clock>(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /orgs/{id}/accept`: the caller accepts an owner's invitation to the organization.
+pub(crate) async fn accept<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(org): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.iam.answer_invitation(&p, &org, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /orgs/{id}/decline`: the caller declines an owner's invitation to the organization.
+pub(crate) async fn decline<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiPath(org): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.iam.answer_invitation(&p, &org, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /orgs/{id}/token`: an access token scoped to the organization.
 pub(crate) async fn org_token<S: Store, C: Clock>(
     st: St<S, C>,
@@ -89,10 +108,9 @@ pub(crate) async fn memberships_of<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    require_self_or_admin(&p, &id, "account")?;
     let ms: Vec<MembershipOut> = st
         .iam
-        .memberships_of(&id)
+        .memberships_of((&p).into(), &id)
         .await?
         .into_iter()
         .map(MembershipOut::from)

@@ -5,7 +5,7 @@ use axum::Json;
 use iam_core::{Clock, LoginRequest, Store};
 use serde_json::{json, Value};
 
-use super::{require_self_or_admin, require_session_token, St};
+use super::St;
 use crate::auth::RequireAuth;
 use crate::dto::{
     AccountOut, ChangePasswordBody, LoginBody, LoginOut, OwnerQuery, PrincipalOut, RefreshBody,
@@ -42,7 +42,6 @@ pub(crate) async fn logout<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<StatusCode> {
-    require_session_token(&p)?;
     st.iam.logout(&p).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -59,10 +58,9 @@ pub(crate) async fn list_sessions<S: Store, C: Clock>(
     ApiQuery(q): ApiQuery<OwnerQuery>,
 ) -> ApiResult<Json<Value>> {
     let account = q.account_id.unwrap_or_else(|| p.account_id.clone());
-    require_self_or_admin(&p, &account, "account")?;
     let sessions: Vec<SessionOut> = st
         .iam
-        .list_sessions(&account)
+        .list_sessions((&p).into(), &account)
         .await?
         .iter()
         .map(|s| SessionOut::new(s, &p.session_id))
@@ -76,9 +74,7 @@ pub(crate) async fn revoke_session<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let session = st.iam.session(&id).await?;
-    require_self_or_admin(&p, &session.account_id, "session")?;
-    st.iam.revoke_session(&id, Some(&p.account_id)).await?;
+    st.iam.revoke_session((&p).into(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -89,7 +85,7 @@ pub(crate) async fn revoke_all_own<S: Store, C: Clock>(
 ) -> ApiResult<Json<Value>> {
     let n = st
         .iam
-        .revoke_all_sessions(&p.account_id, Some(&p.account_id))
+        .revoke_all_sessions((&p).into(), &p.account_id)
         .await?;
     Ok(Json(json!({ "revoked": n })))
 }
@@ -99,10 +95,9 @@ pub(crate) async fn totp_enrol<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_session_token(&p)?;
     let e = st
         .iam
-        .enrol_totp(&p.account_id, Some(&p.account_id))
+        .enrol_totp((&p).into(), &p.account_id)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -116,10 +111,9 @@ pub(crate) async fn totp_confirm<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiJson(body): ApiJson<TotpCodeBody>,
 ) -> ApiResult<Json<AccountOut>> {
-    require_session_token(&p)?;
     let a = st
         .iam
-        .confirm_totp(&p.account_id, &body.code, Some(&p.account_id))
+        .confirm_totp((&p).into(), &p.account_id, &body.code)
         .await?;
     Ok(Json(a.into()))
 }
@@ -142,10 +136,9 @@ pub(crate) async fn totp_remove<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<Json<AccountOut>> {
-    require_session_token(&p)?;
     let a = st
         .iam
-        .remove_totp(&p.account_id, Some(&p.account_id))
+        .remove_totp((&p).into(), &p.account_id)
         .await?;
     Ok(Json(a.into()))
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use iam_core::{Clock, ServiceToken, Store};
 use serde_json::{json, Value};
 
-use super::{require_self_or_admin, St};
+use super::St;
 use crate::auth::RequireAuth;
 use crate::dto::{rfc3339, ApiTokenOut, NewApiTokenBody, OwnerQuery};
 use crate::error::{ApiError, ApiResult};
@@ -84,10 +84,9 @@ pub(crate) async fn list_api<S: Store, C: Clock>(
     ApiQuery(q): ApiQuery<OwnerQuery>,
 ) -> ApiResult<Json<Value>> {
     let account = q.account_id.unwrap_or_else(|| p.account_id.clone());
-    require_self_or_admin(&p, &account, "account")?;
     let tokens: Vec<ApiTokenOut> = st
         .iam
-        .list_api_tokens(&account)
+        .list_api_tokens((&p).into(), &account)
         .await?
         .into_iter()
         .map(ApiTokenOut::from)
@@ -101,6 +100,6 @@ pub(crate) async fn revoke_api<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    st.iam.revoke_api_token(&p, &id).await?;
+    st.iam.revoke_api_token((&p).into(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
