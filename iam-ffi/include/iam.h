@@ -167,8 +167,7 @@ void iam_string_free(char **string);
 //
 // With a `password` the account is a human one; with `password` NULL it is a system (service)
 // account, which authenticates with service tokens only. `roles` points to `roles_len` role
-// names (it may be NULL when `roles_len` is 0). `actor_account_id` (NULL for none) names who
-// did it, for the audit log.
+// names (it may be NULL when `roles_len` is 0). `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 //
 // Fails with `IAM_STATUS_USERNAME_TAKEN`, or `IAM_STATUS_INVALID_ARGUMENT` for a bad username,
 // password or role.
@@ -181,7 +180,7 @@ iam_status iam_create_account(const iam_t *iam,
                               const char *password,
                               const char *const *roles,
                               size_t roles_len,
-                              const char *actor_account_id,
+                              const char *actor_token,
                               char **out_account_id);
 
 // Looks up the id of the account named `username` and returns it through `*out_account_id`
@@ -192,15 +191,15 @@ iam_status iam_create_account(const iam_t *iam,
 // or writable.
 iam_status iam_find_account(const iam_t *iam, const char *username, char **out_account_id);
 
-// Sets (or replaces) the password of a human account. `actor_account_id` (NULL for none)
-// names who did it, for the audit log.
+// Sets (or replaces) the password of a human account. `actor_token` is the access token of
+// whoever asks (NULL: the embedding application itself); iam decides whether it may.
 //
 // # Safety
 // `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
 iam_status iam_set_password(const iam_t *iam,
                             const char *account_id,
                             const char *password,
-                            const char *actor_account_id);
+                            const char *actor_token);
 
 // Creates a personal API token for the holder of `access_token` (a login session's access
 // token). `label` names it for its owner (1-128 characters); `scopes` points to `scopes_len`
@@ -262,8 +261,7 @@ iam_status iam_verify_api_token(const iam_t *iam,
 iam_status iam_verify_audit_chain(const iam_t *iam, uint64_t *out_events);
 
 // Makes `role` elevatable for an account: the account holds it, but it is off until opened for
-// one session with `iam_elevate`. Granting it again succeeds. `actor_account_id` (NULL for
-// none) names who did it, for the audit log.
+// one session with `iam_elevate`. Granting it again succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 //
 // Fails with `IAM_STATUS_NOT_FOUND` for an unknown account, `IAM_STATUS_INVALID_ARGUMENT` for a
 // bad role name.
@@ -273,18 +271,18 @@ iam_status iam_verify_audit_chain(const iam_t *iam, uint64_t *out_events);
 iam_status iam_grant_elevatable_role(const iam_t *iam,
                                      const char *account_id,
                                      const char *role,
-                                     const char *actor_account_id);
+                                     const char *actor_token);
 
 // Takes an elevatable role away from an account; access tokens carrying it (open elevations)
 // stop verifying at once. Revoking a role the account does not have succeeds.
-// `actor_account_id` (NULL for none) names who did it, for the audit log.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 //
 // # Safety
 // `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
 iam_status iam_revoke_elevatable_role(const iam_t *iam,
                                       const char *account_id,
                                       const char *role,
-                                      const char *actor_account_id);
+                                      const char *actor_token);
 
 // Opens the elevatable `role` for the session of `access_token` (a login session's access
 // token) for `duration_secs` seconds (0: the role's maximum). `password` and `totp_code` (each
@@ -650,13 +648,13 @@ iam_status iam_refresh(const iam_t *iam, const char *refresh_token, iam_tokens_t
 iam_status iam_verify(const iam_t *iam, const char *access_token, iam_principal_t **out_principal);
 
 // Revokes a session: its refresh token dies and its access tokens stop verifying at once.
-// Revoking a revoked session succeeds. `actor_account_id` (NULL for none) names who did it.
+// Revoking a revoked session succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
 //
 // # Safety
 // `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
 iam_status iam_revoke_session(const iam_t *iam,
                               const char *session_id,
-                              const char *actor_account_id);
+                              const char *actor_token);
 
 // The access token (a PASETO v4.public bearer token), or NULL if `tokens` is NULL. Borrowed:
 // valid until `iam_tokens_free`.
@@ -696,26 +694,26 @@ void iam_tokens_free(iam_tokens_t **tokens);
 // Starts TOTP enrolment for a human account. Returns the shared secret (base32, for typing into
 // an authenticator) through `*out_secret_base32` and the `otpauth://totp/...` URI (for a QR code;
 // it contains the secret) through `*out_uri`; free both with `iam_string_free`, which wipes them.
-// TOTP is required at login only after `iam_confirm_totp`. `actor_account_id` may be NULL.
+// TOTP is required at login only after `iam_confirm_totp`. `actor_token` is the access token of whoever asks (NULL: the embedding application itself).
 //
 // # Safety
 // `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; the out
 // pointers NULL or writable.
 iam_status iam_enrol_totp(const iam_t *iam,
                           const char *account_id,
-                          const char *actor_account_id,
+                          const char *actor_token,
                           char **out_secret_base32,
                           char **out_uri);
 
 // Confirms a pending TOTP enrolment with a current six-digit code; from then on login needs a
-// code. A wrong code fails with `IAM_STATUS_BAD_CREDENTIALS`. `actor_account_id` may be NULL.
+// code. A wrong code fails with `IAM_STATUS_BAD_CREDENTIALS`. `actor_token` is the access token of whoever asks (NULL: the embedding application itself).
 //
 // # Safety
 // `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
 iam_status iam_confirm_totp(const iam_t *iam,
                             const char *account_id,
                             const char *code,
-                            const char *actor_account_id);
+                            const char *actor_token);
 
 #ifdef __cplusplus
 }  // extern "C"
