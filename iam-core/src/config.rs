@@ -100,15 +100,17 @@ pub enum StepUp {
     PasswordAndTotp,
 }
 
-/// How one role may be elevated to.
+/// How one role may be elevated to. In a configuration file: `step_up`, `approver_role` and
+/// `max_duration_secs`; absent fields keep the defaults, unknown ones are refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ElevationPolicy {
     /// The fresh proof required.
     pub step_up: StepUp,
     /// If set, another account holding this role must approve each activation.
     pub approver_role: Option<String>,
     /// The longest an activation may last (default 30 minutes).
-    #[serde(with = "secs")]
+    #[serde(rename = "max_duration_secs", with = "secs")]
     pub max_duration: Duration,
 }
 
@@ -118,6 +120,22 @@ impl Default for ElevationPolicy {
             step_up: StepUp::Password,
             approver_role: None,
             max_duration: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl ElevationPolicy {
+    /// Rejects a policy that cannot work: a zero duration, or an approver role that is not a
+    /// valid role name (no account could ever hold it, so no request could be approved).
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.max_duration.is_zero() {
+            return Err(InvalidInput::Config(
+                "an elevation's maximum duration must be positive",
+            ));
+        }
+        match &self.approver_role {
+            Some(role) => crate::account::validate_role(role),
+            None => Ok(()),
         }
     }
 }
@@ -167,10 +185,20 @@ impl Config {
                 "issuer and audience must not be empty",
             ));
         }
-        if self.access_token_ttl.is_zero() || self.session_ttl.is_zero() {
+        if self.access_token_ttl.is_zero()
+            || self.session_ttl.is_zero()
+            || self.service_token_ttl.is_zero()
+            || self.api_token_max_ttl.is_zero()
+            || self.elevation_request_ttl.is_zero()
+        {
             return Err(InvalidInput::Config(
-                "token and session lifetimes must be positive",
+                "token, session and elevation-request lifetimes must be positive",
             ));
+        }
+        self.default_elevation.validate()?;
+        for (role, policy) in &self.elevation {
+            crate::account::validate_role(role)?;
+            policy.validate()?;
         }
         if self.totp_issuer.contains(':') || self.totp_issuer.is_empty() {
             return Err(InvalidInput::Config(
@@ -191,12 +219,7 @@ impl Config {
                 "the device verification URI must not be empty",
             ));
         }
-        if self.passwords.min_length == 0 || self.passwords.min_length > self.passwords.max_length {
-            return Err(InvalidInput::Config(
-                "password length bounds are inconsistent",
-            ));
-        }
-        Ok(())
+        self.passwords.validate()
     }
 }
 
@@ -212,5 +235,64 @@ pub(crate) mod secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::new(MasterKey::from_bytes([7; 32]))
+    }
+
+    #[test]
+    fn an_elevation_policy_reads_its_file_form_and_refuses_unknown_fields() {
+        let p: ElevationPolicy = serde_json::from_str(
+            r#"{"step_up": "password_and_totp", "approver_role": "dba-approver", "max_duration_secs": 3600}"#,
+        )
+        .expect("parses");
+        assert_eq!(p.step_up, StepUp::PasswordAndTotp);
+        assert_eq!(p.approver_role.as_deref(), Some("dba-approver"));
+        assert_eq!(p.max_duration, Duration::from_secs(3600));
+        let partial: ElevationPolicy =
+            serde_json::from_str(r#"{"approver_role": "admin"}"#).expect("parses");
+        assert_eq!(partial.step_up, ElevationPolicy::default().step_up);
+        assert_eq!(
+            partial.max_duration,
+            ElevationPolicy::default().max_duration
+        );
+        let err = serde_json::from_str::<ElevationPolicy>(r#"{"max_duration": 60}"#)
+            .expect_err("unknown field");
+        assert!(err.to_string().contains("max_duration"), "{err}");
+    }
+
+    #[test]
+    fn validate_refuses_elevation_and_hashing_settings_that_cannot_work() {
+        assert!(config().validate().is_ok());
+        let cases: [fn(&mut Config); 6] = [
+            |c| c.default_elevation.max_duration = Duration::ZERO,
+            |c| {
+                c.elevation.insert(
+                    "dba".into(),
+                    ElevationPolicy {
+                        approver_role: Some("Not A Role".into()),
+                        ..ElevationPolicy::default()
+                    },
+                );
+            },
+            |c| {
+                c.elevation
+                    .insert("Bad Role".into(), ElevationPolicy::default());
+            },
+            |c| c.elevation_request_ttl = Duration::ZERO,
+            |c| c.passwords.memory_kib = 4,
+            |c| c.passwords.iterations = 0,
+        ];
+        for (i, change) in cases.iter().enumerate() {
+            let mut c = config();
+            change(&mut c);
+            assert!(c.validate().is_err(), "case {i} accepted");
+        }
     }
 }

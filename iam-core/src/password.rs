@@ -54,6 +54,23 @@ impl PasswordPolicy {
         }
     }
 
+    /// Rejects a policy that cannot work: inconsistent length bounds, or an Argon2id cost the
+    /// algorithm does not accept (e.g. `memory_kib` below `8 * parallelism`).
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.min_length == 0 || self.min_length > self.max_length {
+            return Err(InvalidInput::Config(
+                "password length bounds are inconsistent",
+            ));
+        }
+        self.params().map(drop)
+    }
+
+    /// The Argon2id parameters, if the algorithm accepts them.
+    fn params(&self) -> Result<Params, InvalidInput> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|_| InvalidInput::Config("Argon2 parameters out of range"))
+    }
+
     /// Checks a candidate password against the length rules.
     pub fn check(&self, password: &SecretString) -> Result<(), InvalidInput> {
         let text = password.expose();
@@ -78,9 +95,11 @@ impl PasswordPolicy {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>, Error> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|_| InvalidInput::Config("Argon2 parameters out of range"))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+        Ok(Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            self.params()?,
+        ))
     }
 }
 

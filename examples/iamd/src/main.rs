@@ -49,8 +49,7 @@ async fn serve(settings: Settings) -> Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let master_key = settings.master_key()?;
-    let mut config = Config::new(master_key);
-    settings.apply(&mut config);
+    let config = settings.config(master_key);
     match settings.store.as_deref() {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let options = PostgresStoreOptions::new(url).context("parsing the Postgres URL")?;

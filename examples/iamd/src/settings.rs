@@ -1,14 +1,23 @@
 //! Settings: command line over environment variables over the TOML file over defaults.
+//!
+//! The core's settings (lifetimes, password cost, back-off, elevation rules, OAuth) are read
+//! into the core's own serde types where it has them, bounded key by key in [`core_config`]
+//! (one line per key), then checked by [`Config::validate`]. Every refusal names its key.
 
+use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
-use iam_core::{Config, MasterKey, SecureRandom};
+use iam_core::account::validate_role;
+use iam_core::config::ElevationPolicy;
+use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, SecureRandom, ThrottlePolicy};
 use serde::Deserialize;
 
 /// The iam server.
@@ -60,13 +69,43 @@ struct FileSettings {
     public_url: Option<String>,
     issuer: Option<String>,
     audience: Option<String>,
+    // The core's settings: each is bounded and applied by one line of `core_config`.
     access_token_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
+    service_token_ttl_secs: Option<u64>,
+    api_token_max_ttl_secs: Option<u64>,
+    elevation_request_ttl_secs: Option<u64>,
+    deletion_grace_secs: Option<u64>,
+    totp_issuer: Option<String>,
+    /// `[password]`: Argon2id cost and length rules (the core's type).
+    password: Option<PasswordPolicy>,
+    /// `[throttle]`: the per-username login back-off (the core's type).
+    throttle: Option<ThrottlePolicy>,
+    /// `[default_elevation]`: the rules of roles without an `[elevation.ROLE]` of their own.
+    default_elevation: Option<ElevationPolicy>,
+    /// `[elevation.ROLE]`: the rules of one role (the core's type; replaces the default whole).
+    #[serde(default)]
+    elevation: BTreeMap<String, ElevationPolicy>,
+    /// `[oauth]`: the OAuth authorization server.
+    oauth: Option<OAuthFile>,
     sweep_interval_secs: Option<u64>,
     body_limit: Option<usize>,
     rate_limit_burst: Option<u32>,
     rate_limit_per_second: Option<f64>,
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+}
+
+/// The `[oauth]` section.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OAuthFile {
+    client_secret_grace_secs: Option<u64>,
+    code_ttl_secs: Option<u64>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_ttl_secs: Option<u64>,
+    device_code_ttl_secs: Option<u64>,
+    device_poll_interval_secs: Option<u64>,
+    verification_uri: Option<String>,
 }
 
 /// Where the master key comes from.
@@ -114,8 +153,6 @@ pub struct Settings {
     pub prefix: String,
     /// The OAuth issuer: the absolute URL the server is reached at.
     pub public_url: String,
-    /// The public URL when it was configured (then also the tokens' issuer).
-    configured_public_url: Option<String>,
     pub sweep_interval: Duration,
     pub body_limit: usize,
     pub rate_limit_burst: u32,
@@ -123,10 +160,8 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` the per-address limit believes.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     master_key: KeySource,
-    issuer: Option<String>,
-    audience: Option<String>,
-    access_token_ttl: Option<Duration>,
-    session_ttl: Option<Duration>,
+    /// The core configuration, checked, with a placeholder master key (see [`Settings::config`]).
+    core: Config,
 }
 
 impl Settings {
@@ -141,6 +176,9 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
+        let configured_public_url = args.public_url.clone().or(file.public_url.clone());
+        let core = core_config(&file, configured_public_url.as_ref())?;
+        warn_if_weak(&core);
         let data_dir = args
             .data_dir
             .clone()
@@ -167,8 +205,7 @@ impl Settings {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
         let http = args.http || file.http.unwrap_or(false);
         let prefix = mount_prefix(&file.prefix.unwrap_or_default())?;
-        let configured_public_url = args.public_url.clone().or(file.public_url);
-        let public_url = configured_public_url.clone().unwrap_or_else(|| {
+        let public_url = configured_public_url.unwrap_or_else(|| {
             let scheme = if http { "http" } else { "https" };
             format!("{scheme}://{listen}{prefix}")
         });
@@ -181,17 +218,13 @@ impl Settings {
             data_dir,
             prefix,
             public_url,
-            configured_public_url,
             sweep_interval: Duration::from_secs(file.sweep_interval_secs.unwrap_or(300).max(1)),
             body_limit: file.body_limit.unwrap_or(iam_axum::DEFAULT_BODY_LIMIT),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(20),
             rate_limit_per_second: file.rate_limit_per_second.unwrap_or(2.0),
             trusted_proxies: file.trusted_proxies.unwrap_or_default(),
             master_key,
-            issuer: file.issuer,
-            audience: file.audience,
-            access_token_ttl: file.access_token_ttl_secs.map(Duration::from_secs),
-            session_ttl: file.session_ttl_secs.map(Duration::from_secs),
+            core,
         })
     }
 
@@ -200,23 +233,191 @@ impl Settings {
         self.master_key.load()
     }
 
-    /// Applies the settings that touch the core configuration.
-    pub fn apply(&self, config: &mut Config) {
-        // Tokens name the server by the URL its OAuth metadata gives as issuer when that URL
-        // is configured; the default URL follows the listen address, which must not void
-        // tokens when only the port changes.
-        if let Some(i) = self.issuer.as_ref().or(self.configured_public_url.as_ref()) {
-            config.issuer.clone_from(i);
+    /// The core configuration in force, with the real master key.
+    pub fn config(&self, master_key: MasterKey) -> Config {
+        Config {
+            master_key,
+            ..self.core.clone()
         }
-        if let Some(a) = &self.audience {
-            config.audience.clone_from(a);
+    }
+}
+
+/// Applies one key in whole seconds: `secs!(section.key => target, bounds[, "prefix."])`.
+/// A refusal names the key (`prefix.key`).
+macro_rules! secs {
+    ($file:ident . $key:ident => $target:expr, $bounds:expr) => {
+        secs!($file.$key => $target, $bounds, "")
+    };
+    ($file:ident . $key:ident => $target:expr, $bounds:expr, $prefix:literal) => {
+        set_secs(&mut $target, concat!($prefix, stringify!($key)), $file.$key, $bounds)?
+    };
+}
+
+/// Seconds in a minute, an hour, a day and a year: the bounds of the duration keys.
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+const YEAR: u64 = 365 * DAY;
+
+/// The core configuration the file describes: every key bounded (a refusal names the key),
+/// then [`Config::validate`]. The master key is a placeholder that [`Settings::config`]
+/// replaces; it is never used. To add a key: a field in [`FileSettings`] and one line here.
+fn core_config(file: &FileSettings, public_url: Option<&String>) -> Result<Config> {
+    let mut c = Config::new(MasterKey::from_bytes([0; 32]));
+    // Tokens name the server by the URL its OAuth metadata gives as issuer when that URL is
+    // configured; the default URL follows the listen address, which must not void tokens
+    // when only the port changes.
+    set_text(&mut c.issuer, "issuer", file.issuer.as_ref().or(public_url))?;
+    set_text(&mut c.audience, "audience", file.audience.as_ref())?;
+    set_text(&mut c.totp_issuer, "totp_issuer", file.totp_issuer.as_ref())?;
+    if c.totp_issuer.contains(':') {
+        bail!("totp_issuer: must not contain ':' (authenticator apps split the label there)");
+    }
+    secs!(file.access_token_ttl_secs => c.access_token_ttl, 1..=DAY);
+    secs!(file.session_ttl_secs => c.session_ttl, 1..=YEAR);
+    secs!(file.service_token_ttl_secs => c.service_token_ttl, 1..=YEAR);
+    secs!(file.api_token_max_ttl_secs => c.api_token_max_ttl, 1..=10 * YEAR);
+    secs!(file.elevation_request_ttl_secs => c.elevation_request_ttl, 1..=DAY);
+    secs!(file.deletion_grace_secs => c.deletion_grace, 0..=YEAR);
+    if let Some(p) = &file.password {
+        c.passwords = password_policy(p)?;
+    }
+    if let Some(t) = &file.throttle {
+        c.throttle = throttle_policy(t)?;
+    }
+    if let Some(e) = &file.default_elevation {
+        c.default_elevation = elevation_policy("default_elevation", e)?;
+    }
+    for (role, e) in &file.elevation {
+        let key = format!("elevation.{role}");
+        validate_role(role).map_err(|err| anyhow!("{key}: {err}"))?;
+        c.elevation.insert(role.clone(), elevation_policy(&key, e)?);
+    }
+    if let Some(o) = &file.oauth {
+        oauth_config(&mut c.oauth, o)?;
+    }
+    c.validate().context("the configuration is inconsistent")?;
+    Ok(c)
+}
+
+/// The `[password]` section, bounded.
+fn password_policy(p: &PasswordPolicy) -> Result<PasswordPolicy> {
+    in_range("password.memory_kib", p.memory_kib, 8..=4 * 1024 * 1024)?;
+    in_range("password.iterations", p.iterations, 1..=64)?;
+    in_range("password.parallelism", p.parallelism, 1..=64)?;
+    in_range("password.max_length", p.max_length, 1..=4096)?;
+    in_range("password.min_length", p.min_length, 1..=p.max_length)?;
+    in_range(
+        "password.max_concurrent_hashes",
+        p.max_concurrent_hashes,
+        1..=1024,
+    )?;
+    p.validate().map_err(|e| anyhow!("password: {e}"))?;
+    Ok(p.clone())
+}
+
+/// The `[throttle]` section, bounded: the back-off cannot be turned off (`base_delay` 0).
+fn throttle_policy(t: &ThrottlePolicy) -> Result<ThrottlePolicy> {
+    in_range("throttle.free_failures", t.free_failures, 0..=100)?;
+    in_range("throttle.base_delay", t.base_delay.as_secs(), 1..=HOUR)?;
+    in_range(
+        "throttle.max_delay",
+        t.max_delay.as_secs(),
+        t.base_delay.as_secs()..=DAY,
+    )?;
+    Ok(t.clone())
+}
+
+/// One elevation policy (`key` is its section), bounded.
+fn elevation_policy(key: &str, e: &ElevationPolicy) -> Result<ElevationPolicy> {
+    in_range(
+        &format!("{key}.max_duration_secs"),
+        e.max_duration.as_secs(),
+        1..=DAY,
+    )?;
+    if let Some(role) = &e.approver_role {
+        validate_role(role).map_err(|err| anyhow!("{key}.approver_role: {err}"))?;
+    }
+    Ok(e.clone())
+}
+
+/// Applies the `[oauth]` section.
+fn oauth_config(c: &mut OAuthConfig, o: &OAuthFile) -> Result<()> {
+    secs!(o.client_secret_grace_secs => c.client_secret_grace, 0..=30 * DAY, "oauth.");
+    // RFC 6749, 4.1.2: a maximum code lifetime of 10 minutes is recommended.
+    secs!(o.code_ttl_secs => c.code_ttl, 1..=10 * MINUTE, "oauth.");
+    secs!(o.access_token_ttl_secs => c.access_token_ttl, 1..=DAY, "oauth.");
+    secs!(o.refresh_ttl_secs => c.refresh_ttl, 1..=YEAR, "oauth.");
+    secs!(o.device_code_ttl_secs => c.device_code_ttl, 1..=DAY, "oauth.");
+    secs!(o.device_poll_interval_secs => c.device_poll_interval, 1..=MINUTE, "oauth.");
+    if c.device_poll_interval >= c.device_code_ttl {
+        bail!("oauth.device_poll_interval_secs: must be shorter than oauth.device_code_ttl_secs");
+    }
+    if let Some(uri) = &o.verification_uri {
+        if !(uri.starts_with('/') || uri.starts_with("https://") || uri.starts_with("http://")) {
+            bail!("oauth.verification_uri: must be a path like \"/device\" or an absolute http(s) URL");
         }
-        if let Some(t) = self.access_token_ttl {
-            config.access_token_ttl = t;
-        }
-        if let Some(t) = self.session_ttl {
-            config.session_ttl = t;
-        }
+        c.verification_uri.clone_from(uri);
+    }
+    Ok(())
+}
+
+/// `value`, if it lies within `bounds`; else an error naming `key`.
+fn in_range<T: PartialOrd + Display + Copy>(
+    key: &str,
+    value: T,
+    bounds: RangeInclusive<T>,
+) -> Result<T> {
+    if value < *bounds.start() {
+        bail!("{key}: must be at least {} (got {value})", bounds.start());
+    }
+    if value > *bounds.end() {
+        bail!("{key}: must be at most {} (got {value})", bounds.end());
+    }
+    Ok(value)
+}
+
+/// Sets `target` from a key in whole seconds, if given and within `bounds`.
+fn set_secs(
+    target: &mut Duration,
+    key: &str,
+    value: Option<u64>,
+    bounds: RangeInclusive<u64>,
+) -> Result<()> {
+    if let Some(v) = value {
+        *target = Duration::from_secs(in_range(key, v, bounds)?);
+    }
+    Ok(())
+}
+
+/// Sets `target` from a text key, if given and not empty.
+fn set_text(target: &mut String, key: &str, value: Option<&String>) -> Result<()> {
+    match value {
+        Some(v) if v.is_empty() => bail!("{key}: must not be empty"),
+        Some(v) => target.clone_from(v),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Logs settings that work but are weaker than the usual recommendations.
+fn warn_if_weak(c: &Config) {
+    let p = &c.passwords;
+    // OWASP's table of equivalent Argon2id costs ends at m = 7168 KiB with t = 5; every row
+    // has m * t of at least 35840.
+    if u64::from(p.memory_kib) * u64::from(p.iterations) < 35_840 {
+        tracing::warn!(
+            memory_kib = p.memory_kib,
+            iterations = p.iterations,
+            "password: Argon2id cost below OWASP's minimum (e.g. memory_kib = 19456 with \
+             iterations = 2); stolen hashes are cheap to attack"
+        );
+    }
+    if p.min_length < 8 {
+        tracing::warn!(
+            min_length = p.min_length,
+            "password.min_length below 8, NIST SP 800-63B's minimum"
+        );
     }
 }
 
@@ -267,6 +468,299 @@ fn generate_key_file(path: &Path) -> Result<MasterKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iam_core::config::StepUp;
+
+    /// The example configuration shipped beside the binary.
+    const EXAMPLE: &str = include_str!("../iamd.example.toml");
+
+    /// The core configuration a file's text describes, as `Settings::load` builds it.
+    fn core_of(text: &str) -> Result<Config> {
+        let file: FileSettings = toml::from_str(text)?;
+        core_config(&file, None)
+    }
+
+    /// The error a file's text is refused with, with its causes.
+    fn refusal(text: &str) -> String {
+        match core_of(text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn the_example_file_turns_on_two_person_approval_and_otherwise_keeps_the_defaults() {
+        let c = core_of(EXAMPLE).expect("the example parses");
+        assert_eq!(
+            c.elevation_policy("dba"),
+            &ElevationPolicy {
+                step_up: StepUp::PasswordAndTotp,
+                approver_role: Some("dba-approver".into()),
+                max_duration: Duration::from_secs(3600),
+            }
+        );
+        assert_eq!(c.elevation.len(), 1);
+        assert_eq!(c.elevation_policy("other"), &ElevationPolicy::default());
+        // Everything else the example spells out is the core's default.
+        let d = Config::new(MasterKey::from_bytes([0; 32]));
+        assert_eq!(c.passwords, d.passwords);
+        assert_eq!(c.throttle, d.throttle);
+        assert_eq!(c.oauth, d.oauth);
+        assert_eq!(c.default_elevation, d.default_elevation);
+        assert_eq!(
+            (&c.issuer, &c.audience, &c.totp_issuer),
+            (&d.issuer, &d.audience, &d.totp_issuer)
+        );
+        assert_eq!(
+            [
+                c.access_token_ttl,
+                c.session_ttl,
+                c.service_token_ttl,
+                c.api_token_max_ttl,
+                c.elevation_request_ttl,
+                c.deletion_grace,
+            ],
+            [
+                d.access_token_ttl,
+                d.session_ttl,
+                d.service_token_ttl,
+                d.api_token_max_ttl,
+                d.elevation_request_ttl,
+                d.deletion_grace,
+            ]
+        );
+    }
+
+    #[test]
+    fn every_core_key_reaches_its_setting() {
+        let c = core_of(
+            r#"
+            issuer = "https://id.example.com"
+            audience = "apps"
+            totp_issuer = "Example"
+            access_token_ttl_secs = 301
+            session_ttl_secs = 302
+            service_token_ttl_secs = 303
+            api_token_max_ttl_secs = 304
+            elevation_request_ttl_secs = 305
+            deletion_grace_secs = 0
+            [password]
+            memory_kib = 65536
+            iterations = 3
+            parallelism = 2
+            min_length = 12
+            max_length = 256
+            max_concurrent_hashes = 3
+            [throttle]
+            free_failures = 3
+            base_delay = 2
+            max_delay = 60
+            [oauth]
+            client_secret_grace_secs = 306
+            code_ttl_secs = 307
+            access_token_ttl_secs = 308
+            refresh_ttl_secs = 309
+            device_code_ttl_secs = 310
+            device_poll_interval_secs = 11
+            verification_uri = "https://id.example.com/activate"
+            [default_elevation]
+            step_up = "totp"
+            approver_role = "admin"
+            max_duration_secs = 312
+            [elevation.breakglass]
+            step_up = "none"
+            "#,
+        )
+        .expect("parses");
+        let secs = Duration::from_secs;
+        assert_eq!(
+            (
+                c.issuer.as_str(),
+                c.audience.as_str(),
+                c.totp_issuer.as_str()
+            ),
+            ("https://id.example.com", "apps", "Example")
+        );
+        assert_eq!(
+            [
+                c.access_token_ttl,
+                c.session_ttl,
+                c.service_token_ttl,
+                c.api_token_max_ttl,
+                c.elevation_request_ttl,
+                c.deletion_grace,
+            ],
+            [
+                secs(301),
+                secs(302),
+                secs(303),
+                secs(304),
+                secs(305),
+                secs(0)
+            ]
+        );
+        assert_eq!(
+            c.passwords,
+            PasswordPolicy {
+                memory_kib: 65536,
+                iterations: 3,
+                parallelism: 2,
+                min_length: 12,
+                max_length: 256,
+                max_concurrent_hashes: 3,
+            }
+        );
+        assert_eq!(
+            c.throttle,
+            ThrottlePolicy {
+                free_failures: 3,
+                base_delay: secs(2),
+                max_delay: secs(60),
+            }
+        );
+        assert_eq!(
+            c.oauth,
+            OAuthConfig {
+                client_secret_grace: secs(306),
+                code_ttl: secs(307),
+                access_token_ttl: secs(308),
+                refresh_ttl: secs(309),
+                device_code_ttl: secs(310),
+                device_poll_interval: secs(11),
+                verification_uri: "https://id.example.com/activate".into(),
+            }
+        );
+        assert_eq!(
+            c.default_elevation,
+            ElevationPolicy {
+                step_up: StepUp::Totp,
+                approver_role: Some("admin".into()),
+                max_duration: secs(312),
+            }
+        );
+        // A role's own section replaces the default whole: absent fields are the built-in ones.
+        assert_eq!(
+            c.elevation_policy("breakglass"),
+            &ElevationPolicy {
+                step_up: StepUp::None,
+                ..ElevationPolicy::default()
+            }
+        );
+    }
+
+    #[test]
+    fn the_public_url_is_the_issuer_unless_issuer_is_set() {
+        let file = FileSettings::default();
+        let url = "https://id.example.com/iam".to_owned();
+        assert_eq!(core_config(&file, Some(&url)).expect("ok").issuer, url);
+        assert_eq!(core_config(&file, None).expect("ok").issuer, "iam");
+        let file: FileSettings = toml::from_str(r#"issuer = "tokens""#).expect("parses");
+        assert_eq!(core_config(&file, Some(&url)).expect("ok").issuer, "tokens");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        for (text, key) in [
+            ("access_token_ttl = 60", "access_token_ttl"),
+            ("[oauth]\ncode_ttl = 60", "code_ttl"),
+            ("[password]\nmemory = 65536", "memory"),
+            ("[throttle]\nbase_delay_secs = 1", "base_delay_secs"),
+            ("[default_elevation]\napprover = \"admin\"", "approver"),
+            ("[elevation.dba]\nmax_duration = 3600", "max_duration"),
+        ] {
+            let err = refusal(text);
+            assert!(
+                err.contains(&format!("unknown field `{key}`")),
+                "{text}: {err}"
+            );
+        }
+        let err = refusal("[elevation.dba]\nstep_up = \"either\"");
+        assert!(
+            err.contains("either") && err.contains("password_and_totp"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_naming_the_key() {
+        for (text, want) in [
+            (
+                "[elevation.dba]\nmax_duration_secs = 90000",
+                "elevation.dba.max_duration_secs: must be at most 86400 (got 90000)",
+            ),
+            (
+                "[default_elevation]\nmax_duration_secs = 0",
+                "default_elevation.max_duration_secs: must be at least 1",
+            ),
+            (
+                "[elevation.dba]\napprover_role = \"DBA Approvers\"",
+                "elevation.dba.approver_role: ",
+            ),
+            ("[elevation.\"Not A Role\"]", "elevation.Not A Role: "),
+            (
+                "access_token_ttl_secs = 0",
+                "access_token_ttl_secs: must be at least 1",
+            ),
+            (
+                "[password]\nmin_length = 2000",
+                "password.min_length: must be at most 1024",
+            ),
+            (
+                "[password]\niterations = 0",
+                "password.iterations: must be at least 1",
+            ),
+            // Argon2id needs 8 KiB per lane.
+            ("[password]\nmemory_kib = 8\nparallelism = 2", "password: "),
+            (
+                "[throttle]\nbase_delay = 0",
+                "throttle.base_delay: must be at least 1",
+            ),
+            (
+                "[throttle]\nbase_delay = 10\nmax_delay = 5",
+                "throttle.max_delay: must be at least 10",
+            ),
+            ("totp_issuer = \"a:b\"", "totp_issuer: must not contain ':'"),
+            ("issuer = \"\"", "issuer: must not be empty"),
+            (
+                "[oauth]\ncode_ttl_secs = 3600",
+                "oauth.code_ttl_secs: must be at most 600",
+            ),
+            (
+                "[oauth]\ndevice_code_ttl_secs = 30\ndevice_poll_interval_secs = 30",
+                "oauth.device_poll_interval_secs: must be shorter",
+            ),
+            (
+                "[oauth]\nverification_uri = \"device\"",
+                "oauth.verification_uri: ",
+            ),
+        ] {
+            let err = refusal(text);
+            assert!(err.starts_with(want), "{text}: {err}");
+        }
+        // Every duration key has an upper bound, and its refusal names it in full.
+        for key in [
+            "access_token_ttl_secs",
+            "session_ttl_secs",
+            "service_token_ttl_secs",
+            "api_token_max_ttl_secs",
+            "elevation_request_ttl_secs",
+            "deletion_grace_secs",
+            "oauth.client_secret_grace_secs",
+            "oauth.code_ttl_secs",
+            "oauth.access_token_ttl_secs",
+            "oauth.refresh_ttl_secs",
+            "oauth.device_code_ttl_secs",
+            "oauth.device_poll_interval_secs",
+            "default_elevation.max_duration_secs",
+            "elevation.dba.max_duration_secs",
+        ] {
+            let text = match key.rsplit_once('.') {
+                Some((section, name)) => format!("[{section}]\n{name} = 1000000000000"),
+                None => format!("{key} = 1000000000000"),
+            };
+            let err = refusal(&text);
+            assert!(err.starts_with(&format!("{key}: must be at most")), "{err}");
+        }
+    }
 
     #[test]
     fn prefixes_are_normalized_or_refused() {

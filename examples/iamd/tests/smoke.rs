@@ -16,17 +16,30 @@ fn free_addr() -> SocketAddr {
 }
 
 fn start(data: &Path, addr: SocketAddr) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_iamd"))
-        .args(["--listen", &addr.to_string(), "--data-dir"])
-        .arg(data)
-        .env_remove("IAM_MASTER_KEY")
-        .env_remove("IAM_STORE")
-        .env_remove("IAM_CONFIG")
-        .env("RUST_LOG", "warn")
+    start_with(data, addr, &[])
+}
+
+/// Starts iamd on `addr` with its data in `data` and the extra arguments `args`.
+fn start_with(data: &Path, addr: SocketAddr, args: &[&str]) -> Child {
+    iamd(data, addr, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// The iamd command line, with the environment cleared of settings.
+fn iamd(data: &Path, addr: SocketAddr, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iamd"));
+    command
+        .args(["--listen", &addr.to_string(), "--data-dir"])
+        .arg(data)
+        .args(args)
+        .env_remove("IAM_MASTER_KEY")
+        .env_remove("IAM_STORE")
+        .env_remove("IAM_CONFIG")
+        .env("RUST_LOG", "warn");
+    command
 }
 
 fn terminate(mut child: Child) -> String {
@@ -49,6 +62,20 @@ fn terminate(mut child: Child) -> String {
         out.read_to_string(&mut rest).unwrap();
     }
     rest
+}
+
+/// Reads the first admin's one-time password from iamd's standard output; the rest of the
+/// output stays readable (keep it open so iamd never writes to a closed pipe).
+fn first_admin_password(child: &mut Child) -> (String, impl Iterator) {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(p) = line.trim().strip_prefix("password: ") {
+            return (p.to_owned(), lines);
+        }
+    }
+    panic!("no one-time admin password on stdout");
 }
 
 async fn connect(data: &Path, addr: SocketAddr) -> reqwest::Client {
@@ -89,18 +116,7 @@ async fn first_run_bootstrap_login_and_sigterm() {
     let data = dir.path().join("data");
     let addr = free_addr();
     let mut child = start(&data, addr);
-
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut password = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(p) = line.trim().strip_prefix("password: ") {
-            password = Some(p.to_owned());
-            break;
-        }
-    }
-    let password = password.expect("a one-time admin password on stdout");
+    let (password, lines) = first_admin_password(&mut child);
     assert!(password.len() >= 20);
 
     #[cfg(unix)]
@@ -150,4 +166,114 @@ async fn first_run_bootstrap_login_and_sigterm() {
     assert_eq!(who.status(), 200);
     let out = terminate(child);
     assert!(!out.contains("password"), "{out}");
+}
+
+/// The example configuration puts the role `dba` under a two-person rule with a password and
+/// TOTP step-up: iamd started with it refuses an activation without TOTP, and with both proofs
+/// files a request for approval instead of opening the role (the default rules would open it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_configuration_puts_dba_under_two_person_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let addr = free_addr();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/iamd.example.toml");
+    let mut child = start_with(&data, addr, &["--config", example]);
+    let (password, lines) = first_admin_password(&mut child);
+    let client = connect(&data, addr).await;
+    let base = format!("https://localhost:{}", addr.port());
+    let post = |path: &str, token: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+
+    let login: serde_json::Value = client
+        .post(format!("{base}/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let who: serde_json::Value = client
+        .get(format!("{base}/whoami"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = who["account_id"].as_str().unwrap();
+    let grant = client
+        .put(format!("{base}/accounts/{id}/elevatable-roles/dba"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(grant.status().is_success(), "{}", grant.status());
+
+    let elevate = serde_json::json!({ "role": "dba", "password": password });
+    let refused = post("/elevation", &token, elevate.clone()).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "step_up_required", "{body}");
+
+    // Enrol TOTP; confirm with this step's code and step up with the next one (within the
+    // one-step skew window; each step is accepted only once).
+    let enrolment: serde_json::Value = post("/totp/enrol", &token, serde_json::json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp = totp_rs::TOTP::from_url_unchecked(enrolment["uri"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let confirm = post(
+        "/totp/confirm",
+        &token,
+        serde_json::json!({ "code": totp.generate(now) }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(confirm.status(), 200);
+    let mut elevate = elevate;
+    elevate["totp_code"] = totp.generate(now + 30).into();
+    let pending = post("/elevation", &token, elevate).await.unwrap();
+    assert_eq!(pending.status(), 202);
+    let body: serde_json::Value = pending.json().await.unwrap();
+    assert_eq!(body["status"], "pending", "{body}");
+    drop(lines);
+    terminate(child);
+}
+
+/// A configuration value out of range stops iamd at start, before it touches the data
+/// directory, with an error that names the key.
+#[test]
+fn an_out_of_range_setting_stops_iamd_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("iamd.toml");
+    std::fs::write(&config, "[elevation.dba]\nmax_duration_secs = 90000\n").unwrap();
+    let data = dir.path().join("data");
+    let out = iamd(&data, free_addr(), &["--config", config.to_str().unwrap()])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("elevation.dba.max_duration_secs: must be at most 86400"),
+        "{stderr}"
+    );
+    assert!(
+        !data.exists(),
+        "nothing is created for a refused configuration"
+    );
 }
