@@ -7,8 +7,8 @@ use std::time::Duration;
 use iam_core::oauth::{AuthorizationRedirect, AuthorizationResult, ConsentPrompt, TokenTypeHint};
 use iam_core::{
     AuditQuery, AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth,
-    Denial, GrantType, Iam, LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient,
-    OAuthErrorCode, Principal, SecretString, TokenRequest, TokenResponse,
+    Denial, Error, GrantType, Iam, InvalidInput, LoginRequest, ManualClock, MemoryStore,
+    NewAccount, NewClient, OAuthErrorCode, Principal, SecretString, TokenRequest, TokenResponse,
 };
 
 const PW: &str = "correct horse battery";
@@ -587,6 +587,55 @@ async fn redirect_uri_mismatch_is_shown_not_redirected() {
         oauth_err(w.iam.token(&w.app, &absent).await),
         OAuthErrorCode::InvalidGrant
     );
+}
+
+#[tokio::test]
+async fn only_https_loopback_http_and_native_schemes_register_as_redirect_uris() {
+    let w = world().await;
+    let register = |kind: fn(&'static str) -> NewClient, uri: &str| {
+        w.iam.register_client(
+            &w.admin,
+            kind("c")
+                .redirect_uri(uri)
+                .grants([GrantType::AuthorizationCode]),
+        )
+    };
+    for uri in [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>x</script>",
+        "file:///etc/passwd",
+        "vbscript:msgbox",
+        "http://app.example/cb",
+        "https://app.example/cb#frag",
+        "https://user@app.example/cb",
+        "https://app.example\\@evil.example/cb",
+        "not a uri",
+    ] {
+        for kind in [NewClient::confidential, NewClient::public] {
+            let r = register(kind, uri).await;
+            assert!(
+                matches!(r, Err(Error::Invalid(InvalidInput::OAuthClient(_)))),
+                "{uri}: {r:?}"
+            );
+        }
+    }
+    // A private-use scheme (RFC 8252 §7.1) is for native, that is public, clients only.
+    let native = "com.example.app:/oauth2redirect";
+    assert!(matches!(
+        register(NewClient::confidential, native).await,
+        Err(Error::Invalid(InvalidInput::OAuthClient(_)))
+    ));
+    let ok = register(NewClient::public, native).await.expect("native");
+    assert_eq!(ok.client.redirect_uris, vec![native.to_string()]);
+    for uri in [
+        "http://127.0.0.1:8123/cb",
+        "http://[::1]/cb",
+        "http://localhost:3000/cb",
+    ] {
+        for kind in [NewClient::confidential, NewClient::public] {
+            register(kind, uri).await.expect(uri);
+        }
+    }
 }
 
 #[tokio::test]
