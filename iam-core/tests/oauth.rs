@@ -8,8 +8,8 @@ use std::time::Duration;
 use iam_core::oauth::{AuthorizationRedirect, AuthorizationResult, ConsentPrompt, TokenTypeHint};
 use iam_core::{
     AuditQuery, AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth,
-    Denial, GrantType, Iam, LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient,
-    OAuthErrorCode, Principal, SecretString, TokenRequest, TokenResponse,
+    Denial, Error, GrantType, Iam, InvalidInput, LoginRequest, ManualClock, MemoryStore,
+    NewAccount, NewClient, OAuthErrorCode, Principal, SecretString, TokenRequest, TokenResponse,
 };
 
 const PW: &str = "correct horse battery";
@@ -340,7 +340,7 @@ async fn revocation_of_unknown_tokens_succeeds_but_needs_client_auth() {
         ),
         OAuthErrorCode::InvalidClient
     );
-    // Another client's token is refused, and stays valid.
+    // Another client's token: success, and the token stays valid (RFC 7009 §2.2; no oracle).
     let other = w
         .iam
         .register_client(
@@ -351,15 +351,126 @@ async fn revocation_of_unknown_tokens_succeeds_but_needs_client_auth() {
         .expect("other");
     let other_auth = ClientAuth::secret(other.client.id, other.client_secret.expect("secret"));
     let t = tokens(&w, "read").await;
-    assert_eq!(
-        oauth_err(
-            w.iam
-                .revoke_token(&other_auth, t.access_token.expose(), None)
-                .await
-        ),
-        OAuthErrorCode::UnauthorizedClient
-    );
+    w.iam
+        .revoke_token(&other_auth, t.access_token.expose(), None)
+        .await
+        .expect("another client's token answers success");
     assert!(w.iam.verify(t.access_token.expose()).await.is_ok());
+}
+
+/// Registers a confidential client-credentials client for `resources`; returns its credentials.
+async fn cc_client(w: &World, name: &str, resources: &[&str]) -> ClientAuth {
+    let reg = w
+        .iam
+        .register_client(
+            &w.admin,
+            NewClient::confidential(name)
+                .grants([GrantType::ClientCredentials])
+                .resources(resources.iter().copied()),
+        )
+        .await
+        .expect("register");
+    ClientAuth::secret(reg.client.id, reg.client_secret.expect("secret"))
+}
+
+#[tokio::test]
+async fn other_clients_learn_nothing_about_a_clients_tokens_and_cannot_revoke_them() {
+    let w = world().await;
+    // App's tokens from the code flow, for alice, meant for API.
+    let mut req = authz(&w.app_id, "read");
+    req.resource = vec![API.into()];
+    let code = code_of(
+        w.iam
+            .consent_and_authorize(&req, &w.alice)
+            .await
+            .expect("consent"),
+    );
+    let t = w
+        .iam
+        .token(&w.app, &exchange(&code, VERIFIER))
+        .await
+        .expect("exchange");
+    let access = t.access_token.expose();
+    let refresh_token = t.refresh_token.clone().expect("refresh");
+    let r = refresh_token.expose();
+    // A session access token (not issued to any client; audience "iam").
+    let session = login_token(&w).await;
+
+    let stranger = cc_client(&w, "stranger", &["https://other.example/"]).await;
+    let api = cc_client(&w, "api", &[API]).await;
+    let inactive = serde_json::json!({"active": false});
+    let seen = |i: iam_core::Introspection| serde_json::to_value(i).expect("json");
+    for hint in [
+        None,
+        Some(TokenTypeHint::AccessToken),
+        Some(TokenTypeHint::RefreshToken),
+    ] {
+        for token in [access, r, session.as_str()] {
+            let i = w.iam.introspect(&stranger, token, hint).await.expect("i");
+            assert_eq!(seen(i), inactive, "stranger, {hint:?}");
+        }
+        // The resource server App's access token is meant for sees it; never the refresh
+        // token, which only App may use; nor a session token meant for another audience.
+        let i = w.iam.introspect(&api, access, hint).await.expect("i");
+        assert!(i.active, "API sees a token meant for it ({hint:?})");
+        assert_eq!(i.aud, vec![API.to_string()]);
+        for token in [r, session.as_str()] {
+            let i = w.iam.introspect(&api, token, hint).await.expect("i");
+            assert_eq!(seen(i), inactive, "api, {hint:?}");
+        }
+        // App itself sees both of its tokens.
+        for token in [access, r] {
+            assert!(
+                w.iam
+                    .introspect(&w.app, token, hint)
+                    .await
+                    .expect("i")
+                    .active
+            );
+        }
+    }
+    // A client-credentials token of the stranger is invisible to App (its audience is "iam").
+    let theirs = w
+        .iam
+        .token(
+            &stranger,
+            &TokenRequest::ClientCredentials {
+                scope: None,
+                resource: vec![],
+            },
+        )
+        .await
+        .expect("cc");
+    let i = w
+        .iam
+        .introspect(&w.app, theirs.access_token.expose(), None)
+        .await
+        .expect("i");
+    assert_eq!(seen(i), inactive);
+
+    // Revocation by anyone but App answers success and revokes nothing.
+    for client in [&stranger, &api] {
+        for hint in [
+            None,
+            Some(TokenTypeHint::AccessToken),
+            Some(TokenTypeHint::RefreshToken),
+        ] {
+            for token in [access, r] {
+                w.iam
+                    .revoke_token(client, token, hint)
+                    .await
+                    .expect("success, as for an unknown token");
+            }
+        }
+    }
+    assert!(w.iam.verify(access).await.is_ok(), "the access token lives");
+    assert!(w.iam.introspect(&w.app, r, None).await.expect("i").active);
+    let rotated = w
+        .iam
+        .token(&w.app, &refresh(&refresh_token))
+        .await
+        .expect("the refresh token still works");
+    assert!(w.iam.verify(rotated.access_token.expose()).await.is_ok());
 }
 
 #[tokio::test]
@@ -594,6 +705,55 @@ async fn redirect_uri_mismatch_is_shown_not_redirected() {
         oauth_err(w.iam.token(&w.app, &absent).await),
         OAuthErrorCode::InvalidGrant
     );
+}
+
+#[tokio::test]
+async fn only_https_loopback_http_and_native_schemes_register_as_redirect_uris() {
+    let w = world().await;
+    let register = |kind: fn(&'static str) -> NewClient, uri: &str| {
+        w.iam.register_client(
+            &w.admin,
+            kind("c")
+                .redirect_uri(uri)
+                .grants([GrantType::AuthorizationCode]),
+        )
+    };
+    for uri in [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>x</script>",
+        "file:///etc/passwd",
+        "vbscript:msgbox",
+        "http://app.example/cb",
+        "https://app.example/cb#frag",
+        "https://user@app.example/cb",
+        "https://app.example\\@evil.example/cb",
+        "not a uri",
+    ] {
+        for kind in [NewClient::confidential, NewClient::public] {
+            let r = register(kind, uri).await;
+            assert!(
+                matches!(r, Err(Error::Invalid(InvalidInput::OAuthClient(_)))),
+                "{uri}: {r:?}"
+            );
+        }
+    }
+    // A private-use scheme (RFC 8252 §7.1) is for native, that is public, clients only.
+    let native = "com.example.app:/oauth2redirect";
+    assert!(matches!(
+        register(NewClient::confidential, native).await,
+        Err(Error::Invalid(InvalidInput::OAuthClient(_)))
+    ));
+    let ok = register(NewClient::public, native).await.expect("native");
+    assert_eq!(ok.client.redirect_uris, vec![native.to_string()]);
+    for uri in [
+        "http://127.0.0.1:8123/cb",
+        "http://[::1]/cb",
+        "http://localhost:3000/cb",
+    ] {
+        for kind in [NewClient::confidential, NewClient::public] {
+            register(kind, uri).await.expect(uri);
+        }
+    }
 }
 
 #[tokio::test]
@@ -946,7 +1106,7 @@ async fn client_credentials_scope_and_resource_checks() {
     assert_eq!(p.roles, vec!["read".to_string()]);
     let intro = w
         .iam
-        .introspect(&w.app, t.access_token.expose(), None)
+        .introspect(&mine_auth, t.access_token.expose(), None)
         .await
         .expect("i");
     assert_eq!(

@@ -248,10 +248,146 @@ impl StoredClient {
     }
 }
 
-/// Whether `uri` may be registered as a redirect URI: absolute, no fragment (RFC 6749 §3.1.2),
-/// no whitespace or control characters.
-pub fn is_valid_redirect_uri(uri: &str) -> bool {
-    uri.len() <= MAX_URI_LEN && is_resource_indicator(uri)
+/// Schemes that run code or read local files where a browser follows them: never a redirect target.
+const FORBIDDEN_SCHEMES: [&str; 4] = ["javascript", "data", "file", "vbscript"];
+
+/// Whether `uri` may be registered as a redirect URI for a client of `kind`; the error says why not.
+///
+/// Accepted: `https://host…`; `http://` only on a loopback host (`127.0.0.1`, `[::1]` or
+/// `localhost`, any port; RFC 8252 §7.3); and, for public (native) clients only, a private-use
+/// scheme in reverse-domain form such as `com.example.app:/cb` (RFC 8252 §7.1). Refused: a
+/// fragment (RFC 6749 §3.1.2), userinfo (`user@host`), any character RFC 3986 does not allow
+/// (whitespace, controls, `\`, non-ASCII), a malformed percent-escape, host or port, and every
+/// other scheme (`javascript:`, `data:`, `file:`, `vbscript:`, …).
+pub fn check_redirect_uri(uri: &str, kind: ClientKind) -> Result<(), &'static str> {
+    if uri.len() > MAX_URI_LEN {
+        return Err("a redirect URI is longer than 512 characters");
+    }
+    if !uri.bytes().all(is_uri_byte) || !has_valid_percent_escapes(uri) {
+        return Err("a redirect URI contains characters RFC 3986 does not allow");
+    }
+    if uri.contains('#') {
+        return Err("a redirect URI must not contain a fragment");
+    }
+    let Some((scheme, rest)) = uri.split_once(':').filter(|(s, _)| is_scheme(s)) else {
+        return Err("a redirect URI must be an absolute URI (scheme:…)");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "https" => authority_host(rest).map(|_| ()),
+        "http" => {
+            if is_loopback_host(authority_host(rest)?) {
+                Ok(())
+            } else {
+                Err("an http redirect URI must name a loopback host (127.0.0.1, [::1] or localhost); use https")
+            }
+        }
+        s if FORBIDDEN_SCHEMES.contains(&s) => {
+            Err("javascript:, data:, file: and vbscript: URIs are never redirect targets")
+        }
+        s if is_reverse_domain(s) => {
+            if kind != ClientKind::Public {
+                return Err("private-use URI schemes (com.example.app:/…) are for public (native) clients only");
+            }
+            if rest.is_empty() {
+                return Err("a private-use redirect URI needs a path (com.example.app:/cb)");
+            }
+            match rest.strip_prefix("//") {
+                Some(after) if authority(after).contains('@') => Err(USERINFO),
+                _ => Ok(()),
+            }
+        }
+        _ => Err("a redirect URI must use https, http on a loopback host, or (public clients) a reverse-domain private-use scheme"),
+    }
+}
+
+const USERINFO: &str = "a redirect URI must not contain userinfo (user@host)";
+
+/// A byte RFC 3986 allows in a URI: unreserved, reserved (gen- and sub-delims) or `%`.
+fn is_uri_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b)
+}
+
+/// Whether every `%` starts a two-hex-digit escape.
+fn has_valid_percent_escapes(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+/// RFC 3986 §3.1: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// A scheme in reverse-domain form (RFC 8252 §7.1): at least two non-empty dot-separated labels.
+fn is_reverse_domain(scheme: &str) -> bool {
+    scheme.contains('.') && scheme.split('.').all(|label| !label.is_empty())
+}
+
+/// The authority of a hierarchical part after its `//`: everything up to the path or query.
+fn authority(after_slashes: &str) -> &str {
+    after_slashes
+        .find(['/', '?'])
+        .map_or(after_slashes, |end| &after_slashes[..end])
+}
+
+/// The host of `//authority…` (the part of an http or https URI after its `:`), checked: no
+/// userinfo, a DNS name, IPv4 address or bracketed IPv6 address, and a decimal port if any.
+fn authority_host(rest: &str) -> Result<&str, &'static str> {
+    let Some(after) = rest.strip_prefix("//") else {
+        return Err("an https or http redirect URI needs a host (scheme://host/…)");
+    };
+    let authority = authority(after);
+    if authority.contains('@') {
+        return Err(USERINFO);
+    }
+    let (host, port) = if authority.starts_with('[') {
+        let Some(end) = authority.find(']') else {
+            return Err("a redirect URI has an invalid host");
+        };
+        let (host, tail) = authority.split_at(end + 1);
+        if host[1..end].parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("a redirect URI has an invalid host");
+        }
+        match tail.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if tail.is_empty() => (host, None),
+            None => return Err("a redirect URI has an invalid host"),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let name_ok = |h: &str| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    if !host.starts_with('[') && !name_ok(host) {
+        return Err("a redirect URI has an invalid host");
+    }
+    if let Some(port) = port {
+        if port.is_empty()
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
+            return Err("a redirect URI has an invalid port");
+        }
+    }
+    Ok(host)
+}
+
+/// Whether `host` is one RFC 8252 §7.3 and §8.3 name for the loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    host == "127.0.0.1" || host == "[::1]" || host.eq_ignore_ascii_case("localhost")
 }
 
 /// Checks a registration against the rules; returns the first broken one.
@@ -269,8 +405,8 @@ pub fn validate_new_client(new: &NewClient) -> Result<(), InvalidInput> {
     {
         return bad("too many redirect URIs, scopes or resources");
     }
-    if !new.redirect_uris.iter().all(|u| is_valid_redirect_uri(u)) {
-        return bad("redirect URIs must be absolute URIs without fragment");
+    for uri in &new.redirect_uris {
+        check_redirect_uri(uri, new.kind).map_err(InvalidInput::OAuthClient)?;
     }
     if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
         return bad("the authorization code grant needs a redirect URI");
@@ -365,6 +501,128 @@ mod tests {
             ..ok
         })
         .is_err());
+    }
+
+    #[test]
+    fn redirect_uris_accepted() {
+        use ClientKind::{Confidential, Public};
+        for kind in [Confidential, Public] {
+            for uri in [
+                "https://app.example/cb",
+                "https://app.example",
+                "HTTPS://App.Example:8443/cb?x=1&y=%2F",
+                "https://[2001:db8::1]:443/cb",
+                "http://127.0.0.1/cb",
+                "http://127.0.0.1:51004/cb",
+                "http://[::1]:8080/cb",
+                "http://localhost:3000/callback",
+                "http://LOCALHOST/cb",
+            ] {
+                assert_eq!(check_redirect_uri(uri, kind), Ok(()), "{uri} ({kind:?})");
+            }
+        }
+        for uri in [
+            "com.example.app:/oauth2redirect/example-provider",
+            "com.example.app://cb",
+            "com.example.app:cb",
+        ] {
+            assert_eq!(check_redirect_uri(uri, Public), Ok(()), "{uri}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_refused_with_a_reason() {
+        use ClientKind::{Confidential, Public};
+        let refused = |uri: &str, kind: ClientKind, why: &str| {
+            let err = check_redirect_uri(uri, kind).expect_err(uri);
+            assert!(err.contains(why), "{uri} ({kind:?}): {err}");
+        };
+        for kind in [Confidential, Public] {
+            for uri in [
+                "javascript:alert(1)",
+                "JavaScript://app.example/%0aalert(1)",
+                "data:text/html,x",
+                "file:///etc/passwd",
+                "vbscript:msgbox",
+            ] {
+                refused(uri, kind, "never redirect targets");
+            }
+            for uri in [
+                "http://app.example/cb",
+                "http://127.0.0.2/cb",
+                "http://localhost.evil.example/cb",
+                "http://10.0.0.1/cb",
+            ] {
+                refused(uri, kind, "loopback");
+            }
+            refused("https://app.example/cb#x", kind, "fragment");
+            refused("http://localhost/cb#", kind, "fragment");
+            for uri in [
+                "https://user@app.example/cb",
+                "https://user:pw@app.example/cb",
+                "https://evil.example@app.example/",
+                "http://127.0.0.1@evil.example/",
+            ] {
+                refused(uri, kind, "userinfo");
+            }
+            for uri in [
+                "https://app.example\\@evil.example/",
+                "https://app.example/c b",
+                "https://app.example/\tcb",
+                "https://app.example/caf\u{e9}",
+                "https://app.example/%zz",
+                "https://app.example/%4",
+            ] {
+                refused(uri, kind, "RFC 3986");
+            }
+            for uri in ["/cb", "app.example/cb", ":cb", "1ab://x"] {
+                refused(uri, kind, "absolute");
+            }
+            for uri in ["https:/app.example/cb", "https:app.example", "http:cb"] {
+                refused(uri, kind, "needs a host");
+            }
+            for uri in [
+                "https:///cb",
+                "https://app_example/cb",
+                "https://[::1/cb",
+                "https://[nope]/cb",
+                "https://[::1]x/cb",
+                "https://%61pp.example/cb",
+            ] {
+                refused(uri, kind, "invalid host");
+            }
+            for uri in [
+                "https://app.example:/cb",
+                "https://app.example:65536/cb",
+                "http://localhost:-1/cb",
+                "http://127.0.0.1:80:80/cb",
+            ] {
+                refused(uri, kind, "invalid port");
+            }
+            refused("myapp:/cb", kind, "must use https");
+            refused("ftp://app.example/cb", kind, "must use https");
+            refused(
+                &format!("https://app.example/{}", "a".repeat(MAX_URI_LEN)),
+                kind,
+                "longer",
+            );
+        }
+        refused(
+            "com.example.app:/cb",
+            Confidential,
+            "public (native) clients only",
+        );
+        refused("com.example.app:", Public, "needs a path");
+        refused("com..app:/cb", Public, "must use https");
+        refused("com.example.app://user@host/cb", Public, "userinfo");
+        // The registration reports the reason.
+        let c = NewClient::confidential("app")
+            .redirect_uri("http://app.example/cb")
+            .grants([GrantType::AuthorizationCode]);
+        assert!(matches!(
+            validate_new_client(&c),
+            Err(InvalidInput::OAuthClient(why)) if why.contains("loopback")
+        ));
     }
 
     #[test]

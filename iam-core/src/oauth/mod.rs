@@ -49,7 +49,7 @@ pub(crate) mod response;
 pub mod scope;
 
 pub use client::{
-    is_valid_redirect_uri, validate_new_client, ClientKind, GrantType, NewClient, OAuthClient,
+    check_redirect_uri, validate_new_client, ClientKind, GrantType, NewClient, OAuthClient,
     RegisteredClient, CLIENT_SECRET_PREFIX,
 };
 pub use device::{

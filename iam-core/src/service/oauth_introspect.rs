@@ -8,26 +8,20 @@ use crate::oauth::client::StoredClient;
 use crate::oauth::grant::{StoredFamily, StoredOAuthRefresh};
 use crate::oauth::scope::format_scope;
 use crate::oauth::{
-    Actor, ClientAuth, ClientKind, Introspection, OAuthError, OAuthErrorCode, TokenTypeHint,
-    BEARER, REFRESH_TOKEN_TYPE,
+    Actor, ClientAuth, ClientKind, Introspection, OAuthError, TokenTypeHint, BEARER,
+    REFRESH_TOKEN_TYPE,
 };
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::store::{Commit, RecordKind, Store};
 use crate::token::{is_opaque_token_shape, Principal};
 
-fn not_yours() -> OAuthError {
-    OAuthError::new(
-        OAuthErrorCode::UnauthorizedClient,
-        "the token was not issued to this client",
-    )
-}
-
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Revokes an access or refresh token for the client authenticated by `auth` (RFC 7009).
     ///
     /// Revoking either kind revokes the whole token family (the refresh token and every access
-    /// token of the same grant). Unknown, invalid or expired tokens succeed (RFC 7009 §2.2); a
-    /// token issued to another client is refused. `hint` only orders the search.
+    /// token of the same grant). Unknown, invalid or expired tokens succeed (RFC 7009 §2.2), and
+    /// so does a token issued to another client, which stays valid: the answer never tells a
+    /// client whether someone else's token exists. `hint` only orders the search.
     pub async fn revoke_token(
         &self,
         auth: &ClientAuth,
@@ -48,7 +42,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(())
     }
 
-    /// Revokes the family of a refresh token; `Ok(false)` when `token` is not one.
+    /// Revokes the family of a refresh token; `Ok(false)` when `token` is not one. Another
+    /// client's refresh token is left alone (`Ok(true)`: found, nothing to do).
     async fn revoke_refresh(&self, client: &StoredClient, token: &str) -> Result<bool, OAuthError> {
         if !is_opaque_token_shape(token) {
             return Ok(false);
@@ -63,7 +58,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     return Ok(Ok(false));
                 };
                 if refresh.client_id != client.info.id {
-                    return Ok(Err(not_yours()));
+                    return Ok(Ok(true));
                 }
                 self.revoke_family_by_id(&refresh.family_id, &client.info.id, "refresh_token")
                     .await?;
@@ -74,13 +69,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Revokes the grant of a valid access token; `Ok(false)` when `token` is not one (or no
-    /// longer valid, which needs nothing).
+    /// longer valid, which needs nothing). Another client's token is left alone (`Ok(true)`).
     async fn revoke_access(&self, client: &StoredClient, token: &str) -> Result<bool, OAuthError> {
         let Ok(p) = self.verify(token).await else {
             return Ok(false);
         };
         if p.client_id.as_deref() != Some(client.info.id.as_str()) {
-            return Err(not_yours());
+            return Ok(true);
         }
         let flow: Flow<bool> = self
             .retrying(|| async {
@@ -143,6 +138,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Introspects a token for the confidential client authenticated by `auth` (RFC 7662).
     /// Anything not valid now gives `{"active": false}` and nothing else; public clients are
     /// refused with `invalid_client`.
+    ///
+    /// A client learns only about tokens it may know of (RFC 7662 §4): access tokens issued to
+    /// it or meant for one of its registered resources (the token's audience names one), and
+    /// refresh tokens issued to it. Any other token answers `{"active": false}`, as if unknown.
     pub async fn introspect(
         &self,
         auth: &ClientAuth,
@@ -155,28 +154,34 @@ impl<S: Store, C: Clock> Iam<S, C> {
         }
         let refresh_first = hint != Some(TokenTypeHint::AccessToken);
         if refresh_first {
-            if let Some(i) = self.introspect_refresh(token).await? {
+            if let Some(i) = self.introspect_refresh(&client, token).await? {
                 return Ok(i);
             }
         }
         if let Ok(p) = self.verify(token).await {
-            return Ok(self.access_introspection(p));
+            return Ok(self.access_introspection(&client, p));
         }
         if !refresh_first {
-            if let Some(i) = self.introspect_refresh(token).await? {
+            if let Some(i) = self.introspect_refresh(&client, token).await? {
                 return Ok(i);
             }
         }
         Ok(Introspection::inactive())
     }
 
-    fn access_introspection(&self, p: Principal) -> Introspection {
-        let scope = (!p.scopes.is_empty()).then(|| p.scopes.join(" "));
+    /// The introspection of a valid access token for `client`: inactive unless the token was
+    /// issued to `client` or its audience names one of `client`'s resources.
+    fn access_introspection(&self, client: &StoredClient, p: Principal) -> Introspection {
         let aud = if p.resources.is_empty() {
             vec![self.inner.config.audience.clone()]
         } else {
             p.resources
         };
+        let issued_to_client = p.client_id.as_deref() == Some(client.info.id.as_str());
+        if !issued_to_client && !aud.iter().any(|a| client.info.resources.contains(a)) {
+            return Introspection::inactive();
+        }
+        let scope = (!p.scopes.is_empty()).then(|| p.scopes.join(" "));
         Introspection {
             active: true,
             scope,
@@ -196,8 +201,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// The introspection of a refresh token: `None` when `token` is not a known refresh token,
-    /// inactive when it is used, revoked or expired.
-    async fn introspect_refresh(&self, token: &str) -> Result<Option<Introspection>, OAuthError> {
+    /// inactive when it is used, revoked, expired, or issued to a client other than `client`.
+    async fn introspect_refresh(
+        &self,
+        client: &StoredClient,
+        token: &str,
+    ) -> Result<Option<Introspection>, OAuthError> {
         if !is_opaque_token_shape(token) {
             return Ok(None);
         }
@@ -208,6 +217,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
         else {
             return Ok(None);
         };
+        if refresh.client_id != client.info.id {
+            return Ok(Some(Introspection::inactive()));
+        }
         let family = self
             .load::<StoredFamily>(RecordKind::OAuthFamily, &refresh.family_id)
             .await?
