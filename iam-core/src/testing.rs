@@ -1712,7 +1712,7 @@ pub async fn race_throttle_reservations<S: Store>(store: S) {
         free_failures: 5,
         ..reservation_policy()
     };
-    let budget = (0..)
+    let budget = (0..=u32::MAX)
         .take_while(|n| policy.delay_after(*n).is_zero())
         .count();
     let wait = policy.delay_after(u32::try_from(budget).unwrap_or(u32::MAX));

@@ -68,7 +68,7 @@ const ATTEMPTS: usize = 200;
 /// is zero (the free failures, then the one whose failure starts the back-off).
 fn budget() -> usize {
     let policy = ThrottlePolicy::default();
-    (0..)
+    (0..=u32::MAX)
         .take_while(|n| policy.delay_after(*n).is_zero())
         .count()
 }
