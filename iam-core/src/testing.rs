@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::audit::{verify_chain, AuditDraft, AuditEvent, AuditKind, AuditQuery, GENESIS};
 use crate::authz::Caller;
@@ -48,11 +49,13 @@ where
     commit_uniqueness(fresh().await).await;
     aborted_commit_leaves_nothing(fresh().await).await;
     throttle_counters(fresh().await).await;
+    throttle_reservations(fresh().await).await;
     prune_expired(fresh().await).await;
     audit_chain_and_queries(fresh().await).await;
     revocations_and_subscriptions(fresh().await).await;
     race_record_writes(fresh().await).await;
     race_throttle_failures(fresh().await).await;
+    race_throttle_reservations(fresh().await).await;
     race_audit_appends(fresh().await).await;
     race_revocation_feed(fresh().await).await;
     race_refresh_rotation(fresh().await).await;
@@ -905,6 +908,228 @@ pub async fn throttle_counters<S: Store>(store: S) {
     );
 }
 
+/// The back-off the reservation contracts apply: two free failures, then 10 s doubling to 40 s.
+fn reservation_policy() -> ThrottlePolicy {
+    ThrottlePolicy {
+        free_failures: 2,
+        base_delay: Duration::from_secs(10),
+        max_delay: Duration::from_secs(40),
+    }
+}
+
+fn reserve(key: &str, at: Timestamp, policy: &ThrottlePolicy) -> ThrottleWrite {
+    ThrottleWrite::Reserve {
+        key: key.to_owned(),
+        at,
+        policy: policy.clone(),
+    }
+}
+
+/// Reservations: `Reserve` counts an attempt up front while the policy imposes no wait and
+/// otherwise fails the whole commit with [`StoreError::Throttled`] (how long to wait), changing
+/// nothing; several in one commit apply in order; `Refund` takes one failure back (the counter
+/// goes at zero), `Reset` clears.
+pub async fn throttle_reservations<S: Store>(store: S) {
+    let policy = reservation_policy();
+    let t0 = Timestamp::from_secs(1_000);
+    let secs = |s| Duration::from_secs(s);
+    let state = |failures, at: Timestamp| {
+        Some(ThrottleState {
+            failures,
+            last_failure: at,
+        })
+    };
+    let throttle = |key: &'static str| {
+        let store = &store;
+        async move { store.throttle(key).await.expect("throttle read failed") }
+    };
+    let run = |writes: Vec<ThrottleWrite>| {
+        let store = &store;
+        async move {
+            store
+                .commit(Commit {
+                    throttle: writes,
+                    ..Commit::default()
+                })
+                .await
+        }
+    };
+    let throttled = |s| {
+        Err(StoreError::Throttled {
+            retry_after: Duration::from_secs(s),
+        })
+    };
+
+    for n in 1..=3 {
+        assert_eq!(
+            run(vec![reserve("login:ann", t0, &policy)]).await,
+            Ok(()),
+            "free failures and the first paid one are admitted at once"
+        );
+        assert_eq!(
+            throttle("login:ann").await,
+            state(n, t0),
+            "reservation {n} counts"
+        );
+    }
+    assert_eq!(
+        run(vec![reserve("login:ann", t0, &policy)]).await,
+        throttled(10),
+        "the third failure imposes the base delay"
+    );
+    assert_eq!(
+        run(vec![reserve("login:ann", t0.plus(secs(4)), &policy)]).await,
+        throttled(6),
+        "the wait counts down from the last failure"
+    );
+    assert_eq!(
+        throttle("login:ann").await,
+        state(3, t0),
+        "a refused reservation counts nothing"
+    );
+    let t1 = t0.plus(secs(10));
+    assert_eq!(run(vec![reserve("login:ann", t1, &policy)]).await, Ok(()));
+    assert_eq!(throttle("login:ann").await, state(4, t1));
+    assert_eq!(
+        run(vec![reserve("login:ann", t1.plus(secs(19)), &policy)]).await,
+        throttled(1),
+        "the delay doubles"
+    );
+    assert_eq!(throttle("login:bob").await, None, "keys are independent");
+
+    assert_eq!(
+        run(vec![ThrottleWrite::Refund {
+            key: "login:ann".into()
+        }])
+        .await,
+        Ok(())
+    );
+    assert_eq!(
+        throttle("login:ann").await,
+        state(3, t1),
+        "a refund takes one failure back and keeps the time"
+    );
+    assert_eq!(
+        run(vec![reserve("login:ann", t1, &policy)]).await,
+        throttled(10),
+        "the back-off follows the refunded count"
+    );
+    assert_eq!(run(vec![reserve("login:bob", t0, &policy)]).await, Ok(()));
+    let refund_bob = ThrottleWrite::Refund {
+        key: "login:bob".into(),
+    };
+    assert_eq!(run(vec![refund_bob.clone()]).await, Ok(()));
+    assert_eq!(
+        throttle("login:bob").await,
+        None,
+        "refunding the last failure removes the counter"
+    );
+    assert_eq!(
+        run(vec![refund_bob]).await,
+        Ok(()),
+        "a refund without a counter changes nothing"
+    );
+    assert_eq!(throttle("login:bob").await, None);
+
+    assert_eq!(
+        run(vec![
+            reserve("login:pair", t0, &policy),
+            reserve("login:pair", t0, &policy),
+        ])
+        .await,
+        Ok(()),
+        "two reservations in one commit"
+    );
+    assert_eq!(throttle("login:pair").await, state(2, t0));
+    assert_eq!(
+        run(vec![
+            reserve("login:pair", t0, &policy),
+            reserve("login:pair", t0, &policy),
+        ])
+        .await,
+        throttled(10),
+        "the second reservation sees the first one's count"
+    );
+    assert_eq!(
+        throttle("login:pair").await,
+        state(2, t0),
+        "the refused commit undid its first reservation too"
+    );
+
+    // A refused reservation aborts everything else in its commit.
+    assert_eq!(run(vec![reserve("login:cy", t0, &policy)]).await, Ok(()));
+    let a = RecordKind::Account;
+    let refused = Commit {
+        writes: vec![Write::Insert(rec(a, "X", None, Some("xavier"), "{}"))],
+        throttle: vec![
+            ThrottleWrite::Failure {
+                key: "login:other".into(),
+                at: t0,
+            },
+            ThrottleWrite::Refund {
+                key: "login:pair".into(),
+            },
+            ThrottleWrite::Reset {
+                key: "login:cy".into(),
+            },
+            reserve("login:fresh", t0, &policy),
+            reserve("login:ann", t1, &policy),
+        ],
+        revocations: vec![RevocationChange::Put(grant(
+            "ses_x",
+            Timestamp::from_secs(4_000_000_000),
+        ))],
+        audit: vec![draft(AuditKind::LoginFailed, 1, Some("X"))],
+    };
+    assert_eq!(store.commit(refused).await, throttled(10));
+    assert_eq!(get(&store, a, "X").await, None, "record write left behind");
+    assert_eq!(find(&store, a, "xavier").await, None, "lookup left behind");
+    assert_eq!(throttle("login:other").await, None, "failure left behind");
+    assert_eq!(
+        throttle("login:fresh").await,
+        None,
+        "reservation left behind"
+    );
+    assert_eq!(
+        throttle("login:pair").await,
+        state(2, t0),
+        "refund left behind"
+    );
+    assert_eq!(
+        throttle("login:cy").await,
+        state(1, t0),
+        "reset left behind"
+    );
+    assert_eq!(
+        throttle("login:ann").await,
+        state(3, t1),
+        "refused reservation counted"
+    );
+    assert!(
+        sorted_revocations(&store).await.is_empty(),
+        "revocation left behind"
+    );
+    assert!(
+        all_audit(&store).await.is_empty(),
+        "audit event left behind"
+    );
+
+    assert_eq!(
+        run(vec![ThrottleWrite::Reset {
+            key: "login:ann".into()
+        }])
+        .await,
+        Ok(())
+    );
+    assert_eq!(throttle("login:ann").await, None);
+    assert_eq!(run(vec![reserve("login:ann", t1, &policy)]).await, Ok(()));
+    assert_eq!(
+        throttle("login:ann").await,
+        state(1, t1),
+        "counting restarts after a reset"
+    );
+}
+
 /// `prune`: removes exactly the records whose `expires_at` is at or before `now` (any kind, any
 /// version, lookups freed), revocations whose `until` has passed and idle throttle counters;
 /// keeps everything else and every audit event; reports the counts.
@@ -1476,6 +1701,70 @@ pub async fn race_throttle_failures<S: Store>(store: S) {
         Timestamp::from_millis(1_000 + i64::try_from(RACERS - 1).unwrap_or(0)),
         "last_failure is the latest failure"
     );
+}
+
+/// [`RACERS`] concurrent reservations on one key at one instant, each committed with an audit
+/// event: the back-off admits exactly the attempts it has no wait for (the free failures and the
+/// one whose failure starts the wait), refuses every other with the wait that failure imposes,
+/// and the counter and the audit log record exactly the admitted ones.
+pub async fn race_throttle_reservations<S: Store>(store: S) {
+    let store = Arc::new(store);
+    let policy = ThrottlePolicy {
+        free_failures: 5,
+        ..reservation_policy()
+    };
+    let budget = (0..=u32::MAX)
+        .take_while(|n| policy.delay_after(*n).is_zero())
+        .count();
+    let wait = policy.delay_after(u32::try_from(budget).unwrap_or(u32::MAX));
+    let at = Timestamp::from_secs(1_000);
+    let handles = (0..RACERS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let reservation = reserve("login:racer", at, &policy);
+            tokio::spawn(async move {
+                store
+                    .commit(Commit {
+                        throttle: vec![reservation],
+                        audit: vec![draft(AuditKind::LoginFailed, 1_000_000, None)],
+                        ..Commit::default()
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let results = join_all(handles).await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        admitted, budget,
+        "concurrent reservations admit exactly what the back-off allows"
+    );
+    for r in &results {
+        assert!(
+            r.is_ok() || *r == Err(StoreError::Throttled { retry_after: wait }),
+            "a refused reservation reports the wait, got {r:?}"
+        );
+    }
+    let state = store
+        .throttle("login:racer")
+        .await
+        .expect("throttle")
+        .expect("a counter after reservations");
+    assert_eq!(
+        state,
+        ThrottleState {
+            failures: u32::try_from(budget).unwrap_or(u32::MAX),
+            last_failure: at
+        },
+        "the counter holds exactly the admitted attempts"
+    );
+    let events = all_audit(&*store).await;
+    assert_eq!(
+        events.len(),
+        budget,
+        "only admitted reservations commit their audit event"
+    );
+    assert_eq!(verify_chain(&events), Ok(budget as u64));
 }
 
 /// [`RACERS`] concurrent commits of one to three audit events each make one unbroken chain in

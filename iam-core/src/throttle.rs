@@ -41,11 +41,31 @@ impl ThrottlePolicy {
         self.base_delay.saturating_mul(factor).min(self.max_delay)
     }
 
-    /// How long the caller must still wait at `now`, if at all.
+    /// How long the caller must still wait at `now`, if at all. Within the free failures there
+    /// is no wait even when the last failure carries a later time (a concurrent attempt whose
+    /// clock read came a moment after `now`, or another instance's clock running ahead).
     pub fn retry_after(&self, state: Option<ThrottleState>, now: Timestamp) -> Option<Duration> {
         let s = state?;
-        let until = s.last_failure.plus(self.delay_after(s.failures));
-        (now < until).then(|| now.until(until))
+        let delay = self.delay_after(s.failures);
+        let until = s.last_failure.plus(delay);
+        (!delay.is_zero() && now < until).then(|| now.until(until))
+    }
+
+    /// Decides a reservation of one attempt at `at` against the counter `state`: the counter
+    /// with the attempt counted as a failure when no wait applies, else how long to wait.
+    ///
+    /// Stores call this inside the atomic step that applies [`ThrottleWrite::Reserve`].
+    ///
+    /// [`ThrottleWrite::Reserve`]: crate::store::ThrottleWrite::Reserve
+    pub fn admit(
+        &self,
+        state: Option<ThrottleState>,
+        at: Timestamp,
+    ) -> Result<ThrottleState, Duration> {
+        match self.retry_after(state, at) {
+            Some(wait) => Err(wait),
+            None => Ok(ThrottleState::after_failure(state, at)),
+        }
     }
 }
 
@@ -65,6 +85,41 @@ mod tests {
     }
 
     #[test]
+    fn admit_counts_until_the_policy_asks_to_wait() {
+        let p = ThrottlePolicy::default();
+        let t = Timestamp::from_secs(1000);
+        let mut state = None;
+        for n in 1..=6 {
+            let next = p
+                .admit(state, t)
+                .expect("free and the first paid attempt pass");
+            assert_eq!(
+                next,
+                ThrottleState {
+                    failures: n,
+                    last_failure: t
+                }
+            );
+            state = Some(next);
+        }
+        assert_eq!(p.admit(state, t), Err(Duration::from_secs(1)));
+        let later = t.plus(Duration::from_secs(1));
+        assert_eq!(
+            p.admit(state, later),
+            Ok(ThrottleState {
+                failures: 7,
+                last_failure: later
+            })
+        );
+        // A clock behind the recorded failure never moves it back.
+        let zero = ThrottleState {
+            failures: 0,
+            last_failure: later,
+        };
+        assert_eq!(p.admit(Some(zero), t).map(|s| s.last_failure), Ok(later));
+    }
+
+    #[test]
     fn retry_after_counts_down_from_the_last_failure() {
         let p = ThrottlePolicy::default();
         let t = Timestamp::from_secs(1000);
@@ -79,6 +134,15 @@ mod tests {
         );
         assert_eq!(p.retry_after(s, t.plus(Duration::from_secs(4))), None);
         assert_eq!(p.retry_after(None, t), None);
+        let free_but_later = ThrottleState {
+            failures: 5,
+            last_failure: t.plus(Duration::from_millis(1)),
+        };
+        assert_eq!(
+            p.retry_after(Some(free_but_later), t),
+            None,
+            "a free failure stamped a moment later imposes no wait"
+        );
         assert_eq!(
             p.retry_after(
                 Some(ThrottleState {

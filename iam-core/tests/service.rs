@@ -353,6 +353,58 @@ async fn totp_enrolment_login_and_replay_guard() {
     }
 }
 
+#[tokio::test]
+async fn only_failed_guesses_count_towards_the_login_back_off() {
+    let (iam, clock) = common::iam().await;
+    let acc = iam
+        .create_account(NewAccount::human("gail", PW), Caller::System)
+        .await
+        .expect("create");
+    let enrol = iam.enrol_totp(Caller::System, &acc.id).await.expect("enrol");
+    let app = totp_rs::TOTP::from_url(enrol.uri.expose()).expect("otpauth URI");
+    let now = || u64::try_from(clock_secs(&clock)).expect("positive time");
+    iam.confirm_totp(Caller::System, &acc.id, &app.generate(now()))
+        .await
+        .expect("confirm");
+    let counter = || async { iam.store().throttle("login:gail").await.expect("throttle") };
+    // The right password without the code is no failed guess, however often it comes.
+    for _ in 0..10 {
+        assert_eq!(
+            denial(iam.login(&LoginRequest::password("gail", PW)).await),
+            Denial::TotpRequired
+        );
+    }
+    assert_eq!(counter().await, None, "a missing code is taken back");
+    // A wrong code is checked under the same reservation as the password, and counts.
+    clock.advance(Duration::from_secs(30));
+    let right = app.generate(now());
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    assert_eq!(
+        denial(
+            iam.login(&LoginRequest::password("gail", PW).with_totp(wrong))
+                .await
+        ),
+        Denial::BadCredentials
+    );
+    assert_eq!(counter().await.map(|c| c.failures), Some(1));
+    // A disabled account with the right credentials is refused, and that is no guess either.
+    iam.disable_account(Caller::System, &acc.id).await.expect("disable");
+    for _ in 0..10 {
+        assert_eq!(
+            denial(
+                iam.login(&LoginRequest::password("gail", PW).with_totp(right.clone()))
+                    .await
+            ),
+            Denial::AccountDisabled
+        );
+    }
+    assert_eq!(counter().await.map(|c| c.failures), Some(1));
+}
+
 fn clock_secs(clock: &iam_core::ManualClock) -> i64 {
     use iam_core::Clock;
     clock.now().as_secs()
@@ -890,6 +942,24 @@ async fn a_user_changes_their_own_password_with_the_current_one() {
         .login(&LoginRequest::password("pat", new.expose()))
         .await
         .is_ok());
+
+    // A right current password clears the back-off that wrong ones built up.
+    for _ in 0..3 {
+        let _ = iam
+            .change_own_password(&me, &SecretString::from("guess guess"), &new)
+            .await;
+    }
+    let step_ups = || async {
+        iam.store()
+            .throttle(&format!("stepup:{}", me.account_id))
+            .await
+            .expect("throttle")
+    };
+    assert_eq!(step_ups().await.map(|c| c.failures), Some(3));
+    iam.change_own_password(&me, &new, &new)
+        .await
+        .expect("change with the right password");
+    assert_eq!(step_ups().await, None);
 
     // Repeated wrong guesses are throttled like failed step-ups.
     let mut throttled = false;

@@ -314,8 +314,44 @@ async fn apply_write(conn: &mut PgConnection, write: &Write) -> Result<(), Failu
     Ok(())
 }
 
+/// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
+/// [`StoreError::Throttled`], aborting the commit.
+///
+/// A reservation first locks the counter row, creating it with no failures when missing
+/// (`INSERT .. ON CONFLICT DO UPDATE` always yields the row, locked, whatever runs
+/// concurrently), decides with the policy, then writes the outcome. Concurrent reservations on
+/// one key queue on the row lock until the transaction ends, and each decides on the state its
+/// predecessor committed; a refused or failed one rolls back, its placeholder row with it.
 async fn apply_throttle(conn: &mut PgConnection, t: &ThrottleWrite) -> Result<(), Failure> {
     let q = match t {
+        ThrottleWrite::Reserve { key, at, policy } => {
+            let locked = sqlx::query(
+                "INSERT INTO throttles AS t (key, failures, last_failure) VALUES ($1, 0, $2)
+                 ON CONFLICT (key) DO UPDATE SET failures = t.failures
+                 RETURNING failures, last_failure",
+            )
+            .bind(key)
+            .bind(at.as_millis())
+            .fetch_one(&mut *conn)
+            .await?;
+            let current = rows::throttle(&locked)?;
+            // A row with no failures is the placeholder just made: no counter yet.
+            let current = Some(current).filter(|c| c.failures > 0);
+            let next = policy
+                .admit(current, *at)
+                .map_err(|retry_after| StoreError::Throttled { retry_after })?;
+            sqlx::query("UPDATE throttles SET failures = $2, last_failure = $3 WHERE key = $1")
+                .bind(key)
+                .bind(i64::from(next.failures))
+                .bind(next.last_failure.as_millis())
+        }
+        ThrottleWrite::Refund { key } => {
+            sqlx::query("UPDATE throttles SET failures = failures - 1 WHERE key = $1")
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM throttles WHERE key = $1 AND failures <= 0").bind(key)
+        }
         ThrottleWrite::Failure { key, at } => sqlx::query(
             "INSERT INTO throttles AS t (key, failures, last_failure) VALUES ($1, 1, $2)
              ON CONFLICT (key) DO UPDATE SET

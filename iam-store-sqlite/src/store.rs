@@ -352,8 +352,44 @@ async fn apply_write(conn: &mut SqliteConnection, write: &Write) -> StoreResult<
     Ok(())
 }
 
+/// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
+/// [`StoreError::Throttled`], aborting the commit.
+///
+/// A reservation reads the counter, decides with the policy and writes the outcome in two
+/// statements; every commit runs inside the writer's `BEGIN IMMEDIATE` transaction, which holds
+/// the database's write lock from its start, so no other writer (of this or any process) can
+/// change the counter in between.
 async fn apply_throttle(conn: &mut SqliteConnection, t: &ThrottleWrite) -> StoreResult<()> {
     let q = match t {
+        ThrottleWrite::Reserve { key, at, policy } => {
+            let current = sqlx::query("SELECT failures, last_failure FROM throttles WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| backend(&e))?
+                .as_ref()
+                .map(rows::throttle)
+                .transpose()?;
+            let next = policy
+                .admit(current, *at)
+                .map_err(|retry_after| StoreError::Throttled { retry_after })?;
+            sqlx::query(
+                "INSERT INTO throttles (key, failures, last_failure) VALUES (?, ?, ?)
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = excluded.failures, last_failure = excluded.last_failure",
+            )
+            .bind(key)
+            .bind(i64::from(next.failures))
+            .bind(next.last_failure.as_millis())
+        }
+        ThrottleWrite::Refund { key } => {
+            sqlx::query("UPDATE throttles SET failures = failures - 1 WHERE key = ?")
+                .bind(key)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| backend(&e))?;
+            sqlx::query("DELETE FROM throttles WHERE key = ? AND failures <= 0").bind(key)
+        }
         ThrottleWrite::Failure { key, at } => sqlx::query(
             "INSERT INTO throttles (key, failures, last_failure) VALUES (?, 1, ?)
              ON CONFLICT (key) DO UPDATE SET

@@ -342,20 +342,18 @@ impl<S: Store, C: Clock> Iam<S, C> {
             self.now(),
         )?;
         self.inner.passwords.policy().check(new)?;
-        self.check_step_up_back_off(&principal.account_id).await?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
+        self.reserve_step_up(&account.id).await?;
         let proof = StepUpProof {
             password: Some(current.clone()),
             totp_code: None,
         };
         match self.check_step_up(&account, StepUp::Password, &proof).await {
-            Ok(_) => {}
+            Ok(_) => self.end_step_up_back_off(&account.id).await?,
             // A wrong password counts towards the back-off; a failure to check it does not.
             Err(e @ Error::Denied(_)) => {
                 let now = self.now();
                 self.record_step_up_failure(
-                    &account.id,
-                    now,
                     AuditDraft::new(AuditKind::PasswordChangeDenied, now)
                         .actor(Some(&account.id))
                         .account(&account.id)
@@ -364,7 +362,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .await?;
                 return Err(e);
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Should the refund fail too, the attempt stays counted (fail closed).
+                let _ = self.refund_step_up(&account.id).await;
+                return Err(e);
+            }
         }
         self.store_password(&account.id, new, Some(&account.id))
             .await

@@ -120,18 +120,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if duration.is_zero() {
             return Err(InvalidInput::ExpiryInPast.into());
         }
-        self.check_step_up_back_off(&principal.account_id).await?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
         if !account.elevatable_roles.contains(role) {
             return Err(Denial::ElevationNotAllowed.into());
+        }
+        // A role that asks for no proof has nothing to guess: it neither counts nor clears.
+        let proves = policy.step_up != StepUp::None;
+        if proves {
+            self.reserve_step_up(&account.id).await?;
         }
         let totp_step = match self.check_step_up(&account, policy.step_up, proof).await {
             Ok(step) => step,
             Err(e) => {
                 let now = self.now();
                 self.record_step_up_failure(
-                    &account.id,
-                    now,
                     AuditDraft::new(AuditKind::ElevationDenied, now)
                         .actor(Some(&account.id))
                         .account(&account.id)
@@ -150,6 +152,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 duration,
                 totp_step,
                 policy.approver_role.is_some(),
+                proves,
             )
         })
         .await
@@ -162,16 +165,18 @@ impl<S: Store, C: Clock> Iam<S, C> {
         duration: Duration,
         totp_step: Option<u64>,
         needs_approval: bool,
+        proved: bool,
     ) -> Result<ElevationOutcome> {
         let (account_read, mut account) = self.stored_account(&principal.account_id).await?;
         let (session_read, mut session) = self.live_session_of(principal).await?;
         let now = self.now();
-        let mut commit = Commit {
-            throttle: vec![ThrottleWrite::Reset {
+        let mut commit = Commit::default();
+        if proved {
+            // The proof passed: the back-off starts over.
+            commit.throttle.push(ThrottleWrite::Reset {
                 key: step_up_throttle_key(&account.id),
-            }],
-            ..Commit::default()
-        };
+            });
+        }
         if let (Some(step), Some(t)) = (totp_step, account.totp.as_mut()) {
             if t.last_step.is_some_and(|last| last >= step) {
                 return Err(Denial::BadCredentials.into());
@@ -223,34 +228,30 @@ impl<S: Store, C: Clock> Iam<S, C> {
         })
     }
 
-    /// Refuses with [`Denial::Throttled`] while failed step-ups of `account_id` (elevation
-    /// proofs, password changes) call for a back-off.
-    pub(super) async fn check_step_up_back_off(&self, account_id: &str) -> Result<()> {
-        let throttle = self
-            .inner
-            .store
-            .throttle(&step_up_throttle_key(account_id))
-            .await?;
-        if let Some(retry_after) = self.inner.config.throttle.retry_after(throttle, self.now()) {
-            return Err(Denial::Throttled { retry_after }.into());
-        }
-        Ok(())
+    /// Reserves one step-up attempt of `account_id` (elevation proofs, password changes) before
+    /// its proof is checked; [`Denial::Throttled`] while failed step-ups call for a back-off.
+    /// The attempt counts as failed until [`Self::end_step_up_back_off`] or
+    /// [`Self::refund_step_up`] settles it.
+    pub(super) async fn reserve_step_up(&self, account_id: &str) -> Result<()> {
+        self.reserve_attempt(&step_up_throttle_key(account_id))
+            .await
     }
 
-    /// Counts a failed step-up of `account_id` towards the back-off, with its audit event.
-    pub(super) async fn record_step_up_failure(
-        &self,
-        account_id: &str,
-        now: Timestamp,
-        audit: AuditDraft,
-    ) -> Result<()> {
+    /// Takes back a reserved step-up attempt whose proof could not be checked.
+    pub(super) async fn refund_step_up(&self, account_id: &str) -> Result<()> {
+        self.refund_attempt(&step_up_throttle_key(account_id)).await
+    }
+
+    /// Clears the step-up back-off of `account_id` after a proof passed.
+    pub(super) async fn end_step_up_back_off(&self, account_id: &str) -> Result<()> {
+        self.reset_attempts(&step_up_throttle_key(account_id)).await
+    }
+
+    /// Audits a failed step-up of `account_id` (its reservation already counted it).
+    pub(super) async fn record_step_up_failure(&self, audit: AuditDraft) -> Result<()> {
         self.inner
             .store
             .commit(Commit {
-                throttle: vec![ThrottleWrite::Failure {
-                    key: step_up_throttle_key(account_id),
-                    at: now,
-                }],
                 audit: vec![audit],
                 ..Commit::default()
             })

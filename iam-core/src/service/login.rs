@@ -1,4 +1,4 @@
-//! Password (+ TOTP) login: throttle check, credential check, session and token pair.
+//! Password (+ TOTP) login: attempt reservation, credential check, session and token pair.
 
 use super::accounts::account_record;
 use super::Iam;
@@ -89,31 +89,45 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ///
     /// An unknown username costs the same Argon2 work as a wrong password and gives the same
     /// [`Denial::BadCredentials`]. Consecutive failures per username impose a back-off
-    /// ([`Denial::Throttled`]).
+    /// ([`Denial::Throttled`]); each attempt is reserved against it before the password and
+    /// code are checked, so concurrent guesses are checked only as far as the back-off allows.
     pub async fn login(&self, req: &LoginRequest) -> Result<LoginSuccess> {
-        self.retrying(|| self.try_login(req)).await
-    }
-
-    async fn try_login(&self, req: &LoginRequest) -> Result<LoginSuccess> {
-        let valid_name = validate_username(&req.username).is_ok();
-        let key = throttle_key(&req.username);
-        let store = &self.inner.store;
-
-        if valid_name {
-            let state = store.throttle(&key).await?;
-            if let Some(retry_after) = self.inner.config.throttle.retry_after(state, self.now()) {
-                let audit = AuditDraft::new(AuditKind::LoginThrottled, self.now())
-                    .detail("username", req.username.clone())
-                    .detail("retry_after_s", retry_after.as_secs().to_string());
-                store
-                    .commit(Commit {
-                        audit: vec![audit],
-                        ..Commit::default()
-                    })
-                    .await?;
-                return Err(Denial::Throttled { retry_after }.into());
+        let key = validate_username(&req.username)
+            .is_ok()
+            .then(|| throttle_key(&req.username));
+        if let Some(key) = &key {
+            if let Err(e) = self.reserve_attempt(key).await {
+                if let Error::Denied(Denial::Throttled { retry_after }) = &e {
+                    let audit = AuditDraft::new(AuditKind::LoginThrottled, self.now())
+                        .detail("username", req.username.clone())
+                        .detail("retry_after_s", retry_after.as_secs().to_string());
+                    self.inner
+                        .store
+                        .commit(Commit {
+                            audit: vec![audit],
+                            ..Commit::default()
+                        })
+                        .await?;
+                }
+                return Err(e);
             }
         }
+        let outcome = self.retrying(|| self.try_login(req, key.as_deref())).await;
+        if let (Some(key), Err(e)) = (&key, &outcome) {
+            if !matches!(e, Error::Denied(_)) {
+                // The credentials could not be checked: no failed guess, so the attempt does not
+                // count. Should the refund fail too, it stays counted (fail closed).
+                let _ = self.refund_attempt(key).await;
+            }
+        }
+        outcome
+    }
+
+    /// One login under the reservation already made under `key` (`None` for a name that can
+    /// never exist, which is not throttled).
+    async fn try_login(&self, req: &LoginRequest, key: Option<&str>) -> Result<LoginSuccess> {
+        let valid_name = key.is_some();
+        let store = &self.inner.store;
 
         let found = if valid_name {
             self.stored_account_by_name(&req.username).await?
@@ -135,11 +149,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     .detail("reason", reason)
                     .detail("username", loggable_username(&req.username));
                 audit.account = account;
-                let throttle = if counts && valid_name {
-                    vec![ThrottleWrite::Failure { key, at: now }]
-                } else {
-                    vec![]
-                };
+                // The reservation already counted the attempt; one that is no failed guess is
+                // taken back.
+                let throttle = key
+                    .filter(|_| !counts)
+                    .map(|key| ThrottleWrite::Refund {
+                        key: key.to_owned(),
+                    })
+                    .into_iter()
+                    .collect();
                 store
                     .commit(Commit {
                         throttle,
@@ -201,7 +219,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
                         .session(&session.id)
                         .detail("amr", session.amr.join(",")),
                 );
-                let throttle = vec![ThrottleWrite::Reset { key }];
+                let throttle = key
+                    .map(|key| ThrottleWrite::Reset {
+                        key: key.to_owned(),
+                    })
+                    .into_iter()
+                    .collect();
                 store
                     .commit(Commit {
                         writes,

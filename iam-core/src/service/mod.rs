@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_tokens;
+mod attempts;
 mod elevation;
 mod lifecycle;
 mod login;

@@ -20,7 +20,7 @@ use crate::oauth::{
     ClientAuth, DeviceAuthorizationResponse, DevicePrompt, GrantType, OAuthError, OAuthErrorCode,
 };
 use crate::session::Session;
-use crate::store::{Commit, Record, RecordKind, Store, StoreError, ThrottleWrite, Write};
+use crate::store::{Commit, Record, RecordKind, Store, StoreError, Write};
 use crate::token::{new_opaque_token, Principal};
 
 /// Attempts at drawing a user code not already in use.
@@ -134,33 +134,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.settle_device(user, user_code, false).await
     }
 
-    /// The pending device authorization with `user_code`, under the user's guessing back-off.
+    /// The pending device authorization with `user_code`, under the user's guessing back-off:
+    /// the lookup is reserved as a miss first, and taken back when it is not one.
     async fn pending_device(
         &self,
         user: &Principal,
         user_code: &str,
     ) -> Result<(Record, StoredDevice)> {
         let key = format!("device:{}", user.account_id);
-        let state = self.inner.store.throttle(&key).await?;
-        if let Some(retry_after) = self.inner.config.throttle.retry_after(state, self.now()) {
-            return Err(Denial::Throttled { retry_after }.into());
+        self.reserve_attempt(&key).await?;
+        let found = self.find_pending_device(user_code).await;
+        if !matches!(found, Err(Error::NotFound(_))) {
+            self.refund_attempt(&key).await?;
         }
-        match self.find_pending_device(user_code).await {
-            Err(Error::NotFound(what)) => {
-                self.inner
-                    .store
-                    .commit(Commit {
-                        throttle: vec![ThrottleWrite::Failure {
-                            key,
-                            at: self.now(),
-                        }],
-                        ..Commit::default()
-                    })
-                    .await?;
-                Err(Error::NotFound(what))
-            }
-            other => other,
-        }
+        found
     }
 
     async fn find_pending_device(&self, user_code: &str) -> Result<(Record, StoredDevice)> {

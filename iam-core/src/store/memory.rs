@@ -106,6 +106,49 @@ impl State {
     }
 }
 
+impl State {
+    /// The counters `writes` leave behind (`None`: removed), in the order they were touched;
+    /// fails as the whole commit must when a reservation is refused.
+    fn throttle_outcome(
+        &self,
+        writes: &[ThrottleWrite],
+    ) -> StoreResult<Vec<(String, Option<ThrottleState>)>> {
+        let mut out: Vec<(String, Option<ThrottleState>)> = Vec::new();
+        for t in writes {
+            let key = match t {
+                ThrottleWrite::Failure { key, .. }
+                | ThrottleWrite::Reset { key }
+                | ThrottleWrite::Reserve { key, .. }
+                | ThrottleWrite::Refund { key } => key,
+            };
+            let current = out
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map_or_else(|| self.throttles.get(key).copied(), |(_, c)| *c);
+            let next = match t {
+                ThrottleWrite::Failure { at, .. } => {
+                    Some(ThrottleState::after_failure(current, *at))
+                }
+                ThrottleWrite::Reset { .. } => None,
+                ThrottleWrite::Reserve { at, policy, .. } => Some(
+                    policy
+                        .admit(current, *at)
+                        .map_err(|retry_after| StoreError::Throttled { retry_after })?,
+                ),
+                ThrottleWrite::Refund { .. } => {
+                    current.filter(|c| c.failures > 1).map(|c| ThrottleState {
+                        failures: c.failures - 1,
+                        ..c
+                    })
+                }
+            };
+            out.push((key.clone(), next));
+        }
+        Ok(out)
+    }
+}
+
 /// A [`Store`] in process memory, safe under concurrent use; everything is lost when it is dropped.
 ///
 /// One lock guards the whole state, so every [`Commit`] is trivially atomic.
@@ -173,6 +216,8 @@ impl Store for MemoryStore {
 
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
         let mut s = self.lock();
+        // Decided before anything changes, so a refused reservation leaves nothing behind.
+        let counters = s.throttle_outcome(&commit.throttle)?;
         let mut undo = Vec::new();
         for w in commit.writes {
             if let Err(e) = s.apply(w, &mut undo) {
@@ -182,20 +227,11 @@ impl Store for MemoryStore {
                 return Err(e);
             }
         }
-        for t in commit.throttle {
-            match t {
-                ThrottleWrite::Failure { key, at } => {
-                    let e = s.throttles.entry(key).or_insert(ThrottleState {
-                        failures: 0,
-                        last_failure: at,
-                    });
-                    e.failures = e.failures.saturating_add(1);
-                    e.last_failure = e.last_failure.max(at);
-                }
-                ThrottleWrite::Reset { key } => {
-                    s.throttles.remove(&key);
-                }
-            }
+        for (key, counter) in counters {
+            match counter {
+                Some(state) => s.throttles.insert(key, state),
+                None => s.throttles.remove(&key),
+            };
         }
         for change in &commit.revocations {
             match change {

@@ -12,6 +12,7 @@ mod memory;
 pub use memory::MemoryStore;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{AuditDraft, AuditEvent, AuditQuery};
 use crate::clock::Timestamp;
 use crate::revocation::{Revocation, RevocationCache, RevocationChange};
+use crate::throttle::ThrottlePolicy;
 
 /// What a [`Record`] holds; each kind is its own namespace for ids and lookups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -172,6 +174,26 @@ pub enum ThrottleWrite {
         /// The throttle key.
         key: String,
     },
+    /// Reserves one attempt before it is checked: if `policy` imposes no wait at `at` on the
+    /// counter as it stands, counts the attempt as a failure up front (as [`ThrottlePolicy::admit`]
+    /// computes); otherwise the whole commit fails with [`StoreError::Throttled`]. The check and
+    /// the count are one atomic step, so concurrent attempts are admitted only as far as the
+    /// policy allows.
+    Reserve {
+        /// The throttle key.
+        key: String,
+        /// When the attempt is made.
+        at: Timestamp,
+        /// The back-off to apply.
+        policy: ThrottlePolicy,
+    },
+    /// Takes back one reserved attempt that turned out not to count (the password was right but
+    /// the account refused, a user code was found): one failure fewer, the counter removed at
+    /// zero, the last failure time unchanged. Nothing happens without a counter.
+    Refund {
+        /// The throttle key.
+        key: String,
+    },
 }
 
 /// The state of one throttle counter.
@@ -181,6 +203,23 @@ pub struct ThrottleState {
     pub failures: u32,
     /// When the last failure happened.
     pub last_failure: Timestamp,
+}
+
+impl ThrottleState {
+    /// The counter `state` (none yet when `None`) with one more failure at `at`; the failure
+    /// count saturates and the last failure time never moves back.
+    pub fn after_failure(state: Option<ThrottleState>, at: Timestamp) -> ThrottleState {
+        state.map_or(
+            ThrottleState {
+                failures: 1,
+                last_failure: at,
+            },
+            |s| ThrottleState {
+                failures: s.failures.saturating_add(1),
+                last_failure: s.last_failure.max(at),
+            },
+        )
+    }
 }
 
 /// Everything one operation changes, applied atomically by [`Store::commit`].
@@ -224,6 +263,12 @@ pub enum StoreError {
     /// The backend failed (connection lost, disk full, ...).
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// A [`ThrottleWrite::Reserve`] was refused: the back-off asks to wait `retry_after`.
+    #[error("throttled; retry after {retry_after:?}")]
+    Throttled {
+        /// How long the caller must still wait.
+        retry_after: Duration,
+    },
 }
 
 /// Result of a store call.
