@@ -439,14 +439,19 @@ pub(crate) fn rate_limited(wait: Duration, description: &str) -> Response {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientAddr(pub IpAddr);
 
-/// Takes a token of `limiter` for the client address of `req`; the address, or the 429.
-fn admit_address(limiter: &RateLimiter, req: &Request) -> Result<IpAddr, Response> {
+/// Takes a token of `limiter` for the client address of `req`; the address, or how long to
+/// wait.
+fn admit_address(limiter: &RateLimiter, req: &Request) -> Result<IpAddr, Duration> {
     let addr = limiter.client_address(req);
-    limiter.check(addr, Instant::now()).map_err(|wait| {
+    limiter.check(addr, Instant::now()).inspect_err(|_| {
         tracing::info!(%addr, "rate limit reached");
-        rate_limited(wait, "too many requests from this address; slow down")
     })?;
     Ok(addr)
+}
+
+/// The 429 of a per-address limit.
+fn address_limited(wait: Duration) -> Response {
+    rate_limited(wait, "too many requests from this address; slow down")
 }
 
 /// The per-address limit in front of the login form, device-code entry and WebFinger.
@@ -457,7 +462,7 @@ async fn limit_by_address<S: Store, C: Clock>(
 ) -> Response {
     match admit_address(&state.limiter, &req) {
         Ok(_) => next.run(req).await,
-        Err(r) => r,
+        Err(wait) => address_limited(wait),
     }
 }
 
@@ -473,7 +478,7 @@ async fn limit_token_by_address<S: Store, C: Clock>(
             req.extensions_mut().insert(ClientAddr(addr));
             next.run(req).await
         }
-        Err(r) => r,
+        Err(wait) => address_limited(wait),
     }
 }
 
