@@ -67,6 +67,7 @@ struct FileSettings {
     rate_limit_burst: Option<u32>,
     rate_limit_per_second: Option<f64>,
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    metrics_networks: Option<Vec<iam_axum::IpNet>>,
 }
 
 /// Where the master key comes from.
@@ -122,6 +123,8 @@ pub struct Settings {
     pub rate_limit_per_second: f64,
     /// Reverse proxies whose `X-Forwarded-For` the per-address limit believes.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Client networks (CIDR) `/metrics` is served to without a token.
+    pub metrics_networks: Vec<iam_axum::IpNet>,
     master_key: KeySource,
     issuer: Option<String>,
     audience: Option<String>,
@@ -187,6 +190,9 @@ impl Settings {
             rate_limit_burst: file.rate_limit_burst.unwrap_or(20),
             rate_limit_per_second: file.rate_limit_per_second.unwrap_or(2.0),
             trusted_proxies: file.trusted_proxies.unwrap_or_default(),
+            metrics_networks: file
+                .metrics_networks
+                .unwrap_or_else(iam_axum::metrics::default_networks),
             master_key,
             issuer: file.issuer,
             audience: file.audience,
