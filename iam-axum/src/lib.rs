@@ -69,7 +69,7 @@
 //! | `POST /orgs`, `GET /orgs/{id}`, `GET /orgs/{id}/members`, `PUT/DELETE /orgs/{id}/members/{account}`, `POST /orgs/{id}/token`, `GET /accounts/{id}/memberships` | bearer (owners/admins manage) | organizations |
 //! | `GET/POST /clients`, `GET /clients/{id}`, `POST /clients/{id}/secret`, `POST /clients/{id}/disable` | admin (owners read their own) | OAuth client registry; secrets shown once |
 //! | `GET /openapi.json` | anyone | the OpenAPI 3.1 description of these routes ([`openapi`]) |
-//! | `GET /metrics` | anyone: keep it private | Prometheus metrics ([`metrics`]; see [`IamRouter::metrics`]) |
+//! | `GET /metrics` | loopback (or [`IamRouter::metrics_networks`]), or a token with scope `iam:metrics` | Prometheus metrics ([`metrics`]; see [`IamRouter::metrics`]) |
 //!
 //! Bearer tokens are PASETO access tokens (login, refresh, elevation, service and organization
 //! tokens) or personal API tokens (`iam_pat_…`). Verified access tokens are remembered by a
@@ -105,8 +105,9 @@ pub use auth::{
 };
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use ipnet::IpNet;
 pub use metrics::Metrics;
-pub use oauth::{oauth_router, OAuthRouter};
+pub use oauth::{oauth_router, OAuthRouter, WebFingerPublication};
 pub use rate_limit::RateLimit;
 
 /// Default largest request body: 64 KiB (every iam request is far smaller).
@@ -130,6 +131,7 @@ pub struct IamRouter<S: Store, C: Clock> {
     json_fallback: bool,
     metrics: Metrics,
     serve_metrics: bool,
+    metrics_networks: Vec<IpNet>,
 }
 
 impl<S: Store, C: Clock> IamRouter<S, C> {
@@ -144,6 +146,7 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
             json_fallback: false,
             metrics: Metrics::new(),
             serve_metrics: true,
+            metrics_networks: metrics::default_networks(),
         }
     }
 
@@ -186,14 +189,26 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
 
     /// Whether to serve the Prometheus metrics at `/metrics` under the prefix (default on).
     ///
-    /// The route needs no token, so that Prometheus can scrape it: operators should not expose
-    /// it publicly. Block `/metrics` at the reverse proxy, or turn this off and serve the
-    /// registry given to [`metrics_registry`](Self::metrics_registry) on a private listener
-    /// with [`Metrics::render`]. The metrics are recorded either way; their labels carry no
-    /// secrets or ids (see [`metrics`]).
+    /// The route is served without a token to clients in
+    /// [`metrics_networks`](Self::metrics_networks) (loopback by default), and to bearer
+    /// tokens granting the scope [`metrics::METRICS_SCOPE`] (`iam:metrics`); others get 403.
+    /// Alternatively turn it off and serve the registry given to
+    /// [`metrics_registry`](Self::metrics_registry) on a private listener with
+    /// [`Metrics::render`]. The metrics are recorded either way; their labels carry no secrets
+    /// or ids (see [`metrics`]).
     #[must_use]
     pub fn metrics(mut self, serve: bool) -> Self {
         self.serve_metrics = serve;
+        self
+    }
+
+    /// Sets the client networks `/metrics` is served to without a token (default
+    /// [`metrics::default_networks`]: `127.0.0.0/8` and `::1`; empty: tokens only). The client
+    /// address is the per-address limit's: behind [`trusted_proxies`](Self::trusted_proxies),
+    /// the forwarded one.
+    #[must_use]
+    pub fn metrics_networks(mut self, networks: Vec<IpNet>) -> Self {
+        self.metrics_networks = networks;
         self
     }
 
@@ -227,9 +242,14 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
             }),
         );
         if self.serve_metrics {
+            let endpoint = metrics::Endpoint {
+                metrics: self.metrics.clone(),
+                networks: self.metrics_networks.into(),
+                addresses: rate_limit::ClientAddresses::new(&self.trusted_proxies),
+            };
             api = api.route(
                 openapi::METRICS_PATH,
-                axum::routing::get(metrics::serve).with_state(self.metrics.clone()),
+                axum::routing::get(metrics::serve).with_state(endpoint),
             );
         }
         let mut app = if prefix.is_empty() {

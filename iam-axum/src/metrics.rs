@@ -12,7 +12,11 @@
 //!
 //! Labels never carry secrets, ids, usernames or raw paths. The registry is rendered in the
 //! Prometheus text format by [`Metrics::render`], which the router serves at `/metrics`
-//! (see [`IamRouter::metrics`](crate::IamRouter::metrics)).
+//! (see [`IamRouter::metrics`](crate::IamRouter::metrics)) to clients in the allowed networks
+//! (by default loopback only; see
+//! [`IamRouter::metrics_networks`](crate::IamRouter::metrics_networks)) and to bearer tokens
+//! granting the scope [`METRICS_SCOPE`]; everyone else gets 403. The client address is the
+//! one the rate limits use (`X-Forwarded-For` is believed only from trusted proxies).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,9 +26,12 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -259,9 +266,54 @@ async fn note_denial(metrics: &Metrics, response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The scope (or, for tokens not limited by scopes, the role) that lets a bearer token read
+/// `/metrics` from outside the allowed networks.
+pub const METRICS_SCOPE: &str = "iam:metrics";
+
+/// The networks `/metrics` is served to by default: loopback (`127.0.0.0/8`, `::1`).
+pub fn default_networks() -> Vec<IpNet> {
+    vec![
+        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
+        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
+    ]
+}
+
+/// The state of the `/metrics` handler.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub metrics: Metrics,
+    /// Client networks served without a token.
+    pub networks: Arc<[IpNet]>,
+    pub addresses: crate::rate_limit::ClientAddresses,
+}
+
+/// Whether `req` may read the metrics: from an allowed network, or with a bearer token
+/// granting [`METRICS_SCOPE`]. The refusal otherwise: 403 `forbidden` without a token, the
+/// usual 401 for a bad token, 403 `missing_scope` for a token without the scope.
+async fn admit(e: &Endpoint, req: Request) -> Result<(), crate::ApiError> {
+    let addr = e.addresses.of(&req);
+    if e.networks.iter().any(|n| n.contains(&addr)) {
+        return Ok(());
+    }
+    let (mut parts, _) = req.into_parts();
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return Err(crate::ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are served to allowed networks or to tokens with the iam:metrics scope",
+        ));
+    }
+    let principal = crate::RequireAuth::principal(&mut parts).await?;
+    principal.require_scope(METRICS_SCOPE)?;
+    Ok(())
+}
+
 /// The `/metrics` handler.
-pub(crate) async fn serve(State(m): State<Metrics>) -> Response {
-    let mut r = m.render().into_response();
+pub(crate) async fn serve(State(e): State<Endpoint>, req: Request) -> Response {
+    if let Err(refused) = admit(&e, req).await {
+        return refused.into_response();
+    }
+    let mut r = e.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -61,7 +61,7 @@ pub fn rest_routes(metrics: bool) -> Vec<RouteInfo> {
         out.push(RouteInfo {
             method: "get",
             path: METRICS_PATH,
-            summary: "Prometheus metrics (text exposition format)",
+            summary: "Prometheus metrics (text exposition format), for allowed networks (default loopback) or tokens with scope iam:metrics",
         });
     }
     out

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use axum::body::Body;
 use common::{start, Server, ADMIN_PASSWORD};
 use iam_axum::openapi::rest_routes;
-use iam_axum::IamRouter;
-use iam_core::{Config, Iam, MasterKey, MemoryStore, PasswordPolicy, SecureRandom};
+use iam_axum::{IamRouter, IpNet, RateLimit};
+use iam_core::{Config, Iam, MasterKey, MemoryStore, NewAccount, PasswordPolicy, SecureRandom};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -228,4 +228,58 @@ async fn metrics_route_can_be_turned_off() {
     assert!(registry
         .render()
         .contains(r#"iam_http_requests_total{method="GET",route="/health",status="2xx"} 1"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_only_to_allowed_networks_or_metrics_tokens() {
+    // Served to 192.0.2.0/24 only (not loopback), behind a trusted proxy on loopback.
+    let allowed: IpNet = "192.0.2.0/24".parse().unwrap();
+    let srv = common::start_custom(
+        RateLimit::off(),
+        vec![std::net::Ipv4Addr::LOCALHOST.into()],
+        |r| r.metrics_networks(vec![allowed]),
+    )
+    .await;
+    let from = |client: &'static str| {
+        let req = srv
+            .client
+            .get(srv.url("/iam/metrics"))
+            .header("x-forwarded-for", client);
+        async move { common::Answer::from(req.send().await.unwrap()).await }
+    };
+    // The proxy itself (a loopback peer) and a client outside the networks are refused.
+    srv.call(Method::GET, "/iam/metrics", None, None)
+        .await
+        .assert_error(403, "forbidden");
+    from("203.0.113.9").await.assert_error(403, "forbidden");
+    // A client inside them is served.
+    let ok = from("192.0.2.7").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(ok.header("content-type").starts_with("text/plain"));
+
+    // Outside the networks a bearer token must grant iam:metrics.
+    let admin = srv.admin_token().await;
+    srv.get("/iam/metrics", &admin)
+        .await
+        .assert_error(403, "missing_scope");
+    let bad = srv.get("/iam/metrics", "not-a-token").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    srv.iam
+        .create_account(
+            NewAccount::human("scraper", "scraper password 1").with_roles(["iam:metrics"]),
+            None,
+        )
+        .await
+        .unwrap();
+    let token = srv.login("scraper", "scraper password 1").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let m = srv.get("/iam/metrics", &token).await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.body);
+    assert!(m
+        .body
+        .as_str()
+        .unwrap()
+        .contains("# TYPE iam_http_requests_total counter"));
 }

@@ -14,6 +14,7 @@ mod harness;
 use std::time::Duration;
 
 use harness::{form, pkce, query_params, start, Browser, Options, Page, Server, ALICE_PASSWORD};
+use iam_axum::{RateLimit, WebFingerPublication};
 use iam_core::{Clock, GrantType, ManualClock, NewClient, SystemClock, Timestamp};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -1081,7 +1082,14 @@ async fn secure_cookies_use_host_prefix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metadata_jwks_and_webfinger() {
-    let s = server().await;
+    let s = start(
+        SystemClock,
+        Options {
+            webfinger: WebFingerPublication::All,
+            ..Options::default()
+        },
+    )
+    .await;
     let m: Value = s
         .http
         .get(s.url("/.well-known/oauth-authorization-server"))
@@ -1134,6 +1142,7 @@ async fn metadata_jwks_and_webfinger() {
     assert_eq!(j["links"][0]["href"], s.base.as_str());
     let p = wf("resource=acct%3Anobody%40127.0.0.1").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert_eq!(p.json()["error"], "not_found");
     let p = wf("resource=acct%3Aalice%40other.example").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     let p = wf("resource=https%3A%2F%2Fexample.com%2F").await;
@@ -1223,4 +1232,158 @@ async fn login_page_is_rate_limited_per_address() {
         .await
         .unwrap();
     assert_eq!(m.status(), StatusCode::OK);
+}
+
+/// GETs WebFinger for `resource` (already form-encoded).
+async fn webfinger<C: Clock>(s: &Server<C>, resource: &str) -> Page {
+    let url = s.url(&format!("/.well-known/webfinger?resource={resource}"));
+    page(s.http.get(url).send().await.unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webfinger_publishes_no_account_by_default() {
+    let s = server().await;
+    let alice = webfinger(&s, "acct%3Aalice%40127.0.0.1").await;
+    let nobody = webfinger(&s, "acct%3Anobody%40127.0.0.1").await;
+    // An existing account and a missing one get the same answer: status, headers, body.
+    for p in [&alice, &nobody] {
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+        assert_eq!(p.json()["error"], "not_found");
+    }
+    assert_eq!(alice.body, nobody.body);
+    for h in [
+        "content-type",
+        "access-control-allow-origin",
+        "cache-control",
+    ] {
+        assert_eq!(alice.header(h), nobody.header(h), "{h}");
+    }
+    // Malformed queries are still refused as such.
+    let bad = page(
+        s.http
+            .get(s.url("/.well-known/webfinger?rel=x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_oauth_error(&bad, 400, "invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csrf_token_is_replaced_at_sign_in_and_sign_out() {
+    let s = server().await;
+    let (client_id, _) = web_client(&s, "Rotation").await;
+    let (_, challenge) = pkce();
+    let mut b = s.browser();
+    let login = b.get(&authorize_url(&s, &client_id, &challenge, "")).await;
+    let before = b.cookies["iam_csrf"].clone();
+    let consent = b.login(&login, "alice", ALICE_PASSWORD).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    let after = b.cookies["iam_csrf"].clone();
+    assert_ne!(before, after, "a fresh CSRF cookie at sign-in");
+    let fields = harness::hidden_fields(&consent.body);
+    assert!(fields.contains(&("csrf".to_owned(), after.clone())));
+    // The token from before the login no longer validates.
+    let mut stale: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(n, _)| n != "csrf")
+        .cloned()
+        .collect();
+    stale.push(("csrf".into(), before.clone()));
+    stale.push(("decision".into(), "allow".into()));
+    let refused = b.post("/oauth2/consent", &stale).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    // The one issued at sign-in does.
+    let done = b.submit(&consent, &[("decision", "allow")]).await;
+    assert!(done.location().starts_with(REDIRECT), "{}", done.body);
+    // Signing out replaces it again.
+    let signed_in = b.get("/oauth2/login").await;
+    assert!(signed_in.body.contains("Sign out"), "{}", signed_in.body);
+    let out = b.submit(&signed_in, &[]).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_ne!(b.cookies["iam_csrf"], after);
+}
+
+/// Registers a confidential client allowed the client credentials grant.
+async fn machine_client<C: Clock>(s: &Server<C>, name: &str) -> (String, String) {
+    let reg = s
+        .register(NewClient::confidential(name).grants([GrantType::ClientCredentials]))
+        .await;
+    (
+        reg.client.id,
+        reg.client_secret.unwrap().expose().to_owned(),
+    )
+}
+
+fn assert_rate_limited(p: &Page) {
+    assert_oauth_error(p, 429, "rate_limited");
+    assert!(p.header("retry-after").parse::<u64>().unwrap() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_endpoints_are_rate_limited_per_address_and_per_client() {
+    let slow = |burst| RateLimit {
+        burst,
+        per_second: 0.01,
+        max_tracked: 100,
+    };
+    let cc = [("grant_type", "client_credentials")];
+
+    // Per address: the token and device authorization endpoints share one budget.
+    let s = start(
+        SystemClock,
+        Options {
+            token_rate_limit: slow(3),
+            client_rate_limit: RateLimit::off(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (id, secret) = machine_client(&s, "by-address").await;
+    for _ in 0..2 {
+        let p = post_form(&s, "/oauth2/token", Some((&id, &secret)), &cc).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    }
+    let ghost = [("client_id", "ghost")];
+    let p = post_form(&s, "/oauth2/device_authorization", None, &ghost).await;
+    assert_oauth_error(&p, 401, "invalid_client");
+    assert_rate_limited(&post_form(&s, "/oauth2/token", Some((&id, &secret)), &cc).await);
+    assert_rate_limited(&post_form(&s, "/oauth2/device_authorization", None, &ghost).await);
+
+    // Per client.
+    let s = start(
+        SystemClock,
+        Options {
+            token_rate_limit: RateLimit::off(),
+            client_rate_limit: slow(3),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (a, a_secret) = machine_client(&s, "a").await;
+    let (b, b_secret) = machine_client(&s, "b").await;
+    let token = |id: &str, secret: &str| {
+        let (id, secret) = (id.to_owned(), secret.to_owned());
+        let s = &s;
+        async move { post_form(s, "/oauth2/token", Some((&id, &secret)), &cc).await }
+    };
+    // Until answered once, client ids count in their address's bucket; made-up ids too.
+    assert_eq!(token(&a, &a_secret).await.status, StatusCode::OK);
+    assert_eq!(token(&b, &b_secret).await.status, StatusCode::OK);
+    assert_oauth_error(&token("ghost-1", "x").await, 401, "invalid_client");
+    assert_rate_limited(&token("ghost-2", "x").await);
+    // Answered clients count on their own.
+    for _ in 0..3 {
+        assert_eq!(token(&a, &a_secret).await.status, StatusCode::OK);
+    }
+    assert_rate_limited(&token(&a, &a_secret).await);
+    assert_eq!(token(&b, &b_secret).await.status, StatusCode::OK);
+    // Wrong credentials for a known client do not use up its bucket.
+    for _ in 0..5 {
+        assert_oauth_error(&token(&b, "wrong").await, 401, "invalid_client");
+    }
+    assert_eq!(token(&b, &b_secret).await.status, StatusCode::OK);
+    assert_eq!(token(&b, &b_secret).await.status, StatusCode::OK);
+    assert_rate_limited(&token(&b, &b_secret).await);
 }

@@ -95,7 +95,17 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             ..RateLimit::default()
         })
         .trusted_proxies(settings.trusted_proxies.clone())
+        .metrics_networks(settings.metrics_networks.clone())
         .build();
+    // `rate_limit_burst = 0` turns every limit off, the token endpoints' too (for load tests).
+    let (token_limit, client_limit) = if settings.rate_limit_burst == 0 {
+        (RateLimit::off(), RateLimit::off())
+    } else {
+        (
+            RateLimit::token_endpoint_default(),
+            RateLimit::per_client_default(),
+        )
+    };
     let oauth = OAuthRouter::new(iam.clone(), &settings.public_url)
         .context("the public URL (OAuth issuer)")?
         .rate_limit(RateLimit {
@@ -103,6 +113,8 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             per_second: settings.rate_limit_per_second,
             ..RateLimit::default()
         })
+        .token_rate_limit(token_limit)
+        .client_rate_limit(client_limit)
         .trusted_proxies(settings.trusted_proxies.clone())
         .build();
     // The OAuth endpoints sit beside the REST API, under the same prefix.

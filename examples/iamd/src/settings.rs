@@ -93,6 +93,7 @@ struct FileSettings {
     rate_limit_burst: Option<u32>,
     rate_limit_per_second: Option<f64>,
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    metrics_networks: Option<Vec<iam_axum::IpNet>>,
 }
 
 /// The `[oauth]` section.
@@ -159,6 +160,8 @@ pub struct Settings {
     pub rate_limit_per_second: f64,
     /// Reverse proxies whose `X-Forwarded-For` the per-address limit believes.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Client networks (CIDR) `/metrics` is served to without a token.
+    pub metrics_networks: Vec<iam_axum::IpNet>,
     master_key: KeySource,
     /// The core configuration, checked, with a placeholder master key (see [`Settings::config`]).
     core: Config,
@@ -223,6 +226,9 @@ impl Settings {
             rate_limit_burst: file.rate_limit_burst.unwrap_or(20),
             rate_limit_per_second: file.rate_limit_per_second.unwrap_or(2.0),
             trusted_proxies: file.trusted_proxies.unwrap_or_default(),
+            metrics_networks: file
+                .metrics_networks
+                .unwrap_or_else(iam_axum::metrics::default_networks),
             master_key,
             core,
         })

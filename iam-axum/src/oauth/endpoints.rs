@@ -2,23 +2,28 @@
 //! metadata, JWKS and WebFinger. Each parses strictly, calls [`iam_core::Iam`], and answers
 //! JSON exactly as the RFCs give it.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iam_core::oauth::DeviceAuthorizationResponse;
 use iam_core::oauth::TokenTypeHint;
-use iam_core::{AuthorizationServerMetadata, ClientAuth, Clock, OAuthError, Store, TokenRequest};
+use iam_core::{
+    AuthorizationServerMetadata, ClientAuth, Clock, OAuthError, OAuthErrorCode, Store, TokenRequest,
+};
 use serde_json::{json, Value};
 
 use super::form::{basic_auth, form_body, no_repeats, parse_params, single, BasicAuth, Params};
 use super::{
-    json_error, oauth_error, OAuthState, AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH,
-    INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH,
+    json_error, oauth_error, rate_limited, ClientAddr, OAuthState, WebFingerPublication,
+    AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH,
 };
+use crate::rate_limit::Settled;
 
 type St<S, C> = State<Arc<OAuthState<S, C>>>;
 
@@ -61,20 +66,50 @@ fn client_request(
     Ok((params, auth))
 }
 
+/// Runs `run` for the client `auth` names, under the per-client limit: a 429 when the
+/// client's bucket (or, for a client not yet answered successfully, its network's) is empty.
+async fn per_client<S: Store, C: Clock, T>(
+    st: &OAuthState<S, C>,
+    auth: &ClientAuth,
+    ClientAddr(addr): ClientAddr,
+    run: impl Future<Output = Result<T, OAuthError>>,
+) -> Result<T, Response> {
+    let key = st
+        .clients
+        .admit(&auth.client_id, addr, Instant::now())
+        .map_err(|wait| {
+            tracing::info!(%addr, "per-client rate limit reached");
+            rate_limited(wait, "too many requests for this client; slow down")
+        })?;
+    let out = run.await;
+    let outcome = match &out {
+        Ok(_) => Settled::Granted,
+        Err(e) if e.code == OAuthErrorCode::InvalidClient => Settled::ClientRefused,
+        Err(_) => Settled::Other,
+    };
+    st.clients
+        .settle(&key, &auth.client_id, outcome, Instant::now());
+    out.map_err(oauth_error)
+}
+
 /// `POST /oauth2/token` (RFC 6749 §3.2, every grant).
 pub(crate) async fn token<S: Store, C: Clock>(
     st: St<S, C>,
+    Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let (params, auth) = match client_request(&headers, &body, &["resource"]) {
+        Ok(v) => v,
+        Err(e) => return oauth_error(e),
+    };
     let run = async {
-        let (params, auth) = client_request(&headers, &body, &["resource"])?;
         let req = TokenRequest::from_params(&params)?;
         st.iam.token(&auth, &req).await
     };
-    match run.await {
+    match per_client(&st, &auth, addr, run).await {
         Ok(t) => no_store(Json(t).into_response()),
-        Err(e) => oauth_error(e),
+        Err(r) => r,
     }
 }
 
@@ -95,11 +130,15 @@ fn absolute_device_uris<S: Store, C: Clock>(
 /// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
 pub(crate) async fn device_authorization<S: Store, C: Clock>(
     st: St<S, C>,
+    Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let (params, auth) = match client_request(&headers, &body, &["resource"]) {
+        Ok(v) => v,
+        Err(e) => return oauth_error(e),
+    };
     let run = async {
-        let (params, auth) = client_request(&headers, &body, &["resource"])?;
         let resources: Vec<String> = params
             .iter()
             .filter(|(n, _)| n == "resource")
@@ -109,9 +148,9 @@ pub(crate) async fn device_authorization<S: Store, C: Clock>(
             .device_authorization(&auth, single(&params, "scope")?, &resources)
             .await
     };
-    match run.await {
+    match per_client(&st, &auth, addr, run).await {
         Ok(r) => no_store(Json(absolute_device_uris(&st, r)).into_response()),
-        Err(e) => oauth_error(e),
+        Err(r) => r,
     }
 }
 
@@ -187,7 +226,8 @@ pub(crate) async fn jwks<S: Store, C: Clock>(st: St<S, C>) -> Response {
 const ISSUER_REL: &str = "http://openid.net/specs/connect/1.0/issuer";
 
 /// `GET /.well-known/webfinger?resource=acct:user@host[&rel=...]` (RFC 7033): a JRD for
-/// existing, enabled accounts of this host; 404 for anything else.
+/// published accounts (with [`WebFingerPublication::All`], the existing, enabled accounts of
+/// this host); the same 404 for anything else, whether or not the account exists.
 pub(crate) async fn webfinger<S: Store, C: Clock>(
     st: St<S, C>,
     RawQuery(query): RawQuery,
@@ -212,6 +252,11 @@ pub(crate) async fn webfinger<S: Store, C: Clock>(
         return not_found();
     };
     if user.is_empty() || user.len() > 256 || !host.eq_ignore_ascii_case(&st.host) {
+        return not_found();
+    }
+    // Nothing is published: answer before any lookup, so neither the answer nor its timing
+    // depends on whether the account exists.
+    if st.webfinger == WebFingerPublication::Off {
         return not_found();
     }
     match st.iam.account_by_username(iam_core::Caller::System, &user).await {

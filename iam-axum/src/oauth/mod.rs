@@ -55,7 +55,7 @@ use axum::Router;
 use iam_core::{Clock, Error, Iam, InvalidInput, OAuthError, SecureRandom, Store, TokenPair};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::rate_limit::{RateLimit, RateLimiter};
+use crate::rate_limit::{ClientLimiter, RateLimit, RateLimiter};
 
 /// Path of the authorization endpoint.
 pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
@@ -106,6 +106,12 @@ pub(crate) struct OAuthState<S: Store, C: Clock> {
     /// Whether cookies are `Secure` (and `__Host-` prefixed).
     pub secure: bool,
     pub limiter: RateLimiter,
+    /// The per-address limit of the token and device authorization endpoints.
+    pub token_limiter: RateLimiter,
+    /// The per-client limit of the token and device authorization endpoints.
+    pub clients: ClientLimiter,
+    /// Which accounts WebFinger answers for.
+    pub webfinger: WebFingerPublication,
     pub rng: SecureRandom,
     /// Session refreshes of the last moments, by the refresh token presented: a browser that
     /// sends the same expired cookie twice at once (two tabs) gets the same successor instead
@@ -141,6 +147,20 @@ impl<S: Store, C: Clock> OAuthState<S, C> {
     }
 }
 
+/// Which accounts `/.well-known/webfinger` publishes.
+///
+/// Whatever the setting, an account that is not published gets exactly the answer of an
+/// account that does not exist (404 `not_found`), so WebFinger cannot be used to learn which
+/// usernames exist beyond what is published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WebFingerPublication {
+    /// Publish no account: every `acct:` query is answered 404 (the default).
+    #[default]
+    Off,
+    /// Publish every existing, enabled account of the issuer's host (it names the issuer).
+    All,
+}
+
 /// The OAuth router over `iam` for the issuer (base URL) `issuer`, with the defaults of
 /// [`OAuthRouter`].
 pub fn oauth_router<S: Store, C: Clock>(iam: Iam<S, C>, issuer: &str) -> Result<Router, Error> {
@@ -154,7 +174,10 @@ pub struct OAuthRouter<S: Store, C: Clock> {
     issuer: String,
     secure_cookies: bool,
     rate_limit: RateLimit,
+    token_rate_limit: RateLimit,
+    client_rate_limit: RateLimit,
     trusted_proxies: Vec<IpAddr>,
+    webfinger: WebFingerPublication,
 }
 
 /// Splits an `http(s)://host[:port][/path]` URL into (scheme is https, host, path).
@@ -187,7 +210,9 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
     /// Endpoints for the issuer `issuer`: the absolute `http(s)` base URL the router is
     /// reachable at (no query or fragment; a path such as `/iam` if it is nested there).
     /// Cookies are `Secure` when the issuer is `https`; the per-address limit on login,
-    /// device-code entry and WebFinger is [`RateLimit::default`].
+    /// device-code entry and WebFinger is [`RateLimit::default`]; the token and device
+    /// authorization endpoints are limited by [`RateLimit::token_endpoint_default`] per address
+    /// and [`RateLimit::per_client_default`] per client; WebFinger publishes no account.
     pub fn new(iam: Iam<S, C>, issuer: &str) -> Result<Self, Error> {
         let (https, _, _) = split_issuer(issuer).ok_or(Error::Invalid(InvalidInput::Config(
             "the OAuth issuer must be an absolute http(s) URL without query or fragment",
@@ -197,7 +222,10 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             issuer: issuer.trim_end_matches('/').to_owned(),
             secure_cookies: https,
             rate_limit: RateLimit::default(),
+            token_rate_limit: RateLimit::token_endpoint_default(),
+            client_rate_limit: RateLimit::per_client_default(),
             trusted_proxies: Vec::new(),
+            webfinger: WebFingerPublication::Off,
         })
     }
 
@@ -216,11 +244,37 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
         self
     }
 
-    /// Names the reverse proxies whose `X-Forwarded-For` the per-address limit believes
+    /// Sets the per-address limit of `/oauth2/token` and `/oauth2/device_authorization`
+    /// (default [`RateLimit::token_endpoint_default`]; IPv6 counts per /64).
+    #[must_use]
+    pub fn token_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.token_rate_limit = limit;
+        self
+    }
+
+    /// Sets the per-client limit of `/oauth2/token` and `/oauth2/device_authorization`
+    /// (default [`RateLimit::per_client_default`]). A `client_id` counts on its own once it
+    /// has been answered successfully; until then, per source network. See
+    /// [`crate::rate_limit`].
+    #[must_use]
+    pub fn client_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.client_rate_limit = limit;
+        self
+    }
+
+    /// Names the reverse proxies whose `X-Forwarded-For` the per-address limits believe
     /// (none by default). See [`crate::rate_limit`].
     #[must_use]
     pub fn trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
         self.trusted_proxies = proxies;
+        self
+    }
+
+    /// Sets which accounts `/.well-known/webfinger` publishes (default
+    /// [`WebFingerPublication::Off`]: none).
+    #[must_use]
+    pub fn webfinger(mut self, publication: WebFingerPublication) -> Self {
+        self.webfinger = publication;
         self
     }
 
@@ -235,6 +289,9 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             host,
             secure: self.secure_cookies,
             limiter: RateLimiter::new(self.rate_limit, &self.trusted_proxies),
+            token_limiter: RateLimiter::new(self.token_rate_limit, &self.trusted_proxies),
+            clients: ClientLimiter::new(self.client_rate_limit),
+            webfinger: self.webfinger,
             rng: SecureRandom::from_entropy(),
             refreshes: tokio::sync::Mutex::new(HashMap::new()),
         });
@@ -264,8 +321,19 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             Arc::clone(&state),
             limit_by_address::<S, C>,
         ));
+        let token_endpoints = Router::new()
+            .route(TOKEN_PATH, post(endpoints::token::<S, C>))
+            .route(
+                DEVICE_AUTHORIZATION_PATH,
+                post(endpoints::device_authorization::<S, C>),
+            )
+            .route_layer(middleware::from_fn_with_state(
+                Arc::clone(&state),
+                limit_token_by_address::<S, C>,
+            ));
         let router = Router::new()
             .merge(limited)
+            .merge(token_endpoints)
             .route(
                 AUTHORIZE_PATH,
                 get(pages::authorize_get::<S, C>).post(pages::authorize_post::<S, C>),
@@ -273,11 +341,6 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             .route(CONSENT_PATH, post(pages::consent::<S, C>))
             .route(LOGOUT_PATH, post(pages::logout::<S, C>))
             .route(DEVICE_DECISION_PATH, post(pages::device_decision::<S, C>))
-            .route(TOKEN_PATH, post(endpoints::token::<S, C>))
-            .route(
-                DEVICE_AUTHORIZATION_PATH,
-                post(endpoints::device_authorization::<S, C>),
-            )
             .route(REVOKE_PATH, post(endpoints::revoke::<S, C>))
             .route(INTROSPECT_PATH, post(endpoints::introspect::<S, C>))
             .route(METADATA_PATH, get(endpoints::metadata::<S, C>))
@@ -361,27 +424,61 @@ async fn oauth_json_errors(response: Response) -> Response {
     out
 }
 
+/// The 429 `rate_limited` answer (the JSON shape of the other OAuth errors) with
+/// `Retry-After` in whole seconds.
+pub(crate) fn rate_limited(wait: Duration, description: &str) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", description);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    r
+}
+
+/// The client address of a request to the token endpoints, left by
+/// [`limit_token_by_address`] for the per-client limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub IpAddr);
+
+/// Takes a token of `limiter` for the client address of `req`; the address, or how long to
+/// wait.
+fn admit_address(limiter: &RateLimiter, req: &Request) -> Result<IpAddr, Duration> {
+    let addr = limiter.client_address(req);
+    limiter.check(addr, Instant::now()).inspect_err(|_| {
+        tracing::info!(%addr, "rate limit reached");
+    })?;
+    Ok(addr)
+}
+
+/// The 429 of a per-address limit.
+fn address_limited(wait: Duration) -> Response {
+    rate_limited(wait, "too many requests from this address; slow down")
+}
+
 /// The per-address limit in front of the login form, device-code entry and WebFinger.
 async fn limit_by_address<S: Store, C: Clock>(
     State(state): State<Arc<OAuthState<S, C>>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let addr = state.limiter.client_address(&req);
-    match state.limiter.check(addr, Instant::now()) {
-        Ok(()) => next.run(req).await,
-        Err(wait) => {
-            tracing::info!(%addr, "rate limit reached");
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut r = json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests from this address; slow down",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            r
+    match admit_address(&state.limiter, &req) {
+        Ok(_) => next.run(req).await,
+        Err(wait) => address_limited(wait),
+    }
+}
+
+/// The per-address limit in front of the token and device authorization endpoints; leaves
+/// the client address for their per-client limit.
+async fn limit_token_by_address<S: Store, C: Clock>(
+    State(state): State<Arc<OAuthState<S, C>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match admit_address(&state.token_limiter, &req) {
+        Ok(addr) => {
+            req.extensions_mut().insert(ClientAddr(addr));
+            next.run(req).await
         }
+        Err(wait) => address_limited(wait),
     }
 }
 

@@ -365,7 +365,7 @@ pub(crate) async fn login<S: Store, C: Clock>(
     let user = match st.iam.login(&req).await {
         Ok(ok) => match st.iam.verify(ok.tokens.access_token.expose()).await {
             Ok(p) => {
-                b.logged_in(&ok.tokens, p.clone());
+                b.logged_in(&ok.tokens, p.clone(), &st.rng);
                 p
             }
             Err(_) => return b.finish(shown_error(OAuthError::server_error(), true)),
@@ -453,7 +453,7 @@ pub(crate) async fn logout<S: Store, C: Clock>(
             tracing::warn!(error = %e, "logout failed");
         }
     }
-    b.logged_out();
+    b.logged_out(&st.rng);
     let r = page(
         StatusCode::OK,
         "Signed out",

@@ -1,12 +1,14 @@
 //! The browser side of the page set: the session cookie (holding the iam session's access
 //! and refresh token, renewed by refresh when the access token expires) and the CSRF cookie
-//! whose value every form must echo (double submit, compared in constant time).
+//! whose value every form must echo (double submit, compared in constant time). The CSRF token
+//! is replaced at sign-in and sign-out, so a token known before a login (one planted in the
+//! browser, or read from a page served to it while signed out) is worthless afterwards.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use iam_core::{Clock, Denial, Principal, Store, TokenPair};
+use iam_core::{Clock, Denial, Principal, SecureRandom, Store, TokenPair};
 use subtle::ConstantTimeEq;
 
 use super::form::Params;
@@ -99,10 +101,7 @@ impl Browser {
             b.sent_csrf = Some(v.to_owned());
             v.clone_into(&mut b.csrf);
         } else {
-            b.csrf = URL_SAFE_NO_PAD.encode(st.rng.bytes::<32>());
-            // The CSRF cookie lives as long as a session may.
-            b.set
-                .extend(set_cookie(csrf_name, &b.csrf, b.session_max_age, b.secure));
+            b.new_csrf(&st.rng);
         }
         let Some(value) = cookie(headers, session_name) else {
             return b;
@@ -128,6 +127,20 @@ impl Browser {
         b
     }
 
+    /// Draws a fresh CSRF token for the forms rendered from now on and sets its cookie (which
+    /// lives as long as a session may). The token the browser sent stays the one this request's
+    /// own form was checked against.
+    fn new_csrf(&mut self, rng: &SecureRandom) {
+        let (_, csrf_name) = cookie_names(self.secure);
+        self.csrf = URL_SAFE_NO_PAD.encode(rng.bytes::<32>());
+        self.set.extend(set_cookie(
+            csrf_name,
+            &self.csrf,
+            self.session_max_age,
+            self.secure,
+        ));
+    }
+
     fn set_session_cookie(&mut self, name: &str, pair: &TokenPair) {
         let value = format!(
             "{}{SEP}{}",
@@ -142,18 +155,21 @@ impl Browser {
         self.set.extend(set_cookie(name, "", 0, self.secure));
     }
 
-    /// Records a new login: the session cookie is set on the answer.
-    pub(crate) fn logged_in(&mut self, pair: &TokenPair, user: Principal) {
+    /// Records a new login: the session cookie is set on the answer, and the CSRF token is
+    /// replaced (the forms of the answer carry the new one).
+    pub(crate) fn logged_in(&mut self, pair: &TokenPair, user: Principal, rng: &SecureRandom) {
         let (name, _) = cookie_names(self.secure);
         self.set_session_cookie(name, pair);
         self.user = Some(user);
+        self.new_csrf(rng);
     }
 
-    /// Records a logout: the session cookie is cleared on the answer.
-    pub(crate) fn logged_out(&mut self) {
+    /// Records a logout: the session cookie is cleared and the CSRF token replaced.
+    pub(crate) fn logged_out(&mut self, rng: &SecureRandom) {
         let (name, _) = cookie_names(self.secure);
         self.clear_session(name);
         self.user = None;
+        self.new_csrf(rng);
     }
 
     /// Whether the form's `csrf` field matches the CSRF cookie the browser sent.

@@ -11,7 +11,7 @@ use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
 use iam_axum::{IamAuth, IamRouter, RateLimit, RequireAuth, RequireRole, RequireScope};
 use iam_core::config::{ElevationPolicy, StepUp};
-use iam_core::{Config, Iam, MasterKey, NewAccount, PasswordPolicy, SecureRandom};
+use iam_core::{Config, Iam, MasterKey, NewAccount, PasswordPolicy, SecureRandom, SystemClock};
 use iam_store_sqlite::SqliteStore;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
@@ -54,6 +54,15 @@ pub async fn start_trusting(
     rate_limit: RateLimit,
     trusted_proxies: Vec<std::net::IpAddr>,
 ) -> Server {
+    start_custom(rate_limit, trusted_proxies, |r| r).await
+}
+
+/// Like [`start_trusting`], with further settings applied to the router by `configure`.
+pub async fn start_custom(
+    rate_limit: RateLimit,
+    trusted_proxies: Vec<std::net::IpAddr>,
+    configure: impl FnOnce(IamRouter<SqliteStore, SystemClock>) -> IamRouter<SqliteStore, SystemClock>,
+) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
@@ -83,13 +92,12 @@ pub async fn start_trusting(
             get(plain).route_layer(RequireScope("reports")),
         )
         .layer(IamAuth::new(iam.clone()));
-    let app = IamRouter::new(iam.clone())
+    let router = IamRouter::new(iam.clone())
         .prefix("/iam")
         .json_fallback(true)
         .rate_limit(rate_limit)
-        .trusted_proxies(trusted_proxies)
-        .build()
-        .merge(embedding_app);
+        .trusted_proxies(trusted_proxies);
+    let app = configure(router).build().merge(embedding_app);
 
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_pem = cert.cert.pem();

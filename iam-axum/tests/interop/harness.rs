@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use iam_axum::{OAuthRouter, RateLimit};
+use iam_axum::{OAuthRouter, RateLimit, WebFingerPublication};
 use iam_core::{
     Clock, Config, Iam, LoginRequest, MasterKey, NewAccount, NewClient, PasswordPolicy, Principal,
     RegisteredClient, SecureRandom,
@@ -49,8 +49,14 @@ pub struct Options {
     pub poll_interval: Duration,
     /// Serve HTTPS (rcgen self-signed certificate for `localhost`) instead of plain HTTP.
     pub tls: bool,
-    /// The per-address limit (off by default).
+    /// The per-address limit of the pages (off by default).
     pub rate_limit: RateLimit,
+    /// The per-address limit of the token endpoints (the library's default).
+    pub token_rate_limit: RateLimit,
+    /// The per-client limit of the token endpoints (the library's default).
+    pub client_rate_limit: RateLimit,
+    /// Which accounts WebFinger publishes (the library's default: none).
+    pub webfinger: WebFingerPublication,
 }
 
 impl Default for Options {
@@ -60,6 +66,9 @@ impl Default for Options {
             poll_interval: Duration::from_secs(1),
             tls: false,
             rate_limit: RateLimit::off(),
+            token_rate_limit: RateLimit::token_endpoint_default(),
+            client_rate_limit: RateLimit::per_client_default(),
+            webfinger: WebFingerPublication::default(),
         }
     }
 }
@@ -126,6 +135,9 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
         .unwrap()
         .secure_cookies(opts.secure_cookies)
         .rate_limit(opts.rate_limit)
+        .token_rate_limit(opts.token_rate_limit)
+        .client_rate_limit(opts.client_rate_limit)
+        .webfinger(opts.webfinger)
         .build()
         // A client's redirect target for browser tests.
         .route(
