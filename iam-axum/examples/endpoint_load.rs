@@ -104,7 +104,7 @@ fn main() {
         let password = "load test password";
         iam.create_account(
             NewAccount::human("load", password).with_roles([ADMIN_ROLE]),
-            None,
+            iam_core::Caller::System,
         )
         .await
         .unwrap();

@@ -81,9 +81,12 @@ fn main() {
             .open()
             .await
             .unwrap();
-        iam.create_account(NewAccount::human("load", "load test password"), None)
-            .await
-            .unwrap();
+        iam.create_account(
+            NewAccount::human("load", "load test password"),
+            iam_core::Caller::System,
+        )
+        .await
+        .unwrap();
         let login = iam
             .login(&LoginRequest::password("load", "load test password"))
             .await

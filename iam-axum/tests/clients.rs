@@ -59,7 +59,10 @@ async fn register_list_rotate_disable_over_rest() {
 
     // Others may neither register admin clients nor see them.
     srv.iam
-        .create_account(NewAccount::human("eve", "eve's long password"), None)
+        .create_account(
+            NewAccount::human("eve", "eve's long password"),
+            iam_core::Caller::System,
+        )
         .await
         .unwrap();
     let eve = srv.login("eve", "eve's long password").await;

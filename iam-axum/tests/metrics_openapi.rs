@@ -267,7 +267,7 @@ async fn metrics_are_served_only_to_allowed_networks_or_metrics_tokens() {
     srv.iam
         .create_account(
             NewAccount::human("scraper", "scraper password 1").with_roles(["iam:metrics"]),
-            None,
+            iam_core::Caller::System,
         )
         .await
         .unwrap();

@@ -1161,15 +1161,24 @@ async fn metadata_jwks_and_webfinger() {
 #[tokio::test(flavor = "multi_thread")]
 async fn totp_code_on_the_login_page() {
     let s = server().await;
-    let alice = s.iam.account_by_username("alice").await.unwrap().unwrap();
-    let e = s.iam.enrol_totp(&alice.id, None).await.unwrap();
+    let alice = s
+        .iam
+        .account_by_username(iam_core::Caller::System, "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let e = s
+        .iam
+        .enrol_totp(iam_core::Caller::System, &alice.id)
+        .await
+        .unwrap();
     let totp = totp_rs::TOTP::from_url_unchecked(e.uri.expose()).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
     s.iam
-        .confirm_totp(&alice.id, &totp.generate(now), None)
+        .confirm_totp(iam_core::Caller::System, &alice.id, &totp.generate(now))
         .await
         .unwrap();
 

@@ -42,7 +42,7 @@ async fn cached_tokens_still_expire_and_revoke() {
     let alice = iam
         .create_account(
             NewAccount::human("alice", "alice password").with_roles(["ops"]),
-            None,
+            iam_core::Caller::System,
         )
         .await
         .unwrap();
@@ -80,7 +80,9 @@ async fn cached_tokens_still_expire_and_revoke() {
     let t = login().await;
     assert_eq!(call(&app, "/ops", &t).await, StatusCode::OK);
     clock.advance(Duration::from_secs(1));
-    iam.revoke_role(&alice.id, "ops", None).await.unwrap();
+    iam.revoke_role(iam_core::Caller::System, &alice.id, "ops")
+        .await
+        .unwrap();
     assert_eq!(call(&app, "/ops", &t).await, StatusCode::UNAUTHORIZED);
 
     // Disabling the account.
@@ -88,7 +90,9 @@ async fn cached_tokens_still_expire_and_revoke() {
     let t = login().await;
     assert_eq!(call(&app, "/me", &t).await, StatusCode::OK);
     assert_eq!(call(&app, "/ops", &t).await, StatusCode::FORBIDDEN);
-    iam.disable_account(&alice.id, None).await.unwrap();
+    iam.disable_account(iam_core::Caller::System, &alice.id)
+        .await
+        .unwrap();
     assert_eq!(call(&app, "/me", &t).await, StatusCode::UNAUTHORIZED);
 
     // A token differing in one character is not a cache hit.

@@ -123,7 +123,7 @@ fn login(c: &mut Criterion) {
     let rt = runtime();
     let policy = PasswordPolicy::default();
     let iam = open(&rt, policy.clone());
-    rt.block_on(iam.create_account(NewAccount::human("bench", "bench password"), None))
+    rt.block_on(iam.create_account(NewAccount::human("bench", "bench password"), Caller::System))
         .expect("create");
     let params = argon2::Params::new(
         policy.memory_kib,

@@ -1140,7 +1140,7 @@ async fn an_account_cut_off_outlasts_every_token_it_kills() {
 async fn a_token_minted_in_the_millisecond_of_a_cut_off_lives_and_dies_in_order() {
     // The manual clock stands still: every step below falls in one millisecond.
     let (iam, _clock) = common::iam().await;
-    let (admin, _) = user(&iam, "admin", &["admin"]).await;
+    let (_admin, _) = user(&iam, "admin", &["admin"]).await;
     let (dora, _) = user(&iam, "dora", &["staff"]).await;
 
     iam.disable_account(Caller::System, &dora.account_id)

@@ -10,9 +10,8 @@ use iam_core::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, StoreResult, ThrottleState,
 };
 use iam_core::{
-    Caller,
-    AuditEvent, AuditKind, AuditQuery, Denial, Error, Iam, LoginRequest, ManualClock, MemoryStore,
-    NewAccount, SecretString, Store, ThrottlePolicy, Timestamp,
+    AuditEvent, AuditKind, AuditQuery, Caller, Denial, Error, Iam, LoginRequest, ManualClock,
+    MemoryStore, NewAccount, SecretString, Store, ThrottlePolicy, Timestamp,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -162,9 +161,9 @@ async fn events(iam: &RacyIam, kind: AuditKind) -> Vec<AuditEvent> {
     iam.audit_events(
         Caller::System,
         &AuditQuery {
-        kind: Some(kind),
-        ..AuditQuery::default()
-    },
+            kind: Some(kind),
+            ..AuditQuery::default()
+        },
     )
     .await
     .expect("audit")
@@ -173,9 +172,12 @@ async fn events(iam: &RacyIam, kind: AuditKind) -> Vec<AuditEvent> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_wrong_logins_are_all_counted_and_only_the_budget_reaches_argon2() {
     let iam = racy_iam().await;
-    iam.create_account(NewAccount::human("target", "right password"), Caller::System)
-        .await
-        .expect("create");
+    iam.create_account(
+        NewAccount::human("target", "right password"),
+        Caller::System,
+    )
+    .await
+    .expect("create");
     let results = race(|i| {
         let iam = iam.clone();
         async move {
@@ -227,15 +229,20 @@ async fn parallel_wrong_logins_are_all_counted_and_only_the_budget_reaches_argon
         state.failures as usize, refused,
         "every checked guess counts"
     );
-    iam.verify_audit_chain(Caller::System).await.expect("chain intact");
+    iam.verify_audit_chain(Caller::System)
+        .await
+        .expect("chain intact");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_wrong_step_ups_reach_argon2_only_within_the_budget() {
     let iam = racy_iam().await;
-    iam.create_account(NewAccount::human("sudoer", "right password"), Caller::System)
-        .await
-        .expect("create");
+    iam.create_account(
+        NewAccount::human("sudoer", "right password"),
+        Caller::System,
+    )
+    .await
+    .expect("create");
     let login = iam
         .login(&LoginRequest::password("sudoer", "right password"))
         .await
@@ -280,9 +287,12 @@ async fn parallel_wrong_step_ups_reach_argon2_only_within_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_user_code_guesses_look_up_only_within_the_budget() {
     let iam = racy_iam().await;
-    iam.create_account(NewAccount::human("viewer", "right password"), Caller::System)
-        .await
-        .expect("create");
+    iam.create_account(
+        NewAccount::human("viewer", "right password"),
+        Caller::System,
+    )
+    .await
+    .expect("create");
     let login = iam
         .login(&LoginRequest::password("viewer", "right password"))
         .await

@@ -360,7 +360,10 @@ async fn only_failed_guesses_count_towards_the_login_back_off() {
         .create_account(NewAccount::human("gail", PW), Caller::System)
         .await
         .expect("create");
-    let enrol = iam.enrol_totp(Caller::System, &acc.id).await.expect("enrol");
+    let enrol = iam
+        .enrol_totp(Caller::System, &acc.id)
+        .await
+        .expect("enrol");
     let app = totp_rs::TOTP::from_url(enrol.uri.expose()).expect("otpauth URI");
     let now = || u64::try_from(clock_secs(&clock)).expect("positive time");
     iam.confirm_totp(Caller::System, &acc.id, &app.generate(now()))
@@ -392,7 +395,9 @@ async fn only_failed_guesses_count_towards_the_login_back_off() {
     );
     assert_eq!(counter().await.map(|c| c.failures), Some(1));
     // A disabled account with the right credentials is refused, and that is no guess either.
-    iam.disable_account(Caller::System, &acc.id).await.expect("disable");
+    iam.disable_account(Caller::System, &acc.id)
+        .await
+        .expect("disable");
     for _ in 0..10 {
         assert_eq!(
             denial(

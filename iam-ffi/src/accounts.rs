@@ -109,7 +109,11 @@ pub unsafe extern "C" fn iam_set_password(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .set_password(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, &password)
+            .set_password(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id,
+                &password
+            )
             .await)?;
         Ok::<(), FfiError>(())
     })

@@ -21,7 +21,9 @@ pub unsafe extern "C" fn iam_verify_audit_chain(
         *out = 0;
         // SAFETY: as above.
         let handle = unsafe { arg_ref(iam, "iam") }?;
-        *out = on_iam!(handle, |iam| iam.verify_audit_chain(iam_core::Caller::System).await)?;
+        *out = on_iam!(handle, |iam| iam
+            .verify_audit_chain(iam_core::Caller::System)
+            .await)?;
         Ok(())
     })
 }

@@ -112,7 +112,11 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .grant_elevatable_role(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, role)
+            .grant_elevatable_role(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id,
+                role
+            )
             .await)?;
         Ok::<(), FfiError>(())
     })
@@ -141,7 +145,11 @@ pub unsafe extern "C" fn iam_revoke_elevatable_role(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .revoke_elevatable_role(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, role)
+            .revoke_elevatable_role(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id,
+                role
+            )
             .await)?;
         Ok::<(), FfiError>(())
     })

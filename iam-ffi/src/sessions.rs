@@ -121,7 +121,12 @@ pub unsafe extern "C" fn iam_revoke_session(
         let session_id = unsafe { arg_str(session_id, "session_id") }?;
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
-        on_iam!(handle, |iam| iam.revoke_session(crate::caller::acting(iam, actor).await?.as_ref().into(), session_id).await)?;
+        on_iam!(handle, |iam| iam
+            .revoke_session(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                session_id
+            )
+            .await)?;
         Ok::<(), FfiError>(())
     })
 }

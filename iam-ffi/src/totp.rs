@@ -34,7 +34,12 @@ pub unsafe extern "C" fn iam_enrol_totp(
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
-        let enrolment = on_iam!(handle, |iam| iam.enrol_totp(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id).await)?;
+        let enrolment = on_iam!(handle, |iam| iam
+            .enrol_totp(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id
+            )
+            .await)?;
         give_string(out_secret, enrolment.secret_base32.expose(), "TOTP secret")?;
         if let Err(e) = give_string(out_uri, enrolment.uri.expose(), "TOTP URI") {
             // SAFETY: `out_secret` was just filled by `give_string` and is handed out nowhere else.
@@ -67,7 +72,11 @@ pub unsafe extern "C" fn iam_confirm_totp(
         // SAFETY: as above.
         let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
         on_iam!(handle, |iam| iam
-            .confirm_totp(crate::caller::acting(iam, actor).await?.as_ref().into(), account_id, code)
+            .confirm_totp(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id,
+                code
+            )
             .await)?;
         Ok::<(), FfiError>(())
     })

@@ -259,7 +259,11 @@ pub(crate) async fn webfinger<S: Store, C: Clock>(
     if st.webfinger == WebFingerPublication::Off {
         return not_found();
     }
-    match st.iam.account_by_username(iam_core::Caller::System, &user).await {
+    match st
+        .iam
+        .account_by_username(iam_core::Caller::System, &user)
+        .await
+    {
         Ok(Some(a)) if !a.disabled => {}
         Ok(_) => return not_found(),
         Err(e) => {

@@ -72,12 +72,7 @@ pub(crate) async fn disable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    Ok(Json(
-        st.iam
-            .disable_account((&p).into(), &id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(st.iam.disable_account((&p).into(), &id).await?.into()))
 }
 
 /// `POST /accounts/{id}/enable` (admin).
@@ -86,12 +81,7 @@ pub(crate) async fn enable<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    Ok(Json(
-        st.iam
-            .enable_account((&p).into(), &id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(st.iam.enable_account((&p).into(), &id).await?.into()))
 }
 
 /// `PUT /accounts/{id}/password` (admin).
@@ -115,10 +105,7 @@ pub(crate) async fn grant_role<S: Store, C: Clock>(
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
     Ok(Json(
-        st.iam
-            .grant_role((&p).into(), &id, &role)
-            .await?
-            .into(),
+        st.iam.grant_role((&p).into(), &id, &role).await?.into(),
     ))
 }
 
@@ -129,10 +116,7 @@ pub(crate) async fn revoke_role<S: Store, C: Clock>(
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
     Ok(Json(
-        st.iam
-            .revoke_role((&p).into(), &id, &role)
-            .await?
-            .into(),
+        st.iam.revoke_role((&p).into(), &id, &role).await?.into(),
     ))
 }
 
@@ -168,9 +152,7 @@ pub(crate) async fn remove_totp<S: Store, C: Clock>(
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
-    Ok(Json(
-        st.iam.remove_totp((&p).into(), &id).await?.into(),
-    ))
+    Ok(Json(st.iam.remove_totp((&p).into(), &id).await?.into()))
 }
 
 /// `DELETE /accounts/{id}/sessions` (the account itself or an admin): signs it out everywhere.

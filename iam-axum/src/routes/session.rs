@@ -95,10 +95,7 @@ pub(crate) async fn totp_enrol<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let e = st
-        .iam
-        .enrol_totp((&p).into(), &p.account_id)
-        .await?;
+    let e = st.iam.enrol_totp((&p).into(), &p.account_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "secret": e.secret_base32.expose(), "uri": e.uri.expose() })),
@@ -136,9 +133,6 @@ pub(crate) async fn totp_remove<S: Store, C: Clock>(
     st: St<S, C>,
     RequireAuth(p): RequireAuth,
 ) -> ApiResult<Json<AccountOut>> {
-    let a = st
-        .iam
-        .remove_totp((&p).into(), &p.account_id)
-        .await?;
+    let a = st.iam.remove_totp((&p).into(), &p.account_id).await?;
     Ok(Json(a.into()))
 }

@@ -79,7 +79,7 @@ pub async fn start_custom(
     let iam = Iam::builder(store, config).open().await.unwrap();
     iam.create_account(
         NewAccount::human("admin", ADMIN_PASSWORD).with_roles(["admin"]),
-        None,
+        iam_core::Caller::System,
     )
     .await
     .unwrap();

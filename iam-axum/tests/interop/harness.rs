@@ -107,13 +107,16 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
         .unwrap();
     iam.create_account(
         NewAccount::human("admin", ADMIN_PASSWORD).with_roles(["admin"]),
-        None,
+        iam_core::Caller::System,
     )
     .await
     .unwrap();
-    iam.create_account(NewAccount::human("alice", ALICE_PASSWORD), None)
-        .await
-        .unwrap();
+    iam.create_account(
+        NewAccount::human("alice", ALICE_PASSWORD),
+        iam_core::Caller::System,
+    )
+    .await
+    .unwrap();
     let login = iam
         .login(&LoginRequest::password("admin", ADMIN_PASSWORD))
         .await
