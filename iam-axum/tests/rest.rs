@@ -398,7 +398,7 @@ async fn accounts_and_roles_admin() {
         json!({}),
     )
     .await
-    .assert_error(404, "not_found");
+    .assert_error(403, "not_permitted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,10 +536,10 @@ async fn api_tokens() {
     assert_eq!(seen.body["api_tokens"][0]["id"], json!(id));
     create_user(&srv, &admin, "erin", &[]).await;
     let erin = s(&srv.login("erin", "erin password").await["access_token"]);
-    // (To anyone else the account does not exist.)
+    // (Anyone else is refused.)
     srv.get(&format!("/iam/api-tokens?account_id={dave_id}"), &erin)
         .await
-        .assert_error(404, "not_found");
+        .assert_error(403, "not_permitted");
     let del = srv
         .call(
             Method::DELETE,
@@ -631,7 +631,7 @@ async fn elevation_direct_and_approved() {
         json!({}),
     )
     .await
-    .assert_error(403, "missing_role");
+    .assert_error(403, "self_approval");
     let ok = srv
         .post(
             &format!("/iam/elevation/requests/{rid}/approve"),
@@ -728,7 +728,8 @@ async fn audit_and_organizations() {
         )
         .await;
     assert_eq!(ot.status, StatusCode::OK, "{}", ot.body);
-    let who = srv.get("/iam/whoami", &s(&ot.body["access_token"])).await;
+    let org_tok = s(&ot.body["access_token"]);
+    let who = srv.get("/iam/whoami", &org_tok).await;
     assert_eq!(who.body["org"]["id"], org_id.as_str());
     assert_eq!(who.body["org"]["role"], "member");
 
@@ -741,9 +742,14 @@ async fn audit_and_organizations() {
         )
         .await;
     assert_eq!(rm.status, StatusCode::NO_CONTENT);
-    srv.get("/iam/audit", &fred_tok)
+    // Leaving the organization ends its organization tokens, and nothing else.
+    srv.get("/iam/whoami", &org_tok)
         .await
         .assert_error(401, "token_revoked");
+    assert_eq!(
+        srv.get("/iam/whoami", &fred_tok).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

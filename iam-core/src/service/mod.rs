@@ -416,17 +416,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let times = claims.times()?;
         let cfg = &self.inner.config;
         claims.check(&times, &cfg.issuer, &cfg.audience, self.now())?;
-        let revocations = &self.inner.revocations;
-        revocations.check(&claims.sub, &claims.sid, times.iat)?;
-        if let Some(act) = &claims.act {
-            revocations.check_delegation(&act.sub, times.iat, true)?;
-        } else if claims.credential() == crate::authz::CredentialKind::OAuthUser {
-            revocations.check_delegation(&claims.sub, times.iat, false)?;
-        }
-        if let Some(org) = &claims.org {
-            revocations.check_membership(org, &claims.sub, times.iat)?;
-        }
-        Ok(claims.into_principal(&times))
+        let principal = claims.into_principal(&times);
+        self.inner.revocations.check_principal(&principal)?;
+        Ok(principal)
     }
 
     /// Verifies an access token. Like [`Iam::verify_cached`], but a token signed by a key this
