@@ -258,7 +258,10 @@ pub fn authorize(
         | Action::RotateSigningKey
         | Action::ReadAudit
         | Action::ListClients => admin(p),
-        Action::RevokeServiceToken | Action::StoreDbCredentials => admin_else_not_permitted(p),
+        Action::RevokeServiceToken
+        | Action::StoreDbCredentials
+        | Action::ReadOrganization { member: false }
+        | Action::ManageOrganization { owner: false } => admin_else_not_permitted(p),
         Action::ReadAccount { account } => self_or_admin(p, account, manage),
         Action::RevokeCredentials { account } => self_or_admin(p, account, session),
         Action::ScheduleDeletion { account } | Action::RemoveTotp { account } => {
@@ -329,8 +332,6 @@ pub fn authorize(
         Action::ReadOrganization { member: true } | Action::ManageOrganization { owner: true } => {
             manage(p)
         }
-        Action::ReadOrganization { member: false }
-        | Action::ManageOrganization { owner: false } => admin_else_not_permitted(p),
         Action::OrgToken => match p.credential {
             CredentialKind::Session | CredentialKind::ServiceToken => Ok(()),
             _ => Err(Denial::WrongTokenKind),

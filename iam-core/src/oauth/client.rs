@@ -163,6 +163,7 @@ impl NewClient {
 }
 
 /// A registered client as callers see it (never its secret).
+#[allow(clippy::struct_excessive_bools)] // each flag is a distinct, documented registration fact
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthClient {
     /// The `client_id` (`cli_…`).
