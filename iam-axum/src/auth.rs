@@ -69,6 +69,47 @@ impl<S: Store, C: Clock> TokenVerifier for Iam<S, C> {
     }
 }
 
+/// Verifies access tokens meant for one audience other than iam's own (see
+/// [`IamAuth::for_audience`]). Personal API tokens are iam's own and are refused unless
+/// `audience` is iam's.
+struct AudienceVerifier<S: Store, C: Clock> {
+    iam: Iam<S, C>,
+    audience: String,
+}
+
+impl<S: Store, C: Clock> AudienceVerifier<S, C> {
+    fn api_token_allowed(&self) -> Result<(), Denial> {
+        if self.audience == self.iam.config().audience {
+            Ok(())
+        } else {
+            Err(Denial::TokenWrongAudience)
+        }
+    }
+}
+
+impl<S: Store, C: Clock> TokenVerifier for AudienceVerifier<S, C> {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, Denial>> {
+        Box::pin(async move {
+            if token.starts_with(API_TOKEN_PREFIX) {
+                self.api_token_allowed()?;
+                self.iam.verify_api_token(token).await
+            } else {
+                self.iam.verify_for(token, &self.audience).await
+            }
+        })
+    }
+
+    fn verify_fast(&self, token: &str) -> Option<Result<Principal, Denial>> {
+        if token.starts_with(API_TOKEN_PREFIX) {
+            return None;
+        }
+        match self.iam.verify_cached_for(token, &self.audience) {
+            Err(Denial::TokenUnknownKey) => None,
+            other => Some(other),
+        }
+    }
+}
+
 /// Longest time a verified token is served from [`VerifiedTokenCache`] before its signature is
 /// checked again (bounds how long a signing key dropped from the ring keeps working).
 pub const VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(60);
@@ -248,6 +289,16 @@ impl IamAuth {
         IamAuth {
             verifier: Verifier::new(VerifiedTokenCache::new(iam)),
         }
+    }
+
+    /// A layer for a resource server whose tokens are minted for `audience` (an RFC 8707
+    /// resource): tokens meant for any other audience, iam's own included, are refused with
+    /// `token_wrong_audience`. [`IamAuth::new`] expects iam's own audience.
+    pub fn for_audience<S: Store, C: Clock>(iam: Iam<S, C>, audience: impl Into<String>) -> Self {
+        IamAuth::with_verifier(AudienceVerifier {
+            iam,
+            audience: audience.into(),
+        })
     }
 
     /// A layer verifying every token with `verifier` (no cache unless it has one).

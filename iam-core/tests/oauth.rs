@@ -463,14 +463,21 @@ async fn other_clients_learn_nothing_about_a_clients_tokens_and_cannot_revoke_th
             }
         }
     }
-    assert!(w.iam.verify(access).await.is_ok(), "the access token lives");
+    assert!(
+        w.iam.verify_for(access, API).await.is_ok(),
+        "the access token lives"
+    );
     assert!(w.iam.introspect(&w.app, r, None).await.expect("i").active);
     let rotated = w
         .iam
         .token(&w.app, &refresh(&refresh_token))
         .await
         .expect("the refresh token still works");
-    assert!(w.iam.verify(rotated.access_token.expose()).await.is_ok());
+    assert!(w
+        .iam
+        .verify_for(rotated.access_token.expose(), API)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -1057,7 +1064,24 @@ async fn client_credentials_scope_and_resource_checks() {
         t.refresh_token.is_none(),
         "client credentials yield no refresh token"
     );
-    let p = w.iam.verify(t.access_token.expose()).await.expect("verify");
+    // A token minted for a resource (RFC 8707) names it as audience: iam's own API refuses
+    // it, the resource server accepts it.
+    assert_eq!(
+        w.iam.verify(t.access_token.expose()).await,
+        Err(iam_core::Denial::TokenWrongAudience)
+    );
+    let p = w
+        .iam
+        .verify_for(t.access_token.expose(), API)
+        .await
+        .expect("verify for the resource");
+    assert_eq!(p.audience, vec![API.to_string()]);
+    assert_eq!(
+        w.iam
+            .verify_for(t.access_token.expose(), "https://other.example/")
+            .await,
+        Err(iam_core::Denial::TokenWrongAudience)
+    );
     assert_eq!(p.account_id, w.app_id, "the client is the subject");
     assert_eq!(p.kind, iam_core::AccountKind::System);
     assert_eq!(p.resources, vec![API.to_string()]);

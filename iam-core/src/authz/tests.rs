@@ -91,6 +91,7 @@ fn principal(col: Column, account: &str, roles: &[&str], human: bool, auth_age: 
         .then(|| "cli_1".into()),
         actor: (col.kind == CredentialKind::ClientCredentials).then(|| account.into()),
         resources: vec![],
+        audience: vec!["iam".into()],
     }
 }
 

@@ -296,6 +296,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             client_id: None,
             actor: None,
             resources: vec![],
+            audience: vec![self.inner.config.audience.clone()],
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::oauth::{ClientAuth, OAuthError, TokenResponse, BEARER};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Store, Write};
-use crate::token::access::AccessClaims;
+use crate::token::access::{AccessClaims, Audience};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
 
 /// A protocol outcome inside an infrastructure result: the outer error is a store failure or
@@ -175,6 +175,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         claims.amr.clone_from(&family.amr);
         claims.client_id = Some(family.client_id.clone());
         claims.resource = resources.iter().cloned().collect();
+        claims.aud = Audience::of(&claims.resource, &self.inner.config.audience);
         Ok((self.sign_claims(&claims)?, exp))
     }
 

@@ -71,7 +71,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Revokes the grant of a valid access token; `Ok(false)` when `token` is not one (or no
     /// longer valid, which needs nothing). Another client's token is left alone (`Ok(true)`).
     async fn revoke_access(&self, client: &StoredClient, token: &str) -> Result<bool, OAuthError> {
-        let Ok(p) = self.verify(token).await else {
+        let Ok(p) = self.verify_with(token, None).await else {
             return Ok(false);
         };
         if p.client_id.as_deref() != Some(client.info.id.as_str()) {
@@ -158,7 +158,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 return Ok(i);
             }
         }
-        if let Ok(p) = self.verify(token).await {
+        if let Ok(p) = self.verify_with(token, None).await {
             return Ok(self.access_introspection(&client, p));
         }
         if !refresh_first {

@@ -17,7 +17,7 @@ use crate::oauth::{
 };
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Store, Write};
-use crate::token::access::AccessClaims;
+use crate::token::access::{AccessClaims, Audience};
 use crate::token::is_opaque_token_shape;
 
 /// The hash of an opaque secret the client presented, or `None` when it cannot be one of ours.
@@ -392,6 +392,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         claims.scope = scopes.iter().cloned().collect();
         claims.client_id = Some(client.info.id.clone());
         claims.resource = resources.iter().cloned().collect();
+        claims.aud = Audience::of(&claims.resource, &self.inner.config.audience);
         claims.act = act.clone();
         let access = self.sign_claims(&claims)?;
         let mut audit = AuditDraft::new(AuditKind::OAuthTokenIssued, now)

@@ -7,12 +7,49 @@ use crate::authz::CredentialKind;
 use crate::clock::Timestamp;
 use crate::error::Denial;
 
+/// The `aud` claim: one audience (a string, as most libraries expect) or several (a list).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Audience {
+    /// One audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The RFC 8707 `resources` a token is bound to, or `default` (iam's own audience) when
+    /// it is bound to none.
+    pub fn of(resources: &[String], default: &str) -> Self {
+        match resources {
+            [] => Audience::One(default.to_owned()),
+            [one] => Audience::One(one.clone()),
+            many => Audience::Many(many.to_vec()),
+        }
+    }
+
+    /// Whether `audience` is among them.
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(a) => a == audience,
+            Audience::Many(all) => all.iter().any(|a| a == audience),
+        }
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Audience::One(a) => vec![a],
+            Audience::Many(all) => all,
+        }
+    }
+}
+
 /// The claims of an iam access token (PASETO registered claims plus iam's own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AccessClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: String,
     pub nbf: String,
     pub iat: String,
@@ -96,6 +133,9 @@ pub struct Principal {
     /// The resources (RFC 8707) the token is restricted to (empty: not restricted).
     #[serde(default)]
     pub resources: Vec<String>,
+    /// The audiences the token is meant for (`aud`): iam's own, or the resources it is bound to.
+    #[serde(default)]
+    pub audience: Vec<String>,
 }
 
 impl Principal {
@@ -171,7 +211,7 @@ impl AccessClaims {
         AccessClaims {
             iss: config.issuer.clone(),
             sub: sub.to_owned(),
-            aud: config.audience.clone(),
+            aud: Audience::One(config.audience.clone()),
             exp: exp.to_rfc3339(),
             nbf: now.to_rfc3339(),
             iat: now.to_rfc3339(),
@@ -230,18 +270,19 @@ impl AccessClaims {
         })
     }
 
-    /// Checks issuer, audience and validity period at `now`.
+    /// Checks issuer, audience (`None`: any, for the authorization server's own
+    /// introspection) and validity period at `now`.
     pub fn check(
         &self,
         times: &ClaimTimes,
         issuer: &str,
-        audience: &str,
+        audience: Option<&str>,
         now: Timestamp,
     ) -> Result<(), Denial> {
         if self.iss != issuer {
             return Err(Denial::TokenWrongIssuer);
         }
-        if self.aud != audience {
+        if audience.is_some_and(|a| !self.aud.contains(a)) {
             return Err(Denial::TokenWrongAudience);
         }
         if now >= times.exp {
@@ -273,6 +314,7 @@ impl AccessClaims {
             client_id: self.client_id,
             actor: self.act.map(|a| a.sub),
             resources: self.resource,
+            audience: self.aud.into_vec(),
         }
     }
 }
@@ -300,6 +342,7 @@ mod tests {
             client_id: None,
             actor: None,
             resources: vec![],
+            audience: vec!["iam".into()],
         }
     }
 
