@@ -1468,3 +1468,48 @@ async fn guessing_user_codes_is_throttled() {
     let p = w.iam.verify(t.access_token.expose()).await.expect("verify");
     assert!(w.iam.approve_device(&p, &d.user_code).await.is_err());
 }
+
+#[tokio::test]
+async fn approvals_die_with_the_approving_session() {
+    let w = world().await;
+    // A code approved by a session that then signs out cannot be exchanged.
+    let code = code_of(
+        w.iam
+            .consent_and_authorize(&authz(&w.app_id, "read"), &w.alice)
+            .await
+            .expect("consent"),
+    );
+    let device = w
+        .iam
+        .device_authorization(&w.app, Some("read"), &[])
+        .await
+        .expect("device authorization");
+    w.iam
+        .approve_device(&w.alice, &device.user_code)
+        .await
+        .expect("approve");
+    w.iam.logout(&w.alice).await.expect("logout");
+    assert_eq!(
+        oauth_err(w.iam.token(&w.app, &exchange(&code, VERIFIER)).await),
+        OAuthErrorCode::InvalidGrant
+    );
+    w.clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        oauth_err(w.iam.token(&w.app, &poll(&device.device_code)).await),
+        OAuthErrorCode::AccessDenied
+    );
+
+    // The same requests approved by a live session succeed.
+    let alice = login(&w.iam, "alice").await;
+    let code = code_of(
+        w.iam
+            .consent_and_authorize(&authz(&w.app_id, "read"), &alice)
+            .await
+            .expect("consent"),
+    );
+    assert!(w
+        .iam
+        .token(&w.app, &exchange(&code, VERIFIER))
+        .await
+        .is_ok());
+}

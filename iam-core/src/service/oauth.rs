@@ -218,6 +218,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         }
     }
 
+    /// Whether the login session that approved a code or device request still lives (it may
+    /// have been signed out, or its account signed out everywhere, since).
+    pub(super) async fn approving_session_live(
+        &self,
+        session_id: &str,
+        account_id: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        Ok(self
+            .load::<crate::session::Session>(RecordKind::Session, session_id)
+            .await?
+            .is_some_and(|(_, s)| s.account_id == account_id && s.is_live(now)))
+    }
+
     /// Commits `commit`, mapping nothing: store errors stay infrastructure errors.
     pub(super) async fn commit_oauth(&self, commit: Commit) -> Result<()> {
         self.inner.store.commit(commit).await.map_err(Error::from)

@@ -193,6 +193,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if now >= code.expires_at {
             return invalid("the code has expired");
         }
+        if !self
+            .approving_session_live(&code.session_id, &code.account_id, now)
+            .await?
+        {
+            return invalid("the session that approved this request has ended");
+        }
         let uri_ok = match redirect_uri {
             Some(uri) => uri == code.redirect_uri,
             None => !code.redirect_uri_given,
@@ -442,6 +448,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
             }
             Poll::Issue(a) => a,
         };
+        if !self
+            .approving_session_live(&approval.session_id, &approval.account_id, now)
+            .await?
+        {
+            return Ok(Err(OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                "the session that approved this request has ended",
+            )));
+        }
         let (response, family, mut commit) = match self
             .open_family(
                 client,
