@@ -183,6 +183,7 @@ async fn full_code_exchange_then_refresh() {
             client_name: "App".into(),
             scopes: ["read".to_string()].into(),
             new_scopes: ["read".to_string()].into(),
+            registered_by: None,
         })
     );
     let code = consented_code(&w, "read").await;
@@ -1512,4 +1513,59 @@ async fn approvals_die_with_the_approving_session() {
         .token(&w.app, &exchange(&code, VERIFIER))
         .await
         .is_ok());
+}
+
+#[tokio::test]
+async fn a_users_own_client_is_named_with_its_registrar_and_held_to_its_roles() {
+    let w = world().await;
+    // alice holds `read` only: she may not register a client asking for `admin`, nor for the
+    // management scope.
+    for scopes in [vec!["admin"], vec![iam_core::MANAGEMENT_SCOPE]] {
+        assert!(w
+            .iam
+            .register_client(
+                &w.alice,
+                NewClient::confidential("IAM Admin CLI")
+                    .grants([GrantType::DeviceCode])
+                    .scopes(scopes)
+                    .acting_for_owner(),
+            )
+            .await
+            .is_err());
+    }
+    let reg = w
+        .iam
+        .register_client(
+            &w.alice,
+            NewClient::confidential("Alice's tool")
+                .grants([GrantType::DeviceCode])
+                .scopes(["read"])
+                .acting_for_owner(),
+        )
+        .await
+        .expect("a client for alice's own roles");
+    let auth = ClientAuth::secret(reg.client.id, reg.client_secret.expect("secret"));
+    let d = w
+        .iam
+        .device_authorization(&auth, Some("read"), &[])
+        .await
+        .expect("device authorization");
+    let prompt = w
+        .iam
+        .device_prompt(&w.admin, &d.user_code)
+        .await
+        .expect("prompt");
+    assert_eq!(prompt.registered_by.as_deref(), Some("alice"));
+    // The admin's own client is not named with a registrar.
+    let d = w
+        .iam
+        .device_authorization(&w.app, Some("read"), &[])
+        .await
+        .expect("device authorization");
+    let prompt = w
+        .iam
+        .device_prompt(&w.admin, &d.user_code)
+        .await
+        .expect("prompt");
+    assert_eq!(prompt.registered_by, None, "{prompt:?}");
 }

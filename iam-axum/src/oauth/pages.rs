@@ -152,6 +152,27 @@ fn scope_list(scopes: &BTreeSet<String>, new: Option<&BTreeSet<String>>) -> Stri
     })
 }
 
+/// What a person must know before approving: who registered the client when a user did, and
+/// that the management scope hands over administration.
+fn client_notice(registered_by: Option<&str>, scopes: &BTreeSet<String>) -> String {
+    let mut out = String::new();
+    if let Some(who) = registered_by {
+        let _ = write!(
+            out,
+            "<p class=\"warning\">This application was registered by the user \
+<strong>{}</strong>, not by the administrators of this site.</p>",
+            escape(who)
+        );
+    }
+    if scopes.contains(iam_core::MANAGEMENT_SCOPE) {
+        out.push_str(
+            "<p class=\"warning\"><strong>Administrative access:</strong> this application \
+asks to manage iam as you (accounts, roles, clients, keys and the audit log).</p>",
+        );
+    }
+    out
+}
+
 /// The consent page for `prompt`, posting the authorization request back.
 fn consent_form<S: Store, C: Clock>(
     st: &OAuthState<S, C>,
@@ -162,12 +183,13 @@ fn consent_form<S: Store, C: Clock>(
     let scopes = scope_list(&prompt.scopes, Some(&prompt.new_scopes));
     let body = format!(
         "<p><strong>{name}</strong> (<code>{id}</code>) asks for access to your account:</p>\
-<ul>{scopes}</ul>\
+<ul>{scopes}</ul>{notice}\
 <form method=\"post\" action=\"{action}\">{csrf}{request}\
 <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
         name = escape(&prompt.client_name),
         id = escape(&prompt.client_id),
+        notice = client_notice(prompt.registered_by.as_deref(), &prompt.scopes),
         action = escape(&st.path(CONSENT_PATH)),
         csrf = hidden("csrf", &b.csrf),
         request = hidden("request", &encode_params(params)),
@@ -536,13 +558,14 @@ async fn device_prompt_page<S: Store, C: Clock>(
     let scopes = scope_list(&prompt.scopes, None);
     let body = format!(
         "<p>Check that your device shows this code:</p><p class=\"code\">{code}</p>\
-<p><strong>{name}</strong> (<code>{id}</code>) asks for access to your account:</p><ul>{scopes}</ul>\
+<p><strong>{name}</strong> (<code>{id}</code>) asks for access to your account:</p><ul>{scopes}</ul>{notice}\
 <form method=\"post\" action=\"{action}\">{csrf}{code_field}\
 <button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
         code = escape(&prompt.user_code),
         name = escape(&prompt.client_name),
         id = escape(&prompt.client_id),
+        notice = client_notice(prompt.registered_by.as_deref(), &prompt.scopes),
         action = escape(&st.path(DEVICE_DECISION_PATH)),
         csrf = hidden("csrf", &b.csrf),
         code_field = hidden("user_code", &prompt.user_code),

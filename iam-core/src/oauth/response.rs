@@ -142,6 +142,9 @@ pub struct ConsentPrompt {
     pub scopes: BTreeSet<String>,
     /// The requested scopes not yet consented to.
     pub new_scopes: BTreeSet<String>,
+    /// The username of the account that registered the client, when that is a user rather
+    /// than an administrator (the page says so).
+    pub registered_by: Option<String>,
 }
 
 /// The device authorization response (RFC 8628 §3.2).
@@ -185,6 +188,9 @@ pub struct DevicePrompt {
     pub client_name: String,
     /// The scopes requested.
     pub scopes: BTreeSet<String>,
+    /// The username of the account that registered the client, when that is a user rather
+    /// than an administrator (the page says so).
+    pub registered_by: Option<String>,
 }
 
 /// An introspection response (RFC 7662 §2.2). Inactive tokens serialize as `{"active": false}`

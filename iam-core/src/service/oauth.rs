@@ -218,6 +218,27 @@ impl<S: Store, C: Clock> Iam<S, C> {
         }
     }
 
+    /// The username of the account that registered `client` when that is an ordinary user
+    /// (not an admin, and the client not first-party), for consent pages to name.
+    pub(super) async fn client_registrar(
+        &self,
+        client: &crate::oauth::OAuthClient,
+    ) -> Result<Option<String>> {
+        let Some(owner) = client.owner.as_deref().filter(|_| !client.first_party) else {
+            return Ok(None);
+        };
+        Ok(
+            match self
+                .load::<StoredAccount>(RecordKind::Account, owner)
+                .await?
+            {
+                Some((_, a)) if a.roles.contains(crate::authz::ADMIN_ROLE) => None,
+                Some((_, a)) => Some(a.username),
+                None => Some("a deleted account".to_owned()),
+            },
+        )
+    }
+
     /// Whether the login session that approved a code or device request still lives (it may
     /// have been signed out, or its account signed out everywhere, since).
     pub(super) async fn approving_session_live(

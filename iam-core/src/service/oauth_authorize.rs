@@ -376,6 +376,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     client_name: checked.client.info.name.clone(),
                     scopes: checked.scopes.clone(),
                     new_scopes,
+                    registered_by: self.client_registrar(&checked.client.info).await?,
                 })))
             }
             (Ok(Interaction::Issue), Some(live)) => {

@@ -114,11 +114,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .load_client(&device.client_id)
             .await?
             .ok_or(Error::NotFound("device authorization"))?;
+        let registered_by = self.client_registrar(&client.info).await?;
         Ok(DevicePrompt {
             user_code: format_user_code(&device.user_code),
             client_id: client.info.id,
             client_name: client.info.name,
             scopes: device.scopes,
+            registered_by,
         })
     }
 
