@@ -110,6 +110,16 @@ pub(crate) struct ElevateBody {
     pub totp_code: Option<String>,
 }
 
+/// `POST /reauthenticate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReauthenticateBody {
+    pub password: Secret,
+    /// Required when the account has TOTP on.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+}
+
 /// `PUT /accounts/{id}/db-credentials`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

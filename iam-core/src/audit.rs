@@ -32,6 +32,12 @@ pub enum AuditKind {
     /// A password hash was upgraded to the configured cost at login.
     #[serde(rename = "password.rehashed")]
     PasswordRehashed,
+    /// A session's holder proved their credentials again (recent sign-in renewed).
+    #[serde(rename = "session.reauthenticated")]
+    SessionReauthenticated,
+    /// A re-authentication was refused: the proof was wrong.
+    #[serde(rename = "session.reauthentication_denied")]
+    SessionReauthenticationDenied,
     /// A standing role was granted.
     #[serde(rename = "role.granted")]
     RoleGranted,
@@ -174,13 +180,15 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 52] = [
+    pub const ALL: [AuditKind; 54] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
         AuditKind::PasswordChanged,
         AuditKind::PasswordChangeDenied,
         AuditKind::PasswordRehashed,
+        AuditKind::SessionReauthenticated,
+        AuditKind::SessionReauthenticationDenied,
         AuditKind::RoleGranted,
         AuditKind::RoleRevoked,
         AuditKind::LoginSucceeded,
@@ -237,6 +245,8 @@ impl AuditKind {
             AuditKind::AccountEnabled => "account.enabled",
             AuditKind::PasswordChanged => "password.changed",
             AuditKind::PasswordChangeDenied => "password.change_denied",
+            AuditKind::SessionReauthenticated => "session.reauthenticated",
+            AuditKind::SessionReauthenticationDenied => "session.reauthentication_denied",
             AuditKind::PasswordRehashed => "password.rehashed",
             AuditKind::RoleGranted => "role.granted",
             AuditKind::RoleRevoked => "role.revoked",

@@ -209,7 +209,8 @@ pub enum Action<'a> {
         /// The account that registered it.
         owner: Option<&'a str>,
     },
-    /// Open or end an elevation of one's own session (a session).
+    /// Open or end an elevation of one's own session, or prove one's credentials again for
+    /// it (a session).
     Elevate,
     /// List elevation requests one may answer (a human's session).
     ListElevationRequests,

@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 
+/// The RFC 8176 `amr` value for a password.
+pub const AMR_PASSWORD: &str = "pwd";
+/// The RFC 8176 `amr` value for a one-time password (TOTP).
+pub const AMR_TOTP: &str = "otp";
+
 /// A login session: the grant that access and refresh tokens hang from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {

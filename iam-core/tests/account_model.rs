@@ -2,7 +2,7 @@
 
 mod common;
 
-use iam_core::Caller;
+use iam_core::{Caller, Clock as _};
 use std::time::Duration;
 
 use iam_core::audit::{AuditKind, AuditQuery};
@@ -1189,4 +1189,69 @@ async fn a_token_minted_in_the_millisecond_of_a_cut_off_lives_and_dies_in_order(
         iam.verify(again.tokens.access_token.expose()).await.is_ok(),
         "a login after revoke-all in the same millisecond lives"
     );
+}
+
+#[tokio::test]
+async fn sensitive_self_service_needs_a_recent_sign_in_and_reauthentication_renews_it() {
+    let (iam, clock) = common::iam().await;
+    let (me, _) = user(&iam, "rita", &["reports"]).await;
+    let expires = clock.now().plus(Duration::from_secs(3600));
+    // Fresh: minting a token that carries a role works.
+    iam.create_api_token(&me, "fresh", &["reports".into()], expires)
+        .await
+        .expect("recent sign-in");
+    // Six minutes later the sign-in is no longer recent (the access token itself still lives).
+    clock.advance(Duration::from_secs(6 * 60));
+    let window = iam.config().recent_authentication;
+    let want = Denial::RecentAuthenticationRequired { max_age: window };
+    let expires = clock.now().plus(Duration::from_secs(3600));
+    assert_eq!(
+        denial(
+            iam.create_api_token(&me, "stale", &["reports".into()], expires)
+                .await
+        ),
+        want
+    );
+    assert_eq!(
+        denial(iam.schedule_deletion(&me, &me.account_id).await),
+        want
+    );
+    assert_eq!(
+        denial(
+            iam.remove_totp(Caller::Principal(&me), &me.account_id)
+                .await
+        ),
+        want
+    );
+    // Sign-out-everywhere is protective and needs no recent sign-in.
+    // A token without roles needs none either.
+    iam.create_api_token(&me, "no roles", &[], expires)
+        .await
+        .expect("no roles, no recent sign-in needed");
+
+    let wrong = StepUpProof {
+        password: Some("not the password".into()),
+        totp_code: None,
+    };
+    assert_eq!(
+        denial(iam.reauthenticate(&me, &wrong).await),
+        Denial::BadCredentials
+    );
+    let right = StepUpProof {
+        password: Some(PW.into()),
+        totp_code: None,
+    };
+    let token = iam
+        .reauthenticate(&me, &right)
+        .await
+        .expect("reauthenticate");
+    let renewed = iam.verify(token.expose()).await.expect("verify");
+    assert_eq!(renewed.session_id, me.session_id, "the same session");
+    assert_eq!(renewed.auth_time, clock.now());
+    iam.create_api_token(&renewed, "renewed", &["reports".into()], expires)
+        .await
+        .expect("renewed sign-in");
+    iam.schedule_deletion(&renewed, &renewed.account_id)
+        .await
+        .expect("schedule own deletion");
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::St;
 use crate::auth::RequireAuth;
-use crate::dto::{rfc3339, ElevateBody, ElevationOut, ElevationRequestOut};
+use crate::dto::{rfc3339, ElevateBody, ElevationOut, ElevationRequestOut, ReauthenticateBody};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
 
@@ -50,6 +50,24 @@ pub(crate) async fn elevate<S: Store, C: Clock>(
             })),
         )),
     }
+}
+
+/// `POST /reauthenticate`: proves the caller's credentials again; actions that need a recent
+/// sign-in (`insufficient_user_authentication`) work with the access token it returns.
+pub(crate) async fn reauthenticate<S: Store, C: Clock>(
+    st: St<S, C>,
+    RequireAuth(p): RequireAuth,
+    ApiJson(body): ApiJson<ReauthenticateBody>,
+) -> ApiResult<Json<Value>> {
+    let proof = StepUpProof {
+        password: Some(body.password.0),
+        totp_code: body.totp_code,
+    };
+    let token = st.iam.reauthenticate(&p, &proof).await?;
+    Ok(Json(json!({
+        "access_token": token.expose(),
+        "token_type": "Bearer",
+    })))
 }
 
 /// `GET /elevation/requests`: pending requests the caller may answer.

@@ -81,6 +81,7 @@ route_table! {
     limited {
         post "/login" => session::login::<S, C>, "Log in with password (and TOTP code) for a session and token pair";
         post "/refresh" => session::refresh::<S, C>, "Rotate a refresh token for a new token pair";
+        post "/reauthenticate" => elevation::reauthenticate::<S, C>, "Prove the caller's credentials again (renews the recent sign-in)";
     }
     open {
         get "/health" => public::health::<S, C>, "Health: 503 while tokens cannot be checked for revocation";

@@ -228,6 +228,83 @@ impl<S: Store, C: Clock> Iam<S, C> {
         })
     }
 
+    /// Proves the holder of the principal's session again: the password, and a TOTP code when
+    /// the account has TOTP on. On success the session's sign-in time becomes now, so actions
+    /// that need a recent sign-in ([`Denial::RecentAuthenticationRequired`]) work again, and a
+    /// fresh access token for the session is returned. Failed proofs count towards the step-up
+    /// back-off.
+    pub async fn reauthenticate(
+        &self,
+        principal: &Principal,
+        proof: &StepUpProof,
+    ) -> Result<SecretString> {
+        self.check(principal.into(), Action::Elevate, self.now())?;
+        let (_, account) = self.stored_account(&principal.account_id).await?;
+        let step_up = if account.totp_required() {
+            StepUp::PasswordAndTotp
+        } else {
+            StepUp::Password
+        };
+        self.reserve_step_up(&account.id).await?;
+        let totp_step = match self.check_step_up(&account, step_up, proof).await {
+            Ok(step) => step,
+            Err(e) => {
+                let now = self.now();
+                self.record_step_up_failure(
+                    AuditDraft::new(AuditKind::SessionReauthenticationDenied, now)
+                        .actor(Some(&account.id))
+                        .account(&account.id)
+                        .session(&principal.session_id),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        self.retrying(|| self.try_reauthenticate(principal, totp_step))
+            .await
+    }
+
+    async fn try_reauthenticate(
+        &self,
+        principal: &Principal,
+        totp_step: Option<u64>,
+    ) -> Result<SecretString> {
+        let (account_read, mut account) = self.stored_account(&principal.account_id).await?;
+        let (session_read, mut session) = self.live_session_of(principal).await?;
+        let now = self.now();
+        let mut commit = Commit::default();
+        commit.throttle.push(ThrottleWrite::Reset {
+            key: step_up_throttle_key(&account.id),
+        });
+        let mut amr = vec![crate::session::AMR_PASSWORD.to_owned()];
+        if let (Some(step), Some(t)) = (totp_step, account.totp.as_mut()) {
+            if t.last_step.is_some_and(|last| last >= step) {
+                return Err(Denial::BadCredentials.into());
+            }
+            t.last_step = Some(step);
+            amr.push(crate::session::AMR_TOTP.to_owned());
+            commit.writes.push(Write::Update {
+                record: account_record(&account)?,
+                expected_version: account_read.version,
+            });
+        }
+        session.auth_time = now;
+        session.amr = amr;
+        commit.writes.push(Write::Update {
+            record: session_record(&session)?,
+            expected_version: session_read.version,
+        });
+        commit.audit.push(
+            AuditDraft::new(AuditKind::SessionReauthenticated, now)
+                .actor(Some(&account.id))
+                .account(&account.id)
+                .session(&session.id),
+        );
+        let (access_token, _) = self.session_access_token(&account, &session, now)?;
+        self.inner.store.commit(commit).await?;
+        Ok(SecretString::new(access_token))
+    }
+
     /// Reserves one step-up attempt of `account_id` (elevation proofs, password changes) before
     /// its proof is checked; [`Denial::Throttled`] while failed step-ups call for a back-off.
     /// The attempt counts as failed until [`Self::end_step_up_back_off`] or

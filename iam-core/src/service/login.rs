@@ -7,7 +7,7 @@ use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, Result};
 use crate::secret::SecretString;
-use crate::session::{RefreshState, Session, StoredRefresh};
+use crate::session::{RefreshState, Session, StoredRefresh, AMR_PASSWORD, AMR_TOTP};
 use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
 use crate::token::access::AccessClaims;
 use crate::token::{new_opaque_token, TokenPair};
@@ -194,9 +194,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     });
                 }
                 let amr = if totp_step.is_some() {
-                    vec!["pwd".into(), "otp".into()]
+                    vec![AMR_PASSWORD.into(), AMR_TOTP.into()]
                 } else {
-                    vec!["pwd".into()]
+                    vec![AMR_PASSWORD.into()]
                 };
                 let session = Session {
                     id: self.inner.rng.id("ses_"),
