@@ -12,6 +12,10 @@
 // The result of an iam call. The numbers are stable: a code keeps its meaning in every
 // later version, and new codes only get new numbers. `IAM_STATUS_OK` (0) is success; any other
 // value is a failure whose message `iam_last_error()` returns on the same thread.
+//
+// Ranges: 1-9 a bad argument or configuration; 10-29 and 39-59 a refusal (every reason iam
+// refuses for has a code of its own); 30-38 a failure of the object, the store or iam itself;
+// 99 a panic.
 enum iam_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
@@ -27,7 +31,8 @@ enum iam_status
   IAM_STATUS_INVALID_ARGUMENT = 3,
   // The configuration JSON is malformed or unusable.
   IAM_STATUS_INVALID_CONFIG = 4,
-  // Refused, for a reason without a code of its own (see the last error).
+  // Refused, for a reason newer than this library's table of codes (see the last error).
+  // Every reason iam knows today has a code of its own.
   IAM_STATUS_DENIED = 10,
   // Username, password or one-time code did not match (deliberately not saying which).
   IAM_STATUS_BAD_CREDENTIALS = 11,
@@ -53,6 +58,14 @@ enum iam_status
   IAM_STATUS_NOT_PERMITTED = 21,
   // The action needs a fresh proof of identity.
   IAM_STATUS_STEP_UP_REQUIRED = 22,
+  // The account cannot log in with a password (a system account: it uses service tokens).
+  IAM_STATUS_PASSWORD_LOGIN_NOT_ALLOWED = 23,
+  // Whether the token was revoked cannot be told right now (the revocation feed of a shared
+  // store was lost), so verification fails closed; retry shortly.
+  IAM_STATUS_REVOCATION_UNAVAILABLE = 24,
+  // The action needs a recent sign-in (within `recent_authentication_secs`; the last error
+  // says how recent): log in again and retry with the new session's access token.
+  IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED = 25,
   // The named object (account, session, credentials) does not exist.
   IAM_STATUS_NOT_FOUND = 30,
   // The username is already in use.
@@ -406,7 +419,9 @@ void iam_elevation_free(iam_elevation_t **elevation);
 // `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 // padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
 // `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
-// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers), `"elevation"` (an
+// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers),
+// `"recent_authentication_secs"` (1-86400: how recent a sign-in sensitive self-service needs),
+// `"api_tokens_survive_password_reset"` (boolean), `"elevation"` (an
 // object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),
 // a policy being `{"step_up": "none" | "password" | "totp" | "password_and_totp",
 // "approver_role", "max_duration_secs"}`, `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",

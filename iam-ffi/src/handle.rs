@@ -19,6 +19,9 @@ use crate::status::iam_status;
 /// Most runtime worker threads a configuration may ask for.
 const MAX_WORKER_THREADS: usize = 256;
 
+/// Longest window `recent_authentication_secs` may set: a day.
+const MAX_RECENT_AUTHENTICATION_SECS: u64 = 24 * 60 * 60;
+
 /// An open iam instance: opaque to C. Create it with `iam_open_memory` or `iam_open_sqlite`,
 /// free it with `iam_free`. Safe to use from several threads at once.
 #[allow(non_camel_case_types)]
@@ -95,6 +98,10 @@ struct FfiConfig {
     default_elevation: Option<FfiElevationPolicy>,
     /// How long an elevation request waits for approval.
     elevation_request_ttl_secs: Option<u64>,
+    /// How recent a sign-in must be for sensitive self-service (1 s to 1 day).
+    recent_authentication_secs: Option<u64>,
+    /// Whether personal API tokens survive a reset of their owner's password.
+    api_tokens_survive_password_reset: Option<bool>,
     /// Argon2id cost and length rules (`memory_kib`, `iterations`, `parallelism`, ...).
     password: Option<PasswordPolicy>,
     /// Login back-off (`free_failures`, `base_delay`, `max_delay` in seconds).
@@ -187,6 +194,17 @@ fn parse_config(json: &str) -> Result<Settings, FfiError> {
     if let Some(v) = raw.elevation_request_ttl_secs {
         config.elevation_request_ttl = Duration::from_secs(v);
     }
+    if let Some(v) = raw.recent_authentication_secs {
+        if v == 0 || v > MAX_RECENT_AUTHENTICATION_SECS {
+            return Err(FfiError::Config(format!(
+                "recent_authentication_secs must be between 1 and {MAX_RECENT_AUTHENTICATION_SECS}"
+            )));
+        }
+        config.recent_authentication = Duration::from_secs(v);
+    }
+    if let Some(v) = raw.api_tokens_survive_password_reset {
+        config.api_tokens_survive_password_reset = v;
+    }
     if let Some(v) = raw.password {
         config.passwords = v;
     }
@@ -242,7 +260,9 @@ fn open(json: &str, sqlite_path: Option<&str>) -> Result<iam_t, FfiError> {
 /// `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 /// padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
 /// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
-/// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers), `"elevation"` (an
+/// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers),
+/// `"recent_authentication_secs"` (1-86400: how recent a sign-in sensitive self-service needs),
+/// `"api_tokens_survive_password_reset"` (boolean), `"elevation"` (an
 /// object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),
 /// a policy being `{"step_up": "none" | "password" | "totp" | "password_and_totp",
 /// "approver_role", "max_duration_secs"}`, `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",

@@ -116,6 +116,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
         .token_rate_limit(token_limit)
         .client_rate_limit(client_limit)
         .trusted_proxies(settings.trusted_proxies.clone())
+        .webfinger(settings.webfinger)
         .build();
     // The OAuth endpoints sit beside the REST API, under the same prefix.
     let app = if settings.prefix.is_empty() {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
+use iam_axum::WebFingerPublication;
 use iam_core::account::validate_role;
 use iam_core::config::ElevationPolicy;
 use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, SecureRandom, ThrottlePolicy};
@@ -76,6 +77,8 @@ struct FileSettings {
     api_token_max_ttl_secs: Option<u64>,
     elevation_request_ttl_secs: Option<u64>,
     deletion_grace_secs: Option<u64>,
+    recent_authentication_secs: Option<u64>,
+    api_tokens_survive_password_reset: Option<bool>,
     totp_issuer: Option<String>,
     /// `[password]`: Argon2id cost and length rules (the core's type).
     password: Option<PasswordPolicy>,
@@ -88,6 +91,8 @@ struct FileSettings {
     elevation: BTreeMap<String, ElevationPolicy>,
     /// `[oauth]`: the OAuth authorization server.
     oauth: Option<OAuthFile>,
+    /// Which accounts `/.well-known/webfinger` publishes: `"off"` or `"all"`.
+    webfinger: Option<WebFingerFile>,
     sweep_interval_secs: Option<u64>,
     body_limit: Option<usize>,
     rate_limit_burst: Option<u32>,
@@ -107,6 +112,25 @@ struct OAuthFile {
     device_code_ttl_secs: Option<u64>,
     device_poll_interval_secs: Option<u64>,
     verification_uri: Option<String>,
+}
+
+/// The `webfinger` key: which accounts `/.well-known/webfinger` publishes.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum WebFingerFile {
+    /// None (every query is answered 404).
+    Off,
+    /// Every existing, enabled account of the issuer's host.
+    All,
+}
+
+impl From<WebFingerFile> for WebFingerPublication {
+    fn from(w: WebFingerFile) -> Self {
+        match w {
+            WebFingerFile::Off => WebFingerPublication::Off,
+            WebFingerFile::All => WebFingerPublication::All,
+        }
+    }
 }
 
 /// Where the master key comes from.
@@ -162,6 +186,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Client networks (CIDR) `/metrics` is served to without a token.
     pub metrics_networks: Vec<iam_axum::IpNet>,
+    /// Which accounts `/.well-known/webfinger` publishes.
+    pub webfinger: WebFingerPublication,
     master_key: KeySource,
     /// The core configuration, checked, with a placeholder master key (see [`Settings::config`]).
     core: Config,
@@ -229,6 +255,7 @@ impl Settings {
             metrics_networks: file
                 .metrics_networks
                 .unwrap_or_else(iam_axum::metrics::default_networks),
+            webfinger: file.webfinger.map(Into::into).unwrap_or_default(),
             master_key,
             core,
         })
@@ -285,6 +312,12 @@ fn core_config(file: &FileSettings, public_url: Option<&String>) -> Result<Confi
     secs!(file.api_token_max_ttl_secs => c.api_token_max_ttl, 1..=10 * YEAR);
     secs!(file.elevation_request_ttl_secs => c.elevation_request_ttl, 1..=DAY);
     secs!(file.deletion_grace_secs => c.deletion_grace, 0..=YEAR);
+    // Below 30 s, sensitive self-service would need a sign-in per click; beyond a day,
+    // a stolen session could mint role-carrying API tokens or delete the account for long.
+    secs!(file.recent_authentication_secs => c.recent_authentication, 30..=DAY);
+    if let Some(v) = file.api_tokens_survive_password_reset {
+        c.api_tokens_survive_password_reset = v;
+    }
     if let Some(p) = &file.password {
         c.passwords = password_policy(p)?;
     }
@@ -524,6 +557,7 @@ mod tests {
                 c.api_token_max_ttl,
                 c.elevation_request_ttl,
                 c.deletion_grace,
+                c.recent_authentication,
             ],
             [
                 d.access_token_ttl,
@@ -532,7 +566,12 @@ mod tests {
                 d.api_token_max_ttl,
                 d.elevation_request_ttl,
                 d.deletion_grace,
+                d.recent_authentication,
             ]
+        );
+        assert_eq!(
+            c.api_tokens_survive_password_reset,
+            d.api_tokens_survive_password_reset
         );
     }
 
@@ -549,6 +588,8 @@ mod tests {
             api_token_max_ttl_secs = 304
             elevation_request_ttl_secs = 305
             deletion_grace_secs = 0
+            recent_authentication_secs = 313
+            api_tokens_survive_password_reset = true
             [password]
             memory_kib = 65536
             iterations = 3
@@ -594,6 +635,7 @@ mod tests {
                 c.api_token_max_ttl,
                 c.elevation_request_ttl,
                 c.deletion_grace,
+                c.recent_authentication,
             ],
             [
                 secs(301),
@@ -601,9 +643,11 @@ mod tests {
                 secs(303),
                 secs(304),
                 secs(305),
-                secs(0)
+                secs(0),
+                secs(313),
             ]
         );
+        assert!(c.api_tokens_survive_password_reset);
         assert_eq!(
             c.passwords,
             PasswordPolicy {
@@ -679,6 +723,11 @@ mod tests {
                 "{text}: {err}"
             );
         }
+        let err = refusal("api_tokens_survive_password_reset = \"yes\"");
+        assert!(
+            err.contains("api_tokens_survive_password_reset") && err.contains("bool"),
+            "{err}"
+        );
         let err = refusal("[elevation.dba]\nstep_up = \"either\"");
         assert!(
             err.contains("either") && err.contains("password_and_totp"),
@@ -727,6 +776,14 @@ mod tests {
             ("totp_issuer = \"a:b\"", "totp_issuer: must not contain ':'"),
             ("issuer = \"\"", "issuer: must not be empty"),
             (
+                "recent_authentication_secs = 29",
+                "recent_authentication_secs: must be at least 30 (got 29)",
+            ),
+            (
+                "recent_authentication_secs = 86401",
+                "recent_authentication_secs: must be at most 86400 (got 86401)",
+            ),
+            (
                 "[oauth]\ncode_ttl_secs = 3600",
                 "oauth.code_ttl_secs: must be at most 600",
             ),
@@ -750,6 +807,7 @@ mod tests {
             "api_token_max_ttl_secs",
             "elevation_request_ttl_secs",
             "deletion_grace_secs",
+            "recent_authentication_secs",
             "oauth.client_secret_grace_secs",
             "oauth.code_ttl_secs",
             "oauth.access_token_ttl_secs",
@@ -766,6 +824,44 @@ mod tests {
             let err = refusal(&text);
             assert!(err.starts_with(&format!("{key}: must be at most")), "{err}");
         }
+    }
+
+    /// The settings `Settings::load` makes of a file with `text` (and no command-line flags).
+    fn settings_of(text: &str) -> Result<Settings> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("iamd.toml");
+        std::fs::write(&path, text).expect("written");
+        let args = [
+            std::ffi::OsStr::new("iamd"),
+            std::ffi::OsStr::new("--config"),
+            path.as_os_str(),
+        ];
+        Settings::load(&Args::parse_from(args))
+    }
+
+    #[test]
+    fn webfinger_publication_is_off_unless_set_to_all() {
+        assert_eq!(
+            settings_of("").expect("loads").webfinger,
+            WebFingerPublication::Off
+        );
+        assert_eq!(
+            settings_of("webfinger = \"off\"").expect("loads").webfinger,
+            WebFingerPublication::Off
+        );
+        assert_eq!(
+            settings_of("webfinger = \"all\"").expect("loads").webfinger,
+            WebFingerPublication::All
+        );
+        for bad in ["webfinger = \"some\"", "webfinger = true"] {
+            let err = format!("{:#}", settings_of(bad).err().expect(bad));
+            assert!(err.contains("webfinger"), "{bad}: {err}");
+        }
+        let err = format!(
+            "{:#}",
+            settings_of("webfinger = \"some\"").err().expect("refused")
+        );
+        assert!(err.contains("`off`") && err.contains("`all`"), "{err}");
     }
 
     #[test]

@@ -277,3 +277,51 @@ fn an_out_of_range_setting_stops_iamd_naming_the_key() {
         "nothing is created for a refused configuration"
     );
 }
+
+/// `webfinger = "all"` reaches the OAuth router: WebFinger names the first admin's issuer; by
+/// default it names nobody (404, as for a missing account).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webfinger_publishes_accounts_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let finger = |port: u16, user: &str| {
+        format!("https://localhost:{port}/.well-known/webfinger?resource=acct:{user}@127.0.0.1")
+    };
+
+    let data = dir.path().join("default");
+    let addr = free_addr();
+    let child = start(&data, addr);
+    let client = connect(&data, addr).await;
+    let off = client
+        .get(finger(addr.port(), "admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 404);
+    terminate(child);
+
+    let config = dir.path().join("iamd.toml");
+    std::fs::write(&config, "webfinger = \"all\"\n").unwrap();
+    let data = dir.path().join("all");
+    let addr = free_addr();
+    let child = start_with(&data, addr, &["--config", config.to_str().unwrap()]);
+    let client = connect(&data, addr).await;
+    let found = client
+        .get(finger(addr.port(), "admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 200);
+    let jrd: serde_json::Value = found.json().await.unwrap();
+    assert_eq!(jrd["subject"], "acct:admin@127.0.0.1");
+    assert_eq!(
+        jrd["links"][0]["href"],
+        format!("https://127.0.0.1:{}", addr.port())
+    );
+    let missing = client
+        .get(finger(addr.port(), "nobody"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    terminate(child);
+}

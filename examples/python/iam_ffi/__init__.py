@@ -10,6 +10,9 @@ manager so the handle is freed deterministically::
         tokens = iam.login("alice", "correct horse battery")
         who = iam.verify(tokens.access_token)
 
+Functions that act on someone's behalf take ``actor_token``: the access token of whoever asks
+(iam verifies it and decides whether they may), or None for the embedding application itself.
+
 Every failure raises a subclass of :class:`IamError` named after its status code. The shared
 library is found through the ``IAM_FFI_LIB`` environment variable (the path of
 ``libiam_ffi.so``), else in ``target/debug`` of the workspace this package sits in, else on the
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import json
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -37,6 +42,7 @@ __all__ = [
     "Elevation",
     "ApiToken",
     "IamError",
+    "IamClosedError",
     "STATUS_ERRORS",
     "library",
 ]
@@ -90,6 +96,18 @@ RefreshTokenReusedError = _error(
 )
 NotPermittedError = _error("NotPermittedError", 21, DeniedError, "Not permitted.")
 StepUpRequiredError = _error("StepUpRequiredError", 22, DeniedError, "Fresh proof needed.")
+PasswordLoginNotAllowedError = _error(
+    "PasswordLoginNotAllowedError", 23, DeniedError,
+    "The account cannot log in with a password (a system account).",
+)
+RevocationUnavailableError = _error(
+    "RevocationUnavailableError", 24, DeniedError,
+    "Revocation status cannot be told right now; verification fails closed. Retry shortly.",
+)
+RecentAuthenticationRequiredError = _error(
+    "RecentAuthenticationRequiredError", 25, DeniedError,
+    "The action needs a recent sign-in (see the message for how recent): log in again.",
+)
 NotFoundError = _error("NotFoundError", 30, doc="The named object does not exist.")
 UsernameTakenError = _error("UsernameTakenError", 31, doc="The username is in use.")
 InvalidStateError = _error("InvalidStateError", 32, doc="The object's state forbids this.")
@@ -133,6 +151,9 @@ STATUS_ERRORS: dict = {
         RefreshTokenReusedError,
         NotPermittedError,
         StepUpRequiredError,
+        PasswordLoginNotAllowedError,
+        RevocationUnavailableError,
+        RecentAuthenticationRequiredError,
         NotFoundError,
         UsernameTakenError,
         InvalidStateError,
@@ -150,6 +171,13 @@ STATUS_ERRORS: dict = {
     ]
 }
 __all__ += [cls.__name__ for cls in STATUS_ERRORS.values()]
+
+
+class IamClosedError(IamError, ValueError):
+    """The :class:`Iam` was closed (or is closing): open a new one. Not an iam status, so
+    ``status`` is -1; also a ValueError, like a call on a closed file."""
+
+    name = "IAM_CLOSED"
 
 
 # ---- the library -----------------------------------------------------------------------
@@ -445,11 +473,49 @@ def _optional_text(value: Optional[bytes]) -> Optional[str]:
 # ---- the handle ------------------------------------------------------------------------
 
 
+def _in_flight(method):
+    """Counts a call of ``method`` as in flight on its :class:`Iam` for as long as it runs, so
+    that :meth:`Iam.close` waits for it; refuses it once the handle is closing."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        self._enter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._leave()
+
+    return call
+
+
+def _actor(actor_token: Optional[Text], actor: Optional[Text]) -> Optional[bytes]:
+    """``actor_token``, or the deprecated keyword ``actor`` that named it before."""
+    if actor is not None:
+        if actor_token is not None:
+            raise TypeError("give actor_token, or its deprecated alias actor, not both")
+        warnings.warn(
+            "the keyword `actor` is deprecated: pass `actor_token`, the access token of whoever "
+            "asks (an account id is no longer accepted there)",
+            DeprecationWarning,
+            stacklevel=4,  # the caller of the public method (past `_in_flight`)
+        )
+        actor_token = actor
+    return _arg(actor_token)
+
+
 class Iam:
-    """An open iam instance (an ``iam_t``). Safe to share between threads; close it once with
-    :meth:`close` or by leaving a ``with`` block (no call may be running then)."""
+    """An open iam instance (an ``iam_t``). Safe to share between threads. Close it once with
+    :meth:`close` or by leaving a ``with`` block: closing waits for calls still running on other
+    threads, and calls made after closing has begun raise :class:`IamClosedError`.
+
+    Methods that act on someone's behalf take ``actor_token``: the access token of whoever asks
+    (iam verifies it and decides whether they may), or None for the embedding application."""
 
     def __init__(self, config: Mapping[str, Any], sqlite_path: Optional[Union[str, os.PathLike]] = None):
+        # The handle's state: calls in flight, and whether closing has begun.
+        self._state = threading.Condition()
+        self._active = 0
+        self._closing = False
         self._lib = library()
         self._handle = ctypes.POINTER(_Iam)()
         config_json = json.dumps(dict(config)).encode("utf-8")
@@ -472,14 +538,37 @@ class Iam:
     # lifecycle
 
     def close(self) -> None:
-        """Frees the handle; later calls raise ValueError. Closing twice is harmless."""
-        handle = getattr(self, "_handle", None)
-        if handle:
-            self._lib.iam_free(ctypes.byref(handle))
+        """Frees the handle once every call in flight on other threads has returned; calls made
+        from the moment closing begins raise :class:`IamClosedError`. Closing twice (or from two
+        threads at once) is harmless. Must not be called while this thread is inside a call."""
+        state = getattr(self, "_state", None)
+        if state is None:  # __init__ failed before the handle existed
+            return
+        with state:
+            self._closing = True
+            while self._active:
+                state.wait()
+            # Holding the lock: a call starting now waits for the handle to be gone, then is
+            # refused; a second close finds nothing to free.
+            if self._handle:
+                self._lib.iam_free(ctypes.byref(self._handle))
 
     @property
     def closed(self) -> bool:
+        """Whether the handle has been freed."""
         return not getattr(self, "_handle", None)
+
+    def _enter(self) -> None:
+        with self._state:
+            if self._closing or not self._handle:
+                raise IamClosedError("this Iam is closed; open a new one")
+            self._active += 1
+
+    def _leave(self) -> None:
+        with self._state:
+            self._active -= 1
+            if not self._active:
+                self._state.notify_all()
 
     def __enter__(self) -> "Iam":
         return self
@@ -494,40 +583,59 @@ class Iam:
             pass
 
     def _h(self):
+        """The live handle: only valid inside a method counted by :func:`_in_flight`."""
         if not self._handle:
-            raise ValueError("this Iam is closed")
+            raise IamClosedError("this Iam is closed; open a new one")
         return self._handle
 
     # accounts
 
+    @_in_flight
     def create_account(
         self,
         username: Text,
         password: Optional[Text] = None,
         roles: Iterable[Text] = (),
+        actor_token: Optional[Text] = None,
+        *,
         actor: Optional[Text] = None,
     ) -> str:
-        """Creates an account (human with a password, system without) and returns its id."""
+        """Creates an account (human with a password, system without) and returns its id.
+        ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
         role_list = [_arg(r) for r in roles]
         array = (ctypes.c_char_p * len(role_list))(*role_list) if role_list else None
         out = ctypes.c_void_p()
         _check(
             self._lib.iam_create_account(
-                self._h(), _arg(username), _arg(password), array, len(role_list), _arg(actor),
+                self._h(), _arg(username), _arg(password), array, len(role_list),
+                _actor(actor_token, actor),
                 ctypes.byref(out),
             )
         )
         return _take_string(out)
 
+    @_in_flight
     def find_account(self, username: Text) -> str:
         """The id of the account named ``username`` (NotFoundError if none)."""
         out = ctypes.c_void_p()
         _check(self._lib.iam_find_account(self._h(), _arg(username), ctypes.byref(out)))
         return _take_string(out)
 
-    def set_password(self, account_id: Text, password: Text, actor: Optional[Text] = None) -> None:
-        """Sets a human account's password."""
-        _check(self._lib.iam_set_password(self._h(), _arg(account_id), _arg(password), _arg(actor)))
+    @_in_flight
+    def set_password(
+        self,
+        account_id: Text,
+        password: Text,
+        actor_token: Optional[Text] = None,
+        *,
+        actor: Optional[Text] = None,
+    ) -> None:
+        """Sets a human account's password. ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
+        _check(
+            self._lib.iam_set_password(
+                self._h(), _arg(account_id), _arg(password), _actor(actor_token, actor)
+            )
+        )
 
     # sessions
 
@@ -542,6 +650,7 @@ class Iam:
         finally:
             self._lib.iam_tokens_free(ctypes.byref(ptr))
 
+    @_in_flight
     def login(self, username: Text, password: Text, totp_code: Optional[Text] = None) -> TokenPair:
         """Logs in; returns the new session's token pair."""
         out = ctypes.POINTER(_Tokens)()
@@ -552,6 +661,7 @@ class Iam:
         )
         return self._take_tokens(out)
 
+    @_in_flight
     def refresh(self, refresh_token: Text) -> TokenPair:
         """Rotates a refresh token into a new pair."""
         out = ctypes.POINTER(_Tokens)()
@@ -581,35 +691,68 @@ class Iam:
         finally:
             lib.iam_principal_free(ctypes.byref(out))
 
+    @_in_flight
     def verify(self, access_token: Text) -> Principal:
         """Verifies an access token; returns whom it speaks for."""
         out = ctypes.POINTER(_Principal)()
         _check(self._lib.iam_verify(self._h(), _arg(access_token), ctypes.byref(out)))
         return self._take_principal(out)
 
-    def revoke_session(self, session_id: Text, actor: Optional[Text] = None) -> None:
-        """Revokes a session; its tokens stop working at once."""
-        _check(self._lib.iam_revoke_session(self._h(), _arg(session_id), _arg(actor)))
+    @_in_flight
+    def revoke_session(
+        self,
+        session_id: Text,
+        actor_token: Optional[Text] = None,
+        *,
+        actor: Optional[Text] = None,
+    ) -> None:
+        """Revokes a session; its tokens stop working at once. ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
+        _check(
+            self._lib.iam_revoke_session(
+                self._h(), _arg(session_id), _actor(actor_token, actor)
+            )
+        )
 
     # TOTP
 
-    def enrol_totp(self, account_id: Text, actor: Optional[Text] = None) -> TotpEnrolment:
-        """Starts TOTP enrolment; returns the secret and URI once."""
+    @_in_flight
+    def enrol_totp(
+        self,
+        account_id: Text,
+        actor_token: Optional[Text] = None,
+        *,
+        actor: Optional[Text] = None,
+    ) -> TotpEnrolment:
+        """Starts TOTP enrolment; returns the secret and URI once. ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
         secret = ctypes.c_void_p()
         uri = ctypes.c_void_p()
         _check(
             self._lib.iam_enrol_totp(
-                self._h(), _arg(account_id), _arg(actor), ctypes.byref(secret), ctypes.byref(uri)
+                self._h(), _arg(account_id), _actor(actor_token, actor), ctypes.byref(secret),
+                ctypes.byref(uri),
             )
         )
         return TotpEnrolment(secret_base32=_take_string(secret), uri=_take_string(uri))
 
-    def confirm_totp(self, account_id: Text, code: Text, actor: Optional[Text] = None) -> None:
-        """Confirms TOTP with a current code; from then on login needs one."""
-        _check(self._lib.iam_confirm_totp(self._h(), _arg(account_id), _arg(code), _arg(actor)))
+    @_in_flight
+    def confirm_totp(
+        self,
+        account_id: Text,
+        code: Text,
+        actor_token: Optional[Text] = None,
+        *,
+        actor: Optional[Text] = None,
+    ) -> None:
+        """Confirms TOTP with a current code; from then on login needs one. ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
+        _check(
+            self._lib.iam_confirm_totp(
+                self._h(), _arg(account_id), _arg(code), _actor(actor_token, actor)
+            )
+        )
 
     # service accounts
 
+    @_in_flight
     def issue_service_token(self, actor_token: Text, service_account_id: Text) -> ServiceToken:
         """Issues a service account's one live token (revoking the previous one)."""
         out = ctypes.c_void_p()
@@ -622,12 +765,14 @@ class Iam:
         )
         return ServiceToken(token=_take_string(out), expires_at=expires.value)
 
+    @_in_flight
     def revoke_service_token(self, actor_token: Text, service_account_id: Text) -> None:
         """Revokes a service account's live token (admins only)."""
         _check(
             self._lib.iam_revoke_service_token(self._h(), _arg(actor_token), _arg(service_account_id))
         )
 
+    @_in_flight
     def store_db_credentials(
         self,
         actor_token: Text,
@@ -646,6 +791,7 @@ class Iam:
             )
         )
 
+    @_in_flight
     def fetch_db_credentials(self, actor_token: Text, service_account_id: Text) -> DbCredentials:
         """Fetches a service account's database credentials (audited)."""
         out = ctypes.POINTER(_DbCredentials)()
@@ -668,22 +814,41 @@ class Iam:
 
     # elevation
 
-    def grant_elevatable_role(self, account_id: Text, role: Text, actor: Optional[Text] = None) -> None:
-        """Makes ``role`` elevatable for an account (held, but off until opened per session)."""
-        _check(
-            self._lib.iam_grant_elevatable_role(self._h(), _arg(account_id), _arg(role), _arg(actor))
-        )
-
-    def revoke_elevatable_role(
-        self, account_id: Text, role: Text, actor: Optional[Text] = None
+    @_in_flight
+    def grant_elevatable_role(
+        self,
+        account_id: Text,
+        role: Text,
+        actor_token: Optional[Text] = None,
+        *,
+        actor: Optional[Text] = None,
     ) -> None:
-        """Takes an elevatable role away; tokens carrying it stop verifying at once."""
+        """Makes ``role`` elevatable for an account (held, but off until opened per session).
+        ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
         _check(
-            self._lib.iam_revoke_elevatable_role(
-                self._h(), _arg(account_id), _arg(role), _arg(actor)
+            self._lib.iam_grant_elevatable_role(
+                self._h(), _arg(account_id), _arg(role), _actor(actor_token, actor)
             )
         )
 
+    @_in_flight
+    def revoke_elevatable_role(
+        self,
+        account_id: Text,
+        role: Text,
+        actor_token: Optional[Text] = None,
+        *,
+        actor: Optional[Text] = None,
+    ) -> None:
+        """Takes an elevatable role away; tokens carrying it stop verifying at once.
+        ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
+        _check(
+            self._lib.iam_revoke_elevatable_role(
+                self._h(), _arg(account_id), _arg(role), _actor(actor_token, actor)
+            )
+        )
+
+    @_in_flight
     def elevate(
         self,
         access_token: Text,
@@ -715,10 +880,12 @@ class Iam:
         finally:
             lib.iam_elevation_free(ctypes.byref(out))
 
+    @_in_flight
     def end_elevation(self, access_token: Text, role: Text) -> None:
         """Ends an open elevation early; the session's access tokens stop verifying at once."""
         _check(self._lib.iam_end_elevation(self._h(), _arg(access_token), _arg(role)))
 
+    @_in_flight
     def approve_elevation(self, approver_token: Text, request_id: Text) -> int:
         """Approves a pending request; returns when the elevation closes (Unix seconds). The
         requester's next refresh yields a token carrying the role."""
@@ -730,12 +897,14 @@ class Iam:
         )
         return until.value
 
+    @_in_flight
     def deny_elevation(self, approver_token: Text, request_id: Text) -> None:
         """Denies a pending request."""
         _check(self._lib.iam_deny_elevation(self._h(), _arg(approver_token), _arg(request_id)))
 
     # personal API tokens
 
+    @_in_flight
     def create_api_token(
         self,
         access_token: Text,
@@ -757,10 +926,12 @@ class Iam:
         )
         return ApiToken(secret=_take_string(secret), token_id=_take_string(token_id))
 
+    @_in_flight
     def revoke_api_token(self, access_token: Text, token_id: Text) -> None:
         """Revokes a personal API token (its owner or an admin); it stops verifying at once."""
         _check(self._lib.iam_revoke_api_token(self._h(), _arg(access_token), _arg(token_id)))
 
+    @_in_flight
     def verify_api_token(self, secret: Text) -> Principal:
         """Verifies a personal API token; its roles are the scopes the owner still holds."""
         out = ctypes.POINTER(_Principal)()
@@ -769,6 +940,7 @@ class Iam:
 
     # audit
 
+    @_in_flight
     def verify_audit_chain(self) -> int:
         """Verifies the whole audit chain; returns the number of events."""
         out = ctypes.c_uint64()

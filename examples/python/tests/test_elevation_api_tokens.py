@@ -133,8 +133,13 @@ def test_elevation_needing_approval(iam):
     assert request.request_expires_at > time.time()
     assert "pending" in repr(request)
 
-    with pytest.raises(NotPermittedError):
+    # The requester cannot answer their own request; an account without the approver role
+    # cannot answer it either.
+    with pytest.raises(SelfApprovalError):
         iam.approve_elevation(tokens.access_token, request.request_id)
+    iam.create_account("erin", PASSWORD)
+    with pytest.raises(NotPermittedError, match='"admin" is required'):
+        iam.approve_elevation(iam.login("erin", PASSWORD).access_token, request.request_id)
     until = iam.approve_elevation(alice_token, request.request_id)
     assert until > time.time()
     with pytest.raises(ElevationRequestClosedError):

@@ -3,11 +3,14 @@
  * run (also under valgrind) by tests/c_api.rs. Usage: iam_test SQLITE_PATH
  * Runs the whole cycle on the in-memory store and on SQLite, then the misuse cases.
  */
+#define _POSIX_C_SOURCE 200809L /* sleep() */
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iam.h"
 
@@ -48,6 +51,88 @@ static const char *CONFIG =
 
 static int str_eq(const char *a, const char *b) {
   return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Who asks, through `actor_token`: a user's access token is authorized like any other caller
+ * (the refusal names its reason), an admin's may act, and a service token is the wrong kind of
+ * token for self-service that needs a login session. NULL is the embedding application. */
+static void run_actor_tokens(iam_t *iam, const char *alice, const char *billing,
+                             const char *admin_token, const char *bob_token,
+                             const char *service_token) {
+  const char *admin_roles[] = {"admin"};
+  char *id = NULL;
+  /* bob holds no admin role: creating accounts or setting others' passwords is refused. */
+  CHECK_STATUS(iam_create_account(iam, "mallory", "mallory's password", admin_roles, 1,
+                                  bob_token, &id),
+               IAM_STATUS_NOT_PERMITTED);
+  CHECK(id == NULL);
+  CHECK(strstr(iam_last_error(), "\"admin\" is required") != NULL);
+  CHECK_STATUS(iam_find_account(iam, "mallory", &id), IAM_STATUS_NOT_FOUND);
+  CHECK_STATUS(iam_set_password(iam, alice, "bob chose this one", bob_token),
+               IAM_STATUS_NOT_PERMITTED);
+  /* A forged or garbage actor token is refused before anything is decided. */
+  CHECK_STATUS(iam_create_account(iam, "mallory", "mallory's password", NULL, 0,
+                                  "v4.public.garbage", &id),
+               IAM_STATUS_TOKEN_INVALID);
+  /* The admin's token may. */
+  CHECK_STATUS(iam_create_account(iam, "dave", "dave's long password", NULL, 0, admin_token, &id),
+               IAM_STATUS_OK);
+  CHECK(id != NULL && strncmp(id, "acc_", 4) == 0);
+  iam_string_free(&id);
+  /* TOTP enrolment needs a login session, even the service account's own. */
+  char *secret = NULL;
+  char *uri = NULL;
+  CHECK_STATUS(iam_enrol_totp(iam, billing, service_token, &secret, &uri),
+               IAM_STATUS_WRONG_TOKEN_KIND);
+  CHECK(secret == NULL && uri == NULL);
+  /* alice's password is unchanged by the refused call above. */
+  iam_tokens_t *tokens = NULL;
+  CHECK_STATUS(iam_login(iam, "alice", "correct horse battery", NULL, &tokens), IAM_STATUS_OK);
+  iam_tokens_free(&tokens);
+}
+
+/* Sensitive self-service (an API token carrying roles) needs a sign-in within
+ * `recent_authentication_secs`; a session older than that is refused with its own status. */
+static void run_recent_authentication(void) {
+  iam_t *iam = NULL;
+  CHECK_STATUS(iam_open_memory("{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+                               " \"recent_authentication_secs\": 0}",
+                               &iam),
+               IAM_STATUS_INVALID_CONFIG);
+  CHECK(strstr(iam_last_error(), "recent_authentication_secs") != NULL);
+  CHECK_STATUS(iam_open_memory("{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+                               " \"password\": {\"memory_kib\": 64, \"iterations\": 1},"
+                               " \"recent_authentication_secs\": 1,"
+                               " \"api_tokens_survive_password_reset\": true}",
+                               &iam),
+               IAM_STATUS_OK);
+  if (iam == NULL) return;
+  const char *roles[] = {"admin"};
+  char *erin = NULL;
+  CHECK_STATUS(iam_create_account(iam, "erin", "erin's long password", roles, 1, NULL, &erin),
+               IAM_STATUS_OK);
+  iam_tokens_t *tokens = NULL;
+  CHECK_STATUS(iam_login(iam, "erin", "erin's long password", NULL, &tokens), IAM_STATUS_OK);
+  sleep(2);
+  char *secret = NULL;
+  char *token_id = NULL;
+  int64_t in_an_hour = (int64_t)time(NULL) + 3600;
+  CHECK_STATUS(iam_create_api_token(iam, iam_tokens_access_token(tokens), "deploys", roles, 1,
+                                    in_an_hour, &secret, &token_id),
+               IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED);
+  CHECK(secret == NULL && token_id == NULL);
+  CHECK(strstr(iam_last_error(), "within 1 s") != NULL);
+  CHECK(str_eq(iam_status_name(IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED),
+               "IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED"));
+  /* A token carrying no role needs a session, not a recent one. */
+  CHECK_STATUS(iam_create_api_token(iam, iam_tokens_access_token(tokens), "read-only", NULL, 0,
+                                    in_an_hour, &secret, &token_id),
+               IAM_STATUS_OK);
+  iam_string_free(&secret);
+  iam_string_free(&token_id);
+  iam_tokens_free(&tokens);
+  iam_string_free(&erin);
+  iam_free(&iam);
 }
 
 /* Several threads verify and log in on one handle at once. */
@@ -428,6 +513,9 @@ static void run_cycle(iam_t *iam) {
                IAM_STATUS_WRONG_TOKEN_KIND);
   CHECK(pat == NULL && pat_id == NULL);
 
+  run_actor_tokens(iam, alice, billing, admin_token, iam_tokens_access_token(bob_tokens),
+                   service_token);
+
   CHECK_STATUS(iam_revoke_service_token(iam, admin_token, billing), IAM_STATUS_OK);
   CHECK_STATUS(iam_verify(iam, service_token, &who), IAM_STATUS_REVOKED);
   CHECK_STATUS(iam_fetch_db_credentials(iam, service_token, billing, &creds), IAM_STATUS_REVOKED);
@@ -617,6 +705,9 @@ static void run_misuse(void) {
   CHECK(str_eq(iam_status_name(IAM_STATUS_REVOKED), "IAM_STATUS_REVOKED"));
   CHECK(str_eq(iam_status_name(IAM_STATUS_WRONG_TOKEN_KIND), "IAM_STATUS_WRONG_TOKEN_KIND"));
   CHECK(str_eq(iam_status_name(41), "IAM_STATUS_ELEVATION_REQUEST_CLOSED"));
+  CHECK(str_eq(iam_status_name(IAM_STATUS_PASSWORD_LOGIN_NOT_ALLOWED),
+               "IAM_STATUS_PASSWORD_LOGIN_NOT_ALLOWED"));
+  CHECK(str_eq(iam_status_name(24), "IAM_STATUS_REVOCATION_UNAVAILABLE"));
   CHECK(str_eq(iam_status_name(12345), "IAM_STATUS_UNKNOWN"));
   CHECK(strlen(iam_version()) > 0);
 
@@ -647,6 +738,7 @@ int main(int argc, char **argv) {
   iam_tokens_free(&tokens);
   iam_free(&iam);
 
+  run_recent_authentication();
   run_misuse();
 
   printf("C API: %d passed, %d failed\n", passed, failed);
