@@ -195,6 +195,11 @@ impl Config {
                 "token, session and elevation-request lifetimes must be positive",
             ));
         }
+        if self.recent_authentication.is_zero() {
+            return Err(InvalidInput::Config(
+                "recent_authentication must be positive (zero would refuse all sensitive self-service)",
+            ));
+        }
         self.default_elevation.validate()?;
         for (role, policy) in &self.elevation {
             crate::account::validate_role(role)?;
