@@ -9,7 +9,9 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
-use iam_axum::{IamAuth, IamRouter, RateLimit, RequireAuth, RequireRole, RequireScope};
+use iam_axum::{
+    IamAuth, IamRouter, OAuthRouter, RateLimit, RequireAuth, RequireRole, RequireScope,
+};
 use iam_core::config::{ElevationPolicy, StepUp};
 use iam_core::{Config, Iam, MasterKey, NewAccount, PasswordPolicy, SecureRandom, SystemClock};
 use iam_store_sqlite::SqliteStore;
@@ -63,6 +65,23 @@ pub async fn start_custom(
     trusted_proxies: Vec<std::net::IpAddr>,
     configure: impl FnOnce(IamRouter<SqliteStore, SystemClock>) -> IamRouter<SqliteStore, SystemClock>,
 ) -> Server {
+    launch(rate_limit, trusted_proxies, |_| {}, configure, false).await
+}
+
+/// A server with the OAuth endpoints (pages, token, device, introspection; issuer = its base
+/// URL; no rate limits) beside the REST API under `/iam`, over a [`Config`] adjusted by
+/// `config` after the defaults of every test server.
+pub async fn start_with_oauth(config: impl FnOnce(&mut Config)) -> Server {
+    launch(RateLimit::off(), vec![], config, |r| r, true).await
+}
+
+async fn launch(
+    rate_limit: RateLimit,
+    trusted_proxies: Vec<std::net::IpAddr>,
+    adjust: impl FnOnce(&mut Config),
+    configure: impl FnOnce(IamRouter<SqliteStore, SystemClock>) -> IamRouter<SqliteStore, SystemClock>,
+    oauth: bool,
+) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
@@ -76,6 +95,7 @@ pub async fn start_custom(
             max_duration: Duration::from_secs(600),
         },
     );
+    adjust(&mut config);
     let iam = Iam::builder(store, config).open().await.unwrap();
     iam.create_account(
         NewAccount::human("admin", ADMIN_PASSWORD).with_roles(["admin"]),
@@ -97,7 +117,20 @@ pub async fn start_custom(
         .json_fallback(true)
         .rate_limit(rate_limit)
         .trusted_proxies(trusted_proxies);
-    let app = configure(router).build().merge(embedding_app);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("https://localhost:{}", addr.port());
+    let mut app = configure(router).build().merge(embedding_app);
+    if oauth {
+        let endpoints = OAuthRouter::new(iam.clone(), &base)
+            .unwrap()
+            .rate_limit(RateLimit::off())
+            .token_rate_limit(RateLimit::off())
+            .client_rate_limit(RateLimit::off())
+            .build();
+        app = app.merge(endpoints);
+    }
 
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_pem = cert.cert.pem();
@@ -107,9 +140,6 @@ pub async fn start_custom(
     )
     .await
     .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
     tokio::spawn(async move {
@@ -119,7 +149,7 @@ pub async fn start_custom(
     });
     let client = client(&cert_pem, addr, false);
     Server {
-        base: format!("https://localhost:{}", addr.port()),
+        base,
         client,
         cert_pem,
         addr,
