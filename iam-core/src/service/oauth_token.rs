@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use super::oauth::{family_record, revoke_family_into, settle, token_response, Flow};
 use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{ADMIN_ROLE, STANDARD_SCOPES};
 use crate::clock::{Clock, Timestamp};
 use crate::oauth::client::StoredClient;
 use crate::oauth::device::{decide_poll, DeviceApproval, DeviceStatus, Poll, StoredDevice};
@@ -354,7 +355,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if client.info.kind != ClientKind::Confidential {
             return Ok(Err(OAuthError::code(OAuthErrorCode::UnauthorizedClient)));
         }
-        let scopes = match decide_scope(scope, &client.info.scopes, &client.info.scopes) {
+        let mut scopes = match decide_scope(scope, &client.info.scopes, &client.info.scopes) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
@@ -374,6 +375,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     "the account this client acts for cannot receive tokens",
                 )));
             };
+            // Re-derived against what the owner holds now: a scope naming a role the owner
+            // has lost is no longer granted (asked for explicitly, it is refused).
+            let owner_holds = |s: &String| {
+                account.roles.contains(ADMIN_ROLE)
+                    || account.roles.contains(s)
+                    || STANDARD_SCOPES.contains(&s.as_str())
+            };
+            if scope.is_some() && !scopes.iter().all(owner_holds) {
+                return Ok(Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    "the account this client acts for does not hold the requested scope",
+                )));
+            }
+            scopes.retain(owner_holds);
             roles = scopes
                 .iter()
                 .filter(|s| account.roles.contains(*s))
