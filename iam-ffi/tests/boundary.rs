@@ -71,27 +71,36 @@ fn a_database_reopened_under_another_master_key_is_a_crypto_error() {
     }
 }
 
+/// One account per thread: logins of one account at once are limited by its guess budget,
+/// since every attempt is reserved before its password is checked.
+const THREAD_USERS: [&std::ffi::CStr; 8] = [
+    c"user0", c"user1", c"user2", c"user3", c"user4", c"user5", c"user6", c"user7",
+];
+
 #[test]
 fn many_threads_share_one_handle() {
     let mut iam = open_memory();
-    let mut id: *mut c_char = ptr::null_mut();
-    // SAFETY: valid arguments; the id is freed once.
-    unsafe {
-        let status = iam_create_account(
-            iam,
-            c"alice".as_ptr(),
-            c"correct horse battery".as_ptr(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            &raw mut id,
-        );
-        assert_eq!(status, iam_status::Ok, "{}", last_error());
-        iam_string_free(&raw mut id);
+    for user in THREAD_USERS {
+        let mut id: *mut c_char = ptr::null_mut();
+        // SAFETY: valid arguments; the id is freed once.
+        unsafe {
+            let status = iam_create_account(
+                iam,
+                user.as_ptr(),
+                c"correct horse battery".as_ptr(),
+                ptr::null(),
+                0,
+                ptr::null(),
+                &raw mut id,
+            );
+            assert_eq!(status, iam_status::Ok, "{}", last_error());
+            iam_string_free(&raw mut id);
+        }
     }
     let shared = iam as usize;
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
+    let threads: Vec<_> = THREAD_USERS
+        .into_iter()
+        .map(|user| {
             std::thread::spawn(move || {
                 let iam = shared as *const iam_t;
                 for _ in 0..5 {
@@ -102,7 +111,7 @@ fn many_threads_share_one_handle() {
                     unsafe {
                         let status = iam_login(
                             iam,
-                            c"alice".as_ptr(),
+                            user.as_ptr(),
                             c"correct horse battery".as_ptr(),
                             ptr::null(),
                             &raw mut tokens,

@@ -16,7 +16,7 @@
 //! - **Queries** are built at run time: building needs no live database.
 //!
 //! ```no_run
-//! use iam_core::{Config, Iam, MasterKey, NewAccount, SecureRandom};
+//! use iam_core::{Caller, Config, Iam, MasterKey, NewAccount, SecureRandom};
 //! use iam_store_postgres::{PostgresStore, PostgresStoreOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -29,7 +29,7 @@
 //! // Load the master key from configuration: every instance must be given the same one.
 //! let config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
 //! let iam = Iam::builder(store, config).open().await?;
-//! iam.create_account(NewAccount::human("alice", "correct horse battery"), None).await?;
+//! iam.create_account(NewAccount::human("alice", "correct horse battery"), Caller::System).await?;
 //! # Ok(())
 //! # }
 //! ```

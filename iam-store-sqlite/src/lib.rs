@@ -5,7 +5,7 @@
 //! to [`iam_core::Iam::builder`].
 //!
 //! ```
-//! use iam_core::{Config, Iam, MasterKey, NewAccount, PasswordPolicy, SecureRandom};
+//! use iam_core::{Caller, Config, Iam, MasterKey, NewAccount, PasswordPolicy, SecureRandom};
 //! use iam_store_sqlite::SqliteStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -16,8 +16,8 @@
 //! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
 //! config.passwords = PasswordPolicy::insecure_fast_for_tests(); // keep the doc test quick
 //! let iam = Iam::builder(store, config).open().await?;
-//! iam.create_account(NewAccount::human("alice", "correct horse battery"), None).await?;
-//! assert_eq!(iam.verify_audit_chain().await?, 2); // the signing key, then the account
+//! iam.create_account(NewAccount::human("alice", "correct horse battery"), Caller::System).await?;
+//! assert_eq!(iam.verify_audit_chain(Caller::System).await?, 2); // the signing key, then the account
 //! # Ok(())
 //! # }
 //! ```
