@@ -44,7 +44,7 @@ pub mod secret;
 mod service;
 pub mod session;
 pub mod store;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod throttle;
 pub mod token;

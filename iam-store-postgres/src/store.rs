@@ -310,6 +310,28 @@ async fn apply_write(conn: &mut PgConnection, write: &Write) -> Result<(), Failu
                 return Err(StoreError::Conflict.into());
             }
         }
+        // `FOR SHARE` locks the row until the transaction ends: a concurrent update waits for
+        // this commit, and one that committed first is seen (read committed re-reads the row).
+        Write::Check {
+            kind,
+            id,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict.into());
+            };
+            let found = sqlx::query(
+                "SELECT 1 FROM records WHERE kind = $1 AND id = $2 AND version = $3 FOR SHARE",
+            )
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(expected)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Err(StoreError::Conflict.into());
+            }
+        }
     }
     Ok(())
 }

@@ -348,6 +348,28 @@ async fn apply_write(conn: &mut SqliteConnection, write: &Write) -> StoreResult<
                 return Err(StoreError::Conflict);
             }
         }
+        // Every commit holds the database's write lock (`BEGIN IMMEDIATE`) from its start, so
+        // the record cannot change between this read and the commit's end.
+        Write::Check {
+            kind,
+            id,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict);
+            };
+            let found =
+                sqlx::query("SELECT 1 FROM records WHERE kind = ? AND id = ? AND version = ?")
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .bind(expected)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| backend(&e))?;
+            if found.is_none() {
+                return Err(StoreError::Conflict);
+            }
+        }
     }
     Ok(())
 }

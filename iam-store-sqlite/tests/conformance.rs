@@ -1,20 +1,15 @@
-//! The SQLite store against the store-conformance suite, on real files in a temporary directory.
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! The SQLite store against the store-conformance suite, one test per contract, each on a real
+//! file in a temporary directory of its own.
 
 use iam_store_sqlite::SqliteStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_store_meets_the_store_contract() {
+/// A fresh database in a temporary directory, removed when the test ends.
+async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let n = AtomicUsize::new(0);
-    iam_core::testing::run_all(|| async {
-        let path = dir
-            .path()
-            .join(format!("store-{}.db", n.fetch_add(1, Ordering::Relaxed)));
-        SqliteStore::open(&path)
-            .await
-            .expect("open a fresh database")
-    })
-    .await;
+    let store = SqliteStore::open(dir.path().join("store.db"))
+        .await
+        .expect("open a fresh database");
+    (store, dir)
 }
+
+iam_core::store_contract_tests!(fresh);

@@ -168,6 +168,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         proved: bool,
     ) -> Result<ElevationOutcome> {
         let (account_read, mut account) = self.stored_account(&principal.account_id).await?;
+        // The decision rests on the account's elevatable roles as read now (a retry re-reads
+        // them): the commit checks the account is unchanged, or writes it at this version.
+        if !account.elevatable_roles.contains(role) {
+            return Err(Denial::ElevationNotAllowed.into());
+        }
         let (session_read, mut session) = self.live_session_of(principal).await?;
         let now = self.now();
         let mut commit = Commit::default();
@@ -184,6 +189,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
             t.last_step = Some(step);
             commit.writes.push(Write::Update {
                 record: account_record(&account)?,
+                expected_version: account_read.version,
+            });
+        } else {
+            commit.writes.push(Write::Check {
+                kind: RecordKind::Account,
+                id: account.id.clone(),
                 expected_version: account_read.version,
             });
         }

@@ -101,6 +101,15 @@ impl State {
                 undo.push((kind, id.clone(), Some(old)));
                 self.set(kind, &id, None);
             }
+            Write::Check {
+                kind,
+                id,
+                expected_version,
+            } => {
+                if self.get(kind, &id).map(|r| r.version) != Some(expected_version) {
+                    return Err(StoreError::Conflict);
+                }
+            }
         }
         Ok(())
     }
@@ -315,4 +324,10 @@ impl Store for MemoryStore {
         report.revocations = (revocations - s.revocations.len()) as u64;
         Ok(report)
     }
+}
+
+/// The in-memory store against the store-conformance suite, one test per contract.
+#[cfg(test)]
+mod conformance {
+    crate::store_contract_tests!(|| async { crate::MemoryStore::new() });
 }

@@ -157,6 +157,20 @@ pub enum Write {
         /// The version the caller read.
         expected_version: u64,
     },
+    /// A read precondition: changes nothing, but fails the whole commit with
+    /// [`StoreError::Conflict`] unless the record of `kind` with `id` exists with version
+    /// `expected_version` at this point of the commit (after the commit's earlier writes). A
+    /// missing record always conflicts, so `expected_version` 0 never passes. For decisions
+    /// that depend on a record the commit does not write: the record cannot change between the
+    /// check and the commit's end (adapters lock it or hold the database's write lock).
+    Check {
+        /// The namespace.
+        kind: RecordKind,
+        /// The record id.
+        id: String,
+        /// The version the caller read.
+        expected_version: u64,
+    },
 }
 
 /// A change to a login-throttle counter.
@@ -308,7 +322,8 @@ impl PruneReport {
 
 /// The persistence contract every adapter fulfils (see the module docs).
 ///
-/// Adapters must pass the conformance suite in `iam_core::testing` (feature `testing`).
+/// Adapters must pass the conformance suite in `iam_core::testing` (feature `testing`): one
+/// test per contract from `iam_core::store_contract_tests!(factory)` in the adapter's tests.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The record of `kind` with `id`.
