@@ -804,6 +804,31 @@ async fn elevation_approval_by_another_account() {
         Denial::ElevationRequestClosed
     );
 
+    // A request whose role was taken away meanwhile opens nothing when approved.
+    clock.advance(Duration::from_millis(5));
+    let fresh = iam
+        .refresh(pair.refresh_token.expose())
+        .await
+        .expect("refresh");
+    let p = iam
+        .verify(fresh.access_token.expose())
+        .await
+        .expect("verify");
+    let ElevationOutcome::Pending { request_id, .. } = iam
+        .elevate(&p, "dba", None, &password_proof())
+        .await
+        .expect("request")
+    else {
+        panic!("dba needs approval");
+    };
+    iam.revoke_elevatable_role(Caller::System, &alice.account_id, "dba")
+        .await
+        .expect("revoke");
+    assert_eq!(
+        denial(iam.approve_elevation(&bob, &request_id).await),
+        Denial::ElevationNotAllowed
+    );
+
     let kinds: Vec<AuditKind> = iam
         .audit_events(
             Caller::System,

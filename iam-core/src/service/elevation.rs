@@ -504,6 +504,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if !session.is_live(now) {
             return Err(Denial::ElevationRequestClosed.into());
         }
+        // The requester may have lost the role since asking: decide on the account as read,
+        // and let the commit fail if it changes meanwhile.
+        let (account_read, account) = self.stored_account(&request.account_id).await?;
+        if account.disabled || !account.elevatable_roles.contains(&request.role) {
+            return Err(Denial::ElevationNotAllowed.into());
+        }
+        commit.writes.push(Write::Check {
+            kind: RecordKind::Account,
+            id: account.id.clone(),
+            expected_version: account_read.version,
+        });
         let duration = Duration::from_millis(request.duration_ms).min(policy.max_duration);
         let elevation = open_elevation(&mut session, &request.role, now, now.plus(duration));
         commit.writes.push(Write::Update {
