@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use iam_core::{Denial, Error, InvalidInput};
+use iam_core::{Denial, Error, ErrorCode};
 use serde::Serialize;
 
 /// How an error touches the RFC 6750 `WWW-Authenticate` challenge.
@@ -116,7 +116,7 @@ impl ApiError {
     pub(crate) fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            INTERNAL_ERROR,
             "the server could not complete the request",
         )
     }
@@ -166,83 +166,111 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// The stable code and status of a denial.
-fn denial_parts(d: &Denial) -> (StatusCode, &'static str, Challenge) {
+/// The HTTP status, JSON `error` string and challenge kind of every [`ErrorCode`]: an exhaustive
+/// match, so a code added to iam-core does not build here until it has its answer. Codes whose
+/// details must not reach the caller (faults of configuration, the audit chain, cryptography or
+/// stored state) answer 500 `internal_error`; every other code answers with its own string.
+pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challenge) {
     use Challenge::{InsufficientScope, InvalidToken};
-    let unauthorized = StatusCode::UNAUTHORIZED;
-    let forbidden = StatusCode::FORBIDDEN;
-    match d {
-        Denial::BadCredentials => (unauthorized, "invalid_credentials", Challenge::None),
-        Denial::TotpRequired => (unauthorized, "totp_required", Challenge::None),
-        Denial::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", Challenge::None),
-        Denial::AccountDisabled => (forbidden, "account_disabled", Challenge::None),
-        Denial::PasswordLoginNotAllowed => {
-            (forbidden, "password_login_not_allowed", Challenge::None)
+    use ErrorCode as C;
+    let (status, challenge) = match code {
+        C::InvalidCredentials | C::TotpRequired => (StatusCode::UNAUTHORIZED, Challenge::None),
+        C::RefreshTokenInvalid | C::RefreshTokenReused => {
+            (StatusCode::UNAUTHORIZED, Challenge::None)
         }
-        Denial::TokenMalformed => (unauthorized, "token_malformed", InvalidToken),
-        Denial::TokenUnknownKey => (unauthorized, "token_unknown_key", InvalidToken),
-        Denial::TokenBadSignature => (unauthorized, "token_bad_signature", InvalidToken),
-        Denial::TokenExpired => (unauthorized, "token_expired", InvalidToken),
-        Denial::TokenNotYetValid => (unauthorized, "token_not_yet_valid", InvalidToken),
-        Denial::TokenWrongIssuer => (unauthorized, "token_wrong_issuer", InvalidToken),
-        Denial::TokenWrongAudience => (unauthorized, "token_wrong_audience", InvalidToken),
-        Denial::TokenRevoked => (unauthorized, "token_revoked", InvalidToken),
-        Denial::SessionRevoked => (unauthorized, "session_revoked", InvalidToken),
-        Denial::SessionExpired => (unauthorized, "session_expired", InvalidToken),
-        Denial::RefreshTokenInvalid => (unauthorized, "refresh_token_invalid", Challenge::None),
-        Denial::RefreshTokenReused => (unauthorized, "refresh_token_reused", Challenge::None),
-        Denial::RevocationUnavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "revocation_unavailable",
-            Challenge::None,
+        C::TokenMalformed
+        | C::TokenUnknownKey
+        | C::TokenBadSignature
+        | C::TokenExpired
+        | C::TokenNotYetValid
+        | C::TokenWrongIssuer
+        | C::TokenWrongAudience
+        | C::TokenRevoked
+        | C::SessionRevoked
+        | C::SessionExpired
+        | C::ApiTokenInvalid => (StatusCode::UNAUTHORIZED, InvalidToken),
+        C::InsufficientUserAuthentication => (
+            StatusCode::UNAUTHORIZED,
+            // The caller fills in the age from the denial.
+            Challenge::InsufficientUserAuthentication { max_age: 0 },
         ),
-        Denial::MissingRole(_) => (forbidden, "missing_role", InsufficientScope),
-        Denial::MissingScope(_) => (forbidden, "missing_scope", InsufficientScope),
-        Denial::MissingOrgRole { .. } => (forbidden, "missing_org_role", InsufficientScope),
-        Denial::NotPermitted => (forbidden, "not_permitted", Challenge::None),
-        Denial::StepUpRequired => (forbidden, "step_up_required", Challenge::None),
-        Denial::ElevationNotAllowed => (forbidden, "elevation_not_allowed", Challenge::None),
-        Denial::SelfApproval => (forbidden, "self_approval", Challenge::None),
-        Denial::ElevationRequestClosed => (
-            StatusCode::CONFLICT,
-            "elevation_request_closed",
-            Challenge::None,
-        ),
-        Denial::ApiTokenInvalid => (unauthorized, "api_token_invalid", InvalidToken),
-        Denial::WrongTokenKind => (forbidden, "wrong_token_kind", Challenge::None),
-        Denial::RecentAuthenticationRequired { max_age } => (
-            unauthorized,
-            "insufficient_user_authentication",
-            Challenge::InsufficientUserAuthentication {
-                max_age: max_age.as_secs(),
-            },
-        ),
-        _ => (forbidden, "denied", Challenge::None),
-    }
+        C::Throttled => (StatusCode::TOO_MANY_REQUESTS, Challenge::None),
+        C::AccountDisabled
+        | C::PasswordLoginNotAllowed
+        | C::NotPermitted
+        | C::StepUpRequired
+        | C::ElevationNotAllowed
+        | C::SelfApproval
+        | C::WrongTokenKind => (StatusCode::FORBIDDEN, Challenge::None),
+        C::MissingRole | C::MissingScope | C::MissingOrgRole => {
+            (StatusCode::FORBIDDEN, InsufficientScope)
+        }
+        C::RevocationUnavailable | C::Contention | C::StoreUnavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, Challenge::None)
+        }
+        C::InvalidUsername
+        | C::PasswordTooShort
+        | C::PasswordTooLong
+        | C::InvalidRole
+        | C::WrongAccountKind
+        | C::InvalidTotpCode
+        | C::DurationTooLong
+        | C::ExpiryInPast
+        | C::InvalidLabel
+        | C::InvalidOAuthClient => (StatusCode::UNPROCESSABLE_ENTITY, Challenge::None),
+        C::NotFound => (StatusCode::NOT_FOUND, Challenge::None),
+        C::ElevationRequestClosed
+        | C::UsernameTaken
+        | C::TotpAlreadyEnabled
+        | C::TotpNotEnrolled
+        | C::TotpAlreadyConfirmed
+        | C::PublicClientHasNoSecret
+        | C::OrganizationNameTaken
+        | C::RoleNeedsNoApproval => (StatusCode::CONFLICT, Challenge::None),
+        C::InvalidConfig | C::InconsistentState | C::AuditChainBroken | C::CryptoFailure => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL_ERROR,
+                Challenge::None,
+            );
+        }
+    };
+    (status, code.as_str(), challenge)
 }
 
-fn invalid_code(i: &InvalidInput) -> &'static str {
-    match i {
-        InvalidInput::Username(_) => "invalid_username",
-        InvalidInput::PasswordTooShort { .. } => "password_too_short",
-        InvalidInput::PasswordTooLong { .. } => "password_too_long",
-        InvalidInput::RoleName(_) => "invalid_role",
-        InvalidInput::AccountKind(_) => "wrong_account_kind",
-        InvalidInput::TotpCodeFormat => "invalid_totp_code",
-        InvalidInput::DurationTooLong { .. } => "duration_too_long",
-        InvalidInput::ExpiryInPast => "expiry_in_past",
-        InvalidInput::Label(_) => "invalid_label",
-        _ => "invalid_input",
-    }
-}
+/// The JSON `error` string of faults that must not be described to the caller.
+const INTERNAL_ERROR: &str = "internal_error";
+
+/// The JSON `error` strings this crate answers with that are not an [`ErrorCode`]: the edge's
+/// own answers (malformed requests, missing tokens, rate limits, framework rejections).
+#[cfg(test)]
+pub(crate) const EDGE_CODES: &[&str] = &[
+    "bad_request",
+    INTERNAL_ERROR,
+    "missing_token",
+    "rate_limited",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "request_timeout",
+    "unauthorized",
+    "forbidden",
+];
 
 impl From<Denial> for ApiError {
     fn from(d: Denial) -> Self {
-        let (status, code, challenge) = denial_parts(&d);
+        let (status, code, challenge) = code_parts(d.code());
         let mut e = ApiError::new(status, code, d.to_string());
         e.challenge = challenge;
-        if let Denial::Throttled { retry_after } = d {
-            e.retry_after = Some(retry_after);
+        match d {
+            Denial::Throttled { retry_after } => e.retry_after = Some(retry_after),
+            Denial::RecentAuthenticationRequired { max_age } => {
+                e.challenge = Challenge::InsufficientUserAuthentication {
+                    max_age: max_age.as_secs(),
+                };
+            }
+            _ => {}
         }
         e
     }
@@ -250,48 +278,27 @@ impl From<Denial> for ApiError {
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
-        match err {
-            Error::Denied(d) => d.into(),
-            Error::Invalid(InvalidInput::Config(_)) => {
-                tracing::error!(error = %err, "configuration fault");
-                ApiError::internal()
-            }
-            Error::Invalid(i) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                invalid_code(&i),
-                i.to_string(),
-            ),
-            Error::NotFound(what) => ApiError::not_found(what),
-            Error::UsernameTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "username_taken",
-                "username is already taken",
-            ),
-            Error::State(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
-            Error::Contention => {
-                let mut e = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "contention",
-                    "too much contention; try again",
-                );
-                e.retry_after = Some(Duration::from_secs(1));
-                e
-            }
-            Error::Store(ref store) => {
-                tracing::error!(error = %store, "store failure");
-                let mut e = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "storage is unavailable; try again",
-                );
-                e.retry_after = Some(Duration::from_secs(1));
-                e
-            }
-            other => {
-                tracing::error!(error = %other, "internal failure");
-                ApiError::internal()
-            }
+        let code = err.code();
+        let err = match err {
+            Error::Denied(d) => return d.into(),
+            other => other,
+        };
+        let (status, wire, challenge) = code_parts(code);
+        let message: Cow<'static, str> = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %err, code = code.as_str(), "internal failure");
+            return ApiError::internal();
+        } else if let Error::Store(ref store) = err {
+            tracing::error!(error = %store, "store failure");
+            "storage is unavailable; try again".into()
+        } else {
+            err.to_string().into()
+        };
+        let mut e = ApiError::new(status, wire, message);
+        e.challenge = challenge;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            e.retry_after = Some(Duration::from_secs(1));
         }
+        e
     }
 }
 
@@ -364,5 +371,88 @@ mod tests {
         let e = ApiError::from(Error::Crypto("sealed data does not open"));
         assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.message.contains("sealed"));
+    }
+    #[test]
+    fn typed_state_conflicts_have_their_own_codes() {
+        let e = ApiError::from(Error::State(iam_core::Conflict::OrganizationNameTaken));
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        assert_eq!(e.code, "organization_name_taken");
+        assert_eq!(e.message, "organization name taken");
+        let e = ApiError::from(Error::State(iam_core::Conflict::TotpStateMissing));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains("TOTP"));
+        let e = ApiError::from(Error::NotFound(iam_core::Missing::ApiToken));
+        assert_eq!((e.status, e.code), (StatusCode::NOT_FOUND, "not_found"));
+        assert_eq!(e.message, "API token not found");
+    }
+
+    #[test]
+    fn recent_authentication_challenge_carries_the_max_age() {
+        let e = ApiError::from(Denial::RecentAuthenticationRequired {
+            max_age: Duration::from_secs(300),
+        });
+        assert_eq!(e.code, "insufficient_user_authentication");
+        let r = e.into_response();
+        let challenge = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(challenge.ends_with("max_age=300"), "{challenge}");
+    }
+
+    /// The rows of the "Error codes" table in docs/api.md, as (code, number, HTTP, FFI status).
+    fn documented_codes() -> Vec<Vec<String>> {
+        let doc = include_str!("../../docs/api.md");
+        let (_, section) = doc
+            .split_once("## Error codes")
+            .expect("docs/api.md has an Error codes section");
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with("| code |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                line.trim_matches('|')
+                    .split('|')
+                    .map(|cell| cell.trim().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn api_md_lists_every_code_with_its_http_answer() {
+        let rows = documented_codes();
+        assert_eq!(rows.len(), ErrorCode::ALL.len(), "one row per code");
+        for (code, row) in ErrorCode::ALL.iter().zip(&rows) {
+            let (status, wire, _) = code_parts(*code);
+            assert_eq!(row[0], format!("`{}`", code.as_str()));
+            assert_eq!(row[1], code.number().to_string(), "{code:?}");
+            assert_eq!(row[2], format!("{} `{wire}`", status.as_u16()), "{code:?}");
+            assert!(
+                wire == code.as_str() || wire == INTERNAL_ERROR,
+                "{code:?} answers {wire}"
+            );
+        }
+    }
+
+    #[test]
+    fn retired_codes_are_never_answered() {
+        let retired = iam_core::error::RETIRED_CODES;
+        for code in ErrorCode::ALL {
+            let (_, wire, _) = code_parts(*code);
+            assert!(!retired.contains(&wire), "{code:?} answers retired {wire}");
+        }
+        for edge in EDGE_CODES {
+            assert!(!retired.contains(edge), "{edge} is retired");
+        }
+        let doc = include_str!("../../docs/api.md");
+        for code in retired {
+            assert!(
+                doc.contains(&format!("`{code}`")),
+                "{code} is not documented as retired"
+            );
+        }
     }
 }

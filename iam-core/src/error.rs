@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use crate::store::StoreError;
 
+mod code;
+
+pub use code::{ErrorCode, RETIRED_CODES, RETIRED_NUMBERS};
+
 /// Why iam refused: every refusal is one of these, never a bare `false`.
 ///
 /// The `Display` text is safe to show to the party that was refused; it never says which of
@@ -201,13 +205,13 @@ pub enum Error {
     Invalid(#[from] InvalidInput),
     /// The named object does not exist.
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Missing),
     /// The username is already in use.
     #[error("username is already taken")]
     UsernameTaken,
     /// The operation does not fit the object's state (e.g. confirming TOTP that was never enrolled).
     #[error("{0}")]
-    State(&'static str),
+    State(Conflict),
     /// Concurrent changes kept conflicting; the operation was abandoned without effect.
     #[error("too much contention; try again")]
     Contention,
@@ -222,7 +226,160 @@ pub enum Error {
     Crypto(&'static str),
 }
 
+/// The kind of object an operation did not find ([`Error::NotFound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Missing {
+    /// An account.
+    #[error("account")]
+    Account,
+    /// A session.
+    #[error("session")]
+    Session,
+    /// An API token.
+    #[error("API token")]
+    ApiToken,
+    /// An OAuth client.
+    #[error("OAuth client")]
+    OAuthClient,
+    /// A consent to an OAuth client.
+    #[error("consent")]
+    Consent,
+    /// A device authorization (RFC 8628) or its user code.
+    #[error("device authorization")]
+    DeviceAuthorization,
+    /// An organization.
+    #[error("organization")]
+    Organization,
+    /// An invitation to an organization.
+    #[error("invitation")]
+    Invitation,
+    /// Issued database credentials.
+    #[error("database credentials")]
+    DatabaseCredentials,
+}
+
+/// How an operation conflicts with the state of its object ([`Error::State`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// TOTP is on; it must be removed before enrolling again.
+    #[error("TOTP is already on; remove it before enrolling again")]
+    TotpAlreadyEnabled,
+    /// Confirming TOTP that was never enrolled.
+    #[error("TOTP is not enrolled")]
+    TotpNotEnrolled,
+    /// Confirming TOTP that is already confirmed.
+    #[error("TOTP is already confirmed")]
+    TotpAlreadyConfirmed,
+    /// Rotating the secret of a public OAuth client, which has none.
+    #[error("public clients have no secret")]
+    PublicClientHasNoSecret,
+    /// The organization name is in use.
+    #[error("organization name taken")]
+    OrganizationNameTaken,
+    /// Answering an elevation request for a role that no longer needs approval.
+    #[error("the role no longer needs approval")]
+    RoleNeedsNoApproval,
+    /// The account requires TOTP but holds no TOTP state (stored data contradicts itself).
+    #[error("TOTP state missing")]
+    TotpStateMissing,
+    /// An approval was recorded but opened no elevation (an internal fault).
+    #[error("approval opened no elevation")]
+    ApprovalOpenedNoElevation,
+}
+
+impl Conflict {
+    /// The stable code of this conflict.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Conflict::TotpAlreadyEnabled => ErrorCode::TotpAlreadyEnabled,
+            Conflict::TotpNotEnrolled => ErrorCode::TotpNotEnrolled,
+            Conflict::TotpAlreadyConfirmed => ErrorCode::TotpAlreadyConfirmed,
+            Conflict::PublicClientHasNoSecret => ErrorCode::PublicClientHasNoSecret,
+            Conflict::OrganizationNameTaken => ErrorCode::OrganizationNameTaken,
+            Conflict::RoleNeedsNoApproval => ErrorCode::RoleNeedsNoApproval,
+            Conflict::TotpStateMissing | Conflict::ApprovalOpenedNoElevation => {
+                ErrorCode::InconsistentState
+            }
+        }
+    }
+}
+
+impl Denial {
+    /// The stable code of this refusal.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Denial::BadCredentials => ErrorCode::InvalidCredentials,
+            Denial::TotpRequired => ErrorCode::TotpRequired,
+            Denial::Throttled { .. } => ErrorCode::Throttled,
+            Denial::AccountDisabled => ErrorCode::AccountDisabled,
+            Denial::PasswordLoginNotAllowed => ErrorCode::PasswordLoginNotAllowed,
+            Denial::TokenMalformed => ErrorCode::TokenMalformed,
+            Denial::TokenUnknownKey => ErrorCode::TokenUnknownKey,
+            Denial::TokenBadSignature => ErrorCode::TokenBadSignature,
+            Denial::TokenExpired => ErrorCode::TokenExpired,
+            Denial::TokenNotYetValid => ErrorCode::TokenNotYetValid,
+            Denial::TokenWrongIssuer => ErrorCode::TokenWrongIssuer,
+            Denial::TokenWrongAudience => ErrorCode::TokenWrongAudience,
+            Denial::TokenRevoked => ErrorCode::TokenRevoked,
+            Denial::SessionRevoked => ErrorCode::SessionRevoked,
+            Denial::SessionExpired => ErrorCode::SessionExpired,
+            Denial::RefreshTokenInvalid => ErrorCode::RefreshTokenInvalid,
+            Denial::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            Denial::RevocationUnavailable => ErrorCode::RevocationUnavailable,
+            Denial::MissingRole(_) => ErrorCode::MissingRole,
+            Denial::MissingScope(_) => ErrorCode::MissingScope,
+            Denial::MissingOrgRole { .. } => ErrorCode::MissingOrgRole,
+            Denial::NotPermitted => ErrorCode::NotPermitted,
+            Denial::StepUpRequired => ErrorCode::StepUpRequired,
+            Denial::ElevationNotAllowed => ErrorCode::ElevationNotAllowed,
+            Denial::SelfApproval => ErrorCode::SelfApproval,
+            Denial::ElevationRequestClosed => ErrorCode::ElevationRequestClosed,
+            Denial::ApiTokenInvalid => ErrorCode::ApiTokenInvalid,
+            Denial::WrongTokenKind => ErrorCode::WrongTokenKind,
+            Denial::RecentAuthenticationRequired { .. } => {
+                ErrorCode::InsufficientUserAuthentication
+            }
+        }
+    }
+}
+
+impl InvalidInput {
+    /// The stable code of this input fault.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            InvalidInput::Username(_) => ErrorCode::InvalidUsername,
+            InvalidInput::PasswordTooShort { .. } => ErrorCode::PasswordTooShort,
+            InvalidInput::PasswordTooLong { .. } => ErrorCode::PasswordTooLong,
+            InvalidInput::RoleName(_) => ErrorCode::InvalidRole,
+            InvalidInput::AccountKind(_) => ErrorCode::WrongAccountKind,
+            InvalidInput::TotpCodeFormat => ErrorCode::InvalidTotpCode,
+            InvalidInput::DurationTooLong { .. } => ErrorCode::DurationTooLong,
+            InvalidInput::ExpiryInPast => ErrorCode::ExpiryInPast,
+            InvalidInput::Label(_) => ErrorCode::InvalidLabel,
+            InvalidInput::Config(_) => ErrorCode::InvalidConfig,
+            InvalidInput::OAuthClient(_) => ErrorCode::InvalidOAuthClient,
+        }
+    }
+}
+
 impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Denied(d) => d.code(),
+            Error::Invalid(i) => i.code(),
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::UsernameTaken => ErrorCode::UsernameTaken,
+            Error::State(c) => c.code(),
+            Error::Contention => ErrorCode::Contention,
+            Error::Store(_) => ErrorCode::StoreUnavailable,
+            Error::AuditChain(_) => ErrorCode::AuditChainBroken,
+            Error::Crypto(_) => ErrorCode::CryptoFailure,
+        }
+    }
+
     /// The denial, if this error is one.
     pub fn denial(&self) -> Option<&Denial> {
         match self {
@@ -248,5 +405,31 @@ mod tests {
             retry_after: Duration::from_millis(200),
         };
         assert_eq!(t.to_string(), "too many attempts; retry after 1 s");
+    }
+
+    #[test]
+    fn typed_not_found_and_state_keep_their_messages_and_codes() {
+        let missing = Error::NotFound(Missing::OAuthClient);
+        assert_eq!(missing.to_string(), "OAuth client not found");
+        assert_eq!(missing.code(), ErrorCode::NotFound);
+        let conflict = Error::State(Conflict::TotpNotEnrolled);
+        assert_eq!(conflict.to_string(), "TOTP is not enrolled");
+        assert_eq!(conflict.code(), ErrorCode::TotpNotEnrolled);
+        assert_eq!(
+            Error::State(Conflict::TotpStateMissing).code(),
+            ErrorCode::InconsistentState
+        );
+        assert_eq!(
+            Error::from(Denial::RecentAuthenticationRequired {
+                max_age: Duration::from_secs(300)
+            })
+            .code()
+            .as_str(),
+            "insufficient_user_authentication"
+        );
+        assert_eq!(
+            Error::from(InvalidInput::Config("x")).code(),
+            ErrorCode::InvalidConfig
+        );
     }
 }

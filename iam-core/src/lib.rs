@@ -55,7 +55,7 @@ pub use audit::{AuditEvent, AuditKind, AuditQuery};
 pub use authz::{authorize, Action, Caller, CredentialKind, ADMIN_ROLE, MANAGEMENT_SCOPE};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{Config, OAuthConfig};
-pub use error::{Denial, Error, InvalidInput, Result};
+pub use error::{Conflict, Denial, Error, ErrorCode, InvalidInput, Missing, Result};
 pub use oauth::{
     AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth, ClientKind,
     GrantType, Introspection, NewClient, OAuthClient, OAuthConsent, OAuthError, OAuthErrorCode,

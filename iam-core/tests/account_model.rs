@@ -1027,7 +1027,7 @@ async fn organizations_members_and_scoped_tokens() {
         .expect("create");
     assert!(matches!(
         iam.create_organization(&outsider, "acme").await,
-        Err(Error::State(_))
+        Err(Error::State(iam_core::Conflict::OrganizationNameTaken))
     ));
     iam.set_membership(&owner, &org.id, &member.account_id, "editor")
         .await
@@ -1039,7 +1039,7 @@ async fn organizations_members_and_scoped_tokens() {
     );
     assert!(matches!(
         iam.answer_invitation(&outsider, &org.id, true).await,
-        Err(Error::NotFound(_))
+        Err(Error::NotFound(iam_core::Missing::Invitation))
     ));
     iam.answer_invitation(&member, &org.id, true)
         .await

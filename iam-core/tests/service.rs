@@ -8,8 +8,8 @@ use std::time::Duration;
 use iam_core::audit::ChainBreak;
 use iam_core::error::UsernameRule;
 use iam_core::{
-    AccountKind, AuditKind, AuditQuery, Denial, Error, InvalidInput, LoginRequest, NewAccount,
-    SecretString, Store, TotpStatus,
+    AccountKind, AuditKind, AuditQuery, Denial, Error, InvalidInput, LoginRequest, Missing,
+    NewAccount, SecretString, Store, TotpStatus,
 };
 
 const PW: &str = "correct horse battery";
@@ -532,7 +532,7 @@ async fn revoke_all_sessions_and_listing() {
         .all(|s| s.revoked_at.is_some()));
     assert!(matches!(
         iam.revoke_session(Caller::System, "ses_nope").await,
-        Err(Error::NotFound("session"))
+        Err(Error::NotFound(Missing::Session))
     ));
 }
 
@@ -702,7 +702,7 @@ async fn account_rules_and_conflicts() {
     ));
     assert!(matches!(
         iam.account(Caller::System, "acc_missing").await,
-        Err(Error::NotFound("account"))
+        Err(Error::NotFound(Missing::Account))
     ));
     let listed = iam
         .list_accounts(Caller::System, None, 10)

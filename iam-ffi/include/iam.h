@@ -14,7 +14,7 @@
 // value is a failure whose message `iam_last_error()` returns on the same thread.
 //
 // Ranges: 1-9 a bad argument or configuration; 10-29 and 39-59 a refusal (every reason iam
-// refuses for has a code of its own); 30-38 a failure of the object, the store or iam itself;
+// refuses for has a code of its own, derived from `iam_core::ErrorCode`); 30-38 a failure of the object, the store or iam itself;
 // 99 a panic.
 enum iam_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -31,8 +31,8 @@ enum iam_status
   IAM_STATUS_INVALID_ARGUMENT = 3,
   // The configuration JSON is malformed or unusable.
   IAM_STATUS_INVALID_CONFIG = 4,
-  // Refused, for a reason newer than this library's table of codes (see the last error).
-  // Every reason iam knows today has a code of its own.
+  // Reserved: once a refusal without a code of its own. Every refusal has a code now (each
+  // `ErrorCode` maps to a status when the library is built), so iam no longer returns it.
   IAM_STATUS_DENIED = 10,
   // Username, password or one-time code did not match (deliberately not saying which).
   IAM_STATUS_BAD_CREDENTIALS = 11,

@@ -82,7 +82,7 @@ pub unsafe extern "C" fn iam_find_account(
         let found = on_iam!(handle, |iam| iam
             .account_by_username(Caller::System, username)
             .await)?;
-        let account = found.ok_or(iam_core::Error::NotFound("account"))?;
+        let account = found.ok_or(iam_core::Error::NotFound(iam_core::Missing::Account))?;
         give_string(out, &account.id, "account id")
     })
 }

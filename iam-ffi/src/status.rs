@@ -1,13 +1,13 @@
 //! [`iam_status`]: the stable numeric result of every call, and how iam's errors map onto it.
 
-use iam_core::{Denial, Error};
+use iam_core::{Denial, Error, ErrorCode};
 
 /// The result of an iam call. The numbers are stable: a code keeps its meaning in every
 /// later version, and new codes only get new numbers. `IAM_STATUS_OK` (0) is success; any other
 /// value is a failure whose message `iam_last_error()` returns on the same thread.
 ///
 /// Ranges: 1-9 a bad argument or configuration; 10-29 and 39-59 a refusal (every reason iam
-/// refuses for has a code of its own); 30-38 a failure of the object, the store or iam itself;
+/// refuses for has a code of its own, derived from `iam_core::ErrorCode`); 30-38 a failure of the object, the store or iam itself;
 /// 99 a panic.
 #[allow(non_camel_case_types)]
 #[repr(i32)]
@@ -23,8 +23,8 @@ pub enum iam_status {
     InvalidArgument = 3,
     /// The configuration JSON is malformed or unusable.
     InvalidConfig = 4,
-    /// Refused, for a reason newer than this library's table of codes (see the last error).
-    /// Every reason iam knows today has a code of its own.
+    /// Reserved: once a refusal without a code of its own. Every refusal has a code now (each
+    /// `ErrorCode` maps to a status when the library is built), so iam no longer returns it.
     Denied = 10,
     /// Username, password or one-time code did not match (deliberately not saying which).
     BadCredentials = 11,
@@ -222,59 +222,75 @@ const ALL: [iam_status; 35] = [
     iam_status::Panic,
 ];
 
-/// The code for a refusal: every reason iam-core knows has a code of its own (several token
-/// faults share `TokenInvalid`, and missing roles or scopes `NotPermitted`, as documented on
-/// those codes). `Denial` is `#[non_exhaustive]`, so the compiler demands a wildcard arm; a
-/// reason added to iam-core later lands in `Denied` until it is mapped here, and the test
-/// `every_declared_denial_has_a_code_of_its_own` fails until then.
-pub(crate) fn denial_status(denial: &Denial) -> iam_status {
-    match denial {
-        Denial::BadCredentials => iam_status::BadCredentials,
-        Denial::TotpRequired => iam_status::TotpRequired,
-        Denial::Throttled { .. } => iam_status::Throttled,
-        Denial::AccountDisabled => iam_status::AccountDisabled,
-        Denial::PasswordLoginNotAllowed => iam_status::PasswordLoginNotAllowed,
-        Denial::RevocationUnavailable => iam_status::RevocationUnavailable,
-        Denial::RecentAuthenticationRequired { .. } => iam_status::RecentAuthenticationRequired,
-        Denial::TokenMalformed
-        | Denial::TokenUnknownKey
-        | Denial::TokenBadSignature
-        | Denial::TokenNotYetValid
-        | Denial::TokenWrongIssuer
-        | Denial::TokenWrongAudience
-        | Denial::ApiTokenInvalid => iam_status::TokenInvalid,
-        Denial::TokenExpired => iam_status::TokenExpired,
-        Denial::TokenRevoked | Denial::SessionRevoked => iam_status::Revoked,
-        Denial::SessionExpired => iam_status::SessionExpired,
-        Denial::RefreshTokenInvalid => iam_status::RefreshTokenInvalid,
-        Denial::RefreshTokenReused => iam_status::RefreshTokenReused,
-        Denial::MissingRole(_)
-        | Denial::MissingScope(_)
-        | Denial::MissingOrgRole { .. }
-        | Denial::NotPermitted => iam_status::NotPermitted,
-        Denial::StepUpRequired => iam_status::StepUpRequired,
-        Denial::ElevationNotAllowed => iam_status::ElevationNotAllowed,
-        Denial::SelfApproval => iam_status::SelfApproval,
-        Denial::ElevationRequestClosed => iam_status::ElevationRequestClosed,
-        Denial::WrongTokenKind => iam_status::WrongTokenKind,
-        _ => iam_status::Denied,
+/// The status of every [`ErrorCode`]: an exhaustive match, so a code added to iam-core does not
+/// build here until it has a status. Several codes share a status where the table above says so
+/// (the token faults `TokenInvalid`, missing roles or scopes `NotPermitted`, state conflicts
+/// `InvalidState`, input faults `InvalidArgument`).
+pub(crate) fn code_status(code: ErrorCode) -> iam_status {
+    use ErrorCode as C;
+    match code {
+        C::InvalidCredentials => iam_status::BadCredentials,
+        C::TotpRequired => iam_status::TotpRequired,
+        C::Throttled => iam_status::Throttled,
+        C::AccountDisabled => iam_status::AccountDisabled,
+        C::PasswordLoginNotAllowed => iam_status::PasswordLoginNotAllowed,
+        C::RevocationUnavailable => iam_status::RevocationUnavailable,
+        C::InsufficientUserAuthentication => iam_status::RecentAuthenticationRequired,
+        C::TokenMalformed
+        | C::TokenUnknownKey
+        | C::TokenBadSignature
+        | C::TokenNotYetValid
+        | C::TokenWrongIssuer
+        | C::TokenWrongAudience
+        | C::ApiTokenInvalid => iam_status::TokenInvalid,
+        C::TokenExpired => iam_status::TokenExpired,
+        C::TokenRevoked | C::SessionRevoked => iam_status::Revoked,
+        C::SessionExpired => iam_status::SessionExpired,
+        C::RefreshTokenInvalid => iam_status::RefreshTokenInvalid,
+        C::RefreshTokenReused => iam_status::RefreshTokenReused,
+        C::MissingRole | C::MissingScope | C::MissingOrgRole | C::NotPermitted => {
+            iam_status::NotPermitted
+        }
+        C::StepUpRequired => iam_status::StepUpRequired,
+        C::ElevationNotAllowed => iam_status::ElevationNotAllowed,
+        C::SelfApproval => iam_status::SelfApproval,
+        C::ElevationRequestClosed => iam_status::ElevationRequestClosed,
+        C::WrongTokenKind => iam_status::WrongTokenKind,
+        C::InvalidUsername
+        | C::PasswordTooShort
+        | C::PasswordTooLong
+        | C::InvalidRole
+        | C::WrongAccountKind
+        | C::InvalidTotpCode
+        | C::DurationTooLong
+        | C::ExpiryInPast
+        | C::InvalidLabel
+        | C::InvalidOAuthClient => iam_status::InvalidArgument,
+        C::InvalidConfig => iam_status::InvalidConfig,
+        C::NotFound => iam_status::NotFound,
+        C::UsernameTaken => iam_status::UsernameTaken,
+        C::TotpAlreadyEnabled
+        | C::TotpNotEnrolled
+        | C::TotpAlreadyConfirmed
+        | C::PublicClientHasNoSecret
+        | C::OrganizationNameTaken
+        | C::RoleNeedsNoApproval
+        | C::InconsistentState => iam_status::InvalidState,
+        C::Contention => iam_status::Contention,
+        C::StoreUnavailable => iam_status::Store,
+        C::AuditChainBroken => iam_status::AuditChainBroken,
+        C::CryptoFailure => iam_status::Crypto,
     }
 }
 
-/// The code for a core error. `Error` grows over time, so unknown kinds map to `Internal`.
+/// The status of a refusal (through its [`ErrorCode`]).
+pub(crate) fn denial_status(denial: &Denial) -> iam_status {
+    code_status(denial.code())
+}
+
+/// The status of a core error (through its [`ErrorCode`]).
 pub(crate) fn core_status(error: &Error) -> iam_status {
-    match error {
-        Error::Denied(d) => denial_status(d),
-        Error::Invalid(_) => iam_status::InvalidArgument,
-        Error::NotFound(_) => iam_status::NotFound,
-        Error::UsernameTaken => iam_status::UsernameTaken,
-        Error::State(_) => iam_status::InvalidState,
-        Error::Contention => iam_status::Contention,
-        Error::Store(_) => iam_status::Store,
-        Error::AuditChain(_) => iam_status::AuditChainBroken,
-        Error::Crypto(_) => iam_status::Crypto,
-        _ => iam_status::Internal,
-    }
+    code_status(error.code())
 }
 
 #[cfg(test)]
@@ -448,5 +464,134 @@ mod tests {
             iam_status::RecentAuthenticationRequired.name(),
             "IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED"
         );
+    }
+    /// The rows of the "Error codes" table in docs/api.md, as (code, number, HTTP, FFI status).
+    fn documented_codes() -> Vec<[String; 4]> {
+        let doc = include_str!("../../docs/api.md");
+        let section = doc
+            .split_once("## Error codes")
+            .map(|(_, rest)| rest)
+            .expect("docs/api.md has an Error codes section");
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with("| code |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<String> = line
+                    .trim_matches('|')
+                    .split('|')
+                    .map(|cell| cell.trim().to_owned())
+                    .collect();
+                cells.try_into().expect("four cells a row")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_error_code_has_its_documented_status() {
+        let rows = documented_codes();
+        assert_eq!(rows.len(), ErrorCode::ALL.len(), "one row per code");
+        for (code, row) in ErrorCode::ALL.iter().zip(&rows) {
+            let status = code_status(*code);
+            assert_eq!(row[0], format!("`{}`", code.as_str()));
+            assert_eq!(row[1], code.number().to_string(), "{code:?}");
+            assert_eq!(
+                row[3],
+                format!("`{}` ({})", status.name(), status as i32),
+                "{code:?}"
+            );
+            assert!(
+                !matches!(
+                    status,
+                    iam_status::Ok | iam_status::Denied | iam_status::Panic | iam_status::Internal
+                ),
+                "{code:?} has no status of its own"
+            );
+        }
+        for retired in iam_core::error::RETIRED_CODES {
+            assert!(ErrorCode::ALL.iter().all(|c| c.as_str() != *retired));
+            assert!(rows.iter().all(|row| row[0] != format!("`{retired}`")));
+        }
+    }
+
+    #[test]
+    fn ffi_md_lists_every_status() {
+        let doc = include_str!("../../docs/ffi.md");
+        let listed: Vec<(i32, String)> = doc
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.trim_matches('|').split('|').map(str::trim);
+                let number = cells.next()?.parse().ok()?;
+                let name = cells.next()?.trim_matches('`').to_owned();
+                name.starts_with("IAM_STATUS_").then_some((number, name))
+            })
+            .collect();
+        let expected: Vec<(i32, String)> = ALL
+            .iter()
+            .map(|s| (*s as i32, s.name().to_owned()))
+            .collect();
+        assert_eq!(listed, expected);
+    }
+
+    /// `IAM_STATUS_BAD_CREDENTIALS` -> `BadCredentials`.
+    fn camel(name: &str) -> String {
+        name.trim_start_matches("IAM_STATUS_")
+            .split('_')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_string() + &chars.as_str().to_ascii_lowercase()
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn python_exception_table_matches_the_statuses() {
+        let source = include_str!("../../examples/python/iam_ffi/__init__.py");
+        // Every `_error("NameError", number, ...)`, however the call is wrapped.
+        let mut classes: Vec<(i32, String)> = source
+            .split("_error(")
+            .skip(2) // the text before the first call, and the helper's own definition
+            .filter_map(|call| {
+                let mut args = call.split(',').map(|a| a.trim().trim_matches('"'));
+                let class = args.next()?.to_owned();
+                let number = args.next()?.parse().ok()?;
+                Some((number, class))
+            })
+            .collect();
+        classes.push((iam_status::Denied as i32, "DeniedError".to_owned()));
+        assert!(source.contains(&format!(
+            "DeniedError.status = {}",
+            iam_status::Denied as i32
+        )));
+        classes.sort();
+        let table = source
+            .split_once("STATUS_ERRORS: dict = {")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(table, _)| table)
+            .expect("the STATUS_ERRORS table");
+        let expected: Vec<i32> = ALL
+            .iter()
+            .filter(|s| **s != iam_status::Ok)
+            .map(|s| *s as i32)
+            .collect();
+        assert_eq!(
+            classes.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            expected
+        );
+        for (number, class) in &classes {
+            let status = iam_status::from_code(*number).expect("a known status");
+            assert!(
+                class.ends_with(&format!("{}Error", camel(status.name()))),
+                "{class} for {}",
+                status.name()
+            );
+            assert!(
+                table.contains(&format!("{class},")),
+                "{class} not in STATUS_ERRORS"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
-use crate::error::{Error, InvalidInput, Result};
+use crate::error::{Error, InvalidInput, Missing, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
@@ -183,7 +183,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     pub(super) async fn stored_account(&self, id: &str) -> Result<(Record, StoredAccount)> {
         self.load(RecordKind::Account, id)
             .await?
-            .ok_or(Error::NotFound("account"))
+            .ok_or(Error::NotFound(Missing::Account))
     }
 
     /// Reads the account by username, if any.

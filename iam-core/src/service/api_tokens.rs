@@ -7,7 +7,7 @@ use crate::account::{validate_role, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller, CredentialKind, MANAGEMENT_SCOPE};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::error::{Denial, Error, InvalidInput, Missing, Result};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
 use crate::token::{is_opaque_token_shape, new_opaque_token, Principal};
@@ -154,7 +154,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .store
                 .find(RecordKind::ApiToken, token_id)
                 .await?
-                .ok_or(Error::NotFound("API token"))?;
+                .ok_or(Error::NotFound(Missing::ApiToken))?;
             let mut info: ApiTokenInfo = crate::json::from_body(&record.body)?;
             let now = self.now();
             self.check(

@@ -13,7 +13,7 @@ use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
-use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::error::{Conflict, Denial, Error, InvalidInput, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::session::{ActiveElevation, Session};
@@ -434,7 +434,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<ActiveElevation> {
         self.retrying(|| self.try_answer(approver, request_id, true))
             .await?
-            .ok_or(Error::State("approval opened no elevation"))
+            .ok_or(Error::State(Conflict::ApprovalOpenedNoElevation))
     }
 
     /// Denies a pending request (same rights as approving).
@@ -462,7 +462,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let approver_role = policy
             .approver_role
             .as_deref()
-            .ok_or(Error::State("the role no longer needs approval"))?;
+            .ok_or(Error::State(Conflict::RoleNeedsNoApproval))?;
         self.check(
             approver.into(),
             Action::AnswerElevation {

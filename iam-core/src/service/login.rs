@@ -5,7 +5,7 @@ use super::Iam;
 use crate::account::{validate_username, Account, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, Result};
+use crate::error::{Conflict, Denial, Error, Result};
 use crate::secret::SecretString;
 use crate::session::{RefreshState, Session, StoredRefresh, AMR_PASSWORD, AMR_TOTP};
 use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
@@ -277,7 +277,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let state = account
                 .totp
                 .as_ref()
-                .ok_or(Error::State("TOTP state missing"))?;
+                .ok_or(Error::State(Conflict::TotpStateMissing))?;
             let secret = self
                 .inner
                 .sealer

@@ -7,7 +7,7 @@ use super::oauth::{revoke_family_into, settle, Flow};
 use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::oauth::authorize::{
     decide_interaction, match_redirect_uri, parse_prompt, Interaction, Prompt, SessionFacts,
 };
@@ -192,7 +192,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 }
             }
             if consent.is_none() && revoked == 0 {
-                return Err(Error::NotFound("consent"));
+                return Err(Error::NotFound(Missing::Consent));
             }
             commit.audit.push(
                 AuditDraft::new(AuditKind::OAuthConsentRevoked, now)

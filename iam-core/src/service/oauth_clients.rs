@@ -7,7 +7,7 @@ use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{check_client_scopes, Action, Caller};
 use crate::clock::Clock;
-use crate::error::{Denial, Error, Result};
+use crate::error::{Conflict, Denial, Error, Missing, Result};
 use crate::oauth::client::{validate_new_client, PreviousSecret, StoredClient};
 use crate::oauth::grant::StoredFamily;
 use crate::oauth::{ClientKind, NewClient, OAuthClient, RegisteredClient, CLIENT_SECRET_PREFIX};
@@ -97,7 +97,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let client = self
             .load_client(client_id)
             .await?
-            .ok_or(Error::NotFound("OAuth client"))?
+            .ok_or(Error::NotFound(Missing::OAuthClient))?
             .1
             .info;
         self.may_manage_client(caller, &client)?;
@@ -111,7 +111,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             owner: client.owner.as_deref(),
         };
         match self.check(caller, action, self.now()) {
-            Err(Error::Denied(Denial::NotPermitted)) => Err(Error::NotFound("OAuth client")),
+            Err(Error::Denied(Denial::NotPermitted)) => Err(Error::NotFound(Missing::OAuthClient)),
             other => other,
         }
     }
@@ -143,10 +143,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let (record, mut client) = self
                 .load_client(client_id)
                 .await?
-                .ok_or(Error::NotFound("OAuth client"))?;
+                .ok_or(Error::NotFound(Missing::OAuthClient))?;
             self.may_manage_client(actor.into(), &client.info)?;
             if client.info.kind != ClientKind::Confidential {
-                return Err(Error::State("public clients have no secret"));
+                return Err(Error::State(Conflict::PublicClientHasNoSecret));
             }
             let now = self.now();
             let secret = self.new_client_secret();
@@ -187,7 +187,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let (record, mut client) = self
                 .load_client(client_id)
                 .await?
-                .ok_or(Error::NotFound("OAuth client"))?;
+                .ok_or(Error::NotFound(Missing::OAuthClient))?;
             self.may_manage_client(actor.into(), &client.info)?;
             let now = self.now();
             let mut commit = Commit::default();

@@ -8,7 +8,7 @@ use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::Clock;
-use crate::error::{Denial, Error, Result};
+use crate::error::{Denial, Error, Missing, Result};
 use crate::oauth::device::{
     format_user_code, new_user_code, normalize_user_code, DeviceApproval, DeviceStatus,
     StoredDevice,
@@ -113,7 +113,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let (_, client) = self
             .load_client(&device.client_id)
             .await?
-            .ok_or(Error::NotFound("device authorization"))?;
+            .ok_or(Error::NotFound(Missing::DeviceAuthorization))?;
         let registered_by = self.client_registrar(&client.info).await?;
         Ok(DevicePrompt {
             user_code: format_user_code(&device.user_code),
@@ -153,16 +153,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     async fn find_pending_device(&self, user_code: &str) -> Result<(Record, StoredDevice)> {
-        let code = normalize_user_code(user_code).ok_or(Error::NotFound("device authorization"))?;
+        let code =
+            normalize_user_code(user_code).ok_or(Error::NotFound(Missing::DeviceAuthorization))?;
         let record = self
             .inner
             .store
             .find(RecordKind::DeviceCode, &code)
             .await?
-            .ok_or(Error::NotFound("device authorization"))?;
+            .ok_or(Error::NotFound(Missing::DeviceAuthorization))?;
         let device: StoredDevice = crate::json::from_body(&record.body)?;
         if device.status != DeviceStatus::Pending || self.now() >= device.expires_at {
-            return Err(Error::NotFound("device authorization"));
+            return Err(Error::NotFound(Missing::DeviceAuthorization));
         }
         Ok((record, device))
     }

@@ -8,7 +8,7 @@ use crate::account::{validate_role, validate_username};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, Result};
+use crate::error::{Conflict, Denial, Error, Missing, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
@@ -112,7 +112,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         };
         match self.inner.store.commit(commit).await {
             Ok(()) => Ok(org),
-            Err(StoreError::Duplicate { .. }) => Err(Error::State("organization name taken")),
+            Err(StoreError::Duplicate { .. }) => Err(Error::State(Conflict::OrganizationNameTaken)),
             Err(e) => Err(e.into()),
         }
     }
@@ -122,7 +122,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.load::<Organization>(RecordKind::Organization, id)
             .await?
             .map(|(_, o)| o)
-            .ok_or(Error::NotFound("organization"))
+            .ok_or(Error::NotFound(Missing::Organization))
     }
 
     /// Adds `account_id` to an organization with `role`, or changes its role there. Allowed for
@@ -264,7 +264,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if let Caller::Principal(p) = caller {
             let member = members.iter().any(|m| m.account_id == p.account_id);
             self.check(caller, Action::ReadOrganization { member }, self.now())
-                .map_err(|_| Error::NotFound("organization"))?;
+                .map_err(|_| Error::NotFound(Missing::Organization))?;
         }
         Ok(members)
     }
@@ -388,7 +388,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .membership_record(org_id, account_id)
                 .await?
                 .filter(|(_, m)| m.pending)
-                .ok_or(Error::NotFound("invitation"))?;
+                .ok_or(Error::NotFound(Missing::Invitation))?;
             let now = self.now();
             let mut commit = Commit::default();
             if accept {

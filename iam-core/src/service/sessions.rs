@@ -6,7 +6,7 @@ use crate::account::StoredAccount;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, Result};
+use crate::error::{Denial, Error, Missing, Result};
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::session::{RefreshState, Session, StoredRefresh};
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
@@ -127,7 +127,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(self
             .load::<Session>(RecordKind::Session, id)
             .await?
-            .ok_or(Error::NotFound("session"))?
+            .ok_or(Error::NotFound(Missing::Session))?
             .1)
     }
 
@@ -167,12 +167,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let (record, session) = self
                 .load::<Session>(RecordKind::Session, session_id)
                 .await?
-                .ok_or(Error::NotFound("session"))?;
+                .ok_or(Error::NotFound(Missing::Session))?;
             let action = Action::RevokeCredentials {
                 account: &session.account_id,
             };
             match self.check(caller, action, self.now()) {
-                Err(Error::Denied(Denial::NotPermitted)) => return Err(Error::NotFound("session")),
+                Err(Error::Denied(Denial::NotPermitted)) => {
+                    return Err(Error::NotFound(Missing::Session))
+                }
                 other => other?,
             }
             if session.revoked_at.is_some() {

@@ -6,7 +6,7 @@ use crate::account::{Account, AccountKind};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::Clock;
-use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::error::{Conflict, Denial, Error, InvalidInput, Result};
 use crate::store::Store;
 use crate::totp::{self, TotpEnrolment, TotpState, SECRET_BYTES};
 
@@ -35,9 +35,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     return Err(InvalidInput::AccountKind("system accounts cannot use TOTP").into());
                 }
                 if a.totp_required() {
-                    return Err(Error::State(
-                        "TOTP is already on; remove it before enrolling again",
-                    ));
+                    return Err(Error::State(Conflict::TotpAlreadyEnabled));
                 }
                 a.totp = Some(TotpState {
                     sealed_secret: sealed.clone(),
@@ -80,9 +78,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let state = a
                 .totp
                 .as_mut()
-                .ok_or(Error::State("TOTP is not enrolled"))?;
+                .ok_or(Error::State(Conflict::TotpNotEnrolled))?;
             if state.confirmed {
-                return Err(Error::State("TOTP is already confirmed"));
+                return Err(Error::State(Conflict::TotpAlreadyConfirmed));
             }
             let secret = sealer.open(&state.sealed_secret, &totp_aad(account_id))?;
             let now_secs = u64::try_from(now.as_secs()).unwrap_or(0);

@@ -8,7 +8,7 @@ use crate::account::AccountKind;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::error::{Denial, Error, InvalidInput, Missing, Result};
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Store, Write};
 use crate::token::Principal;
@@ -169,7 +169,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let (_, stored) = self
             .load::<StoredCredentials>(RecordKind::DbCredentials, service_account_id)
             .await?
-            .ok_or(Error::NotFound("database credentials"))?;
+            .ok_or(Error::NotFound(Missing::DatabaseCredentials))?;
         let json = self
             .inner
             .sealer
