@@ -331,8 +331,11 @@ impl Model {
 
     /// Signs `user` out everywhere at `step` (`now`).
     fn sign_out_everywhere(&mut self, user: usize, step: usize, now: Timestamp) {
-        for s in self.sessions.values_mut().filter(|s| s.user == user) {
-            s.revoked = true;
+        // Only live sessions are revoked: an expired one stays expired (its refresh says so).
+        for s in self.sessions.values_mut() {
+            if s.user == user && now < s.expires_at {
+                s.revoked = true;
+            }
         }
         if let Some(acc) = self.accounts.get_mut(&user) {
             acc.cut_everything(step, now);
