@@ -170,10 +170,10 @@ impl State {
     fn issued_live(&self, t: &Issued, now: Timestamp) -> bool {
         now < t.exp
             && self.accounts[t.account].admits(t.step, false)
-            && !self
+            && self
                 .session_dead
                 .get(&t.session)
-                .is_some_and(|b| t.step < *b)
+                .is_none_or(|b| t.step >= *b)
     }
 
     fn api_live(&self, t: &ApiToken, now: Timestamp) -> bool {

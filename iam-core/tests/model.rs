@@ -69,7 +69,7 @@ enum Op {
     ClientToken(usize),
 }
 
-/// Which credential attempts an action: the n-th (modulo the count) of its kind.
+/// Which credential attempts an action: the n-th (modulo the count) live one of its kind.
 #[derive(Clone, Copy, Debug)]
 enum Cred {
     Session(usize),
@@ -345,7 +345,7 @@ impl Model {
     /// The credential `cred` names among those the model holds valid, if any: its token, what
     /// the model knows of it, and the model user it stands for (for a client token: its owner).
     fn holder(&self, cred: Cred, now: Timestamp) -> Option<(String, Holder, usize)> {
-        fn pick<'a, T>(v: &'a [T], i: usize, valid: impl Fn(&T) -> bool) -> Option<&'a T> {
+        fn pick<T>(v: &[T], i: usize, valid: impl Fn(&T) -> bool) -> Option<&T> {
             let live: Vec<&T> = v.iter().filter(|t| valid(t)).collect();
             (!live.is_empty()).then(|| live[i % live.len()])
         }

@@ -89,14 +89,13 @@ pub enum Attempt {
 pub fn allowed(who: &Holder, attempt: Attempt, now: Timestamp, recent: Duration) -> bool {
     let session = who.kind == Kind::Session;
     match attempt {
-        Attempt::Administer => who.admin(),
+        Attempt::Administer | Attempt::RegisterActingClient { first_party: true } => who.admin(),
         Attempt::SignOutEverywhere { own } => (own && session) || who.admin(),
         Attempt::ScheduleDeletion { own } => {
             (own && who.recent_session(now, recent)) || who.admin()
         }
         Attempt::MintApiToken { with_roles: false } => session,
         Attempt::MintApiToken { with_roles: true } => who.recent_session(now, recent),
-        Attempt::RegisterActingClient { first_party: true } => who.admin(),
         Attempt::RegisterActingClient { first_party: false } => who.manages(),
     }
 }
