@@ -89,6 +89,16 @@ struct Entries {
 }
 
 impl Entries {
+    fn get(&self, subject: RevokedSubject, id: &str) -> Option<&Revocation> {
+        match subject {
+            RevokedSubject::Grant => &self.grants,
+            RevokedSubject::Account => &self.accounts,
+            RevokedSubject::Delegation => &self.delegations,
+            RevokedSubject::OrgMembership => &self.memberships,
+        }
+        .get(id)
+    }
+
     fn map(&mut self, subject: RevokedSubject) -> &mut HashMap<String, Revocation> {
         match subject {
             RevokedSubject::Grant => &mut self.grants,
@@ -200,10 +210,22 @@ impl RevocationCache {
     /// cut-off was made is never void because both fell in one millisecond. Revoked grants and
     /// disabled accounts (cut-off [`Timestamp::MAX`]) are left alone: their tokens die anyway.
     pub fn issue_time(&self, now: Timestamp, account: &str, grant: &str) -> Timestamp {
+        self.issue_time_for(
+            now,
+            &[
+                (RevokedSubject::Account, account),
+                (RevokedSubject::Grant, grant),
+            ],
+        )
+    }
+
+    /// Like [`Self::issue_time`], over every cut-off that can void the token: for a token
+    /// acting for an account, or delegated by it, or scoped to an organization, also those.
+    pub fn issue_time_for(&self, now: Timestamp, subjects: &[(RevokedSubject, &str)]) -> Timestamp {
         let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        [e.accounts.get(account), e.grants.get(grant)]
-            .into_iter()
-            .flatten()
+        subjects
+            .iter()
+            .filter_map(|(subject, id)| e.get(*subject, id))
             .map(|r| r.issued_before)
             .filter(|&cut| cut != Timestamp::MAX && cut >= now)
             .map(|cut| Timestamp::from_millis(cut.as_millis().saturating_add(1)))

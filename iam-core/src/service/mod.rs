@@ -43,7 +43,7 @@ use crate::config::Config;
 use crate::error::{Denial, Error, Result};
 use crate::password::Passwords;
 use crate::random::SecureRandom;
-use crate::revocation::RevocationCache;
+use crate::revocation::{RevocationCache, RevokedSubject};
 use crate::secret::{Sealer, TokenHasher};
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
 use crate::token::access::AccessClaims;
@@ -377,10 +377,23 @@ impl<S: Store, C: Clock> Iam<S, C> {
             serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
         };
         let minted = Timestamp::parse_rfc3339(&claims.iat).ok_or(Error::Crypto("bad iat claim"))?;
-        let iat = self
-            .inner
-            .revocations
-            .issue_time(minted, &claims.sub, &claims.sid);
+        let membership = claims
+            .org
+            .as_ref()
+            .map(|org| format!("{org}/{}", claims.sub));
+        let mut subjects = vec![
+            (RevokedSubject::Account, claims.sub.as_str()),
+            (RevokedSubject::Grant, claims.sid.as_str()),
+            (RevokedSubject::Delegation, claims.sub.as_str()),
+        ];
+        if let Some(act) = &claims.act {
+            subjects.push((RevokedSubject::Account, act.sub.as_str()));
+            subjects.push((RevokedSubject::Delegation, act.sub.as_str()));
+        }
+        if let Some(m) = &membership {
+            subjects.push((RevokedSubject::OrgMembership, m.as_str()));
+        }
+        let iat = self.inner.revocations.issue_time_for(minted, &subjects);
         let json = if iat == minted {
             encode(claims)?
         } else {

@@ -140,6 +140,19 @@ pub fn api_token_carries(
 }
 
 /// The scope sets the model and the fuzz target draw from.
+/// The scopes a client-credentials token of a client acting for an owner holding `held`
+/// carries: every scope for an admin owner, otherwise those naming roles the owner holds.
+pub fn acting_client_scopes(
+    held: &BTreeSet<String>,
+    client_scopes: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    client_scopes
+        .iter()
+        .filter(|s| held.contains(ADMIN) || held.contains(*s))
+        .cloned()
+        .collect()
+}
+
 pub const SCOPE_SETS: [&[&str]; 5] = [&[], &["dev"], &[ADMIN], &[ADMIN, MANAGE], &[MANAGE]];
 
 /// The scope set numbered `i` (modulo the count).
