@@ -308,6 +308,10 @@ pub fn authorize(
             first_party,
             acts_for_owner,
         } => {
+            // A client's owner is an account: a client cannot register clients.
+            if p.credential == CredentialKind::ClientCredentials {
+                return Err(Denial::WrongTokenKind);
+            }
             if first_party || !acts_for_owner {
                 admin(p)
             } else {

@@ -193,7 +193,7 @@ fn an_admin_acting_on_another_account() {
                 first_party: true,
                 acts_for_owner: false,
             },
-            ADMIN_ONLY,
+            "Y Y - Y - Y - - -",
         ),
         (
             "manage another's client",
@@ -344,7 +344,7 @@ fn an_ordinary_user_acting_on_itself() {
                 first_party: false,
                 acts_for_owner: true,
             },
-            "Y Y - Y - Y - Y -",
+            "Y Y - Y - Y - - -",
         ),
         (
             "register a client for everyone",

@@ -119,7 +119,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// [`Error::UsernameTaken`] if the name is in use. A human account needs a password and a
     /// system account has none.
     pub async fn create_account(&self, new: NewAccount, caller: Caller<'_>) -> Result<Account> {
-        self.check(caller, Action::CreateAccount, self.now())?;
+        self.may(caller, Action::CreateAccount)?;
         let actor = caller.audit_id();
         validate_username(&new.username)?;
         for r in &new.roles {
@@ -202,7 +202,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// The account with `id` (itself or an admin).
     pub async fn account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
-        self.check(caller, Action::ReadAccount { account: id }, self.now())?;
+        self.may(caller, Action::ReadAccount { account: id })?;
         Ok(self.stored_account(id).await?.1.view())
     }
 
@@ -217,9 +217,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?
             .map(|(_, a)| a.view());
         if let Some(a) = &found {
-            self.check(caller, Action::ReadAccount { account: &a.id }, self.now())?;
+            self.may(caller, Action::ReadAccount { account: &a.id })?;
         } else {
-            self.check(caller, Action::ListAccounts, self.now())?;
+            self.may(caller, Action::ListAccounts)?;
         }
         Ok(found)
     }
@@ -231,7 +231,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Account>> {
-        self.check(caller, Action::ListAccounts, self.now())?;
+        self.may(caller, Action::ListAccounts)?;
         let q = ListQuery {
             parent: None,
             after: after.map(str::to_owned),
@@ -292,7 +292,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         id: &str,
         password: &SecretString,
     ) -> Result<Account> {
-        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        self.may(caller, Action::ManageAccount { account: id })?;
         let account = self.store_password(id, password, caller.audit_id()).await?;
         self.revoke_all_sessions(Caller::System, id).await?;
         if !self.inner.config.api_tokens_survive_password_reset {
@@ -336,11 +336,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         current: &SecretString,
         new: &SecretString,
     ) -> Result<Account> {
-        self.check(
-            Caller::Principal(principal),
-            Action::ChangeOwnPassword,
-            self.now(),
-        )?;
+        self.may(Caller::Principal(principal), Action::ChangeOwnPassword)?;
         self.inner.passwords.policy().check(new)?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
         self.reserve_step_up(&account.id).await?;
@@ -375,7 +371,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Disables an account (admins): it cannot log in and all its tokens, and every token
     /// acting for it, stop verifying at once.
     pub async fn disable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
-        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        self.may(caller, Action::ManageAccount { account: id })?;
         let actor = caller.audit_id();
         self.update_account(id, |a, now| {
             if a.disabled {
@@ -397,7 +393,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Enables a disabled account (admins). Tokens issued before it was enabled stay void.
     pub async fn enable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
-        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        self.may(caller, Action::ManageAccount { account: id })?;
         let actor = caller.audit_id();
         self.update_account(id, |a, now| {
             if !a.disabled {
@@ -438,7 +434,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         set: RoleSet,
         grant: bool,
     ) -> Result<Account> {
-        self.check(caller, Action::ManageAccount { account: id }, self.now())?;
+        self.may(caller, Action::ManageAccount { account: id })?;
         let actor = caller.audit_id();
         if grant {
             validate_role(role)?;
@@ -483,7 +479,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// The roles an account holds (itself or an admin).
     pub async fn roles(&self, caller: Caller<'_>, id: &str) -> Result<BTreeSet<String>> {
-        self.check(caller, Action::ReadAccount { account: id }, self.now())?;
+        self.may(caller, Action::ReadAccount { account: id })?;
         Ok(self.stored_account(id).await?.1.roles)
     }
 }

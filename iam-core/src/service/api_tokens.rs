@@ -54,12 +54,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         scopes: &[String],
         expires_at: Timestamp,
     ) -> Result<NewApiToken> {
-        self.check(
+        self.may(
             Caller::Principal(owner),
             Action::CreateApiToken {
                 carries_roles: !scopes.is_empty(),
             },
-            self.now(),
         )?;
         if label.trim().is_empty() || label.chars().count() > 128 {
             return Err(InvalidInput::Label("a token label").into());
@@ -125,12 +124,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: Caller<'_>,
         account_id: &str,
     ) -> Result<Vec<ApiTokenInfo>> {
-        self.check(
+        self.may(
             caller,
             Action::ReadAccount {
                 account: account_id,
             },
-            self.now(),
         )?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),

@@ -108,7 +108,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         duration: Option<Duration>,
         proof: &StepUpProof,
     ) -> Result<ElevationOutcome> {
-        self.check(principal.into(), Action::Elevate, self.now())?;
+        self.may(principal.into(), Action::Elevate)?;
         let policy = self.inner.config.elevation_policy(role).clone();
         let duration = duration.unwrap_or(policy.max_duration);
         if duration > policy.max_duration {
@@ -249,7 +249,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         principal: &Principal,
         proof: &StepUpProof,
     ) -> Result<SecretString> {
-        self.check(principal.into(), Action::Elevate, self.now())?;
+        self.may(principal.into(), Action::Elevate)?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
         let step_up = if account.totp_required() {
             StepUp::PasswordAndTotp
@@ -531,7 +531,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Ends an open elevation of the principal's session early. Access tokens the session holds
     /// stop verifying at once; the next refresh yields one without the role.
     pub async fn end_elevation(&self, principal: &Principal, role: &str) -> Result<()> {
-        self.check(principal.into(), Action::Elevate, self.now())?;
+        self.may(principal.into(), Action::Elevate)?;
         self.retrying(|| self.try_end_elevation(principal, role))
             .await
     }

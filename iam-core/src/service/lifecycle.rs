@@ -44,12 +44,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         account_id: &str,
     ) -> Result<Timestamp> {
-        self.check(
+        self.may(
             actor.into(),
             Action::ScheduleDeletion {
                 account: account_id,
             },
-            self.now(),
         )?;
         let grace = self.inner.config.deletion_grace;
         let actor_id = actor.account_id.clone();
@@ -96,12 +95,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Cancels a scheduled deletion (the account itself or an admin). No-op when none is scheduled.
     pub async fn cancel_deletion(&self, actor: &Principal, account_id: &str) -> Result<()> {
-        self.check(
+        self.may(
             actor.into(),
             Action::RevokeCredentials {
                 account: account_id,
             },
-            self.now(),
         )?;
         self.retrying(|| async {
             let (read, mut account) = self.stored_account(account_id).await?;

@@ -512,14 +512,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: Caller<'_>,
         query: &AuditQuery,
     ) -> Result<Vec<AuditEvent>> {
-        self.check(caller, Action::ReadAudit, self.now())?;
+        self.may(caller, Action::ReadAudit)?;
         Ok(self.inner.store.audit(query).await?)
     }
 
     /// Walks the whole audit chain; returns the number of events, or
     /// [`Error::AuditChain`] naming the first broken link.
     pub async fn verify_audit_chain(&self, caller: Caller<'_>) -> Result<u64> {
-        self.check(caller, Action::ReadAudit, self.now())?;
+        self.may(caller, Action::ReadAudit)?;
         let mut verifier = ChainVerifier::default();
         let mut after = None;
         loop {

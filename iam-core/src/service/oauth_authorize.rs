@@ -127,12 +127,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: crate::authz::Caller<'_>,
         account_id: &str,
     ) -> Result<Vec<OAuthConsent>> {
-        self.check(
+        self.may(
             caller,
             crate::authz::Action::ReadAccount {
                 account: account_id,
             },
-            self.now(),
         )?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
@@ -148,12 +147,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Withdraws the consent of `actor`'s account to `client_id`; every token issued to that
     /// client for the account stops working at once. Returns how many token families died.
     pub async fn revoke_consent(&self, actor: &Principal, client_id: &str) -> Result<usize> {
-        self.check(
+        self.may(
             actor.into(),
             crate::authz::Action::RevokeCredentials {
                 account: &actor.account_id,
             },
-            self.now(),
         )?;
         let account_id = actor.account_id.clone();
         self.retrying(|| async {

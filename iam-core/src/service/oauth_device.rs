@@ -108,7 +108,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// [`Error::NotFound`]; each such miss counts towards the user's back-off, so user codes
     /// cannot be guessed at speed (RFC 8628 §5.1).
     pub async fn device_prompt(&self, user: &Principal, user_code: &str) -> Result<DevicePrompt> {
-        self.check(user.into(), Action::ApproveDelegation, self.now())?;
+        self.may(user.into(), Action::ApproveDelegation)?;
         let (_, device) = self.pending_device(user, user_code).await?;
         let (_, client) = self
             .load_client(&device.client_id)
@@ -169,7 +169,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     async fn settle_device(&self, user: &Principal, user_code: &str, approve: bool) -> Result<()> {
-        self.check(user.into(), Action::ApproveDelegation, self.now())?;
+        self.may(user.into(), Action::ApproveDelegation)?;
         self.retrying(|| async {
             let (record, mut device) = self.pending_device(user, user_code).await?;
             let (_, session) = self

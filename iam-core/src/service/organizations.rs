@@ -263,7 +263,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let members = self.memberships(RecordKind::Membership, org_id).await?;
         if let Caller::Principal(p) = caller {
             let member = members.iter().any(|m| m.account_id == p.account_id);
-            self.check(caller, Action::ReadOrganization { member }, self.now())
+            self.may(caller, Action::ReadOrganization { member })
                 .map_err(|_| Error::NotFound(Missing::Organization))?;
         }
         Ok(members)
@@ -275,12 +275,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: Caller<'_>,
         account_id: &str,
     ) -> Result<Vec<Membership>> {
-        self.check(
+        self.may(
             caller,
             Action::ReadAccount {
                 account: account_id,
             },
-            self.now(),
         )?;
         self.memberships(RecordKind::MembershipByAccount, account_id)
             .await
@@ -303,7 +302,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Mints an access token for the principal's session scoped to one organization: it
     /// carries the organization and the member's role there. Non-members are denied.
     pub async fn org_token(&self, principal: &Principal, org_id: &str) -> Result<SecretString> {
-        self.check(principal.into(), Action::OrgToken, self.now())?;
+        self.may(principal.into(), Action::OrgToken)?;
         let (_, membership) = self
             .membership_record(org_id, &principal.account_id)
             .await?
@@ -345,11 +344,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             self.membership_record(org_id, &actor.account_id).await?,
             Some((_, m)) if m.role == OWNER_ROLE && !m.pending
         );
-        self.check(
-            actor.into(),
-            Action::ManageOrganization { owner },
-            self.now(),
-        )
+        self.may(actor.into(), Action::ManageOrganization { owner })
     }
 
     /// A cut-off that voids `account_id`'s tokens scoped to `org_id`, and no other token.
@@ -376,12 +371,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         accept: bool,
     ) -> Result<()> {
         let account_id = principal.account_id.as_str();
-        self.check(
+        self.may(
             principal.into(),
             Action::AnswerInvitation {
                 account: account_id,
             },
-            self.now(),
         )?;
         self.retrying(|| async {
             let (read, membership) = self

@@ -138,12 +138,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         caller: Caller<'_>,
         account_id: &str,
     ) -> Result<Vec<Session>> {
-        self.check(
+        self.may(
             caller,
             Action::ReadAccount {
                 account: account_id,
             },
-            self.now(),
         )?;
         let q = ListQuery {
             parent: Some(account_id.to_owned()),
@@ -171,7 +170,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let action = Action::RevokeCredentials {
                 account: &session.account_id,
             };
-            match self.check(caller, action, self.now()) {
+            match self.may(caller, action) {
                 Err(Error::Denied(Denial::NotPermitted)) => {
                     return Err(Error::NotFound(Missing::Session))
                 }
@@ -200,12 +199,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// voids every access token it holds, and withdraws what it delegated (OAuth grants and
     /// refresh tokens, client tokens acting for it). Returns how many live sessions were revoked.
     pub async fn revoke_all_sessions(&self, caller: Caller<'_>, account_id: &str) -> Result<usize> {
-        self.check(
+        self.may(
             caller,
             Action::RevokeCredentials {
                 account: account_id,
             },
-            self.now(),
         )?;
         let actor = caller.audit_id();
         self.retrying(|| async {

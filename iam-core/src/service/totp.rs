@@ -16,12 +16,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// confirmation replaces the pending secret.
     /// Allowed for the account's own session.
     pub async fn enrol_totp(&self, caller: Caller<'_>, account_id: &str) -> Result<TotpEnrolment> {
-        self.check(
+        self.may(
             caller,
             Action::EnrolTotp {
                 account: account_id,
             },
-            self.now(),
         )?;
         let actor = caller.audit_id();
         let secret = zeroize::Zeroizing::new(self.inner.rng.bytes::<SECRET_BYTES>());
@@ -64,12 +63,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         account_id: &str,
         code: &str,
     ) -> Result<Account> {
-        self.check(
+        self.may(
             caller,
             Action::EnrolTotp {
                 account: account_id,
             },
-            self.now(),
         )?;
         let actor = caller.audit_id();
         totp::check_format(code)?;
@@ -101,12 +99,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Removes TOTP from an account: its own session with a recent sign-in, or an admin
     /// (recovery).
     pub async fn remove_totp(&self, caller: Caller<'_>, account_id: &str) -> Result<Account> {
-        self.check(
+        self.may(
             caller,
             Action::RemoveTotp {
                 account: account_id,
             },
-            self.now(),
         )?;
         let actor = caller.audit_id();
         self.update_account(account_id, |a, now| {

@@ -89,6 +89,8 @@ pub enum Attempt {
 pub fn allowed(who: &Holder, attempt: Attempt, now: Timestamp, recent: Duration) -> bool {
     let session = who.kind == Kind::Session;
     match attempt {
+        // A client's owner is an account: client tokens register no clients.
+        Attempt::RegisterActingClient { .. } if who.kind == Kind::ClientToken => false,
         Attempt::Administer | Attempt::RegisterActingClient { first_party: true } => who.admin(),
         Attempt::SignOutEverywhere { own } => (own && session) || who.admin(),
         Attempt::ScheduleDeletion { own } => {
