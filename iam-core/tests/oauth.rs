@@ -1569,3 +1569,71 @@ async fn a_users_own_client_is_named_with_its_registrar_and_held_to_its_roles() 
         .expect("prompt");
     assert_eq!(prompt.registered_by, None, "{prompt:?}");
 }
+
+#[tokio::test]
+async fn a_users_client_carries_only_scopes_naming_roles_the_account_still_holds() {
+    let w = world().await;
+    // alice's own client for her role `read`; she approves it for herself.
+    let reg = w
+        .iam
+        .register_client(
+            &w.alice,
+            NewClient::confidential("alice's reader")
+                .grants([GrantType::DeviceCode, GrantType::RefreshToken])
+                .scopes(["read", "openid"])
+                .acting_for_owner(),
+        )
+        .await
+        .expect("register");
+    let auth = ClientAuth::secret(reg.client.id, reg.client_secret.expect("secret"));
+    let d = w
+        .iam
+        .device_authorization(&auth, Some("read openid"), &[])
+        .await
+        .expect("device authorization");
+    w.iam
+        .approve_device(&w.alice, &d.user_code)
+        .await
+        .expect("approve");
+    w.clock.advance(Duration::from_secs(10));
+    let t = w
+        .iam
+        .token(&auth, &poll(&d.device_code))
+        .await
+        .expect("token");
+    assert_eq!(t.scope.as_deref(), Some("openid read"));
+    // alice loses `read` (which also ends that grant); a new approval yields a token without
+    // that scope, though the client still asks for it.
+    w.iam
+        .revoke_role(Caller::System, &w.alice.account_id, "read")
+        .await
+        .expect("revoke");
+    w.clock.advance(Duration::from_millis(5));
+    let alice = login(&w.iam, "alice").await;
+    let d = w
+        .iam
+        .device_authorization(&auth, Some("read openid"), &[])
+        .await
+        .expect("device authorization");
+    w.iam
+        .approve_device(&alice, &d.user_code)
+        .await
+        .expect("approve");
+    w.clock.advance(Duration::from_secs(10));
+    let next = w
+        .iam
+        .token(&auth, &poll(&d.device_code))
+        .await
+        .expect("token");
+    assert_eq!(next.scope.as_deref(), Some("openid"));
+    let p = w
+        .iam
+        .verify(next.access_token.expose())
+        .await
+        .expect("verify");
+    assert_eq!(p.scopes, vec!["openid".to_string()]);
+    assert_eq!(
+        p.require_scope("read"),
+        Err(iam_core::Denial::MissingScope("read".into()))
+    );
+}

@@ -128,6 +128,7 @@ mod tests {
             owner: None,
             acts_for_owner: false,
             first_party: false,
+            owner_scoped: false,
             disabled: false,
             created_at: Timestamp::from_secs(0),
             secret_rotated_at: None,

@@ -190,6 +190,10 @@ pub struct OAuthClient {
     /// [`crate::MANAGEMENT_SCOPE`]).
     #[serde(default)]
     pub first_party: bool,
+    /// Whether the client was registered by a non-admin: its tokens carry only the scopes
+    /// that name roles the account holds at the time (and OpenID's standard scopes).
+    #[serde(default)]
+    pub owner_scoped: bool,
     /// Disabled clients cannot authenticate and their tokens are revoked.
     pub disabled: bool,
     /// Registration time.
@@ -451,6 +455,7 @@ mod tests {
                 owner: None,
                 acts_for_owner: false,
                 first_party: false,
+                owner_scoped: false,
                 disabled: false,
                 created_at: Timestamp::from_secs(0),
                 secret_rotated_at: None,

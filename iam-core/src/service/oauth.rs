@@ -141,6 +141,25 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(Ok((record, client)))
     }
 
+    /// The scopes a token of `client` for `account` carries out of `granted`: all of them,
+    /// except that a client registered by a non-admin gets only those naming roles the
+    /// account holds now (and OpenID's standard scopes).
+    pub(super) fn token_scopes(
+        client: &crate::oauth::OAuthClient,
+        account: &StoredAccount,
+        granted: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
+        granted
+            .iter()
+            .filter(|s| {
+                !client.owner_scoped
+                    || account.roles.contains(*s)
+                    || crate::authz::STANDARD_SCOPES.contains(&s.as_str())
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Signs an access token of `family` for `account`, carrying `scopes` (and, as roles,
     /// those scopes that are the account's roles) and `resources`. It expires after the
     /// OAuth access-token lifetime or with the family, whichever is first.

@@ -42,6 +42,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
             now,
         )?;
         check_client_scopes(actor, new.first_party, &new.scopes)?;
+        let registered_by_admin = self
+            .may(
+                actor.into(),
+                Action::RegisterClient {
+                    first_party: false,
+                    acts_for_owner: false,
+                },
+            )
+            .is_ok();
         validate_new_client(&new)?;
         let secret = (new.kind == ClientKind::Confidential).then(|| self.new_client_secret());
         let info = OAuthClient {
@@ -56,6 +65,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             owner: Some(actor.account_id.clone()),
             acts_for_owner: new.acts_for_owner,
             first_party: new.first_party,
+            owner_scoped: !registered_by_admin,
             disabled: false,
             created_at: now,
             secret_rotated_at: None,

@@ -132,6 +132,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             expires_at: now.plus(self.inner.config.oauth.refresh_ttl),
             revoked_at: None,
         };
+        let scopes = &Self::token_scopes(&client.info, &account, scopes);
         let (access, exp) =
             self.mint_family_token(&account, &family, scopes, token_resources, now)?;
         let mut commit = Commit::default();
@@ -311,6 +312,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
+        let scopes = Self::token_scopes(&client.info, &account, &scopes);
         let (access, exp) = self.mint_family_token(&account, &family, &scopes, &resources, now)?;
         let (next, next_record) = self.new_family_refresh(&family, now)?;
         let rotated = StoredOAuthRefresh {
