@@ -17,6 +17,12 @@ use crate::store::{Commit, Record, RecordKind, Store, Write};
 use crate::token::access::{AccessClaims, Audience};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
 
+/// Whether `account` holds `scope` now in the sense of a user's own client: a role it has,
+/// or one of OpenID's standard scopes.
+pub(super) fn holds_scope(account: &StoredAccount, scope: &str) -> bool {
+    account.roles.contains(scope) || crate::authz::STANDARD_SCOPES.contains(&scope)
+}
+
 /// A protocol outcome inside an infrastructure result: the outer error is a store failure or
 /// lost race (retried, then `server_error`), the inner one the OAuth answer.
 pub(super) type Flow<T> = Result<std::result::Result<T, OAuthError>>;
@@ -151,11 +157,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> BTreeSet<String> {
         granted
             .iter()
-            .filter(|s| {
-                !client.owner_scoped
-                    || account.roles.contains(*s)
-                    || crate::authz::STANDARD_SCOPES.contains(&s.as_str())
-            })
+            .filter(|s| !client.owner_scoped || holds_scope(account, s))
             .cloned()
             .collect()
     }

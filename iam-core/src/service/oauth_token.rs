@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use super::oauth::{family_record, revoke_family_into, settle, token_response, Flow};
+use super::oauth::{family_record, holds_scope, revoke_family_into, settle, token_response, Flow};
 use super::Iam;
 use crate::audit::{AuditDraft, AuditKind};
-use crate::authz::{ADMIN_ROLE, STANDARD_SCOPES};
+use crate::authz::ADMIN_ROLE;
 use crate::clock::{Clock, Timestamp};
 use crate::oauth::client::StoredClient;
 use crate::oauth::device::{decide_poll, DeviceApproval, DeviceStatus, Poll, StoredDevice};
@@ -379,11 +379,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
             };
             // Re-derived against what the owner holds now: a scope naming a role the owner
             // has lost is no longer granted (asked for explicitly, it is refused).
-            let owner_holds = |s: &String| {
-                account.roles.contains(ADMIN_ROLE)
-                    || account.roles.contains(s)
-                    || STANDARD_SCOPES.contains(&s.as_str())
-            };
+            let owner_holds =
+                |s: &String| account.roles.contains(ADMIN_ROLE) || holds_scope(&account, s);
             if scope.is_some() && !scopes.iter().all(owner_holds) {
                 return Ok(Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
