@@ -107,6 +107,21 @@ fn assert_oauth_error(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.code(), code, "{}", a.body);
 }
 
+/// alice (role `reports`), her session, and her confidential client acting for her with the
+/// client-credentials grant and scope `reports`: `(alice's id, her token, the client)`.
+async fn alice_with_exporter(srv: &Server, admin: &str) -> (String, String, (String, String)) {
+    let alice_id = create_user(srv, admin, "alice", &["reports"]).await;
+    let alice = session(srv, "alice", &password_of("alice")).await;
+    let client = confidential(
+        srv,
+        &alice,
+        json!({ "name": "alice's exporter", "acts_for_owner": true,
+                "grant_types": ["client_credentials"], "scopes": ["reports"] }),
+    )
+    .await;
+    (alice_id, alice, client)
+}
+
 /// Registers a client over REST as the holder of `token`; returns the answer.
 async fn register(srv: &Server, token: &str, body: Value) -> Answer {
     srv.post("/iam/clients", Some(token), body).await
@@ -508,15 +523,7 @@ async fn oauth_grants_die_with_sign_out_everywhere_and_password_change() {
 async fn acting_for_owner_tokens_follow_the_owner() {
     let srv = server().await;
     let admin = srv.admin_token().await;
-    let alice_id = create_user(&srv, &admin, "alice", &["reports"]).await;
-    let alice = session(&srv, "alice", &password_of("alice")).await;
-    let client = confidential(
-        &srv,
-        &alice,
-        json!({ "name": "alice's exporter", "acts_for_owner": true,
-                "grant_types": ["client_credentials"], "scopes": ["reports"] }),
-    )
-    .await;
+    let (alice_id, alice, client) = alice_with_exporter(&srv, &admin).await;
     let mint = || async {
         let t = client_credentials(&srv, &client, "reports").await;
         assert_eq!(t.status, StatusCode::OK, "{}", t.body);
@@ -590,15 +597,7 @@ async fn acting_for_owner_tokens_follow_the_owner() {
 async fn acting_for_owner_client_cannot_mint_a_role_its_owner_lost() {
     let srv = server().await;
     let admin = srv.admin_token().await;
-    let alice_id = create_user(&srv, &admin, "alice", &["reports"]).await;
-    let alice = session(&srv, "alice", &password_of("alice")).await;
-    let client = confidential(
-        &srv,
-        &alice,
-        json!({ "name": "alice's exporter", "acts_for_owner": true,
-                "grant_types": ["client_credentials"], "scopes": ["reports"] }),
-    )
-    .await;
+    let (alice_id, _, client) = alice_with_exporter(&srv, &admin).await;
     let t = client_credentials(&srv, &client, "reports").await;
     assert_eq!(t.status, StatusCode::OK, "{}", t.body);
     assert_eq!(
