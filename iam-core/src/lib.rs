@@ -37,6 +37,7 @@ pub mod config;
 pub mod error;
 mod json;
 pub mod oauth;
+pub mod offload;
 pub mod password;
 pub mod random;
 pub mod revocation;
@@ -61,6 +62,7 @@ pub use oauth::{
     GrantType, Introspection, NewClient, OAuthClient, OAuthConsent, OAuthError, OAuthErrorCode,
     RegisteredClient, TokenRequest, TokenResponse,
 };
+pub use offload::{Inline, Offload, OsThreads};
 pub use password::PasswordPolicy;
 pub use random::SecureRandom;
 pub use secret::{MasterKey, SecretString};

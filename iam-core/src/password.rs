@@ -1,13 +1,13 @@
-//! Password hashing with Argon2id (PHC strings), off the async runtime and behind a concurrency bound.
+//! Password hashing with Argon2id (PHC strings), through an [`Offload`] and behind a concurrency bound.
 
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 
 use crate::error::{Error, InvalidInput};
+use crate::offload::{Bounded, Offload};
 use crate::random::SecureRandom;
 use crate::secret::SecretString;
 
@@ -112,25 +112,29 @@ pub(crate) struct Verification {
     pub needs_rehash: bool,
 }
 
-/// Hashes and verifies passwords on the blocking thread pool, at most `max_concurrent_hashes` at once.
+/// Hashes and verifies passwords through an [`Offload`], at most `max_concurrent_hashes` at once.
 pub(crate) struct Passwords {
     policy: PasswordPolicy,
     argon: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    offload: Bounded,
     /// A hash of a random password, verified against when the username is unknown.
     dummy: String,
 }
 
 impl Passwords {
     /// Builds the hasher and its dummy hash (one Argon2 run).
-    pub async fn new(policy: PasswordPolicy, rng: &SecureRandom) -> Result<Self, Error> {
+    pub async fn new(
+        policy: PasswordPolicy,
+        offload: Arc<dyn Offload>,
+        rng: &SecureRandom,
+    ) -> Result<Self, Error> {
         let argon = policy.argon2()?;
-        let permits = Arc::new(Semaphore::new(policy.max_concurrent_hashes.max(1)));
+        let offload = Bounded::new(offload, policy.max_concurrent_hashes);
         let random_password = SecretString::new(base64_of(&rng.bytes::<24>()));
         let mut me = Passwords {
             policy,
             argon,
-            permits,
+            offload,
             dummy: String::new(),
         };
         me.dummy = me.hash(&random_password, rng).await?;
@@ -147,13 +151,14 @@ impl Passwords {
             .map_err(|_| Error::Crypto("salt encoding failed"))?;
         let argon = self.argon.clone();
         let password = password.clone();
-        self.blocking(move || {
-            argon
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|_| Error::Crypto("password hashing failed"))
-        })
-        .await?
+        self.offload
+            .run(move || {
+                argon
+                    .hash_password(password.expose().as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    .map_err(|_| Error::Crypto("password hashing failed"))
+            })
+            .await?
     }
 
     /// Checks `password` against `stored`; with `None` (unknown user) it verifies against the
@@ -169,7 +174,8 @@ impl Passwords {
         let argon = self.argon.clone();
         let password = password.clone();
         let matched = self
-            .blocking(move || {
+            .offload
+            .run(move || {
                 PasswordHash::new(&phc).is_ok_and(|parsed| {
                     argon
                         .verify_password(password.expose().as_bytes(), &parsed)
@@ -194,20 +200,6 @@ impl Passwords {
             || params.m_cost() != self.policy.memory_kib
             || params.t_cost() != self.policy.iterations
             || params.p_cost() != self.policy.parallelism
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::Crypto("password hasher closed"))?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|_| Error::Crypto("password hashing task failed"))
     }
 }
 
@@ -246,9 +238,14 @@ mod tests {
     #[tokio::test]
     async fn hash_verify_and_rehash_detection() {
         let rng = SecureRandom::from_seed([1; 32]);
-        let cheap = Passwords::new(PasswordPolicy::insecure_fast_for_tests(), &rng)
-            .await
-            .expect("hasher");
+        let threads: Arc<dyn Offload> = Arc::new(crate::offload::OsThreads);
+        let cheap = Passwords::new(
+            PasswordPolicy::insecure_fast_for_tests(),
+            Arc::clone(&threads),
+            &rng,
+        )
+        .await
+        .expect("hasher");
         let pw = SecretString::new("correct horse battery");
         let phc = cheap.hash(&pw, &rng).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
@@ -283,7 +280,7 @@ mod tests {
             memory_kib: 128,
             ..PasswordPolicy::insecure_fast_for_tests()
         };
-        let stronger = Passwords::new(policy, &rng).await.expect("hasher");
+        let stronger = Passwords::new(policy, threads, &rng).await.expect("hasher");
         let v = stronger.verify(&pw, Some(&phc)).await.expect("verify");
         assert_eq!(
             v,

@@ -276,7 +276,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .await
             {
                 Ok(()) => return Ok(account.view()),
-                Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                Err(StoreError::Conflict) => crate::offload::yield_now().await,
                 Err(e) => return Err(e.into()),
             }
         }

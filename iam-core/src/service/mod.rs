@@ -41,6 +41,7 @@ use crate::authz::{Action, Caller};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::error::{Denial, Error, Result};
+use crate::offload::{Offload, OsThreads};
 use crate::password::Passwords;
 use crate::random::SecureRandom;
 use crate::revocation::{RevocationCache, RevokedSubject};
@@ -97,6 +98,7 @@ pub struct IamBuilder<S, C> {
     clock: C,
     config: Config,
     rng: Option<SecureRandom>,
+    offload: Arc<dyn Offload>,
 }
 
 impl<S: Store, C: Clock> IamBuilder<S, C> {
@@ -107,7 +109,16 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
             clock,
             config: self.config,
             rng: self.rng,
+            offload: self.offload,
         }
+    }
+
+    /// Runs password hashing through `offload` instead of [`OsThreads`] (for example a
+    /// runtime's blocking pool).
+    #[must_use]
+    pub fn offload(mut self, offload: impl Offload) -> Self {
+        self.offload = Arc::new(offload);
+        self
     }
 
     /// Uses `rng` instead of a generator seeded from the operating system.
@@ -122,7 +133,7 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
     pub async fn open(self) -> Result<Iam<S, C>> {
         self.config.validate()?;
         let rng = self.rng.unwrap_or_else(SecureRandom::from_entropy);
-        let passwords = Passwords::new(self.config.passwords.clone(), &rng).await?;
+        let passwords = Passwords::new(self.config.passwords.clone(), self.offload, &rng).await?;
         let sealer = self.config.master_key.sealer();
         let token_hasher = self.config.master_key.token_hasher();
         let now = self.clock.now();
@@ -193,6 +204,7 @@ impl<S: Store> Iam<S, SystemClock> {
             clock: SystemClock,
             config,
             rng: None,
+            offload: Arc::new(OsThreads),
         }
     }
 }
@@ -265,7 +277,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     {
         for _ in 0..MAX_ATTEMPTS {
             match op().await {
-                Err(Error::Store(StoreError::Conflict)) => tokio::task::yield_now().await,
+                Err(Error::Store(StoreError::Conflict)) => crate::offload::yield_now().await,
                 other => return other,
             }
         }

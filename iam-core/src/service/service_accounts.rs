@@ -97,7 +97,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             };
             match self.inner.store.commit(commit).await {
                 Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                Err(StoreError::Conflict) => crate::offload::yield_now().await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -181,7 +181,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                         expires_at: exp,
                     })
                 }
-                Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                Err(StoreError::Conflict) => crate::offload::yield_now().await,
                 Err(e) => return Err(e.into()),
             }
         }
