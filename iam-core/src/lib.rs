@@ -34,15 +34,17 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod config;
+mod elevation;
 pub mod error;
+mod iam;
 mod json;
 pub mod oauth;
 pub mod offload;
+mod org;
 pub mod password;
 pub mod random;
 pub mod revocation;
 pub mod secret;
-mod service;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -50,29 +52,32 @@ pub mod testing;
 pub mod throttle;
 pub mod token;
 pub mod totp;
+mod vault;
 
-pub use account::{Account, AccountKind, TotpStatus};
+pub use account::{Account, AccountKind, NewAccount, SweepReport, TotpStatus, THROTTLE_IDLE};
 pub use audit::{AuditEvent, AuditKind, AuditQuery};
 pub use authz::{authorize, Action, Caller, CredentialKind, ADMIN_ROLE, MANAGEMENT_SCOPE};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{Config, OAuthConfig};
+pub use elevation::{ElevationOutcome, ElevationRequest, StepUpProof};
 pub use error::{Conflict, Denial, Error, ErrorCode, InvalidInput, Missing, Result};
+pub use iam::{Iam, IamBuilder};
 pub use oauth::{
     AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth, ClientKind,
     GrantType, Introspection, NewClient, OAuthClient, OAuthConsent, OAuthError, OAuthErrorCode,
     RegisteredClient, TokenRequest, TokenResponse,
 };
 pub use offload::{Inline, Offload, OsThreads};
+pub use org::{Membership, Organization, OWNER_ROLE};
 pub use password::PasswordPolicy;
 pub use random::SecureRandom;
 pub use secret::{MasterKey, SecretString};
-pub use service::{
-    ApiTokenInfo, DbCredentials, ElevationOutcome, ElevationRequest, Iam, IamBuilder, LoginRequest,
-    LoginSuccess, Membership, NewAccount, NewApiToken, Organization, ServiceToken, StepUpProof,
-    SweepReport, API_TOKEN_AMR, API_TOKEN_PREFIX, OWNER_ROLE, SERVICE_TOKEN_AMR, THROTTLE_IDLE,
-};
-pub use session::Session;
+pub use session::{LoginRequest, LoginSuccess, Session};
 pub use store::{MemoryStore, Store};
 pub use throttle::ThrottlePolicy;
-pub use token::{Principal, PublicKeyInfo, TokenPair};
+pub use token::{
+    Amr, ApiTokenInfo, NewApiToken, Principal, PublicKeyInfo, ServiceToken, TokenPair,
+    API_TOKEN_AMR, API_TOKEN_PREFIX, SERVICE_TOKEN_AMR,
+};
 pub use totp::TotpEnrolment;
+pub use vault::DbCredentials;

@@ -37,6 +37,8 @@
 //! # }
 //! ```
 
+mod serve;
+
 pub(crate) mod authorize;
 pub(crate) mod client;
 pub(crate) mod device;

@@ -10,7 +10,7 @@ use super::*;
 pub async fn account_model_flows<S: Store>(store: S) {
     use crate::clock::{Clock as _, ManualClock};
     use crate::secret::SecretString;
-    use crate::service::{DbCredentials, ElevationOutcome, StepUpProof};
+    use crate::{DbCredentials, ElevationOutcome, StepUpProof};
     use std::time::Duration;
 
     let clock = ManualClock::new(Timestamp::from_secs(1_767_225_600));

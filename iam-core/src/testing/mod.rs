@@ -51,7 +51,7 @@ use crate::password::PasswordPolicy;
 use crate::random::SecureRandom;
 use crate::revocation::{Revocation, RevocationCache, RevocationChange, RevokedSubject};
 use crate::secret::MasterKey;
-use crate::service::{Iam, LoginRequest, NewAccount};
+use crate::{Iam, LoginRequest, NewAccount};
 use crate::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, ThrottleState,
     ThrottleWrite, Write,

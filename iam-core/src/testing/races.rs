@@ -552,7 +552,7 @@ pub async fn race_check_and_update<S: Store>(store: S) {
 /// [`Denial::ElevationNotAllowed`]; no elevation opens on the strength of a role already gone.
 pub async fn race_elevation_and_role_revocation<S: Store>(store: S) {
     use crate::config::{ElevationPolicy, StepUp};
-    use crate::service::{ElevationOutcome, StepUpProof};
+    use crate::{ElevationOutcome, StepUpProof};
 
     const ACCOUNTS: usize = 100;
     const ELEVATIONS: usize = 2;

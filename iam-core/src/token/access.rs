@@ -1,5 +1,6 @@
 //! Access-token claims and the verified [`Principal`].
 
+use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::AccountKind;
@@ -239,7 +240,6 @@ impl AccessClaims {
         if let Some(c) = self.cred {
             return c;
         }
-        let amr = |m: &str| self.amr.iter().any(|a| a == m);
         if self.org.is_some() {
             CredentialKind::OrgToken
         } else if let Some(client) = &self.client_id {
@@ -248,9 +248,9 @@ impl AccessClaims {
             } else {
                 CredentialKind::OAuthUser
             }
-        } else if amr(crate::service::SERVICE_TOKEN_AMR) {
+        } else if Amr::ServiceToken.in_list(&self.amr) {
             CredentialKind::ServiceToken
-        } else if amr(crate::service::API_TOKEN_AMR) {
+        } else if Amr::ApiToken.in_list(&self.amr) {
             CredentialKind::ApiToken
         } else {
             CredentialKind::Session
@@ -334,7 +334,7 @@ mod tests {
             issued_at: Timestamp::from_secs(1),
             expires_at: Timestamp::from_secs(2),
             auth_time: Timestamp::from_secs(1),
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Password.into()],
             scopes: vec![],
             org: Some(("org_1".into(), "owner".into())),
             elevated_roles: vec![],

@@ -1,5 +1,13 @@
 //! Tokens: PASETO v4.public access tokens, the signing key ring, and opaque refresh tokens.
 
+pub mod amr;
+mod api_tokens;
+mod service_tokens;
+
+pub use amr::Amr;
+pub use api_tokens::{ApiTokenInfo, NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
+pub use service_tokens::{ServiceToken, SERVICE_TOKEN_AMR};
+
 pub(crate) mod access;
 pub(crate) mod keys;
 pub mod paseto;

@@ -1,35 +1,6 @@
 //! [`Iam`]: the one entry point. Each operation reads through the [`Store`], decides with
 //! plain functions, and writes its outcome and audit event in one [`Commit`].
 
-mod accounts;
-mod api_tokens;
-mod attempts;
-mod elevation;
-mod lifecycle;
-mod login;
-mod oauth;
-mod oauth_authorize;
-mod oauth_clients;
-mod oauth_device;
-mod oauth_introspect;
-mod oauth_token;
-mod organizations;
-mod service_accounts;
-mod sessions;
-mod totp;
-mod vault;
-
-pub use accounts::NewAccount;
-pub use api_tokens::{ApiTokenInfo, NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
-pub use elevation::{ElevationOutcome, ElevationRequest, StepUpProof};
-pub use lifecycle::{SweepReport, THROTTLE_IDLE};
-pub use login::{LoginRequest, LoginSuccess};
-pub use organizations::{Membership, Organization, OWNER_ROLE};
-pub use service_accounts::{ServiceToken, SERVICE_TOKEN_AMR};
-pub use vault::DbCredentials;
-
-pub use crate::authz::ADMIN_ROLE;
-
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -52,28 +23,28 @@ use crate::token::keys::{self, KeyRing};
 use crate::token::{paseto, Principal, PublicKeyInfo};
 
 /// How often a read-modify-write is retried after losing a race before giving up.
-const MAX_ATTEMPTS: usize = 16;
+pub(crate) const MAX_ATTEMPTS: usize = 16;
 /// Least time between two key-ring reloads triggered by tokens with unknown key ids.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 /// Audit events read per page when verifying the chain.
 const AUDIT_PAGE: usize = 5_000;
 
-struct Inner<S, C> {
-    store: S,
-    clock: C,
-    config: Config,
-    rng: SecureRandom,
-    passwords: Passwords,
-    token_hasher: TokenHasher,
-    sealer: Sealer,
-    keys: RwLock<Arc<KeyRing>>,
-    last_key_reload: std::sync::Mutex<Timestamp>,
-    revocations: Arc<RevocationCache>,
+pub(crate) struct Inner<S, C> {
+    pub(crate) store: S,
+    pub(crate) clock: C,
+    pub(crate) config: Config,
+    pub(crate) rng: SecureRandom,
+    pub(crate) passwords: Passwords,
+    pub(crate) token_hasher: TokenHasher,
+    pub(crate) sealer: Sealer,
+    pub(crate) keys: RwLock<Arc<KeyRing>>,
+    pub(crate) last_key_reload: std::sync::Mutex<Timestamp>,
+    pub(crate) revocations: Arc<RevocationCache>,
 }
 
 /// The identity and access service over a [`Store`] and a [`Clock`]. Cheap to clone; clones share state.
 pub struct Iam<S: Store, C: Clock = SystemClock> {
-    inner: Arc<Inner<S, C>>,
+    pub(crate) inner: Arc<Inner<S, C>>,
 }
 
 impl<S: Store, C: Clock> Clone for Iam<S, C> {
@@ -230,13 +201,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         &self.inner.revocations
     }
 
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
     /// Decides `action` for `caller` at `now` through [`crate::authz::authorize`]; the
     /// embedding application ([`Caller::System`]) is always allowed.
-    pub(super) fn check(
+    pub(crate) fn check(
         &self,
         caller: Caller<'_>,
         action: Action<'_>,
@@ -259,7 +230,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.check(caller, action, self.now())
     }
 
-    fn ring(&self) -> Arc<KeyRing> {
+    pub(crate) fn ring(&self) -> Arc<KeyRing> {
         Arc::clone(
             &self
                 .inner
@@ -270,7 +241,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Runs `op` again while it loses races (store conflicts), at most [`MAX_ATTEMPTS`] times.
-    async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T>
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -285,7 +256,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Reads and decodes a record.
-    async fn load<T: DeserializeOwned>(
+    pub(crate) async fn load<T: DeserializeOwned>(
         &self,
         kind: RecordKind,
         id: &str,
@@ -384,7 +355,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Signs access-token claims with the active key. The `iat` moves just past a cut-off
     /// made in the same millisecond (see [`RevocationCache::issue_time`]), so a token minted
     /// after it is not void at once.
-    fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
+    pub(crate) fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
         let encode = |c: &AccessClaims| {
             serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
         };
@@ -438,7 +409,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Verification with the audience to expect; `None` accepts any (the authorization
     /// server's own introspection and revocation, which answer for every token it minted).
-    fn verify_cached_with(
+    pub(crate) fn verify_cached_with(
         &self,
         token: &str,
         audience: Option<&str>,
@@ -485,7 +456,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// [`Iam::verify_cached_with`] with one rate-limited key reload for unknown key ids.
-    pub(super) async fn verify_with(
+    pub(crate) async fn verify_with(
         &self,
         token: &str,
         audience: Option<&str>,
@@ -501,7 +472,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         }
     }
 
-    fn key_reload_due(&self) -> bool {
+    pub(crate) fn key_reload_due(&self) -> bool {
         let now = self.now();
         let mut last = self
             .inner

@@ -1,9 +1,9 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662).
 
-use super::oauth::{revoke_family_into, settle, Flow};
-use super::Iam;
+use super::{revoke_family_into, settle, Flow};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
+use crate::iam::Iam;
 use crate::oauth::client::StoredClient;
 use crate::oauth::grant::{StoredFamily, StoredOAuthRefresh};
 use crate::oauth::scope::format_scope;

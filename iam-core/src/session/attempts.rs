@@ -7,15 +7,15 @@
 //! counter ([`ThrottleWrite::Reset`]), an outcome that is no failed guess takes the attempt back
 //! ([`ThrottleWrite::Refund`]), and a failed guess leaves it counted.
 
-use super::Iam;
 use crate::clock::Clock;
 use crate::error::{Denial, Result};
+use crate::iam::Iam;
 use crate::store::{Commit, Store, StoreError, ThrottleWrite};
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Reserves one attempt under `key`, already counted as a failure; [`Denial::Throttled`]
     /// while the back-off asks to wait (then nothing is counted).
-    pub(super) async fn reserve_attempt(&self, key: &str) -> Result<()> {
+    pub(crate) async fn reserve_attempt(&self, key: &str) -> Result<()> {
         let reserve = ThrottleWrite::Reserve {
             key: key.to_owned(),
             at: self.now(),
@@ -31,7 +31,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Takes back an attempt reserved under `key` that turned out not to be a failed guess.
-    pub(super) async fn refund_attempt(&self, key: &str) -> Result<()> {
+    pub(crate) async fn refund_attempt(&self, key: &str) -> Result<()> {
         let refund = ThrottleWrite::Refund {
             key: key.to_owned(),
         };
@@ -39,7 +39,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Clears the counter under `key` after a successful check.
-    pub(super) async fn reset_attempts(&self, key: &str) -> Result<()> {
+    pub(crate) async fn reset_attempts(&self, key: &str) -> Result<()> {
         let reset = ThrottleWrite::Reset {
             key: key.to_owned(),
         };

@@ -1,13 +1,20 @@
 //! Sessions and their refresh tokens, as stored and as shown.
 
+mod attempts;
+pub(crate) mod login;
+mod manage;
+
+pub use login::{LoginRequest, LoginSuccess};
+
+use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 
 /// The RFC 8176 `amr` value for a password.
-pub const AMR_PASSWORD: &str = "pwd";
+pub const AMR_PASSWORD: &str = Amr::Password.as_str();
 /// The RFC 8176 `amr` value for a one-time password (TOTP).
-pub const AMR_TOTP: &str = "otp";
+pub const AMR_TOTP: &str = Amr::Otp.as_str();
 
 /// A login session: the grant that access and refresh tokens hang from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::Iam;
 use crate::account::AccountKind;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Missing, Result};
+use crate::iam::Iam;
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Store, Write};
 use crate::token::Principal;

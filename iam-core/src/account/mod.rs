@@ -1,5 +1,12 @@
 //! Accounts: kinds, the public view, the stored form, and the naming rules for usernames and roles.
 
+mod lifecycle;
+pub(crate) mod manage;
+mod second_factor;
+
+pub use lifecycle::{SweepReport, THROTTLE_IDLE};
+pub use manage::NewAccount;
+
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use super::{Iam, StepUpProof};
 use crate::account::{validate_role, validate_username, Account, AccountKind, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
+use crate::elevation::StepUpProof;
 use crate::error::{Error, InvalidInput, Missing, Result};
+use crate::iam::Iam;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
@@ -58,7 +59,7 @@ impl NewAccount {
 
 /// Which of an account's role sets a change touches.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum RoleSet {
+pub(crate) enum RoleSet {
     /// Roles always in the account's tokens.
     Standing,
     /// Roles that must be opened per session (elevation).
@@ -66,7 +67,7 @@ pub(super) enum RoleSet {
 }
 
 /// The stored record for `account` (its version is set by the store).
-pub(super) fn account_record(account: &StoredAccount) -> Result<Record> {
+pub(crate) fn account_record(account: &StoredAccount) -> Result<Record> {
     Ok(Record {
         kind: RecordKind::Account,
         id: account.id.clone(),
@@ -79,7 +80,7 @@ pub(super) fn account_record(account: &StoredAccount) -> Result<Record> {
 }
 
 /// A revocation that kills every token of `account_id` issued at or before `at`.
-pub(super) fn account_tokens_before(
+pub(crate) fn account_tokens_before(
     account_id: &str,
     at: Timestamp,
     until: Timestamp,
@@ -95,7 +96,7 @@ pub(super) fn account_tokens_before(
 impl<S: Store, C: Clock> Iam<S, C> {
     /// A cut-off that kills every token of `account_id` minted so far, kept until the
     /// longest-lived of them (a service token, say) has expired.
-    pub(super) fn account_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
+    pub(crate) fn account_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
         account_tokens_before(
             account_id,
             self.inner.revocations.cutoff(now),
@@ -105,7 +106,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// A cut-off that voids what `account_id` delegated until now: OAuth tokens and refresh
     /// families issued for it, and client tokens acting for it.
-    pub(super) fn delegation_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
+    pub(crate) fn delegation_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
         let config = &self.inner.config;
         RevocationChange::Put(Revocation {
             subject: RevokedSubject::Delegation,
@@ -180,14 +181,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Reads a stored account with its record, or `NotFound`.
-    pub(super) async fn stored_account(&self, id: &str) -> Result<(Record, StoredAccount)> {
+    pub(crate) async fn stored_account(&self, id: &str) -> Result<(Record, StoredAccount)> {
         self.load(RecordKind::Account, id)
             .await?
             .ok_or(Error::NotFound(Missing::Account))
     }
 
     /// Reads the account by username, if any.
-    pub(super) async fn stored_account_by_name(
+    pub(crate) async fn stored_account_by_name(
         &self,
         username: &str,
     ) -> Result<Option<(Record, StoredAccount)>> {
@@ -247,14 +248,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Applies `change` to the account with a compare-and-swap, retrying on races, and commits
     /// it with the extra revocations and audit events `change` returns. `change` returns
     /// `Ok(None)` when there is nothing to do.
-    pub(super) async fn update_account<F>(&self, id: &str, mut change: F) -> Result<Account>
+    pub(crate) async fn update_account<F>(&self, id: &str, mut change: F) -> Result<Account>
     where
         F: FnMut(
             &mut StoredAccount,
             Timestamp,
         ) -> Result<Option<(Vec<RevocationChange>, Vec<AuditDraft>)>>,
     {
-        for _ in 0..super::MAX_ATTEMPTS {
+        for _ in 0..crate::iam::MAX_ATTEMPTS {
             let (record, mut account) = self.stored_account(id).await?;
             let now = self.now();
             let Some((revocations, audit)) = change(&mut account, now)? else {
@@ -426,7 +427,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Adds `role` to (`grant`) or removes it from one of an account's role sets, audited.
     /// Removal voids the account's earlier tokens, which may carry the role.
-    pub(super) async fn change_role(
+    pub(crate) async fn change_role(
         &self,
         caller: Caller<'_>,
         id: &str,

@@ -1,13 +1,15 @@
 //! Personal API tokens: opaque secrets with a label, scopes and an expiry; shown once.
 
+use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
-use super::{Iam, ADMIN_ROLE};
 use crate::account::{validate_role, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::ADMIN_ROLE;
 use crate::authz::{Action, Caller, CredentialKind, MANAGEMENT_SCOPE};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Missing, Result};
+use crate::iam::Iam;
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
 use crate::token::{is_opaque_token_shape, new_opaque_token, Principal};
@@ -15,7 +17,7 @@ use crate::token::{is_opaque_token_shape, new_opaque_token, Principal};
 /// The prefix of every personal API token (so secret scanners can find leaked ones).
 pub const API_TOKEN_PREFIX: &str = "iam_pat_";
 /// The `amr` value of principals authenticated by an API token.
-pub const API_TOKEN_AMR: &str = "api_token";
+pub const API_TOKEN_AMR: &str = Amr::ApiToken.as_str();
 
 /// A personal API token's metadata (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,7 +190,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Revokes every live API token of `account_id` (after an admin's password reset).
-    pub(super) async fn revoke_api_tokens_of(
+    pub(crate) async fn revoke_api_tokens_of(
         &self,
         account_id: &str,
         actor: Option<&str>,
@@ -286,7 +288,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             issued_at: info.created_at,
             expires_at: info.expires_at,
             auth_time: info.created_at,
-            amr: vec![API_TOKEN_AMR.into()],
+            amr: vec![Amr::ApiToken.into()],
             scopes,
             org: None,
             elevated_roles: vec![],

@@ -1,21 +1,22 @@
 //! Elevation ("sudo mode"): roles an account holds switched off until it opens them for one
 //! session, with a fresh proof, possibly another account's approval, and a time limit.
 
+use crate::token::Amr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{account_record, RoleSet};
-use super::login::{session_record, totp_aad};
-use super::Iam;
+use crate::account::manage::{account_record, RoleSet};
 use crate::account::{Account, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::config::StepUp;
 use crate::error::{Conflict, Denial, Error, InvalidInput, Result};
+use crate::iam::Iam;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
+use crate::session::login::{session_record, totp_aad};
 use crate::session::{ActiveElevation, Session};
 use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
 use crate::token::Principal;
@@ -287,13 +288,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         commit.throttle.push(ThrottleWrite::Reset {
             key: step_up_throttle_key(&account.id),
         });
-        let mut amr = vec![crate::session::AMR_PASSWORD.to_owned()];
+        let mut amr = vec![String::from(Amr::Password)];
         if let (Some(step), Some(t)) = (totp_step, account.totp.as_mut()) {
             if t.last_step.is_some_and(|last| last >= step) {
                 return Err(Denial::BadCredentials.into());
             }
             t.last_step = Some(step);
-            amr.push(crate::session::AMR_TOTP.to_owned());
+            amr.push(Amr::Otp.into());
             commit.writes.push(Write::Update {
                 record: account_record(&account)?,
                 expected_version: account_read.version,
@@ -320,23 +321,23 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// its proof is checked; [`Denial::Throttled`] while failed step-ups call for a back-off.
     /// The attempt counts as failed until [`Self::end_step_up_back_off`] or
     /// [`Self::refund_step_up`] settles it.
-    pub(super) async fn reserve_step_up(&self, account_id: &str) -> Result<()> {
+    pub(crate) async fn reserve_step_up(&self, account_id: &str) -> Result<()> {
         self.reserve_attempt(&step_up_throttle_key(account_id))
             .await
     }
 
     /// Takes back a reserved step-up attempt whose proof could not be checked.
-    pub(super) async fn refund_step_up(&self, account_id: &str) -> Result<()> {
+    pub(crate) async fn refund_step_up(&self, account_id: &str) -> Result<()> {
         self.refund_attempt(&step_up_throttle_key(account_id)).await
     }
 
     /// Clears the step-up back-off of `account_id` after a proof passed.
-    pub(super) async fn end_step_up_back_off(&self, account_id: &str) -> Result<()> {
+    pub(crate) async fn end_step_up_back_off(&self, account_id: &str) -> Result<()> {
         self.reset_attempts(&step_up_throttle_key(account_id)).await
     }
 
     /// Audits a failed step-up of `account_id` (its reservation already counted it).
-    pub(super) async fn record_step_up_failure(&self, audit: AuditDraft) -> Result<()> {
+    pub(crate) async fn record_step_up_failure(&self, audit: AuditDraft) -> Result<()> {
         self.inner
             .store
             .commit(Commit {
@@ -348,7 +349,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Checks the proof a step-up policy asks for; returns the TOTP step used, if any.
-    pub(super) async fn check_step_up(
+    pub(crate) async fn check_step_up(
         &self,
         account: &StoredAccount,
         step_up: StepUp,

@@ -1,12 +1,18 @@
 //! Shared machinery of the OAuth service: client authentication, minting OAuth tokens,
 //! token families and their revocation.
 
+mod authorize;
+mod clients;
+mod device;
+mod introspect;
+mod token;
+
 use std::collections::BTreeSet;
 
-use super::Iam;
 use crate::account::StoredAccount;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
+use crate::iam::Iam;
 use crate::oauth::client::{ClientKind, StoredClient};
 use crate::oauth::grant::{StoredFamily, StoredOAuthRefresh};
 use crate::oauth::scope::format_scope;
@@ -19,21 +25,21 @@ use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
 
 /// Whether `account` holds `scope` now in the sense of a user's own client: a role it has,
 /// or one of OpenID's standard scopes.
-pub(super) fn holds_scope(account: &StoredAccount, scope: &str) -> bool {
+pub(crate) fn holds_scope(account: &StoredAccount, scope: &str) -> bool {
     account.roles.contains(scope) || crate::authz::STANDARD_SCOPES.contains(&scope)
 }
 
 /// A protocol outcome inside an infrastructure result: the outer error is a store failure or
 /// lost race (retried, then `server_error`), the inner one the OAuth answer.
-pub(super) type Flow<T> = Result<std::result::Result<T, OAuthError>>;
+pub(crate) type Flow<T> = Result<std::result::Result<T, OAuthError>>;
 
 /// Flattens a [`Flow`] into what the OAuth endpoints return.
-pub(super) fn settle<T>(flow: Flow<T>) -> std::result::Result<T, OAuthError> {
+pub(crate) fn settle<T>(flow: Flow<T>) -> std::result::Result<T, OAuthError> {
     flow.map_err(OAuthError::from)?
 }
 
 /// The stored record of a client.
-pub(super) fn client_record(client: &StoredClient) -> Result<Record> {
+pub(crate) fn client_record(client: &StoredClient) -> Result<Record> {
     Ok(Record {
         kind: RecordKind::OAuthClient,
         id: client.info.id.clone(),
@@ -46,7 +52,7 @@ pub(super) fn client_record(client: &StoredClient) -> Result<Record> {
 }
 
 /// The stored record of a token family.
-pub(super) fn family_record(family: &StoredFamily) -> Result<Record> {
+pub(crate) fn family_record(family: &StoredFamily) -> Result<Record> {
     Ok(Record {
         kind: RecordKind::OAuthFamily,
         id: family.id.clone(),
@@ -59,7 +65,7 @@ pub(super) fn family_record(family: &StoredFamily) -> Result<Record> {
 }
 
 /// The revocation that voids every access token of `family` at once.
-pub(super) fn family_revocation(family: &StoredFamily) -> RevocationChange {
+pub(crate) fn family_revocation(family: &StoredFamily) -> RevocationChange {
     RevocationChange::Put(Revocation {
         subject: RevokedSubject::Grant,
         id: family.id.clone(),
@@ -70,7 +76,7 @@ pub(super) fn family_revocation(family: &StoredFamily) -> RevocationChange {
 
 /// Adds to `commit` what revoking `family` (read as `record`) takes; nothing if it is
 /// already revoked. Returns whether it was live.
-pub(super) fn revoke_family_into(
+pub(crate) fn revoke_family_into(
     commit: &mut Commit,
     record: &Record,
     mut family: StoredFamily,
@@ -89,7 +95,7 @@ pub(super) fn revoke_family_into(
 }
 
 /// A token response for an access token expiring at `exp`.
-pub(super) fn token_response(
+pub(crate) fn token_response(
     access: String,
     exp: Timestamp,
     now: Timestamp,
@@ -107,7 +113,7 @@ pub(super) fn token_response(
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Reads a client.
-    pub(super) async fn load_client(
+    pub(crate) async fn load_client(
         &self,
         client_id: &str,
     ) -> Result<Option<(Record, StoredClient)>> {
@@ -120,7 +126,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Authenticates a client (RFC 6749 §2.3): confidential clients by secret (the current one,
     /// or the previous one within its grace period), public clients by id alone. Anything
     /// wrong, including a disabled client, is `invalid_client`.
-    pub(super) async fn authenticate_client(
+    pub(crate) async fn authenticate_client(
         &self,
         auth: &ClientAuth,
     ) -> Flow<(Record, StoredClient)> {
@@ -150,7 +156,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// The scopes a token of `client` for `account` carries out of `granted`: all of them,
     /// except that a client registered by a non-admin gets only those naming roles the
     /// account holds now (and OpenID's standard scopes).
-    pub(super) fn token_scopes(
+    pub(crate) fn token_scopes(
         client: &crate::oauth::OAuthClient,
         account: &StoredAccount,
         granted: &BTreeSet<String>,
@@ -165,7 +171,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Signs an access token of `family` for `account`, carrying `scopes` (and, as roles,
     /// those scopes that are the account's roles) and `resources`. It expires after the
     /// OAuth access-token lifetime or with the family, whichever is first.
-    pub(super) fn mint_family_token(
+    pub(crate) fn mint_family_token(
         &self,
         account: &StoredAccount,
         family: &StoredFamily,
@@ -201,7 +207,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// A fresh refresh token of `family`, with its record.
-    pub(super) fn new_family_refresh(
+    pub(crate) fn new_family_refresh(
         &self,
         family: &StoredFamily,
         now: Timestamp,
@@ -226,7 +232,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// The account a family's tokens speak for, if it may still receive tokens.
-    pub(super) async fn family_account(&self, account_id: &str) -> Flow<StoredAccount> {
+    pub(crate) async fn family_account(&self, account_id: &str) -> Flow<StoredAccount> {
         match self
             .load::<StoredAccount>(RecordKind::Account, account_id)
             .await?
@@ -241,7 +247,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// The username of the account that registered `client` when that is an ordinary user
     /// (not an admin, and the client not first-party), for consent pages to name.
-    pub(super) async fn client_registrar(
+    pub(crate) async fn client_registrar(
         &self,
         client: &crate::oauth::OAuthClient,
     ) -> Result<Option<String>> {
@@ -262,7 +268,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Whether the login session that approved a code or device request still lives (it may
     /// have been signed out, or its account signed out everywhere, since).
-    pub(super) async fn approving_session_live(
+    pub(crate) async fn approving_session_live(
         &self,
         session_id: &str,
         account_id: &str,
@@ -275,7 +281,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Commits `commit`, mapping nothing: store errors stay infrastructure errors.
-    pub(super) async fn commit_oauth(&self, commit: Commit) -> Result<()> {
+    pub(crate) async fn commit_oauth(&self, commit: Commit) -> Result<()> {
         self.inner.store.commit(commit).await.map_err(Error::from)
     }
 }

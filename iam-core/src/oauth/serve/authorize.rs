@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::oauth::{revoke_family_into, settle, Flow};
-use super::Iam;
+use super::{revoke_family_into, settle, Flow};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Missing, Result};
+use crate::iam::Iam;
 use crate::oauth::authorize::{
     decide_interaction, match_redirect_uri, parse_prompt, Interaction, Prompt, SessionFacts,
 };

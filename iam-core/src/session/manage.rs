@@ -1,13 +1,13 @@
 //! Refresh-token rotation with reuse detection, session listing and revocation.
 
-use super::login::session_record;
-use super::Iam;
 use crate::account::StoredAccount;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, Missing, Result};
+use crate::iam::Iam;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
+use crate::session::login::session_record;
 use crate::session::{RefreshState, Session, StoredRefresh};
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
 use crate::token::{is_opaque_token_shape, Principal, TokenPair, MAX_OPAQUE_TOKEN_LEN};

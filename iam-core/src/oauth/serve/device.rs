@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use super::oauth::settle;
-use super::Iam;
+use super::settle;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::Clock;
 use crate::error::{Denial, Error, Missing, Result};
+use crate::iam::Iam;
 use crate::oauth::device::{
     format_user_code, new_user_code, normalize_user_code, DeviceApproval, DeviceStatus,
     StoredDevice,
@@ -223,7 +223,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Adds to `commit` the consent of `account_id` to `client_id` for `scopes`, widening
     /// an existing consent.
-    pub(super) async fn widen_consent(
+    pub(crate) async fn widen_consent(
         &self,
         commit: &mut Commit,
         account_id: &str,

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::oauth::{family_record, holds_scope, revoke_family_into, settle, token_response, Flow};
-use super::Iam;
+use super::{family_record, holds_scope, revoke_family_into, settle, token_response, Flow};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::ADMIN_ROLE;
 use crate::clock::{Clock, Timestamp};
+use crate::iam::Iam;
 use crate::oauth::client::StoredClient;
 use crate::oauth::device::{decide_poll, DeviceApproval, DeviceStatus, Poll, StoredDevice};
 use crate::oauth::grant::{StoredCode, StoredFamily, StoredOAuthRefresh};

@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Iam;
 use crate::account::{validate_role, validate_username};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Denial, Error, Missing, Result};
+use crate::iam::Iam;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};

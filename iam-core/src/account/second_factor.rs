@@ -1,12 +1,12 @@
 //! TOTP enrolment, confirmation and removal.
 
-use super::login::totp_aad;
-use super::Iam;
 use crate::account::{Account, AccountKind};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::Clock;
 use crate::error::{Conflict, Denial, Error, InvalidInput, Result};
+use crate::iam::Iam;
+use crate::session::login::totp_aad;
 use crate::store::Store;
 use crate::totp::{self, TotpEnrolment, TotpState, SECRET_BYTES};
 

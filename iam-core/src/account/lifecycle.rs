@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::accounts::account_record;
-use super::Iam;
+use crate::account::manage::account_record;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
+use crate::iam::Iam;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::store::{Commit, ListQuery, PruneReport, Record, RecordKind, Store, Write};
 use crate::token::Principal;
@@ -209,7 +209,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .children(RecordKind::MembershipByAccount, account_id)
             .await?
         {
-            let membership: super::Membership = crate::json::from_body(&mirror.body)?;
+            let membership: crate::org::Membership = crate::json::from_body(&mirror.body)?;
             let org_side = format!("{}/{account_id}", membership.org_id);
             self.delete_if_present(&mut commit, RecordKind::Membership, &org_side)
                 .await?;
@@ -244,7 +244,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Adds the deletion of record (`kind`, `id`) to `commit` if it exists; says whether it did.
-    pub(super) async fn delete_if_present(
+    pub(crate) async fn delete_if_present(
         &self,
         commit: &mut Commit,
         kind: RecordKind,

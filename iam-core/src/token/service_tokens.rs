@@ -1,14 +1,15 @@
 //! Service-account tokens: exactly one live token per system account.
 
+use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
-use super::accounts::account_record;
-use super::Iam;
+use crate::account::manage::account_record;
 use crate::account::AccountKind;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::iam::Iam;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Store, StoreError, Write};
@@ -16,7 +17,7 @@ use crate::token::access::AccessClaims;
 use crate::token::Principal;
 
 /// The `amr` value of service-account tokens.
-pub const SERVICE_TOKEN_AMR: &str = "service_token";
+pub const SERVICE_TOKEN_AMR: &str = Amr::ServiceToken.as_str();
 
 /// A freshly issued service-account token (shown once).
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         service_account_id: &str,
     ) -> Result<()> {
         self.may(actor.into(), Action::RevokeServiceToken)?;
-        for _ in 0..super::MAX_ATTEMPTS {
+        for _ in 0..crate::iam::MAX_ATTEMPTS {
             let (record, mut sa) = self.stored_account(service_account_id).await?;
             let Some(old) = sa.service_grant.take() else {
                 return Ok(());
@@ -119,7 +120,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         service_account_id: &str,
         actor: &str,
     ) -> Result<ServiceToken> {
-        for _ in 0..super::MAX_ATTEMPTS {
+        for _ in 0..crate::iam::MAX_ATTEMPTS {
             let (record, mut sa) = self.stored_account(service_account_id).await?;
             if sa.disabled {
                 return Err(Denial::AccountDisabled.into());
@@ -145,7 +146,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 exp,
             );
             claims.roles = sa.roles.iter().cloned().collect();
-            claims.amr = vec![SERVICE_TOKEN_AMR.into()];
+            claims.amr = vec![Amr::ServiceToken.into()];
             let token = self.sign_claims(&claims)?;
             let mut commit = Commit {
                 writes: vec![

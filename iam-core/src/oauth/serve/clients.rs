@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use super::oauth::{client_record, revoke_family_into};
-use super::Iam;
+use super::{client_record, revoke_family_into};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{check_client_scopes, Action, Caller};
 use crate::clock::Clock;
 use crate::error::{Conflict, Denial, Error, Missing, Result};
+use crate::iam::Iam;
 use crate::oauth::client::{validate_new_client, PreviousSecret, StoredClient};
 use crate::oauth::grant::StoredFamily;
 use crate::oauth::{ClientKind, NewClient, OAuthClient, RegisteredClient, CLIENT_SECRET_PREFIX};

@@ -1,15 +1,16 @@
 //! Password (+ TOTP) login: attempt reservation, credential check, session and token pair.
 
-use super::accounts::account_record;
-use super::Iam;
+use crate::account::manage::account_record;
 use crate::account::{validate_username, Account, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Denial, Error, Result};
+use crate::iam::Iam;
 use crate::secret::SecretString;
-use crate::session::{RefreshState, Session, StoredRefresh, AMR_PASSWORD, AMR_TOTP};
+use crate::session::{RefreshState, Session, StoredRefresh};
 use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
 use crate::token::access::AccessClaims;
+use crate::token::Amr;
 use crate::token::{new_opaque_token, TokenPair};
 
 /// What a login presents.
@@ -194,9 +195,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     });
                 }
                 let amr = if totp_step.is_some() {
-                    vec![AMR_PASSWORD.into(), AMR_TOTP.into()]
+                    vec![Amr::Password.into(), Amr::Otp.into()]
                 } else {
-                    vec![AMR_PASSWORD.into()]
+                    vec![Amr::Password.into()]
                 };
                 let session = Session {
                     id: self.inner.rng.id("ses_"),
@@ -299,7 +300,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Mints a session access token: standing roles plus the session's open elevations; it
     /// expires no later than the session or the earliest open elevation. Returns it with its expiry.
-    pub(super) fn session_access_token(
+    pub(crate) fn session_access_token(
         &self,
         account: &StoredAccount,
         session: &Session,
@@ -309,7 +310,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Like [`Self::session_access_token`], with `customize` applied to the claims before signing.
-    pub(super) fn session_token_with(
+    pub(crate) fn session_token_with(
         &self,
         account: &StoredAccount,
         session: &Session,
@@ -354,7 +355,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Mints an access token and a fresh refresh token (with its record) for `session`.
-    pub(super) fn issue_pair(
+    pub(crate) fn issue_pair(
         &self,
         account: &StoredAccount,
         session: &Session,
@@ -388,12 +389,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
 }
 
 /// The sealing context of an account's TOTP secret.
-pub(super) fn totp_aad(account_id: &str) -> String {
+pub(crate) fn totp_aad(account_id: &str) -> String {
     format!("totp:{account_id}")
 }
 
 /// The stored record for `session`.
-pub(super) fn session_record(session: &Session) -> Result<Record> {
+pub(crate) fn session_record(session: &Session) -> Result<Record> {
     Ok(Record {
         kind: RecordKind::Session,
         id: session.id.clone(),
