@@ -4,6 +4,8 @@
 //! names the first event that was edited, removed or inserted. Events never hold secrets:
 //! only ids, kinds, times and short non-secret details.
 
+mod read;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

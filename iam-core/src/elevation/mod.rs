@@ -1,7 +1,6 @@
 //! Elevation ("sudo mode"): roles an account holds switched off until it opens them for one
 //! session, with a fresh proof, possibly another account's approval, and a time limit.
 
-use crate::token::Amr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,7 @@ use crate::secret::SecretString;
 use crate::session::login::{session_record, totp_aad};
 use crate::session::{ActiveElevation, Session};
 use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
+use crate::token::Amr;
 use crate::token::Principal;
 
 /// The fresh proof presented to open an elevated role.

@@ -51,12 +51,12 @@ use crate::password::PasswordPolicy;
 use crate::random::SecureRandom;
 use crate::revocation::{Revocation, RevocationCache, RevocationChange, RevokedSubject};
 use crate::secret::MasterKey;
-use crate::{Iam, LoginRequest, NewAccount};
 use crate::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, ThrottleState,
     ThrottleWrite, Write,
 };
 use crate::throttle::ThrottlePolicy;
+use crate::{Iam, LoginRequest, NewAccount};
 
 /// How many tasks the race contracts start at once.
 pub const RACERS: usize = 200;

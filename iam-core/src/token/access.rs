@@ -1,12 +1,12 @@
 //! Access-token claims and the verified [`Principal`].
 
-use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::AccountKind;
 use crate::authz::CredentialKind;
 use crate::clock::Timestamp;
 use crate::error::Denial;
+use crate::token::Amr;
 
 /// The `aud` claim: one audience (a string, as most libraries expect) or several (a list).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,5 @@
 //! Personal API tokens: opaque secrets with a label, scopes and an expiry; shown once.
 
-use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{validate_role, StoredAccount};
@@ -12,6 +11,7 @@ use crate::error::{Denial, Error, InvalidInput, Missing, Result};
 use crate::iam::Iam;
 use crate::secret::SecretString;
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
+use crate::token::Amr;
 use crate::token::{is_opaque_token_shape, new_opaque_token, Principal};
 
 /// The prefix of every personal API token (so secret scanners can find leaked ones).

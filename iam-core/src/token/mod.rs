@@ -1,5 +1,8 @@
 //! Tokens: PASETO v4.public access tokens, the signing key ring, and opaque refresh tokens.
 
+pub(crate) mod signing;
+mod verify;
+
 pub mod amr;
 mod api_tokens;
 mod service_tokens;

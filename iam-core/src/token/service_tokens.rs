@@ -1,6 +1,5 @@
 //! Service-account tokens: exactly one live token per system account.
 
-use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::manage::account_record;
@@ -14,6 +13,7 @@ use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Store, StoreError, Write};
 use crate::token::access::AccessClaims;
+use crate::token::Amr;
 use crate::token::Principal;
 
 /// The `amr` value of service-account tokens.

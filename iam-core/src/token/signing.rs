@@ -1,0 +1,170 @@
+//! Signing keys: loading the key ring, rotation, and signing access-token claims.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use crate::audit::{AuditDraft, AuditKind};
+use crate::authz::{Action, Caller};
+use crate::clock::{Clock, Timestamp};
+use crate::error::{Error, Result};
+use crate::iam::{Iam, MAX_ATTEMPTS};
+use crate::random::SecureRandom;
+use crate::revocation::RevokedSubject;
+use crate::secret::Sealer;
+use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+use crate::token::access::AccessClaims;
+use crate::token::keys::{self, KeyRing};
+use crate::token::PublicKeyInfo;
+
+/// Least time between two key-ring reloads triggered by tokens with unknown key ids.
+pub(crate) const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+pub(crate) async fn load_or_create_ring<S: Store>(
+    store: &S,
+    sealer: &Sealer,
+    rng: &SecureRandom,
+    now: Timestamp,
+    keep_retired: Duration,
+) -> Result<KeyRing> {
+    for _ in 0..MAX_ATTEMPTS {
+        let records = store
+            .list(RecordKind::SigningKey, &ListQuery::default())
+            .await?;
+        if let Some(ring) = KeyRing::from_records(&records, sealer, now, keep_retired)? {
+            return Ok(ring);
+        }
+        let record = keys::generate(rng, sealer, now)?;
+        let audit =
+            AuditDraft::new(AuditKind::SigningKeyRotated, now).detail("kid", record.id.clone());
+        match store
+            .commit(Commit {
+                writes: vec![Write::Insert(record)],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await
+        {
+            Ok(()) | Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Contention)
+}
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    /// The public keys that verify iam tokens (active first), for publishing.
+    pub fn public_keys(&self) -> Vec<PublicKeyInfo> {
+        self.ring().published().to_vec()
+    }
+
+    /// The id (PASERK pid) of the key that signs new tokens.
+    pub fn active_key_id(&self) -> String {
+        self.ring().active_kid().to_owned()
+    }
+
+    /// Makes a new signing key the active one; the old one keeps verifying until its tokens expire.
+    /// Returns the new key id.
+    pub async fn rotate_signing_key(&self, caller: Caller<'_>) -> Result<String> {
+        let now = self.now();
+        self.check(caller, Action::RotateSigningKey, now)?;
+        let actor = caller.audit_id();
+        let kid = self
+            .retrying(|| async {
+                let records = self
+                    .inner
+                    .store
+                    .list(RecordKind::SigningKey, &ListQuery::default())
+                    .await?;
+                let mut writes = Vec::new();
+                for r in records {
+                    let mut k: keys::StoredKey = crate::json::from_body(&r.body)?;
+                    if k.retired_at.is_none() {
+                        k.retired_at = Some(now);
+                        let body = crate::json::to_body(&k)?;
+                        writes.push(Write::Update {
+                            expected_version: r.version,
+                            record: Record { body, ..r },
+                        });
+                    }
+                }
+                let new = keys::generate(&self.inner.rng, &self.inner.sealer, now)?;
+                let kid = new.id.clone();
+                writes.push(Write::Insert(new));
+                let audit = AuditDraft::new(AuditKind::SigningKeyRotated, now)
+                    .actor(actor)
+                    .detail("kid", kid.clone());
+                self.inner
+                    .store
+                    .commit(Commit {
+                        writes,
+                        audit: vec![audit],
+                        ..Commit::default()
+                    })
+                    .await?;
+                Ok(kid)
+            })
+            .await?;
+        self.reload_keys().await?;
+        Ok(kid)
+    }
+
+    /// Rebuilds the key ring from the store (another instance may have rotated).
+    pub async fn reload_keys(&self) -> Result<()> {
+        let now = self.now();
+        let ring = load_or_create_ring(
+            &self.inner.store,
+            &self.inner.sealer,
+            &self.inner.rng,
+            now,
+            self.inner.config.longest_token_ttl(),
+        )
+        .await?;
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        *self
+            .inner
+            .last_key_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = now;
+        Ok(())
+    }
+
+    /// Signs access-token claims with the active key. The `iat` moves just past a cut-off
+    /// made in the same millisecond (see [`RevocationCache::issue_time`]), so a token minted
+    /// after it is not void at once.
+    pub(crate) fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
+        let encode = |c: &AccessClaims| {
+            serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
+        };
+        let minted = Timestamp::parse_rfc3339(&claims.iat).ok_or(Error::Crypto("bad iat claim"))?;
+        let membership = claims
+            .org
+            .as_ref()
+            .map(|org| format!("{org}/{}", claims.sub));
+        let mut subjects = vec![
+            (RevokedSubject::Account, claims.sub.as_str()),
+            (RevokedSubject::Grant, claims.sid.as_str()),
+            (RevokedSubject::Delegation, claims.sub.as_str()),
+        ];
+        if let Some(act) = &claims.act {
+            subjects.push((RevokedSubject::Account, act.sub.as_str()));
+            subjects.push((RevokedSubject::Delegation, act.sub.as_str()));
+        }
+        if let Some(m) = &membership {
+            subjects.push((RevokedSubject::OrgMembership, m.as_str()));
+        }
+        let iat = self.inner.revocations.issue_time_for(minted, &subjects);
+        let json = if iat == minted {
+            encode(claims)?
+        } else {
+            encode(&AccessClaims {
+                iat: iat.to_rfc3339(),
+                ..claims.clone()
+            })?
+        };
+        Ok(self.ring().sign(&json))
+    }
+}

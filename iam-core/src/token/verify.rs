@@ -1,0 +1,110 @@
+//! Verifying access tokens: the hot path, with no store access.
+
+use std::sync::PoisonError;
+
+use crate::clock::Clock;
+use crate::error::Denial;
+use crate::iam::Iam;
+use crate::store::Store;
+use crate::token::access::AccessClaims;
+use crate::token::signing::KEY_RELOAD_INTERVAL;
+use crate::token::{paseto, Principal};
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    /// Verifies an access token with no store access: signature, expiry, issuer, audience
+    /// (iam's own, [`Config::audience`]) and the revocation cache. This is the hot path. A
+    /// token minted for another resource (RFC 8707) is [`Denial::TokenWrongAudience`].
+    pub fn verify_cached(&self, token: &str) -> std::result::Result<Principal, Denial> {
+        self.verify_cached_with(token, Some(&self.inner.config.audience))
+    }
+
+    /// Like [`Iam::verify_cached`], for a resource server that expects `audience` (a resource
+    /// its tokens are minted for) instead of iam's own.
+    pub fn verify_cached_for(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> std::result::Result<Principal, Denial> {
+        self.verify_cached_with(token, Some(audience))
+    }
+
+    /// Verification with the audience to expect; `None` accepts any (the authorization
+    /// server's own introspection and revocation, which answer for every token it minted).
+    pub(crate) fn verify_cached_with(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+    ) -> std::result::Result<Principal, Denial> {
+        let unverified = paseto::decode(token).map_err(|_| Denial::TokenMalformed)?;
+        let message = {
+            let ring = self
+                .inner
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            let key = ring
+                .verifier(&unverified.footer)
+                .ok_or(Denial::TokenUnknownKey)?;
+            unverified
+                .verify(key, b"")
+                .map_err(|_| Denial::TokenBadSignature)?
+        };
+        let claims: AccessClaims =
+            serde_json::from_slice(&message).map_err(|_| Denial::TokenMalformed)?;
+        let times = claims.times()?;
+        let cfg = &self.inner.config;
+        claims.check(&times, &cfg.issuer, audience, self.now())?;
+        let principal = claims.into_principal(&times);
+        self.inner.revocations.check_principal(&principal)?;
+        Ok(principal)
+    }
+
+    /// Verifies an access token. Like [`Iam::verify_cached`], but a token signed by a key this
+    /// instance has not seen yet (rotated by another instance) triggers one rate-limited reload
+    /// of the key ring from the store.
+    pub async fn verify(&self, token: &str) -> std::result::Result<Principal, Denial> {
+        let audience = self.inner.config.audience.clone();
+        self.verify_with(token, Some(&audience)).await
+    }
+
+    /// Like [`Iam::verify`], expecting `audience` instead of iam's own.
+    pub async fn verify_for(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> std::result::Result<Principal, Denial> {
+        self.verify_with(token, Some(audience)).await
+    }
+
+    /// [`Iam::verify_cached_with`] with one rate-limited key reload for unknown key ids.
+    pub(crate) async fn verify_with(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+    ) -> std::result::Result<Principal, Denial> {
+        match self.verify_cached_with(token, audience) {
+            Err(Denial::TokenUnknownKey) if self.key_reload_due() => {
+                self.reload_keys()
+                    .await
+                    .map_err(|_| Denial::TokenUnknownKey)?;
+                self.verify_cached_with(token, audience)
+            }
+            other => other,
+        }
+    }
+
+    pub(crate) fn key_reload_due(&self) -> bool {
+        let now = self.now();
+        let mut last = self
+            .inner
+            .last_key_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.plus(KEY_RELOAD_INTERVAL) <= now {
+            *last = now;
+            true
+        } else {
+            false
+        }
+    }
+}
