@@ -4,12 +4,13 @@ use std::ffi::c_char;
 
 use iam_core::{Caller, NewAccount, SecretString};
 
-use crate::boundary::{
-    arg_opt_str, arg_out_ptr, arg_ref, arg_str, arg_str_list, give_string, guard,
-};
+use crate::args::{arg_opt_str, arg_out_ptr, arg_str, arg_str_list};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::try_ref_from_ptr;
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::status::iam_status;
+use crate::strings::give_string;
 
 /// Creates an account and returns its id through `*out_account_id` (free it with
 /// `iam_string_free`).
@@ -34,11 +35,11 @@ pub unsafe extern "C" fn iam_create_account(
     actor_token: *const c_char,
     out_account_id: *mut *mut c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_account_id, "out_account_id") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let username = unsafe { arg_str(username, "username") }?;
         // SAFETY: as above.
@@ -57,7 +58,7 @@ pub unsafe extern "C" fn iam_create_account(
             iam.create_account(new, who.as_ref().into()).await
         })?;
         give_string(out, &account.id, "account id")
-    })
+    }
 }
 
 /// Looks up the id of the account named `username` and returns it through `*out_account_id`
@@ -72,11 +73,11 @@ pub unsafe extern "C" fn iam_find_account(
     username: *const c_char,
     out_account_id: *mut *mut c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_account_id, "out_account_id") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let username = unsafe { arg_str(username, "username") }?;
         let found = on_iam!(handle, |iam| iam
@@ -84,7 +85,7 @@ pub unsafe extern "C" fn iam_find_account(
             .await)?;
         let account = found.ok_or(iam_core::Error::NotFound(iam_core::Missing::Account))?;
         give_string(out, &account.id, "account id")
-    })
+    }
 }
 
 /// Sets (or replaces) the password of a human account. `actor_token` is the access token of
@@ -99,9 +100,9 @@ pub unsafe extern "C" fn iam_set_password(
     password: *const c_char,
     actor_token: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
@@ -116,5 +117,5 @@ pub unsafe extern "C" fn iam_set_password(
             )
             .await)?;
         Ok::<(), FfiError>(())
-    })
+    }
 }

@@ -5,11 +5,14 @@ use std::ffi::c_char;
 
 use iam_core::Timestamp;
 
-use crate::boundary::{arg_out_ptr, arg_ref, arg_str, arg_str_list, give, give_string, guard};
+use crate::args::{arg_out_ptr, arg_str, arg_str_list};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::{set_boxed_mut_ptr, try_ref_from_ptr};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
-use crate::principal::iam_principal_t;
+use crate::principal::{iam_principal_t, VerifiedPrincipal};
 use crate::status::iam_status;
+use crate::strings::{free_string, give_string};
 
 /// Creates a personal API token for the holder of `access_token` (a login session's access
 /// token). `label` names it for its owner (1-128 characters); `scopes` points to `scopes_len`
@@ -40,13 +43,13 @@ pub unsafe extern "C" fn iam_create_api_token(
     out_secret: *mut *mut c_char,
     out_token_id: *mut *mut c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out_secret = unsafe { arg_out_ptr(out_secret, "out_secret") }?;
         // SAFETY: as above.
         let out_id = unsafe { arg_out_ptr(out_token_id, "out_token_id") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(access_token, "access_token") }?;
         // SAFETY: as above.
@@ -67,11 +70,11 @@ pub unsafe extern "C" fn iam_create_api_token(
         give_string(out_secret, created.secret.expose(), "API token")?;
         if let Err(e) = give_string(out_id, &created.info.id, "API token id") {
             // SAFETY: `out_secret` was just filled by `give_string` and is handed out nowhere else.
-            unsafe { crate::iam_string_free(out_secret) };
+            unsafe { free_string(out_secret) };
             return Err(e);
         }
         Ok(())
-    })
+    }
 }
 
 /// Revokes a personal API token by its id; it stops verifying at once. `access_token` must
@@ -88,9 +91,9 @@ pub unsafe extern "C" fn iam_revoke_api_token(
     access_token: *const c_char,
     token_id: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(access_token, "access_token") }?;
         // SAFETY: as above.
@@ -102,7 +105,7 @@ pub unsafe extern "C" fn iam_revoke_api_token(
                     .await?,
             )
         })
-    })
+    }
 }
 
 /// Verifies a personal API token's secret. On success `*out_principal` says whom it speaks for
@@ -121,15 +124,15 @@ pub unsafe extern "C" fn iam_verify_api_token(
     secret: *const c_char,
     out_principal: *mut *mut iam_principal_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_principal, "out_principal") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let secret = unsafe { arg_str(secret, "secret") }?;
         let principal = on_iam!(handle, |iam| iam.verify_api_token(secret).await)?;
-        give(out, iam_principal_t::new(&principal)?);
+        set_boxed_mut_ptr(out, VerifiedPrincipal::new(&principal)?);
         Ok(())
-    })
+    }
 }

@@ -1,6 +1,8 @@
 //! The audit chain.
 
-use crate::boundary::{arg_out, arg_ref, guard};
+use crate::args::arg_out;
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::try_ref_from_ptr;
 use crate::handle::{iam_t, on_iam};
 use crate::status::iam_status;
 
@@ -15,15 +17,15 @@ pub unsafe extern "C" fn iam_verify_audit_chain(
     iam: *const iam_t,
     out_events: *mut u64,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out(out_events, "out_events") }?;
         *out = 0;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         *out = on_iam!(handle, |iam| iam
             .verify_audit_chain(iam_core::Caller::System)
             .await)?;
         Ok(())
-    })
+    }
 }

@@ -1,12 +1,15 @@
-//! The boundary every exported function goes through: panics stop here, errors become a status
-//! plus a thread-local message, pointer arguments are checked, and values handed out are
-//! allocated (and later freed and wiped) in one way only.
+//! The panic boundary every exported function's body sits in ([`ffi_panic_boundary!`]): a panic
+//! stops here, and what C receives instead follows from the function's return type
+//! ([`PanicOrDefault`]): `IAM_STATUS_PANIC` for a status, NULL for a pointer, 0 or false for a
+//! number or a flag. A status-returning body yields `Result<(), FfiError>`, which becomes a status
+//! plus this thread's last-error message.
+//!
+//! This module knows statuses and errors only, never a handle type.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use zeroize::Zeroize;
+use std::ptr;
 
 use crate::error::FfiError;
 use crate::status::iam_status;
@@ -16,20 +19,30 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-/// Records `message` as this thread's last error (NUL bytes become spaces).
+/// Records `message` as this thread's last error (NUL bytes become spaces). Never panics: while
+/// the thread is being torn down (its storage gone) the message is dropped.
 pub(crate) fn set_last_error(message: &str) {
     let bytes: Vec<u8> = message
         .bytes()
         .map(|b| if b == 0 { b' ' } else { b })
         .collect();
     let text = CString::new(bytes).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = text;
+        }
+    });
 }
 
-/// A pointer to this thread's last-error message; valid until the next status-returning call on
-/// this thread.
+/// A pointer to this thread's last-error message, never NULL; valid until the next
+/// status-returning call on this thread. Never panics: while the thread is being torn down it
+/// is a static empty string.
 pub(crate) fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|e| e.try_borrow().map(|text| text.as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The text of a panic payload.
@@ -43,239 +56,199 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
-/// Runs the body of a status-returning function: clears the last error, turns an error into its
-/// status and message, and stops a panic with [`iam_status::Panic`].
-pub(crate) fn guard(body: impl FnOnce() -> Result<(), FfiError>) -> iam_status {
-    set_last_error("");
+/// A type an exported function returns to C, and what C receives in its place when the body
+/// panicked.
+pub(crate) trait PanicOrDefault {
+    /// The value returned after a panic.
+    fn value() -> Self;
+}
+
+/// A type a function body returns, and what it returns when a required pointer argument is NULL
+/// (see `try_ref_from_ptr!`): an error naming the argument, or the type's default.
+pub(crate) trait NullParameterOrDefault {
+    /// The value returned when the argument `name` is NULL.
+    fn value(name: &'static str) -> Self;
+}
+
+/// A return type whose `Default` (0, false, `()`, an "unknown" variant) is what C receives after a
+/// panic or for a NULL argument. A trait of its own rather than `Default` itself, so that the
+/// blanket implementations below cannot collide with the pointer ones.
+pub(crate) trait Defaultable: Default {}
+
+impl Defaultable for () {}
+impl Defaultable for bool {}
+impl Defaultable for u16 {}
+impl Defaultable for u64 {}
+impl Defaultable for i64 {}
+impl Defaultable for usize {}
+
+impl<T: Defaultable> PanicOrDefault for T {
+    fn value() -> Self {
+        T::default()
+    }
+}
+
+impl<T> PanicOrDefault for *const T {
+    fn value() -> Self {
+        ptr::null()
+    }
+}
+
+impl<T> PanicOrDefault for *mut T {
+    fn value() -> Self {
+        ptr::null_mut()
+    }
+}
+
+impl PanicOrDefault for iam_status {
+    fn value() -> Self {
+        iam_status::Panic
+    }
+}
+
+impl<T: Defaultable> NullParameterOrDefault for T {
+    fn value(_name: &'static str) -> Self {
+        T::default()
+    }
+}
+
+impl<T> NullParameterOrDefault for *const T {
+    fn value(_name: &'static str) -> Self {
+        ptr::null()
+    }
+}
+
+impl<T> NullParameterOrDefault for *mut T {
+    fn value(_name: &'static str) -> Self {
+        ptr::null_mut()
+    }
+}
+
+impl NullParameterOrDefault for Result<(), FfiError> {
+    fn value(name: &'static str) -> Self {
+        Err(FfiError::NullParameter(name))
+    }
+}
+
+/// What the body of an exported function yields, and how that reaches C.
+pub(crate) trait Body {
+    /// The C return type.
+    type Output: PanicOrDefault;
+    /// Turns what the body yielded into what C receives.
+    fn finish(self) -> Self::Output;
+    /// Notes that the body panicked with `message` (before C receives
+    /// [`PanicOrDefault::value`]).
+    fn panicked(_message: &str) {}
+}
+
+/// A getter or a free function: the body's value goes to C as it is. The last error is left
+/// alone, so a message read with `iam_last_error` survives calls of these.
+impl<T: PanicOrDefault> Body for T {
+    type Output = T;
+    fn finish(self) -> T {
+        self
+    }
+}
+
+/// A status-returning function: success clears the last error; an error becomes its status and
+/// message; a panic becomes `IAM_STATUS_PANIC` with a message saying so.
+impl Body for Result<(), FfiError> {
+    type Output = iam_status;
+    fn finish(self) -> iam_status {
+        match self {
+            Ok(()) => {
+                set_last_error("");
+                iam_status::Ok
+            }
+            Err(e) => {
+                set_last_error(&e.to_string());
+                e.status()
+            }
+        }
+    }
+    fn panicked(message: &str) {
+        set_last_error(&format!("internal panic (a bug in iam): {message}"));
+    }
+}
+
+/// Runs `body`, stopping a panic; see [`ffi_panic_boundary!`].
+pub(crate) fn run<B: Body>(body: impl FnOnce() -> B) -> B::Output {
     match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => iam_status::Ok,
-        Ok(Err(e)) => {
-            set_last_error(&e.to_string());
-            e.status()
-        }
+        Ok(value) => value.finish(),
         Err(payload) => {
-            set_last_error(&format!(
-                "internal panic (a bug in iam): {}",
-                panic_message(payload.as_ref())
-            ));
-            iam_status::Panic
+            B::panicked(panic_message(payload.as_ref()));
+            PanicOrDefault::value()
         }
     }
 }
 
-/// Runs the body of a function that returns a plain value (a getter or a free function):
-/// a panic yields `fallback`. The last error is left alone.
-pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
-}
-
-/// A required string argument.
-///
-/// # Safety
-/// `ptr` must be NULL or point to a NUL-terminated string that stays valid and unchanged for `'a`.
-pub(crate) unsafe fn arg_str<'a>(
-    ptr: *const c_char,
-    name: &'static str,
-) -> Result<&'a str, FfiError> {
-    if ptr.is_null() {
-        return Err(FfiError::NullParameter(name));
-    }
-    // SAFETY: `ptr` is not NULL and the caller promises a valid NUL-terminated string.
-    let text = unsafe { CStr::from_ptr(ptr) };
-    text.to_str().map_err(|_| FfiError::InvalidUtf8(name))
-}
-
-/// An optional string argument (NULL means absent).
-///
-/// # Safety
-/// As [`arg_str`].
-pub(crate) unsafe fn arg_opt_str<'a>(
-    ptr: *const c_char,
-    name: &'static str,
-) -> Result<Option<&'a str>, FfiError> {
-    if ptr.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: forwarded from the caller.
-        unsafe { arg_str(ptr, name) }.map(Some)
-    }
-}
-
-/// A required borrowed object.
-///
-/// # Safety
-/// `ptr` must be NULL or point to a live `T` that is not mutated for `'a`.
-pub(crate) unsafe fn arg_ref<'a, T>(ptr: *const T, name: &'static str) -> Result<&'a T, FfiError> {
-    // SAFETY: the caller promises a NULL or valid, live pointer.
-    unsafe { ptr.as_ref() }.ok_or(FfiError::NullParameter(name))
-}
-
-/// A required out-parameter for a plain value.
-///
-/// # Safety
-/// `ptr` must be NULL or point to writable memory for a `T`, unaliased for `'a`.
-pub(crate) unsafe fn arg_out<'a, T>(
-    ptr: *mut T,
-    name: &'static str,
-) -> Result<&'a mut T, FfiError> {
-    // SAFETY: the caller promises a NULL or valid, writable, unaliased pointer.
-    unsafe { ptr.as_mut() }.ok_or(FfiError::NullParameter(name))
-}
-
-/// A required out-parameter that receives an owned pointer; it is set to NULL at once so that a
-/// failed call leaves NULL behind.
-///
-/// # Safety
-/// As [`arg_out`].
-pub(crate) unsafe fn arg_out_ptr<'a, T>(
-    ptr: *mut *mut T,
-    name: &'static str,
-) -> Result<&'a mut *mut T, FfiError> {
-    // SAFETY: forwarded from the caller.
-    let out = unsafe { arg_out(ptr, name) }?;
-    *out = std::ptr::null_mut();
-    Ok(out)
-}
-
-/// A list of strings given as a pointer and a count (the pointer may be NULL when the count is 0).
-///
-/// # Safety
-/// `ptr` must be NULL or point to `len` pointers, each NULL or a valid NUL-terminated string,
-/// all valid and unchanged for `'a`.
-pub(crate) unsafe fn arg_str_list<'a>(
-    ptr: *const *const c_char,
-    len: usize,
-    name: &'static str,
-) -> Result<Vec<&'a str>, FfiError> {
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    if ptr.is_null() {
-        return Err(FfiError::NullParameter(name));
-    }
-    // SAFETY: not NULL, and the caller promises `len` readable elements.
-    let items = unsafe { std::slice::from_raw_parts(ptr, len) };
-    items
-        .iter()
-        // SAFETY: each element is NULL or a valid string, as the caller promises.
-        .map(|p| unsafe { arg_str(*p, name) })
-        .collect()
-}
-
-/// A C copy of `text`, built so that no reallocation leaves an unwiped copy of a secret behind.
-pub(crate) fn c_string(text: &str, what: &'static str) -> Result<CString, FfiError> {
-    let mut bytes = Vec::with_capacity(text.len() + 1);
-    bytes.extend_from_slice(text.as_bytes());
-    CString::new(bytes).map_err(|e| {
-        let mut rejected = e.into_vec();
-        rejected.zeroize();
-        FfiError::InteriorNul(what)
-    })
-}
-
-/// Overwrites a C string's bytes with zeros and frees it.
-pub(crate) fn wipe(text: &mut CString) {
-    let mut bytes = std::mem::take(text).into_bytes_with_nul();
-    bytes.zeroize();
-}
-
-/// Hands a new string to the caller through `out`; free it with `iam_string_free`.
-pub(crate) fn give_string(
-    out: &mut *mut c_char,
-    text: &str,
-    what: &'static str,
-) -> Result<(), FfiError> {
-    *out = c_string(text, what)?.into_raw();
-    Ok(())
-}
-
-/// A type handed to C as an owned pointer made by [`give`], freed only by [`take_and_drop`]
-/// (through the type's own `*_free` function), so no handle is freed the wrong way.
-pub(crate) trait Handed {}
-
-impl Handed for crate::handle::iam_t {}
-impl Handed for crate::tokens::iam_tokens_t {}
-impl Handed for crate::principal::iam_principal_t {}
-impl Handed for crate::service_accounts::iam_db_credentials_t {}
-impl Handed for crate::elevation::iam_elevation_t {}
-
-/// Hands a new object to the caller through `out`; free it with its `*_free` function.
-pub(crate) fn give<T: Handed>(out: &mut *mut T, value: T) {
-    *out = Box::into_raw(Box::new(value));
-}
-
-/// Frees an object handed out by [`give`] and sets the caller's pointer to NULL. NULL, or a
-/// pointer to NULL, is ignored, so freeing twice through the same variable is harmless.
-///
-/// # Safety
-/// `slot` must be NULL or point to a pointer that is NULL or came from [`give`] with the same `T`
-/// and has not been freed through another copy.
-pub(crate) unsafe fn take_and_drop<T: Handed>(slot: *mut *mut T) {
-    // SAFETY: the caller promises `slot` is NULL or valid.
-    let Some(slot) = (unsafe { slot.as_mut() }) else {
-        return;
+/// Wraps the body of an exported function: the body runs as a closure (so `?` and `return`
+/// leave the body, not the function), a panic stops at the boundary, and what C receives, in
+/// either case, follows from the body's type through [`Body`].
+macro_rules! ffi_panic_boundary {
+    ( $($body:tt)* ) => {
+        $crate::boundary::run(|| { $($body)* })
     };
-    let ptr = std::mem::replace(slot, std::ptr::null_mut());
-    if !ptr.is_null() {
-        // SAFETY: `ptr` came from `Box::into_raw` in `give` and is freed only here, once.
-        drop(unsafe { Box::from_raw(ptr) });
-    }
 }
+pub(crate) use ffi_panic_boundary;
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::CStr;
+
     use super::*;
 
-    #[test]
-    fn a_panic_becomes_a_status_and_a_message() {
-        let status = guard(|| panic!("boom"));
-        assert_eq!(status, iam_status::Panic);
+    fn last_error() -> String {
         // SAFETY: the pointer is this thread's live last-error string.
-        let text = unsafe { CStr::from_ptr(last_error_ptr()) };
-        assert!(text.to_string_lossy().contains("boom"));
-        assert_eq!(guard(|| Ok(())), iam_status::Ok);
-        // SAFETY: as above.
-        assert!(unsafe { CStr::from_ptr(last_error_ptr()) }.is_empty());
-        assert_eq!(guard_value(7, || panic!("x")), 7);
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// A body that panics before it could return `value`.
+    fn fails<T>(value: T) -> T {
+        assert!(std::hint::black_box(false), "a bug");
+        value
     }
 
     #[test]
-    fn null_and_non_utf8_strings_are_statuses() {
-        // SAFETY: NULL and a valid NUL-terminated byte string.
-        unsafe {
-            assert!(matches!(
-                arg_str(std::ptr::null(), "s"),
-                Err(FfiError::NullParameter("s"))
-            ));
-            let bad = b"\xff\xfe\0";
-            assert!(matches!(
-                arg_str(bad.as_ptr().cast(), "s"),
-                Err(FfiError::InvalidUtf8("s"))
-            ));
-            assert_eq!(arg_opt_str(std::ptr::null(), "s").ok(), Some(None));
-        }
-    }
+    fn a_panic_becomes_the_return_types_fallback() {
+        let status: iam_status = ffi_panic_boundary! {
+            fails(Ok(()))
+        };
+        assert_eq!(status, iam_status::Panic);
+        assert!(last_error().contains("internal panic (a bug in iam): a bug"));
+        let status: iam_status = ffi_panic_boundary! { Ok(()) };
+        assert_eq!(status, iam_status::Ok);
+        assert!(last_error().is_empty());
 
-    impl Handed for u32 {}
-
-    #[test]
-    fn freeing_nulls_the_pointer() {
-        let mut p: *mut u32 = std::ptr::null_mut();
-        give(&mut p, 5);
-        // SAFETY: `p` came from `give` and is freed once; the second call sees NULL.
-        unsafe {
-            take_and_drop(&raw mut p);
-            assert!(p.is_null());
-            take_and_drop(&raw mut p);
-            take_and_drop::<u32>(std::ptr::null_mut());
-        }
+        let text: *const c_char = ffi_panic_boundary! { c"text".as_ptr() };
+        assert!(!text.is_null());
+        let text: *const c_char = ffi_panic_boundary! { fails(c"text".as_ptr()) };
+        assert!(text.is_null());
+        let count: usize = ffi_panic_boundary! { fails(1) };
+        assert_eq!(count, 0);
+        let flag: bool = ffi_panic_boundary! { fails(true) };
+        assert!(!flag);
     }
 
     #[test]
-    fn strings_with_nul_are_refused() {
-        assert!(c_string("a\0b", "x").is_err());
-        let mut c = c_string("secret", "x").expect("no NUL");
-        wipe(&mut c);
-        assert!(c.is_empty());
+    fn errors_become_their_status_and_getters_keep_the_message() {
+        let status: iam_status = ffi_panic_boundary! {
+            Err(FfiError::InvalidUtf8("name"))
+        };
+        assert_eq!(status, iam_status::InvalidUtf8);
+        let message = last_error();
+        assert!(message.contains("name"));
+        let _: *const c_char = ffi_panic_boundary! { fails(c"text".as_ptr()) };
+        assert_eq!(last_error(), message);
+    }
+
+    #[test]
+    fn a_null_parameter_is_named_or_defaults() {
+        let status = <Result<(), FfiError> as NullParameterOrDefault>::value("iam");
+        assert!(matches!(status, Err(FfiError::NullParameter("iam"))));
+        assert!(<*const u8 as NullParameterOrDefault>::value("p").is_null());
+        assert_eq!(<i64 as NullParameterOrDefault>::value("p"), 0);
     }
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use iam_core::{ElevationOutcome, SecretString, StepUpProof};
 
-use crate::boundary::{
-    arg_opt_str, arg_out, arg_out_ptr, arg_ref, arg_str, c_string, give, guard, guard_value,
-    take_and_drop, wipe,
-};
+use crate::args::{arg_opt_str, arg_out, arg_out_ptr, arg_str};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::{free_box, set_boxed_mut_ptr, try_ref_from_ptr, Castable, OwnershipBox};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::status::iam_status;
+use crate::strings::{c_string, wipe};
 
 /// What `iam_elevate` achieved: opaque to C. Either the role is open now (`active`: an access
 /// token carrying it and when it closes) or it waits for another account's approval (`pending`:
@@ -21,6 +21,16 @@ use crate::status::iam_status;
 /// it (the token is overwritten with zeros) with `iam_elevation_free`.
 #[allow(non_camel_case_types)]
 pub struct iam_elevation_t {
+    _private: [u8; 0],
+}
+
+impl Castable for iam_elevation_t {
+    type Ownership = OwnershipBox;
+    type RustType = ElevationAttempt;
+}
+
+/// What an [`iam_elevation_t`] points to: the outcome of one elevation attempt as C values.
+pub(crate) struct ElevationAttempt {
     role: CString,
     /// Active: the new access token carrying the role.
     access_token: Option<CString>,
@@ -32,14 +42,15 @@ pub struct iam_elevation_t {
     request_expires_at: i64,
 }
 
-impl iam_elevation_t {
+impl ElevationAttempt {
+    /// The C copy of what an elevation attempt achieved.
     fn new(role: &str, outcome: &ElevationOutcome) -> Result<Self, FfiError> {
         let role = c_string(role, "role")?;
         Ok(match outcome {
             ElevationOutcome::Active {
                 elevation,
                 access_token,
-            } => iam_elevation_t {
+            } => ElevationAttempt {
                 role,
                 access_token: Some(c_string(access_token.expose(), "access token")?),
                 since: elevation.since.as_secs(),
@@ -50,7 +61,7 @@ impl iam_elevation_t {
             ElevationOutcome::Pending {
                 request_id,
                 expires_at,
-            } => iam_elevation_t {
+            } => ElevationAttempt {
                 role,
                 access_token: None,
                 since: 0,
@@ -62,24 +73,12 @@ impl iam_elevation_t {
     }
 }
 
-impl Drop for iam_elevation_t {
+impl Drop for ElevationAttempt {
     fn drop(&mut self) {
         if let Some(token) = self.access_token.as_mut() {
             wipe(token);
         }
     }
-}
-
-/// Reads a field of an elevation, or `fallback` if the pointer is NULL (or on a panic).
-fn read<T: Copy>(
-    elevation: *const iam_elevation_t,
-    fallback: T,
-    field: impl FnOnce(&iam_elevation_t) -> T,
-) -> T {
-    guard_value(fallback, || {
-        // SAFETY: every getter's caller promises NULL or a live elevation.
-        unsafe { elevation.as_ref() }.map_or(fallback, field)
-    })
 }
 
 /// A borrowed pointer to an optional string, NULL when absent.
@@ -102,9 +101,9 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
     role: *const c_char,
     actor_token: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
@@ -119,7 +118,7 @@ pub unsafe extern "C" fn iam_grant_elevatable_role(
             )
             .await)?;
         Ok::<(), FfiError>(())
-    })
+    }
 }
 
 /// Takes an elevatable role away from an account; access tokens carrying it (open elevations)
@@ -135,9 +134,9 @@ pub unsafe extern "C" fn iam_revoke_elevatable_role(
     role: *const c_char,
     actor_token: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
@@ -152,7 +151,7 @@ pub unsafe extern "C" fn iam_revoke_elevatable_role(
             )
             .await)?;
         Ok::<(), FfiError>(())
-    })
+    }
 }
 
 /// Opens the elevatable `role` for the session of `access_token` (a login session's access
@@ -183,11 +182,11 @@ pub unsafe extern "C" fn iam_elevate(
     totp_code: *const c_char,
     out_elevation: *mut *mut iam_elevation_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_elevation, "out_elevation") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(access_token, "access_token") }?;
         // SAFETY: as above.
@@ -205,9 +204,9 @@ pub unsafe extern "C" fn iam_elevate(
             let principal = iam.verify(token).await?;
             Ok::<_, FfiError>(iam.elevate(&principal, role, duration, &proof).await?)
         })?;
-        give(out, iam_elevation_t::new(role, &outcome)?);
+        set_boxed_mut_ptr(out, ElevationAttempt::new(role, &outcome)?);
         Ok(())
-    })
+    }
 }
 
 /// Ends an open elevation of `role` early for the session of `access_token`. Every access token
@@ -222,9 +221,9 @@ pub unsafe extern "C" fn iam_end_elevation(
     access_token: *const c_char,
     role: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(access_token, "access_token") }?;
         // SAFETY: as above.
@@ -233,7 +232,7 @@ pub unsafe extern "C" fn iam_end_elevation(
             let principal = iam.verify(token).await?;
             Ok::<_, FfiError>(iam.end_elevation(&principal, role).await?)
         })
-    })
+    }
 }
 
 /// Approves a pending elevation request: the role opens for the requester's session, whose next
@@ -256,14 +255,14 @@ pub unsafe extern "C" fn iam_approve_elevation(
     request_id: *const c_char,
     out_until: *mut i64,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller promises NULL or writable.
         let mut out_until = unsafe { arg_out(out_until, "out_until") }.ok();
         if let Some(until) = out_until.as_deref_mut() {
             *until = 0;
         }
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(approver_access_token, "approver_access_token") }?;
         // SAFETY: as above.
@@ -276,7 +275,7 @@ pub unsafe extern "C" fn iam_approve_elevation(
             *until = elevation.until.as_secs();
         }
         Ok(())
-    })
+    }
 }
 
 /// Denies a pending elevation request (the same rights as approving it, and the same failures).
@@ -289,9 +288,9 @@ pub unsafe extern "C" fn iam_deny_elevation(
     approver_access_token: *const c_char,
     request_id: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(approver_access_token, "approver_access_token") }?;
         // SAFETY: as above.
@@ -300,7 +299,7 @@ pub unsafe extern "C" fn iam_deny_elevation(
             let approver = iam.verify(token).await?;
             Ok::<_, FfiError>(iam.deny_elevation(&approver, request_id).await?)
         })
-    })
+    }
 }
 
 /// Whether the elevation waits for approval (false if `elevation` is NULL).
@@ -309,7 +308,10 @@ pub unsafe extern "C" fn iam_deny_elevation(
 /// `elevation` must be NULL or a live `iam_elevation_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_elevation_is_pending(elevation: *const iam_elevation_t) -> bool {
-    read(elevation, false, |e| e.request_id.is_some())
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        try_ref_from_ptr!(elevation).request_id.is_some()
+    }
 }
 
 /// The role, or NULL if `elevation` is NULL. Borrowed: valid until `iam_elevation_free`.
@@ -318,7 +320,10 @@ pub unsafe extern "C" fn iam_elevation_is_pending(elevation: *const iam_elevatio
 /// `elevation` must be NULL or a live `iam_elevation_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_elevation_role(elevation: *const iam_elevation_t) -> *const c_char {
-    read(elevation, ptr::null(), |e| e.role.as_ptr())
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        try_ref_from_ptr!(elevation).role.as_ptr()
+    }
 }
 
 /// The new access token carrying the role (a PASETO v4.public bearer token; it expires no later
@@ -331,7 +336,11 @@ pub unsafe extern "C" fn iam_elevation_role(elevation: *const iam_elevation_t) -
 pub unsafe extern "C" fn iam_elevation_access_token(
     elevation: *const iam_elevation_t,
 ) -> *const c_char {
-    read(elevation, ptr::null(), |e| opt_ptr(e.access_token.as_ref()))
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        let e = try_ref_from_ptr!(elevation);
+        opt_ptr(e.access_token.as_ref())
+    }
 }
 
 /// When the role was opened, in seconds since the Unix epoch (0 when pending or if `elevation`
@@ -341,7 +350,10 @@ pub unsafe extern "C" fn iam_elevation_access_token(
 /// `elevation` must be NULL or a live `iam_elevation_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_elevation_since(elevation: *const iam_elevation_t) -> i64 {
-    read(elevation, 0, |e| e.since)
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        try_ref_from_ptr!(elevation).since
+    }
 }
 
 /// When the role closes, in seconds since the Unix epoch (0 when pending or if `elevation` is
@@ -351,7 +363,10 @@ pub unsafe extern "C" fn iam_elevation_since(elevation: *const iam_elevation_t) 
 /// `elevation` must be NULL or a live `iam_elevation_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_elevation_until(elevation: *const iam_elevation_t) -> i64 {
-    read(elevation, 0, |e| e.until)
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        try_ref_from_ptr!(elevation).until
+    }
 }
 
 /// The id of the pending request (for the approver), or NULL when active or if `elevation` is
@@ -363,7 +378,11 @@ pub unsafe extern "C" fn iam_elevation_until(elevation: *const iam_elevation_t) 
 pub unsafe extern "C" fn iam_elevation_request_id(
     elevation: *const iam_elevation_t,
 ) -> *const c_char {
-    read(elevation, ptr::null(), |e| opt_ptr(e.request_id.as_ref()))
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        let e = try_ref_from_ptr!(elevation);
+        opt_ptr(e.request_id.as_ref())
+    }
 }
 
 /// When the pending request lapses unanswered, in seconds since the Unix epoch (0 when active
@@ -375,7 +394,10 @@ pub unsafe extern "C" fn iam_elevation_request_id(
 pub unsafe extern "C" fn iam_elevation_request_expires_at(
     elevation: *const iam_elevation_t,
 ) -> i64 {
-    read(elevation, 0, |e| e.request_expires_at)
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live elevation.
+        try_ref_from_ptr!(elevation).request_expires_at
+    }
 }
 
 /// Overwrites the access token with zeros, frees the elevation and sets `*elevation` to NULL.
@@ -386,6 +408,8 @@ pub unsafe extern "C" fn iam_elevation_request_expires_at(
 /// freed through another copy. Strings borrowed from it are invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn iam_elevation_free(elevation: *mut *mut iam_elevation_t) {
-    // SAFETY: the caller's promises are those `take_and_drop` needs.
-    guard_value((), || unsafe { take_and_drop(elevation) });
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those `free_box` needs.
+        unsafe { free_box(elevation) }
+    }
 }

@@ -1,5 +1,5 @@
-//! [`iam_t`]: the handle that owns an `Iam` over a store and the tokio runtime that drives it,
-//! with the JSON configuration it is opened from.
+//! [`iam_t`]: the handle that owns an `Iam` over a store and the tokio runtime that drives it
+//! ([`Instance`]), with the JSON configuration it is opened from.
 
 use std::collections::BTreeMap;
 use std::ffi::c_char;
@@ -12,7 +12,9 @@ use serde::Deserialize;
 use tokio::runtime::Runtime;
 use zeroize::Zeroize;
 
-use crate::boundary::{arg_out_ptr, arg_str, give, guard, guard_value};
+use crate::args::{arg_out_ptr, arg_str};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::{set_boxed_mut_ptr, try_box_from_ptr, Castable, OwnershipBox};
 use crate::error::FfiError;
 use crate::status::iam_status;
 
@@ -26,11 +28,21 @@ const MAX_RECENT_AUTHENTICATION_SECS: u64 = 24 * 60 * 60;
 /// free it with `iam_free`. Safe to use from several threads at once.
 #[allow(non_camel_case_types)]
 pub struct iam_t {
+    _private: [u8; 0],
+}
+
+impl Castable for iam_t {
+    type Ownership = OwnershipBox;
+    type RustType = Instance;
+}
+
+/// What an [`iam_t`] points to: an `Iam` over its store and the runtime that drives it.
+pub(crate) struct Instance {
     pub(crate) backend: Backend,
     pub(crate) runtime: Runtime,
 }
 
-/// The store an [`iam_t`] runs over.
+/// The store an [`Instance`] runs over.
 pub(crate) enum Backend {
     /// In memory: everything is lost when the handle is freed.
     Memory(Iam<MemoryStore>),
@@ -42,7 +54,7 @@ pub(crate) enum Backend {
 /// store the handle has, blocking the calling thread until it completes.
 macro_rules! on_iam {
     ($handle:expr, |$iam:ident| $body:expr) => {{
-        let handle: &$crate::handle::iam_t = $handle;
+        let handle: &$crate::handle::Instance = $handle;
         $crate::handle::ensure_outside_runtime()?;
         match &handle.backend {
             $crate::handle::Backend::Memory($iam) => handle.runtime.block_on(async { $body }),
@@ -237,7 +249,7 @@ fn runtime(worker_threads: Option<usize>) -> Result<Runtime, FfiError> {
 }
 
 /// Opens an iam instance over a store made by `store` on a fresh runtime.
-fn open(json: &str, sqlite_path: Option<&str>) -> Result<iam_t, FfiError> {
+fn open(json: &str, sqlite_path: Option<&str>) -> Result<Instance, FfiError> {
     ensure_outside_runtime()?;
     let settings = parse_config(json)?;
     let runtime = runtime(settings.worker_threads)?;
@@ -251,7 +263,7 @@ fn open(json: &str, sqlite_path: Option<&str>) -> Result<iam_t, FfiError> {
             }
         })
     })?;
-    Ok(iam_t { backend, runtime })
+    Ok(Instance { backend, runtime })
 }
 
 /// Opens an iam instance over an in-memory store (everything is lost at `iam_free`), configured
@@ -276,14 +288,14 @@ pub unsafe extern "C" fn iam_open_memory(
     config_json: *const c_char,
     out: *mut *mut iam_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out, "out") }?;
         // SAFETY: as above.
         let json = unsafe { arg_str(config_json, "config_json") }?;
-        give(out, open(json, None)?);
+        set_boxed_mut_ptr(out, open(json, None)?);
         Ok(())
-    })
+    }
 }
 
 /// Opens an iam instance over the SQLite database at `path` (created, and migrated, if needed),
@@ -297,23 +309,23 @@ pub unsafe extern "C" fn iam_open_sqlite(
     config_json: *const c_char,
     out: *mut *mut iam_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out, "out") }?;
         // SAFETY: as above.
         let path = unsafe { arg_str(path, "path") }?;
         // SAFETY: as above.
         let json = unsafe { arg_str(config_json, "config_json") }?;
-        give(out, open(json, Some(path))?);
+        set_boxed_mut_ptr(out, open(json, Some(path))?);
         Ok(())
-    })
+    }
 }
 
-impl iam_t {
+impl Instance {
     /// Closes the store and stops the runtime. Outside any async runtime this waits for the
     /// runtime's threads; inside one (a misuse) it leaves them to finish in the background.
     fn shutdown(self) {
-        let iam_t { backend, runtime } = self;
+        let Instance { backend, runtime } = self;
         let blocking_allowed = ensure_outside_runtime().is_ok();
         if let (Backend::Sqlite(iam), true) = (&backend, blocking_allowed) {
             runtime.block_on(iam.store().close());
@@ -341,16 +353,10 @@ impl iam_t {
 /// freed through another copy.
 #[no_mangle]
 pub unsafe extern "C" fn iam_free(iam: *mut *mut iam_t) {
-    guard_value((), || {
-        let mut taken: *mut iam_t = std::ptr::null_mut();
-        // SAFETY: the caller promises `iam` is NULL or valid and writable.
-        if let Some(slot) = unsafe { iam.as_mut() } {
-            taken = std::mem::replace(slot, std::ptr::null_mut());
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those `try_box_from_ptr` needs.
+        if let Some(instance) = unsafe { try_box_from_ptr(iam) } {
+            instance.shutdown();
         }
-        if !taken.is_null() {
-            // SAFETY: `taken` came from `give` in `iam_open_*` and is freed once, here.
-            let handle = unsafe { Box::from_raw(taken) };
-            handle.shutdown();
-        }
-    });
+    }
 }

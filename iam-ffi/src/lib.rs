@@ -47,11 +47,25 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// The modules, in layers: a module uses only modules of the layers above its own, so the
+// dependencies between them form no cycle, and the low layers (1-4) know no handle type.
+//   1. status                  the C status codes (iam-core's error codes mapped)
+//   2. error                   FfiError (-> status)
+//   3. boundary                the panic boundary, fallbacks by return type, the last error
+//   4. castable                handle ownership and pointer conversion (-> boundary);
+//      args, strings, caller   plain arguments, strings handed out, the acting principal
+//   5. handle, principal, tokens              iam_t, iam_principal_t, iam_tokens_t
+//   6. accounts, api_tokens, audit, elevation, service_accounts, sessions, totp
+//                              the operations (-> handle and the handles they hand out)
+//   7. this root               re-exports, and the functions on strings and statuses
+// They are declared in alphabetical order, which is the order of the functions in the header.
 mod accounts;
 mod api_tokens;
+mod args;
 mod audit;
 mod boundary;
 mod caller;
+mod castable;
 mod elevation;
 mod error;
 mod handle;
@@ -59,10 +73,13 @@ mod principal;
 mod service_accounts;
 mod sessions;
 mod status;
+mod strings;
 mod tokens;
 mod totp;
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr};
+
+use crate::boundary::ffi_panic_boundary;
 
 pub use accounts::{iam_create_account, iam_find_account, iam_set_password};
 pub use api_tokens::{iam_create_api_token, iam_revoke_api_token, iam_verify_api_token};
@@ -100,30 +117,32 @@ pub use totp::{iam_confirm_totp, iam_enrol_totp};
 /// it. Each thread has its own.
 #[no_mangle]
 pub extern "C" fn iam_last_error() -> *const c_char {
-    boundary::guard_value(c"".as_ptr(), boundary::last_error_ptr)
+    // `last_error_ptr` never panics (a panic here would yield NULL) and never returns NULL.
+    ffi_panic_boundary! { boundary::last_error_ptr() }
 }
 
 /// The C name of a status code (e.g. `"IAM_STATUS_NOT_FOUND"`), or `"IAM_STATUS_UNKNOWN"` for a
 /// number that is no code. Static: never freed.
 #[no_mangle]
 pub extern "C" fn iam_status_name(status: i32) -> *const c_char {
-    let name: &'static std::ffi::CStr = match iam_status::from_code(status) {
-        Some(s) => s.c_name(),
-        None => c"IAM_STATUS_UNKNOWN",
-    };
-    name.as_ptr()
+    ffi_panic_boundary! {
+        let name: &'static CStr = match iam_status::from_code(status) {
+            Some(s) => s.c_name(),
+            None => c"IAM_STATUS_UNKNOWN",
+        };
+        name.as_ptr()
+    }
 }
 
 /// The library version, e.g. `"0.1.0"`. Static: never freed.
 #[no_mangle]
 pub extern "C" fn iam_version() -> *const c_char {
-    const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(v) => v,
-        Err(_) => c"unknown",
-    };
-    VERSION.as_ptr()
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    ffi_panic_boundary! { VERSION.as_ptr() }
 }
 
 /// Frees a string handed out by iam (an id, a token, an API token secret, a TOTP secret or URI),
@@ -135,17 +154,8 @@ pub extern "C" fn iam_version() -> *const c_char {
 /// string, not modified, and not freed through another copy.
 #[no_mangle]
 pub unsafe extern "C" fn iam_string_free(string: *mut *mut c_char) {
-    boundary::guard_value((), || {
-        // SAFETY: the caller promises NULL or a valid, writable pointer.
-        let Some(slot) = (unsafe { string.as_mut() }) else {
-            return;
-        };
-        let ptr = std::mem::replace(slot, std::ptr::null_mut());
-        if !ptr.is_null() {
-            // SAFETY: `ptr` came from `CString::into_raw` in `give_string`, unmodified, and is
-            // freed only here, once.
-            let mut owned = unsafe { CString::from_raw(ptr) };
-            boundary::wipe(&mut owned);
-        }
-    });
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those `free_string` needs.
+        unsafe { strings::free_string(string) }
+    }
 }

@@ -1,17 +1,16 @@
 //! Service (system) accounts: their one live token, and the database credentials kept for them.
 
 use std::ffi::{c_char, CString};
-use std::ptr;
 
 use iam_core::{DbCredentials, SecretString};
 
-use crate::boundary::{
-    arg_out, arg_out_ptr, arg_ref, arg_str, c_string, give, give_string, guard, guard_value,
-    take_and_drop, wipe,
-};
+use crate::args::{arg_out, arg_out_ptr, arg_str};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::{free_box, set_boxed_mut_ptr, try_ref_from_ptr, Castable, OwnershipBox};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::status::iam_status;
+use crate::strings::{c_string, give_string, wipe};
 
 /// Issues the token of a system account, revoking its previous one (there is exactly one live
 /// token per service account). The caller proves who it is with `actor_access_token`: an admin,
@@ -30,11 +29,11 @@ pub unsafe extern "C" fn iam_issue_service_token(
     out_token: *mut *mut c_char,
     out_expires_at: *mut i64,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_token, "out_token") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let actor_token = unsafe { arg_str(actor_access_token, "actor_access_token") }?;
         // SAFETY: as above.
@@ -49,7 +48,7 @@ pub unsafe extern "C" fn iam_issue_service_token(
             *expires = issued.expires_at.as_secs();
         }
         Ok(())
-    })
+    }
 }
 
 /// Revokes the live token of a system account. `actor_access_token` must belong to an admin.
@@ -62,9 +61,9 @@ pub unsafe extern "C" fn iam_revoke_service_token(
     actor_access_token: *const c_char,
     service_account_id: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let actor_token = unsafe { arg_str(actor_access_token, "actor_access_token") }?;
         // SAFETY: as above.
@@ -73,7 +72,7 @@ pub unsafe extern "C" fn iam_revoke_service_token(
             let actor = iam.verify(actor_token).await?;
             Ok::<_, FfiError>(iam.revoke_service_token(&actor, service_id).await?)
         })
-    })
+    }
 }
 
 /// Stores (or replaces) the database credentials kept for a system account, encrypted at rest.
@@ -92,9 +91,9 @@ pub unsafe extern "C" fn iam_store_db_credentials(
     user: *const c_char,
     password: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let actor_token = unsafe { arg_str(actor_access_token, "actor_access_token") }?;
         // SAFETY: as above.
@@ -114,7 +113,7 @@ pub unsafe extern "C" fn iam_store_db_credentials(
             let actor = iam.verify(actor_token).await?;
             Ok::<_, FfiError>(iam.store_db_credentials(&actor, service_id, &creds).await?)
         })
-    })
+    }
 }
 
 /// Database credentials fetched for a service account: opaque to C. Read them with the
@@ -122,6 +121,16 @@ pub unsafe extern "C" fn iam_store_db_credentials(
 /// `iam_db_credentials_free`.
 #[allow(non_camel_case_types)]
 pub struct iam_db_credentials_t {
+    _private: [u8; 0],
+}
+
+impl Castable for iam_db_credentials_t {
+    type Ownership = OwnershipBox;
+    type RustType = FetchedCredentials;
+}
+
+/// What an [`iam_db_credentials_t`] points to: fetched credentials as C strings.
+pub(crate) struct FetchedCredentials {
     host: CString,
     port: u16,
     database: CString,
@@ -129,7 +138,7 @@ pub struct iam_db_credentials_t {
     password: CString,
 }
 
-impl Drop for iam_db_credentials_t {
+impl Drop for FetchedCredentials {
     fn drop(&mut self) {
         wipe(&mut self.password);
     }
@@ -150,11 +159,11 @@ pub unsafe extern "C" fn iam_fetch_db_credentials(
     service_account_id: *const c_char,
     out_credentials: *mut *mut iam_db_credentials_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_credentials, "out_credentials") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let actor_token = unsafe { arg_str(actor_access_token, "actor_access_token") }?;
         // SAFETY: as above.
@@ -163,9 +172,9 @@ pub unsafe extern "C" fn iam_fetch_db_credentials(
             let actor = iam.verify(actor_token).await?;
             Ok::<_, FfiError>(iam.fetch_db_credentials(&actor, service_id).await?)
         })?;
-        give(
+        set_boxed_mut_ptr(
             out,
-            iam_db_credentials_t {
+            FetchedCredentials {
                 host: c_string(&creds.host, "host")?,
                 port: creds.port,
                 database: c_string(&creds.database, "database")?,
@@ -174,19 +183,7 @@ pub unsafe extern "C" fn iam_fetch_db_credentials(
             },
         );
         Ok(())
-    })
-}
-
-/// Reads a field of credentials, or `fallback` if the pointer is NULL (or on a panic).
-fn read<T: Copy>(
-    creds: *const iam_db_credentials_t,
-    fallback: T,
-    field: impl FnOnce(&iam_db_credentials_t) -> T,
-) -> T {
-    guard_value(fallback, || {
-        // SAFETY: every getter's caller promises NULL or live credentials.
-        unsafe { creds.as_ref() }.map_or(fallback, field)
-    })
+    }
 }
 
 /// The server host name, or NULL if `credentials` is NULL. Borrowed: valid until
@@ -198,7 +195,10 @@ fn read<T: Copy>(
 pub unsafe extern "C" fn iam_db_credentials_host(
     credentials: *const iam_db_credentials_t,
 ) -> *const c_char {
-    read(credentials, ptr::null(), |c| c.host.as_ptr())
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live set of credentials.
+        try_ref_from_ptr!(credentials).host.as_ptr()
+    }
 }
 
 /// The server port (0 if `credentials` is NULL).
@@ -207,7 +207,10 @@ pub unsafe extern "C" fn iam_db_credentials_host(
 /// `credentials` must be NULL or a live `iam_db_credentials_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_db_credentials_port(credentials: *const iam_db_credentials_t) -> u16 {
-    read(credentials, 0, |c| c.port)
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live set of credentials.
+        try_ref_from_ptr!(credentials).port
+    }
 }
 
 /// The database name, or NULL if `credentials` is NULL. Borrowed: valid until
@@ -219,7 +222,10 @@ pub unsafe extern "C" fn iam_db_credentials_port(credentials: *const iam_db_cred
 pub unsafe extern "C" fn iam_db_credentials_database(
     credentials: *const iam_db_credentials_t,
 ) -> *const c_char {
-    read(credentials, ptr::null(), |c| c.database.as_ptr())
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live set of credentials.
+        try_ref_from_ptr!(credentials).database.as_ptr()
+    }
 }
 
 /// The role (user) name, or NULL if `credentials` is NULL. Borrowed: valid until
@@ -231,7 +237,10 @@ pub unsafe extern "C" fn iam_db_credentials_database(
 pub unsafe extern "C" fn iam_db_credentials_user(
     credentials: *const iam_db_credentials_t,
 ) -> *const c_char {
-    read(credentials, ptr::null(), |c| c.user.as_ptr())
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live set of credentials.
+        try_ref_from_ptr!(credentials).user.as_ptr()
+    }
 }
 
 /// The password, or NULL if `credentials` is NULL. Borrowed: valid until
@@ -243,7 +252,10 @@ pub unsafe extern "C" fn iam_db_credentials_user(
 pub unsafe extern "C" fn iam_db_credentials_password(
     credentials: *const iam_db_credentials_t,
 ) -> *const c_char {
-    read(credentials, ptr::null(), |c| c.password.as_ptr())
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or a live set of credentials.
+        try_ref_from_ptr!(credentials).password.as_ptr()
+    }
 }
 
 /// Overwrites the password with zeros, frees the credentials and sets `*credentials` to NULL.
@@ -254,6 +266,8 @@ pub unsafe extern "C" fn iam_db_credentials_password(
 /// freed through another copy. Strings borrowed from it are invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn iam_db_credentials_free(credentials: *mut *mut iam_db_credentials_t) {
-    // SAFETY: the caller's promises are those `take_and_drop` needs.
-    guard_value((), || unsafe { take_and_drop(credentials) });
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those `free_box` needs.
+        unsafe { free_box(credentials) }
+    }
 }

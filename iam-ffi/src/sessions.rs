@@ -4,12 +4,14 @@ use std::ffi::c_char;
 
 use iam_core::{LoginRequest, SecretString};
 
-use crate::boundary::{arg_opt_str, arg_out_ptr, arg_ref, arg_str, give, guard};
+use crate::args::{arg_opt_str, arg_out_ptr, arg_str};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::{set_boxed_mut_ptr, try_ref_from_ptr};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
-use crate::principal::iam_principal_t;
+use crate::principal::{iam_principal_t, VerifiedPrincipal};
 use crate::status::iam_status;
-use crate::tokens::iam_tokens_t;
+use crate::tokens::{iam_tokens_t, Tokens};
 
 /// Logs in with username and password (and `totp_code`, six digits, once TOTP is on; NULL
 /// otherwise). On success `*out_tokens` holds the new session's token pair (free it with
@@ -29,11 +31,11 @@ pub unsafe extern "C" fn iam_login(
     totp_code: *const c_char,
     out_tokens: *mut *mut iam_tokens_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_tokens, "out_tokens") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let username = unsafe { arg_str(username, "username") }?;
         // SAFETY: as above.
@@ -45,9 +47,9 @@ pub unsafe extern "C" fn iam_login(
             request = request.with_totp(code);
         }
         let success = on_iam!(handle, |iam| iam.login(&request).await)?;
-        give(out, iam_tokens_t::new(&success.tokens)?);
+        set_boxed_mut_ptr(out, Tokens::new(&success.tokens)?);
         Ok(())
-    })
+    }
 }
 
 /// Trades a refresh token for a new pair; the old refresh token dies. Presenting a used refresh
@@ -63,17 +65,17 @@ pub unsafe extern "C" fn iam_refresh(
     refresh_token: *const c_char,
     out_tokens: *mut *mut iam_tokens_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_tokens, "out_tokens") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let refresh = unsafe { arg_str(refresh_token, "refresh_token") }?;
         let pair = on_iam!(handle, |iam| iam.refresh(refresh).await)?;
-        give(out, iam_tokens_t::new(&pair)?);
+        set_boxed_mut_ptr(out, Tokens::new(&pair)?);
         Ok(())
-    })
+    }
 }
 
 /// Verifies an access token (signature, expiry, issuer, audience, revocation). On success
@@ -90,17 +92,17 @@ pub unsafe extern "C" fn iam_verify(
     access_token: *const c_char,
     out_principal: *mut *mut iam_principal_t,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_principal, "out_principal") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let token = unsafe { arg_str(access_token, "access_token") }?;
         let principal = on_iam!(handle, |iam| iam.verify(token).await)?;
-        give(out, iam_principal_t::new(&principal)?);
+        set_boxed_mut_ptr(out, VerifiedPrincipal::new(&principal)?);
         Ok(())
-    })
+    }
 }
 
 /// Revokes a session: its refresh token dies and its access tokens stop verifying at once.
@@ -114,9 +116,9 @@ pub unsafe extern "C" fn iam_revoke_session(
     session_id: *const c_char,
     actor_token: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let session_id = unsafe { arg_str(session_id, "session_id") }?;
         // SAFETY: as above.
@@ -128,5 +130,5 @@ pub unsafe extern "C" fn iam_revoke_session(
             )
             .await)?;
         Ok::<(), FfiError>(())
-    })
+    }
 }

@@ -1,26 +1,38 @@
 //! [`iam_tokens_t`]: a token pair handed out by login and refresh, wiped when freed.
 
 use std::ffi::{c_char, CString};
-use std::ptr;
 
 use iam_core::TokenPair;
 
-use crate::boundary::{c_string, guard_value, take_and_drop, wipe};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::{free_box, try_ref_from_ptr, Castable, OwnershipBox};
 use crate::error::FfiError;
+use crate::strings::{c_string, wipe};
 
 /// An access token and a refresh token: opaque to C. Read it with the `iam_tokens_*` getters
 /// and free it (the tokens are overwritten with zeros) with `iam_tokens_free`.
 #[allow(non_camel_case_types)]
 pub struct iam_tokens_t {
+    _private: [u8; 0],
+}
+
+impl Castable for iam_tokens_t {
+    type Ownership = OwnershipBox;
+    type RustType = Tokens;
+}
+
+/// What an [`iam_tokens_t`] points to: the pair as C strings.
+pub(crate) struct Tokens {
     access_token: CString,
     refresh_token: CString,
     session_id: CString,
     expires_in: u64,
 }
 
-impl iam_tokens_t {
+impl Tokens {
+    /// The C copy of a token pair.
     pub(crate) fn new(pair: &TokenPair) -> Result<Self, FfiError> {
-        Ok(iam_tokens_t {
+        Ok(Tokens {
             access_token: c_string(pair.access_token.expose(), "access token")?,
             refresh_token: c_string(pair.refresh_token.expose(), "refresh token")?,
             session_id: c_string(&pair.session_id, "session id")?,
@@ -29,7 +41,7 @@ impl iam_tokens_t {
     }
 }
 
-impl Drop for iam_tokens_t {
+impl Drop for Tokens {
     fn drop(&mut self) {
         wipe(&mut self.access_token);
         wipe(&mut self.refresh_token);
@@ -43,10 +55,10 @@ impl Drop for iam_tokens_t {
 /// `tokens` must be NULL or a live `iam_tokens_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_tokens_access_token(tokens: *const iam_tokens_t) -> *const c_char {
-    guard_value(ptr::null(), || {
+    ffi_panic_boundary! {
         // SAFETY: the caller promises NULL or a live object.
-        unsafe { tokens.as_ref() }.map_or(ptr::null(), |t| t.access_token.as_ptr())
-    })
+        try_ref_from_ptr!(tokens).access_token.as_ptr()
+    }
 }
 
 /// The refresh token (opaque; present it once to `iam_refresh`), or NULL if `tokens` is NULL.
@@ -56,10 +68,10 @@ pub unsafe extern "C" fn iam_tokens_access_token(tokens: *const iam_tokens_t) ->
 /// `tokens` must be NULL or a live `iam_tokens_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_tokens_refresh_token(tokens: *const iam_tokens_t) -> *const c_char {
-    guard_value(ptr::null(), || {
+    ffi_panic_boundary! {
         // SAFETY: the caller promises NULL or a live object.
-        unsafe { tokens.as_ref() }.map_or(ptr::null(), |t| t.refresh_token.as_ptr())
-    })
+        try_ref_from_ptr!(tokens).refresh_token.as_ptr()
+    }
 }
 
 /// The id of the session the pair belongs to (for `iam_revoke_session`), or NULL if `tokens` is
@@ -69,10 +81,10 @@ pub unsafe extern "C" fn iam_tokens_refresh_token(tokens: *const iam_tokens_t) -
 /// `tokens` must be NULL or a live `iam_tokens_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_tokens_session_id(tokens: *const iam_tokens_t) -> *const c_char {
-    guard_value(ptr::null(), || {
+    ffi_panic_boundary! {
         // SAFETY: the caller promises NULL or a live object.
-        unsafe { tokens.as_ref() }.map_or(ptr::null(), |t| t.session_id.as_ptr())
-    })
+        try_ref_from_ptr!(tokens).session_id.as_ptr()
+    }
 }
 
 /// Seconds until the access token expires (0 if `tokens` is NULL).
@@ -81,10 +93,10 @@ pub unsafe extern "C" fn iam_tokens_session_id(tokens: *const iam_tokens_t) -> *
 /// `tokens` must be NULL or a live `iam_tokens_t`.
 #[no_mangle]
 pub unsafe extern "C" fn iam_tokens_expires_in(tokens: *const iam_tokens_t) -> u64 {
-    guard_value(0, || {
+    ffi_panic_boundary! {
         // SAFETY: the caller promises NULL or a live object.
-        unsafe { tokens.as_ref() }.map_or(0, |t| t.expires_in)
-    })
+        try_ref_from_ptr!(tokens).expires_in
+    }
 }
 
 /// Overwrites the tokens with zeros, frees them and sets `*tokens` to NULL. NULL, or a pointer
@@ -95,6 +107,8 @@ pub unsafe extern "C" fn iam_tokens_expires_in(tokens: *const iam_tokens_t) -> u
 /// freed through another copy. Strings borrowed from it are invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn iam_tokens_free(tokens: *mut *mut iam_tokens_t) {
-    // SAFETY: the caller's promises are those `take_and_drop` needs.
-    guard_value((), || unsafe { take_and_drop(tokens) });
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those `free_box` needs.
+        unsafe { free_box(tokens) }
+    }
 }

@@ -2,10 +2,13 @@
 
 use std::ffi::c_char;
 
-use crate::boundary::{arg_opt_str, arg_out_ptr, arg_ref, arg_str, give_string, guard};
+use crate::args::{arg_opt_str, arg_out_ptr, arg_str};
+use crate::boundary::ffi_panic_boundary;
+use crate::castable::try_ref_from_ptr;
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::status::iam_status;
+use crate::strings::{free_string, give_string};
 
 /// Starts TOTP enrolment for a human account. Returns the shared secret (base32, for typing into
 /// an authenticator) through `*out_secret_base32` and the `otpauth://totp/...` URI (for a QR code;
@@ -23,13 +26,13 @@ pub unsafe extern "C" fn iam_enrol_totp(
     out_secret_base32: *mut *mut c_char,
     out_uri: *mut *mut c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
         let out_secret = unsafe { arg_out_ptr(out_secret_base32, "out_secret_base32") }?;
         // SAFETY: as above.
         let out_uri = unsafe { arg_out_ptr(out_uri, "out_uri") }?;
         // SAFETY: as above.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
@@ -43,11 +46,11 @@ pub unsafe extern "C" fn iam_enrol_totp(
         give_string(out_secret, enrolment.secret_base32.expose(), "TOTP secret")?;
         if let Err(e) = give_string(out_uri, enrolment.uri.expose(), "TOTP URI") {
             // SAFETY: `out_secret` was just filled by `give_string` and is handed out nowhere else.
-            unsafe { crate::iam_string_free(out_secret) };
+            unsafe { free_string(out_secret) };
             return Err(e);
         }
         Ok(())
-    })
+    }
 }
 
 /// Confirms a pending TOTP enrolment with a current six-digit code; from then on login needs a
@@ -62,9 +65,9 @@ pub unsafe extern "C" fn iam_confirm_totp(
     code: *const c_char,
     actor_token: *const c_char,
 ) -> iam_status {
-    guard(|| {
+    ffi_panic_boundary! {
         // SAFETY: the caller's promises are those of this function.
-        let handle = unsafe { arg_ref(iam, "iam") }?;
+        let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
         let account_id = unsafe { arg_str(account_id, "account_id") }?;
         // SAFETY: as above.
@@ -79,5 +82,5 @@ pub unsafe extern "C" fn iam_confirm_totp(
             )
             .await)?;
         Ok::<(), FfiError>(())
-    })
+    }
 }
