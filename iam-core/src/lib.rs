@@ -42,6 +42,7 @@ pub mod oauth;
 pub mod offload;
 mod org;
 pub mod password;
+mod plan;
 pub mod random;
 pub mod revocation;
 pub mod secret;

@@ -5,6 +5,7 @@ mod verify;
 
 pub mod amr;
 mod api_tokens;
+mod rules;
 mod service_tokens;
 
 pub use amr::Amr;

@@ -11,7 +11,7 @@ use crate::iam::{Iam, MAX_ATTEMPTS};
 use crate::random::SecureRandom;
 use crate::revocation::RevokedSubject;
 use crate::secret::Sealer;
-use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+use crate::store::{Commit, ListQuery, RecordKind, Store, StoreError, Write};
 use crate::token::access::AccessClaims;
 use crate::token::keys::{self, KeyRing};
 use crate::token::PublicKeyInfo;
@@ -70,38 +70,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let actor = caller.audit_id();
         let kid = self
             .retrying(|| async {
-                let records = self
+                let mut keys = Vec::new();
+                for record in self
                     .inner
                     .store
                     .list(RecordKind::SigningKey, &ListQuery::default())
-                    .await?;
-                let mut writes = Vec::new();
-                for r in records {
-                    let mut k: keys::StoredKey = crate::json::from_body(&r.body)?;
-                    if k.retired_at.is_none() {
-                        k.retired_at = Some(now);
-                        let body = crate::json::to_body(&k)?;
-                        writes.push(Write::Update {
-                            expected_version: r.version,
-                            record: Record { body, ..r },
-                        });
-                    }
+                    .await?
+                {
+                    let key: keys::StoredKey = crate::json::from_body(&record.body)?;
+                    keys.push((record, key));
                 }
-                let new = keys::generate(&self.inner.rng, &self.inner.sealer, now)?;
-                let kid = new.id.clone();
-                writes.push(Write::Insert(new));
-                let audit = AuditDraft::new(AuditKind::SigningKeyRotated, now)
-                    .actor(actor)
-                    .detail("kid", kid.clone());
-                self.inner
-                    .store
-                    .commit(Commit {
-                        writes,
-                        audit: vec![audit],
-                        ..Commit::default()
-                    })
-                    .await?;
-                Ok(kid)
+                let new_key = keys::generate(&self.inner.rng, &self.inner.sealer, now)?;
+                let plan = super::rules::rotate_signing_key(keys, new_key, actor, now)?;
+                self.inner.store.commit(plan.commit).await?;
+                Ok(plan.output)
             })
             .await?;
         self.reload_keys().await?;
