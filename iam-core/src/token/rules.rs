@@ -59,12 +59,13 @@ mod tests {
         (record, stored)
     }
 
+    /// Existing keys with their retirement time, and the ids the rotation retires.
+    type Case<'a> = (&'a [(&'a str, Option<Timestamp>)], &'a [&'a str]);
+
     #[test]
     fn rotation_retires_only_signing_keys_and_inserts_the_new_one() {
         let now = Timestamp::from_millis(50_000);
         let old = Some(Timestamp::from_millis(20_000));
-        // (existing keys with their retirement, the ids the rotation retires)
-        type Case<'a> = (&'a [(&'a str, Option<Timestamp>)], &'a [&'a str]);
         let cases: [Case<'_>; 3] = [
             (&[], &[]),
             (&[("k1", None)], &["k1"]),
