@@ -110,7 +110,7 @@ pub struct ElevationPolicy {
     /// If set, another account holding this role must approve each activation.
     pub approver_role: Option<String>,
     /// The longest an activation may last (default 30 minutes).
-    #[serde(rename = "max_duration_secs", with = "secs")]
+    #[serde(rename = "max_duration_secs", with = "crate::clock::secs")]
     pub max_duration: Duration,
 }
 
@@ -225,21 +225,6 @@ impl Config {
             ));
         }
         self.passwords.validate()
-    }
-}
-
-/// Serde helpers for durations written as whole seconds.
-pub(crate) mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 

@@ -5,7 +5,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::store::ThrottleState;
 
 /// The back-off curve.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,10 +13,10 @@ pub struct ThrottlePolicy {
     /// Consecutive failures allowed with no wait (default 5).
     pub free_failures: u32,
     /// The wait after the first failure beyond the free ones (default 1 s); it doubles each time.
-    #[serde(with = "crate::config::secs")]
+    #[serde(with = "crate::clock::secs")]
     pub base_delay: Duration,
     /// The longest wait (default 15 minutes).
-    #[serde(with = "crate::config::secs")]
+    #[serde(with = "crate::clock::secs")]
     pub max_delay: Duration,
 }
 
@@ -66,6 +65,32 @@ impl ThrottlePolicy {
             Some(wait) => Err(wait),
             None => Ok(ThrottleState::after_failure(state, at)),
         }
+    }
+}
+
+/// The state of one throttle counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleState {
+    /// Consecutive failures since the last success.
+    pub failures: u32,
+    /// When the last failure happened.
+    pub last_failure: Timestamp,
+}
+
+impl ThrottleState {
+    /// The counter `state` (none yet when `None`) with one more failure at `at`; the failure
+    /// count saturates and the last failure time never moves back.
+    pub fn after_failure(state: Option<ThrottleState>, at: Timestamp) -> ThrottleState {
+        state.map_or(
+            ThrottleState {
+                failures: 1,
+                last_failure: at,
+            },
+            |s| ThrottleState {
+                failures: s.failures.saturating_add(1),
+                last_failure: s.last_failure.max(at),
+            },
+        )
     }
 }
 

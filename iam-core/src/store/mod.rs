@@ -7,12 +7,16 @@
 //! so races (two refreshes of one token, two accounts with one username) resolve inside
 //! the store, never in the caller.
 
+pub(crate) mod error;
+mod kind;
 mod memory;
 
+pub use crate::throttle::ThrottleState;
+pub use error::{StoreError, StoreResult};
+pub use kind::RecordKind;
 pub use memory::MemoryStore;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -21,101 +25,6 @@ use crate::audit::{AuditDraft, AuditEvent, AuditQuery};
 use crate::clock::Timestamp;
 use crate::revocation::{Revocation, RevocationCache, RevocationChange};
 use crate::throttle::ThrottlePolicy;
-
-/// What a [`Record`] holds; each kind is its own namespace for ids and lookups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    /// A human or system account; lookup is the username.
-    Account,
-    /// A login session; parent is the account id.
-    Session,
-    /// A refresh token (id is its keyed hash); parent is the session id.
-    RefreshToken,
-    /// A token-signing key (id is its PASERK pid).
-    SigningKey,
-    /// A service-account token grant; parent is the service account.
-    ServiceGrant,
-    /// A personal API token (id is its keyed hash, lookup its public id); parent is the owner.
-    ApiToken,
-    /// Sealed database credentials (id is the service account id).
-    DbCredentials,
-    /// An elevation awaiting approval; parent is the requester.
-    ElevationRequest,
-    /// A scheduled account deletion (id is the account id).
-    DeletionSchedule,
-    /// An organization; lookup is its name.
-    Organization,
-    /// A membership, indexed by organization (parent).
-    Membership,
-    /// The same membership, indexed by account (parent).
-    MembershipByAccount,
-    /// An OAuth client (id is the `client_id`); parent is the registering account.
-    OAuthClient,
-    /// An OAuth authorization code (id is its keyed hash).
-    AuthCode,
-    /// An account's consent to an OAuth client (id `account/client`); parent is the account.
-    OAuthConsent,
-    /// An OAuth token family from one code or device exchange (id is the tokens' `sid`); parent is the client.
-    OAuthFamily,
-    /// An OAuth refresh token (id is its keyed hash); parent is its family.
-    OAuthRefresh,
-    /// A device authorization (id is the keyed hash of the device code, lookup the user code); parent is the client.
-    DeviceCode,
-}
-
-impl RecordKind {
-    /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 18] = [
-        RecordKind::Account,
-        RecordKind::Session,
-        RecordKind::RefreshToken,
-        RecordKind::SigningKey,
-        RecordKind::ServiceGrant,
-        RecordKind::ApiToken,
-        RecordKind::DbCredentials,
-        RecordKind::ElevationRequest,
-        RecordKind::DeletionSchedule,
-        RecordKind::Organization,
-        RecordKind::Membership,
-        RecordKind::MembershipByAccount,
-        RecordKind::OAuthClient,
-        RecordKind::AuthCode,
-        RecordKind::OAuthConsent,
-        RecordKind::OAuthFamily,
-        RecordKind::OAuthRefresh,
-        RecordKind::DeviceCode,
-    ];
-
-    /// The stable name adapters store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordKind::Account => "account",
-            RecordKind::Session => "session",
-            RecordKind::RefreshToken => "refresh_token",
-            RecordKind::SigningKey => "signing_key",
-            RecordKind::ServiceGrant => "service_grant",
-            RecordKind::ApiToken => "api_token",
-            RecordKind::DbCredentials => "db_credentials",
-            RecordKind::ElevationRequest => "elevation_request",
-            RecordKind::DeletionSchedule => "deletion_schedule",
-            RecordKind::Organization => "organization",
-            RecordKind::Membership => "membership",
-            RecordKind::MembershipByAccount => "membership_by_account",
-            RecordKind::OAuthClient => "oauth_client",
-            RecordKind::AuthCode => "oauth_code",
-            RecordKind::OAuthConsent => "oauth_consent",
-            RecordKind::OAuthFamily => "oauth_family",
-            RecordKind::OAuthRefresh => "oauth_refresh",
-            RecordKind::DeviceCode => "oauth_device_code",
-        }
-    }
-
-    /// Parses a name written by [`RecordKind::as_str`].
-    pub fn parse(name: &str) -> Option<Self> {
-        RecordKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
 
 /// One stored object. The core owns the body's meaning; the store only indexes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,32 +119,6 @@ pub enum ThrottleWrite {
     },
 }
 
-/// The state of one throttle counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThrottleState {
-    /// Consecutive failures since the last success.
-    pub failures: u32,
-    /// When the last failure happened.
-    pub last_failure: Timestamp,
-}
-
-impl ThrottleState {
-    /// The counter `state` (none yet when `None`) with one more failure at `at`; the failure
-    /// count saturates and the last failure time never moves back.
-    pub fn after_failure(state: Option<ThrottleState>, at: Timestamp) -> ThrottleState {
-        state.map_or(
-            ThrottleState {
-                failures: 1,
-                last_failure: at,
-            },
-            |s| ThrottleState {
-                failures: s.failures.saturating_add(1),
-                last_failure: s.last_failure.max(at),
-            },
-        )
-    }
-}
-
 /// Everything one operation changes, applied atomically by [`Store::commit`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Commit {
@@ -248,45 +131,6 @@ pub struct Commit {
     /// Audit events, appended to the chain in order.
     pub audit: Vec<AuditDraft>,
 }
-
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// A write's expected version did not match (someone else changed the record first).
-    #[error("the record changed concurrently")]
-    Conflict,
-    /// An insert hit an existing id or lookup key.
-    #[error("a {kind:?} with that id or lookup already exists")]
-    Duplicate {
-        /// The kind whose uniqueness was violated.
-        kind: RecordKind,
-    },
-    /// The database is newer than this build understands.
-    #[error(
-        "the database schema is version {found}, newer than the supported version {supported}"
-    )]
-    SchemaTooNew {
-        /// The version found in the database.
-        found: i64,
-        /// The newest version this build knows.
-        supported: i64,
-    },
-    /// Stored data could not be read back (corruption or a foreign writer).
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// The backend failed (connection lost, disk full, ...).
-    #[error("store backend failed: {0}")]
-    Backend(String),
-    /// A [`ThrottleWrite::Reserve`] was refused: the back-off asks to wait `retry_after`.
-    #[error("throttled; retry after {retry_after:?}")]
-    Throttled {
-        /// How long the caller must still wait.
-        retry_after: Duration,
-    },
-}
-
-/// Result of a store call.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What [`Store::list`] returns: records of one kind, optionally of one parent, ordered by id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
