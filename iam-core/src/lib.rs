@@ -28,6 +28,41 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Design overview
+//!
+//! Every operation of [`Iam`] has the same three steps (see the `plan` module):
+//! **load** (store reads, one clock read, the costly Argon2id and TOTP checks), **decide** (a
+//! pure function of the loaded state, the input, `now` and the configuration, returning the
+//! [`store::Commit`] to apply and the output, or a typed [`Denial`]) and **commit** (one atomic
+//! [`Store::commit`], retried as a whole when it loses a race). The decisions live in each
+//! concept's `rules` module and are unit-tested without a store or an async runtime.
+//!
+//! Where each rule lives:
+//!
+//! - [`authz`]: who may do what. One function, [`authorize`], decides every action from the
+//!   principal's credential kind, roles, scopes and audience; every adapter goes through it.
+//! - [`account`]: accounts, roles, passwords, TOTP enrolment, scheduled deletion and the sweep.
+//! - [`session`]: login (with the throttle of [`throttle`]), sessions, refresh-token rotation
+//!   with reuse detection, logout.
+//! - `elevation`: time-boxed privilege elevation, step-up proofs, approvals and
+//!   re-authentication.
+//! - [`token`]: access tokens (PASETO v4.public claims, signing keys and their rotation,
+//!   verification), personal API tokens and service-account tokens.
+//! - [`oauth`]: the OAuth 2.0 authorization server. Its pure protocol pieces (request
+//!   parsing, PKCE, scopes, redirect matching, prompt and device-poll decisions) sit beside
+//!   the `serve` module, which runs the flows against the store.
+//! - `org`: organizations, memberships, invitations and organization tokens.
+//! - `vault`: sealed database credentials handed to service accounts.
+//! - [`audit`]: the hash-chained audit log, its events and its verification.
+//! - [`revocation`]: the in-memory revocation cache the store's change feed keeps current;
+//!   verification consults it and fails closed when the feed is down.
+//! - [`error`]: one vocabulary ([`ErrorCode`]) with a stable string and number per failure,
+//!   from which the HTTP and C adapters derive their statuses.
+//! - [`store`]: the persistence contract ([`Store`], [`store::Commit`], [`store::Write`]) and
+//!   the in-memory store; the `testing` feature holds the contract tests every store runs.
+//! - Primitives with no rules of their own: [`password`] (Argon2id through an [`Offload`]),
+//!   [`totp`], [`secret`] (sealing, keyed hashing, zeroizing strings), [`random`], [`clock`].
 
 pub mod account;
 pub mod audit;

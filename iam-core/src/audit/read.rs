@@ -22,7 +22,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Walks the whole audit chain; returns the number of events, or
-    /// [`Error::AuditChain`] naming the first broken link.
+    /// [`Error::AuditChain`](crate::Error::AuditChain) naming the first broken link.
     pub async fn verify_audit_chain(&self, caller: Caller<'_>) -> Result<u64> {
         self.may(caller, Action::ReadAudit)?;
         let mut verifier = ChainVerifier::default();

@@ -32,7 +32,7 @@ pub enum StoreError {
     /// The backend failed (connection lost, disk full, ...).
     #[error("store backend failed: {0}")]
     Backend(String),
-    /// A [`ThrottleWrite::Reserve`] was refused: the back-off asks to wait `retry_after`.
+    /// A [`ThrottleWrite::Reserve`](super::ThrottleWrite::Reserve) was refused: the back-off asks to wait `retry_after`.
     #[error("throttled; retry after {retry_after:?}")]
     Throttled {
         /// How long the caller must still wait.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a [`Record`] holds; each kind is its own namespace for ids and lookups.
+/// What a [`Record`](super::Record) holds; each kind is its own namespace for ids and lookups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
