@@ -6,26 +6,25 @@
 use std::sync::OnceLock;
 
 use iam_core::oauth::{AuthorizeRequest, ClientAuth, TokenRequest, TokenTypeHint};
-use iam_core::{Config, Iam, MasterKey, MemoryStore};
+use iam_core::{Config, Iam, Inline, MasterKey, MemoryStore};
 use libfuzzer_sys::fuzz_target;
+use pollster::block_on;
 
-fn setup() -> &'static (tokio::runtime::Runtime, Iam<MemoryStore>) {
-    static SETUP: OnceLock<(tokio::runtime::Runtime, Iam<MemoryStore>)> = OnceLock::new();
+fn setup() -> &'static Iam<MemoryStore> {
+    static SETUP: OnceLock<Iam<MemoryStore>> = OnceLock::new();
     SETUP.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
         let config = Config::new(MasterKey::from_bytes([5; 32]));
-        let iam = rt
-            .block_on(Iam::builder(MemoryStore::new(), config).open())
-            .expect("open");
-        (rt, iam)
+        block_on(
+            Iam::builder(MemoryStore::new(), config)
+                .offload(Inline)
+                .open(),
+        )
+        .expect("open")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (rt, iam) = setup();
+    let iam = setup();
     let params: Vec<(String, String)> = form_urlencoded::parse(data).into_owned().collect();
     for (_, value) in &params {
         let _ = iam_core::oauth::scope::parse_scope(value);
@@ -40,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             .map(|(_, v)| v.as_str())
     };
     let auth = ClientAuth::from_request(None, get("client_id"), get("client_secret"));
-    rt.block_on(async {
+    block_on(async {
         let _ = iam.authorize(&authorize, None).await;
         if let (Ok(token), Ok(auth)) = (token, auth) {
             // No client is registered, so no request can authenticate.

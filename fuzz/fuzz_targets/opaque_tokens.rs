@@ -3,33 +3,27 @@
 
 use std::sync::OnceLock;
 
-use iam_core::{Config, Iam, MasterKey, MemoryStore};
+use iam_core::{Config, Iam, Inline, MasterKey, MemoryStore};
 use libfuzzer_sys::fuzz_target;
+use pollster::block_on;
 
-fn setup() -> &'static (tokio::runtime::Runtime, Iam<MemoryStore>) {
-    static SETUP: OnceLock<(tokio::runtime::Runtime, Iam<MemoryStore>)> = OnceLock::new();
+fn setup() -> &'static Iam<MemoryStore> {
+    static SETUP: OnceLock<Iam<MemoryStore>> = OnceLock::new();
     SETUP.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let iam = rt
-            .block_on(
-                Iam::builder(
-                    MemoryStore::new(),
-                    Config::new(MasterKey::from_bytes([9; 32])),
-                )
+        let config = Config::new(MasterKey::from_bytes([9; 32]));
+        block_on(
+            Iam::builder(MemoryStore::new(), config)
+                .offload(Inline)
                 .open(),
-            )
-            .expect("open");
-        (rt, iam)
+        )
+        .expect("open")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (rt, iam) = setup();
+    let iam = setup();
     let text = String::from_utf8_lossy(data);
-    rt.block_on(async {
+    block_on(async {
         assert!(
             iam.refresh(&text).await.is_err(),
             "an unknown refresh token was accepted"

@@ -112,11 +112,7 @@ fuzz_target!(|ops: Vec<Op>| {
     if ops.len() > 64 {
         return;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(run(ops));
+    pollster::block_on(run(ops));
 });
 
 /// What the target knows of one account.
@@ -268,6 +264,7 @@ async fn run(ops: Vec<Op>) {
     let client_ttl = config.oauth.access_token_ttl;
     let iam = Iam::builder(MemoryStore::new(), config)
         .clock(clock.clone())
+        .offload(iam_core::Inline)
         .open()
         .await
         .expect("open");

@@ -16,14 +16,11 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
+        pollster::block_on(async {
             let mut config = Config::new(MasterKey::from_bytes([7; 32]));
             config.passwords = PasswordPolicy::insecure_fast_for_tests();
             let iam = Iam::builder(MemoryStore::new(), config)
+                .offload(iam_core::Inline)
                 .open()
                 .await
                 .expect("open");
