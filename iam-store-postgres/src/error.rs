@@ -1,6 +1,9 @@
 //! [`PostgresStoreError`]: why a store could not be opened, and how sqlx errors map to [`StoreError`].
 
 use iam_core::store::StoreError;
+use iam_sql_common::Dialect;
+
+use crate::dialect::PostgresDialect;
 
 /// Why [`crate::PostgresStore::open`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,27 +44,19 @@ impl From<PostgresStoreError> for StoreError {
     }
 }
 
-/// SQLSTATE `unique_violation`.
-const UNIQUE_VIOLATION: &str = "23505";
 /// SQLSTATE `serialization_failure`.
 const SERIALIZATION_FAILURE: &str = "40001";
 /// SQLSTATE `deadlock_detected`.
 const DEADLOCK_DETECTED: &str = "40P01";
-/// SQLSTATE class `XX` (internal errors such as `data_corrupted`, `index_corrupted`).
-const INTERNAL_ERROR_CLASS: &str = "XX";
 
-fn sqlstate(e: &sqlx::Error) -> Option<String> {
+/// The SQLSTATE code of a database error.
+pub(crate) fn sqlstate(e: &sqlx::Error) -> Option<String> {
     Some(e.as_database_error()?.code()?.into_owned())
 }
 
 /// Maps an error met while serving a store call.
 pub(crate) fn backend(e: &sqlx::Error) -> StoreError {
-    match sqlstate(e) {
-        Some(code) if code.starts_with(INTERNAL_ERROR_CLASS) => {
-            StoreError::Corrupt(format!("postgres: {e}"))
-        }
-        _ => StoreError::Backend(format!("postgres: {e}")),
-    }
+    PostgresDialect::backend(e)
 }
 
 /// Maps an error met while connecting.
@@ -71,36 +66,10 @@ pub(crate) fn connect_error(e: &sqlx::Error) -> PostgresStoreError {
     }
 }
 
-/// Whether `e` is a violated UNIQUE or PRIMARY KEY constraint.
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    sqlstate(e).as_deref() == Some(UNIQUE_VIOLATION)
-}
-
 /// Whether the transaction that met `e` may simply be run again (serialization failure, deadlock).
 pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     matches!(
         sqlstate(e).as_deref(),
         Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
     )
-}
-
-/// A failed commit attempt: either the store's verdict or a database error to classify.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// A verdict for the caller (`Conflict`, `Duplicate`, `Corrupt`, ...).
-    Store(StoreError),
-    /// A database error, possibly transient.
-    Sql(sqlx::Error),
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Sql(e)
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(e)
-    }
 }

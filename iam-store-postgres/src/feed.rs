@@ -30,14 +30,15 @@ use std::time::Duration;
 
 use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::StoreError;
+use iam_sql_common::{rows, Dialect};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 use sqlx::{Executor, Postgres, Row};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
+use crate::dialect::PostgresDialect;
 use crate::error::backend;
-use crate::rows;
 
 /// NOTIFY payloads must stay under 8000 bytes; larger change sets are sent as a bare revision.
 const MAX_PAYLOAD: usize = 7_900;
@@ -89,10 +90,10 @@ where
             .map_err(|e| backend(&e))?
             .is_some()
         {
-            list.push(rows::revocation_at(row, 1)?);
+            list.push(rows::revocation_at::<PostgresDialect>(row, 1)?);
         }
     }
-    let rev = rev.ok_or_else(|| rows::corrupt("revocation_head is empty"))?;
+    let rev = rev.ok_or_else(|| PostgresDialect::corrupt("revocation_head is empty"))?;
     Ok((rev, list))
 }
 

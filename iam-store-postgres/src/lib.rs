@@ -60,10 +60,10 @@
 //! stores them as given and keeps nothing else secret. Connection URLs may hold a password:
 //! they are never logged, and [`PostgresStoreOptions`]'s `Debug` leaves the password out.
 
+mod dialect;
 mod error;
 mod feed;
 mod options;
-mod rows;
 mod schema;
 mod store;
 

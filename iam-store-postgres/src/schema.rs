@@ -1,17 +1,23 @@
 //! The embedded, versioned schema and its migrations.
 
 use iam_core::store::StoreError;
+use iam_sql_common::schema::INDEXES_V1;
 use sqlx::{PgConnection, Row};
 
 use crate::error::backend;
 
-/// The migrations in order; the schema version is the number of migrations applied.
+/// The migrations in order, each as the scripts it runs; the schema version is the number of
+/// migrations applied.
+const MIGRATIONS: &[&[&str]] = &[
+    // 1: records, throttle counters, revocations (with their revision), audit chain (with its head).
+    &[TABLES_V1, INDEXES_V1],
+];
+
+/// The tables of migration 1 (its shared indexes are [`INDEXES_V1`]).
 ///
 /// Ids, parents and lookups use the "C" collation so that ordering is by bytes, as the store
 /// contract requires, whatever the database's default collation.
-const MIGRATIONS: &[&str] = &[
-    // 1: records, throttle counters, revocations (with their revision), audit chain (with its head).
-    r#"
+const TABLES_V1: &str = r#"
     CREATE TABLE records (
         kind       TEXT             NOT NULL,
         id         TEXT COLLATE "C" NOT NULL,
@@ -22,9 +28,6 @@ const MIGRATIONS: &[&str] = &[
         body       TEXT             NOT NULL,
         PRIMARY KEY (kind, id)
     );
-    CREATE UNIQUE INDEX records_lookup ON records (kind, lookup) WHERE lookup IS NOT NULL;
-    CREATE INDEX records_parent ON records (kind, parent, id) WHERE parent IS NOT NULL;
-    CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
 
     CREATE TABLE throttles (
         key          TEXT   NOT NULL PRIMARY KEY,
@@ -61,9 +64,6 @@ const MIGRATIONS: &[&str] = &[
         session   TEXT,
         detail    TEXT   NOT NULL
     );
-    CREATE INDEX audit_account ON audit (account, seq) WHERE account IS NOT NULL;
-    CREATE INDEX audit_kind ON audit (kind, seq);
-    CREATE INDEX audit_at ON audit (at, seq);
 
     -- One row: the last event of the chain. Appenders lock it FOR UPDATE, so concurrent commits
     -- append one after another and the chain never forks.
@@ -73,8 +73,7 @@ const MIGRATIONS: &[&str] = &[
         hash      BYTEA   NOT NULL
     );
     INSERT INTO audit_head (seq, hash) VALUES (0, decode(repeat('00', 32), 'hex'));
-    "#,
-];
+    "#;
 
 /// The newest schema version this build knows.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations, far below i64::MAX
@@ -118,14 +117,16 @@ pub(crate) async fn migrate(conn: &mut PgConnection, schema: &str) -> Result<(),
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in (1_i64..)
+    for (version, scripts) in (1_i64..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(found).unwrap_or(0))
     {
-        sqlx::raw_sql(sql)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| backend(&e))?;
+        for sql in *scripts {
+            sqlx::raw_sql(sql)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| backend(&e))?;
+        }
         sqlx::query("INSERT INTO iam_schema_version (version) VALUES ($1)")
             .bind(version)
             .execute(&mut *conn)

@@ -6,18 +6,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use iam_core::audit::{AuditEvent, AuditQuery, GENESIS};
 use iam_core::clock::Timestamp;
-use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
+use iam_core::revocation::{Revocation, RevocationCache};
 use iam_core::store::{
-    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
-    ThrottleState, ThrottleWrite, Write,
+    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreResult, ThrottleState,
 };
+use iam_sql_common::writes::{apply_revocation, apply_throttle, apply_write};
+use iam_sql_common::{reads, rows, AttemptError, Dialect};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{Connection, PgConnection, Row};
 
-use crate::error::{backend, connect_error, is_transient, is_unique_violation, Failure};
+use crate::dialect::PostgresDialect;
+use crate::error::{backend, connect_error, is_transient};
 use crate::feed::{notice_payload, Feed};
 use crate::options::PostgresStoreOptions;
-use crate::rows::{self, to_db_count, version_to_db, AUDIT_COLUMNS, RECORD_COLUMNS};
 use crate::schema;
 use crate::PostgresStoreError;
 
@@ -65,7 +66,7 @@ impl PostgresStore {
     }
 
     /// Connects as `options` say, creates the schema when missing and brings it to
-    /// [`crate::SCHEMA_VERSION`]; fails with [`StoreError::SchemaTooNew`] (inside
+    /// [`crate::SCHEMA_VERSION`]; fails with [`StoreError::SchemaTooNew`](iam_core::store::StoreError::SchemaTooNew) (inside
     /// [`PostgresStoreError::Store`]) when the database was written by a newer build.
     pub async fn open(options: PostgresStoreOptions) -> Result<Self, PostgresStoreError> {
         options.validate()?;
@@ -130,13 +131,13 @@ impl PostgresStore {
     }
 
     /// One attempt at `commit`; returns the revocation revision it produced, if any.
-    async fn try_commit(&self, commit: &Commit) -> Result<Option<i64>, Failure> {
+    async fn try_commit(&self, commit: &Commit) -> Result<Option<i64>, AttemptError> {
         let mut tx = self.pool.begin().await?;
         for w in &commit.writes {
-            apply_write(&mut tx, w).await?;
+            apply_write::<PostgresDialect>(&mut tx, w).await?;
         }
         for t in &commit.throttle {
-            apply_throttle(&mut tx, t).await?;
+            apply_throttle::<PostgresDialect>(&mut tx, t).await?;
         }
         let mut rev = None;
         if !commit.revocations.is_empty() {
@@ -146,7 +147,7 @@ impl PostgresStore {
                     .fetch_one(&mut *tx)
                     .await?;
             for c in &commit.revocations {
-                apply_revocation(&mut tx, c).await?;
+                apply_revocation::<PostgresDialect>(&mut tx, c).await?;
             }
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(&self.channel)
@@ -165,19 +166,19 @@ impl PostgresStore {
     async fn retrying<T, F, Fut>(&self, attempt: F) -> StoreResult<T>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Failure>>,
+        Fut: std::future::Future<Output = Result<T, AttemptError>>,
     {
         let mut retries = 0;
         loop {
             match attempt().await {
                 Ok(v) => return Ok(v),
-                Err(Failure::Store(e)) => return Err(e),
-                Err(Failure::Sql(e)) if is_transient(&e) && retries < self.commit_retries => {
+                Err(AttemptError::Verdict(e)) => return Err(e),
+                Err(AttemptError::Sql(e)) if is_transient(&e) && retries < self.commit_retries => {
                     retries += 1;
                     tracing::debug!(retries, error = %e, "transaction met a transient failure; retrying");
                     tokio::time::sleep(retry_pause(retries)).await;
                 }
-                Err(Failure::Sql(e)) => return Err(backend(&e)),
+                Err(AttemptError::Sql(e)) => return Err(backend(&e)),
             }
         }
     }
@@ -187,7 +188,7 @@ impl PostgresStore {
         &self,
         now: Timestamp,
         throttles_idle_since: Timestamp,
-    ) -> Result<PruneReport, Failure> {
+    ) -> Result<PruneReport, AttemptError> {
         let mut tx = self.pool.begin().await?;
         let counts = sqlx::query(
             "WITH gone AS (DELETE FROM records WHERE expires_at <= $1 RETURNING kind)
@@ -200,8 +201,8 @@ impl PostgresStore {
         for row in &counts {
             let kind: String = row.try_get(0)?;
             let n: i64 = row.try_get(1)?;
-            let kind =
-                RecordKind::parse(&kind).ok_or_else(|| rows::corrupt("unknown record kind"))?;
+            let kind = RecordKind::parse(&kind)
+                .ok_or_else(|| PostgresDialect::corrupt("unknown record kind"))?;
             per_kind.push((kind, u64::try_from(n).unwrap_or(0)));
         }
         let throttles = sqlx::query("DELETE FROM throttles WHERE last_failure <= $1")
@@ -228,191 +229,10 @@ impl PostgresStore {
             revocations,
         })
     }
-
-    async fn load_revocations(&self) -> StoreResult<Vec<Revocation>> {
-        sqlx::query("SELECT subject, id, issued_before, until FROM revocations")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .iter()
-            .map(|r| rows::revocation_at(r, 0))
-            .collect()
-    }
-}
-
-/// Applies one write; `Err` aborts the transaction.
-async fn apply_write(conn: &mut PgConnection, write: &Write) -> Result<(), Failure> {
-    match write {
-        Write::Insert(r) => {
-            let done = sqlx::query(
-                "INSERT INTO records (kind, id, version, parent, lookup, expires_at, body)
-                 VALUES ($1, $2, 1, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(r.kind.as_str())
-            .bind(&r.id)
-            .bind(&r.parent)
-            .bind(&r.lookup)
-            .bind(r.expires_at.map(Timestamp::as_millis))
-            .bind(&r.body)
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Duplicate { kind: r.kind }.into());
-            }
-        }
-        Write::Update {
-            record: r,
-            expected_version,
-        } => {
-            let Some(expected) = version_to_db(*expected_version) else {
-                return Err(StoreError::Conflict.into());
-            };
-            let done = sqlx::query(
-                "UPDATE records SET version = version + 1, parent = $1, lookup = $2, expires_at = $3, body = $4
-                 WHERE kind = $5 AND id = $6 AND version = $7",
-            )
-            .bind(&r.parent)
-            .bind(&r.lookup)
-            .bind(r.expires_at.map(Timestamp::as_millis))
-            .bind(&r.body)
-            .bind(r.kind.as_str())
-            .bind(&r.id)
-            .bind(expected)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Failure::Store(StoreError::Duplicate { kind: r.kind })
-                } else {
-                    Failure::Sql(e)
-                }
-            })?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict.into());
-            }
-        }
-        Write::Delete {
-            kind,
-            id,
-            expected_version,
-        } => {
-            let Some(expected) = version_to_db(*expected_version) else {
-                return Err(StoreError::Conflict.into());
-            };
-            let done =
-                sqlx::query("DELETE FROM records WHERE kind = $1 AND id = $2 AND version = $3")
-                    .bind(kind.as_str())
-                    .bind(id)
-                    .bind(expected)
-                    .execute(&mut *conn)
-                    .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict.into());
-            }
-        }
-        // `FOR SHARE` locks the row until the transaction ends: a concurrent update waits for
-        // this commit, and one that committed first is seen (read committed re-reads the row).
-        Write::Check {
-            kind,
-            id,
-            expected_version,
-        } => {
-            let Some(expected) = version_to_db(*expected_version) else {
-                return Err(StoreError::Conflict.into());
-            };
-            let found = sqlx::query(
-                "SELECT 1 FROM records WHERE kind = $1 AND id = $2 AND version = $3 FOR SHARE",
-            )
-            .bind(kind.as_str())
-            .bind(id)
-            .bind(expected)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if found.is_none() {
-                return Err(StoreError::Conflict.into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
-/// [`StoreError::Throttled`], aborting the commit.
-///
-/// A reservation first locks the counter row, creating it with no failures when missing
-/// (`INSERT .. ON CONFLICT DO UPDATE` always yields the row, locked, whatever runs
-/// concurrently), decides with the policy, then writes the outcome. Concurrent reservations on
-/// one key queue on the row lock until the transaction ends, and each decides on the state its
-/// predecessor committed; a refused or failed one rolls back, its placeholder row with it.
-async fn apply_throttle(conn: &mut PgConnection, t: &ThrottleWrite) -> Result<(), Failure> {
-    let q = match t {
-        ThrottleWrite::Reserve { key, at, policy } => {
-            let locked = sqlx::query(
-                "INSERT INTO throttles AS t (key, failures, last_failure) VALUES ($1, 0, $2)
-                 ON CONFLICT (key) DO UPDATE SET failures = t.failures
-                 RETURNING failures, last_failure",
-            )
-            .bind(key)
-            .bind(at.as_millis())
-            .fetch_one(&mut *conn)
-            .await?;
-            let current = rows::throttle(&locked)?;
-            // A row with no failures is the placeholder just made: no counter yet.
-            let current = Some(current).filter(|c| c.failures > 0);
-            let next = policy
-                .admit(current, *at)
-                .map_err(|retry_after| StoreError::Throttled { retry_after })?;
-            sqlx::query("UPDATE throttles SET failures = $2, last_failure = $3 WHERE key = $1")
-                .bind(key)
-                .bind(i64::from(next.failures))
-                .bind(next.last_failure.as_millis())
-        }
-        ThrottleWrite::Refund { key } => {
-            sqlx::query("UPDATE throttles SET failures = failures - 1 WHERE key = $1")
-                .bind(key)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("DELETE FROM throttles WHERE key = $1 AND failures <= 0").bind(key)
-        }
-        ThrottleWrite::Failure { key, at } => sqlx::query(
-            "INSERT INTO throttles AS t (key, failures, last_failure) VALUES ($1, 1, $2)
-             ON CONFLICT (key) DO UPDATE SET
-                failures = LEAST(t.failures + 1, 4294967295),
-                last_failure = GREATEST(t.last_failure, EXCLUDED.last_failure)",
-        )
-        .bind(key)
-        .bind(at.as_millis()),
-        ThrottleWrite::Reset { key } => {
-            sqlx::query("DELETE FROM throttles WHERE key = $1").bind(key)
-        }
-    };
-    q.execute(&mut *conn).await?;
-    Ok(())
-}
-
-async fn apply_revocation(conn: &mut PgConnection, c: &RevocationChange) -> Result<(), Failure> {
-    let q = match c {
-        RevocationChange::Put(r) => sqlx::query(
-            "INSERT INTO revocations (subject, id, issued_before, until) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (subject, id) DO UPDATE SET
-                issued_before = EXCLUDED.issued_before, until = EXCLUDED.until",
-        )
-        .bind(r.subject.as_str())
-        .bind(&r.id)
-        .bind(r.issued_before.as_millis())
-        .bind(r.until.as_millis()),
-        RevocationChange::Lift { subject, id } => {
-            sqlx::query("DELETE FROM revocations WHERE subject = $1 AND id = $2")
-                .bind(subject.as_str())
-                .bind(id)
-        }
-    };
-    q.execute(&mut *conn).await?;
-    Ok(())
 }
 
 /// Appends the commit's drafts after the chain head, which stays locked until commit.
-async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Failure> {
+async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), AttemptError> {
     if commit.audit.is_empty() {
         return Ok(());
     }
@@ -425,8 +245,8 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Fa
         (0, GENESIS)
     } else {
         (
-            u64::try_from(seq).map_err(|_| rows::corrupt("negative audit sequence"))?,
-            rows::hash(&hash)?,
+            u64::try_from(seq).map_err(|_| PostgresDialect::corrupt("negative audit sequence"))?,
+            rows::hash::<PostgresDialect>(&hash)?,
         )
     };
     let mut seqs = Vec::with_capacity(commit.audit.len());
@@ -440,12 +260,15 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Fa
     let mut details = Vec::with_capacity(commit.audit.len());
     for draft in &commit.audit {
         let e = AuditEvent::chain(seq, prev, draft.clone());
-        seqs.push(i64::try_from(e.seq).map_err(|_| rows::corrupt("audit sequence overflow"))?);
+        seqs.push(
+            i64::try_from(e.seq)
+                .map_err(|_| PostgresDialect::corrupt("audit sequence overflow"))?,
+        );
         prevs.push(e.prev_hash.to_vec());
         hashes.push(e.hash.to_vec());
         ats.push(e.draft.at.as_millis());
         kinds.push(e.draft.kind.as_str());
-        details.push(rows::detail_json(&e.draft.detail)?);
+        details.push(rows::detail_json::<PostgresDialect>(&e.draft.detail)?);
         actors.push(e.draft.actor);
         accounts.push(e.draft.account);
         sessions.push(e.draft.session);
@@ -470,7 +293,7 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), Fa
     .bind(&accounts)
     .bind(&sessions)
     .bind(&details)
-    .bind(i64::try_from(seq).map_err(|_| rows::corrupt("audit sequence overflow"))?)
+    .bind(i64::try_from(seq).map_err(|_| PostgresDialect::corrupt("audit sequence overflow"))?)
     .bind(prev.as_slice())
     .execute(&mut *conn)
     .await?;
@@ -498,63 +321,26 @@ impl Store for PostgresStore {
         if !storable(id) {
             return Ok(None);
         }
-        sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = $1 AND id = $2"
-        ))
-        .bind(kind.as_str())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?
-        .as_ref()
-        .map(rows::record)
-        .transpose()
+        reads::get::<PostgresDialect>(&self.pool, kind, id).await
     }
 
     async fn find(&self, kind: RecordKind, lookup: &str) -> StoreResult<Option<Record>> {
         if !storable(lookup) {
             return Ok(None);
         }
-        sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = $1 AND lookup = $2"
-        ))
-        .bind(kind.as_str())
-        .bind(lookup)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?
-        .as_ref()
-        .map(rows::record)
-        .transpose()
+        reads::find::<PostgresDialect>(&self.pool, kind, lookup).await
     }
 
     async fn list(&self, kind: RecordKind, query: &ListQuery) -> StoreResult<Vec<Record>> {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = "
-        ));
-        q.push_bind(kind.as_str());
-        if let Some(parent) = &query.parent {
-            if !storable(parent) {
-                return Ok(Vec::new());
-            }
-            q.push(" AND parent = ").push_bind(parent);
+        if query.parent.as_deref().is_some_and(|p| !storable(p)) {
+            return Ok(Vec::new());
         }
-        if let Some(after) = &query.after {
-            // No stored id holds NUL, so the ids after "x\0..." are exactly those after "x".
-            let cut = after.split('\0').next().unwrap_or_default();
-            q.push(" AND id > ").push_bind(cut);
+        // No stored id holds NUL, so the ids after "x\0..." are exactly those after "x".
+        let mut query = query.clone();
+        if let Some(after) = &mut query.after {
+            after.truncate(after.find('\0').unwrap_or(after.len()));
         }
-        q.push(" ORDER BY id");
-        if let Some(limit) = query.limit {
-            q.push(" LIMIT ").push_bind(to_db_count(limit));
-        }
-        q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .iter()
-            .map(rows::record)
-            .collect()
+        reads::list::<PostgresDialect>(&self.pool, kind, &query).await
     }
 
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
@@ -573,53 +359,18 @@ impl Store for PostgresStore {
         if !storable(key) {
             return Ok(None);
         }
-        sqlx::query("SELECT failures, last_failure FROM throttles WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .as_ref()
-            .map(rows::throttle)
-            .transpose()
+        reads::throttle::<PostgresDialect>(&self.pool, key).await
     }
 
     async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-        let mut q: QueryBuilder<Postgres> =
-            QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE TRUE"));
-        if let Some(account) = &query.account {
-            if !storable(account) {
-                return Ok(Vec::new());
-            }
-            q.push(" AND account = ").push_bind(account);
+        if query.account.as_deref().is_some_and(|a| !storable(a)) {
+            return Ok(Vec::new());
         }
-        if let Some(kind) = query.kind {
-            q.push(" AND kind = ").push_bind(kind.as_str());
-        }
-        if let Some(from) = query.from {
-            q.push(" AND at >= ").push_bind(from.as_millis());
-        }
-        if let Some(to) = query.to {
-            q.push(" AND at < ").push_bind(to.as_millis());
-        }
-        if let Some(after) = query.after_seq {
-            q.push(" AND seq > ")
-                .push_bind(i64::try_from(after).unwrap_or(i64::MAX));
-        }
-        q.push(" ORDER BY seq");
-        if let Some(limit) = query.limit {
-            q.push(" LIMIT ").push_bind(to_db_count(limit));
-        }
-        q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .iter()
-            .map(rows::audit_event)
-            .collect()
+        reads::audit::<PostgresDialect>(&self.pool, query).await
     }
 
     async fn revocations(&self) -> StoreResult<Vec<Revocation>> {
-        self.load_revocations().await
+        reads::revocations::<PostgresDialect>(&self.pool).await
     }
 
     /// Loads `cache` and feeds it every later revocation committed through any `PostgresStore`

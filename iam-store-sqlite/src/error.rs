@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use iam_core::store::StoreError;
+use iam_sql_common::Dialect;
+
+use crate::dialect::SqliteDialect;
 
 /// Why [`crate::SqliteStore::open`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +57,9 @@ pub(crate) fn primary_code(e: &sqlx::Error) -> Option<i64> {
 }
 
 const SQLITE_READONLY: i64 = 8;
-const SQLITE_CORRUPT: i64 = 11;
+pub(crate) const SQLITE_CORRUPT: i64 = 11;
 const SQLITE_CANTOPEN: i64 = 14;
-const SQLITE_NOTADB: i64 = 26;
+pub(crate) const SQLITE_NOTADB: i64 = 26;
 
 /// Maps an error met while opening `path`.
 pub(crate) fn open_error(path: &Path, e: sqlx::Error) -> SqliteStoreError {
@@ -85,14 +88,5 @@ pub(crate) fn open_error(path: &Path, e: sqlx::Error) -> SqliteStoreError {
 
 /// Maps an error met while serving a store call.
 pub(crate) fn backend(e: &sqlx::Error) -> StoreError {
-    match primary_code(e) {
-        Some(SQLITE_CORRUPT | SQLITE_NOTADB) => StoreError::Corrupt(format!("sqlite: {e}")),
-        _ => StoreError::Backend(format!("sqlite: {e}")),
-    }
-}
-
-/// Whether `e` is a violated UNIQUE or PRIMARY KEY constraint.
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+    SqliteDialect::backend(e)
 }

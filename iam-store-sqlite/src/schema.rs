@@ -1,11 +1,17 @@
 //! The embedded, versioned schema and its migrations.
 
+use iam_sql_common::schema::INDEXES_V1;
 use sqlx::{Row, SqliteConnection};
 
-/// The migrations in order; the schema version is the number of migrations applied.
-const MIGRATIONS: &[&str] = &[
+/// The migrations in order, each as the scripts it runs; the schema version is the number of
+/// migrations applied.
+const MIGRATIONS: &[&[&str]] = &[
     // 1: records, throttle counters, revocations, audit chain.
-    r"
+    &[TABLES_V1, INDEXES_V1],
+];
+
+/// The tables of migration 1 (its indexes are [`INDEXES_V1`], shared with PostgreSQL).
+const TABLES_V1: &str = r"
     CREATE TABLE records (
         kind       TEXT    NOT NULL,
         id         TEXT    NOT NULL,
@@ -16,9 +22,6 @@ const MIGRATIONS: &[&str] = &[
         body       TEXT    NOT NULL,
         PRIMARY KEY (kind, id)
     ) WITHOUT ROWID;
-    CREATE UNIQUE INDEX records_lookup ON records (kind, lookup) WHERE lookup IS NOT NULL;
-    CREATE INDEX records_parent ON records (kind, parent, id) WHERE parent IS NOT NULL;
-    CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
 
     CREATE TABLE throttles (
         key          TEXT    NOT NULL PRIMARY KEY,
@@ -45,11 +48,7 @@ const MIGRATIONS: &[&str] = &[
         session   TEXT,
         detail    TEXT    NOT NULL
     );
-    CREATE INDEX audit_account ON audit (account, seq) WHERE account IS NOT NULL;
-    CREATE INDEX audit_kind ON audit (kind, seq);
-    CREATE INDEX audit_at ON audit (at, seq);
-    ",
-];
+    ";
 
 /// The newest schema version this build knows.
 #[allow(clippy::cast_possible_wrap)] // a few migrations, nowhere near i64::MAX
@@ -135,8 +134,10 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<(), MigrateEr
         .await?;
     }
     let applied = applied(found)?;
-    for (version, sql) in (1..).zip(MIGRATIONS).skip(applied) {
-        sqlx::raw_sql(sql).execute(&mut *conn).await?;
+    for (version, scripts) in (1..).zip(MIGRATIONS).skip(applied) {
+        for sql in *scripts {
+            sqlx::raw_sql(sql).execute(&mut *conn).await?;
+        }
         sqlx::query(
             "INSERT INTO iam_schema_version (version, applied_at) VALUES (?, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
         )

@@ -10,16 +10,17 @@ use iam_core::clock::Timestamp;
 use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
-    ThrottleState, ThrottleWrite, Write,
+    ThrottleState,
 };
+use iam_sql_common::writes::{apply_revocation, apply_throttle, apply_write};
+use iam_sql_common::{reads, rows, AttemptError, Dialect};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, Connection, Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
-use crate::error::{backend, is_unique_violation, open_error, SqliteStoreError};
-use crate::rows::{self, version_to_db, AUDIT_COLUMNS, RECORD_COLUMNS};
+use crate::dialect::SqliteDialect;
+use crate::error::{backend, open_error, SqliteStoreError};
 use crate::schema::{self, MigrateError, SCHEMA_VERSION};
 
 /// How hard a commit insists on reaching the disk before it returns.
@@ -71,26 +72,27 @@ impl SqliteStoreOptions {
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
-    writer: Arc<Writer>,
+    commits: Arc<GroupCommitQueue>,
 }
 
-/// What the writing side shares with the tasks that run commits.
+/// The queue through which every commit (and prune) of a [`SqliteStore`] reaches the file,
+/// shared with the tasks that run them, and the caches fed after each commit.
 ///
-/// Commits are group-committed: each queues itself in `pending`, then waits for the writer's
-/// turn; whoever gets the turn runs everything queued in one SQLite transaction, each commit
-/// inside its own savepoint (so one failing commit undoes only itself), and answers each.
-/// Concurrent commits thus share one `BEGIN`/`COMMIT` and one sync to disk.
+/// Commits are group-committed: each queues itself in `pending`, then waits for the `turn`;
+/// whoever gets the turn runs everything queued in one SQLite transaction, each commit inside
+/// its own savepoint (so one failing commit undoes only itself), and answers each. Concurrent
+/// commits thus share one `BEGIN`/`COMMIT` and one sync to disk.
 #[derive(Default)]
-struct Writer {
-    /// Serialises this process's writers (SQLite admits one anyway) so revocation changes reach
-    /// the caches in commit order.
-    lock: tokio::sync::Mutex<()>,
+struct GroupCommitQueue {
+    /// Held while writing: serialises this process's writers (SQLite admits one anyway) so
+    /// revocation changes reach the caches in commit order.
+    turn: tokio::sync::Mutex<()>,
     /// Commits waiting for the next turn, with where to send their outcome.
     pending: Mutex<Vec<Queued>>,
     subscribers: Mutex<Vec<Weak<RevocationCache>>>,
 }
 
-/// A commit waiting in [`Writer::pending`].
+/// A commit waiting in [`GroupCommitQueue::pending`].
 struct Queued {
     commit: Commit,
     done: tokio::sync::oneshot::Sender<StoreResult<()>>,
@@ -225,7 +227,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path,
-            writer: Arc::new(Writer::default()),
+            commits: Arc::new(GroupCommitQueue::default()),
         };
         if let Err(e) = store.migrate().await {
             store.pool.close().await;
@@ -265,190 +267,10 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    async fn load_revocations(&self) -> StoreResult<Vec<Revocation>> {
-        sqlx::query("SELECT subject, id, issued_before, until FROM revocations")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .iter()
-            .map(rows::revocation)
-            .collect()
-    }
 }
 
-/// Applies one write; `Err` aborts the transaction.
-async fn apply_write(conn: &mut SqliteConnection, write: &Write) -> StoreResult<()> {
-    match write {
-        Write::Insert(r) => {
-            let done = sqlx::query(
-                "INSERT INTO records (kind, id, version, parent, lookup, expires_at, body)
-                 VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(r.kind.as_str())
-            .bind(&r.id)
-            .bind(&r.parent)
-            .bind(&r.lookup)
-            .bind(r.expires_at.map(Timestamp::as_millis))
-            .bind(&r.body)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| backend(&e))?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Duplicate { kind: r.kind });
-            }
-        }
-        Write::Update {
-            record: r,
-            expected_version,
-        } => {
-            let Some(expected) = version_to_db(*expected_version) else {
-                return Err(StoreError::Conflict);
-            };
-            let done = sqlx::query(
-                "UPDATE records SET version = version + 1, parent = ?, lookup = ?, expires_at = ?, body = ?
-                 WHERE kind = ? AND id = ? AND version = ?",
-            )
-            .bind(&r.parent)
-            .bind(&r.lookup)
-            .bind(r.expires_at.map(Timestamp::as_millis))
-            .bind(&r.body)
-            .bind(r.kind.as_str())
-            .bind(&r.id)
-            .bind(expected)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Duplicate { kind: r.kind }
-                } else {
-                    backend(&e)
-                }
-            })?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict);
-            }
-        }
-        Write::Delete {
-            kind,
-            id,
-            expected_version,
-        } => {
-            let Some(expected) = version_to_db(*expected_version) else {
-                return Err(StoreError::Conflict);
-            };
-            let done = sqlx::query("DELETE FROM records WHERE kind = ? AND id = ? AND version = ?")
-                .bind(kind.as_str())
-                .bind(id)
-                .bind(expected)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| backend(&e))?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict);
-            }
-        }
-        // Every commit holds the database's write lock (`BEGIN IMMEDIATE`) from its start, so
-        // the record cannot change between this read and the commit's end.
-        Write::Check {
-            kind,
-            id,
-            expected_version,
-        } => {
-            let Some(expected) = version_to_db(*expected_version) else {
-                return Err(StoreError::Conflict);
-            };
-            let found =
-                sqlx::query("SELECT 1 FROM records WHERE kind = ? AND id = ? AND version = ?")
-                    .bind(kind.as_str())
-                    .bind(id)
-                    .bind(expected)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(|e| backend(&e))?;
-            if found.is_none() {
-                return Err(StoreError::Conflict);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
-/// [`StoreError::Throttled`], aborting the commit.
-///
-/// A reservation reads the counter, decides with the policy and writes the outcome in two
-/// statements; every commit runs inside the writer's `BEGIN IMMEDIATE` transaction, which holds
-/// the database's write lock from its start, so no other writer (of this or any process) can
-/// change the counter in between.
-async fn apply_throttle(conn: &mut SqliteConnection, t: &ThrottleWrite) -> StoreResult<()> {
-    let q = match t {
-        ThrottleWrite::Reserve { key, at, policy } => {
-            let current = sqlx::query("SELECT failures, last_failure FROM throttles WHERE key = ?")
-                .bind(key)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(|e| backend(&e))?
-                .as_ref()
-                .map(rows::throttle)
-                .transpose()?;
-            let next = policy
-                .admit(current, *at)
-                .map_err(|retry_after| StoreError::Throttled { retry_after })?;
-            sqlx::query(
-                "INSERT INTO throttles (key, failures, last_failure) VALUES (?, ?, ?)
-                 ON CONFLICT (key) DO UPDATE SET
-                    failures = excluded.failures, last_failure = excluded.last_failure",
-            )
-            .bind(key)
-            .bind(i64::from(next.failures))
-            .bind(next.last_failure.as_millis())
-        }
-        ThrottleWrite::Refund { key } => {
-            sqlx::query("UPDATE throttles SET failures = failures - 1 WHERE key = ?")
-                .bind(key)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| backend(&e))?;
-            sqlx::query("DELETE FROM throttles WHERE key = ? AND failures <= 0").bind(key)
-        }
-        ThrottleWrite::Failure { key, at } => sqlx::query(
-            "INSERT INTO throttles (key, failures, last_failure) VALUES (?, 1, ?)
-             ON CONFLICT (key) DO UPDATE SET
-                failures = MIN(failures + 1, 4294967295),
-                last_failure = MAX(last_failure, excluded.last_failure)",
-        )
-        .bind(key)
-        .bind(at.as_millis()),
-        ThrottleWrite::Reset { key } => {
-            sqlx::query("DELETE FROM throttles WHERE key = ?").bind(key)
-        }
-    };
-    q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
-    Ok(())
-}
-
-async fn apply_revocation(conn: &mut SqliteConnection, c: &RevocationChange) -> StoreResult<()> {
-    let q = match c {
-        RevocationChange::Put(r) => sqlx::query(
-            "INSERT INTO revocations (subject, id, issued_before, until) VALUES (?, ?, ?, ?)
-             ON CONFLICT (subject, id) DO UPDATE SET
-                issued_before = excluded.issued_before, until = excluded.until",
-        )
-        .bind(r.subject.as_str())
-        .bind(&r.id)
-        .bind(r.issued_before.as_millis())
-        .bind(r.until.as_millis()),
-        RevocationChange::Lift { subject, id } => {
-            sqlx::query("DELETE FROM revocations WHERE subject = ? AND id = ?")
-                .bind(subject.as_str())
-                .bind(id)
-        }
-    };
-    q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
-    Ok(())
-}
-
+/// Appends the commit's drafts after the last event; the transaction's write lock keeps the
+/// chain from forking.
 async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> StoreResult<()> {
     if commit.audit.is_empty() {
         return Ok(());
@@ -464,17 +286,15 @@ async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> Store
             let hash: Vec<u8> = row.try_get(1).map_err(|e| backend(&e))?;
             (
                 u64::try_from(seq)
-                    .map_err(|_| StoreError::Corrupt("sqlite: negative audit sequence".into()))?,
-                hash.as_slice().try_into().map_err(|_| {
-                    StoreError::Corrupt("sqlite: audit hash is not 32 bytes".into())
-                })?,
+                    .map_err(|_| SqliteDialect::corrupt("negative audit sequence"))?,
+                rows::hash::<SqliteDialect>(&hash)?,
             )
         }
     };
     for draft in std::mem::take(&mut commit.audit) {
         let e = AuditEvent::chain(seq, prev, draft);
-        let db_seq = i64::try_from(e.seq)
-            .map_err(|_| StoreError::Corrupt("sqlite: audit sequence overflow".into()))?;
+        let db_seq =
+            i64::try_from(e.seq).map_err(|_| SqliteDialect::corrupt("audit sequence overflow"))?;
         sqlx::query(
             "INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -487,7 +307,7 @@ async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> Store
         .bind(&e.draft.actor)
         .bind(&e.draft.account)
         .bind(&e.draft.session)
-        .bind(rows::detail_json(&e.draft.detail)?)
+        .bind(rows::detail_json::<SqliteDialect>(&e.draft.detail)?)
         .execute(&mut *conn)
         .await
         .map_err(|err| backend(&err))?;
@@ -512,13 +332,17 @@ async fn apply_batch(
     if commits.len() == 1 {
         // Alone in the batch: the transaction itself is the commit's boundary.
         for mut commit in commits {
-            apply_commit(&mut tx, &mut commit).await?;
+            apply_commit(&mut tx, &mut commit)
+                .await
+                .map_err(AttemptError::classify::<SqliteDialect>)?;
             applied.push((commit, Ok(())));
         }
     } else {
         for mut commit in commits {
             let mut savepoint = tx.begin().await.map_err(|e| backend(&e))?;
-            let outcome = apply_commit(&mut savepoint, &mut commit).await;
+            let outcome = apply_commit(&mut savepoint, &mut commit)
+                .await
+                .map_err(AttemptError::classify::<SqliteDialect>);
             match outcome {
                 Ok(()) => savepoint.commit().await.map_err(|e| backend(&e))?,
                 Err(_) => savepoint.rollback().await.map_err(|e| backend(&e))?,
@@ -531,20 +355,23 @@ async fn apply_batch(
 }
 
 /// Applies one commit's writes, counters, revocations and audit events.
-async fn apply_commit(conn: &mut SqliteConnection, commit: &mut Commit) -> StoreResult<()> {
+async fn apply_commit(
+    conn: &mut SqliteConnection,
+    commit: &mut Commit,
+) -> Result<(), AttemptError> {
     for w in &commit.writes {
-        apply_write(conn, w).await?;
+        apply_write::<SqliteDialect>(conn, w).await?;
     }
     for t in &commit.throttle {
-        apply_throttle(conn, t).await?;
+        apply_throttle::<SqliteDialect>(conn, t).await?;
     }
     for c in &commit.revocations {
-        apply_revocation(conn, c).await?;
+        apply_revocation::<SqliteDialect>(conn, c).await?;
     }
-    append_audit(conn, commit).await
+    Ok(append_audit(conn, commit).await?)
 }
 
-impl Writer {
+impl GroupCommitQueue {
     /// The caches still alive, forgetting dropped ones.
     fn live_subscribers(&self) -> Vec<Arc<RevocationCache>> {
         let mut subs = self
@@ -555,7 +382,7 @@ impl Writer {
         subs.iter().filter_map(Weak::upgrade).collect()
     }
 
-    /// Queues `commit`, runs the queue if this call gets the writer's turn, and returns the
+    /// Queues `commit`, runs the queue if this call gets the turn, and returns the
     /// commit's outcome.
     async fn commit(&self, pool: &SqlitePool, commit: Commit) -> StoreResult<()> {
         let (done, outcome) = tokio::sync::oneshot::channel();
@@ -564,7 +391,7 @@ impl Writer {
             .unwrap_or_else(PoisonError::into_inner)
             .push(Queued { commit, done });
         {
-            let _turn = self.lock.lock().await;
+            let _turn = self.turn.lock().await;
             let batch =
                 std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
             // Empty when an earlier turn already ran this commit along with its own.
@@ -613,7 +440,7 @@ impl Writer {
         now: Timestamp,
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport> {
-        let _turn = self.lock.lock().await;
+        let _turn = self.turn.lock().await;
         let mut tx = pool
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -668,130 +495,47 @@ fn task_failed(e: &tokio::task::JoinError) -> StoreError {
     StoreError::Backend(format!("sqlite: the commit task failed: {e}"))
 }
 
-fn limit_of(limit: Option<usize>) -> i64 {
-    limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, kind: RecordKind, id: &str) -> StoreResult<Option<Record>> {
-        sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ? AND id = ?"
-        ))
-        .bind(kind.as_str())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?
-        .as_ref()
-        .map(rows::record)
-        .transpose()
+        reads::get::<SqliteDialect>(&self.pool, kind, id).await
     }
 
     async fn find(&self, kind: RecordKind, lookup: &str) -> StoreResult<Option<Record>> {
-        sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ? AND lookup = ?"
-        ))
-        .bind(kind.as_str())
-        .bind(lookup)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?
-        .as_ref()
-        .map(rows::record)
-        .transpose()
+        reads::find::<SqliteDialect>(&self.pool, kind, lookup).await
     }
 
     async fn list(&self, kind: RecordKind, query: &ListQuery) -> StoreResult<Vec<Record>> {
-        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?");
-        let mut args = SqliteArguments::default();
-        let bind_err = |e| StoreError::Backend(format!("sqlite: cannot bind argument: {e}"));
-        args.add(kind.as_str()).map_err(bind_err)?;
-        if let Some(parent) = &query.parent {
-            sql.push_str(" AND parent = ?");
-            args.add(parent.clone()).map_err(bind_err)?;
-        }
-        if let Some(after) = &query.after {
-            sql.push_str(" AND id > ?");
-            args.add(after.clone()).map_err(bind_err)?;
-        }
-        sql.push_str(" ORDER BY id LIMIT ?");
-        args.add(limit_of(query.limit)).map_err(bind_err)?;
-        sqlx::query_with(&sql, args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .iter()
-            .map(rows::record)
-            .collect()
+        reads::list::<SqliteDialect>(&self.pool, kind, query).await
     }
 
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
         if commit == Commit::default() {
             return Ok(()); // nothing to write, nothing to publish
         }
-        let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
-        tokio::spawn(async move { writer.commit(&pool, commit).await })
+        let (commits, pool) = (Arc::clone(&self.commits), self.pool.clone());
+        tokio::spawn(async move { commits.commit(&pool, commit).await })
             .await
             .map_err(|e| task_failed(&e))?
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
-        sqlx::query("SELECT failures, last_failure FROM throttles WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .as_ref()
-            .map(rows::throttle)
-            .transpose()
+        reads::throttle::<SqliteDialect>(&self.pool, key).await
     }
 
     async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE 1 = 1");
-        let mut args = SqliteArguments::default();
-        let bind_err = |e| StoreError::Backend(format!("sqlite: cannot bind argument: {e}"));
-        if let Some(account) = &query.account {
-            sql.push_str(" AND account = ?");
-            args.add(account.clone()).map_err(bind_err)?;
-        }
-        if let Some(kind) = query.kind {
-            sql.push_str(" AND kind = ?");
-            args.add(kind.as_str()).map_err(bind_err)?;
-        }
-        if let Some(from) = query.from {
-            sql.push_str(" AND at >= ?");
-            args.add(from.as_millis()).map_err(bind_err)?;
-        }
-        if let Some(to) = query.to {
-            sql.push_str(" AND at < ?");
-            args.add(to.as_millis()).map_err(bind_err)?;
-        }
-        if let Some(after) = query.after_seq {
-            sql.push_str(" AND seq > ?");
-            args.add(i64::try_from(after).unwrap_or(i64::MAX))
-                .map_err(bind_err)?;
-        }
-        sql.push_str(" ORDER BY seq LIMIT ?");
-        args.add(limit_of(query.limit)).map_err(bind_err)?;
-        sqlx::query_with(&sql, args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?
-            .iter()
-            .map(rows::audit_event)
-            .collect()
+        reads::audit::<SqliteDialect>(&self.pool, query).await
     }
 
     async fn revocations(&self) -> StoreResult<Vec<Revocation>> {
-        self.load_revocations().await
+        reads::revocations::<SqliteDialect>(&self.pool).await
     }
 
     async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()> {
-        // Holding the writer lock, no commit can slip between the load and the registration.
-        let _writer = self.writer.lock.lock().await;
-        cache.load(self.load_revocations().await?);
-        self.writer
+        // Holding the turn, no commit can slip between the load and the registration.
+        let _turn = self.commits.turn.lock().await;
+        cache.load(reads::revocations::<SqliteDialect>(&self.pool).await?);
+        self.commits
             .subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -804,8 +548,8 @@ impl Store for SqliteStore {
         now: Timestamp,
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport> {
-        let (writer, pool) = (Arc::clone(&self.writer), self.pool.clone());
-        tokio::spawn(async move { writer.prune(&pool, now, throttles_idle_since).await })
+        let (commits, pool) = (Arc::clone(&self.commits), self.pool.clone());
+        tokio::spawn(async move { commits.prune(&pool, now, throttles_idle_since).await })
             .await
             .map_err(|e| task_failed(&e))?
     }
@@ -814,6 +558,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iam_core::store::Write;
 
     /// Every pooled connection runs with the settings the store promises.
     #[tokio::test]
@@ -877,8 +622,8 @@ mod tests {
             .subscribe(Arc::clone(&cache))
             .await
             .expect("subscribe");
-        // Hold the writer's turn so the commit is certainly in flight when it is abandoned.
-        let turn = store.writer.lock.lock().await;
+        // Hold the turn so the commit is certainly in flight when it is abandoned.
+        let turn = store.commits.turn.lock().await;
         let revocation = Revocation {
             subject: RevokedSubject::Grant,
             id: "ses_1".into(),
@@ -890,7 +635,7 @@ mod tests {
             ..Commit::default()
         };
         let abandoned = tokio::time::timeout(Duration::from_millis(50), store.commit(commit)).await;
-        assert!(abandoned.is_err(), "the commit waits for the writer's turn");
+        assert!(abandoned.is_err(), "the commit waits for its turn");
         drop(turn);
         // The commit goes on without its caller.
         let mut landed = false;
@@ -902,7 +647,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(landed, "the abandoned commit must still land");
-        let _turn = store.writer.lock.lock().await; // the cache is fed before the turn ends
+        let _turn = store.commits.turn.lock().await; // the cache is fed before the turn ends
         assert!(
             cache
                 .check("acc", "ses_1", Timestamp::from_secs(1))
@@ -981,17 +726,17 @@ mod tests {
             },
         ];
         let count = commits.len();
-        let turn = store.writer.lock.lock().await;
+        let turn = store.commits.turn.lock().await;
         let mut tasks = Vec::new();
         for commit in commits {
             let racer = Arc::clone(&store);
             tasks.push(tokio::spawn(async move { racer.commit(commit).await }));
             // Queue them in this order.
-            while store.writer.pending.lock().expect("pending").len() < tasks.len() {
+            while store.commits.pending.lock().expect("pending").len() < tasks.len() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        assert_eq!(store.writer.pending.lock().expect("pending").len(), count);
+        assert_eq!(store.commits.pending.lock().expect("pending").len(), count);
         drop(turn);
         let mut outcomes = Vec::new();
         for t in tasks {

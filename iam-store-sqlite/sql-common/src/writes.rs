@@ -1,0 +1,185 @@
+//! A commit's record writes, throttle counter changes and revocation changes, each applied
+//! inside the caller's transaction; an `Err` aborts the transaction.
+
+use iam_core::clock::Timestamp;
+use iam_core::revocation::RevocationChange;
+use iam_core::store::{StoreError, ThrottleWrite, Write};
+
+use crate::dialect::{Conn, Dialect, SqlDatabase};
+use crate::error::{is_unique_violation, AttemptError};
+use crate::rows::version_to_db;
+use crate::statement::Statement;
+
+/// Runs `stmt`, which ends in `RETURNING 1`, and says whether it changed a row.
+async fn changed_a_row<D: Dialect>(
+    conn: &mut Conn<D>,
+    stmt: &Statement<'_>,
+) -> Result<bool, sqlx::Error> {
+    Ok(D::Db::fetch_optional(conn, stmt).await?.is_some())
+}
+
+/// Applies one record write: an insert fails with [`StoreError::Duplicate`], and an update,
+/// delete or check of a version that is not the stored one with [`StoreError::Conflict`].
+pub async fn apply_write<D: Dialect>(
+    conn: &mut Conn<D>,
+    write: &Write,
+) -> Result<(), AttemptError> {
+    match write {
+        Write::Insert(r) => {
+            let stmt = Statement::new(
+                "INSERT INTO records (kind, id, version, parent, lookup, expires_at, body)
+                 VALUES ($1, $2, 1, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+            )
+            .bind(r.kind.as_str())
+            .bind(&r.id)
+            .bind(r.parent.as_deref())
+            .bind(r.lookup.as_deref())
+            .bind(r.expires_at.map(Timestamp::as_millis))
+            .bind(&r.body);
+            if !changed_a_row::<D>(conn, &stmt).await? {
+                return Err(StoreError::Duplicate { kind: r.kind }.into());
+            }
+        }
+        Write::Update {
+            record: r,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict.into());
+            };
+            let stmt = Statement::new(
+                "UPDATE records SET version = version + 1, parent = $1, lookup = $2, expires_at = $3, body = $4
+                 WHERE kind = $5 AND id = $6 AND version = $7 RETURNING 1",
+            )
+            .bind(r.parent.as_deref())
+            .bind(r.lookup.as_deref())
+            .bind(r.expires_at.map(Timestamp::as_millis))
+            .bind(&r.body)
+            .bind(r.kind.as_str())
+            .bind(&r.id)
+            .bind(expected);
+            match changed_a_row::<D>(conn, &stmt).await {
+                Ok(true) => {}
+                Ok(false) => return Err(StoreError::Conflict.into()),
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Duplicate { kind: r.kind }.into())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Write::Delete {
+            kind,
+            id,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict.into());
+            };
+            let stmt = Statement::new(
+                "DELETE FROM records WHERE kind = $1 AND id = $2 AND version = $3 RETURNING 1",
+            )
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(expected);
+            if !changed_a_row::<D>(conn, &stmt).await? {
+                return Err(StoreError::Conflict.into());
+            }
+        }
+        Write::Check {
+            kind,
+            id,
+            expected_version,
+        } => {
+            let Some(expected) = version_to_db(*expected_version) else {
+                return Err(StoreError::Conflict.into());
+            };
+            let stmt = Statement::new(format!(
+                "SELECT 1 FROM records WHERE kind = $1 AND id = $2 AND version = $3{}",
+                D::CHECK_LOCK
+            ))
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(expected);
+            if D::Db::fetch_optional(conn, &stmt).await?.is_none() {
+                return Err(StoreError::Conflict.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
+/// [`StoreError::Throttled`], aborting the commit.
+///
+/// A reservation reads the counter, held until the transaction ends (see
+/// [`Dialect::lock_throttle`]), decides with the policy and writes the outcome, so concurrent
+/// reservations on one key are admitted only as far as the policy allows.
+pub async fn apply_throttle<D: Dialect>(
+    conn: &mut Conn<D>,
+    t: &ThrottleWrite,
+) -> Result<(), AttemptError> {
+    let stmt = match t {
+        ThrottleWrite::Reserve { key, at, policy } => {
+            let current = D::lock_throttle(conn, key, *at).await?;
+            let next = policy
+                .admit(current, *at)
+                .map_err(|retry_after| StoreError::Throttled { retry_after })?;
+            Statement::new(
+                "INSERT INTO throttles (key, failures, last_failure) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = excluded.failures, last_failure = excluded.last_failure",
+            )
+            .bind(key)
+            .bind(i64::from(next.failures))
+            .bind(next.last_failure.as_millis())
+        }
+        ThrottleWrite::Refund { key } => {
+            let one_fewer =
+                Statement::new("UPDATE throttles SET failures = failures - 1 WHERE key = $1")
+                    .bind(key);
+            D::Db::execute(conn, &one_fewer).await?;
+            Statement::new("DELETE FROM throttles WHERE key = $1 AND failures <= 0").bind(key)
+        }
+        // Saturates at u32::MAX; the last failure time never moves back.
+        ThrottleWrite::Failure { key, at } => Statement::new(
+            "INSERT INTO throttles (key, failures, last_failure) VALUES ($1, 1, $2)
+             ON CONFLICT (key) DO UPDATE SET
+                failures = CASE WHEN throttles.failures < 4294967295
+                    THEN throttles.failures + 1 ELSE throttles.failures END,
+                last_failure = CASE WHEN excluded.last_failure > throttles.last_failure
+                    THEN excluded.last_failure ELSE throttles.last_failure END",
+        )
+        .bind(key)
+        .bind(at.as_millis()),
+        ThrottleWrite::Reset { key } => {
+            Statement::new("DELETE FROM throttles WHERE key = $1").bind(key)
+        }
+    };
+    D::Db::execute(conn, &stmt).await?;
+    Ok(())
+}
+
+/// Puts or lifts one revocation.
+pub async fn apply_revocation<D: Dialect>(
+    conn: &mut Conn<D>,
+    change: &RevocationChange,
+) -> Result<(), AttemptError> {
+    let stmt = match change {
+        RevocationChange::Put(r) => Statement::new(
+            "INSERT INTO revocations (subject, id, issued_before, until) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (subject, id) DO UPDATE SET
+                issued_before = excluded.issued_before, until = excluded.until",
+        )
+        .bind(r.subject.as_str())
+        .bind(&r.id)
+        .bind(r.issued_before.as_millis())
+        .bind(r.until.as_millis()),
+        RevocationChange::Lift { subject, id } => {
+            Statement::new("DELETE FROM revocations WHERE subject = $1 AND id = $2")
+                .bind(subject.as_str())
+                .bind(id)
+        }
+    };
+    D::Db::execute(conn, &stmt).await?;
+    Ok(())
+}
