@@ -3,6 +3,7 @@
 mod attempts;
 pub(crate) mod login;
 mod manage;
+mod rules;
 
 pub use login::{LoginRequest, LoginSuccess};
 
