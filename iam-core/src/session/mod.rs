@@ -1,6 +1,8 @@
 //! Sessions and their refresh tokens, as stored and as shown.
 
 mod attempts;
+#[cfg(test)]
+mod clock_reads;
 pub(crate) mod login;
 mod manage;
 mod rules;

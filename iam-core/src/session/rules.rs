@@ -605,81 +605,19 @@ mod tests {
         );
         let key = Some("login:alice");
         let bad = Denial::BadCredentials;
+        #[rustfmt::skip]
         let cases: [Case; 9] = [
-            (
-                None,
-                checks(false, false, None),
-                key,
-                "bad_credentials",
-                bad.clone(),
-                false,
-            ),
-            (
-                None,
-                checks(true, true, Some(9)),
-                key,
-                "bad_credentials",
-                bad.clone(),
-                false,
-            ),
-            (
-                Some((false, Totp::Off)),
-                checks(false, false, None),
-                key,
-                "bad_credentials",
-                bad.clone(),
-                false,
-            ),
+            (None, checks(false, false, None), key, "bad_credentials", bad.clone(), false),
+            (None, checks(true, true, Some(9)), key, "bad_credentials", bad.clone(), false),
+            (Some((false, Totp::Off)), checks(false, false, None), key, "bad_credentials", bad.clone(), false),
             // A wrong password says nothing about the account's state.
-            (
-                Some((true, Totp::On)),
-                checks(false, false, None),
-                key,
-                "bad_credentials",
-                bad.clone(),
-                false,
-            ),
-            (
-                Some((false, Totp::On)),
-                checks(true, false, None),
-                key,
-                "totp_required",
-                Denial::TotpRequired,
-                true,
-            ),
-            (
-                Some((false, Totp::On)),
-                checks(true, false, None),
-                None,
-                "totp_required",
-                Denial::TotpRequired,
-                false,
-            ),
-            (
-                Some((false, Totp::On)),
-                checks(true, true, None),
-                key,
-                "bad_totp",
-                bad.clone(),
-                false,
-            ),
+            (Some((true, Totp::On)), checks(false, false, None), key, "bad_credentials", bad.clone(), false),
+            (Some((false, Totp::On)), checks(true, false, None), key, "totp_required", Denial::TotpRequired, true),
+            (Some((false, Totp::On)), checks(true, false, None), None, "totp_required", Denial::TotpRequired, false),
+            (Some((false, Totp::On)), checks(true, true, None), key, "bad_totp", bad.clone(), false),
             // The code is judged before the account's state.
-            (
-                Some((true, Totp::On)),
-                checks(true, true, None),
-                key,
-                "bad_totp",
-                bad.clone(),
-                false,
-            ),
-            (
-                Some((true, Totp::Off)),
-                checks(true, false, None),
-                key,
-                "account_disabled",
-                Denial::AccountDisabled,
-                true,
-            ),
+            (Some((true, Totp::On)), checks(true, true, None), key, "bad_totp", bad.clone(), false),
+            (Some((true, Totp::Off)), checks(true, false, None), key, "account_disabled", Denial::AccountDisabled, true),
         ];
         for (i, (acc, checks, key, reason, denial, refunded)) in cases.into_iter().enumerate() {
             let found = acc.map(|(disabled, totp)| account(disabled, totp));
@@ -777,18 +715,12 @@ mod tests {
         );
         let ok: &[AuditKind] = &[AuditKind::LoginSucceeded];
         let rehashed: &[AuditKind] = &[AuditKind::PasswordRehashed, AuditKind::LoginSucceeded];
+        #[rustfmt::skip]
         let cases: [Case; 4] = [
             (None, None, Some("login:alice"), "check", "pwd", ok),
             (Some(7), None, Some("login:alice"), "update", "pwd,otp", ok),
             (None, Some("$argon2id$new"), None, "update", "pwd", rehashed),
-            (
-                Some(8),
-                Some("$argon2id$new"),
-                Some("login:alice"),
-                "update",
-                "pwd,otp",
-                rehashed,
-            ),
+            (Some(8), Some("$argon2id$new"), Some("login:alice"), "update", "pwd,otp", rehashed),
         ];
         for (step, new_hash, key, account_write, amr, kinds) in cases {
             let fresh = FreshLogin {
@@ -855,6 +787,25 @@ mod tests {
         (stored(RecordKind::RefreshToken, "rh_old", 1, &t), t)
     }
 
+    /// Asserts that `plan` writes session `ses_1` (read at version 2, ending in a day) as
+    /// revoked at `NOW` and revokes all its tokens until its end.
+    fn assert_revokes_ses_1<T>(plan: &Plan<T>) {
+        assert_eq!(
+            writes(&plan.commit.writes),
+            [w("update", RecordKind::Session, "ses_1", 2)]
+        );
+        let written: Session = body(&plan.commit.writes[0]);
+        assert_eq!(written.revoked_at, Some(NOW));
+        assert_eq!(
+            revoked(plan),
+            [(RevokedSubject::Grant, "ses_1".into(), Timestamp::MAX)]
+        );
+        let RevocationChange::Put(r) = &plan.commit.revocations[0] else {
+            panic!("put");
+        };
+        assert_eq!(r.until, NOW.plus(DAY));
+    }
+
     #[test]
     fn decide_refresh_denies_dead_sessions_and_revokes_on_reuse() {
         // (token state, session revoked, session end, account (disabled) or gone, denial, revokes session)
@@ -870,63 +821,15 @@ mod tests {
             at: Timestamp::from_secs(20),
         };
         let earlier = Some(Timestamp::from_secs(30));
+        #[rustfmt::skip]
         let cases: [Case; 7] = [
-            (
-                rotated,
-                None,
-                NOW.plus(DAY),
-                Some(false),
-                Denial::RefreshTokenReused,
-                true,
-            ),
-            (
-                rotated,
-                earlier,
-                NOW.plus(DAY),
-                Some(false),
-                Denial::RefreshTokenReused,
-                false,
-            ),
-            (
-                rotated,
-                None,
-                NOW.plus(DAY),
-                None,
-                Denial::RefreshTokenReused,
-                true,
-            ),
-            (
-                RefreshState::Active,
-                earlier,
-                NOW.plus(DAY),
-                Some(false),
-                Denial::SessionRevoked,
-                false,
-            ),
-            (
-                RefreshState::Active,
-                None,
-                NOW,
-                Some(false),
-                Denial::SessionExpired,
-                false,
-            ),
-            (
-                RefreshState::Active,
-                None,
-                NOW.plus(DAY),
-                None,
-                Denial::RefreshTokenInvalid,
-                false,
-            ),
-            (
-                RefreshState::Active,
-                None,
-                NOW.plus(DAY),
-                Some(true),
-                Denial::AccountDisabled,
-                false,
-            ),
+            (rotated, None, NOW.plus(DAY), Some(false), Denial::RefreshTokenReused, true),
+            (rotated, earlier, NOW.plus(DAY), Some(false), Denial::RefreshTokenReused, false),
+            (rotated, None, NOW.plus(DAY), None, Denial::RefreshTokenReused, true),
+            (RefreshState::Active, earlier, NOW.plus(DAY), Some(false), Denial::SessionRevoked, false),
+            (RefreshState::Active, None, NOW, Some(false), Denial::SessionExpired, false),
+            (RefreshState::Active, None, NOW.plus(DAY), None, Denial::RefreshTokenInvalid, false),
+            (RefreshState::Active, None, NOW.plus(DAY), Some(true), Denial::AccountDisabled, false),
         ];
         for (i, (state, revoked_at, expires, acc, denial, revokes)) in cases.into_iter().enumerate()
         {
@@ -947,16 +850,7 @@ mod tests {
             };
             assert_eq!(audit_kinds(&plan), kinds, "case {i}");
             if revokes {
-                assert_eq!(
-                    writes(&plan.commit.writes),
-                    [w("update", RecordKind::Session, "ses_1", 2)]
-                );
-                let s: Session = body(&plan.commit.writes[0]);
-                assert_eq!(s.revoked_at, Some(NOW));
-                assert_eq!(
-                    revoked(&plan),
-                    [(RevokedSubject::Grant, "ses_1".into(), Timestamp::MAX)]
-                );
+                assert_revokes_ses_1(&plan);
             } else {
                 assert!(plan.commit.writes.is_empty(), "case {i}");
                 assert!(plan.commit.revocations.is_empty(), "case {i}");
@@ -1016,20 +910,7 @@ mod tests {
                 assert_eq!(plan.commit, crate::store::Commit::default());
                 continue;
             }
-            assert_eq!(
-                writes(&plan.commit.writes),
-                [w("update", RecordKind::Session, "ses_1", 2)]
-            );
-            let written: Session = body(&plan.commit.writes[0]);
-            assert_eq!(written.revoked_at, Some(NOW));
-            assert_eq!(
-                revoked(&plan),
-                [(RevokedSubject::Grant, "ses_1".into(), Timestamp::MAX)]
-            );
-            let RevocationChange::Put(r) = &plan.commit.revocations[0] else {
-                panic!("put");
-            };
-            assert_eq!(r.until, NOW.plus(DAY));
+            assert_revokes_ses_1(&plan);
             assert_eq!(audit_kinds(&plan), [AuditKind::SessionRevoked]);
             let a = &plan.commit.audit[0];
             assert_eq!(a.actor.as_deref(), actor);
@@ -1040,9 +921,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decide_revoke_all_sessions_revokes_the_live_ones_and_cuts_off() {
-        let cut = |subject, at| {
+    /// The account and delegation cut-offs of `acc_a` at `at`.
+    fn cut_offs(at: Timestamp) -> CutOffs {
+        let put = |subject| {
             RevocationChange::Put(Revocation {
                 subject,
                 id: "acc_a".into(),
@@ -1050,6 +931,14 @@ mod tests {
                 until: NOW.plus(DAY),
             })
         };
+        CutOffs {
+            account: put(RevokedSubject::Account),
+            delegation: put(RevokedSubject::Delegation),
+        }
+    }
+
+    #[test]
+    fn decide_revoke_all_sessions_revokes_the_live_ones_and_cuts_off() {
         let cutoff = NOW.plus(Duration::from_millis(1));
         // (account disabled, sessions to revoke, account cut-off expected)
         let cases = [(false, 2, true), (true, 2, false)];
@@ -1061,10 +950,7 @@ mod tests {
                 live_session("ses_4"),
             ];
             let (record, acc) = account(disabled, Totp::Off);
-            let cut_offs = CutOffs {
-                account: cut(RevokedSubject::Account, cutoff),
-                delegation: cut(RevokedSubject::Delegation, cutoff),
-            };
+            let cut_offs = cut_offs(cutoff);
             let plan = decide_revoke_all_sessions(
                 (&record, &acc),
                 sessions,
@@ -1101,18 +987,7 @@ mod tests {
     #[test]
     fn decide_revoke_all_sessions_with_none_live_still_cuts_off() {
         let (record, acc) = account(false, Totp::Off);
-        let put = |subject| {
-            RevocationChange::Put(Revocation {
-                subject,
-                id: "acc_a".into(),
-                issued_before: NOW,
-                until: NOW,
-            })
-        };
-        let cut_offs = CutOffs {
-            account: put(RevokedSubject::Account),
-            delegation: put(RevokedSubject::Delegation),
-        };
+        let cut_offs = cut_offs(NOW);
         let plan =
             decide_revoke_all_sessions((&record, &acc), vec![], cut_offs, None, NOW).expect("plan");
         assert_eq!(plan.output, 0);
