@@ -7,7 +7,7 @@
 //! counter ([`ThrottleWrite::Reset`]), an outcome that is no failed guess takes the attempt back
 //! ([`ThrottleWrite::Refund`]), and a failed guess leaves it counted.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Result};
 use crate::iam::Iam;
 use crate::store::{Commit, Store, StoreError, ThrottleWrite};
@@ -16,9 +16,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Reserves one attempt under `key`, already counted as a failure; [`Denial::Throttled`]
     /// while the back-off asks to wait (then nothing is counted).
     pub(crate) async fn reserve_attempt(&self, key: &str) -> Result<()> {
+        self.reserve_attempt_at(key, self.now()).await
+    }
+
+    /// [`Self::reserve_attempt`] for an attempt made at `now` (the operation's one clock read).
+    pub(crate) async fn reserve_attempt_at(&self, key: &str, now: Timestamp) -> Result<()> {
         let reserve = ThrottleWrite::Reserve {
             key: key.to_owned(),
-            at: self.now(),
+            at: now,
             policy: self.inner.config.throttle.clone(),
         };
         match self.settle_attempt(reserve).await {

@@ -1,16 +1,15 @@
 //! Password (+ TOTP) login: attempt reservation, credential check, session and token pair.
 
-use crate::account::manage::account_record;
-use crate::account::{validate_username, Account, StoredAccount};
-use crate::audit::{AuditDraft, AuditKind};
+use crate::account::{Account, StoredAccount};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Denial, Error, Result};
 use crate::iam::Iam;
+use crate::plan::Plan;
 use crate::secret::SecretString;
-use crate::session::{RefreshState, Session, StoredRefresh};
-use crate::store::{Commit, Record, RecordKind, Store, ThrottleWrite, Write};
+use crate::session::rules::{self, FreshLogin, LoginChecks, LoginVerdict};
+use crate::session::Session;
+use crate::store::{Record, RecordKind, Store};
 use crate::token::access::AccessClaims;
-use crate::token::Amr;
 use crate::token::{new_opaque_token, TokenPair};
 
 /// What a login presents.
@@ -53,38 +52,6 @@ pub struct LoginSuccess {
     pub tokens: TokenPair,
 }
 
-/// What the credential check concluded (before any write).
-enum Checked {
-    Failed {
-        account: Option<String>,
-        reason: &'static str,
-        denial: Denial,
-        counts: bool,
-    },
-    Passed {
-        totp_step: Option<u64>,
-        rehash: bool,
-    },
-}
-
-fn throttle_key(username: &str) -> String {
-    format!("login:{username}")
-}
-
-/// The username as it may appear in an audit event: valid names as they are, others cut and escaped.
-fn loggable_username(username: &str) -> String {
-    if validate_username(username).is_ok() {
-        username.to_owned()
-    } else {
-        username
-            .chars()
-            .take(64)
-            .flat_map(char::escape_default)
-            .take(256)
-            .collect()
-    }
-}
-
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Logs in with a password (and TOTP code once TOTP is on) and opens a session.
     ///
@@ -93,27 +60,21 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// ([`Denial::Throttled`]); each attempt is reserved against it before the password and
     /// code are checked, so concurrent guesses are checked only as far as the back-off allows.
     pub async fn login(&self, req: &LoginRequest) -> Result<LoginSuccess> {
-        let key = validate_username(&req.username)
-            .is_ok()
-            .then(|| throttle_key(&req.username));
+        let now = self.now();
+        let key = rules::login_throttle_key(&req.username);
         if let Some(key) = &key {
-            if let Err(e) = self.reserve_attempt(key).await {
-                if let Error::Denied(Denial::Throttled { retry_after }) = &e {
-                    let audit = AuditDraft::new(AuditKind::LoginThrottled, self.now())
-                        .detail("username", req.username.clone())
-                        .detail("retry_after_s", retry_after.as_secs().to_string());
-                    self.inner
-                        .store
-                        .commit(Commit {
-                            audit: vec![audit],
-                            ..Commit::default()
-                        })
-                        .await?;
+            match self.reserve_attempt_at(key, now).await {
+                Err(Error::Denied(Denial::Throttled { retry_after })) => {
+                    let plan = rules::login_throttled(&req.username, retry_after, now);
+                    self.inner.store.commit(plan.commit).await?;
+                    return Err(plan.output.into());
                 }
-                return Err(e);
+                other => other?,
             }
         }
-        let outcome = self.retrying(|| self.try_login(req, key.as_deref())).await;
+        let outcome = self
+            .retrying(|| self.try_login(req, key.as_deref(), now))
+            .await;
         if let (Some(key), Err(e)) = (&key, &outcome) {
             if !matches!(e, Error::Denied(_)) {
                 // The credentials could not be checked: no failed guess, so the attempt does not
@@ -124,138 +85,71 @@ impl<S: Store, C: Clock> Iam<S, C> {
         outcome
     }
 
-    /// One login under the reservation already made under `key` (`None` for a name that can
-    /// never exist, which is not throttled).
-    async fn try_login(&self, req: &LoginRequest, key: Option<&str>) -> Result<LoginSuccess> {
-        let valid_name = key.is_some();
-        let store = &self.inner.store;
-
-        let found = if valid_name {
-            self.stored_account_by_name(&req.username).await?
+    /// One login at `now` under the reservation already made under `key` (`None` for a name
+    /// that can never exist, which is not throttled).
+    async fn try_login(
+        &self,
+        req: &LoginRequest,
+        key: Option<&str>,
+        now: Timestamp,
+    ) -> Result<LoginSuccess> {
+        let found = match key {
+            Some(_) => self.stored_account_by_name(&req.username).await?,
+            None => None,
+        };
+        let checks = self
+            .check_credentials(found.as_ref().map(|(_, a)| a), req, now)
+            .await?;
+        let accepted = match rules::judge_login(found, checks, &req.username, key, now) {
+            LoginVerdict::Refused(plan) => {
+                self.inner.store.commit(plan.commit).await?;
+                return Err(plan.output.into());
+            }
+            LoginVerdict::Accepted(accepted) => *accepted,
+        };
+        let password_hash = if accepted.rehash {
+            Some(
+                self.inner
+                    .passwords
+                    .hash(&req.password, &self.inner.rng)
+                    .await?,
+            )
         } else {
             None
         };
-        let checked = self
-            .check_credentials(found.as_ref().map(|(_, a)| a), req)
-            .await?;
-        let now = self.now();
-        match checked {
-            Checked::Failed {
-                account,
-                reason,
-                denial,
-                counts,
-            } => {
-                let mut audit = AuditDraft::new(AuditKind::LoginFailed, now)
-                    .detail("reason", reason)
-                    .detail("username", loggable_username(&req.username));
-                audit.account = account;
-                // The reservation already counted the attempt; one that is no failed guess is
-                // taken back.
-                let throttle = key
-                    .filter(|_| !counts)
-                    .map(|key| ThrottleWrite::Refund {
-                        key: key.to_owned(),
-                    })
-                    .into_iter()
-                    .collect();
-                store
-                    .commit(Commit {
-                        throttle,
-                        audit: vec![audit],
-                        ..Commit::default()
-                    })
-                    .await?;
-                Err(denial.into())
-            }
-            Checked::Passed { totp_step, rehash } => {
-                let Some((record, mut account)) = found else {
-                    return Err(Denial::BadCredentials.into());
-                };
-                let mut writes = Vec::new();
-                let mut audit = Vec::new();
-                if rehash {
-                    account.password_hash = Some(
-                        self.inner
-                            .passwords
-                            .hash(&req.password, &self.inner.rng)
-                            .await?,
-                    );
-                    audit.push(
-                        AuditDraft::new(AuditKind::PasswordRehashed, now).account(&account.id),
-                    );
-                }
-                if let (Some(step), Some(t)) = (totp_step, account.totp.as_mut()) {
-                    t.last_step = Some(step);
-                }
-                if rehash || totp_step.is_some() {
-                    writes.push(Write::Update {
-                        record: account_record(&account)?,
-                        expected_version: record.version,
-                    });
-                }
-                let amr = if totp_step.is_some() {
-                    vec![Amr::Password.into(), Amr::Otp.into()]
-                } else {
-                    vec![Amr::Password.into()]
-                };
-                let session = Session {
-                    id: self.inner.rng.id("ses_"),
-                    account_id: account.id.clone(),
-                    created_at: now,
-                    expires_at: now.plus(self.inner.config.session_ttl),
-                    revoked_at: None,
-                    last_refreshed_at: None,
-                    auth_time: now,
-                    amr,
-                    elevations: vec![],
-                };
-                let (tokens, refresh_record) = self.issue_pair(&account, &session, now)?;
-                writes.push(Write::Insert(session_record(&session)?));
-                writes.push(Write::Insert(refresh_record));
-                audit.push(
-                    AuditDraft::new(AuditKind::LoginSucceeded, now)
-                        .actor(Some(&account.id))
-                        .account(&account.id)
-                        .session(&session.id)
-                        .detail("amr", session.amr.join(",")),
-                );
-                let throttle = key
-                    .map(|key| ThrottleWrite::Reset {
-                        key: key.to_owned(),
-                    })
-                    .into_iter()
-                    .collect();
-                store
-                    .commit(Commit {
-                        writes,
-                        throttle,
-                        audit,
-                        ..Commit::default()
-                    })
-                    .await?;
-                Ok(LoginSuccess {
-                    account: account.view(),
-                    session,
-                    tokens,
-                })
-            }
-        }
+        let session_id = self.inner.rng.id("ses_");
+        let (refresh_token, refresh_hash) = self.new_refresh_token();
+        let fresh = FreshLogin {
+            session_id,
+            refresh_hash,
+            password_hash,
+        };
+        let plan = rules::grant_login(accepted, fresh, key, self.inner.config.session_ttl, now)?;
+        let Plan {
+            commit,
+            output: (account, session),
+        } = plan;
+        let tokens = self.token_pair(&account, &session, refresh_token, now)?;
+        self.inner.store.commit(commit).await?;
+        Ok(LoginSuccess {
+            account: account.view(),
+            session,
+            tokens,
+        })
     }
 
-    /// Checks password, TOTP and account state, in an order that reveals nothing to a caller
-    /// who does not know the password.
+    /// Runs the costly checks of a login at `now`: the password against the account's hash
+    /// (or the dummy hash, at the same cost), then, only for a matched password on an account
+    /// that requires TOTP, the presented code. What they conclude is [`rules::judge_login`]'s.
     async fn check_credentials(
         &self,
         account: Option<&StoredAccount>,
         req: &LoginRequest,
-    ) -> Result<Checked> {
-        let acc_id = account.map(|a| a.id.clone());
-        let fail = |reason, denial, counts| Checked::Failed {
-            account: acc_id.clone(),
-            reason,
-            denial,
-            counts,
+        now: Timestamp,
+    ) -> Result<LoginChecks> {
+        let mut checks = LoginChecks {
+            totp_code_given: req.totp_code.is_some(),
+            ..LoginChecks::default()
         };
         if self.inner.passwords.policy().check(&req.password).is_err() {
             // Out-of-range length can never match; still spend the Argon2 time.
@@ -263,18 +157,16 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .passwords
                 .verify(&SecretString::new(String::new()), None)
                 .await?;
-            return Ok(fail("bad_credentials", Denial::BadCredentials, true));
+            return Ok(checks);
         }
         let stored = account.and_then(|a| a.password_hash.as_deref());
         let v = self.inner.passwords.verify(&req.password, stored).await?;
         let Some(account) = account.filter(|_| v.matched) else {
-            return Ok(fail("bad_credentials", Denial::BadCredentials, true));
+            return Ok(checks);
         };
-        let mut totp_step = None;
-        if account.totp_required() {
-            let Some(code) = req.totp_code.as_deref() else {
-                return Ok(fail("totp_required", Denial::TotpRequired, false));
-            };
+        checks.password_matched = true;
+        checks.needs_rehash = v.needs_rehash;
+        if let (true, Some(code)) = (account.totp_required(), req.totp_code.as_deref()) {
             let state = account
                 .totp
                 .as_ref()
@@ -283,19 +175,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .inner
                 .sealer
                 .open(&state.sealed_secret, &totp_aad(&account.id))?;
-            let now_secs = u64::try_from(self.now().as_secs()).unwrap_or(0);
-            match crate::totp::matching_step(&secret, code, now_secs, state.last_step) {
-                Some(step) => totp_step = Some(step),
-                None => return Ok(fail("bad_totp", Denial::BadCredentials, true)),
-            }
+            let now_secs = u64::try_from(now.as_secs()).unwrap_or(0);
+            checks.totp_step = crate::totp::matching_step(&secret, code, now_secs, state.last_step);
         }
-        if account.disabled {
-            return Ok(fail("account_disabled", Denial::AccountDisabled, false));
-        }
-        Ok(Checked::Passed {
-            totp_step,
-            rehash: v.needs_rehash,
-        })
+        Ok(checks)
     }
 
     /// Mints a session access token: standing roles plus the session's open elevations; it
@@ -354,37 +237,29 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok((self.sign_claims(&claims)?, exp))
     }
 
-    /// Mints an access token and a fresh refresh token (with its record) for `session`.
-    pub(crate) fn issue_pair(
+    /// A fresh refresh token and its keyed hash (the id of its record).
+    pub(super) fn new_refresh_token(&self) -> (SecretString, String) {
+        let token = new_opaque_token(&self.inner.rng);
+        let hash = self.inner.token_hasher.hash(token.expose());
+        (token, hash)
+    }
+
+    /// The token pair handed out for `session`: a new access token signed at `now`, and
+    /// `refresh_token` (whose record the plan inserts).
+    pub(super) fn token_pair(
         &self,
         account: &StoredAccount,
         session: &Session,
+        refresh_token: SecretString,
         now: Timestamp,
-    ) -> Result<(TokenPair, Record)> {
+    ) -> Result<TokenPair> {
         let (access, exp) = self.session_access_token(account, session, now)?;
-        let refresh = new_opaque_token(&self.inner.rng);
-        let stored = StoredRefresh {
-            session_id: session.id.clone(),
-            account_id: account.id.clone(),
-            issued_at: now,
-            state: RefreshState::Active,
-        };
-        let record = Record {
-            kind: RecordKind::RefreshToken,
-            id: self.inner.token_hasher.hash(refresh.expose()),
-            version: 0,
-            parent: Some(session.id.clone()),
-            lookup: None,
-            expires_at: Some(session.expires_at),
-            body: crate::json::to_body(&stored)?,
-        };
-        let pair = TokenPair {
+        Ok(TokenPair {
             access_token: SecretString::new(access),
-            refresh_token: refresh,
+            refresh_token,
             expires_in: now.until(exp).as_secs(),
             session_id: session.id.clone(),
-        };
-        Ok((pair, record))
+        })
     }
 }
 

@@ -1,26 +1,15 @@
 //! Refresh-token rotation with reuse detection, session listing and revocation.
 
 use crate::account::StoredAccount;
-use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Denial, Error, Missing, Result};
 use crate::iam::Iam;
-use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
-use crate::session::login::session_record;
-use crate::session::{RefreshState, Session, StoredRefresh};
-use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
+use crate::plan::Plan;
+use crate::session::rules::{self, CutOffs};
+use crate::session::{Session, StoredRefresh};
+use crate::store::{Commit, ListQuery, RecordKind, Store};
 use crate::token::{is_opaque_token_shape, Principal, TokenPair, MAX_OPAQUE_TOKEN_LEN};
-
-/// The revocation that kills every token of `session`.
-fn session_revocation(session: &Session) -> RevocationChange {
-    RevocationChange::Put(Revocation {
-        subject: RevokedSubject::Grant,
-        id: session.id.clone(),
-        issued_before: Timestamp::MAX,
-        until: session.expires_at,
-    })
-}
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Exchanges a refresh token for a new pair. The presented token dies in the same atomic
@@ -29,97 +18,45 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if refresh_token.len() > MAX_OPAQUE_TOKEN_LEN || !is_opaque_token_shape(refresh_token) {
             return Err(Denial::RefreshTokenInvalid.into());
         }
+        let now = self.now();
         let hash = self.inner.token_hasher.hash(refresh_token);
-        self.retrying(|| self.try_refresh(&hash)).await
+        self.retrying(|| self.try_refresh(&hash, now)).await
     }
 
-    async fn try_refresh(&self, hash: &str) -> Result<TokenPair> {
-        let (token_record, token) = self
+    /// One refresh at `now` of the token whose keyed hash is `hash`.
+    async fn try_refresh(&self, hash: &str, now: Timestamp) -> Result<TokenPair> {
+        let token = self
             .load::<StoredRefresh>(RecordKind::RefreshToken, hash)
             .await?
             .ok_or(Denial::RefreshTokenInvalid)?;
-        let (session_record_read, mut session) = self
-            .load::<Session>(RecordKind::Session, &token.session_id)
+        let session = self
+            .load::<Session>(RecordKind::Session, &token.1.session_id)
             .await?
             .ok_or(Denial::RefreshTokenInvalid)?;
-        let now = self.now();
-        if let RefreshState::Rotated { .. } = token.state {
-            let audit = AuditDraft::new(AuditKind::RefreshReuseDetected, now)
-                .account(&session.account_id)
-                .session(&session.id);
-            self.revoke_session_with(session_record_read, session, now, audit)
-                .await?;
-            return Err(Denial::RefreshTokenReused.into());
-        }
-        if session.revoked_at.is_some() {
-            return Err(Denial::SessionRevoked.into());
-        }
-        if now >= session.expires_at {
-            return Err(Denial::SessionExpired.into());
-        }
-        let (_, account) = self
-            .load::<StoredAccount>(RecordKind::Account, &session.account_id)
-            .await?
-            .ok_or(Denial::RefreshTokenInvalid)?;
-        if account.disabled {
-            return Err(Denial::AccountDisabled.into());
-        }
-        session.last_refreshed_at = Some(now);
-        let (pair, new_record) = self.issue_pair(&account, &session, now)?;
-        let rotated = StoredRefresh {
-            state: RefreshState::Rotated { at: now },
-            ..token
-        };
-        let writes = vec![
-            Write::Update {
-                record: Record {
-                    body: crate::json::to_body(&rotated)?,
-                    ..token_record.clone()
-                },
-                expected_version: token_record.version,
-            },
-            Write::Insert(new_record),
-            Write::Update {
-                record: session_record(&session)?,
-                expected_version: session_record_read.version,
-            },
-        ];
-        let audit = AuditDraft::new(AuditKind::TokenRefreshed, now)
-            .actor(Some(&session.account_id))
-            .account(&session.account_id)
-            .session(&session.id);
-        self.inner
-            .store
-            .commit(Commit {
-                writes,
-                audit: vec![audit],
-                ..Commit::default()
-            })
+        let account = self
+            .load::<StoredAccount>(RecordKind::Account, &session.1.account_id)
             .await?;
+        let (refresh_token, refresh_hash) = self.new_refresh_token();
+        let plan = rules::decide_refresh(token, session, account, refresh_hash, now)?;
+        let Plan { commit, output } = plan;
+        let (account, session) = match output {
+            Ok(granted) => granted,
+            Err(denial) => {
+                self.commit_unless_empty(commit).await?;
+                return Err(denial.into());
+            }
+        };
+        let pair = self.token_pair(&account, &session, refresh_token, now)?;
+        self.inner.store.commit(commit).await?;
         Ok(pair)
     }
 
-    /// Revokes `session` (read as `record`) and records `audit`; if it is already revoked, only records `audit`.
-    async fn revoke_session_with(
-        &self,
-        record: Record,
-        mut session: Session,
-        now: Timestamp,
-        audit: AuditDraft,
-    ) -> Result<()> {
-        let mut commit = Commit {
-            audit: vec![audit],
-            ..Commit::default()
-        };
-        if session.revoked_at.is_none() {
-            session.revoked_at = Some(now);
-            commit.writes.push(Write::Update {
-                record: session_record(&session)?,
-                expected_version: record.version,
-            });
-            commit.revocations.push(session_revocation(&session));
+    /// Applies `commit` unless it changes nothing (a denial, a session already revoked).
+    async fn commit_unless_empty(&self, commit: Commit) -> Result<()> {
+        if commit != Commit::default() {
+            self.inner.store.commit(commit).await?;
         }
-        Ok(self.inner.store.commit(commit).await?)
+        Ok(())
     }
 
     /// The session with `id`.
@@ -161,6 +98,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Allowed for the account's own session and for admins; another account's session is
     /// [`Error::NotFound`] to anyone else.
     pub async fn revoke_session(&self, caller: Caller<'_>, session_id: &str) -> Result<()> {
+        let now = self.now();
         let actor = caller.audit_id();
         self.retrying(|| async {
             let (record, session) = self
@@ -170,21 +108,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let action = Action::RevokeCredentials {
                 account: &session.account_id,
             };
-            match self.may(caller, action) {
+            match self.check(caller, action, now) {
                 Err(Error::Denied(Denial::NotPermitted)) => {
                     return Err(Error::NotFound(Missing::Session))
                 }
                 other => other?,
             }
-            if session.revoked_at.is_some() {
-                return Ok(());
-            }
-            let now = self.now();
-            let audit = AuditDraft::new(AuditKind::SessionRevoked, now)
-                .actor(actor)
-                .account(&session.account_id)
-                .session(&session.id);
-            self.revoke_session_with(record, session, now, audit).await
+            let plan = rules::decide_revoke_session(&record, session, actor, now)?;
+            self.commit_unless_empty(plan.commit).await
         })
         .await
     }
@@ -199,50 +130,39 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// voids every access token it holds, and withdraws what it delegated (OAuth grants and
     /// refresh tokens, client tokens acting for it). Returns how many live sessions were revoked.
     pub async fn revoke_all_sessions(&self, caller: Caller<'_>, account_id: &str) -> Result<usize> {
-        self.may(
+        let now = self.now();
+        self.check(
             caller,
             Action::RevokeCredentials {
                 account: account_id,
             },
+            now,
         )?;
         let actor = caller.audit_id();
         self.retrying(|| async {
-            let (_, account) = self.stored_account(account_id).await?;
-            let now = self.now();
+            let (record, account) = self.stored_account(account_id).await?;
             let q = ListQuery {
                 parent: Some(account_id.to_owned()),
                 ..ListQuery::default()
             };
-            let mut commit = Commit::default();
+            let mut sessions = Vec::new();
             for record in self.inner.store.list(RecordKind::Session, &q).await? {
-                let mut session: Session = crate::json::from_body(&record.body)?;
-                if !session.is_live(now) {
-                    continue;
-                }
-                session.revoked_at = Some(now);
-                commit.writes.push(Write::Update {
-                    record: session_record(&session)?,
-                    expected_version: record.version,
-                });
-                commit.revocations.push(session_revocation(&session));
+                let session: Session = crate::json::from_body(&record.body)?;
+                sessions.push((record, session));
             }
-            let revoked = commit.writes.len();
-            if !account.disabled {
-                commit
-                    .revocations
-                    .push(self.account_cut_off(account_id, now));
-            }
-            commit
-                .revocations
-                .push(self.delegation_cut_off(account_id, now));
-            commit.audit.push(
-                AuditDraft::new(AuditKind::AllSessionsRevoked, now)
-                    .actor(actor)
-                    .account(account_id)
-                    .detail("sessions", revoked.to_string()),
-            );
-            self.inner.store.commit(commit).await?;
-            Ok(revoked)
+            let cut_offs = CutOffs {
+                account: self.account_cut_off(account_id, now),
+                delegation: self.delegation_cut_off(account_id, now),
+            };
+            let plan = rules::decide_revoke_all_sessions(
+                (&record, &account),
+                sessions,
+                cut_offs,
+                actor,
+                now,
+            )?;
+            self.inner.store.commit(plan.commit).await?;
+            Ok(plan.output)
         })
         .await
     }

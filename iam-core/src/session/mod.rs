@@ -1,8 +1,11 @@
 //! Sessions and their refresh tokens, as stored and as shown.
 
 mod attempts;
+#[cfg(test)]
+mod clock_reads;
 pub(crate) mod login;
 mod manage;
+mod rules;
 
 pub use login::{LoginRequest, LoginSuccess};
 
