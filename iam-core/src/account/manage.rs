@@ -246,10 +246,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 return Err(e);
             }
         };
-        if let Err(denied) =
-            rules::check_current_password(matched, &account.id, &principal.session_id, now)
-        {
-            return Err(apply(&self.inner.store, denied).await?.into());
+        let proof = rules::check_current_password(matched, &account.id, &principal.session_id, now);
+        if let Some(denial) = apply(&self.inner.store, proof).await? {
+            return Err(denial.into());
         }
         self.end_step_up_back_off(&account.id).await?;
         let hash = self.inner.passwords.hash(new, &self.inner.rng).await?;

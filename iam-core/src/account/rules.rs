@@ -199,24 +199,24 @@ pub(crate) fn change_password(
     )
 }
 
-/// The proof for changing one's own password: passes when the current password `matched`;
-/// otherwise [`Denial::BadCredentials`] with a plan that audits the refusal (the step-up
-/// reservation made before the check already counts the failure).
+/// The proof for changing one's own password: when the current password `matched`, nothing
+/// to commit and no denial; otherwise [`Denial::BadCredentials`] with an audit of the refusal
+/// (the step-up reservation made before the check already counts the failure).
 pub(crate) fn check_current_password(
     matched: bool,
     account_id: &str,
     session_id: &str,
     now: Timestamp,
-) -> std::result::Result<(), Plan<Denial>> {
+) -> Plan<Option<Denial>> {
     if matched {
-        return Ok(());
+        return Plan::new(None);
     }
-    Err(Plan::new(Denial::BadCredentials).audit(
+    Plan::new(Some(Denial::BadCredentials)).audit(
         AuditDraft::new(AuditKind::PasswordChangeDenied, now)
             .actor(Some(account_id))
             .account(account_id)
             .session(session_id),
-    ))
+    )
 }
 
 /// Disabling: the account's tokens, and every token acting for it, stop verifying at once.
@@ -579,12 +579,12 @@ mod tests {
         }
     }
 
-    fn totp(confirmed: bool) -> Option<TotpState> {
-        Some(TotpState {
+    fn totp(confirmed: bool) -> TotpState {
+        TotpState {
             sealed_secret: "sealed".into(),
             confirmed,
             last_step: confirmed.then_some(7),
-        })
+        }
     }
 
     /// The error's variant, for comparing with a table's expectation.
@@ -805,9 +805,11 @@ mod tests {
 
     #[test]
     fn a_wrong_current_password_is_denied_and_audited() {
-        assert!(check_current_password(true, "acc_1", "ses_1", NOW).is_ok());
-        let denied = check_current_password(false, "acc_1", "ses_1", NOW).expect_err("denied");
-        assert_eq!(denied.output, Denial::BadCredentials);
+        let passed = check_current_password(true, "acc_1", "ses_1", NOW);
+        assert_eq!(passed.output, None);
+        assert_nothing_to_commit(&passed);
+        let denied = check_current_password(false, "acc_1", "ses_1", NOW);
+        assert_eq!(denied.output, Some(Denial::BadCredentials));
         assert!(denied.commit.writes.is_empty());
         assert!(
             denied.commit.throttle.is_empty(),
@@ -822,15 +824,20 @@ mod tests {
         assert_eq!(event.session.as_deref(), Some("ses_1"));
     }
 
+    /// A decision that enables or disables an account.
+    type Decide = fn(&Record, StoredAccount, Acting<'_>) -> Result<Plan<Account>>;
+
+    /// The decision, disabled before, disabled after, the revocations, and the audit kind when
+    /// something changed.
+    type StatusCase = (Decide, bool, bool, Vec<RevocationChange>, Option<AuditKind>);
+
     #[test]
     fn disabling_and_enabling_change_only_what_differs() {
         let config = config();
-        type Decide = fn(&Record, StoredAccount, Acting<'_>) -> Result<Plan<Account>>;
         let disable: Decide = disable_account;
         let enable: Decide = enable_account;
         let forever = account_tokens_before("acc_1", Timestamp::MAX, Timestamp::MAX);
-        // (decision, disabled before, disabled after, revocations, audit kind when changed)
-        let cases: [(Decide, bool, bool, Vec<RevocationChange>, Option<AuditKind>); 4] = [
+        let cases: [StatusCase; 4] = [
             (
                 disable,
                 false,
@@ -987,14 +994,14 @@ mod tests {
             (human(), None),
             (
                 StoredAccount {
-                    totp: totp(false),
+                    totp: Some(totp(false)),
                     ..human()
                 },
                 None,
             ),
             (
                 StoredAccount {
-                    totp: totp(true),
+                    totp: Some(totp(true)),
                     ..human()
                 },
                 Some("State(TotpAlreadyEnabled)"),
@@ -1033,7 +1040,7 @@ mod tests {
             (human(), Some(9), Some("State(TotpNotEnrolled)")),
             (
                 StoredAccount {
-                    totp: totp(true),
+                    totp: Some(totp(true)),
                     ..human()
                 },
                 Some(9),
@@ -1041,7 +1048,7 @@ mod tests {
             ),
             (
                 StoredAccount {
-                    totp: totp(false),
+                    totp: Some(totp(false)),
                     ..human()
                 },
                 None,
@@ -1049,7 +1056,7 @@ mod tests {
             ),
             (
                 StoredAccount {
-                    totp: totp(false),
+                    totp: Some(totp(false)),
                     ..human()
                 },
                 Some(9),
@@ -1075,7 +1082,11 @@ mod tests {
     #[test]
     fn totp_removal_clears_any_state_and_is_a_no_op_without_one() {
         let config = config();
-        for (state, changes) in [(None, false), (totp(false), true), (totp(true), true)] {
+        for (state, changes) in [
+            (None, false),
+            (Some(totp(false)), true),
+            (Some(totp(true)), true),
+        ] {
             let account = StoredAccount {
                 totp: state,
                 ..human()
@@ -1212,22 +1223,22 @@ mod tests {
         }
     }
 
-    fn due_schedule(due: Timestamp) -> Option<(Record, DeletionSchedule)> {
-        Some((
+    fn due_schedule(due: Timestamp) -> (Record, DeletionSchedule) {
+        (
             record(RecordKind::DeletionSchedule, "acc_1", 1),
             DeletionSchedule {
                 account_id: "acc_1".into(),
                 due,
                 requested_by: "acc_1".into(),
             },
-        ))
+        )
     }
 
     #[test]
     fn a_due_deletion_removes_everything_the_account_owns_and_voids_its_tokens() {
         let config = config();
         let full = || DueDeletion {
-            schedule: due_schedule(NOW),
+            schedule: Some(due_schedule(NOW)),
             account: Some(record(RecordKind::Account, "acc_1", 6)),
             credentials: Some(record(RecordKind::DbCredentials, "acc_1", 2)),
             sessions: vec![
@@ -1267,7 +1278,7 @@ mod tests {
             (DueDeletion::default(), false, &[], false),
             (
                 DueDeletion {
-                    schedule: due_schedule(NOW.plus(Duration::from_millis(1))),
+                    schedule: Some(due_schedule(NOW.plus(Duration::from_millis(1)))),
                     ..full()
                 },
                 false,
@@ -1276,7 +1287,7 @@ mod tests {
             ),
             (
                 DueDeletion {
-                    schedule: due_schedule(NOW),
+                    schedule: Some(due_schedule(NOW)),
                     ..DueDeletion::default()
                 },
                 true,
@@ -1349,11 +1360,9 @@ mod tests {
         for (now, since) in cases {
             assert_eq!(throttle_idle_since(now), since);
         }
-        assert!(deletion_due(&due_schedule(NOW).expect("schedule").1, NOW));
+        assert!(deletion_due(&due_schedule(NOW).1, NOW));
         assert!(!deletion_due(
-            &due_schedule(NOW.plus(Duration::from_millis(1)))
-                .expect("schedule")
-                .1,
+            &due_schedule(NOW.plus(Duration::from_millis(1))).1,
             NOW
         ));
 
