@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::manage::account_record;
-use crate::audit::{AuditDraft, AuditKind};
+use crate::account::rules::{self, DueDeletion};
+use crate::account::{acting, apply};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::iam::Iam;
-use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
-use crate::store::{Commit, ListQuery, PruneReport, Record, RecordKind, Store, Write};
+use crate::store::{Commit, ListQuery, PruneReport, Record, RecordKind, Store};
 use crate::token::Principal;
 
 /// How long a throttle counter must sit idle before the sweep forgets it. Longer than the
@@ -20,11 +19,11 @@ use crate::token::Principal;
 pub const THROTTLE_IDLE: Duration = Duration::from_secs(24 * 3600);
 
 /// A scheduled deletion, as stored (record id: the account id).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct DeletionSchedule {
-    account_id: String,
-    due: Timestamp,
-    requested_by: String,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeletionSchedule {
+    pub account_id: String,
+    pub due: Timestamp,
+    pub requested_by: String,
 }
 
 /// What [`Iam::sweep`] did.
@@ -44,83 +43,55 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         account_id: &str,
     ) -> Result<Timestamp> {
-        self.may(
+        let now = self.now();
+        self.check(
             actor.into(),
             Action::ScheduleDeletion {
                 account: account_id,
             },
+            now,
         )?;
-        let grace = self.inner.config.deletion_grace;
-        let actor_id = actor.account_id.clone();
-        self.retrying(|| async {
-            let (read, mut account) = self.stored_account(account_id).await?;
-            if let Some(existing) = account.deletion_due {
-                return Ok(existing);
-            }
-            let now = self.now();
-            let due = now.plus(grace);
-            account.deletion_due = Some(due);
-            let schedule = DeletionSchedule {
-                account_id: account_id.to_owned(),
-                due,
-                requested_by: actor_id.clone(),
-            };
-            let commit = Commit {
-                writes: vec![
-                    Write::Update {
-                        record: account_record(&account)?,
-                        expected_version: read.version,
-                    },
-                    Write::Insert(Record {
-                        kind: RecordKind::DeletionSchedule,
-                        id: account_id.to_owned(),
-                        version: 0,
-                        parent: None,
-                        lookup: None,
-                        expires_at: None,
-                        body: crate::json::to_body(&schedule)?,
-                    }),
-                ],
-                audit: vec![AuditDraft::new(AuditKind::DeletionScheduled, now)
-                    .actor(Some(&actor_id))
-                    .account(account_id)
-                    .detail("due", due.to_rfc3339())],
-                ..Commit::default()
-            };
-            self.inner.store.commit(commit).await?;
-            Ok(due)
+        let requested_by = actor.account_id.as_str();
+        self.decide_on_account(account_id, |read, account| {
+            rules::schedule_deletion(
+                read,
+                account,
+                requested_by,
+                acting(self, Some(requested_by), now),
+            )
         })
         .await
     }
 
     /// Cancels a scheduled deletion (the account itself or an admin). No-op when none is scheduled.
     pub async fn cancel_deletion(&self, actor: &Principal, account_id: &str) -> Result<()> {
-        self.may(
+        let now = self.now();
+        self.check(
             actor.into(),
             Action::RevokeCredentials {
                 account: account_id,
             },
+            now,
         )?;
+        let actor = Some(actor.account_id.as_str());
         self.retrying(|| async {
-            let (read, mut account) = self.stored_account(account_id).await?;
-            if account.deletion_due.take().is_none() {
-                return Ok(());
-            }
-            let writes = vec![Write::Update {
-                record: account_record(&account)?,
-                expected_version: read.version,
-            }];
-            let mut commit = Commit {
-                writes,
-                audit: vec![AuditDraft::new(AuditKind::DeletionCancelled, self.now())
-                    .actor(Some(&actor.account_id))
-                    .account(account_id)],
-                ..Commit::default()
+            let (read, account) = self.stored_account(account_id).await?;
+            let schedule = match account.deletion_due {
+                Some(_) => {
+                    self.inner
+                        .store
+                        .get(RecordKind::DeletionSchedule, account_id)
+                        .await?
+                }
+                None => None,
             };
-            self.delete_if_present(&mut commit, RecordKind::DeletionSchedule, account_id)
-                .await?;
-            self.inner.store.commit(commit).await?;
-            Ok(())
+            let plan = rules::cancel_deletion(
+                &read,
+                account,
+                schedule.as_ref(),
+                acting(self, actor, now),
+            )?;
+            apply(&self.inner.store, plan).await
         })
         .await
     }
@@ -135,7 +106,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// stay; they name the account only by id.
     pub async fn sweep(&self) -> Result<SweepReport> {
         let now = self.now();
-        let mut report = SweepReport::default();
+        let mut deleted = Vec::new();
         let schedules = self
             .inner
             .store
@@ -143,67 +114,62 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
         for record in schedules {
             let schedule: DeletionSchedule = crate::json::from_body(&record.body)?;
-            if schedule.due <= now {
-                self.retrying(|| self.delete_account_now(&schedule.account_id))
-                    .await?;
-                report.deleted_accounts.push(schedule.account_id);
+            if !rules::deletion_due(&schedule, now) {
+                continue;
+            }
+            let carried_out = self
+                .retrying(|| async {
+                    let loaded = self.load_due_deletion(&schedule.account_id).await?;
+                    let plan = rules::delete_due_account(loaded, now, &self.inner.config);
+                    apply(&self.inner.store, plan).await
+                })
+                .await?;
+            if carried_out {
+                deleted.push(schedule.account_id);
             }
         }
-        let idle_since = Timestamp::from_millis(
-            now.as_millis()
-                .saturating_sub(i64::try_from(THROTTLE_IDLE.as_millis()).unwrap_or(i64::MAX)),
-        );
-        report.pruned = self.inner.store.prune(now, idle_since).await?;
-        let mut audit = AuditDraft::new(AuditKind::SweepCompleted, now)
-            .detail(
-                "deleted_accounts",
-                report.deleted_accounts.len().to_string(),
-            )
-            .detail("revocations", report.pruned.revocations.to_string())
-            .detail("throttles", report.pruned.throttles.to_string());
-        for (kind, n) in &report.pruned.records {
-            audit = audit.detail(kind.as_str(), n.to_string());
-        }
-        self.inner
+        let pruned = self
+            .inner
             .store
-            .commit(Commit {
-                audit: vec![audit],
-                ..Commit::default()
-            })
+            .prune(now, rules::throttle_idle_since(now))
             .await?;
-        Ok(report)
+        let plan = rules::sweep_completed(deleted, pruned, now);
+        self.inner.store.commit(plan.commit).await?;
+        Ok(plan.output)
     }
 
-    /// Deletes one account whose deletion is due, in one commit.
-    async fn delete_account_now(&self, account_id: &str) -> Result<()> {
-        let now = self.now();
-        let mut commit = Commit::default();
-        self.delete_if_present(&mut commit, RecordKind::DeletionSchedule, account_id)
-            .await?;
-        if !self
-            .delete_if_present(&mut commit, RecordKind::Account, account_id)
-            .await?
-        {
-            // Already gone: only the schedule remains to clear.
-            self.inner.store.commit(commit).await?;
-            return Ok(());
+    /// Reads what deleting `account_id` touches (see [`rules::delete_due_account`]).
+    async fn load_due_deletion(&self, account_id: &str) -> Result<DueDeletion> {
+        let mut loaded = DueDeletion {
+            schedule: self.load(RecordKind::DeletionSchedule, account_id).await?,
+            ..DueDeletion::default()
+        };
+        if loaded.schedule.is_none() {
+            return Ok(loaded);
         }
-        self.delete_if_present(&mut commit, RecordKind::DbCredentials, account_id)
+        loaded.account = self
+            .inner
+            .store
+            .get(RecordKind::Account, account_id)
             .await?;
+        if loaded.account.is_none() {
+            return Ok(loaded);
+        }
+        loaded.credentials = self
+            .inner
+            .store
+            .get(RecordKind::DbCredentials, account_id)
+            .await?;
+        for session in self.children(RecordKind::Session, account_id).await? {
+            let refresh = self.children(RecordKind::RefreshToken, &session.id).await?;
+            loaded.sessions.push((session, refresh));
+        }
         for kind in [
-            RecordKind::Session,
             RecordKind::ApiToken,
             RecordKind::ServiceGrant,
             RecordKind::ElevationRequest,
         ] {
-            for r in self.children(kind, account_id).await? {
-                if kind == RecordKind::Session {
-                    for t in self.children(RecordKind::RefreshToken, &r.id).await? {
-                        commit.writes.push(delete_write(&t));
-                    }
-                }
-                commit.writes.push(delete_write(&r));
-            }
+            loaded.owned.extend(self.children(kind, account_id).await?);
         }
         for mirror in self
             .children(RecordKind::MembershipByAccount, account_id)
@@ -211,27 +177,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
         {
             let membership: crate::org::Membership = crate::json::from_body(&mirror.body)?;
             let org_side = format!("{}/{account_id}", membership.org_id);
-            self.delete_if_present(&mut commit, RecordKind::Membership, &org_side)
+            let found = self
+                .inner
+                .store
+                .get(RecordKind::Membership, &org_side)
                 .await?;
-            commit.writes.push(delete_write(&mirror));
+            loaded.memberships.push((mirror, found));
         }
-        let outlives_tokens = self
-            .inner
-            .config
-            .longest_token_ttl()
-            .max(self.inner.config.api_token_max_ttl)
-            .max(self.inner.config.session_ttl);
-        commit.revocations.push(RevocationChange::Put(Revocation {
-            subject: RevokedSubject::Account,
-            id: account_id.to_owned(),
-            issued_before: Timestamp::MAX,
-            until: now.plus(outlives_tokens),
-        }));
-        commit
-            .audit
-            .push(AuditDraft::new(AuditKind::AccountDeleted, now).account(account_id));
-        self.inner.store.commit(commit).await?;
-        Ok(())
+        Ok(loaded)
     }
 
     /// The records of `kind` whose parent is `parent`.
@@ -252,17 +205,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<bool> {
         let found = self.inner.store.get(kind, id).await?;
         if let Some(r) = &found {
-            commit.writes.push(delete_write(r));
+            commit.writes.push(rules::delete_write(r));
         }
         Ok(found.is_some())
-    }
-}
-
-/// A write deleting `record` as read.
-fn delete_write(record: &Record) -> Write {
-    Write::Delete {
-        kind: record.kind,
-        id: record.id.clone(),
-        expected_version: record.version,
     }
 }

@@ -2,17 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::account::{validate_role, validate_username, Account, AccountKind, StoredAccount};
-use crate::audit::{AuditDraft, AuditKind};
+use crate::account::rules;
+use crate::account::{acting, apply, validate_role, Account, AccountKind, StoredAccount};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
-use crate::config::StepUp;
-use crate::elevation::StepUpProof;
-use crate::error::{Error, InvalidInput, Missing, Result};
+use crate::error::{Error, Missing, Result};
 use crate::iam::Iam;
-use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
+use crate::plan::Plan;
+use crate::revocation::RevocationChange;
 use crate::secret::SecretString;
-use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+use crate::store::{ListQuery, Record, RecordKind, Store, StoreError};
 use crate::token::Principal;
 
 /// What [`Iam::create_account`] needs.
@@ -79,100 +78,34 @@ pub(crate) fn account_record(account: &StoredAccount) -> Result<Record> {
     })
 }
 
-/// A revocation that kills every token of `account_id` issued at or before `at`.
-pub(crate) fn account_tokens_before(
-    account_id: &str,
-    at: Timestamp,
-    until: Timestamp,
-) -> RevocationChange {
-    RevocationChange::Put(Revocation {
-        subject: RevokedSubject::Account,
-        id: account_id.to_owned(),
-        issued_before: at,
-        until,
-    })
-}
-
 impl<S: Store, C: Clock> Iam<S, C> {
     /// A cut-off that kills every token of `account_id` minted so far, kept until the
     /// longest-lived of them (a service token, say) has expired.
     pub(crate) fn account_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
-        account_tokens_before(
-            account_id,
-            self.inner.revocations.cutoff(now),
-            now.plus(self.inner.config.longest_token_ttl()),
-        )
+        acting(self, None, now).account_cut_off(account_id)
     }
 
     /// A cut-off that voids what `account_id` delegated until now: OAuth tokens and refresh
     /// families issued for it, and client tokens acting for it.
     pub(crate) fn delegation_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
-        let config = &self.inner.config;
-        RevocationChange::Put(Revocation {
-            subject: RevokedSubject::Delegation,
-            id: account_id.to_owned(),
-            issued_before: self.inner.revocations.cutoff(now),
-            until: now.plus(config.longest_token_ttl().max(config.oauth.refresh_ttl)),
-        })
+        acting(self, None, now).delegation_cut_off(account_id)
     }
 
     /// Creates an account (admins, or the embedding application). Fails with
     /// [`Error::UsernameTaken`] if the name is in use. A human account needs a password and a
     /// system account has none.
     pub async fn create_account(&self, new: NewAccount, caller: Caller<'_>) -> Result<Account> {
-        self.may(caller, Action::CreateAccount)?;
-        let actor = caller.audit_id();
-        validate_username(&new.username)?;
-        for r in &new.roles {
-            validate_role(r)?;
-        }
-        let password_hash = match (new.kind, &new.password) {
-            (AccountKind::System, Some(_)) => {
-                return Err(InvalidInput::AccountKind("system accounts have no password").into());
-            }
-            (_, Some(pw)) => {
-                self.inner.passwords.policy().check(pw)?;
-                Some(self.inner.passwords.hash(pw, &self.inner.rng).await?)
-            }
-            (AccountKind::Human, None) => {
-                return Err(InvalidInput::AccountKind("a human account needs a password").into());
-            }
-            (AccountKind::System, None) => None,
-        };
         let now = self.now();
-        let account = StoredAccount {
-            id: self.inner.rng.id("acc_"),
-            username: new.username,
-            kind: new.kind,
-            roles: new.roles.into_iter().collect(),
-            disabled: false,
-            created_at: now,
-            password_hash,
-            totp: None,
-            elevatable_roles: BTreeSet::new(),
-            deletion_due: None,
-            service_grant: None,
+        self.check(caller, Action::CreateAccount, now)?;
+        let password_hash = match rules::admit_new_account(&new, self.inner.passwords.policy())? {
+            Some(pw) => Some(self.inner.passwords.hash(pw, &self.inner.rng).await?),
+            None => None,
         };
-        let kind = match account.kind {
-            AccountKind::Human => "human",
-            AccountKind::System => "system",
-        };
-        let audit = AuditDraft::new(AuditKind::AccountCreated, now)
-            .actor(actor)
-            .account(&account.id)
-            .detail("username", account.username.clone())
-            .detail("kind", kind)
-            .detail(
-                "roles",
-                account.roles.iter().cloned().collect::<Vec<_>>().join(","),
-            );
-        let commit = Commit {
-            writes: vec![Write::Insert(account_record(&account)?)],
-            audit: vec![audit],
-            ..Commit::default()
-        };
-        match self.inner.store.commit(commit).await {
-            Ok(()) => Ok(account.view()),
+        let id = self.inner.rng.id("acc_");
+        let plan =
+            rules::create_account(new, id, password_hash, acting(self, caller.audit_id(), now))?;
+        match self.inner.store.commit(plan.commit).await {
+            Ok(()) => Ok(plan.output),
             Err(StoreError::Duplicate {
                 kind: RecordKind::Account,
             }) => Err(Error::UsernameTaken),
@@ -245,43 +178,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .collect()
     }
 
-    /// Applies `change` to the account with a compare-and-swap, retrying on races, and commits
-    /// it with the extra revocations and audit events `change` returns. `change` returns
-    /// `Ok(None)` when there is nothing to do.
-    pub(crate) async fn update_account<F>(&self, id: &str, mut change: F) -> Result<Account>
+    /// Loads the account `id`, decides its change with `decide` (given the record read and the
+    /// decoded account), and commits the plan, retrying the whole while it loses races.
+    pub(super) async fn decide_on_account<T, F>(&self, id: &str, decide: F) -> Result<T>
     where
-        F: FnMut(
-            &mut StoredAccount,
-            Timestamp,
-        ) -> Result<Option<(Vec<RevocationChange>, Vec<AuditDraft>)>>,
+        F: Fn(&Record, StoredAccount) -> Result<Plan<T>>,
     {
-        for _ in 0..crate::iam::MAX_ATTEMPTS {
-            let (record, mut account) = self.stored_account(id).await?;
-            let now = self.now();
-            let Some((revocations, audit)) = change(&mut account, now)? else {
-                return Ok(account.view());
-            };
-            let write = Write::Update {
-                record: account_record(&account)?,
-                expected_version: record.version,
-            };
-            match self
-                .inner
-                .store
-                .commit(Commit {
-                    writes: vec![write],
-                    revocations,
-                    audit,
-                    ..Commit::default()
-                })
-                .await
-            {
-                Ok(()) => return Ok(account.view()),
-                Err(StoreError::Conflict) => crate::offload::yield_now().await,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Contention)
+        self.retrying(|| async {
+            let (read, account) = self.stored_account(id).await?;
+            apply(&self.inner.store, decide(&read, account)?).await
+        })
+        .await
     }
 
     /// Sets a human account's password (an admin's reset). Every session and OAuth grant of
@@ -293,38 +200,21 @@ impl<S: Store, C: Clock> Iam<S, C> {
         id: &str,
         password: &SecretString,
     ) -> Result<Account> {
-        self.may(caller, Action::ManageAccount { account: id })?;
-        let account = self.store_password(id, password, caller.audit_id()).await?;
-        self.revoke_all_sessions(Caller::System, id).await?;
-        if !self.inner.config.api_tokens_survive_password_reset {
-            self.revoke_api_tokens_of(id, caller.audit_id()).await?;
-        }
-        Ok(account)
-    }
-
-    /// Hashes and stores a new password, and cuts off what the account delegated (OAuth
-    /// grants, tokens acting for it).
-    async fn store_password(
-        &self,
-        id: &str,
-        password: &SecretString,
-        actor: Option<&str>,
-    ) -> Result<Account> {
+        let now = self.now();
+        self.check(caller, Action::ManageAccount { account: id }, now)?;
+        let actor = caller.audit_id();
         self.inner.passwords.policy().check(password)?;
         let hash = self.inner.passwords.hash(password, &self.inner.rng).await?;
-        self.update_account(id, |a, now| {
-            if a.kind == AccountKind::System {
-                return Err(InvalidInput::AccountKind("system accounts have no password").into());
-            }
-            a.password_hash = Some(hash.clone());
-            Ok(Some((
-                vec![self.delegation_cut_off(&a.id, now)],
-                vec![AuditDraft::new(AuditKind::PasswordChanged, now)
-                    .actor(actor)
-                    .account(&a.id)],
-            )))
-        })
-        .await
+        let account = self
+            .decide_on_account(id, |read, account| {
+                rules::change_password(read, account, hash.clone(), acting(self, actor, now))
+            })
+            .await?;
+        self.revoke_all_sessions(Caller::System, id).await?;
+        if !self.inner.config.api_tokens_survive_password_reset {
+            self.revoke_api_tokens_of(id, actor).await?;
+        }
+        Ok(account)
     }
 
     /// Changes the caller's own password, given the current one. Needs a session token (not an
@@ -337,76 +227,55 @@ impl<S: Store, C: Clock> Iam<S, C> {
         current: &SecretString,
         new: &SecretString,
     ) -> Result<Account> {
-        self.may(Caller::Principal(principal), Action::ChangeOwnPassword)?;
+        let now = self.now();
+        self.check(Caller::Principal(principal), Action::ChangeOwnPassword, now)?;
         self.inner.passwords.policy().check(new)?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
         self.reserve_step_up(&account.id).await?;
-        let proof = StepUpProof {
-            password: Some(current.clone()),
-            totp_code: None,
-        };
-        match self.check_step_up(&account, StepUp::Password, &proof).await {
-            Ok(_) => self.end_step_up_back_off(&account.id).await?,
-            // A wrong password counts towards the back-off; a failure to check it does not.
-            Err(e @ Error::Denied(_)) => {
-                let now = self.now();
-                self.record_step_up_failure(
-                    AuditDraft::new(AuditKind::PasswordChangeDenied, now)
-                        .actor(Some(&account.id))
-                        .account(&account.id)
-                        .session(&principal.session_id),
-                )
-                .await?;
-                return Err(e);
-            }
+        let matched = match self
+            .inner
+            .passwords
+            .verify(current, account.password_hash.as_deref())
+            .await
+        {
+            Ok(v) => v.matched,
             Err(e) => {
-                // Should the refund fail too, the attempt stays counted (fail closed).
+                // A failure to check the password does not count towards the back-off; should
+                // the refund fail too, the attempt stays counted (fail closed).
                 let _ = self.refund_step_up(&account.id).await;
                 return Err(e);
             }
+        };
+        let proof = rules::check_current_password(matched, &account.id, &principal.session_id, now);
+        if let Some(denial) = apply(&self.inner.store, proof).await? {
+            return Err(denial.into());
         }
-        self.store_password(&account.id, new, Some(&account.id))
-            .await
+        self.end_step_up_back_off(&account.id).await?;
+        let hash = self.inner.passwords.hash(new, &self.inner.rng).await?;
+        let actor = Some(account.id.as_str());
+        self.decide_on_account(&account.id, |read, account| {
+            rules::change_password(read, account, hash.clone(), acting(self, actor, now))
+        })
+        .await
     }
 
     /// Disables an account (admins): it cannot log in and all its tokens, and every token
     /// acting for it, stop verifying at once.
     pub async fn disable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
-        self.may(caller, Action::ManageAccount { account: id })?;
-        let actor = caller.audit_id();
-        self.update_account(id, |a, now| {
-            if a.disabled {
-                return Ok(None);
-            }
-            a.disabled = true;
-            Ok(Some((
-                vec![
-                    account_tokens_before(&a.id, Timestamp::MAX, Timestamp::MAX),
-                    self.delegation_cut_off(&a.id, now),
-                ],
-                vec![AuditDraft::new(AuditKind::AccountDisabled, now)
-                    .actor(actor)
-                    .account(&a.id)],
-            )))
+        let now = self.now();
+        self.check(caller, Action::ManageAccount { account: id }, now)?;
+        self.decide_on_account(id, |read, account| {
+            rules::disable_account(read, account, acting(self, caller.audit_id(), now))
         })
         .await
     }
 
     /// Enables a disabled account (admins). Tokens issued before it was enabled stay void.
     pub async fn enable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
-        self.may(caller, Action::ManageAccount { account: id })?;
-        let actor = caller.audit_id();
-        self.update_account(id, |a, now| {
-            if !a.disabled {
-                return Ok(None);
-            }
-            a.disabled = false;
-            Ok(Some((
-                vec![self.account_cut_off(&a.id, now)],
-                vec![AuditDraft::new(AuditKind::AccountEnabled, now)
-                    .actor(actor)
-                    .account(&a.id)],
-            )))
+        let now = self.now();
+        self.check(caller, Action::ManageAccount { account: id }, now)?;
+        self.decide_on_account(id, |read, account| {
+            rules::enable_account(read, account, acting(self, caller.audit_id(), now))
         })
         .await
     }
@@ -435,45 +304,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         set: RoleSet,
         grant: bool,
     ) -> Result<Account> {
-        self.may(caller, Action::ManageAccount { account: id })?;
-        let actor = caller.audit_id();
+        let now = self.now();
+        self.check(caller, Action::ManageAccount { account: id }, now)?;
         if grant {
             validate_role(role)?;
         }
-        self.update_account(id, |a, now| {
-            let roles = match set {
-                RoleSet::Standing => &mut a.roles,
-                RoleSet::Elevatable => &mut a.elevatable_roles,
-            };
-            let changed = if grant {
-                roles.insert(role.to_owned())
-            } else {
-                roles.remove(role)
-            };
-            if !changed {
-                return Ok(None);
-            }
-            let revocations = if grant || a.disabled {
-                vec![]
-            } else {
-                vec![
-                    self.account_cut_off(&a.id, now),
-                    self.delegation_cut_off(&a.id, now),
-                ]
-            };
-            let kind = match (set, grant) {
-                (RoleSet::Standing, true) => AuditKind::RoleGranted,
-                (RoleSet::Standing, false) => AuditKind::RoleRevoked,
-                (RoleSet::Elevatable, true) => AuditKind::ElevatableRoleGranted,
-                (RoleSet::Elevatable, false) => AuditKind::ElevatableRoleRevoked,
-            };
-            Ok(Some((
-                revocations,
-                vec![AuditDraft::new(kind, now)
-                    .actor(actor)
-                    .account(&a.id)
-                    .detail("role", role)],
-            )))
+        self.decide_on_account(id, |read, account| {
+            rules::change_role(
+                read,
+                account,
+                role,
+                set,
+                grant,
+                acting(self, caller.audit_id(), now),
+            )
         })
         .await
     }

@@ -2,6 +2,7 @@
 
 mod lifecycle;
 pub(crate) mod manage;
+pub(crate) mod rules;
 mod second_factor;
 
 pub use lifecycle::{SweepReport, THROTTLE_IDLE};
@@ -11,8 +12,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Timestamp;
-use crate::error::{InvalidInput, UsernameRule};
+use crate::clock::{Clock, Timestamp};
+use crate::error::{InvalidInput, Result, UsernameRule};
+use crate::iam::Iam;
+use crate::plan::Plan;
+use crate::store::Store;
 use crate::totp::TotpState;
 
 /// Shortest username.
@@ -113,6 +117,29 @@ impl StoredAccount {
     pub fn totp_required(&self) -> bool {
         self.totp.as_ref().is_some_and(|t| t.confirmed)
     }
+}
+
+/// The context of an account decision at `now`, acting as `actor`: the configuration in force
+/// and the revocation cache's cut-off time at `now`.
+pub(crate) fn acting<'a, S: Store, C: Clock>(
+    iam: &'a Iam<S, C>,
+    actor: Option<&'a str>,
+    now: Timestamp,
+) -> rules::Acting<'a> {
+    rules::Acting {
+        actor,
+        now,
+        cutoff: iam.inner.revocations.cutoff(now),
+        config: &iam.inner.config,
+    }
+}
+
+/// Commits `plan` through `store` (nothing when its commit is empty) and hands back its output.
+pub(crate) async fn apply<S: Store, T>(store: &S, plan: Plan<T>) -> Result<T> {
+    if plan.commit != crate::store::Commit::default() {
+        store.commit(plan.commit).await?;
+    }
+    Ok(plan.output)
 }
 
 /// Checks a username: 2–64 characters from `a-z 0-9 . _ -`, starting with a letter or digit.
