@@ -1,6 +1,7 @@
 //! Loaded state for the rules' unit tests: principals, accounts and records as a store would
 //! hand them back, built without a store.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -45,7 +46,7 @@ pub(crate) fn account(id: &str, kind: AccountKind, roles: &[&str]) -> (Record, S
         created_at: Timestamp::from_millis(1_000),
         password_hash: None,
         totp: None,
-        elevatable_roles: Default::default(),
+        elevatable_roles: BTreeSet::default(),
         deletion_due: None,
         service_grant: None,
     };
@@ -81,4 +82,3 @@ pub(crate) fn principal(account: &str, credential: CredentialKind, roles: &[&str
         audience: vec!["iam".into()],
     }
 }
-

@@ -417,16 +417,70 @@ mod tests {
         let max = 10 * DAY;
         let long = "x".repeat(129);
         let cases: [CreateCase<'_>; 11] = [
-            ("ci", &["b", "a", "b"], Some(&["a", "b"]), DAY, Ok(&["a", "b"])),
+            (
+                "ci",
+                &["b", "a", "b"],
+                Some(&["a", "b"]),
+                DAY,
+                Ok(&["a", "b"]),
+            ),
             ("ci", &[], Some(&[]), max, Ok(&[])),
-            ("ci", &["iam:manage"], Some(&["admin"]), DAY, Ok(&["iam:manage"])),
-            ("ci", &["iam:manage"], Some(&["ops"]), DAY, Err("Denied(MissingRole(\"admin\"))")),
-            ("ci", &["ops"], Some(&["dev"]), DAY, Err("Denied(MissingRole(\"ops\"))")),
-            ("ci", &["Bad Role"], Some(&["dev"]), DAY, Err("Invalid(RoleName(\"Bad Role\"))")),
-            (" ", &[], Some(&[]), DAY, Err("Invalid(Label(\"a token label\"))")),
-            (&long, &[], Some(&[]), DAY, Err("Invalid(Label(\"a token label\"))")),
-            ("ci", &[], Some(&[]), Duration::ZERO, Err("Invalid(ExpiryInPast)")),
-            ("ci", &[], Some(&[]), max + Duration::from_millis(1), Err("Invalid(DurationTooLong { max_secs: 864000 })")),
+            (
+                "ci",
+                &["iam:manage"],
+                Some(&["admin"]),
+                DAY,
+                Ok(&["iam:manage"]),
+            ),
+            (
+                "ci",
+                &["iam:manage"],
+                Some(&["ops"]),
+                DAY,
+                Err("Denied(MissingRole(\"admin\"))"),
+            ),
+            (
+                "ci",
+                &["ops"],
+                Some(&["dev"]),
+                DAY,
+                Err("Denied(MissingRole(\"ops\"))"),
+            ),
+            (
+                "ci",
+                &["Bad Role"],
+                Some(&["dev"]),
+                DAY,
+                Err("Invalid(RoleName(\"Bad Role\"))"),
+            ),
+            (
+                " ",
+                &[],
+                Some(&[]),
+                DAY,
+                Err("Invalid(Label(\"a token label\"))"),
+            ),
+            (
+                &long,
+                &[],
+                Some(&[]),
+                DAY,
+                Err("Invalid(Label(\"a token label\"))"),
+            ),
+            (
+                "ci",
+                &[],
+                Some(&[]),
+                Duration::ZERO,
+                Err("Invalid(ExpiryInPast)"),
+            ),
+            (
+                "ci",
+                &[],
+                Some(&[]),
+                max + Duration::from_millis(1),
+                Err("Invalid(DurationTooLong { max_secs: 864000 })"),
+            ),
             ("ci", &[], None, DAY, Err("NotFound(Account)")),
         ];
         for (label, asked, roles, ttl, expected) in cases {
@@ -442,20 +496,28 @@ mod tests {
                 secret_hash: "hash_1".into(),
             };
             let result = create_api_token(owner.as_ref(), &request, fresh, max, NOW);
-            let plan = match (result, expected) {
+            let (plan, stored) = match (result, expected) {
                 (Ok(plan), Ok(stored)) => {
                     assert_eq!(plan.output.scopes, stored, "{label} {asked:?}");
-                    plan
+                    (plan, stored)
                 }
                 (result, expected) => {
-                    assert_eq!(Err(debug(&result)), expected.map(|_| ()).map_err(str::to_owned), "{asked:?}");
+                    assert_eq!(
+                        Err(debug(&result)),
+                        expected.map(|_| ()).map_err(str::to_owned),
+                        "{asked:?}"
+                    );
                     continue;
                 }
             };
             let (account_record, _) = owner.expect("owner");
             let info = &plan.output;
             assert_eq!(
-                (info.id.as_str(), info.account_id.as_str(), info.label.as_str()),
+                (
+                    info.id.as_str(),
+                    info.account_id.as_str(),
+                    info.label.as_str()
+                ),
                 ("pat_1", "acc_1", "ci")
             );
             assert_eq!((info.created_at, info.expires_at), (NOW, NOW.plus(ttl)));
@@ -475,19 +537,14 @@ mod tests {
                     }),
                 ]
             );
-            let audit = &plan.commit.audit;
-            assert_eq!(audit.len(), 1);
-            assert_eq!(audit[0].kind, AuditKind::ApiTokenCreated);
-            assert_eq!(audit[0].actor.as_deref(), Some("acc_1"));
-            assert_eq!(audit[0].account.as_deref(), Some("acc_1"));
-            assert_eq!(audit[0].detail["token_id"], "pat_1");
-            assert_eq!(audit[0].detail["scopes"], stored_scopes(info));
+            let audit = AuditDraft::new(AuditKind::ApiTokenCreated, NOW)
+                .actor(Some("acc_1"))
+                .account("acc_1")
+                .detail("token_id", "pat_1")
+                .detail("scopes", stored.join(","));
+            assert_eq!(plan.commit.audit, [audit]);
             assert!(plan.commit.revocations.is_empty() && plan.commit.throttle.is_empty());
         }
-    }
-
-    fn stored_scopes(info: &ApiTokenInfo) -> String {
-        info.scopes.join(",")
     }
 
     fn token(id: &str, version: u64, revoked_at: Option<Timestamp>) -> (Record, ApiTokenInfo) {
@@ -504,21 +561,30 @@ mod tests {
         (Record { version, ..record }, info)
     }
 
+    /// Tokens (id, version, revoked), and the ids revoked now.
+    type RevokeCase<'a> = (&'a [(&'a str, u64, Option<Timestamp>)], &'a [&'a str]);
+
     #[test]
     fn api_token_revocation_marks_only_live_tokens() {
         let earlier = Some(Timestamp::from_millis(9_000));
-        // Tokens (id, version, revoked), and the ids revoked now.
-        let cases: [(&[(&str, u64, Option<Timestamp>)], &[&str]); 4] = [
+        let cases: [RevokeCase<'_>; 4] = [
             (&[], &[]),
             (&[("pat_a", 2, None)], &["pat_a"]),
             (&[("pat_a", 2, earlier)], &[]),
             (
-                &[("pat_a", 2, None), ("pat_b", 5, earlier), ("pat_c", 7, None)],
+                &[
+                    ("pat_a", 2, None),
+                    ("pat_b", 5, earlier),
+                    ("pat_c", 7, None),
+                ],
                 &["pat_a", "pat_c"],
             ),
         ];
         for (tokens, revoked) in cases {
-            let loaded: Vec<_> = tokens.iter().map(|(id, v, at)| token(id, *v, *at)).collect();
+            let loaded: Vec<_> = tokens
+                .iter()
+                .map(|(id, v, at)| token(id, *v, *at))
+                .collect();
             let plan = revoke_api_tokens(loaded.clone(), Some("acc_admin"), NOW).expect("plan");
             assert_eq!(plan.output, revoked.len());
             let expected: Vec<Write> = loaded
@@ -540,18 +606,16 @@ mod tests {
                 })
                 .collect();
             assert_eq!(plan.commit.writes, expected);
-            let audited: Vec<&str> = plan
-                .commit
-                .audit
+            let audit: Vec<AuditDraft> = revoked
                 .iter()
-                .map(|a| {
-                    assert_eq!(a.kind, AuditKind::ApiTokenRevoked);
-                    assert_eq!(a.actor.as_deref(), Some("acc_admin"));
-                    assert_eq!(a.account.as_deref(), Some("acc_1"));
-                    a.detail["token_id"].as_str()
+                .map(|id| {
+                    AuditDraft::new(AuditKind::ApiTokenRevoked, NOW)
+                        .actor(Some("acc_admin"))
+                        .account("acc_1")
+                        .detail("token_id", *id)
                 })
                 .collect();
-            assert_eq!(audited, revoked);
+            assert_eq!(plan.commit.audit, audit);
         }
     }
 
@@ -567,14 +631,24 @@ mod tests {
     #[test]
     fn api_token_verification_needs_a_live_token_and_an_enabled_owner() {
         let cases: [VerifyCase<'_>; 8] = [
-            (false, 1, Some((&["dev", "admin"], false)), Ok((&["dev", "iam:manage"], &["dev"]))),
+            (
+                false,
+                1,
+                Some((&["dev", "admin"], false)),
+                Ok((&["dev", "iam:manage"], &["dev"])),
+            ),
             (false, 1, Some((&["dev"], false)), Ok((&["dev"], &["dev"]))),
             (false, 1, Some((&["ops"], false)), Ok((&[], &[]))),
             (false, 0, Some((&["dev"], false)), Err(Denial::TokenExpired)),
             (true, 1, Some((&["dev"], false)), Err(Denial::TokenRevoked)),
             (true, 0, None, Err(Denial::TokenRevoked)),
             (false, 1, None, Err(Denial::ApiTokenInvalid)),
-            (false, 1, Some((&["dev"], true)), Err(Denial::AccountDisabled)),
+            (
+                false,
+                1,
+                Some((&["dev"], true)),
+                Err(Denial::AccountDisabled),
+            ),
         ];
         for (revoked, expires_in, owner, expected) in cases {
             let (_, mut info) = token("pat_1", 1, revoked.then_some(NOW));
@@ -598,8 +672,14 @@ mod tests {
             };
             assert_eq!(p.credential, CredentialKind::ApiToken);
             assert_eq!(p.account_id, "acc_1");
-            assert_eq!((p.session_id.as_str(), p.token_id.as_str()), ("pat_1", "pat_1"));
-            assert_eq!((p.issued_at, p.auth_time), (info.created_at, info.created_at));
+            assert_eq!(
+                (p.session_id.as_str(), p.token_id.as_str()),
+                ("pat_1", "pat_1")
+            );
+            assert_eq!(
+                (p.issued_at, p.auth_time),
+                (info.created_at, info.created_at)
+            );
             assert_eq!(p.expires_at, info.expires_at);
             assert_eq!(p.amr, ["api_token"]);
             assert_eq!(p.audience, ["aud"]);
@@ -621,6 +701,14 @@ mod tests {
         }
     }
 
+    /// Request, current grant, disabled, and the expected error (debug form) or `replaces` detail.
+    type GrantCase<'a> = (
+        GrantRequest<'a>,
+        Option<&'a str>,
+        bool,
+        std::result::Result<Option<&'a str>, &'a str>,
+    );
+
     #[test]
     fn service_token_issue_replaces_and_revokes_the_previous_grant() {
         let config = fixtures::config();
@@ -636,24 +724,63 @@ mod tests {
         let stale = holder_of("svc_old");
         let current = holder_of("svc_cur");
         let outsider = fixtures::principal("acc_x", CredentialKind::Session, &[]);
-        // Request, current grant, disabled, expected error (debug form) or `replaces` detail.
-        let cases: [(GrantRequest<'_>, Option<&str>, bool, std::result::Result<Option<&str>, &str>); 8] = [
+        let cases: [GrantCase<'_>; 8] = [
             (GrantRequest::Issue(&admin), None, false, Ok(None)),
-            (GrantRequest::Issue(&admin), Some("svc_old"), false, Ok(Some("svc_old"))),
-            (GrantRequest::Issue(&role_holder), Some("svc_old"), false, Ok(Some("svc_old"))),
-            (GrantRequest::Issue(&outsider), None, false, Err("Denied(NotPermitted)")),
-            (GrantRequest::Issue(&admin), None, true, Err("Denied(AccountDisabled)")),
-            (GrantRequest::Renew(&current), Some("svc_cur"), false, Ok(Some("svc_cur"))),
-            (GrantRequest::Renew(&stale), Some("svc_cur"), false, Err("Denied(TokenRevoked)")),
-            (GrantRequest::Renew(&current), Some("svc_cur"), true, Err("Denied(AccountDisabled)")),
+            (
+                GrantRequest::Issue(&admin),
+                Some("svc_old"),
+                false,
+                Ok(Some("svc_old")),
+            ),
+            (
+                GrantRequest::Issue(&role_holder),
+                Some("svc_old"),
+                false,
+                Ok(Some("svc_old")),
+            ),
+            (
+                GrantRequest::Issue(&outsider),
+                None,
+                false,
+                Err("Denied(NotPermitted)"),
+            ),
+            (
+                GrantRequest::Issue(&admin),
+                None,
+                true,
+                Err("Denied(AccountDisabled)"),
+            ),
+            (
+                GrantRequest::Renew(&current),
+                Some("svc_cur"),
+                false,
+                Ok(Some("svc_cur")),
+            ),
+            (
+                GrantRequest::Renew(&stale),
+                Some("svc_cur"),
+                false,
+                Err("Denied(TokenRevoked)"),
+            ),
+            (
+                GrantRequest::Renew(&current),
+                Some("svc_cur"),
+                true,
+                Err("Denied(AccountDisabled)"),
+            ),
         ];
         for (request, grant, disabled, expected) in cases {
             let (record, sa) = service_account(grant, disabled);
-            let result = issue_service_token((record.clone(), sa.clone()), request, fresh(), &config, NOW);
+            let result =
+                issue_service_token((record.clone(), sa.clone()), request, fresh(), &config, NOW);
             let (plan, replaces) = match (result, expected) {
                 (Ok(plan), Ok(replaces)) => (plan, replaces),
                 (result, expected) => {
-                    assert_eq!(Err(debug(&result)), expected.map(|_| ()).map_err(str::to_owned), "{grant:?}");
+                    assert_eq!(
+                        Err(debug(&result)),
+                        expected.map(|_| ()).map_err(str::to_owned),
+                        "{grant:?}"
+                    );
                     continue;
                 }
             };
@@ -662,9 +789,22 @@ mod tests {
             };
             let exp = NOW.plus(ttl);
             let claims = &plan.output.claims;
-            assert_eq!((plan.output.grant_id.as_str(), plan.output.expires_at), ("svc_new", exp));
-            assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.jti.as_str()), ("acc_svc", "svc_new", "tok_new"));
-            assert_eq!((claims.exp.clone(), claims.iat.clone()), (exp.to_rfc3339(), NOW.to_rfc3339()));
+            assert_eq!(
+                (plan.output.grant_id.as_str(), plan.output.expires_at),
+                ("svc_new", exp)
+            );
+            assert_eq!(
+                (
+                    claims.sub.as_str(),
+                    claims.sid.as_str(),
+                    claims.jti.as_str()
+                ),
+                ("acc_svc", "svc_new", "tok_new")
+            );
+            assert_eq!(
+                (claims.exp.clone(), claims.iat.clone()),
+                (exp.to_rfc3339(), NOW.to_rfc3339())
+            );
             assert_eq!(claims.roles, ["db"]);
             assert_eq!(claims.amr, ["service_token"]);
             assert_eq!(claims.cred, Some(CredentialKind::ServiceToken));
@@ -708,13 +848,14 @@ mod tests {
                 })
                 .collect();
             assert_eq!(plan.commit.revocations, revoked);
-            let audit = &plan.commit.audit;
-            assert_eq!(audit.len(), 1);
-            assert_eq!(audit[0].kind, AuditKind::ServiceTokenIssued);
-            assert_eq!(audit[0].actor.as_deref(), Some(actor));
-            assert_eq!(audit[0].account.as_deref(), Some("acc_svc"));
-            assert_eq!(audit[0].session.as_deref(), Some("svc_new"));
-            assert_eq!(audit[0].detail.get("replaces").map(String::as_str), replaces);
+            let mut audit = AuditDraft::new(AuditKind::ServiceTokenIssued, NOW)
+                .actor(Some(actor))
+                .account("acc_svc")
+                .session("svc_new");
+            if let Some(old) = replaces {
+                audit = audit.detail("replaces", old);
+            }
+            assert_eq!(plan.commit.audit, [audit]);
         }
     }
 
@@ -761,12 +902,11 @@ mod tests {
                     until: NOW.plus(ttl),
                 })]
             );
-            let audit = &plan.commit.audit;
-            assert_eq!(audit.len(), 1);
-            assert_eq!(audit[0].kind, AuditKind::ServiceTokenRevoked);
-            assert_eq!(audit[0].actor.as_deref(), Some("acc_admin"));
-            assert_eq!(audit[0].account.as_deref(), Some("acc_svc"));
-            assert_eq!(audit[0].session.as_deref(), Some(old));
+            let audit = AuditDraft::new(AuditKind::ServiceTokenRevoked, NOW)
+                .actor(Some("acc_admin"))
+                .account("acc_svc")
+                .session(old);
+            assert_eq!(plan.commit.audit, [audit]);
         }
     }
 
