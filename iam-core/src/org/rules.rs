@@ -163,6 +163,7 @@ pub(crate) struct MemberCutOff {
 }
 
 impl MemberCutOff {
+    /// The revocation entry voiding `account_id`'s tokens for `org_id`, and no other token.
     fn change(self, org_id: &str, account_id: &str) -> RevocationChange {
         RevocationChange::Put(Revocation {
             subject: RevokedSubject::OrgMembership,
