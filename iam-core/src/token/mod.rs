@@ -5,8 +5,11 @@ mod verify;
 
 pub mod amr;
 mod api_tokens;
-mod rules;
+pub(crate) mod rules;
 mod service_tokens;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 pub use amr::Amr;
 pub use api_tokens::{ApiTokenInfo, NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
@@ -22,8 +25,11 @@ pub use keys::PublicKeyInfo;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use crate::error::Result;
+use crate::plan::Plan;
 use crate::random::SecureRandom;
 use crate::secret::SecretString;
+use crate::store::{Commit, Store};
 
 /// Longest opaque token accepted (refresh tokens are 43 characters); longer input is refused unhashed.
 pub(crate) const MAX_OPAQUE_TOKEN_LEN: usize = 256;
@@ -40,6 +46,15 @@ pub(crate) fn is_opaque_token_shape(token: &str) -> bool {
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Applies a decided plan through `store` and returns its output. A plan that changes nothing
+/// (an operation that found nothing to do) is not sent to the store.
+pub(crate) async fn commit_plan<S: Store, T>(store: &S, plan: Plan<T>) -> Result<T> {
+    if plan.commit != Commit::default() {
+        store.commit(plan.commit).await?;
+    }
+    Ok(plan.output)
 }
 
 /// The access token and refresh token a login or refresh hands out.

@@ -2,19 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::manage::account_record;
-use crate::account::AccountKind;
-use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, InvalidInput, Result};
+use crate::error::Result;
 use crate::iam::Iam;
-use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
-use crate::store::{Commit, Record, RecordKind, Store, StoreError, Write};
-use crate::token::access::AccessClaims;
+use crate::store::Store;
+use crate::token::rules::{self, FreshGrant, GrantRequest};
 use crate::token::Amr;
-use crate::token::Principal;
+use crate::token::{commit_plan, Principal};
 
 /// The `amr` value of service-account tokens.
 pub const SERVICE_TOKEN_AMR: &str = Amr::ServiceToken.as_str();
@@ -30,12 +26,19 @@ pub struct ServiceToken {
     pub expires_at: Timestamp,
 }
 
+/// A service grant as stored (the body of a [`RecordKind::ServiceGrant`] record).
+///
+/// [`RecordKind::ServiceGrant`]: crate::store::RecordKind::ServiceGrant
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct StoredServiceGrant {
-    account_id: String,
-    created_at: Timestamp,
-    expires_at: Timestamp,
-    issued_by: String,
+pub(crate) struct StoredServiceGrant {
+    /// The service account.
+    pub account_id: String,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When its token expires.
+    pub expires_at: Timestamp,
+    /// Who issued it.
+    pub issued_by: String,
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -46,28 +49,16 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         service_account_id: &str,
     ) -> Result<ServiceToken> {
-        let (_, sa) = self.stored_account(service_account_id).await?;
-        if sa.kind != AccountKind::System {
-            return Err(InvalidInput::AccountKind("service tokens are for system accounts").into());
-        }
-        self.may(
-            actor.into(),
-            Action::IssueServiceToken {
-                service_role: &sa.username,
-            },
-        )?;
-        self.replace_service_grant(service_account_id, &actor.account_id)
+        let now = self.now();
+        self.replace_service_grant(service_account_id, GrantRequest::Issue(actor), now)
             .await
     }
 
     /// Renews the presenting service token before it expires: a new token replaces it.
     pub async fn renew_service_token(&self, holder: &Principal) -> Result<ServiceToken> {
-        self.may(holder.into(), Action::RenewServiceToken)?;
-        let (_, sa) = self.stored_account(&holder.account_id).await?;
-        if sa.service_grant.as_deref() != Some(holder.session_id.as_str()) {
-            return Err(Denial::TokenRevoked.into());
-        }
-        self.replace_service_grant(&holder.account_id, &holder.account_id)
+        let now = self.now();
+        self.check(holder.into(), Action::RenewServiceToken, now)?;
+        self.replace_service_grant(&holder.account_id, GrantRequest::Renew(holder), now)
             .await
     }
 
@@ -77,115 +68,41 @@ impl<S: Store, C: Clock> Iam<S, C> {
         actor: &Principal,
         service_account_id: &str,
     ) -> Result<()> {
-        self.may(actor.into(), Action::RevokeServiceToken)?;
-        for _ in 0..crate::iam::MAX_ATTEMPTS {
-            let (record, mut sa) = self.stored_account(service_account_id).await?;
-            let Some(old) = sa.service_grant.take() else {
-                return Ok(());
-            };
-            let now = self.now();
-            let commit = Commit {
-                writes: vec![Write::Update {
-                    record: account_record(&sa)?,
-                    expected_version: record.version,
-                }],
-                revocations: vec![self.grant_revocation(&old, now)],
-                audit: vec![AuditDraft::new(AuditKind::ServiceTokenRevoked, now)
-                    .actor(Some(&actor.account_id))
-                    .account(service_account_id)
-                    .session(&old)],
-                ..Commit::default()
-            };
-            match self.inner.store.commit(commit).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => crate::offload::yield_now().await,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Contention)
-    }
-
-    /// A revocation of a service grant that lasts as long as a token of it could.
-    fn grant_revocation(&self, grant_id: &str, now: Timestamp) -> RevocationChange {
-        RevocationChange::Put(Revocation {
-            subject: RevokedSubject::Grant,
-            id: grant_id.to_owned(),
-            issued_before: Timestamp::MAX,
-            until: now.plus(self.inner.config.service_token_ttl),
+        let now = self.now();
+        self.check(actor.into(), Action::RevokeServiceToken, now)?;
+        let ttl = self.inner.config.service_token_ttl;
+        self.retrying(|| async {
+            let account = self.stored_account(service_account_id).await?;
+            let plan = rules::revoke_service_token(account, &actor.account_id, ttl, now)?;
+            commit_plan(&self.inner.store, plan).await
         })
+        .await
     }
 
+    /// Loads the service account, decides the new grant with [`rules::issue_service_token`],
+    /// signs its token and commits, retrying when the account changed meanwhile.
     async fn replace_service_grant(
         &self,
         service_account_id: &str,
-        actor: &str,
+        request: GrantRequest<'_>,
+        now: Timestamp,
     ) -> Result<ServiceToken> {
-        for _ in 0..crate::iam::MAX_ATTEMPTS {
-            let (record, mut sa) = self.stored_account(service_account_id).await?;
-            if sa.disabled {
-                return Err(Denial::AccountDisabled.into());
-            }
-            let now = self.now();
-            let exp = now.plus(self.inner.config.service_token_ttl);
-            let grant_id = self.inner.rng.id("svc_");
-            let old = sa.service_grant.replace(grant_id.clone());
-            let grant = StoredServiceGrant {
-                account_id: sa.id.clone(),
-                created_at: now,
-                expires_at: exp,
-                issued_by: actor.to_owned(),
+        self.retrying(|| async {
+            let account = self.stored_account(service_account_id).await?;
+            let fresh = FreshGrant {
+                grant_id: self.inner.rng.id("svc_"),
+                token_id: self.inner.rng.id("tok_"),
             };
-            let mut claims = AccessClaims::base(
-                &self.inner.config,
-                &sa.id,
-                &grant_id,
-                self.inner.rng.id("tok_"),
-                sa.kind,
-                crate::authz::CredentialKind::ServiceToken,
-                now,
-                exp,
-            );
-            claims.roles = sa.roles.iter().cloned().collect();
-            claims.amr = vec![Amr::ServiceToken.into()];
-            let token = self.sign_claims(&claims)?;
-            let mut commit = Commit {
-                writes: vec![
-                    Write::Update {
-                        record: account_record(&sa)?,
-                        expected_version: record.version,
-                    },
-                    Write::Insert(Record {
-                        kind: RecordKind::ServiceGrant,
-                        id: grant_id.clone(),
-                        version: 0,
-                        parent: Some(sa.id.clone()),
-                        lookup: None,
-                        expires_at: Some(exp),
-                        body: crate::json::to_body(&grant)?,
-                    }),
-                ],
-                audit: vec![AuditDraft::new(AuditKind::ServiceTokenIssued, now)
-                    .actor(Some(actor))
-                    .account(&sa.id)
-                    .session(&grant_id)],
-                ..Commit::default()
-            };
-            if let Some(old) = old {
-                commit.revocations.push(self.grant_revocation(&old, now));
-                commit.audit[0].detail.insert("replaces".into(), old);
-            }
-            match self.inner.store.commit(commit).await {
-                Ok(()) => {
-                    return Ok(ServiceToken {
-                        token: SecretString::new(token),
-                        grant_id,
-                        expires_at: exp,
-                    })
-                }
-                Err(StoreError::Conflict) => crate::offload::yield_now().await,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Contention)
+            let plan =
+                rules::issue_service_token(account, request, fresh, &self.inner.config, now)?;
+            let token = self.sign_claims(&plan.output.claims)?;
+            let grant = commit_plan(&self.inner.store, plan).await?;
+            Ok(ServiceToken {
+                token: SecretString::new(token),
+                grant_id: grant.grant_id,
+                expires_at: grant.expires_at,
+            })
+        })
+        .await
     }
 }

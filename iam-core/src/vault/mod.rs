@@ -3,15 +3,15 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::account::AccountKind;
-use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
-use crate::error::{Denial, Error, InvalidInput, Missing, Result};
+use crate::error::{Error, Missing, Result};
 use crate::iam::Iam;
 use crate::secret::SecretString;
-use crate::store::{Commit, Record, RecordKind, Store, Write};
-use crate::token::Principal;
+use crate::store::{Record, RecordKind, Store};
+use crate::token::{commit_plan, Principal};
+
+pub(crate) mod rules;
 
 /// PostgreSQL credentials held for a service account.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,6 +56,7 @@ impl Drop for Plain {
     }
 }
 
+/// Sealed credentials as stored (the body of a [`RecordKind::DbCredentials`] record).
 #[derive(Serialize, Deserialize)]
 struct StoredCredentials {
     sealed: String,
@@ -77,68 +78,29 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<()> {
         let now = self.now();
         if let Err(denied) = self.check(actor.into(), Action::StoreDbCredentials, now) {
-            self.audit_denied_credentials(actor, service_account_id, "store", now)
-                .await?;
+            let plan =
+                rules::credentials_denied(&actor.account_id, service_account_id, "store", now);
+            commit_plan(&self.inner.store, plan).await?;
             return Err(denied);
         }
-        let (_, sa) = self.stored_account(service_account_id).await?;
-        if sa.kind != AccountKind::System {
-            return Err(InvalidInput::AccountKind(
-                "database credentials belong to system accounts",
-            )
-            .into());
-        }
-        let plain = Plain {
-            host: creds.host.clone(),
-            port: creds.port,
-            database: creds.database.clone(),
-            user: creds.user.clone(),
-            password: creds.password.expose().to_owned(),
-        };
-        let json = Zeroizing::new(
-            serde_json::to_vec(&plain).map_err(|_| Error::Crypto("credentials encoding failed"))?,
-        );
-        let sealed = self
-            .inner
-            .sealer
-            .seal(&self.inner.rng, &json, &aad(service_account_id))?;
-        let body = crate::json::to_body(&StoredCredentials {
-            sealed,
-            updated_at: now,
-            updated_by: actor.account_id.clone(),
-        })?;
-        let audit = AuditDraft::new(AuditKind::CredentialsStored, now)
-            .actor(Some(&actor.account_id))
-            .account(service_account_id)
-            .detail("db_user", creds.user.clone());
         self.retrying(|| async {
+            let account = self.stored_account(service_account_id).await?;
+            rules::require_system_account(&account.1)?;
+            let sealed = self.seal_credentials(service_account_id, creds)?;
             let existing = self
                 .inner
                 .store
                 .get(RecordKind::DbCredentials, service_account_id)
                 .await?;
-            let record = Record {
-                kind: RecordKind::DbCredentials,
-                id: service_account_id.to_owned(),
-                version: 0,
-                parent: None,
-                lookup: None,
-                expires_at: None,
-                body: body.clone(),
-            };
-            let write = match existing {
-                Some(old) => Write::Update {
-                    record,
-                    expected_version: old.version,
-                },
-                None => Write::Insert(record),
-            };
-            let commit = Commit {
-                writes: vec![write],
-                audit: vec![audit.clone()],
-                ..Commit::default()
-            };
-            Ok(self.inner.store.commit(commit).await?)
+            let plan = rules::store_db_credentials(
+                &account,
+                existing.as_ref(),
+                sealed,
+                &creds.user,
+                &actor.account_id,
+                now,
+            )?;
+            commit_plan(&self.inner.store, plan).await
         })
         .await
     }
@@ -151,41 +113,51 @@ impl<S: Store, C: Clock> Iam<S, C> {
         service_account_id: &str,
     ) -> Result<DbCredentials> {
         let now = self.now();
-        let (_, sa) = self.stored_account(service_account_id).await?;
-        let action = Action::FetchDbCredentials {
-            service_account: &sa.id,
-            service_role: &sa.username,
-        };
-        let allowed = if sa.kind == AccountKind::System {
-            self.check(actor.into(), action, now)
-        } else {
-            Err(Denial::NotPermitted.into())
-        };
-        if let Err(denied) = allowed {
-            self.audit_denied_credentials(actor, service_account_id, "fetch", now)
+        let window = self.inner.config.recent_authentication;
+        self.retrying(|| async {
+            let account = self.stored_account(service_account_id).await?;
+            let stored = self
+                .inner
+                .store
+                .get(RecordKind::DbCredentials, service_account_id)
                 .await?;
-            return Err(denied);
-        }
-        let (_, stored) = self
-            .load::<StoredCredentials>(RecordKind::DbCredentials, service_account_id)
-            .await?
-            .ok_or(Error::NotFound(Missing::DatabaseCredentials))?;
+            let plan = rules::fetch_db_credentials(actor, &account, stored.as_ref(), window, now)?;
+            let creds = match (&plan.output, &stored) {
+                (Ok(()), Some(record)) => Some(self.open_credentials(service_account_id, record)?),
+                _ => None,
+            };
+            commit_plan(&self.inner.store, plan).await??;
+            creds.ok_or(Error::NotFound(Missing::DatabaseCredentials))
+        })
+        .await
+    }
+
+    /// Seals `creds` for `service_account_id` (a fresh nonce each time).
+    fn seal_credentials(&self, service_account_id: &str, creds: &DbCredentials) -> Result<String> {
+        let plain = Plain {
+            host: creds.host.clone(),
+            port: creds.port,
+            database: creds.database.clone(),
+            user: creds.user.clone(),
+            password: creds.password.expose().to_owned(),
+        };
+        let json = Zeroizing::new(
+            serde_json::to_vec(&plain).map_err(|_| Error::Crypto("credentials encoding failed"))?,
+        );
+        self.inner
+            .sealer
+            .seal(&self.inner.rng, &json, &aad(service_account_id))
+    }
+
+    /// Opens the sealed credentials in `record`.
+    fn open_credentials(&self, service_account_id: &str, record: &Record) -> Result<DbCredentials> {
+        let stored: StoredCredentials = crate::json::from_body(&record.body)?;
         let json = self
             .inner
             .sealer
             .open(&stored.sealed, &aad(service_account_id))?;
         let plain: Plain = serde_json::from_slice(&json)
             .map_err(|_| Error::Crypto("sealed credentials are malformed"))?;
-        let audit = AuditDraft::new(AuditKind::CredentialsFetched, now)
-            .actor(Some(&actor.account_id))
-            .account(service_account_id);
-        self.inner
-            .store
-            .commit(Commit {
-                audit: vec![audit],
-                ..Commit::default()
-            })
-            .await?;
         Ok(DbCredentials {
             host: plain.host.clone(),
             port: plain.port,
@@ -193,26 +165,5 @@ impl<S: Store, C: Clock> Iam<S, C> {
             user: plain.user.clone(),
             password: SecretString::new(plain.password.clone()),
         })
-    }
-
-    async fn audit_denied_credentials(
-        &self,
-        actor: &Principal,
-        sa: &str,
-        action: &str,
-        now: Timestamp,
-    ) -> Result<()> {
-        let audit = AuditDraft::new(AuditKind::CredentialsDenied, now)
-            .actor(Some(&actor.account_id))
-            .account(sa)
-            .detail("action", action);
-        Ok(self
-            .inner
-            .store
-            .commit(Commit {
-                audit: vec![audit],
-                ..Commit::default()
-            })
-            .await?)
     }
 }
