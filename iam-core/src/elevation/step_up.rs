@@ -1,0 +1,156 @@
+//! Fresh proofs ("step-up"): checking a password and TOTP code again, with the back-off that
+//! failed proofs earn, and re-authenticating a session with them.
+
+use crate::account::StoredAccount;
+use crate::audit::AuditDraft;
+use crate::authz::Action;
+use crate::clock::{Clock, Timestamp};
+use crate::config::StepUp;
+use crate::error::{Denial, Result};
+use crate::iam::Iam;
+use crate::plan::Plan;
+use crate::secret::SecretString;
+use crate::session::login::totp_aad;
+use crate::session::Session;
+use crate::store::{RecordKind, Store, StoreError};
+use crate::token::Principal;
+
+use super::rules::{self, step_up_throttle_key};
+use super::StepUpProof;
+
+impl<S: Store, C: Clock> Iam<S, C> {
+    /// Proves the holder of the principal's session again: the password, and a TOTP code when
+    /// the account has TOTP on. On success the session's sign-in time becomes now, so actions
+    /// that need a recent sign-in ([`Denial::RecentAuthenticationRequired`]) work again, and a
+    /// fresh access token for the session is returned. Failed proofs count towards the step-up
+    /// back-off.
+    pub async fn reauthenticate(
+        &self,
+        principal: &Principal,
+        proof: &StepUpProof,
+    ) -> Result<SecretString> {
+        let now = self.now();
+        self.check(principal.into(), Action::Elevate, now)?;
+        let (_, account) = self.stored_account(&principal.account_id).await?;
+        let step_up = rules::reauthentication_step_up(&account);
+        self.reserve_step_up_at(&account.id, now).await?;
+        let totp_step = match self.check_step_up_at(&account, step_up, proof, now).await {
+            Ok(step) => step,
+            Err(e) => {
+                let audit = rules::reauthentication_failed(&account.id, &principal.session_id, now);
+                self.record_step_up_failure(audit).await?;
+                return Err(e);
+            }
+        };
+        self.retrying(|| async {
+            let account = self.stored_account(&principal.account_id).await?;
+            let session = self
+                .load::<Session>(RecordKind::Session, &principal.session_id)
+                .await?;
+            let plan = rules::reauthenticate(&account, session.as_ref(), totp_step, now)?;
+            let (access_token, _) = self.session_access_token(&account.1, &plan.output, now)?;
+            self.inner.store.commit(plan.commit).await?;
+            Ok(SecretString::new(access_token))
+        })
+        .await
+    }
+
+    /// Reserves one step-up attempt of `account_id` (elevation proofs, password changes) before
+    /// its proof is checked; [`Denial::Throttled`] while failed step-ups call for a back-off.
+    /// The attempt counts as failed until [`Self::end_step_up_back_off`] or
+    /// [`Self::refund_step_up`] settles it.
+    pub(crate) async fn reserve_step_up(&self, account_id: &str) -> Result<()> {
+        self.reserve_step_up_at(account_id, self.now()).await
+    }
+
+    /// [`Self::reserve_step_up`] for an operation that read the clock at `now`.
+    pub(crate) async fn reserve_step_up_at(&self, account_id: &str, now: Timestamp) -> Result<()> {
+        let reserve = rules::step_up_reservation(account_id, now, &self.inner.config.throttle);
+        match self
+            .inner
+            .store
+            .commit(Plan::new(()).throttle(reserve).commit)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Throttled { retry_after }) => {
+                Err(Denial::Throttled { retry_after }.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Takes back a reserved step-up attempt whose proof could not be checked.
+    pub(crate) async fn refund_step_up(&self, account_id: &str) -> Result<()> {
+        self.refund_attempt(&step_up_throttle_key(account_id)).await
+    }
+
+    /// Clears the step-up back-off of `account_id` after a proof passed.
+    pub(crate) async fn end_step_up_back_off(&self, account_id: &str) -> Result<()> {
+        self.reset_attempts(&step_up_throttle_key(account_id)).await
+    }
+
+    /// Audits a failed step-up of `account_id` (its reservation already counted it).
+    pub(crate) async fn record_step_up_failure(&self, audit: AuditDraft) -> Result<()> {
+        Ok(self
+            .inner
+            .store
+            .commit(Plan::new(()).audit(audit).commit)
+            .await?)
+    }
+
+    /// Checks the proof a step-up policy asks for; returns the TOTP step used, if any.
+    pub(crate) async fn check_step_up(
+        &self,
+        account: &StoredAccount,
+        step_up: StepUp,
+        proof: &StepUpProof,
+    ) -> Result<Option<u64>> {
+        self.check_step_up_at(account, step_up, proof, self.now())
+            .await
+    }
+
+    /// [`Self::check_step_up`] for an operation that read the clock at `now` (the TOTP code
+    /// is checked against the time step of `now`). These are the costly checks (Argon2id, the
+    /// TOTP code) whose result the elevation rules take as input.
+    pub(crate) async fn check_step_up_at(
+        &self,
+        account: &StoredAccount,
+        step_up: StepUp,
+        proof: &StepUpProof,
+        now: Timestamp,
+    ) -> Result<Option<u64>> {
+        let (want_password, want_totp) = rules::wanted_proofs(step_up);
+        if want_password {
+            let Some(password) = proof.password.as_ref() else {
+                return Err(Denial::StepUpRequired.into());
+            };
+            let v = self
+                .inner
+                .passwords
+                .verify(password, account.password_hash.as_deref())
+                .await?;
+            if !v.matched {
+                return Err(Denial::BadCredentials.into());
+            }
+        }
+        if !want_totp {
+            return Ok(None);
+        }
+        let Some(state) = account.totp.as_ref().filter(|_| account.totp_required()) else {
+            // The policy asks for a factor this account does not have.
+            return Err(Denial::StepUpRequired.into());
+        };
+        let Some(code) = proof.totp_code.as_deref() else {
+            return Err(Denial::StepUpRequired.into());
+        };
+        let secret = self
+            .inner
+            .sealer
+            .open(&state.sealed_secret, &totp_aad(&account.id))?;
+        let now_secs = u64::try_from(now.as_secs()).unwrap_or(0);
+        crate::totp::matching_step(&secret, code, now_secs, state.last_step)
+            .map(Some)
+            .ok_or_else(|| Denial::BadCredentials.into())
+    }
+}
