@@ -11,7 +11,7 @@ use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::iam::Iam;
-use crate::store::{Commit, ListQuery, PruneReport, Record, RecordKind, Store};
+use crate::store::{ListQuery, PruneReport, Record, RecordKind, Store};
 use crate::token::Principal;
 
 /// How long a throttle counter must sit idle before the sweep forgets it. Longer than the
@@ -194,19 +194,5 @@ impl<S: Store, C: Clock> Iam<S, C> {
             ..ListQuery::default()
         };
         Ok(self.inner.store.list(kind, &query).await?)
-    }
-
-    /// Adds the deletion of record (`kind`, `id`) to `commit` if it exists; says whether it did.
-    pub(crate) async fn delete_if_present(
-        &self,
-        commit: &mut Commit,
-        kind: RecordKind,
-        id: &str,
-    ) -> Result<bool> {
-        let found = self.inner.store.get(kind, id).await?;
-        if let Some(r) = &found {
-            commit.writes.push(rules::delete_write(r));
-        }
-        Ok(found.is_some())
     }
 }

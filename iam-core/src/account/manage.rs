@@ -210,9 +210,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 rules::change_password(read, account, hash.clone(), acting(self, actor, now))
             })
             .await?;
-        self.revoke_all_sessions(Caller::System, id).await?;
+        self.end_all_sessions(id, actor, now).await?;
         if !self.inner.config.api_tokens_survive_password_reset {
-            self.revoke_api_tokens_of(id, actor).await?;
+            self.revoke_api_tokens_of(id, actor, now).await?;
         }
         Ok(account)
     }
@@ -231,7 +231,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.check(Caller::Principal(principal), Action::ChangeOwnPassword, now)?;
         self.inner.passwords.policy().check(new)?;
         let (_, account) = self.stored_account(&principal.account_id).await?;
-        self.reserve_step_up(&account.id).await?;
+        self.reserve_step_up_at(&account.id, now).await?;
         let matched = match self
             .inner
             .passwords

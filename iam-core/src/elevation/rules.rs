@@ -20,7 +20,6 @@ use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::session::login::session_record;
 use crate::session::{ActiveElevation, Session};
 use crate::store::{Record, RecordKind, ThrottleWrite, Write};
-use crate::throttle::ThrottlePolicy;
 use crate::token::{Amr, Principal};
 
 use super::ElevationRequest;
@@ -31,20 +30,6 @@ pub(crate) type Loaded<T> = (Record, T);
 /// The throttle key for failed step-up proofs of an account.
 pub(crate) fn step_up_throttle_key(account_id: &str) -> String {
     format!("stepup:{account_id}")
-}
-
-/// The reservation of one step-up attempt of `account_id` at `now`, counted as failed until
-/// the proof passes (see [`ThrottleWrite::Reserve`]).
-pub(crate) fn step_up_reservation(
-    account_id: &str,
-    now: Timestamp,
-    policy: &ThrottlePolicy,
-) -> ThrottleWrite {
-    ThrottleWrite::Reserve {
-        key: step_up_throttle_key(account_id),
-        at: now,
-        policy: policy.clone(),
-    }
 }
 
 /// Which proofs a step-up asks for: `(password, totp)`.

@@ -12,7 +12,7 @@ use crate::plan::Plan;
 use crate::secret::SecretString;
 use crate::session::login::totp_aad;
 use crate::session::Session;
-use crate::store::{RecordKind, Store, StoreError};
+use crate::store::{RecordKind, Store};
 use crate::token::Principal;
 
 use super::rules::{self, step_up_throttle_key};
@@ -55,29 +55,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    /// Reserves one step-up attempt of `account_id` (elevation proofs, password changes) before
-    /// its proof is checked; [`Denial::Throttled`] while failed step-ups call for a back-off.
-    /// The attempt counts as failed until [`Self::end_step_up_back_off`] or
+    /// Reserves one step-up attempt of `account_id` (elevation proofs, password changes) at
+    /// `now`, before its proof is checked; [`Denial::Throttled`] while failed step-ups call for
+    /// a back-off. The attempt counts as failed until [`Self::end_step_up_back_off`] or
     /// [`Self::refund_step_up`] settles it.
-    pub(crate) async fn reserve_step_up(&self, account_id: &str) -> Result<()> {
-        self.reserve_step_up_at(account_id, self.now()).await
-    }
-
-    /// [`Self::reserve_step_up`] for an operation that read the clock at `now`.
     pub(crate) async fn reserve_step_up_at(&self, account_id: &str, now: Timestamp) -> Result<()> {
-        let reserve = rules::step_up_reservation(account_id, now, &self.inner.config.throttle);
-        match self
-            .inner
-            .store
-            .commit(Plan::new(()).throttle(reserve).commit)
+        self.reserve_attempt_at(&step_up_throttle_key(account_id), now)
             .await
-        {
-            Ok(()) => Ok(()),
-            Err(StoreError::Throttled { retry_after }) => {
-                Err(Denial::Throttled { retry_after }.into())
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Takes back a reserved step-up attempt whose proof could not be checked.
@@ -99,19 +83,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?)
     }
 
-    /// Checks the proof a step-up policy asks for; returns the TOTP step used, if any.
-    pub(crate) async fn check_step_up(
-        &self,
-        account: &StoredAccount,
-        step_up: StepUp,
-        proof: &StepUpProof,
-    ) -> Result<Option<u64>> {
-        self.check_step_up_at(account, step_up, proof, self.now())
-            .await
-    }
-
-    /// [`Self::check_step_up`] for an operation that read the clock at `now` (the TOTP code
-    /// is checked against the time step of `now`). These are the costly checks (Argon2id, the
+    /// Checks the proof a step-up policy asks for, at `now` (the TOTP code is checked against
+    /// the time step of `now`); returns the TOTP step used, if any. These are the costly checks (Argon2id, the
     /// TOTP code) whose result the elevation rules take as input.
     pub(crate) async fn check_step_up_at(
         &self,

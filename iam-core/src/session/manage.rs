@@ -138,7 +138,19 @@ impl<S: Store, C: Clock> Iam<S, C> {
             },
             now,
         )?;
-        let actor = caller.audit_id();
+        self.end_all_sessions(account_id, caller.audit_id(), now)
+            .await
+    }
+
+    /// Revokes every session of `account_id` at `now` and cuts off its tokens and delegations
+    /// (the decision of [`Self::revoke_all_sessions`], for operations that already authorized
+    /// `actor`). Returns how many live sessions were revoked.
+    pub(crate) async fn end_all_sessions(
+        &self,
+        account_id: &str,
+        actor: Option<&str>,
+        now: Timestamp,
+    ) -> Result<usize> {
         self.retrying(|| async {
             let (record, account) = self.stored_account(account_id).await?;
             let q = ListQuery {

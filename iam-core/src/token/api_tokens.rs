@@ -141,8 +141,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
         &self,
         account_id: &str,
         actor: Option<&str>,
+        now: Timestamp,
     ) -> Result<usize> {
-        let now = self.now();
         self.retrying(|| async {
             let tokens = self.api_tokens_of(account_id).await?;
             let plan = rules::revoke_api_tokens(tokens, actor, now)?;
