@@ -78,7 +78,7 @@
 //! [axum]: https://docs.rs/axum
 
 pub mod auth;
-mod dto;
+pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod metrics;
