@@ -17,6 +17,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use answers::*;
 pub use requests::*;
 
+/// Types of iam-core that appear in bodies as they are.
+pub use iam_core::oauth::{ClientKind, GrantType, OAuthClient};
+/// Types of iam-core that appear in bodies as they are.
+pub use iam_core::{AccountKind, TotpStatus};
+
 /// A secret in a body (a password or token): zeroized on drop, never shown by `Debug`. It
 /// serializes as its plain text, for the client that must send it.
 #[derive(Clone)]
