@@ -81,10 +81,10 @@ pub async fn run(g: &GlobalArgs, cmd: &ElevationCmd) -> Result<()> {
                     request_id,
                     expires_at,
                 } => {
-                    println!("request {request_id} filed; waiting for approval until {expires_at}")
+                    println!("request {request_id} filed; waiting for approval until {expires_at}");
                 }
                 ElevationStatusOut::Approved { .. } => {
-                    bail!("the server answered an elevation request with an approval")
+                    bail!("the server answered an elevation request with an approval");
                 }
             }
         }
