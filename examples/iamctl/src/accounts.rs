@@ -114,11 +114,9 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
                 username: username.clone(),
             };
             let v: AccountList = api.get_query("/accounts", &query).await?;
-            if json_out {
-                output::json(&v);
-            } else {
+            output::print(json_out, &v, |v| {
                 output::accounts(&v.accounts);
-            }
+            });
         }
         AccountsCmd::Create {
             username,
@@ -141,20 +139,12 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
                 roles: roles.clone(),
             };
             let a: AccountOut = api.send_json(Method::POST, "/accounts", &body).await?;
-            if json_out {
-                output::json(&a);
-            } else {
-                output::account(&a);
-            }
+            output::print(json_out, &a, output::account);
         }
         AccountsCmd::Show { account } => {
             let path = account_path(&mut api, account, "").await?;
             let a: AccountOut = api.get(&path).await?;
-            if json_out {
-                output::json(&a);
-            } else {
-                output::account(&a);
-            }
+            output::print(json_out, &a, output::account);
         }
         AccountsCmd::Disable { account } | AccountsCmd::Enable { account } => {
             let action = if matches!(cmd, AccountsCmd::Disable { .. }) {
@@ -164,11 +154,9 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
             };
             let path = account_path(&mut api, account, &format!("/{action}")).await?;
             let a: AccountOut = api.act(Method::POST, &path).await?;
-            if json_out {
-                output::json(&a);
-            } else {
+            output::print(json_out, &a, |a| {
                 println!("{} ({}) {action}d", a.username, a.id);
-            }
+            });
         }
         AccountsCmd::SetPassword {
             account,

@@ -70,11 +70,9 @@ pub async fn run(g: &GlobalArgs, cmd: &ApiTokensCmd) -> Result<()> {
                 },
             };
             let v: ApiTokenList = api.get_query("/api-tokens", &query).await?;
-            if g.json {
-                output::json(&v);
-            } else {
+            output::print(g.json, &v, |v| {
                 output::api_tokens(&v.api_tokens);
-            }
+            });
         }
         ApiTokensCmd::Create {
             label,
@@ -87,9 +85,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ApiTokensCmd) -> Result<()> {
                 expires_in: parse_duration(expires_in)?,
             };
             let v: NewApiTokenOut = api.send_json(Method::POST, "/api-tokens", &body).await?;
-            if g.json {
-                output::json(&v);
-            } else {
+            output::print(g.json, &v, |v| {
                 output::pairs(&[
                     ("id", v.info.id.clone()),
                     ("label", v.info.label.clone()),
@@ -98,7 +94,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ApiTokensCmd) -> Result<()> {
                     ("token", v.token.clone()),
                 ]);
                 eprintln!("(the token is shown once)");
-            }
+            });
         }
         ApiTokensCmd::Revoke { id } => {
             let path = format!("/api-tokens/{}", client::seg(id));

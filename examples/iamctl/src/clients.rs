@@ -81,11 +81,9 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
     match cmd {
         ClientsCmd::List => {
             let v: ClientList = api.get("/clients").await?;
-            if json_out {
-                output::json(&v);
-            } else {
+            output::print(json_out, &v, |v| {
                 output::clients(&v.clients);
-            }
+            });
         }
         ClientsCmd::Register {
             name,
@@ -112,43 +110,33 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 first_party: false,
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
-            if json_out {
-                output::json(&v);
-            } else {
+            output::print(json_out, &v, |v| {
                 output::client(&v.client);
                 if let Some(secret) = &v.client_secret {
                     show_secret(secret);
                 }
-            }
+            });
         }
         ClientsCmd::Show { id } => {
             let v: OAuthClient = api.get(&format!("/clients/{}", client::seg(id))).await?;
-            if json_out {
-                output::json(&v);
-            } else {
-                output::client(&v);
-            }
+            output::print(json_out, &v, output::client);
         }
         ClientsCmd::RotateSecret { id } => {
             let path = format!("/clients/{}/secret", client::seg(id));
             let v: ClientSecretOut = api.act(Method::POST, &path).await?;
-            if json_out {
-                output::json(&v);
-            } else {
+            output::print(json_out, &v, |v| {
                 show_secret(&v.client_secret);
-            }
+            });
         }
         ClientsCmd::Disable { id } => {
             let path = format!("/clients/{}/disable", client::seg(id));
             let v: ClientDisabledOut = api.act(Method::POST, &path).await?;
-            if json_out {
-                output::json(&v);
-            } else {
+            output::print(json_out, &v, |v| {
                 println!(
                     "client disabled; {} token families revoked",
                     v.revoked_token_families
                 );
-            }
+            });
         }
     }
     Ok(())

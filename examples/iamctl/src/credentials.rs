@@ -50,9 +50,7 @@ pub async fn run(g: &GlobalArgs, cmd: &CredentialsCmd) -> Result<()> {
         CredentialsCmd::Fetch { account } => {
             let path = account_path(&mut api, account, "/db-credentials").await?;
             let v: DbCredentialsBody = api.get(&path).await?;
-            if g.json {
-                output::json(&v);
-            } else {
+            output::print(g.json, &v, |v| {
                 output::pairs(&[
                     ("host", v.host.clone()),
                     ("port", v.port.to_string()),
@@ -60,7 +58,7 @@ pub async fn run(g: &GlobalArgs, cmd: &CredentialsCmd) -> Result<()> {
                     ("user", v.user.clone()),
                     ("password", v.password.expose().to_owned()),
                 ]);
-            }
+            });
         }
         CredentialsCmd::Store(s) => {
             let password = read_secret(s.password_stdin, "IAM_DB_PASSWORD", "database password")?

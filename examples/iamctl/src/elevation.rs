@@ -90,11 +90,9 @@ pub async fn run(g: &GlobalArgs, cmd: &ElevationCmd) -> Result<()> {
         }
         ElevationCmd::Pending => {
             let v: ElevationRequestList = api.get("/elevation/requests").await?;
-            if json_out {
-                output::json(&v);
-            } else {
+            output::print(json_out, &v, |v| {
                 output::elevation_requests(&v.requests);
-            }
+            });
         }
         ElevationCmd::Approve { id } => {
             let path = format!("/elevation/requests/{}/approve", client::seg(id));

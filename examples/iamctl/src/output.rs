@@ -89,13 +89,18 @@ fn print_json(v: &Value) {
     }
 }
 
-/// Prints the answer of a call as JSON, or `text` for people.
-pub fn done<T: Serialize + ?Sized>(json_out: bool, v: &T, text: &str) {
+/// Prints an answer as JSON (with `--json`), or for people with `for_people`.
+pub fn print<T: Serialize + ?Sized>(json_out: bool, v: &T, for_people: impl FnOnce(&T)) {
     if json_out {
         json(v);
     } else {
-        println!("{text}");
+        for_people(v);
     }
+}
+
+/// Prints the answer of a call as JSON, or `text` for people.
+pub fn done<T: Serialize + ?Sized>(json_out: bool, v: &T, text: &str) {
+    print(json_out, v, |_| println!("{text}"));
 }
 
 /// `active` or `disabled`.

@@ -58,9 +58,7 @@ pub async fn run(g: &GlobalArgs, cmd: &RolesCmd) -> Result<()> {
     let path = account_path(&mut api, account, &format!("/{kind}/{}", client::seg(role))).await?;
     let method = if grant { Method::PUT } else { Method::DELETE };
     let a: AccountOut = api.act(method, &path).await?;
-    if g.json {
-        output::json(&a);
-    } else {
+    output::print(g.json, &a, |a| {
         println!(
             "{} {}{role}; roles now: {}; elevatable: {}",
             a.username,
@@ -68,6 +66,6 @@ pub async fn run(g: &GlobalArgs, cmd: &RolesCmd) -> Result<()> {
             cell(&a.roles),
             cell(&a.elevatable_roles),
         );
-    }
+    });
     Ok(())
 }

@@ -31,16 +31,14 @@ pub async fn run(g: &GlobalArgs, cmd: &ServiceTokenCmd) -> Result<()> {
         ServiceTokenCmd::Issue { account } => {
             let path = account_path(&mut api, account, "/service-token").await?;
             let t: ServiceTokenOut = api.act(Method::POST, &path).await?;
-            if g.json {
-                output::json(&t);
-            } else {
+            output::print(g.json, &t, |t| {
                 output::pairs(&[
                     ("token", t.token.clone()),
                     ("grant", t.grant_id.clone()),
                     ("expires", t.expires_at.clone()),
                 ]);
                 eprintln!("(the token is shown once; the previous one is revoked)");
-            }
+            });
         }
         ServiceTokenCmd::Revoke { account } => {
             let path = account_path(&mut api, account, "/service-token").await?;

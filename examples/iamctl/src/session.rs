@@ -78,9 +78,7 @@ pub async fn logout(g: &GlobalArgs) -> Result<()> {
 pub async fn whoami(g: &GlobalArgs) -> Result<()> {
     let mut api = connect(g, false)?;
     let w: PrincipalOut = api.get("/whoami").await?;
-    if g.json {
-        output::json(&w);
-    } else {
+    output::print(g.json, &w, |w| {
         let username = api
             .session()
             .map(|s| s.username.clone())
@@ -99,6 +97,6 @@ pub async fn whoami(g: &GlobalArgs) -> Result<()> {
             ("token expires", w.expires_at.clone()),
             ("server", api.target_server()),
         ]);
-    }
+    });
     Ok(())
 }

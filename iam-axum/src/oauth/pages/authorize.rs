@@ -3,13 +3,13 @@
 use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use iam_core::oauth::ConsentPrompt;
 use iam_core::{AuthorizeOutcome, AuthorizeRequest, Clock, OAuthError, Store};
 
 use super::login::login_form;
 use super::{
-    client_notice, client_redirect, page_form, scope_list, shown_error, wants_html, AfterLogin,
+    client_notice, client_redirect, posted_form, scope_list, shown_error, wants_html, AfterLogin,
 };
 use crate::oauth::form::{encode_params, form_body, parse_params, single, Params};
 use crate::oauth::html::{escape, hidden, page};
@@ -125,10 +125,9 @@ pub(crate) async fn consent<S: Store, C: Clock>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let b = Browser::load(&st, &headers).await;
-    let params = match page_form(&headers, &body, &b) {
-        Ok(p) => p,
-        Err(r) => return b.finish(r.into_response()),
+    let (b, params) = match posted_form(&st, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let field = |name: &str| single(&params, name).ok().flatten().unwrap_or_default();
     let request = match parse_params(field("request").as_bytes()) {

@@ -4,11 +4,11 @@
 use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use iam_core::{Clock, Denial, Error, OAuthError, Principal, Store};
 
 use super::login::login_form;
-use super::{client_notice, page_form, scope_list, shown_error, AfterLogin};
+use super::{client_notice, posted_form, scope_list, shown_error, AfterLogin};
 use crate::oauth::form::{parse_params, single};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;
@@ -133,10 +133,9 @@ pub(crate) async fn device_entry<S: Store, C: Clock>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let b = Browser::load(&st, &headers).await;
-    let params = match page_form(&headers, &body, &b) {
-        Ok(p) => p,
-        Err(r) => return b.finish(r.into_response()),
+    let (b, params) = match posted_form(&st, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let code = single(&params, "user_code")
         .ok()
@@ -160,10 +159,9 @@ pub(crate) async fn device_decision<S: Store, C: Clock>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let b = Browser::load(&st, &headers).await;
-    let params = match page_form(&headers, &body, &b) {
-        Ok(p) => p,
-        Err(r) => return b.finish(r.into_response()),
+    let (b, params) = match posted_form(&st, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let field = |name: &str| single(&params, name).ok().flatten().unwrap_or_default();
     let code = field("user_code").to_owned();

@@ -2,12 +2,12 @@
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use iam_core::{AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError, Store};
 
 use super::authorize::{outcome_response, without_login_prompt};
 use super::device::{device_entry_form, device_prompt_page};
-use super::{page_form, shown_error, AfterLogin};
+use super::{posted_form, shown_error, AfterLogin};
 use crate::oauth::form::{encode_params, parse_params, single};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;
@@ -116,10 +116,9 @@ pub(crate) async fn login<S: Store, C: Clock>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut b = Browser::load(&st, &headers).await;
-    let params = match page_form(&headers, &body, &b) {
-        Ok(p) => p,
-        Err(r) => return b.finish(r.into_response()),
+    let (mut b, params) = match posted_form(&st, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let field = |name: &str| single(&params, name).ok().flatten().unwrap_or_default();
     let next = match field("next") {
@@ -180,10 +179,10 @@ pub(crate) async fn logout<S: Store, C: Clock>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut b = Browser::load(&st, &headers).await;
-    if let Err(r) = page_form(&headers, &body, &b) {
-        return b.finish(r.into_response());
-    }
+    let mut b = match posted_form(&st, &headers, &body).await {
+        Ok((b, _)) => b,
+        Err(r) => return r,
+    };
     if let Some(user) = &b.user {
         if let Err(e) = st.iam.logout(user).await {
             tracing::warn!(error = %e, "logout failed");

@@ -16,12 +16,12 @@ use std::fmt::Write as _;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use iam_core::oauth::AuthorizationRedirect;
-use iam_core::{OAuthError, OAuthErrorCode};
+use iam_core::{Clock, OAuthError, OAuthErrorCode, Store};
 
 use super::form::{form_body, no_repeats, Params};
 use super::html::{continue_page, escape, message, page, secure_headers};
-use super::oauth_error;
 use super::session::Browser;
+use super::{oauth_error, OAuthState};
 
 pub(crate) use authorize::{authorize_get, authorize_post, consent};
 pub(crate) use device::{device_decision, device_entry, device_page};
@@ -125,6 +125,20 @@ fn page_form(headers: &HeaderMap, body: &[u8], b: &Browser) -> Result<Params, Re
     }
     no_repeats(&params, &[]).map_err(Refused::Bad)?;
     Ok(params)
+}
+
+/// Loads the browser session and parses the page form it posted; a refused form is
+/// answered at once.
+async fn posted_form<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Browser, Params), Response> {
+    let b = Browser::load(st, headers).await;
+    match page_form(headers, body, &b) {
+        Ok(params) => Ok((b, params)),
+        Err(r) => Err(b.finish(r.into_response())),
+    }
 }
 
 /// The list items naming `scopes`, marking those in `new` as new.
