@@ -29,7 +29,7 @@ pub(crate) struct ApiState<S: Store, C: Clock> {
     pub limiter: RateLimiter,
 }
 
-/// The state extractor of the handlers.
+/// What a REST handler extracts: the shared [`ApiState`].
 pub(crate) type ApiCtx<S, C> = State<Arc<ApiState<S, C>>>;
 
 /// The per-address limit in front of anonymous endpoints.
