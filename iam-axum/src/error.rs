@@ -7,7 +7,8 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use iam_core::{Denial, Error, ErrorCode};
-use serde::Serialize;
+
+use crate::dto::ErrorOut;
 
 /// How an error touches the RFC 6750 `WWW-Authenticate` challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,12 +40,6 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     retry_after: Option<Duration>,
     challenge: Challenge,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -304,9 +299,9 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: self.code,
-            message: &self.message,
+        let body = ErrorOut {
+            error: self.code.to_owned(),
+            message: self.message.into_owned(),
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();

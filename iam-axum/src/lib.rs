@@ -40,6 +40,9 @@
 //! # }
 //! ```
 //!
+//! Every request and answer body is a type in [`dto`] (serialize and deserialize), so a Rust
+//! client such as `iamctl` decodes exactly what the handlers send.
+//!
 //! Every error is JSON: `{"error": "<stable_code>", "message": "..."}` (see [`ApiError`]);
 //! invalid or missing tokens get `401` with `WWW-Authenticate: Bearer error="invalid_token"`,
 //! missing roles or scopes `403` with `error="insufficient_scope"` (RFC 6750).
@@ -78,7 +81,7 @@
 //! [axum]: https://docs.rs/axum
 
 pub mod auth;
-mod dto;
+pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod metrics;

@@ -3,8 +3,9 @@
 //! The document is generated from the same route table that mounts the routes (see
 //! [`rest_routes`]), so every served route is described and every described route is served;
 //! the crate's tests probe each described operation against the real router. Request bodies
-//! of the JSON endpoints and the error body are described with schemas; other answers are
-//! described as JSON objects.
+//! of the JSON endpoints, the token pair and the error body are described with schemas (the
+//! tests check each against its [`crate::dto`] type); other answers are described as JSON
+//! objects.
 
 use serde_json::{json, Map, Value};
 
@@ -243,7 +244,86 @@ fn schemas() -> Value {
 
 #[cfg(test)]
 mod tests {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
     use super::*;
+    use crate::dto;
+
+    /// A value of a schema property's type (`kind` is an account kind).
+    fn sample(name: &str, schema: &Value) -> Value {
+        match (name, schema["type"].as_str()) {
+            ("kind", _) => json!("human"),
+            (_, Some("integer")) => json!(1),
+            (_, Some("array")) => json!(["x"]),
+            _ => json!("x"),
+        }
+    }
+
+    /// Checks that the schema `name` describes `T`: a body with every property, and one with
+    /// only the required ones, both decode as `T`; and `T` with every property serializes to
+    /// exactly the schema's properties.
+    fn agrees<T: Serialize + DeserializeOwned>(name: &str) {
+        let schemas = schemas();
+        let schema = &schemas[name];
+        let props = schema["properties"].as_object().expect(name);
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .expect(name)
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let full: Map<String, Value> = props
+            .iter()
+            .map(|(k, v)| (k.clone(), sample(k, v)))
+            .collect();
+        let minimal: Map<String, Value> = full
+            .iter()
+            .filter(|(k, _)| required.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let decoded: T = serde_json::from_value(Value::Object(full))
+            .unwrap_or_else(|e| panic!("{name} with every property: {e}"));
+        serde_json::from_value::<T>(Value::Object(minimal))
+            .unwrap_or_else(|e| panic!("{name} with the required properties: {e}"));
+        let encoded = serde_json::to_value(&decoded).expect(name);
+        let keys: Vec<&String> = encoded.as_object().expect(name).keys().collect();
+        assert_eq!(keys, props.keys().collect::<Vec<_>>(), "{name}");
+    }
+
+    #[test]
+    fn schemas_agree_with_the_dto_types() {
+        agrees::<dto::ErrorOut>("Error");
+        agrees::<dto::LoginBody>("LoginRequest");
+        agrees::<dto::RefreshBody>("RefreshRequest");
+        agrees::<dto::TotpCodeBody>("TotpCode");
+        agrees::<dto::NewAccountBody>("NewAccount");
+        agrees::<dto::PasswordBody>("Password");
+        agrees::<dto::ChangePasswordBody>("ChangePassword");
+        agrees::<dto::NewApiTokenBody>("NewApiToken");
+        agrees::<dto::ElevateBody>("Elevate");
+        agrees::<dto::DbCredentialsBody>("DbCredentials");
+        agrees::<dto::NewOrgBody>("NewOrg");
+        agrees::<dto::MemberBody>("Member");
+    }
+
+    #[test]
+    fn the_tokens_schema_describes_the_token_pair() {
+        let out = dto::TokensOut {
+            access_token: "a".into(),
+            refresh_token: "r".into(),
+            token_type: dto::TokenType::Bearer,
+            expires_in: 1,
+            session_id: "s".into(),
+        };
+        let encoded = serde_json::to_value(&out).expect("tokens");
+        let schemas = schemas();
+        let props = schemas["Tokens"]["properties"].as_object().expect("Tokens");
+        let mut keys: Vec<&String> = encoded.as_object().expect("tokens").keys().collect();
+        keys.sort();
+        assert_eq!(keys, props.keys().collect::<Vec<_>>());
+        assert_eq!(encoded["token_type"], props["token_type"]["const"]);
+    }
 
     #[test]
     fn every_route_is_unique_and_every_schema_exists() {

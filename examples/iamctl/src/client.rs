@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
+use iam_axum::dto::{ErrorOut, LoginBody, LoginOut, RefreshBody, Secret, TokensOut};
 use reqwest::{Method, StatusCode};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::tls;
 
@@ -375,22 +376,23 @@ impl Api {
         format!("{}{path}", self.target.server)
     }
 
-    /// One request; 2xx answers give their JSON (`Value::Null` for an empty body), others a
-    /// [`ServerError`].
-    async fn send(
+    /// One request; a 2xx answer gives its body, others a [`ServerError`].
+    async fn send<Q: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
+        query: Option<&Q>,
+        body: Option<&[u8]>,
         token: Option<&str>,
-    ) -> Result<Value> {
+    ) -> Result<Vec<u8>> {
         let mut req = self.http.request(method, self.url(path));
-        if !query.is_empty() {
+        if let Some(query) = query {
             req = req.query(query);
         }
         if let Some(body) = body {
-            req = req.json(body);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
         }
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -404,96 +406,63 @@ impl Api {
             .bytes()
             .await
             .map_err(|e| transport_error(&self.target, &e))?;
-        let parsed: Option<Value> = if bytes.is_empty() {
-            None
-        } else {
-            serde_json::from_slice(&bytes).ok()
-        };
         if status.is_success() {
-            return match (parsed, bytes.is_empty()) {
-                (Some(v), _) => Ok(v),
-                (None, true) => Ok(Value::Null),
-                (None, false) => bail!("the server answered {status} with a body that is not JSON"),
-            };
+            if !bytes.is_empty() && serde_json::from_slice::<IgnoredAny>(&bytes).is_err() {
+                bail!("the server answered {status} with a body that is not JSON");
+            }
+            return Ok(bytes.to_vec());
         }
-        let (code, message) = parsed
-            .as_ref()
-            .map(|v| {
-                (
-                    v.get("error").and_then(Value::as_str).map(str::to_owned),
-                    v.get("message").and_then(Value::as_str).map(str::to_owned),
-                )
-            })
-            .unwrap_or_default();
-        Err(ServerError {
-            status,
-            code: code.unwrap_or_else(|| "http_error".to_owned()),
-            message: message.unwrap_or_else(|| {
-                status
+        let error: Option<ErrorOut> = serde_json::from_slice(&bytes).ok();
+        Err(match error {
+            Some(e) => ServerError {
+                status,
+                code: e.error,
+                message: e.message,
+            },
+            None => ServerError {
+                status,
+                code: "http_error".to_owned(),
+                message: status
                     .canonical_reason()
                     .unwrap_or("unexpected answer")
-                    .to_owned()
-            }),
+                    .to_owned(),
+            },
         }
         .into())
     }
 
-    /// An anonymous call.
-    pub async fn anonymous(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value> {
-        self.send(method, path, &[], body, None).await
-    }
-
-    /// `POST /login`: stores a new session and returns the login answer with the tokens removed.
+    /// `POST /login`: stores a new session and returns the login answer (whose tokens the
+    /// caller must not print).
     pub async fn login(
         &mut self,
         username: &str,
         password: &str,
         totp: Option<&str>,
-    ) -> Result<Value> {
-        let mut body = json!({ "username": username, "password": password });
-        if let Some(code) = totp {
-            body["totp_code"] = Value::String(code.to_owned());
-        }
-        let mut answer = self.anonymous(Method::POST, "/login", Some(&body)).await?;
+    ) -> Result<LoginOut> {
+        let body = encode(&LoginBody {
+            username: username.to_owned(),
+            password: Secret::new(password),
+            totp_code: totp.map(str::to_owned),
+        })?;
+        let bytes = self
+            .send::<()>(Method::POST, "/login", None, Some(&body), None)
+            .await?;
+        let answer: LoginOut = decode(&bytes, "/login")?;
         let (pin_sha256, ca_file, insecure_http) = self.target.trust_record();
-        let field = |name: &str| -> Result<String> {
-            answer
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .with_context(|| format!("the login answer lacks {name}"))
-        };
         let session = Session {
             server: self.target.server.clone(),
             pin_sha256,
             ca_file,
             insecure_http,
             username: username.to_owned(),
-            account_id: answer
-                .pointer("/account/id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            session_id: field("session_id")?,
-            access_token: field("access_token")?,
-            refresh_token: field("refresh_token")?,
-            access_expires_at: now_secs()
-                + answer
-                    .get("expires_in")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
+            account_id: answer.account.id.clone(),
+            session_id: answer.tokens.session_id.clone(),
+            access_token: answer.tokens.access_token.clone(),
+            refresh_token: answer.tokens.refresh_token.clone(),
+            access_expires_at: now_secs() + answer.tokens.expires_in,
         };
         save_session(&self.session_path, &session)?;
         self.session = Some(session);
-        if let Some(obj) = answer.as_object_mut() {
-            obj.remove("access_token");
-            obj.remove("refresh_token");
-        }
         Ok(answer)
     }
 
@@ -506,9 +475,11 @@ impl Api {
             .session
             .as_mut()
             .context("not logged in: run `iamctl login USERNAME` first")?;
-        let body = json!({ "refresh_token": session.refresh_token });
-        let answer = match self
-            .send(Method::POST, "/refresh", &[], Some(&body), None)
+        let body = encode(&RefreshBody {
+            refresh_token: Secret::new(session.refresh_token.clone()),
+        })?;
+        let bytes = match self
+            .send::<()>(Method::POST, "/refresh", None, Some(&body), None)
             .await
         {
             Ok(a) => a,
@@ -517,27 +488,15 @@ impl Api {
             }
             Err(e) => return Err(e),
         };
+        let answer: TokensOut = decode(&bytes, "/refresh")?;
         let session = self
             .session
             .as_mut()
             .context("not logged in: run `iamctl login USERNAME` first")?;
-        let get = |name: &str| -> Result<String> {
-            answer
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .with_context(|| format!("the refresh answer lacks {name}"))
-        };
-        session.access_token = get("access_token")?;
-        session.refresh_token = get("refresh_token")?;
-        if let Ok(id) = get("session_id") {
-            session.session_id = id;
-        }
-        session.access_expires_at = now_secs()
-            + answer
-                .get("expires_in")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
+        session.access_token = answer.access_token;
+        session.refresh_token = answer.refresh_token;
+        session.session_id = answer.session_id;
+        session.access_expires_at = now_secs() + answer.expires_in;
         save_session(&self.session_path, session)
     }
 
@@ -554,14 +513,21 @@ impl Api {
     }
 
     /// An authenticated call: refreshes first when the access token has (nearly) expired, and
-    /// once more when the server refuses the token with 401.
-    pub async fn call(
+    /// once more when the server refuses the token with 401. The answer is decoded as `T`
+    /// (`()` for an answer without a body).
+    pub async fn call<Q, B, T>(
         &mut self,
         method: Method,
         path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Value> {
+        query: Option<&Q>,
+        body: Option<&B>,
+    ) -> Result<T>
+    where
+        Q: Serialize + ?Sized,
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let body = body.map(encode).transpose()?;
         let expires = self
             .session
             .as_ref()
@@ -579,20 +545,58 @@ impl Api {
                 .map(|s| s.access_token.clone())
                 .context("not logged in")?;
             match self
-                .send(method.clone(), path, query, body, Some(&token))
+                .send(method.clone(), path, query, body.as_deref(), Some(&token))
                 .await
             {
                 Err(e) if !refreshed && is_status(&e, StatusCode::UNAUTHORIZED) => {
                     self.refresh().await?;
                     refreshed = true;
                 }
-                other => return other,
+                Ok(bytes) => return decode(&bytes, path),
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// `GET`.
-    pub async fn get(&mut self, path: &str, query: &[(&str, String)]) -> Result<Value> {
-        self.call(Method::GET, path, query, None).await
+    /// `GET path`.
+    pub async fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T> {
+        self.call::<(), (), T>(Method::GET, path, None, None).await
     }
+
+    /// `GET path?query`.
+    pub async fn get_query<Q: Serialize, T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T> {
+        self.call::<Q, (), T>(Method::GET, path, Some(query), None)
+            .await
+    }
+
+    /// `method path` without a body.
+    pub async fn act<T: DeserializeOwned>(&mut self, method: Method, path: &str) -> Result<T> {
+        self.call::<(), (), T>(method, path, None, None).await
+    }
+
+    /// `method path` with a JSON body.
+    pub async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.call::<(), B, T>(method, path, None, Some(body)).await
+    }
+}
+
+/// A request body as JSON bytes.
+fn encode<B: Serialize + ?Sized>(body: &B) -> Result<Vec<u8>> {
+    serde_json::to_vec(body).context("encoding the request")
+}
+
+/// Decodes the answer to `path` as `T`; an empty body decodes as JSON `null` (so as `()`).
+fn decode<T: DeserializeOwned>(bytes: &[u8], path: &str) -> Result<T> {
+    let bytes = if bytes.is_empty() { b"null" } else { bytes };
+    serde_json::from_slice(bytes)
+        .with_context(|| format!("the server's answer to {path} is not what iamctl expects"))
 }

@@ -2,26 +2,29 @@
 
 use std::fmt::Write as _;
 
+use iam_axum::dto::{AccountOut, ApiTokenOut, AuditEventOut, ElevationRequestOut, OAuthClient};
+use serde::Serialize;
 use serde_json::Value;
 
-/// A JSON value as table text: strings bare, arrays comma-joined, null as `-`.
-pub fn cell(v: Option<&Value>) -> String {
+/// An answer field as table text: strings bare, lists comma-joined, null and empty lists as
+/// `-`, anything else as JSON.
+pub fn cell<T: Serialize + ?Sized>(v: &T) -> String {
+    value_cell(&to_json(v))
+}
+
+fn value_cell(v: &Value) -> String {
     match v {
-        None | Some(Value::Null) => "-".to_owned(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) if items.is_empty() => "-".to_owned(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| cell(Some(i)))
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(other) => other.to_string(),
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "-".to_owned(),
+        Value::Array(items) => items.iter().map(value_cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
     }
 }
 
-/// `v[key]` as table text.
-pub fn field(v: &Value, key: &str) -> String {
-    cell(v.get(key))
+/// An answer as JSON (`null` for one that cannot be shown as JSON, which iam's never are).
+fn to_json<T: Serialize + ?Sized>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// Prints an aligned table with a header row (`(none)` when there are no rows).
@@ -61,8 +64,23 @@ pub fn pairs(items: &[(&str, String)]) {
     }
 }
 
-/// Prints a JSON value pretty (nothing for an empty answer).
-pub fn json(v: &Value) {
+/// Prints an answer as pretty JSON, keys sorted (nothing for an empty answer).
+pub fn json<T: Serialize + ?Sized>(v: &T) {
+    print_json(&to_json(v));
+}
+
+/// [`json`] without the fields named in `hidden` (tokens the session file keeps instead).
+pub fn json_without<T: Serialize + ?Sized>(v: &T, hidden: &[&str]) {
+    let mut v = to_json(v);
+    if let Some(o) = v.as_object_mut() {
+        for key in hidden {
+            o.remove(*key);
+        }
+    }
+    print_json(&v);
+}
+
+fn print_json(v: &Value) {
     if !v.is_null() {
         println!(
             "{}",
@@ -71,39 +89,54 @@ pub fn json(v: &Value) {
     }
 }
 
+/// Prints an answer as JSON (with `--json`), or for people with `for_people`.
+pub fn print<T: Serialize + ?Sized>(json_out: bool, v: &T, for_people: impl FnOnce(&T)) {
+    if json_out {
+        json(v);
+    } else {
+        for_people(v);
+    }
+}
+
+/// Prints the answer of a call as JSON, or `text` for people.
+pub fn done<T: Serialize + ?Sized>(json_out: bool, v: &T, text: &str) {
+    print(json_out, v, |_| println!("{text}"));
+}
+
+/// `active` or `disabled`.
+fn status(disabled: bool) -> String {
+    if disabled { "disabled" } else { "active" }.to_owned()
+}
+
 /// Prints one account as key/value lines.
-pub fn account(a: &Value) {
+pub fn account(a: &AccountOut) {
     pairs(&[
-        ("id", field(a, "id")),
-        ("username", field(a, "username")),
-        ("kind", field(a, "kind")),
-        ("roles", field(a, "roles")),
-        ("elevatable roles", field(a, "elevatable_roles")),
-        ("disabled", field(a, "disabled")),
-        ("has password", field(a, "has_password")),
-        ("totp", field(a, "totp")),
-        ("deletion due", field(a, "deletion_due")),
-        ("created at", field(a, "created_at")),
+        ("id", a.id.clone()),
+        ("username", a.username.clone()),
+        ("kind", cell(&a.kind)),
+        ("roles", cell(&a.roles)),
+        ("elevatable roles", cell(&a.elevatable_roles)),
+        ("disabled", cell(&a.disabled)),
+        ("has password", cell(&a.has_password)),
+        ("totp", cell(&a.totp)),
+        ("deletion due", cell(&a.deletion_due)),
+        ("created at", a.created_at.clone()),
     ]);
 }
 
 /// Prints accounts as a table.
-pub fn accounts(list: &[Value]) {
+pub fn accounts(list: &[AccountOut]) {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|a| {
             vec![
-                field(a, "id"),
-                field(a, "username"),
-                field(a, "kind"),
-                field(a, "roles"),
-                if a.get("disabled").and_then(Value::as_bool) == Some(true) {
-                    "disabled".to_owned()
-                } else {
-                    "active".to_owned()
-                },
-                field(a, "totp"),
-                field(a, "created_at"),
+                a.id.clone(),
+                a.username.clone(),
+                cell(&a.kind),
+                cell(&a.roles),
+                status(a.disabled),
+                cell(&a.totp),
+                a.created_at.clone(),
             ]
         })
         .collect();
@@ -116,17 +149,17 @@ pub fn accounts(list: &[Value]) {
 }
 
 /// Prints API tokens as a table.
-pub fn api_tokens(list: &[Value]) {
+pub fn api_tokens(list: &[ApiTokenOut]) {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|t| {
             vec![
-                field(t, "id"),
-                field(t, "label"),
-                field(t, "scopes"),
-                field(t, "created_at"),
-                field(t, "expires_at"),
-                field(t, "revoked_at"),
+                t.id.clone(),
+                t.label.clone(),
+                cell(&t.scopes),
+                t.created_at.clone(),
+                t.expires_at.clone(),
+                cell(&t.revoked_at),
             ]
         })
         .collect();
@@ -137,21 +170,21 @@ pub fn api_tokens(list: &[Value]) {
 }
 
 /// Prints audit events as a table.
-pub fn audit(events: &[Value]) {
+pub fn audit(events: &[AuditEventOut]) {
     let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
-            let detail = match e.get("detail") {
-                None | Some(Value::Null) => "-".to_owned(),
-                Some(Value::Object(m)) if m.is_empty() => "-".to_owned(),
-                Some(d) => d.to_string(),
+            let detail = if e.detail.is_empty() {
+                "-".to_owned()
+            } else {
+                to_json(&e.detail).to_string()
             };
             vec![
-                field(e, "seq"),
-                field(e, "at"),
-                field(e, "kind"),
-                field(e, "actor"),
-                field(e, "account"),
+                e.seq.to_string(),
+                e.at.clone(),
+                e.kind.clone(),
+                cell(&e.actor),
+                cell(&e.account),
                 detail,
             ]
         })
@@ -160,17 +193,17 @@ pub fn audit(events: &[Value]) {
 }
 
 /// Prints pending elevation requests as a table.
-pub fn elevation_requests(list: &[Value]) {
+pub fn elevation_requests(list: &[ElevationRequestOut]) {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
             vec![
-                field(r, "id"),
-                field(r, "account_id"),
-                field(r, "role"),
-                field(r, "duration"),
-                field(r, "created_at"),
-                field(r, "expires_at"),
+                r.id.clone(),
+                r.account_id.clone(),
+                r.role.clone(),
+                r.duration.to_string(),
+                r.created_at.clone(),
+                r.expires_at.clone(),
             ]
         })
         .collect();
@@ -181,40 +214,36 @@ pub fn elevation_requests(list: &[Value]) {
 }
 
 /// Prints one OAuth client as key/value lines.
-pub fn client(c: &Value) {
+pub fn client(c: &OAuthClient) {
     pairs(&[
-        ("id", field(c, "id")),
-        ("name", field(c, "name")),
-        ("kind", field(c, "kind")),
-        ("grant types", field(c, "grant_types")),
-        ("redirect uris", field(c, "redirect_uris")),
-        ("scopes", field(c, "scopes")),
-        ("resources", field(c, "resources")),
-        ("require pkce", field(c, "require_pkce")),
-        ("owner", field(c, "owner")),
-        ("acts for owner", field(c, "acts_for_owner")),
-        ("disabled", field(c, "disabled")),
-        ("created at", field(c, "created_at")),
-        ("secret rotated at", field(c, "secret_rotated_at")),
+        ("id", c.id.clone()),
+        ("name", c.name.clone()),
+        ("kind", cell(&c.kind)),
+        ("grant types", cell(&c.grant_types)),
+        ("redirect uris", cell(&c.redirect_uris)),
+        ("scopes", cell(&c.scopes)),
+        ("resources", cell(&c.resources)),
+        ("require pkce", cell(&c.require_pkce)),
+        ("owner", cell(&c.owner)),
+        ("acts for owner", cell(&c.acts_for_owner)),
+        ("disabled", cell(&c.disabled)),
+        ("created at", cell(&c.created_at)),
+        ("secret rotated at", cell(&c.secret_rotated_at)),
     ]);
 }
 
 /// Prints OAuth clients as a table.
-pub fn clients(list: &[Value]) {
+pub fn clients(list: &[OAuthClient]) {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|c| {
             vec![
-                field(c, "id"),
-                field(c, "name"),
-                field(c, "kind"),
-                field(c, "grant_types"),
-                if c.get("disabled").and_then(Value::as_bool) == Some(true) {
-                    "disabled".to_owned()
-                } else {
-                    "active".to_owned()
-                },
-                field(c, "created_at"),
+                c.id.clone(),
+                c.name.clone(),
+                cell(&c.kind),
+                cell(&c.grant_types),
+                status(c.disabled),
+                cell(&c.created_at),
             ]
         })
         .collect();

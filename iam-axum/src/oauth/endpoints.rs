@@ -3,11 +3,10 @@
 //! JSON exactly as the RFCs give it.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{Extension, RawQuery};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,16 +15,14 @@ use iam_core::oauth::TokenTypeHint;
 use iam_core::{
     AuthorizationServerMetadata, ClientAuth, Clock, OAuthError, OAuthErrorCode, Store, TokenRequest,
 };
-use serde_json::{json, Value};
 
 use super::form::{basic_auth, form_body, no_repeats, parse_params, single, BasicAuth, Params};
 use super::{
-    json_error, oauth_error, rate_limited, ClientAddr, OAuthState, WebFingerPublication,
+    json_error, oauth_error, rate_limited, ClientAddr, OAuthCtx, OAuthState, WebFingerPublication,
     AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH,
 };
+use crate::dto::{JrdLink, JrdOut, JwkSet};
 use crate::rate_limit::Settled;
-
-type St<S, C> = State<Arc<OAuthState<S, C>>>;
 
 /// Adds the headers RFC 6749 §5.1 requires on token-bearing answers.
 fn no_store(mut response: Response) -> Response {
@@ -94,7 +91,7 @@ async fn per_client<S: Store, C: Clock, T>(
 
 /// `POST /oauth2/token` (RFC 6749 §3.2, every grant).
 pub(crate) async fn token<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: OAuthCtx<S, C>,
     Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -129,7 +126,7 @@ fn absolute_device_uris<S: Store, C: Clock>(
 
 /// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
 pub(crate) async fn device_authorization<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: OAuthCtx<S, C>,
     Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -165,7 +162,7 @@ fn token_and_hint(params: &Params) -> Result<(&str, Option<TokenTypeHint>), OAut
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 with an empty body, also for unknown tokens.
 pub(crate) async fn revoke<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: OAuthCtx<S, C>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -182,7 +179,7 @@ pub(crate) async fn revoke<S: Store, C: Clock>(
 
 /// `POST /oauth2/introspect` (RFC 7662), for confidential clients.
 pub(crate) async fn introspect<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: OAuthCtx<S, C>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -199,7 +196,7 @@ pub(crate) async fn introspect<S: Store, C: Clock>(
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
 pub(crate) async fn metadata<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: OAuthCtx<S, C>,
 ) -> Json<AuthorizationServerMetadata> {
     let mut m = AuthorizationServerMetadata::new(&st.issuer);
     m.authorization_endpoint = st.url(AUTHORIZE_PATH);
@@ -212,9 +209,8 @@ pub(crate) async fn metadata<S: Store, C: Clock>(
 }
 
 /// `GET /oauth2/jwks`: the token-verification keys as an RFC 8037 OKP JWK set.
-pub(crate) async fn jwks<S: Store, C: Clock>(st: St<S, C>) -> Response {
-    let keys: Vec<Value> = st.iam.public_keys().into_iter().map(|k| k.jwk).collect();
-    let mut r = Json(json!({ "keys": keys })).into_response();
+pub(crate) async fn jwks<S: Store, C: Clock>(st: OAuthCtx<S, C>) -> Response {
+    let mut r = Json(JwkSet::of(st.iam.public_keys())).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -229,7 +225,7 @@ const ISSUER_REL: &str = "http://openid.net/specs/connect/1.0/issuer";
 /// published accounts (with [`WebFingerPublication::All`], the existing, enabled accounts of
 /// this host); the same 404 for anything else, whether or not the account exists.
 pub(crate) async fn webfinger<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: OAuthCtx<S, C>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let not_found = || json_error(StatusCode::NOT_FOUND, "not_found", "no such resource");
@@ -280,12 +276,18 @@ pub(crate) async fn webfinger<S: Store, C: Clock>(
         .filter(|(n, _)| n == "rel")
         .map(|(_, v)| v.as_str())
         .collect();
-    let links: Vec<Value> = if rels.is_empty() || rels.contains(&ISSUER_REL) {
-        vec![json!({ "rel": ISSUER_REL, "href": st.issuer })]
+    let links: Vec<JrdLink> = if rels.is_empty() || rels.contains(&ISSUER_REL) {
+        vec![JrdLink {
+            rel: ISSUER_REL.to_owned(),
+            href: st.issuer.clone(),
+        }]
     } else {
         vec![]
     };
-    let body = json!({ "subject": resource, "links": links });
+    let body = JrdOut {
+        subject: resource.to_owned(),
+        links,
+    };
     let mut r = Json(body).into_response();
     let h = r.headers_mut();
     h.insert(

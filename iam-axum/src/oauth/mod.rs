@@ -55,6 +55,7 @@ use axum::Router;
 use iam_core::{Clock, Error, Iam, InvalidInput, OAuthError, SecureRandom, Store, TokenPair};
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::dto::OAuthStyleErrorOut;
 use crate::rate_limit::{ClientLimiter, RateLimit, RateLimiter};
 
 /// Path of the authorization endpoint.
@@ -118,6 +119,9 @@ pub(crate) struct OAuthState<S: Store, C: Clock> {
     /// of tripping refresh-token reuse detection, which would end the session.
     refreshes: tokio::sync::Mutex<HashMap<String, (Instant, TokenPair)>>,
 }
+
+/// What an OAuth handler extracts: the shared [`OAuthState`].
+pub(crate) type OAuthCtx<S, C> = State<Arc<OAuthState<S, C>>>;
 
 impl<S: Store, C: Clock> OAuthState<S, C> {
     /// The absolute URL of `path`.
@@ -374,7 +378,10 @@ pub(crate) fn oauth_error(e: OAuthError) -> Response {
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (
         status,
-        axum::Json(serde_json::json!({ "error": error, "error_description": description })),
+        axum::Json(OAuthStyleErrorOut {
+            error: error.to_owned(),
+            error_description: description.to_owned(),
+        }),
     )
         .into_response();
     response
@@ -456,7 +463,7 @@ fn address_limited(wait: Duration) -> Response {
 
 /// The per-address limit in front of the login form, device-code entry and WebFinger.
 async fn limit_by_address<S: Store, C: Clock>(
-    State(state): State<Arc<OAuthState<S, C>>>,
+    State(state): OAuthCtx<S, C>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -469,7 +476,7 @@ async fn limit_by_address<S: Store, C: Clock>(
 /// The per-address limit in front of the token and device authorization endpoints; leaves
 /// the client address for their per-client limit.
 async fn limit_token_by_address<S: Store, C: Clock>(
-    State(state): State<Arc<OAuthState<S, C>>>,
+    State(state): OAuthCtx<S, C>,
     mut req: Request,
     next: Next,
 ) -> Response {

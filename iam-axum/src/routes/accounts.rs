@@ -3,11 +3,13 @@
 use axum::http::StatusCode;
 use axum::Json;
 use iam_core::{Clock, NewAccount, Store};
-use serde_json::{json, Value};
 
-use super::St;
+use super::ApiCtx;
 use crate::auth::RequireAuth;
-use crate::dto::{rfc3339, AccountListQuery, AccountOut, NewAccountBody, PasswordBody};
+use crate::dto::{
+    rfc3339, AccountList, AccountListQuery, AccountOut, DeletionOut, NewAccountBody, PasswordBody,
+    RevokedOut,
+};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -16,10 +18,10 @@ const MAX_PAGE: usize = 500;
 
 /// `GET /accounts[?after=&limit=&username=]` (admin).
 pub(crate) async fn list<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiQuery(q): ApiQuery<AccountListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountList>> {
     if let Some(name) = q.username {
         let found: Vec<AccountOut> = st
             .iam
@@ -28,7 +30,7 @@ pub(crate) async fn list<S: Store, C: Clock>(
             .into_iter()
             .map(AccountOut::from)
             .collect();
-        return Ok(Json(json!({ "accounts": found })));
+        return Ok(Json(found.into()));
     }
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let accounts: Vec<AccountOut> = st
@@ -38,12 +40,12 @@ pub(crate) async fn list<S: Store, C: Clock>(
         .into_iter()
         .map(AccountOut::from)
         .collect();
-    Ok(Json(json!({ "accounts": accounts })))
+    Ok(Json(accounts.into()))
 }
 
 /// `POST /accounts` (admin).
 pub(crate) async fn create<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiJson(body): ApiJson<NewAccountBody>,
 ) -> ApiResult<(StatusCode, Json<AccountOut>)> {
@@ -59,7 +61,7 @@ pub(crate) async fn create<S: Store, C: Clock>(
 
 /// `GET /accounts/{id}` (the account itself or an admin).
 pub(crate) async fn get_one<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -68,7 +70,7 @@ pub(crate) async fn get_one<S: Store, C: Clock>(
 
 /// `POST /accounts/{id}/disable` (admin).
 pub(crate) async fn disable<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -77,7 +79,7 @@ pub(crate) async fn disable<S: Store, C: Clock>(
 
 /// `POST /accounts/{id}/enable` (admin).
 pub(crate) async fn enable<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -86,7 +88,7 @@ pub(crate) async fn enable<S: Store, C: Clock>(
 
 /// `PUT /accounts/{id}/password` (admin).
 pub(crate) async fn set_password<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PasswordBody>,
@@ -100,7 +102,7 @@ pub(crate) async fn set_password<S: Store, C: Clock>(
 
 /// `PUT /accounts/{id}/roles/{role}` (admin).
 pub(crate) async fn grant_role<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -111,7 +113,7 @@ pub(crate) async fn grant_role<S: Store, C: Clock>(
 
 /// `DELETE /accounts/{id}/roles/{role}` (admin).
 pub(crate) async fn revoke_role<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -122,7 +124,7 @@ pub(crate) async fn revoke_role<S: Store, C: Clock>(
 
 /// `PUT /accounts/{id}/elevatable-roles/{role}` (admin).
 pub(crate) async fn grant_elevatable<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -135,7 +137,7 @@ pub(crate) async fn grant_elevatable<S: Store, C: Clock>(
 
 /// `DELETE /accounts/{id}/elevatable-roles/{role}` (admin).
 pub(crate) async fn revoke_elevatable<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath((id, role)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -148,7 +150,7 @@ pub(crate) async fn revoke_elevatable<S: Store, C: Clock>(
 
 /// `DELETE /accounts/{id}/totp` (admin): removes another account's TOTP (lost authenticator).
 pub(crate) async fn remove_totp<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AccountOut>> {
@@ -157,30 +159,32 @@ pub(crate) async fn remove_totp<S: Store, C: Clock>(
 
 /// `DELETE /accounts/{id}/sessions` (the account itself or an admin): signs it out everywhere.
 pub(crate) async fn revoke_sessions<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevokedOut>> {
     let n = st.iam.revoke_all_sessions((&p).into(), &id).await?;
-    Ok(Json(json!({ "revoked": n })))
+    Ok(Json(RevokedOut { revoked: n }))
 }
 
 /// `POST /accounts/{id}/deletion` (the account itself or an admin): schedules deletion.
 pub(crate) async fn schedule_deletion<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DeletionOut>)> {
     let due = st.iam.schedule_deletion(&p, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "deletion_due": rfc3339(due) })),
+        Json(DeletionOut {
+            deletion_due: rfc3339(due),
+        }),
     ))
 }
 
 /// `DELETE /accounts/{id}/deletion` (the account itself or an admin): cancels it.
 pub(crate) async fn cancel_deletion<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {

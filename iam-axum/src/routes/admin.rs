@@ -1,44 +1,19 @@
 //! Audit queries and the database-credentials vault.
 
-use std::fmt::Write as _;
-
 use axum::http::StatusCode;
 use axum::Json;
-use iam_core::{AuditEvent, AuditKind, AuditQuery, Clock, DbCredentials, Store, Timestamp};
-use serde_json::{json, Value};
+use iam_core::{AuditKind, AuditQuery, Clock, Store, Timestamp};
 
-use super::St;
+use super::ApiCtx;
 use crate::auth::RequireAuth;
-use crate::dto::{rfc3339, AuditListQuery, DbCredentialsBody};
+use crate::dto::{
+    ActiveKeyOut, AuditEventList, AuditEventOut, AuditListQuery, AuditVerifyOut, DbCredentialsBody,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// Most audit events one page lists.
 const MAX_AUDIT_PAGE: usize = 1000;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-fn event_json(e: &AuditEvent) -> Value {
-    let d = &e.draft;
-    json!({
-        "seq": e.seq,
-        "at": rfc3339(d.at),
-        "kind": d.kind.as_str(),
-        "actor": d.actor,
-        "account": d.account,
-        "session": d.session,
-        "detail": d.detail,
-        "prev_hash": hex(&e.prev_hash),
-        "hash": hex(&e.hash),
-    })
-}
 
 fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<Timestamp>> {
     value
@@ -56,10 +31,10 @@ fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<Timestamp>> {
 
 /// `GET /audit[?account=&kind=&from=&to=&after_seq=&limit=]` (admin).
 pub(crate) async fn audit<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiQuery(q): ApiQuery<AuditListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditEventList>> {
     let kind = match q.kind.as_deref() {
         Some(k) => Some(AuditKind::parse(k).ok_or_else(|| {
             ApiError::new(
@@ -78,70 +53,63 @@ pub(crate) async fn audit<S: Store, C: Clock>(
         after_seq: q.after_seq,
         limit: Some(q.limit.unwrap_or(100).clamp(1, MAX_AUDIT_PAGE)),
     };
-    let events: Vec<Value> = st
+    let events: Vec<AuditEventOut> = st
         .iam
         .audit_events((&p).into(), &query)
         .await?
         .iter()
-        .map(event_json)
+        .map(AuditEventOut::from)
         .collect();
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(events.into()))
 }
 
 /// `GET /audit/verify` (admin): walks the hash chain.
 pub(crate) async fn audit_verify<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditVerifyOut>> {
     match st.iam.verify_audit_chain((&p).into()).await {
-        Ok(n) => Ok(Json(json!({ "intact": true, "events": n }))),
-        Err(iam_core::Error::AuditChain(b)) => {
-            Ok(Json(json!({ "intact": false, "break": b.to_string() })))
-        }
+        Ok(n) => Ok(Json(AuditVerifyOut {
+            intact: true,
+            events: Some(n),
+            broken_at: None,
+        })),
+        Err(iam_core::Error::AuditChain(b)) => Ok(Json(AuditVerifyOut {
+            intact: false,
+            events: None,
+            broken_at: Some(b.to_string()),
+        })),
         Err(e) => Err(e.into()),
     }
 }
 
 /// `PUT /accounts/{id}/db-credentials` (admin): stores a system account's credentials.
 pub(crate) async fn store_credentials<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DbCredentialsBody>,
 ) -> ApiResult<StatusCode> {
-    let creds = DbCredentials {
-        host: body.host,
-        port: body.port,
-        database: body.database,
-        user: body.user,
-        password: body.password.0,
-    };
-    st.iam.store_db_credentials(&p, &id, &creds).await?;
+    st.iam.store_db_credentials(&p, &id, &body.into()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /accounts/{id}/db-credentials`: the account itself or a holder of its role fetches them.
 pub(crate) async fn fetch_credentials<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DbCredentialsBody>> {
     let c = st.iam.fetch_db_credentials(&p, &id).await?;
-    Ok(Json(json!({
-        "host": c.host,
-        "port": c.port,
-        "database": c.database,
-        "user": c.user,
-        "password": c.password.expose(),
-    })))
+    Ok(Json(c.into()))
 }
 
 /// `POST /keys/rotate` (admin): a new signing key becomes active; tokens signed by the old one
 /// keep verifying until they expire.
 pub(crate) async fn rotate_key<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
-) -> ApiResult<Json<Value>> {
-    let kid = st.iam.rotate_signing_key((&p).into()).await?;
-    Ok(Json(json!({ "active_kid": kid })))
+) -> ApiResult<Json<ActiveKeyOut>> {
+    let active_kid = st.iam.rotate_signing_key((&p).into()).await?;
+    Ok(Json(ActiveKeyOut { active_kid }))
 }

@@ -29,12 +29,12 @@ pub(crate) struct ApiState<S: Store, C: Clock> {
     pub limiter: RateLimiter,
 }
 
-/// The state extractor of the handlers.
-pub(crate) type St<S, C> = State<Arc<ApiState<S, C>>>;
+/// What a REST handler extracts: the shared [`ApiState`].
+pub(crate) type ApiCtx<S, C> = State<Arc<ApiState<S, C>>>;
 
 /// The per-address limit in front of anonymous endpoints.
 async fn limit_by_address<S: Store, C: Clock>(
-    State(state): St<S, C>,
+    State(state): ApiCtx<S, C>,
     req: Request,
     next: Next,
 ) -> Response {

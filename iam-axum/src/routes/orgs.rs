@@ -3,17 +3,18 @@
 use axum::http::StatusCode;
 use axum::Json;
 use iam_core::{Clock, Store};
-use serde_json::{json, Value};
 
-use super::St;
+use super::ApiCtx;
 use crate::auth::RequireAuth;
-use crate::dto::{MemberBody, MembershipOut, NewOrgBody, OrgOut};
+use crate::dto::{
+    AccessTokenOut, MemberBody, MemberList, MembershipList, MembershipOut, NewOrgBody, OrgOut,
+};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
 
 /// `POST /orgs`: creates an organization; the caller becomes its owner.
 pub(crate) async fn create<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiJson(body): ApiJson<NewOrgBody>,
 ) -> ApiResult<(StatusCode, Json<OrgOut>)> {
@@ -23,7 +24,7 @@ pub(crate) async fn create<S: Store, C: Clock>(
 
 /// `GET /orgs/{id}`.
 pub(crate) async fn get_one<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(_p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<OrgOut>> {
@@ -32,10 +33,10 @@ pub(crate) async fn get_one<S: Store, C: Clock>(
 
 /// `GET /orgs/{id}/members`.
 pub(crate) async fn members<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MemberList>> {
     let members: Vec<MembershipOut> = st
         .iam
         .members_of((&p).into(), &id)
@@ -43,12 +44,12 @@ pub(crate) async fn members<S: Store, C: Clock>(
         .into_iter()
         .map(MembershipOut::from)
         .collect();
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(members.into()))
 }
 
 /// `PUT /orgs/{id}/members/{account_id}` (admins and owners).
 pub(crate) async fn set_member<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath((org, account)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<MemberBody>,
@@ -62,7 +63,7 @@ pub(crate) async fn set_member<S: Store, C: Clock>(
 
 /// `DELETE /orgs/{id}/members/{account_id}` (admins and owners).
 pub(crate) async fn remove_member<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath((org, account)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
@@ -72,7 +73,7 @@ pub(crate) async fn remove_member<S: Store, C: Clock>(
 
 /// `POST /orgs/{id}/accept`: the caller accepts an owner's invitation to the organization.
 pub(crate) async fn accept<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
@@ -82,7 +83,7 @@ pub(crate) async fn accept<S: Store, C: Clock>(
 
 /// `POST /orgs/{id}/decline`: the caller declines an owner's invitation to the organization.
 pub(crate) async fn decline<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
@@ -92,22 +93,20 @@ pub(crate) async fn decline<S: Store, C: Clock>(
 
 /// `POST /orgs/{id}/token`: an access token scoped to the organization.
 pub(crate) async fn org_token<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(org): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccessTokenOut>> {
     let t = st.iam.org_token(&p, &org).await?;
-    Ok(Json(
-        json!({ "access_token": t.expose(), "token_type": "Bearer" }),
-    ))
+    Ok(Json(AccessTokenOut::bearer(t.expose())))
 }
 
 /// `GET /accounts/{id}/memberships` (the account itself or an admin).
 pub(crate) async fn memberships_of<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MembershipList>> {
     let ms: Vec<MembershipOut> = st
         .iam
         .memberships_of((&p).into(), &id)
@@ -115,5 +114,5 @@ pub(crate) async fn memberships_of<S: Store, C: Clock>(
         .into_iter()
         .map(MembershipOut::from)
         .collect();
-    Ok(Json(json!({ "memberships": ms })))
+    Ok(Json(ms.into()))
 }

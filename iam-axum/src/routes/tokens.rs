@@ -4,37 +4,29 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::Json;
-use iam_core::{Clock, ServiceToken, Store};
-use serde_json::{json, Value};
+use iam_core::{Clock, Store};
 
-use super::St;
+use super::ApiCtx;
 use crate::auth::RequireAuth;
-use crate::dto::{rfc3339, ApiTokenOut, NewApiTokenBody, OwnerQuery};
+use crate::dto::{
+    ApiTokenList, ApiTokenOut, NewApiTokenBody, NewApiTokenOut, OwnerQuery, ServiceTokenOut,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
-fn service_token_json(t: &ServiceToken) -> Json<Value> {
-    Json(json!({
-        "token": t.token.expose(),
-        "token_type": "Bearer",
-        "grant_id": t.grant_id,
-        "expires_at": rfc3339(t.expires_at),
-    }))
-}
-
 /// `POST /accounts/{id}/service-token`: issues a system account's token, revoking the old one.
 pub(crate) async fn issue_service<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ServiceTokenOut>)> {
     let t = st.iam.issue_service_token(&p, &id).await?;
-    Ok((StatusCode::CREATED, service_token_json(&t)))
+    Ok((StatusCode::CREATED, Json(ServiceTokenOut::from(&t))))
 }
 
 /// `DELETE /accounts/{id}/service-token` (admin).
 pub(crate) async fn revoke_service<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
@@ -44,19 +36,19 @@ pub(crate) async fn revoke_service<S: Store, C: Clock>(
 
 /// `POST /service-token/renew`: the presenting service token is replaced by a new one.
 pub(crate) async fn renew_service<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ServiceTokenOut>> {
     let t = st.iam.renew_service_token(&p).await?;
-    Ok(service_token_json(&t))
+    Ok(Json(ServiceTokenOut::from(&t)))
 }
 
 /// `POST /api-tokens`: creates a personal API token; the secret is in this answer only.
 pub(crate) async fn create_api<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiJson(body): ApiJson<NewApiTokenBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NewApiTokenOut>)> {
     let secs = i64::try_from(body.expires_in).map_err(|_| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -72,17 +64,20 @@ pub(crate) async fn create_api<S: Store, C: Clock>(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": t.secret.expose(), "info": ApiTokenOut::from(t.info) })),
+        Json(NewApiTokenOut {
+            token: t.secret.expose().to_owned(),
+            info: ApiTokenOut::from(t.info),
+        }),
     ))
 }
 
 /// `GET /api-tokens[?account_id=]`: the caller's API tokens, metadata only (an admin may
 /// name another account, to find what to revoke).
 pub(crate) async fn list_api<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiQuery(q): ApiQuery<OwnerQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ApiTokenList>> {
     let account = q.account_id.unwrap_or_else(|| p.account_id.clone());
     let tokens: Vec<ApiTokenOut> = st
         .iam
@@ -91,12 +86,12 @@ pub(crate) async fn list_api<S: Store, C: Clock>(
         .into_iter()
         .map(ApiTokenOut::from)
         .collect();
-    Ok(Json(json!({ "api_tokens": tokens })))
+    Ok(Json(tokens.into()))
 }
 
 /// `DELETE /api-tokens/{id}`: revokes one (its owner or an admin).
 pub(crate) async fn revoke_api<S: Store, C: Clock>(
-    st: St<S, C>,
+    st: ApiCtx<S, C>,
     RequireAuth(p): RequireAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {

@@ -1,0 +1,143 @@
+//! `clients`: the OAuth client registry.
+
+use anyhow::Result;
+use clap::{Subcommand, ValueEnum};
+use iam_axum::dto::{
+    ClientDisabledOut, ClientKind, ClientList, ClientSecretOut, NewClientBody, OAuthClient,
+    RegisteredClientOut,
+};
+use reqwest::Method;
+
+use crate::client;
+use crate::connect::connect;
+use crate::output;
+use crate::GlobalArgs;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ClientKindArg {
+    Confidential,
+    Public,
+}
+
+#[derive(Subcommand)]
+pub enum ClientsCmd {
+    /// List OAuth clients (admin).
+    List,
+    /// Register a client; a confidential client's secret is printed once.
+    Register {
+        /// Display name.
+        name: String,
+        /// Client kind.
+        #[arg(long, value_enum, default_value = "confidential")]
+        kind: ClientKindArg,
+        /// A redirect URI (repeatable).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A grant type (repeatable): authorization_code, client_credentials, refresh_token,
+        /// urn:ietf:params:oauth:grant-type:device_code.
+        #[arg(long = "grant", value_name = "GRANT_TYPE", required = true)]
+        grant_types: Vec<String>,
+        /// An allowed scope (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// An allowed resource indicator (repeatable).
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
+        /// Require PKCE (the server's default when absent).
+        #[arg(long, value_name = "BOOL")]
+        require_pkce: Option<bool>,
+        /// The client acts for the registering account (client credentials as its owner).
+        #[arg(long)]
+        acts_for_owner: bool,
+    },
+    /// Show one client.
+    Show {
+        /// Client id.
+        id: String,
+    },
+    /// Rotate a confidential client's secret (printed once; the old one works for a grace
+    /// period).
+    RotateSecret {
+        /// Client id.
+        id: String,
+    },
+    /// Disable a client and revoke its tokens.
+    Disable {
+        /// Client id.
+        id: String,
+    },
+}
+
+/// Prints a client secret for people, with the reminder that it is shown once.
+fn show_secret(secret: &str) {
+    output::pairs(&[("client secret", secret.to_owned())]);
+    eprintln!("(the secret is shown once)");
+}
+
+/// Runs a `clients` command.
+pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
+    let json_out = g.json;
+    let mut api = connect(g, false)?;
+    match cmd {
+        ClientsCmd::List => {
+            let v: ClientList = api.get("/clients").await?;
+            output::print(json_out, &v, |v| {
+                output::clients(&v.clients);
+            });
+        }
+        ClientsCmd::Register {
+            name,
+            kind,
+            redirect_uris,
+            grant_types,
+            scopes,
+            resources,
+            require_pkce,
+            acts_for_owner,
+        } => {
+            let body = NewClientBody {
+                name: name.clone(),
+                kind: match kind {
+                    ClientKindArg::Confidential => ClientKind::Confidential,
+                    ClientKindArg::Public => ClientKind::Public,
+                },
+                redirect_uris: redirect_uris.clone(),
+                grant_types: grant_types.clone(),
+                scopes: scopes.iter().cloned().collect(),
+                resources: resources.iter().cloned().collect(),
+                require_pkce: *require_pkce,
+                acts_for_owner: *acts_for_owner,
+                first_party: false,
+            };
+            let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
+            output::print(json_out, &v, |v| {
+                output::client(&v.client);
+                if let Some(secret) = &v.client_secret {
+                    show_secret(secret);
+                }
+            });
+        }
+        ClientsCmd::Show { id } => {
+            let v: OAuthClient = api.get(&format!("/clients/{}", client::seg(id))).await?;
+            output::print(json_out, &v, output::client);
+        }
+        ClientsCmd::RotateSecret { id } => {
+            let path = format!("/clients/{}/secret", client::seg(id));
+            let v: ClientSecretOut = api.act(Method::POST, &path).await?;
+            output::print(json_out, &v, |v| {
+                show_secret(&v.client_secret);
+            });
+        }
+        ClientsCmd::Disable { id } => {
+            let path = format!("/clients/{}/disable", client::seg(id));
+            let v: ClientDisabledOut = api.act(Method::POST, &path).await?;
+            output::print(json_out, &v, |v| {
+                println!(
+                    "client disabled; {} token families revoked",
+                    v.revoked_token_families
+                );
+            });
+        }
+    }
+    Ok(())
+}

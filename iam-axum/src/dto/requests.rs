@@ -1,0 +1,254 @@
+//! Request bodies and queries of the REST API. Bodies refuse unknown fields; optional fields
+//! are left out when serialized empty.
+
+use std::collections::BTreeSet;
+
+use iam_core::oauth::ClientKind;
+use iam_core::{AccountKind, DbCredentials};
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// `POST /login`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+    /// The current TOTP code, once TOTP is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<String>,
+}
+
+/// `POST /refresh`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    /// The refresh token to rotate.
+    pub refresh_token: Secret,
+}
+
+/// `POST /totp/confirm`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCodeBody {
+    /// The first code of the new authenticator.
+    pub code: String,
+}
+
+/// `POST /accounts`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountBody {
+    /// The username.
+    pub username: String,
+    /// Human (the default) or system.
+    #[serde(default = "human")]
+    pub kind: AccountKind,
+    /// The password (human accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Roles to grant.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+fn human() -> AccountKind {
+    AccountKind::Human
+}
+
+/// `PUT /accounts/{id}/password`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    /// The new password.
+    pub password: Secret,
+}
+
+/// `PUT /password`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordBody {
+    /// The caller's current password.
+    pub current_password: Secret,
+    /// The new password.
+    pub new_password: Secret,
+}
+
+/// `POST /api-tokens`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiTokenBody {
+    /// A label for the owner.
+    pub label: String,
+    /// The scopes the token carries.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime in seconds from now.
+    pub expires_in: u64,
+}
+
+/// `POST /elevation`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElevateBody {
+    /// The elevatable role to open.
+    pub role: String,
+    /// Requested duration in seconds (the role's maximum when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+    /// The step-up password, when the role asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The step-up TOTP code, when the role asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<String>,
+}
+
+/// `POST /reauthenticate`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthenticateBody {
+    /// The caller's password.
+    pub password: Secret,
+    /// Required when the account has TOTP on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<String>,
+}
+
+/// A system account's database credentials: the body of `PUT /accounts/{id}/db-credentials`
+/// and the answer of `GET` on the same path.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbCredentialsBody {
+    /// Server host name.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// Role (user) name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+}
+
+impl From<DbCredentials> for DbCredentialsBody {
+    fn from(c: DbCredentials) -> Self {
+        DbCredentialsBody {
+            host: c.host,
+            port: c.port,
+            database: c.database,
+            user: c.user,
+            password: Secret(c.password),
+        }
+    }
+}
+
+impl From<DbCredentialsBody> for DbCredentials {
+    fn from(b: DbCredentialsBody) -> Self {
+        DbCredentials {
+            host: b.host,
+            port: b.port,
+            database: b.database,
+            user: b.user,
+            password: b.password.0,
+        }
+    }
+}
+
+/// `POST /orgs`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgBody {
+    /// The organization's name.
+    pub name: String,
+}
+
+/// `PUT /orgs/{id}/members/{account}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    /// The member's role in the organization.
+    pub role: String,
+}
+
+/// `POST /clients`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClientBody {
+    /// Display name.
+    pub name: String,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// Redirect URIs, matched exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// `grant_type` values (`authorization_code`, `client_credentials`, ...).
+    pub grant_types: Vec<String>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: BTreeSet<String>,
+    /// Allowed resource indicators.
+    #[serde(default)]
+    pub resources: BTreeSet<String>,
+    /// Whether authorization requests must carry PKCE (the server's default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pkce: Option<bool>,
+    /// Whether client-credentials tokens act for the registering account.
+    #[serde(default)]
+    pub acts_for_owner: bool,
+    /// First-party clients (admins only) may be granted `iam:manage`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_party: bool,
+}
+
+/// Query of `GET /accounts`.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AccountListQuery {
+    /// List the accounts after this account id (paging).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Most accounts to list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Only the account with this username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// Query of `GET /sessions` and `GET /api-tokens`: whose (an admin may name another account).
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerQuery {
+    /// The account (the caller's own when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+/// Query of `GET /audit`.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditListQuery {
+    /// Only events about this account id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Only events of this kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Only events at or after this RFC 3339 time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Only events before this RFC 3339 time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Only events after this sequence number (paging).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_seq: Option<u64>,
+    /// Most events to list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}

@@ -1,0 +1,198 @@
+//! The sign-in page (`/oauth2/login`) and signing out (`/oauth2/logout`).
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use iam_core::{AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError, Store};
+
+use super::authorize::{outcome_response, without_login_prompt};
+use super::device::{device_entry_form, device_prompt_page};
+use super::{posted_form, shown_error, AfterLogin};
+use crate::oauth::form::{encode_params, parse_params, single};
+use crate::oauth::html::{escape, hidden, message, page};
+use crate::oauth::session::Browser;
+use crate::oauth::{OAuthCtx, OAuthState, LOGIN_PATH, LOGOUT_PATH};
+
+/// The login page, continuing with `next` after success.
+pub(super) fn login_form<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    b: &Browser,
+    next: &AfterLogin,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut fields = hidden("csrf", &b.csrf);
+    match next {
+        AfterLogin::Authorize(params) => {
+            fields.push_str(&hidden("next", "authorize"));
+            fields.push_str(&hidden("request", &encode_params(params)));
+        }
+        AfterLogin::Device(code) => {
+            fields.push_str(&hidden("next", "device"));
+            if let Some(code) = code {
+                fields.push_str(&hidden("user_code", code));
+            }
+        }
+        AfterLogin::Plain => {}
+    }
+    let body = format!(
+        "{err}<form method=\"post\" action=\"{action}\">{fields}\
+<label for=\"username\">Username</label>\
+<input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+<label for=\"password\">Password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+<label for=\"totp\">One-time code (if enabled)</label>\
+<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]*\" maxlength=\"10\">\
+<button type=\"submit\">Sign in</button></form>",
+        err = error.map(|e| message(e, true)).unwrap_or_default(),
+        action = escape(&st.path(LOGIN_PATH)),
+    );
+    page(status, "Sign in", &body)
+}
+
+/// The page after a login without anything to continue with.
+fn signed_in<S: Store, C: Clock>(st: &OAuthState<S, C>, b: &Browser) -> Response {
+    let body = format!(
+        "{}<form method=\"post\" action=\"{}\">{}<button type=\"submit\">Sign out</button></form>",
+        message("You are signed in. You can close this page.", false),
+        escape(&st.path(LOGOUT_PATH)),
+        hidden("csrf", &b.csrf),
+    );
+    page(StatusCode::OK, "Signed in", &body)
+}
+
+/// `GET /oauth2/login`.
+pub(crate) async fn login_page<S: Store, C: Clock>(
+    st: OAuthCtx<S, C>,
+    headers: HeaderMap,
+) -> Response {
+    let b = Browser::load(&st, &headers).await;
+    let r = if b.user.is_some() {
+        signed_in(&st, &b)
+    } else {
+        login_form(&st, &b, &AfterLogin::Plain, None, StatusCode::OK)
+    };
+    b.finish(r)
+}
+
+/// What the login page says for a failed login, and with which status.
+fn login_failure(e: &Error) -> (String, StatusCode, Option<u64>) {
+    match e {
+        Error::Denied(Denial::TotpRequired) => (
+            "Enter the one-time code from your authenticator app.".into(),
+            StatusCode::UNAUTHORIZED,
+            None,
+        ),
+        Error::Denied(Denial::Throttled { retry_after }) => {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            (
+                format!("Too many attempts. Try again in {} seconds.", secs.max(1)),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(secs.max(1)),
+            )
+        }
+        Error::Denied(Denial::AccountDisabled | Denial::PasswordLoginNotAllowed) => (
+            "This account cannot sign in here.".into(),
+            StatusCode::FORBIDDEN,
+            None,
+        ),
+        Error::Denied(_) | Error::Invalid(_) | Error::NotFound(_) => (
+            "The username, password or one-time code is not correct.".into(),
+            StatusCode::UNAUTHORIZED,
+            None,
+        ),
+        _ => (
+            "Signing in is not possible right now. Try again later.".into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+        ),
+    }
+}
+
+/// `POST /oauth2/login`: checks the credentials, sets the session cookie and continues with
+/// the authorization request or device page that asked for the login.
+pub(crate) async fn login<S: Store, C: Clock>(
+    st: OAuthCtx<S, C>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (mut b, params) = match posted_form(&st, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let field = |name: &str| single(&params, name).ok().flatten().unwrap_or_default();
+    let next = match field("next") {
+        "authorize" => match parse_params(field("request").as_bytes()) {
+            Ok(p) => AfterLogin::Authorize(p),
+            Err(e) => return b.finish(shown_error(e, true)),
+        },
+        "device" => {
+            AfterLogin::Device(Some(field("user_code").to_owned()).filter(|c| !c.is_empty()))
+        }
+        _ => AfterLogin::Plain,
+    };
+    let mut req = LoginRequest::password(field("username"), field("password"));
+    let totp = field("totp").trim();
+    if !totp.is_empty() {
+        req = req.with_totp(totp);
+    }
+    let user = match st.iam.login(&req).await {
+        Ok(ok) => match st.iam.verify(ok.tokens.access_token.expose()).await {
+            Ok(p) => {
+                b.logged_in(&ok.tokens, p.clone(), &st.rng);
+                p
+            }
+            Err(_) => return b.finish(shown_error(OAuthError::server_error(), true)),
+        },
+        Err(e) => {
+            if !matches!(e, Error::Denied(_) | Error::Invalid(_)) {
+                tracing::error!(error = %e, "login failed");
+            }
+            let (text, status, retry) = login_failure(&e);
+            let mut r = login_form(&st, &b, &next, Some(&text), status);
+            if let Some(secs) = retry {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            return b.finish(r);
+        }
+    };
+    let r = match next {
+        AfterLogin::Authorize(params) => {
+            let params = without_login_prompt(&params);
+            let req = AuthorizeRequest::from_params(&params);
+            match st.iam.authorize(&req, Some(&user)).await {
+                Ok(outcome) => outcome_response(&st, &b, outcome, &params, true),
+                Err(e) => shown_error(e, true),
+            }
+        }
+        AfterLogin::Device(Some(code)) => device_prompt_page(&st, &b, &user, &code).await,
+        AfterLogin::Device(None) => device_entry_form(&st, &b, None, StatusCode::OK),
+        AfterLogin::Plain => signed_in(&st, &b),
+    };
+    b.finish(r)
+}
+
+/// `POST /oauth2/logout`: ends the session and clears the cookie.
+pub(crate) async fn logout<S: Store, C: Clock>(
+    st: OAuthCtx<S, C>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut b = match posted_form(&st, &headers, &body).await {
+        Ok((b, _)) => b,
+        Err(r) => return r,
+    };
+    if let Some(user) = &b.user {
+        if let Err(e) = st.iam.logout(user).await {
+            tracing::warn!(error = %e, "logout failed");
+        }
+    }
+    b.logged_out(&st.rng);
+    let r = page(
+        StatusCode::OK,
+        "Signed out",
+        &message("You are signed out.", false),
+    );
+    b.finish(r)
+}

@@ -1,0 +1,179 @@
+//! The browser-facing side: the authorization endpoint and the login, consent and device
+//! verification pages. Every form carries the CSRF token; every redirect goes only to a URI
+//! the core returned (a registered redirect URI) or to one of these pages.
+//!
+//! One file per page: [`login`] (sign in and out), [`authorize`] (the authorization
+//! endpoint and the consent page), [`device`] (device verification); this file holds what
+//! they share.
+
+mod authorize;
+mod device;
+mod login;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use iam_core::oauth::AuthorizationRedirect;
+use iam_core::{Clock, OAuthError, OAuthErrorCode, Store};
+
+use super::form::{form_body, no_repeats, Params};
+use super::html::{continue_page, escape, message, page, secure_headers};
+use super::session::Browser;
+use super::{oauth_error, OAuthState};
+
+pub(crate) use authorize::{authorize_get, authorize_post, consent};
+pub(crate) use device::{device_decision, device_entry, device_page};
+pub(crate) use login::{login, login_page, logout};
+
+/// What the login page continues with once the user has signed in.
+enum AfterLogin {
+    /// The authorization request (its parameters) that needed the login.
+    Authorize(Params),
+    /// The device page, with the user code if one was given.
+    Device(Option<String>),
+    /// Nothing: the plain login page.
+    Plain,
+}
+
+/// Whether the caller is a browser (asks for HTML) rather than an API client.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// An authorization error that must be shown, never redirected (RFC 6749 §4.1.2.1).
+fn shown_error(e: OAuthError, html: bool) -> Response {
+    let status = if e.code == OAuthErrorCode::ServerError {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    if html {
+        let body = format!(
+            "{}<p>Error code: <code>{}</code></p><p>Return to the application and try again.</p>",
+            message(e.description, true),
+            escape(e.code.as_str())
+        );
+        page(status, "This request cannot be completed", &body)
+    } else {
+        let mut r = oauth_error(e);
+        *r.status_mut() = status;
+        r.headers_mut().remove(header::WWW_AUTHENTICATE);
+        r
+    }
+}
+
+/// A 302 to a URI the core returned (a registered redirect URI).
+fn redirect_to(location: &str) -> Response {
+    let Ok(value) = HeaderValue::from_str(location) else {
+        return shown_error(OAuthError::server_error(), true);
+    };
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, value)]).into_response();
+    secure_headers(r.headers_mut());
+    r
+}
+
+/// Sends the browser to the client, naming this server in `iss` (RFC 9207): a 302 after a
+/// GET; after a form post, a page that continues by meta refresh (see [`continue_page`]).
+fn client_redirect(issuer: &str, r: &AuthorizationRedirect, after_post: bool) -> Response {
+    let location = r.location_for_issuer(issuer);
+    if after_post {
+        continue_page(&location)
+    } else {
+        redirect_to(&location)
+    }
+}
+
+/// The 403 page for a form whose CSRF token does not match.
+fn csrf_refused() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        &message(
+            "This form could not be verified. Go back, reload the page and try again.",
+            true,
+        ),
+    )
+}
+
+/// Why a page form was refused.
+enum Refused {
+    /// Malformed, wrong content type or repeated fields.
+    Bad(OAuthError),
+    /// The CSRF token does not match.
+    Csrf,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Bad(e) => oauth_error(e),
+            Refused::Csrf => csrf_refused(),
+        }
+    }
+}
+
+/// Parses a page form: content type, strict form, CSRF, no repeated fields.
+fn page_form(headers: &HeaderMap, body: &[u8], b: &Browser) -> Result<Params, Refused> {
+    let params = form_body(headers, body).map_err(Refused::Bad)?;
+    if !b.csrf_ok(&params) {
+        return Err(Refused::Csrf);
+    }
+    no_repeats(&params, &[]).map_err(Refused::Bad)?;
+    Ok(params)
+}
+
+/// Loads the browser session and parses the page form it posted; a refused form is
+/// answered at once.
+async fn posted_form<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Browser, Params), Response> {
+    let b = Browser::load(st, headers).await;
+    match page_form(headers, body, &b) {
+        Ok(params) => Ok((b, params)),
+        Err(r) => Err(b.finish(r.into_response())),
+    }
+}
+
+/// The list items naming `scopes`, marking those in `new` as new.
+fn scope_list(scopes: &BTreeSet<String>, new: Option<&BTreeSet<String>>) -> String {
+    if scopes.is_empty() {
+        return "<li>basic access to your account</li>".to_owned();
+    }
+    scopes.iter().fold(String::new(), |mut out, s| {
+        let mark = if new.is_some_and(|n| n.contains(s)) {
+            " <em>(new)</em>"
+        } else {
+            ""
+        };
+        let _ = write!(out, "<li><code>{}</code>{mark}</li>", escape(s));
+        out
+    })
+}
+
+/// What a person must know before approving: who registered the client when a user did, and
+/// that the management scope hands over administration.
+fn client_notice(registered_by: Option<&str>, scopes: &BTreeSet<String>) -> String {
+    let mut out = String::new();
+    if let Some(who) = registered_by {
+        let _ = write!(
+            out,
+            "<p class=\"warning\">This application was registered by the user \
+<strong>{}</strong>, not by the administrators of this site.</p>",
+            escape(who)
+        );
+    }
+    if scopes.contains(iam_core::MANAGEMENT_SCOPE) {
+        out.push_str(
+            "<p class=\"warning\"><strong>Administrative access:</strong> this application \
+asks to manage iam as you (accounts, roles, clients, keys and the audit log).</p>",
+        );
+    }
+    out
+}
