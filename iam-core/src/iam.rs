@@ -3,9 +3,11 @@
 
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
@@ -15,8 +17,8 @@ use crate::password::Passwords;
 use crate::random::SecureRandom;
 use crate::revocation::RevocationCache;
 use crate::secret::{Sealer, TokenHasher};
-use crate::store::{Record, RecordKind, Store, StoreError};
-use crate::token::keys::KeyRing;
+use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
+use crate::token::keys::{self, KeyRing};
 
 /// How often a read-modify-write is retried after losing a race before giving up.
 pub(crate) const MAX_ATTEMPTS: usize = 16;
@@ -100,7 +102,7 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
         let sealer = self.config.master_key.sealer();
         let token_hasher = self.config.master_key.token_hasher();
         let now = self.clock.now();
-        let ring = crate::token::signing::load_or_create_ring(
+        let ring = load_or_create_ring(
             &self.store,
             &sealer,
             &rng,
@@ -229,4 +231,36 @@ impl<S: Store, C: Clock> Iam<S, C> {
             None => Ok(None),
         }
     }
+}
+
+pub(crate) async fn load_or_create_ring<S: Store>(
+    store: &S,
+    sealer: &Sealer,
+    rng: &SecureRandom,
+    now: Timestamp,
+    keep_retired: Duration,
+) -> Result<KeyRing> {
+    for _ in 0..MAX_ATTEMPTS {
+        let records = store
+            .list(RecordKind::SigningKey, &ListQuery::default())
+            .await?;
+        if let Some(ring) = KeyRing::from_records(&records, sealer, now, keep_retired)? {
+            return Ok(ring);
+        }
+        let record = keys::generate(rng, sealer, now)?;
+        let audit =
+            AuditDraft::new(AuditKind::SigningKeyRotated, now).detail("kid", record.id.clone());
+        match store
+            .commit(Commit {
+                writes: vec![Write::Insert(record)],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await
+        {
+            Ok(()) | Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Contention)
 }

@@ -11,8 +11,9 @@
 //!   operation when it loses a race) and returns the output.
 
 use crate::audit::AuditDraft;
+use crate::error::Result;
 use crate::revocation::RevocationChange;
-use crate::store::{Commit, ThrottleWrite, Write};
+use crate::store::{Commit, Store, ThrottleWrite, Write};
 
 /// What a decision returns: the changes to commit and the output for the caller.
 #[derive(Debug, Default)]
@@ -56,6 +57,15 @@ impl<T> Plan<T> {
     pub fn revoke(mut self, change: RevocationChange) -> Self {
         self.commit.revocations.push(change);
         self
+    }
+
+    /// Applies the commit through `store` and hands back the output. A plan that changes
+    /// nothing (an operation that found nothing to do) is not sent to the store.
+    pub async fn apply<S: Store>(self, store: &S) -> Result<T> {
+        if self.commit != Commit::default() {
+            store.commit(self.commit).await?;
+        }
+        Ok(self.output)
     }
 
     /// Replaces the output, keeping the commit.

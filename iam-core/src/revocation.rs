@@ -241,22 +241,6 @@ impl RevocationCache {
         e.memberships.retain(|_, r| r.until > now);
     }
 
-    /// Checks a verified principal against every list that can void it: its account and
-    /// grant, what its account delegated (OAuth tokens, tokens acting for an account), and
-    /// its organization membership.
-    pub fn check_principal(&self, p: &crate::token::Principal) -> Result<(), Denial> {
-        self.check(&p.account_id, &p.session_id, p.issued_at)?;
-        if let Some(owner) = &p.actor {
-            self.check_delegation(owner, p.issued_at, true)?;
-        } else if p.credential == crate::authz::CredentialKind::OAuthUser {
-            self.check_delegation(&p.account_id, p.issued_at, false)?;
-        }
-        if let Some((org, _)) = &p.org {
-            self.check_membership(org, &p.account_id, p.issued_at)?;
-        }
-        Ok(())
-    }
-
     /// Checks an organization-scoped token of `account` in `org`, issued at `issued_at`,
     /// against the membership's cut-off.
     pub fn check_membership(

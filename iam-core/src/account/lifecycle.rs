@@ -1,30 +1,17 @@
 //! Account lifecycle: deletion with a grace period, and the sweep that carries out due
 //! deletions and prunes what has expired.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
+use crate::account::manage::acting;
 use crate::account::rules::{self, DueDeletion};
-use crate::account::{acting, apply};
+use crate::account::DeletionSchedule;
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::iam::Iam;
 use crate::store::{ListQuery, PruneReport, Record, RecordKind, Store};
 use crate::token::Principal;
-
-/// How long a throttle counter must sit idle before the sweep forgets it. Longer than the
-/// back-off cap, so forgetting it never shortens a running back-off.
-pub const THROTTLE_IDLE: Duration = Duration::from_secs(24 * 3600);
-
-/// A scheduled deletion, as stored (record id: the account id).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct DeletionSchedule {
-    pub account_id: String,
-    pub due: Timestamp,
-    pub requested_by: String,
-}
 
 /// What [`Iam::sweep`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +78,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 schedule.as_ref(),
                 acting(self, actor, now),
             )?;
-            apply(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }
@@ -121,7 +108,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .retrying(|| async {
                     let loaded = self.load_due_deletion(&schedule.account_id).await?;
                     let plan = rules::delete_due_account(loaded, now, &self.inner.config);
-                    apply(&self.inner.store, plan).await
+                    plan.apply(&self.inner.store).await
                 })
                 .await?;
             if carried_out {

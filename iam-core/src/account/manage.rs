@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::account::rules;
-use crate::account::{acting, apply, validate_role, Account, AccountKind, StoredAccount};
+use crate::account::{validate_role, Account, NewAccount, RoleSet, StoredAccount};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Missing, Result};
@@ -13,70 +13,6 @@ use crate::revocation::RevocationChange;
 use crate::secret::SecretString;
 use crate::store::{ListQuery, Record, RecordKind, Store, StoreError};
 use crate::token::Principal;
-
-/// What [`Iam::create_account`] needs.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    /// The login name (see [`validate_username`]).
-    pub username: String,
-    /// Human or system.
-    pub kind: AccountKind,
-    /// The initial password (humans only; may be set later).
-    pub password: Option<SecretString>,
-    /// Initial standing roles.
-    pub roles: Vec<String>,
-}
-
-impl NewAccount {
-    /// A human account with a password and no roles.
-    pub fn human(username: impl Into<String>, password: impl Into<SecretString>) -> Self {
-        NewAccount {
-            username: username.into(),
-            kind: AccountKind::Human,
-            password: Some(password.into()),
-            roles: vec![],
-        }
-    }
-
-    /// A system account (no password).
-    pub fn system(username: impl Into<String>) -> Self {
-        NewAccount {
-            username: username.into(),
-            kind: AccountKind::System,
-            password: None,
-            roles: vec![],
-        }
-    }
-
-    /// Adds initial roles.
-    #[must_use]
-    pub fn with_roles<I: IntoIterator<Item = R>, R: Into<String>>(mut self, roles: I) -> Self {
-        self.roles.extend(roles.into_iter().map(Into::into));
-        self
-    }
-}
-
-/// Which of an account's role sets a change touches.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum RoleSet {
-    /// Roles always in the account's tokens.
-    Standing,
-    /// Roles that must be opened per session (elevation).
-    Elevatable,
-}
-
-/// The stored record for `account` (its version is set by the store).
-pub(crate) fn account_record(account: &StoredAccount) -> Result<Record> {
-    Ok(Record {
-        kind: RecordKind::Account,
-        id: account.id.clone(),
-        version: 0,
-        parent: None,
-        lookup: Some(account.username.clone()),
-        expires_at: None,
-        body: crate::json::to_body(account)?,
-    })
-}
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// A cut-off that kills every token of `account_id` minted so far, kept until the
@@ -186,7 +122,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     {
         self.retrying(|| async {
             let (read, account) = self.stored_account(id).await?;
-            apply(&self.inner.store, decide(&read, account)?).await
+            decide(&read, account)?.apply(&self.inner.store).await
         })
         .await
     }
@@ -247,7 +183,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             }
         };
         let proof = rules::check_current_password(matched, &account.id, &principal.session_id, now);
-        if let Some(denial) = apply(&self.inner.store, proof).await? {
+        if let Some(denial) = proof.apply(&self.inner.store).await? {
             return Err(denial.into());
         }
         self.end_step_up_back_off(&account.id).await?;
@@ -326,5 +262,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
     pub async fn roles(&self, caller: Caller<'_>, id: &str) -> Result<BTreeSet<String>> {
         self.may(caller, Action::ReadAccount { account: id })?;
         Ok(self.stored_account(id).await?.1.roles)
+    }
+}
+
+/// The context of an account decision at `now`, acting as `actor`: the configuration in force
+/// and the revocation cache's cut-off time at `now`.
+pub(crate) fn acting<'a, S: Store, C: Clock>(
+    iam: &'a Iam<S, C>,
+    actor: Option<&'a str>,
+    now: Timestamp,
+) -> rules::Acting<'a> {
+    rules::Acting {
+        actor,
+        now,
+        cutoff: iam.inner.revocations.cutoff(now),
+        config: &iam.inner.config,
     }
 }

@@ -5,18 +5,18 @@ pub(crate) mod manage;
 pub(crate) mod rules;
 mod second_factor;
 
-pub use lifecycle::{SweepReport, THROTTLE_IDLE};
-pub use manage::NewAccount;
+pub use lifecycle::SweepReport;
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{Clock, Timestamp};
+use std::time::Duration;
+
+use crate::clock::Timestamp;
 use crate::error::{InvalidInput, Result, UsernameRule};
-use crate::iam::Iam;
-use crate::plan::Plan;
-use crate::store::Store;
+use crate::secret::SecretString;
+use crate::store::{Record, RecordKind};
 use crate::totp::TotpState;
 
 /// Shortest username.
@@ -119,29 +119,6 @@ impl StoredAccount {
     }
 }
 
-/// The context of an account decision at `now`, acting as `actor`: the configuration in force
-/// and the revocation cache's cut-off time at `now`.
-pub(crate) fn acting<'a, S: Store, C: Clock>(
-    iam: &'a Iam<S, C>,
-    actor: Option<&'a str>,
-    now: Timestamp,
-) -> rules::Acting<'a> {
-    rules::Acting {
-        actor,
-        now,
-        cutoff: iam.inner.revocations.cutoff(now),
-        config: &iam.inner.config,
-    }
-}
-
-/// Commits `plan` through `store` (nothing when its commit is empty) and hands back its output.
-pub(crate) async fn apply<S: Store, T>(store: &S, plan: Plan<T>) -> Result<T> {
-    if plan.commit != crate::store::Commit::default() {
-        store.commit(plan.commit).await?;
-    }
-    Ok(plan.output)
-}
-
 /// Checks a username: 2–64 characters from `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn validate_username(name: &str) -> Result<(), InvalidInput> {
     let rule = |r| Err(InvalidInput::Username(r));
@@ -177,6 +154,87 @@ pub fn validate_role(role: &str) -> Result<(), InvalidInput> {
     } else {
         Err(InvalidInput::RoleName(role.chars().take(80).collect()))
     }
+}
+
+/// What [`Iam::create_account`] needs.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The login name (see [`validate_username`]).
+    pub username: String,
+    /// Human or system.
+    pub kind: AccountKind,
+    /// The initial password (humans only; may be set later).
+    pub password: Option<SecretString>,
+    /// Initial standing roles.
+    pub roles: Vec<String>,
+}
+
+impl NewAccount {
+    /// A human account with a password and no roles.
+    pub fn human(username: impl Into<String>, password: impl Into<SecretString>) -> Self {
+        NewAccount {
+            username: username.into(),
+            kind: AccountKind::Human,
+            password: Some(password.into()),
+            roles: vec![],
+        }
+    }
+
+    /// A system account (no password).
+    pub fn system(username: impl Into<String>) -> Self {
+        NewAccount {
+            username: username.into(),
+            kind: AccountKind::System,
+            password: None,
+            roles: vec![],
+        }
+    }
+
+    /// Adds initial roles.
+    #[must_use]
+    pub fn with_roles<I: IntoIterator<Item = R>, R: Into<String>>(mut self, roles: I) -> Self {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// Which of an account's role sets a change touches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RoleSet {
+    /// Roles always in the account's tokens.
+    Standing,
+    /// Roles that must be opened per session (elevation).
+    Elevatable,
+}
+
+/// The stored record for `account` (its version is set by the store).
+pub(crate) fn account_record(account: &StoredAccount) -> Result<Record> {
+    Ok(Record {
+        kind: RecordKind::Account,
+        id: account.id.clone(),
+        version: 0,
+        parent: None,
+        lookup: Some(account.username.clone()),
+        expires_at: None,
+        body: crate::json::to_body(account)?,
+    })
+}
+
+/// How long a throttle counter must sit idle before the sweep forgets it. Longer than the
+/// back-off cap, so forgetting it never shortens a running back-off.
+pub const THROTTLE_IDLE: Duration = Duration::from_secs(24 * 3600);
+
+/// A scheduled deletion, as stored (record id: the account id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeletionSchedule {
+    pub account_id: String,
+    pub due: Timestamp,
+    pub requested_by: String,
+}
+
+/// The sealing context of an account's TOTP secret.
+pub(crate) fn totp_aad(account_id: &str) -> String {
+    format!("totp:{account_id}")
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::account::lifecycle::{DeletionSchedule, THROTTLE_IDLE};
-use crate::account::manage::{account_record, NewAccount, RoleSet};
+use crate::account::{account_record, NewAccount, RoleSet};
 use crate::account::{
     validate_role, validate_username, Account, AccountKind, StoredAccount, SweepReport,
 };
+use crate::account::{DeletionSchedule, THROTTLE_IDLE};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Timestamp;
 use crate::config::Config;

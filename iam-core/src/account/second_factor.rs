@@ -1,11 +1,12 @@
 //! TOTP enrolment, confirmation and removal.
 
-use crate::account::{acting, rules, Account, StoredAccount};
+use crate::account::manage::acting;
+use crate::account::totp_aad;
+use crate::account::{rules, Account, StoredAccount};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::iam::Iam;
-use crate::session::login::totp_aad;
 use crate::store::Store;
 use crate::totp::{self, TotpEnrolment, SECRET_BYTES};
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::account::manage::RoleSet;
 use crate::account::Account;
+use crate::account::RoleSet;
 use crate::authz::{Action, Caller};
 use crate::clock::Clock;
 use crate::config::StepUp;

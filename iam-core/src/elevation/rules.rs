@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::account::manage::account_record;
+use crate::account::account_record;
 use crate::account::StoredAccount;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::Action;
@@ -17,7 +17,7 @@ use crate::config::{Config, ElevationPolicy, StepUp};
 use crate::error::{Conflict, Denial, Error, InvalidInput, Missing, Result};
 use crate::plan::Plan;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
-use crate::session::login::session_record;
+use crate::session::session_record;
 use crate::session::{ActiveElevation, Session};
 use crate::store::{Record, RecordKind, ThrottleWrite, Write};
 use crate::token::{Amr, Principal};

@@ -1,6 +1,7 @@
 //! Fresh proofs ("step-up"): checking a password and TOTP code again, with the back-off that
 //! failed proofs earn, and re-authenticating a session with them.
 
+use crate::account::totp_aad;
 use crate::account::StoredAccount;
 use crate::audit::AuditDraft;
 use crate::authz::Action;
@@ -10,7 +11,6 @@ use crate::error::{Denial, Result};
 use crate::iam::Iam;
 use crate::plan::Plan;
 use crate::secret::SecretString;
-use crate::session::login::totp_aad;
 use crate::session::Session;
 use crate::store::{RecordKind, Store};
 use crate::token::Principal;

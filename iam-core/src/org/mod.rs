@@ -13,7 +13,7 @@ use crate::iam::Iam;
 use crate::secret::SecretString;
 use crate::session::Session;
 use crate::store::{ListQuery, Record, RecordKind, Store, StoreError};
-use crate::token::{commit_plan, Principal};
+use crate::token::Principal;
 
 use rules::{MemberChange, MemberCutOff, OrgAuthority, StoredMembership};
 
@@ -55,7 +55,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.check(actor.into(), Action::CreateOrganization, now)?;
         let plan =
             rules::create_organization(self.inner.rng.id("org_"), name, &actor.account_id, now)?;
-        match commit_plan(&self.inner.store, plan).await {
+        match plan.apply(&self.inner.store).await {
             Err(Error::Store(StoreError::Duplicate { .. })) => {
                 Err(Error::State(Conflict::OrganizationNameTaken))
             }
@@ -102,7 +102,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 &actor.account_id,
                 now,
             )?;
-            commit_plan(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }
@@ -125,7 +125,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 &actor.account_id,
                 now,
             )?;
-            commit_plan(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }
@@ -203,7 +203,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     claims.org = Some(scope.org_id.to_owned());
                     claims.org_role = Some(scope.role.to_owned());
                 })?;
-            commit_plan(&self.inner.store, plan).await?;
+            plan.apply(&self.inner.store).await?;
             Ok(SecretString::new(token))
         })
         .await
@@ -302,7 +302,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.retrying(|| async {
             let stored = self.stored_membership(org_id, account_id).await?;
             let plan = rules::answer_invitation(stored, accept, now)?;
-            commit_plan(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }

@@ -1,6 +1,6 @@
 //! Password (+ TOTP) login: attempt reservation, credential check, session and token pair.
 
-use crate::account::{Account, StoredAccount};
+use crate::account::{totp_aad, Account, StoredAccount};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Denial, Error, Result};
 use crate::iam::Iam;
@@ -8,7 +8,7 @@ use crate::plan::Plan;
 use crate::secret::SecretString;
 use crate::session::rules::{self, FreshLogin, LoginChecks, LoginVerdict};
 use crate::session::Session;
-use crate::store::{Record, RecordKind, Store};
+use crate::store::Store;
 use crate::token::access::AccessClaims;
 use crate::token::{new_opaque_token, TokenPair};
 
@@ -261,22 +261,4 @@ impl<S: Store, C: Clock> Iam<S, C> {
             session_id: session.id.clone(),
         })
     }
-}
-
-/// The sealing context of an account's TOTP secret.
-pub(crate) fn totp_aad(account_id: &str) -> String {
-    format!("totp:{account_id}")
-}
-
-/// The stored record for `session`.
-pub(crate) fn session_record(session: &Session) -> Result<Record> {
-    Ok(Record {
-        kind: RecordKind::Session,
-        id: session.id.clone(),
-        version: 0,
-        parent: Some(session.account_id.clone()),
-        lookup: None,
-        expires_at: Some(session.expires_at),
-        body: crate::json::to_body(session)?,
-    })
 }

@@ -1,6 +1,7 @@
 //! Sessions and their refresh tokens, as stored and as shown.
 
 mod attempts;
+
 #[cfg(test)]
 mod clock_reads;
 pub(crate) mod login;
@@ -9,10 +10,12 @@ mod rules;
 
 pub use login::{LoginRequest, LoginSuccess};
 
-use crate::token::Amr;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::store::{Record, RecordKind};
+use crate::token::Amr;
 
 /// The RFC 8176 `amr` value for a password.
 pub const AMR_PASSWORD: &str = Amr::Password.as_str();
@@ -88,4 +91,17 @@ pub(crate) struct StoredRefresh {
     pub account_id: String,
     pub issued_at: Timestamp,
     pub state: RefreshState,
+}
+
+/// The stored record for `session`.
+pub(crate) fn session_record(session: &Session) -> Result<Record> {
+    Ok(Record {
+        kind: RecordKind::Session,
+        id: session.id.clone(),
+        version: 0,
+        parent: Some(session.account_id.clone()),
+        lookup: None,
+        expires_at: Some(session.expires_at),
+        body: crate::json::to_body(session)?,
+    })
 }

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use crate::account::manage::account_record;
+use crate::account::account_record;
 use crate::account::{validate_username, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Timestamp;
 use crate::error::{Denial, Result};
 use crate::plan::Plan;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
-use crate::session::login::session_record;
+use crate::session::session_record;
 use crate::session::{RefreshState, Session, StoredRefresh};
 use crate::store::{Record, RecordKind, ThrottleWrite, Write};
 use crate::token::Amr;

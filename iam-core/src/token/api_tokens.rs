@@ -1,7 +1,5 @@
 //! Personal API tokens: opaque secrets with a label, scopes and an expiry; shown once.
 
-use serde::{Deserialize, Serialize};
-
 use crate::account::StoredAccount;
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
@@ -11,31 +9,12 @@ use crate::secret::SecretString;
 use crate::store::{ListQuery, Record, RecordKind, Store};
 use crate::token::rules::{self, ApiTokenRequest, FreshApiToken};
 use crate::token::Amr;
-use crate::token::{commit_plan, is_opaque_token_shape, new_opaque_token, Principal};
+use crate::token::{is_opaque_token_shape, new_opaque_token, ApiTokenInfo, Principal};
 
 /// The prefix of every personal API token (so secret scanners can find leaked ones).
 pub const API_TOKEN_PREFIX: &str = "iam_pat_";
 /// The `amr` value of principals authenticated by an API token.
 pub const API_TOKEN_AMR: &str = Amr::ApiToken.as_str();
-
-/// A personal API token's metadata (never its secret).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiTokenInfo {
-    /// Public id (`pat_…`), for listing and revoking.
-    pub id: String,
-    /// The owner.
-    pub account_id: String,
-    /// The owner's label.
-    pub label: String,
-    /// What the token may do (a subset of the owner's roles).
-    pub scopes: Vec<String>,
-    /// Creation time.
-    pub created_at: Timestamp,
-    /// Expiry time.
-    pub expires_at: Timestamp,
-    /// Revocation time, if revoked.
-    pub revoked_at: Option<Timestamp>,
-}
 
 /// A new API token: the secret is returned here once and never again.
 #[derive(Debug, Clone)]
@@ -82,7 +61,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             };
             let max_ttl = self.inner.config.api_token_max_ttl;
             let plan = rules::create_api_token(account.as_ref(), &request, fresh, max_ttl, now)?;
-            let info = commit_plan(&self.inner.store, plan).await?;
+            let info = plan.apply(&self.inner.store).await?;
             Ok(NewApiToken { info, secret })
         })
         .await
@@ -130,7 +109,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 now,
             )?;
             let plan = rules::revoke_api_tokens(vec![(record, info)], caller.audit_id(), now)?;
-            commit_plan(&self.inner.store, plan).await?;
+            plan.apply(&self.inner.store).await?;
             Ok(())
         })
         .await
@@ -146,7 +125,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.retrying(|| async {
             let tokens = self.api_tokens_of(account_id).await?;
             let plan = rules::revoke_api_tokens(tokens, actor, now)?;
-            commit_plan(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }

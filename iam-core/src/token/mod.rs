@@ -12,7 +12,7 @@ mod service_tokens;
 pub(crate) mod fixtures;
 
 pub use amr::Amr;
-pub use api_tokens::{ApiTokenInfo, NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
+pub use api_tokens::{NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
 pub use service_tokens::{ServiceToken, SERVICE_TOKEN_AMR};
 
 pub(crate) mod access;
@@ -25,11 +25,11 @@ pub use keys::PublicKeyInfo;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::error::Result;
-use crate::plan::Plan;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
 use crate::random::SecureRandom;
 use crate::secret::SecretString;
-use crate::store::{Commit, Store};
 
 /// Longest opaque token accepted (refresh tokens are 43 characters); longer input is refused unhashed.
 pub(crate) const MAX_OPAQUE_TOKEN_LEN: usize = 256;
@@ -48,15 +48,6 @@ pub(crate) fn is_opaque_token_shape(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Applies a decided plan through `store` and returns its output. A plan that changes nothing
-/// (an operation that found nothing to do) is not sent to the store.
-pub(crate) async fn commit_plan<S: Store, T>(store: &S, plan: Plan<T>) -> Result<T> {
-    if plan.commit != Commit::default() {
-        store.commit(plan.commit).await?;
-    }
-    Ok(plan.output)
-}
-
 /// The access token and refresh token a login or refresh hands out.
 #[derive(Debug, Clone)]
 pub struct TokenPair {
@@ -68,6 +59,40 @@ pub struct TokenPair {
     pub expires_in: u64,
     /// The session the pair belongs to.
     pub session_id: String,
+}
+
+/// A personal API token's metadata (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    /// Public id (`pat_…`), for listing and revoking.
+    pub id: String,
+    /// The owner.
+    pub account_id: String,
+    /// The owner's label.
+    pub label: String,
+    /// What the token may do (a subset of the owner's roles).
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry time.
+    pub expires_at: Timestamp,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A service grant as stored (the body of a [`RecordKind::ServiceGrant`] record).
+///
+/// [`RecordKind::ServiceGrant`]: crate::store::RecordKind::ServiceGrant
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct StoredServiceGrant {
+    /// The service account.
+    pub account_id: String,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When its token expires.
+    pub expires_at: Timestamp,
+    /// Who issued it.
+    pub issued_by: String,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::account::manage::account_record;
+use crate::account::account_record;
 use crate::account::{validate_role, AccountKind, StoredAccount};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, CredentialKind, ADMIN_ROLE, MANAGEMENT_SCOPE};
@@ -13,9 +13,9 @@ use crate::plan::Plan;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::store::{Record, RecordKind, Write};
 use crate::token::access::AccessClaims;
-use crate::token::api_tokens::ApiTokenInfo;
 use crate::token::keys::StoredKey;
-use crate::token::service_tokens::StoredServiceGrant;
+use crate::token::ApiTokenInfo;
+use crate::token::StoredServiceGrant;
 use crate::token::{Amr, Principal};
 
 /// A read precondition: the commit fails (and the operation is retried) unless `record` is

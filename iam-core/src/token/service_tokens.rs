@@ -1,7 +1,5 @@
 //! Service-account tokens: exactly one live token per system account.
 
-use serde::{Deserialize, Serialize};
-
 use crate::authz::Action;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
@@ -10,7 +8,7 @@ use crate::secret::SecretString;
 use crate::store::Store;
 use crate::token::rules::{self, FreshGrant, GrantRequest};
 use crate::token::Amr;
-use crate::token::{commit_plan, Principal};
+use crate::token::Principal;
 
 /// The `amr` value of service-account tokens.
 pub const SERVICE_TOKEN_AMR: &str = Amr::ServiceToken.as_str();
@@ -24,21 +22,6 @@ pub struct ServiceToken {
     pub grant_id: String,
     /// When it expires.
     pub expires_at: Timestamp,
-}
-
-/// A service grant as stored (the body of a [`RecordKind::ServiceGrant`] record).
-///
-/// [`RecordKind::ServiceGrant`]: crate::store::RecordKind::ServiceGrant
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct StoredServiceGrant {
-    /// The service account.
-    pub account_id: String,
-    /// When it was issued.
-    pub created_at: Timestamp,
-    /// When its token expires.
-    pub expires_at: Timestamp,
-    /// Who issued it.
-    pub issued_by: String,
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -74,7 +57,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         self.retrying(|| async {
             let account = self.stored_account(service_account_id).await?;
             let plan = rules::revoke_service_token(account, &actor.account_id, ttl, now)?;
-            commit_plan(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }
@@ -96,7 +79,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let plan =
                 rules::issue_service_token(account, request, fresh, &self.inner.config, now)?;
             let token = self.sign_claims(&plan.output.claims)?;
-            let grant = commit_plan(&self.inner.store, plan).await?;
+            let grant = plan.apply(&self.inner.store).await?;
             Ok(ServiceToken {
                 token: SecretString::new(token),
                 grant_id: grant.grant_id,

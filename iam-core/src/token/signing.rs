@@ -3,53 +3,18 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use crate::audit::{AuditDraft, AuditKind};
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
-use crate::iam::{Iam, MAX_ATTEMPTS};
-use crate::random::SecureRandom;
+use crate::iam::Iam;
 use crate::revocation::RevokedSubject;
-use crate::secret::Sealer;
-use crate::store::{Commit, ListQuery, RecordKind, Store, StoreError, Write};
+use crate::store::{ListQuery, RecordKind, Store};
 use crate::token::access::AccessClaims;
-use crate::token::keys::{self, KeyRing};
+use crate::token::keys;
 use crate::token::PublicKeyInfo;
 
 /// Least time between two key-ring reloads triggered by tokens with unknown key ids.
 pub(crate) const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
-
-pub(crate) async fn load_or_create_ring<S: Store>(
-    store: &S,
-    sealer: &Sealer,
-    rng: &SecureRandom,
-    now: Timestamp,
-    keep_retired: Duration,
-) -> Result<KeyRing> {
-    for _ in 0..MAX_ATTEMPTS {
-        let records = store
-            .list(RecordKind::SigningKey, &ListQuery::default())
-            .await?;
-        if let Some(ring) = KeyRing::from_records(&records, sealer, now, keep_retired)? {
-            return Ok(ring);
-        }
-        let record = keys::generate(rng, sealer, now)?;
-        let audit =
-            AuditDraft::new(AuditKind::SigningKeyRotated, now).detail("kid", record.id.clone());
-        match store
-            .commit(Commit {
-                writes: vec![Write::Insert(record)],
-                audit: vec![audit],
-                ..Commit::default()
-            })
-            .await
-        {
-            Ok(()) | Err(StoreError::Duplicate { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Contention)
-}
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// The public keys that verify iam tokens (active first), for publishing.
@@ -93,7 +58,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Rebuilds the key ring from the store (another instance may have rotated).
     pub async fn reload_keys(&self) -> Result<()> {
         let now = self.now();
-        let ring = load_or_create_ring(
+        let ring = crate::iam::load_or_create_ring(
             &self.inner.store,
             &self.inner.sealer,
             &self.inner.rng,

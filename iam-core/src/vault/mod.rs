@@ -9,7 +9,7 @@ use crate::error::{Error, Missing, Result};
 use crate::iam::Iam;
 use crate::secret::SecretString;
 use crate::store::{Record, RecordKind, Store};
-use crate::token::{commit_plan, Principal};
+use crate::token::Principal;
 
 pub(crate) mod rules;
 
@@ -80,7 +80,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if let Err(denied) = self.check(actor.into(), Action::StoreDbCredentials, now) {
             let plan =
                 rules::credentials_denied(&actor.account_id, service_account_id, "store", now);
-            commit_plan(&self.inner.store, plan).await?;
+            plan.apply(&self.inner.store).await?;
             return Err(denied);
         }
         self.retrying(|| async {
@@ -100,7 +100,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 &actor.account_id,
                 now,
             )?;
-            commit_plan(&self.inner.store, plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }
@@ -126,7 +126,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 (Ok(()), Some(record)) => Some(self.open_credentials(service_account_id, record)?),
                 _ => None,
             };
-            commit_plan(&self.inner.store, plan).await??;
+            plan.apply(&self.inner.store).await??;
             creds.ok_or(Error::NotFound(Missing::DatabaseCredentials))
         })
         .await
