@@ -333,11 +333,10 @@ fn issue_code(
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::{
-        audit_kinds, client, client_read, principal, record_of, secret, session_read, set, writes,
-        written,
+        audit_kinds, client, client_read, consent_read, principal, record_of, secret, session_read,
+        set, writes, written,
     };
     use super::*;
-    use crate::oauth::grant::consent_id;
     use crate::oauth::pkce::s256_challenge;
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -539,21 +538,6 @@ mod tests {
         assert_eq!(denied.state.as_deref(), Some("xyz"));
     }
 
-    fn consent(scopes: &[&str]) -> (Record, OAuthConsent) {
-        let c = OAuthConsent {
-            account_id: "acc_a".into(),
-            client_id: "cli_1".into(),
-            scopes: set(scopes),
-            granted_at: Timestamp::from_secs(10),
-            updated_at: Timestamp::from_secs(10),
-        };
-        let mut r = record_of(&client("x"), 8);
-        r.kind = RecordKind::OAuthConsent;
-        r.id = consent_id("acc_a", "cli_1");
-        r.body = crate::json::to_body(&c).expect("body");
-        (r, c)
-    }
-
     /// What an authorization ends in, for the table.
     #[derive(Debug, PartialEq)]
     enum Ends {
@@ -582,6 +566,16 @@ mod tests {
         }
     }
 
+    /// (prompt, max_age, user, session, consent, ends)
+    type AuthorizeCase<'a> = (
+        Option<&'a str>,
+        Option<u64>,
+        Option<&'a Principal>,
+        Option<(Record, Session)>,
+        Option<&'a [&'a str]>,
+        Ends,
+    );
+
     #[test]
     fn authorization_issues_asks_for_login_or_consent() {
         let now = Timestamp::from_secs(1_000);
@@ -589,16 +583,7 @@ mod tests {
         let other = principal("acc_b", "ses_1");
         let mut revoked = session_read("ses_1", "acc_a");
         revoked.1.revoked_at = Some(Timestamp::from_secs(950));
-        // (prompt, max_age, user, session, consent, ends)
-        type Case<'a> = (
-            Option<&'a str>,
-            Option<u64>,
-            Option<&'a Principal>,
-            Option<(Record, Session)>,
-            Option<&'a [&'a str]>,
-            Ends,
-        );
-        let cases: Vec<Case<'_>> = vec![
+        let cases: Vec<AuthorizeCase<'_>> = vec![
             (
                 None,
                 None,
@@ -706,7 +691,7 @@ mod tests {
             let state = UserState {
                 user,
                 session,
-                consent: consented.map(consent),
+                consent: consented.map(consent_read),
             };
             let ttl = Duration::from_secs(60);
             let plan =
@@ -728,7 +713,7 @@ mod tests {
                         "check",
                         RecordKind::OAuthConsent,
                         "acc_a/cli_1".to_owned(),
-                        8
+                        6
                     ),
                 ],
                 "case {i}"
@@ -743,20 +728,21 @@ mod tests {
         }
     }
 
+    /// (max_age, session, earlier consent, consent write, issued)
+    type ConsentCase = (
+        Option<u64>,
+        bool,
+        Option<&'static [&'static str]>,
+        Option<(&'static str, u64)>,
+    );
+
     #[test]
     fn consenting_records_the_consent_and_issues_the_code() {
         let now = Timestamp::from_secs(1_000);
         let p = principal("acc_a", "ses_1");
-        // (max_age, session, earlier consent, consent write, issued)
-        type Case = (
-            Option<u64>,
-            bool,
-            Option<&'static [&'static str]>,
-            Option<(&'static str, u64)>,
-        );
-        let cases: [Case; 5] = [
+        let cases: [ConsentCase; 5] = [
             (None, true, None, Some(("insert", 0))),
-            (None, true, Some(&["write"]), Some(("update", 8))),
+            (None, true, Some(&["write"]), Some(("update", 6))),
             (Some(200), true, None, Some(("insert", 0))),
             (Some(50), true, None, None),
             (None, false, None, None),
@@ -767,7 +753,7 @@ mod tests {
             let state = UserState {
                 user: Some(&p),
                 session: has_session.then(|| session_read("ses_1", "acc_a")),
-                consent: earlier.map(consent),
+                consent: earlier.map(consent_read),
             };
             let plan = decide_consent_and_authorize(
                 &c,

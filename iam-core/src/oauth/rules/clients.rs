@@ -172,7 +172,10 @@ pub(crate) fn decide_disable_client(
 ) -> Result<Plan<usize>> {
     let mut commit = Commit::default();
     let revoked = revoke_live_families(&mut commit, families, None, now)?;
-    if !client.info.disabled {
+    if client.info.disabled {
+        // Nothing of the client's changes: the families revoked depend on it staying disabled.
+        commit.writes.push(unchanged(&record));
+    } else {
         client.info.disabled = true;
         commit.writes.push(Write::Update {
             record: client_record(&client)?,
@@ -185,9 +188,6 @@ pub(crate) fn decide_disable_client(
             issued_before: tokens.cutoff,
             until: now.plus(tokens.access_ttl).plus(Duration::from_secs(1)),
         }));
-    } else {
-        // Nothing of the client's changes: the families revoked depend on it staying disabled.
-        commit.writes.push(unchanged(&record));
     }
     commit.audit.push(
         AuditDraft::new(AuditKind::OAuthClientDisabled, now)
@@ -203,7 +203,9 @@ pub(crate) fn decide_disable_client(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{audit_kinds, client, family, record_of, secret, writes, written};
+    use super::super::fixtures::{
+        audit_kinds, client, families_read, family, record_of, secret, writes, written,
+    };
     use super::*;
     use crate::error::InvalidInput;
     use crate::store::RecordKind;
@@ -368,25 +370,25 @@ mod tests {
         };
         let mut dead = family("ofm_dead", "cli_1", "acc_b");
         dead.revoked_at = Some(Timestamp::from_secs(10));
-        let families = || {
-            [
-                family("ofm_1", "cli_1", "acc_a"),
-                family("ofm_2", "cli_1", "acc_b"),
-                dead.clone(),
-            ]
-            .into_iter()
-            .map(|f| (record_of(&f, 1), f))
-            .collect::<Vec<_>>()
-        };
+        let all = [
+            family("ofm_1", "cli_1", "acc_a"),
+            family("ofm_2", "cli_1", "acc_b"),
+            dead,
+        ];
         let mut already = client("cli_1");
         already.info.disabled = true;
         // (client, client write)
         let cases = [(client("cli_1"), "update"), (already, "check")];
         for (c, client_write) in cases {
             let was_enabled = !c.info.disabled;
-            let plan =
-                decide_disable_client((record_of(&c, 3), c), families(), "acc_admin", tokens, now)
-                    .expect("plan");
+            let plan = decide_disable_client(
+                (record_of(&c, 3), c),
+                families_read(&all, 1),
+                "acc_admin",
+                tokens,
+                now,
+            )
+            .expect("plan");
             assert_eq!(plan.output, 2);
             let w = writes(&plan);
             assert_eq!(

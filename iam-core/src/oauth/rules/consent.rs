@@ -101,34 +101,24 @@ pub(crate) fn decide_revoke_consent(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{audit_kinds, family, record_of, set, writes, written};
+    use super::super::fixtures::{
+        audit_kinds, consent_read, families_read, family, set, writes, written,
+    };
     use super::*;
 
-    fn consent(scopes: &[&str]) -> (Record, OAuthConsent) {
-        let c = OAuthConsent {
-            account_id: "acc_a".into(),
-            client_id: "cli_1".into(),
-            scopes: set(scopes),
-            granted_at: Timestamp::from_secs(10),
-            updated_at: Timestamp::from_secs(10),
-        };
-        let record = Record {
-            kind: RecordKind::OAuthConsent,
-            id: consent_id("acc_a", "cli_1"),
-            version: 6,
-            parent: Some("acc_a".into()),
-            lookup: None,
-            expires_at: None,
-            body: crate::json::to_body(&c).expect("body"),
-        };
-        (record, c)
-    }
+    /// (existing scopes, asked, write, stored scopes, granted at)
+    type WidenCase = (
+        Option<&'static [&'static str]>,
+        &'static [&'static str],
+        &'static str,
+        &'static [&'static str],
+        i64,
+    );
 
     #[test]
     fn consent_is_recorded_or_widened() {
         let now = Timestamp::from_secs(500);
-        // (existing scopes, asked, write, stored scopes, granted at)
-        let cases: [(Option<&[&str]>, &[&str], &str, &[&str], i64); 3] = [
+        let cases: [WidenCase; 3] = [
             (None, &["read"], "insert", &["read"], 500),
             (
                 Some(&["read"]),
@@ -149,7 +139,7 @@ mod tests {
             let mut plan = Plan::new(());
             widen_consent(
                 &mut plan.commit,
-                existing.map(consent),
+                existing.map(consent_read),
                 "acc_a",
                 "cli_1",
                 &set(asked),
@@ -178,30 +168,26 @@ mod tests {
         }
     }
 
+    /// (consent, families, revoked, writes) — `None` revoked: nothing to withdraw.
+    type WithdrawCase = (
+        bool,
+        bool,
+        Option<usize>,
+        &'static [(&'static str, &'static str)],
+    );
+
     #[test]
     fn withdrawing_consent_deletes_it_and_revokes_the_accounts_families() {
         let now = Timestamp::from_secs(2_000);
         let mut dead = family("ofm_dead", "cli_1", "acc_a");
         dead.revoked_at = Some(Timestamp::from_secs(1_500));
-        let families = || {
-            [
-                family("ofm_1", "cli_1", "acc_a"),
-                family("ofm_2", "cli_1", "acc_other"),
-                dead.clone(),
-            ]
-            .into_iter()
-            .map(|f| (record_of(&f, 2), f))
-            .collect::<Vec<_>>()
-        };
-        let (consent_record, _) = consent(&["read"]);
-        // (consent, families, revoked, writes) — `None` revoked: nothing to withdraw.
-        type Case = (
-            bool,
-            bool,
-            Option<usize>,
-            &'static [(&'static str, &'static str)],
-        );
-        let cases: [Case; 4] = [
+        let all = [
+            family("ofm_1", "cli_1", "acc_a"),
+            family("ofm_2", "cli_1", "acc_other"),
+            dead,
+        ];
+        let (consent_record, _) = consent_read(&["read"]);
+        let cases: [WithdrawCase; 4] = [
             (
                 true,
                 true,
@@ -217,7 +203,7 @@ mod tests {
                 "acc_a",
                 "cli_1",
                 has_consent.then_some(&consent_record),
-                if has_families { families() } else { vec![] },
+                families_read(if has_families { &all } else { &[] }, 2),
                 now,
             );
             let Some(revoked) = revoked else {

@@ -210,10 +210,12 @@ mod tests {
     #[test]
     fn device_authorizations_start_for_allowed_clients_and_scopes() {
         let now = Timestamp::from_secs(100);
-        let mut cfg = OAuthConfig::default();
-        cfg.verification_uri = "https://id.example/device?lang=en".into();
-        cfg.device_code_ttl = Duration::from_secs(600);
-        cfg.device_poll_interval = Duration::from_secs(0);
+        let cfg = OAuthConfig {
+            verification_uri: "https://id.example/device?lang=en".into(),
+            device_code_ttl: Duration::from_secs(600),
+            device_poll_interval: Duration::from_secs(0),
+            ..OAuthConfig::default()
+        };
         let mut no_device = client_read("cli_1");
         no_device.1.info.grant_types.remove(&GrantType::DeviceCode);
         let api = ["https://api.example".to_owned()];

@@ -11,7 +11,7 @@ use crate::authz::CredentialKind;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::oauth::client::{ClientKind, GrantType, OAuthClient, StoredClient};
-use crate::oauth::grant::StoredFamily;
+use crate::oauth::grant::{consent_id, OAuthConsent, StoredFamily};
 use crate::plan::Plan;
 use crate::secret::{MasterKey, SecretString};
 use crate::session::Session;
@@ -167,6 +167,36 @@ pub fn family(id: &str, client: &str, account: &str) -> StoredFamily {
         expires_at: Timestamp::from_secs(50_000),
         revoked_at: None,
     }
+}
+
+/// Each family with its record at `version`.
+pub fn families_read(families: &[StoredFamily], version: u64) -> Vec<(Record, StoredFamily)> {
+    families
+        .iter()
+        .map(|f| (record_of(f, version), f.clone()))
+        .collect()
+}
+
+/// The consent of `acc_a` to `cli_1` for `scopes`, granted at 10 s, and its record at
+/// version 6.
+pub fn consent_read(scopes: &[&str]) -> (Record, OAuthConsent) {
+    let c = OAuthConsent {
+        account_id: "acc_a".into(),
+        client_id: "cli_1".into(),
+        scopes: set(scopes),
+        granted_at: Timestamp::from_secs(10),
+        updated_at: Timestamp::from_secs(10),
+    };
+    let record = Record {
+        kind: RecordKind::OAuthConsent,
+        id: consent_id("acc_a", "cli_1"),
+        version: 6,
+        parent: Some("acc_a".into()),
+        lookup: None,
+        expires_at: None,
+        body: crate::json::to_body(&c).expect("body"),
+    };
+    (record, c)
 }
 
 /// The principal of a session token of `account` in `session`, authenticated at 900 s.

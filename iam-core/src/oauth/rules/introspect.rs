@@ -122,6 +122,14 @@ mod tests {
         );
     }
 
+    /// (token's client, token's resources, active, audience)
+    type AccessCase = (
+        Option<&'static str>,
+        &'static [&'static str],
+        bool,
+        &'static [&'static str],
+    );
+
     #[test]
     fn access_tokens_are_active_for_their_client_or_resource() {
         let token = |client_id: Option<&str>, resources: &[&str]| {
@@ -132,8 +140,7 @@ mod tests {
             p.actor = Some("acc_owner".into());
             p
         };
-        // (token's client, token's resources, active, audience)
-        let cases: [(Option<&str>, &[&str], bool, &[&str]); 5] = [
+        let cases: [AccessCase; 5] = [
             (Some("cli_1"), &[], true, &["iam"]),
             (
                 Some("cli_2"),

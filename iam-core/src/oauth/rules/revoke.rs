@@ -112,16 +112,38 @@ mod tests {
     /// A revocation's effect: family updated, revocations, audited.
     type Effect = (bool, usize, bool);
 
+    /// Asserts that `plan` has `effect`.
+    fn assert_effect<T>(plan: &Plan<T>, (updated, revocations, audited): Effect, case: usize) {
+        let want: Vec<_> = if updated {
+            vec![("update", RecordKind::OAuthFamily, "ofm_1".to_owned(), 3)]
+        } else {
+            vec![]
+        };
+        assert_eq!(writes(plan), want, "case {case}");
+        assert_eq!(plan.commit.revocations.len(), revocations, "case {case}");
+        let kinds = if audited {
+            vec![AuditKind::OAuthTokenRevoked]
+        } else {
+            vec![]
+        };
+        assert_eq!(audit_kinds(plan), kinds, "case {case}");
+    }
+
+    /// (token found, family, found?, effect)
+    type RefreshCase = (
+        Option<StoredOAuthRefresh>,
+        Option<(Record, StoredFamily)>,
+        bool,
+        Effect,
+    );
+
+    /// (token, family, effect)
+    type AccessCase<'a> = (&'a Principal, Option<(Record, StoredFamily)>, Effect);
+
     #[test]
     fn revoking_a_refresh_token_revokes_its_family() {
         let now = Timestamp::from_secs(1_000);
-        // (token found, family, found?, effect)
-        let cases: [(
-            Option<StoredOAuthRefresh>,
-            Option<(Record, StoredFamily)>,
-            bool,
-            Effect,
-        ); 6] = [
+        let cases: [RefreshCase; 6] = [
             (
                 Some(refresh("cli_1")),
                 Some(family_read(false)),
@@ -144,25 +166,11 @@ mod tests {
             (None, None, false, (false, 0, false)),
             (None, Some(family_read(false)), false, (false, 0, false)),
         ];
-        for (i, (token, fam, found, (updated, revocations, audited))) in
-            cases.into_iter().enumerate()
-        {
+        for (i, (token, fam, found, effect)) in cases.into_iter().enumerate() {
             let plan = decide_revoke_refresh("cli_1", token.as_ref(), fam, now).expect("plan");
             assert_eq!(plan.output, found, "case {i}");
-            let want: Vec<_> = if updated {
-                vec![("update", RecordKind::OAuthFamily, "ofm_1".to_owned(), 3)]
-            } else {
-                vec![]
-            };
-            assert_eq!(writes(&plan), want, "case {i}");
-            assert_eq!(plan.commit.revocations.len(), revocations, "case {i}");
-            let kinds = if audited {
-                vec![AuditKind::OAuthTokenRevoked]
-            } else {
-                vec![]
-            };
-            assert_eq!(audit_kinds(&plan), kinds, "case {i}");
-            if audited {
+            assert_effect(&plan, effect, i);
+            if effect.2 {
                 assert_eq!(
                     plan.commit.audit[0]
                         .detail
@@ -184,23 +192,15 @@ mod tests {
         client_token.expires_at = Timestamp::from_secs(1_900);
         let mut foreign = family_token.clone();
         foreign.client_id = Some("cli_2".into());
-        // (token, family, effect)
-        let cases: [(&Principal, Option<(Record, StoredFamily)>, Effect); 4] = [
+        let cases: [AccessCase<'_>; 4] = [
             (&family_token, Some(family_read(false)), (true, 1, true)),
             (&family_token, Some(family_read(true)), (false, 0, false)),
             (&client_token, None, (false, 1, true)),
             (&foreign, Some(family_read(false)), (false, 0, false)),
         ];
-        for (i, (token, fam, (updated, revocations, audited))) in cases.into_iter().enumerate() {
+        for (i, (token, fam, effect)) in cases.into_iter().enumerate() {
             let plan = decide_revoke_access("cli_1", token, fam, now).expect("plan");
-            assert_eq!(writes(&plan).len(), usize::from(updated), "case {i}");
-            assert_eq!(plan.commit.revocations.len(), revocations, "case {i}");
-            let kinds = if audited {
-                vec![AuditKind::OAuthTokenRevoked]
-            } else {
-                vec![]
-            };
-            assert_eq!(audit_kinds(&plan), kinds, "case {i}");
+            assert_effect(&plan, effect, i);
         }
         let plan = decide_revoke_access("cli_1", &client_token, None, now).expect("plan");
         assert_eq!(

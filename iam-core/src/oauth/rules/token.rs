@@ -68,8 +68,8 @@ pub(crate) struct Grantor {
 type Granted = Result<Plan<Answer<Issue>>>;
 
 /// A refusal that commits nothing.
-fn refuse(e: OAuthError) -> Granted {
-    Ok(Plan::new(Err(e)))
+fn refuse(e: OAuthError) -> Plan<Answer<Issue>> {
+    Plan::new(Err(e))
 }
 
 /// The account a grant's tokens speak for, if it may still receive tokens.
@@ -267,7 +267,7 @@ pub(crate) fn decide_code_exchange(
     config: &Config,
     now: Timestamp,
 ) -> Granted {
-    let invalid = |why| refuse(OAuthError::invalid_grant(why));
+    let invalid = |why| Ok(refuse(OAuthError::invalid_grant(why)));
     let Some((record, mut code)) = state.code else {
         return invalid("the code is invalid");
     };
@@ -307,7 +307,7 @@ pub(crate) fn decide_code_exchange(
     match (&code.code_challenge, req.verifier) {
         (Some(challenge), Some(v)) => {
             if let Err(e) = pkce::verify(v.expose(), challenge) {
-                return refuse(e);
+                return Ok(refuse(e));
             }
         }
         (Some(_), None) => return invalid("code_verifier is required"),
@@ -316,11 +316,11 @@ pub(crate) fn decide_code_exchange(
     }
     let token_resources = match narrow_resources(req.resource, &code.resources) {
         Ok(r) => r,
-        Err(e) => return refuse(e),
+        Err(e) => return Ok(refuse(e)),
     };
     let account = match grant_account(state.grantor.account) {
         Ok(a) => a,
-        Err(e) => return refuse(e),
+        Err(e) => return Ok(refuse(e)),
     };
     let opening = Opening {
         client,
@@ -386,7 +386,7 @@ pub(crate) fn decide_refresh(
     config: &Config,
     now: Timestamp,
 ) -> Granted {
-    let invalid = |why| refuse(OAuthError::invalid_grant(why));
+    let invalid = |why| Ok(refuse(OAuthError::invalid_grant(why)));
     let Some((record, token)) = state.token else {
         return invalid("the refresh token is invalid");
     };
@@ -418,16 +418,16 @@ pub(crate) fn decide_refresh(
     }
     let scopes = match decide_scope(ask.scope, &family.scopes, &family.scopes) {
         Ok(s) => s,
-        Err(e) => return refuse(e),
+        Err(e) => return Ok(refuse(e)),
     };
     let resources = match narrow_resources(ask.resource, &family.resources) {
         Ok(r) => r,
-        Err(e) => return refuse(e),
+        Err(e) => return Ok(refuse(e)),
     };
     let (account_read, account) = match grant_account(state.account) {
         Ok(a) if a.1.id == family.account_id => a,
         Ok(_) => return invalid("the account no longer exists"),
-        Err(e) => return refuse(e),
+        Err(e) => return Ok(refuse(e)),
     };
     let scopes = token_scopes(&client.1.info, &account, &scopes);
     let (claims, exp) = family_claims(
@@ -495,7 +495,7 @@ pub(crate) fn decide_client_credentials(
     ids: GrantIds,
     config: &Config,
     now: Timestamp,
-) -> Granted {
+) -> Plan<Answer<Issue>> {
     let (client_read, client) = client;
     if client.info.kind != ClientKind::Confidential {
         return refuse(OAuthError::code(OAuthErrorCode::UnauthorizedClient));
@@ -566,14 +566,14 @@ pub(crate) fn decide_client_credentials(
     if let Some(a) = &act {
         audit = audit.account(&a.sub);
     }
-    Ok(plan.audit(audit).map(|()| {
+    plan.audit(audit).map(|()| {
         Ok(Issue {
             claims,
             exp,
             refresh_token: None,
             scopes,
         })
-    }))
+    })
 }
 
 /// A poll of the token endpoint with a device code (RFC 8628 §3.4-§3.5), by the client the
@@ -589,12 +589,14 @@ pub(crate) fn decide_device_poll(
     now: Timestamp,
 ) -> Granted {
     let Some((record, mut device)) = device else {
-        return refuse(OAuthError::invalid_grant("the device code is invalid"));
+        return Ok(refuse(OAuthError::invalid_grant(
+            "the device code is invalid",
+        )));
     };
     if device.client_id != client.1.info.id {
-        return refuse(OAuthError::invalid_grant(
+        return Ok(refuse(OAuthError::invalid_grant(
             "the device code was issued to another client",
-        ));
+        )));
     }
     let save = |device: &StoredDevice| -> Result<Write> {
         Ok(Write::Update {
@@ -606,7 +608,7 @@ pub(crate) fn decide_device_poll(
         })
     };
     let approval = match decide_poll(&mut device, now) {
-        Poll::Refuse(e) => return refuse(e),
+        Poll::Refuse(e) => return Ok(refuse(e)),
         Poll::Wait(e) => return Ok(Plan::new(Err(e)).write(save(&device)?)),
         Poll::Issue(a) => a,
     };
@@ -616,14 +618,14 @@ pub(crate) fn decide_device_poll(
         &approval.account_id,
         now,
     ) else {
-        return refuse(OAuthError::new(
+        return Ok(refuse(OAuthError::new(
             OAuthErrorCode::AccessDenied,
             "the session that approved this request has ended",
-        ));
+        )));
     };
     let account = match grant_account(grantor.account) {
         Ok(a) => a,
-        Err(e) => return refuse(e),
+        Err(e) => return Ok(refuse(e)),
     };
     let opening = Opening {
         client,
@@ -673,6 +675,23 @@ mod tests {
     /// The refusal a plan answers with, if any.
     fn refusal(plan: &Plan<Answer<Issue>>) -> Option<(OAuthErrorCode, &'static str)> {
         plan.output.as_ref().err().map(|e| (e.code, e.description))
+    }
+
+    /// Asserts that `plan` answers `want` (a refusal commits nothing); whether it issued.
+    fn issued(
+        plan: &Plan<Answer<Issue>>,
+        want: Option<(OAuthErrorCode, &'static str)>,
+        name: &str,
+    ) -> bool {
+        assert_eq!(refusal(plan), want, "{name}");
+        if want.is_some() {
+            assert_eq!(
+                plan.commit,
+                Commit::default(),
+                "{name}: a refusal commits nothing"
+            );
+        }
+        want.is_none()
     }
 
     fn grantor() -> Grantor {
@@ -867,13 +886,7 @@ mod tests {
             };
             let plan = decide_code_exchange(&client_read("cli_1"), state, req, fresh(), &cfg, NOW)
                 .expect("plan");
-            assert_eq!(refusal(&plan), want, "{name}");
-            if want.is_some() {
-                assert_eq!(
-                    plan.commit,
-                    Commit::default(),
-                    "{name}: a refusal commits nothing"
-                );
+            if !issued(&plan, want, name) {
                 continue;
             }
             assert_eq!(
@@ -1125,13 +1138,7 @@ mod tests {
             };
             let plan = decide_refresh(&client_read("cli_1"), state, req, fresh(), &cfg, NOW)
                 .expect("plan");
-            assert_eq!(refusal(&plan), want, "{name}");
-            if want.is_some() {
-                assert_eq!(
-                    plan.commit,
-                    Commit::default(),
-                    "{name}: a refusal commits nothing"
-                );
+            if !issued(&plan, want, name) {
                 continue;
             }
             assert_eq!(
@@ -1339,8 +1346,7 @@ mod tests {
                 grant_id: "occ_1".into(),
                 token_id: "tok_1".into(),
             };
-            let plan =
-                decide_client_credentials(&c, owner, (scope, &[]), ids, &cfg, NOW).expect("plan");
+            let plan = decide_client_credentials(&c, owner, (scope, &[]), ids, &cfg, NOW);
             let want_scopes = match want {
                 Err(e) => {
                     assert_eq!(plan.output.as_ref().err(), Some(&e), "{name}");

@@ -15,8 +15,17 @@ use crate::oauth::rules::authorize::{
 use crate::oauth::rules::consent::decide_revoke_consent;
 use crate::oauth::{AuthorizationRedirect, AuthorizeOutcome, AuthorizeRequest, OAuthError};
 use crate::session::Session;
-use crate::store::{ListQuery, RecordKind, Store};
+use crate::store::{RecordKind, Store};
 use crate::token::Principal;
+
+/// Which request of the authorization endpoint runs.
+#[derive(Clone, Copy)]
+enum Step {
+    /// The authorization request itself.
+    Authorize,
+    /// The user's consent, given on the consent page.
+    Consent,
+}
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Handles an authorization request for the user holding `user` (the principal of their
@@ -32,23 +41,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         req: &AuthorizeRequest,
         user: Option<&Principal>,
     ) -> std::result::Result<AuthorizeOutcome, OAuthError> {
-        let now = self.now();
-        settle(
-            self.retrying(|| async {
-                let checked = match self.check_authorize(req).await? {
-                    Ok(Ok(c)) => c,
-                    Ok(Err(redirect)) => return Ok(Ok(AuthorizeOutcome::Redirect(redirect))),
-                    Err(shown) => return Ok(Err(shown)),
-                };
-                let state = self.user_state(&checked, user, now).await?;
-                let registered_by = self.client_registrar(&checked.client.info).await?;
-                let code = self.new_secret();
-                let ttl = self.inner.config.oauth.code_ttl;
-                let plan = decide_authorize(&checked, state, registered_by, code, ttl, now)?;
-                Ok(Ok(self.apply(plan).await?))
-            })
-            .await,
-        )
+        self.authorization_step(req, user, Step::Authorize).await
     }
 
     /// The user consented on the page [`AuthorizeOutcome::ConsentRequired`] asked for: records
@@ -58,7 +51,21 @@ impl<S: Store, C: Clock> Iam<S, C> {
         req: &AuthorizeRequest,
         user: &Principal,
     ) -> std::result::Result<AuthorizeOutcome, OAuthError> {
+        self.authorization_step(req, Some(user), Step::Consent)
+            .await
+    }
+
+    /// Runs `step` of the authorization endpoint for `req`: checks the request against its
+    /// client (a failed check answers at once), loads the user's state, decides and commits,
+    /// again while it loses races.
+    async fn authorization_step(
+        &self,
+        req: &AuthorizeRequest,
+        user: Option<&Principal>,
+        step: Step,
+    ) -> std::result::Result<AuthorizeOutcome, OAuthError> {
         let now = self.now();
+        let ttl = self.inner.config.oauth.code_ttl;
         settle(
             self.retrying(|| async {
                 let checked = match self.check_authorize(req).await? {
@@ -66,10 +73,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     Ok(Err(redirect)) => return Ok(Ok(AuthorizeOutcome::Redirect(redirect))),
                     Err(shown) => return Ok(Err(shown)),
                 };
-                let state = self.user_state(&checked, Some(user), now).await?;
+                let state = self.user_state(&checked, user, now).await?;
                 let code = self.new_secret();
-                let ttl = self.inner.config.oauth.code_ttl;
-                let plan = decide_consent_and_authorize(&checked, state, code, ttl, now)?;
+                let plan = match step {
+                    Step::Authorize => {
+                        let registered_by = self.client_registrar(&checked.client.info).await?;
+                        decide_authorize(&checked, state, registered_by, code, ttl, now)?
+                    }
+                    Step::Consent => decide_consent_and_authorize(&checked, state, code, ttl, now)?,
+                };
                 Ok(Ok(self.apply(plan).await?))
             })
             .await,
@@ -103,15 +115,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
             },
             now,
         )?;
-        let q = ListQuery {
-            parent: Some(account_id.to_owned()),
-            ..ListQuery::default()
-        };
-        let records = self.inner.store.list(RecordKind::OAuthConsent, &q).await?;
-        records
-            .iter()
-            .map(|r| crate::json::from_body(&r.body))
-            .collect()
+        let consents = self
+            .list_children(RecordKind::OAuthConsent, account_id)
+            .await?;
+        Ok(consents.into_iter().map(|(_, c)| c).collect())
     }
 
     /// Withdraws the consent of `actor`'s account to `client_id`; every token issued to that

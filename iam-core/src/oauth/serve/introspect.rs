@@ -156,7 +156,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         };
         let issuer = &self.inner.config.issuer;
         Ok(Some(introspect_refresh(
-            &client, &refresh, facts, issuer, now,
+            client, &refresh, facts, issuer, now,
         )))
     }
 }

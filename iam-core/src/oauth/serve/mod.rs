@@ -114,11 +114,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
         &self,
         client_id: &str,
     ) -> Result<Vec<(Record, StoredFamily)>> {
+        self.list_children(RecordKind::OAuthFamily, client_id).await
+    }
+
+    /// The records of `kind` whose parent is `parent`, decoded.
+    pub(crate) async fn list_children<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: RecordKind,
+        parent: &str,
+    ) -> Result<Vec<(Record, T)>> {
         let q = ListQuery {
-            parent: Some(client_id.to_owned()),
+            parent: Some(parent.to_owned()),
             ..ListQuery::default()
         };
-        let records = self.inner.store.list(RecordKind::OAuthFamily, &q).await?;
+        let records = self.inner.store.list(kind, &q).await?;
         records
             .into_iter()
             .map(|r| {

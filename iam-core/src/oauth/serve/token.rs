@@ -103,7 +103,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     token_id: self.inner.rng.id("tok_"),
                 };
                 let ask = (scope.as_deref(), resource.as_slice());
-                decide_client_credentials(client, owner, ask, ids, config, now)?
+                decide_client_credentials(client, owner, ask, ids, config, now)
             }
             TokenRequest::DeviceCode { device_code } => {
                 let Some(hash) = self.opaque_hash(device_code) else {
@@ -127,7 +127,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Ok(issue) => Ok(self.respond(issue, now)?),
             Err(e) => Err(e),
         };
-        Ok(self.apply(Plan { commit, output }).await?)
+        self.apply(Plan { commit, output }).await
     }
 
     /// The keyed hash of an opaque secret the client presented, or `None` when it cannot be
