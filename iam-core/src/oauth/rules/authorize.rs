@@ -33,14 +33,23 @@ const MAX_STATE_LEN: usize = 2048;
 pub(crate) struct Checked {
     /// The client's record as read (its version guards the code).
     pub client_record: Record,
+    /// The client.
     pub client: StoredClient,
+    /// Where the code or error goes.
     pub redirect_uri: String,
+    /// Whether the request named the redirect URI (the token request must then repeat it).
     pub redirect_uri_given: bool,
+    /// The scopes asked for (all the client's when none were named).
     pub scopes: BTreeSet<String>,
+    /// The resources asked for (RFC 8707).
     pub resources: BTreeSet<String>,
+    /// The PKCE S256 challenge.
     pub challenge: Option<String>,
+    /// The `prompt` values.
     pub prompt: Prompt,
+    /// `max_age` in seconds.
     pub max_age: Option<u64>,
+    /// `state`, echoed back.
     pub state: Option<String>,
 }
 
