@@ -48,6 +48,7 @@ pub(crate) mod metadata;
 pub mod pkce;
 pub(crate) mod request;
 pub(crate) mod response;
+pub(crate) mod rules;
 pub mod scope;
 
 pub use client::{
