@@ -13,13 +13,9 @@ use crate::iam::Iam;
 use crate::store::{Commit, Store, StoreError, ThrottleWrite};
 
 impl<S: Store, C: Clock> Iam<S, C> {
-    /// Reserves one attempt under `key`, already counted as a failure; [`Denial::Throttled`]
-    /// while the back-off asks to wait (then nothing is counted).
-    pub(crate) async fn reserve_attempt(&self, key: &str) -> Result<()> {
-        self.reserve_attempt_at(key, self.now()).await
-    }
-
-    /// [`Self::reserve_attempt`] for an attempt made at `now` (the operation's one clock read).
+    /// Reserves one attempt under `key` at `now` (the operation's one clock read), already
+    /// counted as a failure; [`Denial::Throttled`] while the back-off asks to wait (then
+    /// nothing is counted).
     pub(crate) async fn reserve_attempt_at(&self, key: &str, now: Timestamp) -> Result<()> {
         let reserve = ThrottleWrite::Reserve {
             key: key.to_owned(),

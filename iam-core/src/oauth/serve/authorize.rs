@@ -82,7 +82,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     }
                     Step::Consent => decide_consent_and_authorize(&checked, state, code, ttl, now)?,
                 };
-                Ok(Ok(self.apply(plan).await?))
+                Ok(Ok(plan.apply(&self.inner.store).await?))
             })
             .await,
         )
@@ -142,7 +142,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let families = self.client_families(client_id).await?;
             let plan =
                 decide_revoke_consent(account_id, client_id, consent.as_ref(), families, now)?;
-            self.apply(plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }

@@ -62,7 +62,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             secret,
             now,
         )?;
-        self.apply(plan).await
+        plan.apply(&self.inner.store).await
     }
 
     /// The client with `client_id` (its owner and admins; [`Error::NotFound`] to others).
@@ -101,7 +101,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let client = self.managed_client(actor.into(), client_id, now).await?;
             let secret = self.new_client_secret();
             let plan = decide_rotate_client_secret(client, &actor.account_id, secret, grace, now)?;
-            self.apply(plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }
@@ -119,7 +119,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let client = self.managed_client(actor.into(), client_id, now).await?;
             let families = self.client_families(client_id).await?;
             let plan = decide_disable_client(client, families, &actor.account_id, tokens, now)?;
-            self.apply(plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }

@@ -47,7 +47,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     };
                     let plan =
                         decide_device_authorization(&client, (scope, resource), codes, cfg, now)?;
-                    match self.apply(plan).await {
+                    match plan.apply(&self.inner.store).await {
                         Err(Error::Store(StoreError::Duplicate { .. })) => {}
                         other => return other,
                     }
@@ -122,7 +122,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             at: now,
             policy: self.inner.config.throttle.clone(),
         });
-        match self.apply(reserve).await {
+        match reserve.apply(&self.inner.store).await {
             Err(Error::Store(StoreError::Throttled { retry_after })) => {
                 Err(Denial::Throttled { retry_after }.into())
             }
@@ -153,7 +153,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 consent,
             };
             let plan = decide_settle_device(device, settler, approve, now)?;
-            self.apply(plan).await
+            plan.apply(&self.inner.store).await
         })
         .await
     }

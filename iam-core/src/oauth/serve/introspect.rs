@@ -64,7 +64,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     None => None,
                 };
                 let plan = decide_revoke_refresh(&client.info.id, refresh.as_ref(), family, now)?;
-                self.apply(plan).await
+                plan.apply(&self.inner.store).await
             })
             .await?)
     }
@@ -85,7 +85,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .load::<StoredFamily>(RecordKind::OAuthFamily, &p.session_id)
                 .await?;
             let plan = decide_revoke_access(&client.info.id, &p, family, now)?;
-            self.apply(plan).await
+            plan.apply(&self.inner.store).await
         })
         .await?;
         Ok(true)

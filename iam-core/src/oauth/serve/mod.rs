@@ -20,9 +20,8 @@ use crate::oauth::rules::token::Issue;
 use crate::oauth::rules::{Answer, NewSecret};
 use crate::oauth::scope::format_scope;
 use crate::oauth::{ClientAuth, OAuthClient, OAuthError, TokenResponse, BEARER};
-use crate::plan::Plan;
 use crate::secret::SecretString;
-use crate::store::{Commit, ListQuery, Record, RecordKind, Store};
+use crate::store::{ListQuery, Record, RecordKind, Store};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
 
 /// A protocol outcome inside an infrastructure result: the outer error is a store failure or
@@ -87,14 +86,6 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let secret = new_opaque_token(&self.inner.rng);
         let hash = self.inner.token_hasher.hash(secret.expose());
         NewSecret { secret, hash }
-    }
-
-    /// Commits `plan` (nothing when it changes nothing) and returns its output.
-    pub(crate) async fn apply<T>(&self, plan: Plan<T>) -> Result<T> {
-        if plan.commit != Commit::default() {
-            self.inner.store.commit(plan.commit).await?;
-        }
-        Ok(plan.output)
     }
 
     /// Signs what a token decision issued and builds the token response.

@@ -127,7 +127,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Ok(issue) => Ok(self.respond(issue, now)?),
             Err(e) => Err(e),
         };
-        self.apply(Plan { commit, output }).await
+        (Plan { commit, output }).apply(&self.inner.store).await
     }
 
     /// The keyed hash of an opaque secret the client presented, or `None` when it cannot be
