@@ -188,7 +188,7 @@ impl<S: Store, C: Clock> TokenVerifier for VerifiedTokenCache<S, C> {
             .filter(|t| now < t.valid_until)
             .map(|t| Arc::clone(&t.principal));
         if let Some(p) = hit {
-            let checked = self.iam.revocation_cache().check_principal(&p);
+            let checked = self.iam.check_revoked(&p);
             return Some(checked.map(|()| p));
         }
         match self.iam.verify_cached(token) {

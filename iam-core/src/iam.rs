@@ -225,7 +225,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<Option<(Record, T)>> {
         match self.inner.store.get(kind, id).await? {
             Some(r) => {
-                let body = crate::json::from_body(&r.body)?;
+                let body = crate::record_body::from_body(&r.body)?;
                 Ok(Some((r, body)))
             }
             None => Ok(None),

@@ -100,7 +100,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .list(RecordKind::DeletionSchedule, &ListQuery::default())
             .await?;
         for record in schedules {
-            let schedule: DeletionSchedule = crate::json::from_body(&record.body)?;
+            let schedule: DeletionSchedule = crate::record_body::from_body(&record.body)?;
             if !rules::deletion_due(&schedule, now) {
                 continue;
             }
@@ -162,7 +162,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .children(RecordKind::MembershipByAccount, account_id)
             .await?
         {
-            let membership: crate::org::Membership = crate::json::from_body(&mirror.body)?;
+            let membership: crate::org::Membership = crate::record_body::from_body(&mirror.body)?;
             let org_side = format!("{}/{account_id}", membership.org_id);
             let found = self
                 .inner

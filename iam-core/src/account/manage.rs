@@ -63,7 +63,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<Option<(Record, StoredAccount)>> {
         match self.inner.store.find(RecordKind::Account, username).await? {
             Some(r) => {
-                let a = crate::json::from_body(&r.body)?;
+                let a = crate::record_body::from_body(&r.body)?;
                 Ok(Some((r, a)))
             }
             None => Ok(None),
@@ -110,7 +110,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let records = self.inner.store.list(RecordKind::Account, &q).await?;
         records
             .iter()
-            .map(|r| crate::json::from_body::<StoredAccount>(&r.body).map(|a| a.view()))
+            .map(|r| crate::record_body::from_body::<StoredAccount>(&r.body).map(|a| a.view()))
             .collect()
     }
 

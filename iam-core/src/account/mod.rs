@@ -216,7 +216,7 @@ pub(crate) fn account_record(account: &StoredAccount) -> Result<Record> {
         parent: None,
         lookup: Some(account.username.clone()),
         expires_at: None,
-        body: crate::json::to_body(account)?,
+        body: crate::record_body::to_body(account)?,
     })
 }
 

@@ -383,7 +383,7 @@ pub(crate) fn schedule_deletion(
             parent: None,
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(&schedule)?,
+            body: crate::record_body::to_body(&schedule)?,
         }))
         .audit(
             AuditDraft::new(AuditKind::DeletionScheduled, acting.now)
@@ -605,7 +605,7 @@ mod tests {
                     (RecordKind::Account, "acc_1")
                 );
                 assert_eq!(record.lookup.as_deref(), Some("alice"));
-                crate::json::from_body(&record.body).expect("account")
+                crate::record_body::from_body(&record.body).expect("account")
             }
             other => panic!("expected an account update, got {other:?}"),
         }
@@ -748,7 +748,8 @@ mod tests {
                 panic!("expected one insert: {:?}", plan.commit.writes);
             };
             assert_eq!(record.lookup.as_deref(), Some(username.as_str()));
-            let stored: StoredAccount = crate::json::from_body(&record.body).expect("account");
+            let stored: StoredAccount =
+                crate::record_body::from_body(&record.body).expect("account");
             assert_eq!(stored.password_hash.as_deref(), hash);
             assert_eq!(stored.view(), plan.output);
             let event = audited(&plan, AuditKind::AccountCreated);
@@ -1130,13 +1131,15 @@ mod tests {
             else {
                 panic!("update then insert: {:?}", plan.commit.writes);
             };
-            let stored: StoredAccount = crate::json::from_body(&record.body).expect("account");
+            let stored: StoredAccount =
+                crate::record_body::from_body(&record.body).expect("account");
             assert_eq!(stored.deletion_due, Some(due));
             assert_eq!(
                 (schedule.kind, schedule.id.as_str()),
                 (RecordKind::DeletionSchedule, "acc_1")
             );
-            let body: DeletionSchedule = crate::json::from_body(&schedule.body).expect("schedule");
+            let body: DeletionSchedule =
+                crate::record_body::from_body(&schedule.body).expect("schedule");
             assert_eq!(
                 body,
                 DeletionSchedule {
@@ -1195,7 +1198,8 @@ mod tests {
             let Write::Update { record, .. } = &plan.commit.writes[0] else {
                 panic!("the account update comes first");
             };
-            let stored: StoredAccount = crate::json::from_body(&record.body).expect("account");
+            let stored: StoredAccount =
+                crate::record_body::from_body(&record.body).expect("account");
             assert_eq!(stored.deletion_due, None);
             if found {
                 assert_eq!(

@@ -24,7 +24,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
         let mut out = Vec::new();
         for r in records {
-            let request: ElevationRequest = crate::json::from_body(&r.body)?;
+            let request: ElevationRequest = crate::record_body::from_body(&r.body)?;
             if rules::awaits_approver(&request, approver, &self.inner.config, now) {
                 out.push(request);
             }

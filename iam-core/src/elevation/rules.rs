@@ -532,7 +532,7 @@ fn request_record(request: &ElevationRequest) -> Result<Record> {
         parent: Some(request.account_id.clone()),
         lookup: None,
         expires_at: Some(request.expires_at),
-        body: crate::json::to_body(request)?,
+        body: crate::record_body::to_body(request)?,
     })
 }
 

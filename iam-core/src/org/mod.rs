@@ -168,7 +168,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .list(kind, &query)
             .await?
             .iter()
-            .map(|r| crate::json::from_body(&r.body))
+            .map(|r| crate::record_body::from_body(&r.body))
             .collect()
     }
 

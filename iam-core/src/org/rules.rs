@@ -58,7 +58,7 @@ pub(crate) fn membership_writes(
     next: Option<&Membership>,
 ) -> Result<Vec<Write>> {
     let records = |m: &Membership| -> Result<[Record; 2]> {
-        let body = crate::json::to_body(m)?;
+        let body = crate::record_body::to_body(m)?;
         let record = |kind, id: String, parent: &str| Record {
             kind,
             id,
@@ -138,7 +138,7 @@ pub(crate) fn create_organization(
         parent: None,
         lookup: Some(org.name.clone()),
         expires_at: None,
-        body: crate::json::to_body(&org)?,
+        body: crate::record_body::to_body(&org)?,
     }));
     plan.commit
         .writes
@@ -405,7 +405,7 @@ mod tests {
             parent: Some(parent.to_owned()),
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(m).expect("body"),
+            body: crate::record_body::to_body(m).expect("body"),
         }
     }
 

@@ -88,7 +88,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let records = self.inner.store.list(RecordKind::Session, &q).await?;
         let mut sessions: Vec<Session> = records
             .iter()
-            .map(|r| crate::json::from_body(&r.body))
+            .map(|r| crate::record_body::from_body(&r.body))
             .collect::<Result<_>>()?;
         sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         Ok(sessions)
@@ -159,7 +159,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             };
             let mut sessions = Vec::new();
             for record in self.inner.store.list(RecordKind::Session, &q).await? {
-                let session: Session = crate::json::from_body(&record.body)?;
+                let session: Session = crate::record_body::from_body(&record.body)?;
                 sessions.push((record, session));
             }
             let cut_offs = CutOffs {

@@ -102,6 +102,6 @@ pub(crate) fn session_record(session: &Session) -> Result<Record> {
         parent: Some(session.account_id.clone()),
         lookup: None,
         expires_at: Some(session.expires_at),
-        body: crate::json::to_body(session)?,
+        body: crate::record_body::to_body(session)?,
     })
 }

@@ -249,7 +249,7 @@ fn refresh_record(hash: String, session: &Session, now: Timestamp) -> Result<Rec
         parent: Some(session.id.clone()),
         lookup: None,
         expires_at: Some(session.expires_at),
-        body: crate::json::to_body(&stored)?,
+        body: crate::record_body::to_body(&stored)?,
     })
 }
 
@@ -331,7 +331,7 @@ pub(crate) fn decide_refresh(
     let plan = Plan::new(())
         .write(Write::Update {
             record: Record {
-                body: crate::json::to_body(&rotated)?,
+                body: crate::record_body::to_body(&rotated)?,
                 ..token_record.clone()
             },
             expected_version: token_record.version,
@@ -438,7 +438,7 @@ mod tests {
             parent: None,
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(body).expect("body"),
+            body: crate::record_body::to_body(body).expect("body"),
         }
     }
 
@@ -543,7 +543,7 @@ mod tests {
     fn body<T: serde::de::DeserializeOwned>(write: &Write) -> T {
         match write {
             Write::Insert(r) | Write::Update { record: r, .. } => {
-                crate::json::from_body(&r.body).expect("decodes")
+                crate::record_body::from_body(&r.body).expect("decodes")
             }
             other => panic!("no body in {other:?}"),
         }

@@ -100,7 +100,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .find(RecordKind::ApiToken, token_id)
                 .await?
                 .ok_or(Error::NotFound(Missing::ApiToken))?;
-            let info: ApiTokenInfo = crate::json::from_body(&record.body)?;
+            let info: ApiTokenInfo = crate::record_body::from_body(&record.body)?;
             self.check(
                 caller,
                 Action::RevokeCredentials {
@@ -142,7 +142,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?
             .into_iter()
             .map(|r| {
-                let info = crate::json::from_body(&r.body)?;
+                let info = crate::record_body::from_body(&r.body)?;
                 Ok((r, info))
             })
             .collect()
@@ -168,7 +168,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .map_err(unavailable)?
             .ok_or(Denial::ApiTokenInvalid)?;
         let info: ApiTokenInfo =
-            crate::json::from_body(&record.body).map_err(|_| Denial::ApiTokenInvalid)?;
+            crate::record_body::from_body(&record.body).map_err(|_| Denial::ApiTokenInvalid)?;
         let owner: Option<StoredAccount> = match self
             .inner
             .store
@@ -176,7 +176,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await
             .map_err(unavailable)?
         {
-            Some(r) => Some(crate::json::from_body(&r.body).map_err(|_| Denial::ApiTokenInvalid)?),
+            Some(r) => {
+                Some(crate::record_body::from_body(&r.body).map_err(|_| Denial::ApiTokenInvalid)?)
+            }
             None => None,
         };
         rules::verify_api_token(info, owner, &self.inner.config.audience, now)

@@ -31,7 +31,7 @@ pub(crate) fn record(kind: RecordKind, id: &str, version: u64, body: &impl Seria
         parent: None,
         lookup: None,
         expires_at: None,
-        body: crate::json::to_body(body).expect("body"),
+        body: crate::record_body::to_body(body).expect("body"),
     }
 }
 

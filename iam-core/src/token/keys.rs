@@ -94,7 +94,7 @@ pub(crate) fn generate(
         parent: None,
         lookup: None,
         expires_at: None,
-        body: crate::json::to_body(&stored)?,
+        body: crate::record_body::to_body(&stored)?,
     })
 }
 
@@ -123,7 +123,7 @@ impl KeyRing {
     ) -> Result<Option<KeyRing>, Error> {
         let mut parsed: Vec<(String, StoredKey)> = Vec::new();
         for r in records {
-            parsed.push((r.id.clone(), crate::json::from_body(&r.body)?));
+            parsed.push((r.id.clone(), crate::record_body::from_body(&r.body)?));
         }
         let active = parsed
             .iter()
@@ -246,10 +246,10 @@ mod tests {
         let t0 = Timestamp::from_secs(1000);
         let old = generate(&rng, &sealer, t0).expect("key");
         let new = generate(&rng, &sealer, t0.plus(Duration::from_secs(10))).expect("key");
-        let mut old_body: StoredKey = crate::json::from_body(&old.body).expect("body");
+        let mut old_body: StoredKey = crate::record_body::from_body(&old.body).expect("body");
         old_body.retired_at = Some(t0.plus(Duration::from_secs(10)));
         let old = Record {
-            body: crate::json::to_body(&old_body).expect("body"),
+            body: crate::record_body::to_body(&old_body).expect("body"),
             ..old
         };
         let keep = Duration::from_secs(900);

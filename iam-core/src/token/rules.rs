@@ -42,7 +42,7 @@ pub(crate) fn rotate_signing_key(
     for (record, mut key) in keys {
         if key.retired_at.is_none() {
             key.retired_at = Some(now);
-            let body = crate::json::to_body(&key)?;
+            let body = crate::record_body::to_body(&key)?;
             plan = plan.write(Write::Update {
                 expected_version: record.version,
                 record: Record { body, ..record },
@@ -219,7 +219,7 @@ pub(crate) fn api_token_record(hash: String, info: &ApiTokenInfo) -> Result<Reco
         parent: Some(info.account_id.clone()),
         lookup: Some(info.id.clone()),
         expires_at: Some(info.expires_at),
-        body: crate::json::to_body(info)?,
+        body: crate::record_body::to_body(info)?,
     })
 }
 
@@ -327,7 +327,7 @@ pub(crate) fn issue_service_token(
             parent: Some(sa.id.clone()),
             lookup: None,
             expires_at: Some(exp),
-            body: crate::json::to_body(&grant)?,
+            body: crate::record_body::to_body(&grant)?,
         }));
     if let Some(old) = old {
         plan = plan.revoke(grant_revocation(&old, ttl, now));
@@ -533,7 +533,7 @@ mod tests {
                         parent: Some("acc_1".into()),
                         lookup: Some("pat_1".into()),
                         expires_at: Some(NOW.plus(ttl)),
-                        body: crate::json::to_body(info).expect("body"),
+                        body: crate::record_body::to_body(info).expect("body"),
                     }),
                 ]
             );
@@ -598,7 +598,7 @@ mod tests {
                     Write::Update {
                         record: Record {
                             version: 0,
-                            body: crate::json::to_body(&info).expect("body"),
+                            body: crate::record_body::to_body(&info).expect("body"),
                             ..record.clone()
                         },
                         expected_version: record.version,
@@ -832,7 +832,7 @@ mod tests {
                         parent: Some("acc_svc".into()),
                         lookup: None,
                         expires_at: Some(exp),
-                        body: crate::json::to_body(&grant_body).expect("body"),
+                        body: crate::record_body::to_body(&grant_body).expect("body"),
                     }),
                 ]
             );
@@ -924,7 +924,7 @@ mod tests {
             parent: None,
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(&stored).expect("body"),
+            body: crate::record_body::to_body(&stored).expect("body"),
         };
         (record, stored)
     }
@@ -955,7 +955,8 @@ mod tests {
                         record,
                         expected_version: 3,
                     } => {
-                        let k: StoredKey = crate::json::from_body(&record.body).expect("key");
+                        let k: StoredKey =
+                            crate::record_body::from_body(&record.body).expect("key");
                         assert_eq!(k.retired_at, Some(now));
                         Some(record.id.as_str())
                     }

@@ -42,7 +42,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     .list(RecordKind::SigningKey, &ListQuery::default())
                     .await?
                 {
-                    let key: keys::StoredKey = crate::json::from_body(&record.body)?;
+                    let key: keys::StoredKey = crate::record_body::from_body(&record.body)?;
                     keys.push((record, key));
                 }
                 let new_key = keys::generate(&self.inner.rng, &self.inner.sealer, now)?;

@@ -6,7 +6,6 @@ use crate::authz::CredentialKind;
 use crate::clock::Clock;
 use crate::error::Denial;
 use crate::iam::Iam;
-use crate::revocation::RevocationCache;
 use crate::store::Store;
 use crate::token::access::AccessClaims;
 use crate::token::signing::KEY_RELOAD_INTERVAL;
@@ -57,7 +56,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let cfg = &self.inner.config;
         claims.check(&times, &cfg.issuer, audience, self.now())?;
         let principal = claims.into_principal(&times);
-        check_revocation(&self.inner.revocations, &principal)?;
+        self.check_revoked(&principal)?;
         Ok(principal)
     }
 
@@ -109,20 +108,22 @@ impl<S: Store, C: Clock> Iam<S, C> {
             false
         }
     }
-}
 
-/// Checks a verified principal against every revocation list that can void it: its account
-/// and grant, what its account delegated (OAuth tokens, tokens acting for an account), and
-/// its organization membership.
-fn check_revocation(cache: &RevocationCache, p: &Principal) -> Result<(), Denial> {
-    cache.check(&p.account_id, &p.session_id, p.issued_at)?;
-    if let Some(owner) = &p.actor {
-        cache.check_delegation(owner, p.issued_at, true)?;
-    } else if p.credential == CredentialKind::OAuthUser {
-        cache.check_delegation(&p.account_id, p.issued_at, false)?;
+    /// Checks a principal verified earlier against every revocation list that can void it:
+    /// its account and grant, what its account delegated (OAuth tokens, tokens acting for an
+    /// account), and its organization membership. For adapters that cache verified
+    /// principals: revocation stays immediate for them.
+    pub fn check_revoked(&self, p: &Principal) -> std::result::Result<(), Denial> {
+        let cache = &self.inner.revocations;
+        cache.check(&p.account_id, &p.session_id, p.issued_at)?;
+        if let Some(owner) = &p.actor {
+            cache.check_delegation(owner, p.issued_at, true)?;
+        } else if p.credential == CredentialKind::OAuthUser {
+            cache.check_delegation(&p.account_id, p.issued_at, false)?;
+        }
+        if let Some((org, _)) = &p.org {
+            cache.check_membership(org, &p.account_id, p.issued_at)?;
+        }
+        Ok(())
     }
-    if let Some((org, _)) = &p.org {
-        cache.check_membership(org, &p.account_id, p.issued_at)?;
-    }
-    Ok(())
 }

@@ -151,7 +151,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Opens the sealed credentials in `record`.
     fn open_credentials(&self, service_account_id: &str, record: &Record) -> Result<DbCredentials> {
-        let stored: StoredCredentials = crate::json::from_body(&record.body)?;
+        let stored: StoredCredentials = crate::record_body::from_body(&record.body)?;
         let json = self
             .inner
             .sealer

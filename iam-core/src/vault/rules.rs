@@ -60,7 +60,7 @@ pub(crate) fn store_db_credentials(
         parent: None,
         lookup: None,
         expires_at: None,
-        body: crate::json::to_body(&StoredCredentials {
+        body: crate::record_body::to_body(&StoredCredentials {
             sealed,
             updated_at: now,
             updated_by: actor.to_owned(),
@@ -169,7 +169,7 @@ mod tests {
             parent: None,
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(&body).expect("body"),
+            body: crate::record_body::to_body(&body).expect("body"),
         };
         let old = Record {
             version: 9,

@@ -7,9 +7,9 @@ use axum::response::Response;
 use iam_core::oauth::ConsentPrompt;
 use iam_core::{AuthorizeOutcome, AuthorizeRequest, Clock, OAuthError, Store};
 
-use super::login::login_form;
 use super::{
-    client_notice, client_redirect, posted_form, scope_list, shown_error, wants_html, AfterLogin,
+    client_notice, client_redirect, login_form, posted_form, scope_list, shown_error, wants_html,
+    AfterLogin,
 };
 use crate::oauth::form::{encode_params, form_body, parse_params, single, Params};
 use crate::oauth::html::{escape, hidden, page};

@@ -7,8 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use iam_core::{Clock, Denial, Error, OAuthError, Principal, Store};
 
-use super::login::login_form;
-use super::{client_notice, posted_form, scope_list, shown_error, AfterLogin};
+use super::{client_notice, login_form, posted_form, scope_list, shown_error, AfterLogin};
 use crate::oauth::form::{parse_params, single};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;

@@ -7,48 +7,11 @@ use iam_core::{AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError,
 
 use super::authorize::{outcome_response, without_login_prompt};
 use super::device::{device_entry_form, device_prompt_page};
-use super::{posted_form, shown_error, AfterLogin};
-use crate::oauth::form::{encode_params, parse_params, single};
+use super::{login_form, posted_form, shown_error, AfterLogin};
+use crate::oauth::form::{parse_params, single};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;
-use crate::oauth::{OAuthCtx, OAuthState, LOGIN_PATH, LOGOUT_PATH};
-
-/// The login page, continuing with `next` after success.
-pub(super) fn login_form<S: Store, C: Clock>(
-    st: &OAuthState<S, C>,
-    b: &Browser,
-    next: &AfterLogin,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let mut fields = hidden("csrf", &b.csrf);
-    match next {
-        AfterLogin::Authorize(params) => {
-            fields.push_str(&hidden("next", "authorize"));
-            fields.push_str(&hidden("request", &encode_params(params)));
-        }
-        AfterLogin::Device(code) => {
-            fields.push_str(&hidden("next", "device"));
-            if let Some(code) = code {
-                fields.push_str(&hidden("user_code", code));
-            }
-        }
-        AfterLogin::Plain => {}
-    }
-    let body = format!(
-        "{err}<form method=\"post\" action=\"{action}\">{fields}\
-<label for=\"username\">Username</label>\
-<input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
-<label for=\"password\">Password</label>\
-<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-<label for=\"totp\">One-time code (if enabled)</label>\
-<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]*\" maxlength=\"10\">\
-<button type=\"submit\">Sign in</button></form>",
-        err = error.map(|e| message(e, true)).unwrap_or_default(),
-        action = escape(&st.path(LOGIN_PATH)),
-    );
-    page(status, "Sign in", &body)
-}
+use crate::oauth::{OAuthCtx, OAuthState, LOGOUT_PATH};
 
 /// The page after a login without anything to continue with.
 fn signed_in<S: Store, C: Clock>(st: &OAuthState<S, C>, b: &Browser) -> Response {

@@ -18,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use iam_core::oauth::AuthorizationRedirect;
 use iam_core::{Clock, OAuthError, OAuthErrorCode, Store};
 
-use super::form::{form_body, no_repeats, Params};
-use super::html::{continue_page, escape, message, page, secure_headers};
+use super::form::{encode_params, form_body, no_repeats, Params};
+use super::html::{continue_page, escape, hidden, message, page, secure_headers};
 use super::session::Browser;
-use super::{oauth_error, OAuthState};
+use super::{oauth_error, OAuthState, LOGIN_PATH};
 
 pub(crate) use authorize::{authorize_get, authorize_post, consent};
 pub(crate) use device::{device_decision, device_entry, device_page};
@@ -176,4 +176,41 @@ asks to manage iam as you (accounts, roles, clients, keys and the audit log).</p
         );
     }
     out
+}
+
+/// The login page, continuing with `next` after success.
+fn login_form<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    b: &Browser,
+    next: &AfterLogin,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut fields = hidden("csrf", &b.csrf);
+    match next {
+        AfterLogin::Authorize(params) => {
+            fields.push_str(&hidden("next", "authorize"));
+            fields.push_str(&hidden("request", &encode_params(params)));
+        }
+        AfterLogin::Device(code) => {
+            fields.push_str(&hidden("next", "device"));
+            if let Some(code) = code {
+                fields.push_str(&hidden("user_code", code));
+            }
+        }
+        AfterLogin::Plain => {}
+    }
+    let body = format!(
+        "{err}<form method=\"post\" action=\"{action}\">{fields}\
+<label for=\"username\">Username</label>\
+<input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+<label for=\"password\">Password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+<label for=\"totp\">One-time code (if enabled)</label>\
+<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]*\" maxlength=\"10\">\
+<button type=\"submit\">Sign in</button></form>",
+        err = error.map(|e| message(e, true)).unwrap_or_default(),
+        action = escape(&st.path(LOGIN_PATH)),
+    );
+    page(status, "Sign in", &body)
 }

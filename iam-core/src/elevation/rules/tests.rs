@@ -140,7 +140,7 @@ fn written<T: serde::de::DeserializeOwned>(commit: &crate::store::Commit, kind: 
             _ => None,
         })
         .expect("a write of that kind");
-    crate::json::from_body(body).expect("body")
+    crate::record_body::from_body(body).expect("body")
 }
 
 fn audit_kinds(commit: &crate::store::Commit) -> Vec<AuditKind> {

@@ -319,7 +319,7 @@ fn issue_code(
         parent: Some(stored.client_id.clone()),
         lookup: None,
         expires_at: Some(expires_at),
-        body: crate::json::to_body(&stored)?,
+        body: crate::record_body::to_body(&stored)?,
     };
     let audit = AuditDraft::new(AuditKind::OAuthCodeIssued, now)
         .actor(Some(&live.account_id))

@@ -27,7 +27,7 @@ pub(crate) fn widen_consent(
         c.updated_at = now;
         let write = Write::Update {
             record: Record {
-                body: crate::json::to_body(&c)?,
+                body: crate::record_body::to_body(&c)?,
                 ..record.clone()
             },
             expected_version: record.version,
@@ -48,7 +48,7 @@ pub(crate) fn widen_consent(
             parent: Some(account_id.to_owned()),
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(&c)?,
+            body: crate::record_body::to_body(&c)?,
         };
         (Write::Insert(record), c)
     };

@@ -65,7 +65,7 @@ pub(crate) fn decide_device_authorization(
         lookup: Some(codes.user_code.clone()),
         // Kept past expiry so late polls still hear `expired_token`, not `invalid_grant`.
         expires_at: Some(stored.expires_at.plus(cfg.device_code_ttl)),
-        body: crate::json::to_body(&stored)?,
+        body: crate::record_body::to_body(&stored)?,
     };
     let shown = format_user_code(&codes.user_code);
     let sep = if cfg.verification_uri.contains('?') {
@@ -97,7 +97,7 @@ pub(crate) fn pending_device(
     now: Timestamp,
 ) -> Result<(Record, StoredDevice)> {
     let record = found.ok_or(Error::NotFound(Missing::DeviceAuthorization))?;
-    let device: StoredDevice = crate::json::from_body(&record.body)?;
+    let device: StoredDevice = crate::record_body::from_body(&record.body)?;
     if device.status != DeviceStatus::Pending || now >= device.expires_at {
         return Err(Error::NotFound(Missing::DeviceAuthorization));
     }
@@ -174,7 +174,7 @@ pub(crate) fn decide_settle_device(
     };
     commit.writes.push(Write::Update {
         record: Record {
-            body: crate::json::to_body(&device)?,
+            body: crate::record_body::to_body(&device)?,
             ..record.clone()
         },
         expected_version: record.version,
@@ -304,7 +304,7 @@ mod tests {
             parent: Some("cli_1".into()),
             lookup: Some("BCDFGHJK".into()),
             expires_at: None,
-            body: crate::json::to_body(&d).expect("body"),
+            body: crate::record_body::to_body(&d).expect("body"),
         }
     }
 

@@ -37,7 +37,7 @@ pub fn record_of<T: Stored>(body: &T, version: u64) -> Record {
         parent: None,
         lookup: None,
         expires_at: None,
-        body: crate::json::to_body(body).expect("body"),
+        body: crate::record_body::to_body(body).expect("body"),
     }
 }
 
@@ -194,7 +194,7 @@ pub fn consent_read(scopes: &[&str]) -> (Record, OAuthConsent) {
         parent: Some("acc_a".into()),
         lookup: None,
         expires_at: None,
-        body: crate::json::to_body(&c).expect("body"),
+        body: crate::record_body::to_body(&c).expect("body"),
     };
     (record, c)
 }
@@ -269,7 +269,7 @@ pub fn written<T: serde::de::DeserializeOwned, O>(plan: &Plan<O>, kind: RecordKi
         .iter()
         .find_map(|w| match w {
             Write::Insert(r) | Write::Update { record: r, .. } if r.kind == kind && r.id == id => {
-                Some(crate::json::from_body(&r.body).expect("body"))
+                Some(crate::record_body::from_body(&r.body).expect("body"))
             }
             _ => None,
         })

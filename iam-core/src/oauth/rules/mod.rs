@@ -91,7 +91,7 @@ pub(crate) fn client_record(client: &StoredClient) -> Result<Record> {
         parent: client.info.owner.clone(),
         lookup: None,
         expires_at: None,
-        body: crate::json::to_body(client)?,
+        body: crate::record_body::to_body(client)?,
     })
 }
 
@@ -104,7 +104,7 @@ pub(crate) fn family_record(family: &StoredFamily) -> Result<Record> {
         parent: Some(family.client_id.clone()),
         lookup: None,
         expires_at: Some(family.expires_at),
-        body: crate::json::to_body(family)?,
+        body: crate::record_body::to_body(family)?,
     })
 }
 
@@ -189,7 +189,8 @@ mod tests {
                     record,
                     expected_version: 4,
                 }] => {
-                    let stored: StoredFamily = crate::json::from_body(&record.body).expect("body");
+                    let stored: StoredFamily =
+                        crate::record_body::from_body(&record.body).expect("body");
                     assert_eq!(stored.revoked_at, Some(now));
                     assert!(expect);
                 }

@@ -156,7 +156,7 @@ fn refresh_record(family: &StoredFamily, secret: &NewSecret, now: Timestamp) -> 
         parent: Some(family.id.clone()),
         lookup: None,
         expires_at: Some(family.expires_at),
-        body: crate::json::to_body(&stored)?,
+        body: crate::record_body::to_body(&stored)?,
     })
 }
 
@@ -339,7 +339,7 @@ pub(crate) fn decide_code_exchange(
     commit.writes.push(Write::Update {
         record: Record {
             expires_at: Some(family.expires_at),
-            body: crate::json::to_body(&code)?,
+            body: crate::record_body::to_body(&code)?,
             ..record.clone()
         },
         expected_version: record.version,
@@ -459,7 +459,7 @@ pub(crate) fn decide_refresh(
     Ok(plan
         .write(Write::Update {
             record: Record {
-                body: crate::json::to_body(&rotated)?,
+                body: crate::record_body::to_body(&rotated)?,
                 ..record.clone()
             },
             expected_version: record.version,
@@ -601,7 +601,7 @@ pub(crate) fn decide_device_poll(
     let save = |device: &StoredDevice| -> Result<Write> {
         Ok(Write::Update {
             record: Record {
-                body: crate::json::to_body(device)?,
+                body: crate::record_body::to_body(device)?,
                 ..record.clone()
             },
             expected_version: record.version,
@@ -738,7 +738,7 @@ mod tests {
             parent: Some("cli_1".into()),
             lookup: None,
             expires_at: Some(code.expires_at),
-            body: crate::json::to_body(&code).expect("body"),
+            body: crate::record_body::to_body(&code).expect("body"),
         };
         (record, code)
     }
@@ -1028,7 +1028,7 @@ mod tests {
             parent: Some("ofm_1".into()),
             lookup: None,
             expires_at: None,
-            body: crate::json::to_body(&token).expect("body"),
+            body: crate::record_body::to_body(&token).expect("body"),
         };
         let mut f = family("ofm_1", "cli_1", "acc_a");
         f.scopes = set(&["read", "write"]);
@@ -1409,7 +1409,7 @@ mod tests {
             parent: Some("cli_1".into()),
             lookup: Some("BCDFGHJK".into()),
             expires_at: None,
-            body: crate::json::to_body(&d).expect("body"),
+            body: crate::record_body::to_body(&d).expect("body"),
         };
         (record, d)
     }

@@ -83,7 +83,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
         records
             .iter()
-            .map(|r| crate::json::from_body::<StoredClient>(&r.body).map(|c| c.info))
+            .map(|r| crate::record_body::from_body::<StoredClient>(&r.body).map(|c| c.info))
             .collect()
     }
 

@@ -122,7 +122,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         records
             .into_iter()
             .map(|r| {
-                let family = crate::json::from_body(&r.body)?;
+                let family = crate::record_body::from_body(&r.body)?;
                 Ok((r, family))
             })
             .collect()

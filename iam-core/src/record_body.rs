@@ -1,4 +1,4 @@
-//! Record bodies as JSON text.
+//! Record bodies: the JSON text a store keeps for each record, encoded and decoded.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
