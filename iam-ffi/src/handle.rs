@@ -248,18 +248,36 @@ fn runtime(worker_threads: Option<usize>) -> Result<Runtime, FfiError> {
         .map_err(|e| FfiError::Runtime(format!("cannot start the async runtime: {e}")))
 }
 
+/// Runs password hashing on the handle's runtime's blocking pool, whose threads end with the
+/// handle (`iam_free`), so a C program that frees its handles leaves no thread behind.
+#[derive(Clone)]
+struct RuntimeBlocking(tokio::runtime::Handle);
+
+impl iam_core::Offload for RuntimeBlocking {
+    fn spawn(&self, job: iam_core::offload::Job) {
+        // The join handle is not needed: the job reports its own result.
+        drop(self.0.spawn_blocking(job));
+    }
+}
+
 /// Opens an iam instance over a store made by `store` on a fresh runtime.
 fn open(json: &str, sqlite_path: Option<&str>) -> Result<Instance, FfiError> {
     ensure_outside_runtime()?;
     let settings = parse_config(json)?;
     let runtime = runtime(settings.worker_threads)?;
     let config = settings.config;
+    let blocking = RuntimeBlocking(runtime.handle().clone());
     let backend = runtime.block_on(async {
         Ok::<_, FfiError>(match sqlite_path {
-            None => Backend::Memory(Iam::builder(MemoryStore::new(), config).open().await?),
+            None => Backend::Memory(
+                Iam::builder(MemoryStore::new(), config)
+                    .offload(blocking.clone())
+                    .open()
+                    .await?,
+            ),
             Some(path) => {
                 let store = SqliteStore::open(path).await?;
-                Backend::Sqlite(Iam::builder(store, config).open().await?)
+                Backend::Sqlite(Iam::builder(store, config).offload(blocking).open().await?)
             }
         })
     })?;
