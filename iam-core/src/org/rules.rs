@@ -356,7 +356,7 @@ mod tests {
     use super::*;
     use crate::account::AccountKind;
     use crate::authz::CredentialKind;
-    use crate::token::fixtures::{self, NOW};
+    use crate::fixtures::{self, NOW};
 
     const SINCE: Timestamp = Timestamp::from_millis(5_000);
 
