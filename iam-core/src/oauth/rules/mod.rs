@@ -24,7 +24,7 @@ pub(crate) mod revoke;
 pub(crate) mod token;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::collections::BTreeSet;
 
