@@ -735,10 +735,7 @@ mod tests {
     /// Asserts that `plan` writes session `ses_1` (read at version 2, ending in a day) as
     /// revoked at `NOW` and revokes all its tokens until its end.
     fn assert_revokes_ses_1<T>(plan: &Plan<T>) {
-        assert_eq!(
-            writes(&plan),
-            [w("update", RecordKind::Session, "ses_1", 2)]
-        );
+        assert_eq!(writes(plan), [w("update", RecordKind::Session, "ses_1", 2)]);
         let written: Session = body(&plan.commit.writes[0]);
         assert_eq!(written.revoked_at, Some(NOW));
         assert_eq!(
