@@ -399,13 +399,8 @@ mod tests {
             _ => (format!("{}/org_1", m.account_id), m.account_id.as_str()),
         };
         Record {
-            kind,
-            id,
-            version: 0,
             parent: Some(parent.to_owned()),
-            lookup: None,
-            expires_at: None,
-            body: crate::record_body::to_body(m).expect("body"),
+            ..fixtures::record(kind, &id, 0, m)
         }
     }
 
