@@ -71,6 +71,8 @@ pub mod clock;
 pub mod config;
 mod elevation;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 mod iam;
 pub mod oauth;
 pub mod offload;

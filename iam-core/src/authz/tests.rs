@@ -62,36 +62,28 @@ fn principal(col: Column, account: &str, roles: &[&str], human: bool, auth_age: 
     }
     let delegated = col.kind.is_delegated();
     Principal {
-        credential: col.kind,
         account_id: if col.kind == CredentialKind::ClientCredentials {
             "cli_1".into()
         } else {
             account.into()
         },
-        session_id: "ses_1".into(),
-        token_id: "tok_1".into(),
         kind: if human {
             AccountKind::Human
         } else {
             AccountKind::System
         },
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         issued_at: now,
         expires_at: now.plus(Duration::from_secs(60)),
         auth_time: Timestamp::from_secs(NOW - i64::try_from(auth_age).unwrap_or(0)),
-        amr: vec!["pwd".into()],
         scopes: if delegated { scopes } else { vec![] },
         org: (col.kind == CredentialKind::OrgToken).then(|| ("org_1".into(), "member".into())),
-        elevated_roles: vec![],
-        elevated_until: None,
         client_id: matches!(
             col.kind,
             CredentialKind::OAuthUser | CredentialKind::ClientCredentials
         )
         .then(|| "cli_1".into()),
         actor: (col.kind == CredentialKind::ClientCredentials).then(|| account.into()),
-        resources: vec![],
-        audience: vec!["iam".into()],
+        ..crate::fixtures::principal(account, col.kind, roles)
     }
 }
 

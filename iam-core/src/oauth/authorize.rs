@@ -117,21 +117,13 @@ mod tests {
 
     fn client(uris: &[&str]) -> OAuthClient {
         OAuthClient {
-            id: "cli_1".into(),
-            name: "app".into(),
             kind: super::super::ClientKind::Public,
             redirect_uris: uris.iter().map(|u| (*u).to_owned()).collect(),
             grant_types: std::collections::BTreeSet::new(),
             scopes: std::collections::BTreeSet::new(),
             resources: std::collections::BTreeSet::new(),
-            require_pkce: true,
             owner: None,
-            acts_for_owner: false,
-            first_party: false,
-            owner_scoped: false,
-            disabled: false,
-            created_at: Timestamp::from_secs(0),
-            secret_rotated_at: None,
+            ..crate::oauth::rules::fixtures::client("cli_1").info
         }
     }
 

@@ -444,21 +444,14 @@ mod tests {
         let c = NewClient::confidential("app");
         StoredClient {
             info: OAuthClient {
-                id: "cli_1".into(),
                 name: c.name,
                 kind: c.kind,
                 redirect_uris: vec![],
                 grant_types: BTreeSet::new(),
                 scopes: BTreeSet::new(),
                 resources: BTreeSet::new(),
-                require_pkce: true,
                 owner: None,
-                acts_for_owner: false,
-                first_party: false,
-                owner_scoped: false,
-                disabled: false,
-                created_at: Timestamp::from_secs(0),
-                secret_rotated_at: None,
+                ..crate::oauth::rules::fixtures::client("cli_1").info
             },
             secret_hash: Some(current.into()),
             previous_secret: previous.map(|(h, until)| PreviousSecret {

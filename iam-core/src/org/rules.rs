@@ -356,7 +356,7 @@ mod tests {
     use super::*;
     use crate::account::AccountKind;
     use crate::authz::CredentialKind;
-    use crate::token::fixtures::{self, NOW};
+    use crate::fixtures::{self, NOW};
 
     const SINCE: Timestamp = Timestamp::from_millis(5_000);
 
@@ -399,13 +399,8 @@ mod tests {
             _ => (format!("{}/org_1", m.account_id), m.account_id.as_str()),
         };
         Record {
-            kind,
-            id,
-            version: 0,
             parent: Some(parent.to_owned()),
-            lookup: None,
-            expires_at: None,
-            body: crate::record_body::to_body(m).expect("body"),
+            ..fixtures::record(kind, &id, 0, m)
         }
     }
 
@@ -506,13 +501,18 @@ mod tests {
             })];
             expected.extend(inserts(&owner));
             assert_eq!(plan.commit.writes, expected);
-            let audit = AuditDraft::new(AuditKind::OrganizationCreated, NOW)
-                .actor(Some("acc_1"))
-                .account("acc_1")
-                .detail("org", "org_1")
-                .detail("name", name);
+            let audit =
+                org_audit(AuditKind::OrganizationCreated, "acc_1", "acc_1").detail("name", name);
             assert_eq!(plan.commit.audit, [audit]);
         }
+    }
+
+    /// The audit event `kind` by `actor` about `account` in `org_1`, now.
+    fn org_audit(kind: AuditKind, actor: &str, account: &str) -> AuditDraft {
+        AuditDraft::new(kind, NOW)
+            .actor(Some(actor))
+            .account(account)
+            .detail("org", "org_1")
     }
 
     fn cut_off() -> MemberCutOff {
@@ -626,11 +626,7 @@ mod tests {
             assert_eq!(plan.commit.writes, writes, "{existing:?} {role}");
             let cut: Vec<_> = old.iter().map(|_| cut_off_change()).collect();
             assert_eq!(plan.commit.revocations, cut);
-            let audit = AuditDraft::new(AuditKind::MemberAdded, NOW)
-                .actor(Some("acc_own"))
-                .account("acc_2")
-                .detail("org", "org_1")
-                .detail("role", role);
+            let audit = org_audit(AuditKind::MemberAdded, "acc_own", "acc_2").detail("role", role);
             assert_eq!(plan.commit.audit, [audit]);
         }
     }
@@ -664,10 +660,7 @@ mod tests {
                 continue;
             }
             assert_eq!(plan.commit.revocations, vec![cut_off_change()]);
-            let audit = AuditDraft::new(AuditKind::MemberRemoved, NOW)
-                .actor(Some("acc_own"))
-                .account("acc_2")
-                .detail("org", "org_1");
+            let audit = org_audit(AuditKind::MemberRemoved, "acc_own", "acc_2");
             assert_eq!(plan.commit.audit, [audit]);
         }
     }
@@ -720,11 +713,7 @@ mod tests {
             };
             assert_eq!(plan.commit.writes, writes);
             assert!(plan.commit.revocations.is_empty());
-            let audit = AuditDraft::new(kind, NOW)
-                .actor(Some("acc_2"))
-                .account("acc_2")
-                .detail("org", "org_1")
-                .detail("answer", answer);
+            let audit = org_audit(kind, "acc_2", "acc_2").detail("answer", answer);
             assert_eq!(plan.commit.audit, [audit]);
         }
     }

@@ -423,45 +423,25 @@ pub(crate) fn decide_revoke_all_sessions(
 mod tests {
     use super::*;
     use crate::account::AccountKind;
+    use crate::fixtures::{audit_kinds, record, stored_account, writes, NOW};
     use crate::totp::TotpState;
-    use std::collections::BTreeSet;
 
-    const NOW: Timestamp = Timestamp::from_secs(1_000_000);
     const DAY: Duration = Duration::from_secs(86_400);
-
-    /// A stored record of `kind` holding `body`, at `version`.
-    fn stored<T: serde::Serialize>(kind: RecordKind, id: &str, version: u64, body: &T) -> Record {
-        Record {
-            kind,
-            id: id.to_owned(),
-            version,
-            parent: None,
-            lookup: None,
-            expires_at: None,
-            body: crate::record_body::to_body(body).expect("body"),
-        }
-    }
 
     /// Account `acc_a` (record version 4): disabled or not, TOTP off, pending or confirmed.
     fn account(disabled: bool, totp: Totp) -> (Record, StoredAccount) {
         let a = StoredAccount {
-            id: "acc_a".into(),
             username: "alice".into(),
-            kind: AccountKind::Human,
-            roles: BTreeSet::new(),
             disabled,
-            created_at: Timestamp::from_secs(1),
             password_hash: Some("$argon2id$old".into()),
             totp: (totp != Totp::Off).then(|| TotpState {
                 sealed_secret: "sealed".into(),
                 confirmed: totp == Totp::On,
                 last_step: Some(3),
             }),
-            elevatable_roles: BTreeSet::new(),
-            deletion_due: None,
-            service_grant: None,
+            ..stored_account("acc_a", AccountKind::Human, &[])
         };
-        (stored(RecordKind::Account, "acc_a", 4, &a), a)
+        (record(RecordKind::Account, "acc_a", 4, &a), a)
     }
 
     #[derive(Clone, Copy, PartialEq, Debug)]
@@ -474,45 +454,14 @@ mod tests {
     /// Session `id` of `acc_a` (record version 2), revoked at `revoked` if set, ending at `expires`.
     fn session(id: &str, revoked: Option<Timestamp>, expires: Timestamp) -> (Record, Session) {
         let s = Session {
-            id: id.into(),
-            account_id: "acc_a".into(),
-            created_at: Timestamp::from_secs(10),
-            expires_at: expires,
             revoked_at: revoked,
-            last_refreshed_at: None,
-            auth_time: Timestamp::from_secs(10),
-            amr: vec!["pwd".into()],
-            elevations: vec![],
+            ..crate::fixtures::session(id, "acc_a", Timestamp::from_secs(10), expires)
         };
-        (stored(RecordKind::Session, id, 2, &s), s)
+        (record(RecordKind::Session, id, 2, &s), s)
     }
 
     fn live_session(id: &str) -> (Record, Session) {
         session(id, None, NOW.plus(DAY))
-    }
-
-    /// Each write as (what, kind, id, expected version; 0 for an insert).
-    fn writes(plan_writes: &[Write]) -> Vec<(&'static str, RecordKind, String, u64)> {
-        plan_writes
-            .iter()
-            .map(|w| match w {
-                Write::Insert(r) => ("insert", r.kind, r.id.clone(), 0),
-                Write::Update {
-                    record,
-                    expected_version,
-                } => ("update", record.kind, record.id.clone(), *expected_version),
-                Write::Delete {
-                    kind,
-                    id,
-                    expected_version,
-                } => ("delete", *kind, id.clone(), *expected_version),
-                Write::Check {
-                    kind,
-                    id,
-                    expected_version,
-                } => ("check", *kind, id.clone(), *expected_version),
-            })
-            .collect()
     }
 
     fn w(
@@ -522,10 +471,6 @@ mod tests {
         v: u64,
     ) -> (&'static str, RecordKind, String, u64) {
         (what, kind, id.to_owned(), v)
-    }
-
-    fn audit_kinds<T>(plan: &Plan<T>) -> Vec<AuditKind> {
-        plan.commit.audit.iter().map(|a| a.kind).collect()
     }
 
     /// Each revocation put as (subject, id, issued_before).
@@ -731,7 +676,7 @@ mod tests {
             let plan = grant_login(accepted(Totp::On, step), fresh, key, DAY, NOW).expect("plan");
             let (account, session) = &plan.output;
             assert_eq!(
-                writes(&plan.commit.writes),
+                writes(&plan),
                 [
                     w(account_write, RecordKind::Account, "acc_a", 4),
                     w("insert", RecordKind::Session, "ses_new", 0),
@@ -784,16 +729,13 @@ mod tests {
             issued_at: Timestamp::from_secs(10),
             state,
         };
-        (stored(RecordKind::RefreshToken, "rh_old", 1, &t), t)
+        (record(RecordKind::RefreshToken, "rh_old", 1, &t), t)
     }
 
     /// Asserts that `plan` writes session `ses_1` (read at version 2, ending in a day) as
     /// revoked at `NOW` and revokes all its tokens until its end.
     fn assert_revokes_ses_1<T>(plan: &Plan<T>) {
-        assert_eq!(
-            writes(&plan.commit.writes),
-            [w("update", RecordKind::Session, "ses_1", 2)]
-        );
+        assert_eq!(writes(plan), [w("update", RecordKind::Session, "ses_1", 2)]);
         let written: Session = body(&plan.commit.writes[0]);
         assert_eq!(written.revoked_at, Some(NOW));
         assert_eq!(
@@ -874,7 +816,7 @@ mod tests {
             assert_eq!(account.id, "acc_a");
             assert_eq!(session.last_refreshed_at, Some(NOW));
             assert_eq!(
-                writes(&plan.commit.writes),
+                writes(&plan),
                 [
                     w("update", RecordKind::RefreshToken, "rh_old", 1),
                     w("insert", RecordKind::RefreshToken, "rh_new", 0),
@@ -961,7 +903,7 @@ mod tests {
             .expect("plan");
             assert_eq!(plan.output, count);
             assert_eq!(
-                writes(&plan.commit.writes),
+                writes(&plan),
                 [
                     w("check", RecordKind::Account, "acc_a", 4),
                     w("update", RecordKind::Session, "ses_1", 2),
@@ -991,10 +933,7 @@ mod tests {
         let plan =
             decide_revoke_all_sessions((&record, &acc), vec![], cut_offs, None, NOW).expect("plan");
         assert_eq!(plan.output, 0);
-        assert_eq!(
-            writes(&plan.commit.writes),
-            [w("check", RecordKind::Account, "acc_a", 4)]
-        );
+        assert_eq!(writes(&plan), [w("check", RecordKind::Account, "acc_a", 4)]);
         assert_eq!(plan.commit.revocations.len(), 2);
         assert_eq!(plan.commit.audit[0].detail["sessions"], "0");
         assert_eq!(plan.commit.audit[0].actor, None);

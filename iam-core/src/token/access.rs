@@ -322,27 +322,14 @@ impl AccessClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn principal() -> Principal {
+        let p = fixtures::principal("acc_1", CredentialKind::Session, &["admin", "ops"]);
         Principal {
-            credential: CredentialKind::Session,
-            account_id: "acc_1".into(),
-            session_id: "ses_1".into(),
-            token_id: "tok_1".into(),
-            kind: AccountKind::Human,
-            roles: vec!["admin".into(), "ops".into()],
-            issued_at: Timestamp::from_secs(1),
-            expires_at: Timestamp::from_secs(2),
-            auth_time: Timestamp::from_secs(1),
             amr: vec![Amr::Password.into()],
-            scopes: vec![],
             org: Some(("org_1".into(), "owner".into())),
-            elevated_roles: vec![],
-            elevated_until: None,
-            client_id: None,
-            actor: None,
-            resources: vec![],
-            audience: vec!["iam".into()],
+            ..fixtures::issued(p, Timestamp::from_secs(1), Timestamp::from_secs(2))
         }
     }
 

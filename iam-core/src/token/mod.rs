@@ -8,9 +8,6 @@ mod api_tokens;
 pub(crate) mod rules;
 mod service_tokens;
 
-#[cfg(test)]
-pub(crate) mod fixtures;
-
 pub use amr::Amr;
 pub use api_tokens::{NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
 pub use service_tokens::{ServiceToken, SERVICE_TOKEN_AMR};

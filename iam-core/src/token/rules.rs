@@ -379,7 +379,7 @@ fn grant_revocation(grant_id: &str, ttl: Duration, now: Timestamp) -> Revocation
 mod tests {
     use super::*;
 
-    use crate::token::fixtures::{self, NOW};
+    use crate::fixtures::{self, NOW};
 
     fn debug<T>(r: &Result<T>) -> String {
         match r {

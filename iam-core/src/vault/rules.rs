@@ -127,7 +127,7 @@ mod tests {
     use super::*;
     use crate::audit::AuditDraft;
     use crate::authz::CredentialKind;
-    use crate::token::fixtures::{self, NOW};
+    use crate::fixtures::{self, NOW};
 
     #[test]
     fn credentials_belong_to_system_accounts_only() {

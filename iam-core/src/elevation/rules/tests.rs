@@ -1,11 +1,10 @@
 //! Table tests of the elevation rules: every decision with its denials and the exact plan
 //! (writes and versions, throttle updates, revocations, audit) it carries.
 
-use std::collections::BTreeSet;
-
 use super::*;
 use crate::account::AccountKind;
 use crate::authz::CredentialKind;
+use crate::fixtures;
 use crate::secret::MasterKey;
 use crate::totp::TotpState;
 
@@ -22,17 +21,11 @@ fn at(offset_secs: i64) -> Timestamp {
 /// A human account `id` holding `elevatable` roles, without TOTP.
 fn account(id: &str, elevatable: &[&str]) -> Loaded<StoredAccount> {
     let account = StoredAccount {
-        id: id.to_owned(),
         username: format!("user-{id}"),
-        kind: AccountKind::Human,
-        roles: BTreeSet::new(),
-        disabled: false,
         created_at: at(-3_600),
         password_hash: Some("$argon2id$stub".to_owned()),
-        totp: None,
-        elevatable_roles: elevatable.iter().map(|r| (*r).to_owned()).collect(),
-        deletion_due: None,
-        service_grant: None,
+        elevatable_roles: fixtures::set(elevatable),
+        ..fixtures::stored_account(id, AccountKind::Human, &[])
     };
     let mut record = account_record(&account).expect("account record");
     record.version = ACCOUNT_V;
@@ -52,14 +45,6 @@ fn with_totp(mut account: Loaded<StoredAccount>, last_step: Option<u64>) -> Load
 /// Session `ses_1` of `owner`, expiring `expires_in` seconds from now, with `elevations`.
 fn session(owner: &str, expires_in: i64, elevations: &[(&str, i64)]) -> Loaded<Session> {
     let session = Session {
-        id: "ses_1".to_owned(),
-        account_id: owner.to_owned(),
-        created_at: at(-600),
-        expires_at: at(expires_in),
-        revoked_at: None,
-        last_refreshed_at: None,
-        auth_time: at(-600),
-        amr: vec!["pwd".to_owned()],
         elevations: elevations
             .iter()
             .map(|(role, until)| ActiveElevation {
@@ -68,6 +53,7 @@ fn session(owner: &str, expires_in: i64, elevations: &[(&str, i64)]) -> Loaded<S
                 until: at(*until),
             })
             .collect(),
+        ..fixtures::session("ses_1", owner, at(-600), at(expires_in))
     };
     let mut record = session_record(&session).expect("session record");
     record.version = SESSION_V;
@@ -81,25 +67,12 @@ fn revoked(mut loaded: Loaded<Session>) -> Loaded<Session> {
 
 /// A human session token of `account_id` carrying `roles`.
 fn principal(account_id: &str, roles: &[&str], kind: AccountKind) -> Principal {
+    let p = fixtures::principal(account_id, CredentialKind::Session, roles);
     Principal {
-        credential: CredentialKind::Session,
-        account_id: account_id.to_owned(),
         session_id: "ses_9".to_owned(),
         token_id: "tok_9".to_owned(),
         kind,
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-        issued_at: at(-10),
-        expires_at: at(600),
-        auth_time: at(-10),
-        amr: vec!["pwd".to_owned()],
-        scopes: vec![],
-        org: None,
-        elevated_roles: vec![],
-        elevated_until: None,
-        client_id: None,
-        actor: None,
-        resources: vec![],
-        audience: vec!["iam".to_owned()],
+        ..fixtures::issued(p, at(-10), at(600))
     }
 }
 

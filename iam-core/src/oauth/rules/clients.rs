@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{client_record, revoke_live_families, unchanged, Answer, NewSecret};
+use super::{client_record, families_revoked, revoke_live_families, unchanged, Answer, NewSecret};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Timestamp;
 use crate::error::{Conflict, Error, Result};
@@ -189,16 +189,10 @@ pub(crate) fn decide_disable_client(
             until: now.plus(tokens.access_ttl).plus(Duration::from_secs(1)),
         }));
     }
-    commit.audit.push(
-        AuditDraft::new(AuditKind::OAuthClientDisabled, now)
-            .actor(Some(actor))
-            .detail("client_id", client.info.id.clone())
-            .detail("families_revoked", revoked.to_string()),
-    );
-    Ok(Plan {
-        commit,
-        output: revoked,
-    })
+    let audit = AuditDraft::new(AuditKind::OAuthClientDisabled, now)
+        .actor(Some(actor))
+        .detail("client_id", client.info.id.clone());
+    Ok(families_revoked(commit, audit, revoked))
 }
 
 #[cfg(test)]

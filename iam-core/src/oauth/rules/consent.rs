@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::revoke_live_families;
+use super::{families_revoked, revoke_live_families};
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Timestamp;
 use crate::error::{Error, Missing, Result};
@@ -86,17 +86,11 @@ pub(crate) fn decide_revoke_consent(
     if consent.is_none() && revoked == 0 {
         return Err(Error::NotFound(Missing::Consent));
     }
-    commit.audit.push(
-        AuditDraft::new(AuditKind::OAuthConsentRevoked, now)
-            .actor(Some(account_id))
-            .account(account_id)
-            .detail("client_id", client_id.to_owned())
-            .detail("families_revoked", revoked.to_string()),
-    );
-    Ok(Plan {
-        commit,
-        output: revoked,
-    })
+    let audit = AuditDraft::new(AuditKind::OAuthConsentRevoked, now)
+        .actor(Some(account_id))
+        .account(account_id)
+        .detail("client_id", client_id.to_owned());
+    Ok(families_revoked(commit, audit, revoked))
 }
 
 #[cfg(test)]

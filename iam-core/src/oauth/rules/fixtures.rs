@@ -1,44 +1,26 @@
-//! Records and decoded state for the rules' unit tests.
-
-use std::collections::BTreeSet;
+//! Records and decoded state for the OAuth rules' unit tests, built on the crate's shared
+//! fixtures.
 
 use serde::Serialize;
 
 use super::NewSecret;
 use crate::account::{AccountKind, StoredAccount};
-use crate::audit::AuditKind;
 use crate::authz::CredentialKind;
 use crate::clock::Timestamp;
-use crate::config::Config;
+use crate::fixtures::{issued, record, session as live_session, stored_account};
 use crate::oauth::client::{ClientKind, GrantType, OAuthClient, StoredClient};
 use crate::oauth::grant::{consent_id, OAuthConsent, StoredFamily};
 use crate::plan::Plan;
-use crate::secret::{MasterKey, SecretString};
+use crate::secret::SecretString;
 use crate::session::Session;
 use crate::store::{Record, RecordKind, Write};
 use crate::token::Principal;
 
-/// A set of strings.
-pub fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// A configuration with defaults.
-pub fn config() -> Config {
-    Config::new(MasterKey::from_bytes([7; 32]))
-}
+pub(crate) use crate::fixtures::{audit_kinds, config, set, writes};
 
 /// A record holding `body`, of the kind its type is stored as, at `version`.
 pub fn record_of<T: Stored>(body: &T, version: u64) -> Record {
-    Record {
-        kind: T::KIND,
-        id: body.id(),
-        version,
-        parent: None,
-        lookup: None,
-        expires_at: None,
-        body: crate::record_body::to_body(body).expect("body"),
-    }
+    record(T::KIND, &body.id(), version, body)
 }
 
 /// What a fixture is stored as.
@@ -111,17 +93,9 @@ pub fn client_read(id: &str) -> (Record, StoredClient) {
 /// An enabled human account with the role `read`.
 pub fn account(id: &str) -> StoredAccount {
     StoredAccount {
-        id: id.into(),
         username: format!("user-{id}"),
-        kind: AccountKind::Human,
-        roles: set(&["read"]),
-        disabled: false,
         created_at: Timestamp::from_secs(0),
-        password_hash: None,
-        totp: None,
-        elevatable_roles: BTreeSet::new(),
-        deletion_due: None,
-        service_grant: None,
+        ..stored_account(id, AccountKind::Human, &["read"])
     }
 }
 
@@ -133,17 +107,12 @@ pub fn account_read(id: &str) -> (Record, StoredAccount) {
 
 /// A session of `account` authenticated at 900 s, live until 10 000 s.
 pub fn session(id: &str, account: &str) -> Session {
-    Session {
-        id: id.into(),
-        account_id: account.into(),
-        created_at: Timestamp::from_secs(900),
-        expires_at: Timestamp::from_secs(10_000),
-        revoked_at: None,
-        last_refreshed_at: None,
-        auth_time: Timestamp::from_secs(900),
-        amr: vec!["pwd".into()],
-        elevations: vec![],
-    }
+    live_session(
+        id,
+        account,
+        Timestamp::from_secs(900),
+        Timestamp::from_secs(10_000),
+    )
 }
 
 /// The session and its record at version 2.
@@ -187,39 +156,25 @@ pub fn consent_read(scopes: &[&str]) -> (Record, OAuthConsent) {
         granted_at: Timestamp::from_secs(10),
         updated_at: Timestamp::from_secs(10),
     };
-    let record = Record {
-        kind: RecordKind::OAuthConsent,
-        id: consent_id("acc_a", "cli_1"),
-        version: 6,
+    let r = Record {
         parent: Some("acc_a".into()),
-        lookup: None,
-        expires_at: None,
-        body: crate::record_body::to_body(&c).expect("body"),
+        ..record(
+            RecordKind::OAuthConsent,
+            &consent_id("acc_a", "cli_1"),
+            6,
+            &c,
+        )
     };
-    (record, c)
+    (r, c)
 }
 
 /// The principal of a session token of `account` in `session`, authenticated at 900 s.
 pub fn principal(account: &str, session: &str) -> Principal {
+    let p = crate::fixtures::principal(account, CredentialKind::Session, &[]);
     Principal {
-        credential: CredentialKind::Session,
-        account_id: account.into(),
         session_id: session.into(),
-        token_id: "tok_1".into(),
-        kind: AccountKind::Human,
-        roles: vec![],
-        issued_at: Timestamp::from_secs(900),
-        expires_at: Timestamp::from_secs(1_800),
-        auth_time: Timestamp::from_secs(900),
-        amr: vec!["pwd".into()],
-        scopes: vec![],
-        org: None,
-        elevated_roles: vec![],
-        elevated_until: None,
-        client_id: None,
-        actor: None,
-        resources: vec![],
         audience: vec![],
+        ..issued(p, Timestamp::from_secs(900), Timestamp::from_secs(1_800))
     }
 }
 
@@ -229,37 +184,6 @@ pub fn secret(s: &str) -> NewSecret {
         secret: SecretString::new(s),
         hash: format!("hash-{s}"),
     }
-}
-
-/// The audit kinds a plan carries, in order.
-pub fn audit_kinds<T>(plan: &Plan<T>) -> Vec<AuditKind> {
-    plan.commit.audit.iter().map(|a| a.kind).collect()
-}
-
-/// A short description of each write: (`insert` / `update` / `delete` / `check`, kind, id,
-/// expected version).
-pub fn writes<T>(plan: &Plan<T>) -> Vec<(&'static str, RecordKind, String, u64)> {
-    plan.commit
-        .writes
-        .iter()
-        .map(|w| match w {
-            Write::Insert(r) => ("insert", r.kind, r.id.clone(), 0),
-            Write::Update {
-                record,
-                expected_version,
-            } => ("update", record.kind, record.id.clone(), *expected_version),
-            Write::Delete {
-                kind,
-                id,
-                expected_version,
-            } => ("delete", *kind, id.clone(), *expected_version),
-            Write::Check {
-                kind,
-                id,
-                expected_version,
-            } => ("check", *kind, id.clone(), *expected_version),
-        })
-        .collect()
 }
 
 /// The body of the written record of `kind` with `id`, decoded.

@@ -24,16 +24,18 @@ pub(crate) mod revoke;
 pub(crate) mod token;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::collections::BTreeSet;
 
 use crate::account::StoredAccount;
+use crate::audit::AuditDraft;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::oauth::client::StoredClient;
 use crate::oauth::grant::StoredFamily;
 use crate::oauth::{OAuthClient, OAuthError};
+use crate::plan::Plan;
 use crate::revocation::{Revocation, RevocationChange, RevokedSubject};
 use crate::secret::SecretString;
 use crate::store::{Commit, Record, RecordKind, Write};
@@ -156,6 +158,22 @@ pub(crate) fn revoke_live_families(
         }
     }
     Ok(revoked)
+}
+
+/// The plan that ends a revocation of families: `commit` with `audit`, which notes how many
+/// families were revoked (`families_revoked`); the output is that count.
+pub(crate) fn families_revoked(
+    mut commit: Commit,
+    audit: AuditDraft,
+    revoked: usize,
+) -> Plan<usize> {
+    commit
+        .audit
+        .push(audit.detail("families_revoked", revoked.to_string()));
+    Plan {
+        commit,
+        output: revoked,
+    }
 }
 
 #[cfg(test)]

@@ -694,6 +694,16 @@ mod tests {
         want.is_none()
     }
 
+    /// The plan of exchanging a code at `cli_1` now.
+    fn exchange(state: CodeState, req: CodeExchange<'_>, cfg: &Config) -> Plan<Answer<Issue>> {
+        decide_code_exchange(&client_read("cli_1"), state, req, fresh(), cfg, NOW).expect("plan")
+    }
+
+    /// The plan of refreshing at `cli_1` now.
+    fn refresh(state: RefreshState, ask: RefreshAsk<'_>, cfg: &Config) -> Plan<Answer<Issue>> {
+        decide_refresh(&client_read("cli_1"), state, ask, fresh(), cfg, NOW).expect("plan")
+    }
+
     fn grantor() -> Grantor {
         Grantor {
             session: Some(session_read("ses_1", "acc_a")),
@@ -884,8 +894,7 @@ mod tests {
                 verifier: ask.verifier.as_ref(),
                 resource: &ask.resource,
             };
-            let plan = decide_code_exchange(&client_read("cli_1"), state, req, fresh(), &cfg, NOW)
-                .expect("plan");
+            let plan = exchange(state, req, &cfg);
             if !issued(&plan, want, name) {
                 continue;
             }
@@ -985,15 +994,7 @@ mod tests {
                 replayed: produced.map(|f| (record_of(&f, 4), f)),
                 grantor: Grantor::default(),
             };
-            let plan = decide_code_exchange(
-                &client_read("cli_1"),
-                state,
-                CodeExchange::default(),
-                fresh(),
-                &config(),
-                NOW,
-            )
-            .expect("plan");
+            let plan = exchange(state, CodeExchange::default(), &config());
             assert_eq!(
                 refusal(&plan),
                 Some((OAuthErrorCode::InvalidGrant, "the code was already used"))
@@ -1136,8 +1137,7 @@ mod tests {
                 scope,
                 resource: &ask.1,
             };
-            let plan = decide_refresh(&client_read("cli_1"), state, req, fresh(), &cfg, NOW)
-                .expect("plan");
+            let plan = refresh(state, req, &cfg);
             if !issued(&plan, want, name) {
                 continue;
             }
@@ -1183,15 +1183,7 @@ mod tests {
         if let Some((_, f)) = &mut state.family {
             f.expires_at = NOW.plus(std::time::Duration::from_secs(60));
         }
-        let plan = decide_refresh(
-            &client_read("cli_1"),
-            state,
-            RefreshAsk::default(),
-            fresh(),
-            &config(),
-            NOW,
-        )
-        .expect("plan");
+        let plan = refresh(state, RefreshAsk::default(), &config());
         assert_eq!(
             plan.output.as_ref().expect("issued").exp,
             NOW.plus(std::time::Duration::from_secs(60))
@@ -1209,15 +1201,7 @@ mod tests {
             if let Some((_, f)) = &mut state.family {
                 f.revoked_at = already_revoked.then_some(Timestamp::from_secs(995));
             }
-            let plan = decide_refresh(
-                &client_read("cli_1"),
-                state,
-                RefreshAsk::default(),
-                fresh(),
-                &config(),
-                NOW,
-            )
-            .expect("plan");
+            let plan = refresh(state, RefreshAsk::default(), &config());
             assert_eq!(
                 refusal(&plan),
                 Some((
