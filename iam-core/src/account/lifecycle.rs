@@ -85,7 +85,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Carries out every deletion due by now (the service clock), then prunes expired sessions,
     /// refresh and API tokens, service grants, lapsed elevation requests, moot revocations and
-    /// throttle counters idle for [`THROTTLE_IDLE`]. Run it periodically; it is idempotent.
+    /// throttle counters idle for [`THROTTLE_IDLE`](crate::THROTTLE_IDLE). Run it periodically; it is idempotent.
     ///
     /// A deletion first voids every token of the account (an account revocation that outlives
     /// its longest-lived token), then removes its personal data: the account (freeing the

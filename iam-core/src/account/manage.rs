@@ -154,7 +154,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Changes the caller's own password, given the current one. Needs a session token (not an
-    /// API or OAuth token); a wrong current password is [`Denial::BadCredentials`] and counts
+    /// API or OAuth token); a wrong current password is [`Denial::BadCredentials`](crate::Denial::BadCredentials) and counts
     /// towards the same back-off as failed elevation proofs. Other sessions stay signed in:
     /// follow with [`Iam::revoke_all_sessions`] to end them.
     pub async fn change_own_password(

@@ -156,7 +156,7 @@ pub fn validate_role(role: &str) -> Result<(), InvalidInput> {
     }
 }
 
-/// What [`Iam::create_account`] needs.
+/// What [`Iam::create_account`](crate::Iam::create_account) needs.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
     /// The login name (see [`validate_username`]).

@@ -148,8 +148,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .collect()
     }
 
-    /// Verifies an API token secret: reads the token and its owner, and decides with
-    /// [`rules::verify_api_token`]. Its scopes are cut down to the roles the owner still holds.
+    /// Verifies an API token secret against the stored token and its owner (live, unexpired,
+    /// owner enabled). Its scopes are cut down to the roles the owner still holds.
     pub async fn verify_api_token(&self, secret: &str) -> std::result::Result<Principal, Denial> {
         let now = self.now();
         let body = secret

@@ -13,7 +13,7 @@ use crate::token::{paseto, Principal};
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Verifies an access token with no store access: signature, expiry, issuer, audience
-    /// (iam's own, [`Config::audience`]) and the revocation cache. This is the hot path. A
+    /// (iam's own, [`Config::audience`](crate::Config::audience)) and the revocation cache. This is the hot path. A
     /// token minted for another resource (RFC 8707) is [`Denial::TokenWrongAudience`].
     pub fn verify_cached(&self, token: &str) -> std::result::Result<Principal, Denial> {
         self.verify_cached_with(token, Some(&self.inner.config.audience))
