@@ -7,9 +7,9 @@
 #   examples/peer-bench/run.sh              # 10 s per run
 #   DURATION=5 examples/peer-bench/run.sh   # shorter runs
 #
-# Needs cargo, node (20.19+; oidc-provider prefers 22), npm, curl, jq; installs wrk from
-# Debian (apt-get) when it is missing. Everything else lives in a scratch folder that is
-# removed on exit, with both servers.
+# Needs cargo, node (oidc-provider supports 22 LTS and later; 20 runs it with a warning), npm,
+# curl and jq; installs wrk from Debian (apt-get) when it is missing. Everything else lives in
+# a scratch folder that is removed on exit, with both servers.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
