@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side load test of iamd and node-oidc-provider (v9) on the same box, plain HTTP on
-# 127.0.0.1: the client-credentials grant (POST /token, client_secret_basic) and token
+# 127.0.0.1: the client-credentials grant (token endpoint, client_secret_basic) and token
 # introspection (POST, a token obtained beforehand), with wrk at 1, 16 and 64 connections.
 # Prints requests per second of both and their ratio, and iamd's peak RSS (VmHWM).
 #
