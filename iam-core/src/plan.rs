@@ -25,7 +25,6 @@ pub(crate) struct Plan<T> {
     pub output: T,
 }
 
-#[allow(dead_code)] // Not every concept uses every builder yet.
 impl<T> Plan<T> {
     /// A plan that commits nothing yet and returns `output`.
     pub fn new(output: T) -> Self {
