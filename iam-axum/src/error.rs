@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use iam_core::store::StoreError;
 use iam_core::{Denial, Error, ErrorCode};
 
 use crate::dto::ErrorOut;
@@ -200,7 +201,7 @@ pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challeng
         C::MissingRole | C::MissingScope | C::MissingOrgRole => {
             (StatusCode::FORBIDDEN, InsufficientScope)
         }
-        C::RevocationUnavailable | C::Contention | C::StoreUnavailable => {
+        C::RevocationUnavailable | C::Contention | C::StoreUnavailable | C::Overloaded => {
             (StatusCode::SERVICE_UNAVAILABLE, Challenge::None)
         }
         C::InvalidUsername
@@ -279,9 +280,15 @@ impl From<Error> for ApiError {
             other => other,
         };
         let (status, wire, challenge) = code_parts(code);
+        let mut retry_after = Duration::from_secs(1);
         let message: Cow<'static, str> = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %err, code = code.as_str(), "internal failure");
             return ApiError::internal();
+        } else if let Error::Store(StoreError::Overloaded { retry_after: after }) = err {
+            // Expected under a burst: logged quietly, answered with when to come back.
+            tracing::debug!("store commit queue full; answering 503");
+            retry_after = after;
+            "the server is busy; try again shortly".into()
         } else if let Error::Store(ref store) = err {
             tracing::error!(error = %store, "store failure");
             "storage is unavailable; try again".into()
@@ -291,7 +298,7 @@ impl From<Error> for ApiError {
         let mut e = ApiError::new(status, wire, message);
         e.challenge = challenge;
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            e.retry_after = Some(Duration::from_secs(1));
+            e.retry_after = Some(retry_after);
         }
         e
     }

@@ -374,6 +374,7 @@ impl Error {
             Error::UsernameTaken => ErrorCode::UsernameTaken,
             Error::State(c) => c.code(),
             Error::Contention => ErrorCode::Contention,
+            Error::Store(StoreError::Overloaded { .. }) => ErrorCode::Overloaded,
             Error::Store(_) => ErrorCode::StoreUnavailable,
             Error::AuditChain(_) => ErrorCode::AuditChainBroken,
             Error::Crypto(_) => ErrorCode::CryptoFailure,

@@ -52,7 +52,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use iam_core::{Clock, Error, Iam, InvalidInput, OAuthError, SecureRandom, Store, TokenPair};
+use iam_core::{
+    Clock, Error, Iam, InvalidInput, OAuthError, OAuthErrorCode, SecureRandom, Store, TokenPair,
+};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::dto::OAuthStyleErrorOut;
@@ -370,6 +372,9 @@ pub(crate) fn oauth_error(e: OAuthError) -> Response {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"iam\""),
         );
+    }
+    if e.code == OAuthErrorCode::TemporarilyUnavailable {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
 }

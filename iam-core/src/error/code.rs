@@ -147,6 +147,8 @@ error_codes! {
     AuditChainBroken = 52, "audit_chain_broken";
     /// A cryptographic step failed.
     CryptoFailure = 53, "crypto_failure";
+    /// The store's commit queue is full; nothing was changed; retry shortly.
+    Overloaded = 54, "overloaded";
 }
 
 /// Strings of codes that are no longer produced. They stay reserved: no code may use them again.

@@ -42,6 +42,9 @@ pub enum OAuthErrorCode {
     UnsupportedTokenType,
     /// The server failed; nothing more is said.
     ServerError,
+    /// The server is busy (its commit queue is full); retry shortly. Answered with HTTP 503
+    /// and `Retry-After` (RFC 6749 §4.1.2.1 names the code; the token endpoint uses it too).
+    TemporarilyUnavailable,
 }
 
 impl OAuthErrorCode {
@@ -64,6 +67,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidTarget => "invalid_target",
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
             OAuthErrorCode::ServerError => "server_error",
+            OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -86,15 +90,18 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidTarget => "the requested resource is not allowed",
             OAuthErrorCode::UnsupportedTokenType => "the token type cannot be revoked",
             OAuthErrorCode::ServerError => "the server failed to handle the request",
+            OAuthErrorCode::TemporarilyUnavailable => "the server is busy; try again shortly",
         }
     }
 
     /// The HTTP status RFC 6749 §5.2 gives the token endpoint for this error (401 for
-    /// `invalid_client`, 500 for `server_error`, otherwise 400).
+    /// `invalid_client`, 500 for `server_error`, 503 for `temporarily_unavailable`, otherwise
+    /// 400).
     pub fn http_status(self) -> u16 {
         match self {
             OAuthErrorCode::InvalidClient => 401,
             OAuthErrorCode::ServerError => 500,
+            OAuthErrorCode::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -183,14 +190,20 @@ impl From<Error> for OAuthError {
             }
             Error::Denied(_) => OAuthError::code(OAuthErrorCode::AccessDenied),
             Error::Invalid(_) => OAuthError::code(OAuthErrorCode::InvalidRequest),
+            Error::Store(e) => e.into(),
             _ => OAuthError::server_error(),
         }
     }
 }
 
 impl From<crate::store::StoreError> for OAuthError {
-    fn from(_: crate::store::StoreError) -> Self {
-        OAuthError::server_error()
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Overloaded { .. } => {
+                OAuthError::code(OAuthErrorCode::TemporarilyUnavailable)
+            }
+            _ => OAuthError::server_error(),
+        }
     }
 }
 
@@ -225,6 +238,13 @@ mod tests {
         assert!(!e.to_string().contains("secret"));
         let e: OAuthError = StoreError::Corrupt("x".into()).into();
         assert_eq!(e.code, OAuthErrorCode::ServerError);
+        let busy = StoreError::Overloaded {
+            retry_after: std::time::Duration::from_secs(1),
+        };
+        let e: OAuthError = Error::Store(busy.clone()).into();
+        assert_eq!(e.code, OAuthErrorCode::TemporarilyUnavailable);
+        assert_eq!(e.http_status(), 503);
+        assert_eq!(OAuthError::from(busy), e);
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub enum StoreError {
         /// How long the caller must still wait.
         retry_after: Duration,
     },
+    /// The store's commit queue is full: the commit was not started (nothing changed). The
+    /// caller should answer "busy, retry after `retry_after`" rather than wait without bound.
+    #[error("the store is overloaded; retry after {retry_after:?}")]
+    Overloaded {
+        /// A suggested pause before retrying.
+        retry_after: Duration,
+    },
 }
 
 /// Result of a store call.
