@@ -13,18 +13,16 @@
 //!   401/403 (`error="insufficient_scope"`), and leave the [`Principal`] in the request
 //!   extensions, where [`RequireAuth`] then finds it without verifying again.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use iam_core::{Clock, Denial, Iam, Principal, Store, Timestamp, API_TOKEN_PREFIX};
+use iam_core::{Clock, Denial, Iam, Principal, Store, API_TOKEN_PREFIX};
 use tower::{Layer, Service};
 
 use crate::error::ApiError;
@@ -110,99 +108,6 @@ impl<S: Store, C: Clock> TokenVerifier for AudienceVerifier<S, C> {
     }
 }
 
-/// Longest time a verified token is served from [`VerifiedTokenCache`] before its signature is
-/// checked again (bounds how long a signing key dropped from the ring keeps working).
-pub const VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(60);
-
-/// Most tokens [`VerifiedTokenCache`] holds.
-pub const VERIFIED_TOKEN_CAPACITY: usize = 10_000;
-
-#[derive(Clone)]
-struct CachedToken {
-    principal: Arc<Principal>,
-    valid_until: Timestamp,
-}
-
-/// A verifier that remembers access tokens whose signature and claims it has checked.
-///
-/// A repeated token skips signature verification and claim parsing, never the rest: every
-/// request still checks expiry against the service clock and the revocation cache (the same
-/// check as [`Iam::verify_cached`], so revoked sessions, disabled accounts and a stale
-/// revocation feed are refused at once). Entries are keyed by the exact token text, live at
-/// most [`VERIFIED_TOKEN_TTL`] and never past the token's expiry, and the table holds at most
-/// [`VERIFIED_TOKEN_CAPACITY`] tokens. Personal API tokens are never cached (each use reads the
-/// store).
-pub struct VerifiedTokenCache<S: Store, C: Clock> {
-    iam: Iam<S, C>,
-    tokens: RwLock<HashMap<Box<str>, CachedToken>>,
-}
-
-impl<S: Store, C: Clock> VerifiedTokenCache<S, C> {
-    /// A cache in front of `iam`.
-    pub fn new(iam: Iam<S, C>) -> Self {
-        VerifiedTokenCache {
-            iam,
-            tokens: RwLock::new(HashMap::new()),
-        }
-    }
-
-    fn remember(&self, token: &str, principal: &Arc<Principal>, now: Timestamp) {
-        let valid_until = principal.expires_at.min(now.plus(VERIFIED_TOKEN_TTL));
-        let mut tokens = self.tokens.write().unwrap_or_else(PoisonError::into_inner);
-        if tokens.len() >= VERIFIED_TOKEN_CAPACITY {
-            tokens.retain(|_, t| t.valid_until > now);
-            if tokens.len() >= VERIFIED_TOKEN_CAPACITY {
-                tokens.clear();
-            }
-        }
-        tokens.insert(
-            token.into(),
-            CachedToken {
-                principal: Arc::clone(principal),
-                valid_until,
-            },
-        );
-    }
-}
-
-impl<S: Store, C: Clock> TokenVerifier for VerifiedTokenCache<S, C> {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, Denial>> {
-        TokenVerifier::verify(&self.iam, token)
-    }
-
-    fn verify_fast(&self, token: &str) -> Option<Result<Principal, Denial>> {
-        self.verify_fast_shared(token)
-            .map(|r| r.map(|p| Principal::clone(&p)))
-    }
-
-    fn verify_fast_shared(&self, token: &str) -> Option<Result<Arc<Principal>, Denial>> {
-        if token.starts_with(API_TOKEN_PREFIX) {
-            return None;
-        }
-        let now = self.iam.clock().now();
-        let hit = self
-            .tokens
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(token)
-            .filter(|t| now < t.valid_until)
-            .map(|t| Arc::clone(&t.principal));
-        if let Some(p) = hit {
-            let checked = self.iam.check_revoked(&p);
-            return Some(checked.map(|()| p));
-        }
-        match self.iam.verify_cached(token) {
-            Err(Denial::TokenUnknownKey) => None,
-            Ok(p) => {
-                let p = Arc::new(p);
-                self.remember(token, &p, now);
-                Some(Ok(p))
-            }
-            Err(d) => Some(Err(d)),
-        }
-    }
-}
-
 /// A shared verifier, as stored in request extensions.
 #[derive(Clone)]
 pub struct Verifier(Arc<dyn TokenVerifier>);
@@ -284,10 +189,11 @@ pub struct IamAuth {
 }
 
 impl IamAuth {
-    /// A layer verifying tokens with `iam` behind a [`VerifiedTokenCache`].
+    /// A layer verifying tokens with `iam` (which remembers verified tokens: see
+    /// [`Iam::verify_cached`]).
     pub fn new<S: Store, C: Clock>(iam: Iam<S, C>) -> Self {
         IamAuth {
-            verifier: Verifier::new(VerifiedTokenCache::new(iam)),
+            verifier: Verifier::new(iam),
         }
     }
 

@@ -75,8 +75,8 @@
 //! | `GET /metrics` | loopback (or [`IamRouter::metrics_networks`]), or a token with scope `iam:metrics` | Prometheus metrics ([`metrics`]; see [`IamRouter::metrics`]) |
 //!
 //! Bearer tokens are PASETO access tokens (login, refresh, elevation, service and organization
-//! tokens) or personal API tokens (`iam_pat_…`). Verified access tokens are remembered by a
-//! [`VerifiedTokenCache`]; revocation and expiry are still checked on every request.
+//! tokens) or personal API tokens (`iam_pat_…`). Verified access tokens are remembered by iam
+//! itself ([`Iam::verify_cached`]); revocation and expiry are still checked on every request.
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -103,8 +103,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{
-    IamAuth, RequireAuth, RequireAuthLayer, RequireRole, RequireScope, TokenVerifier,
-    VerifiedTokenCache, Verifier,
+    IamAuth, RequireAuth, RequireAuthLayer, RequireRole, RequireScope, TokenVerifier, Verifier,
 };
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};

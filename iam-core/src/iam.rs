@@ -12,6 +12,7 @@ use crate::authz::{Action, Caller};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::oauth::known_clients::KnownClients;
 use crate::offload::{Offload, OsThreads};
 use crate::password::Passwords;
 use crate::random::SecureRandom;
@@ -19,6 +20,7 @@ use crate::revocation::RevocationCache;
 use crate::secret::{Sealer, TokenHasher};
 use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
 use crate::token::keys::{self, KeyRing};
+use crate::token::VerifiedTokens;
 
 /// How often a read-modify-write is retried after losing a race before giving up.
 pub(crate) const MAX_ATTEMPTS: usize = 16;
@@ -34,6 +36,10 @@ pub(crate) struct Inner<S, C> {
     pub(crate) keys: RwLock<Arc<KeyRing>>,
     pub(crate) last_key_reload: std::sync::Mutex<Timestamp>,
     pub(crate) revocations: Arc<RevocationCache>,
+    /// Access tokens verified earlier ([`VerifiedTokens`]).
+    pub(crate) verified: VerifiedTokens,
+    /// OAuth clients read earlier ([`KnownClients`]).
+    pub(crate) clients: KnownClients,
 }
 
 /// The identity and access service over a [`Store`] and a [`Clock`]. Cheap to clone; clones share state.
@@ -124,6 +130,8 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: std::sync::Mutex::new(now),
                 revocations,
+                verified: VerifiedTokens::default(),
+                clients: KnownClients::default(),
             }),
         })
     }

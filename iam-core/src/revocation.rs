@@ -7,7 +7,7 @@
 //! [`Denial::RevocationUnavailable`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,10 @@ pub enum RevokedSubject {
     Delegation,
     /// One account's tokens scoped to one organization (id `org/account`).
     OrgMembership,
+    /// An OAuth client's registration changed (its secret was rotated, or it was disabled):
+    /// what any instance remembered about the client is void
+    /// ([`RevocationCache::client_generation`]). Voids no token by itself.
+    Client,
 }
 
 impl RevokedSubject {
@@ -38,6 +42,7 @@ impl RevokedSubject {
             RevokedSubject::Account => "account",
             RevokedSubject::Delegation => "delegation",
             RevokedSubject::OrgMembership => "org_membership",
+            RevokedSubject::Client => "client",
         }
     }
 
@@ -48,6 +53,7 @@ impl RevokedSubject {
             "account" => Some(RevokedSubject::Account),
             "delegation" => Some(RevokedSubject::Delegation),
             "org_membership" => Some(RevokedSubject::OrgMembership),
+            "client" => Some(RevokedSubject::Client),
             _ => None,
         }
     }
@@ -86,6 +92,7 @@ struct Entries {
     accounts: HashMap<String, Revocation>,
     delegations: HashMap<String, Revocation>,
     memberships: HashMap<String, Revocation>,
+    clients: HashMap<String, Revocation>,
 }
 
 impl Entries {
@@ -95,6 +102,7 @@ impl Entries {
             RevokedSubject::Account => &self.accounts,
             RevokedSubject::Delegation => &self.delegations,
             RevokedSubject::OrgMembership => &self.memberships,
+            RevokedSubject::Client => &self.clients,
         }
         .get(id)
     }
@@ -105,6 +113,7 @@ impl Entries {
             RevokedSubject::Account => &mut self.accounts,
             RevokedSubject::Delegation => &mut self.delegations,
             RevokedSubject::OrgMembership => &mut self.memberships,
+            RevokedSubject::Client => &mut self.clients,
         }
     }
 }
@@ -122,6 +131,8 @@ pub struct RevocationCache {
     current: AtomicBool,
     /// The latest finite cut-off ever seen, in milliseconds (never lowered).
     latest_cutoff: AtomicI64,
+    /// Bumped by every change to a [`RevokedSubject::Client`] entry and by every reload.
+    client_generation: AtomicU64,
 }
 
 impl Default for RevocationCache {
@@ -130,6 +141,7 @@ impl Default for RevocationCache {
             entries: RwLock::default(),
             current: AtomicBool::new(false),
             latest_cutoff: AtomicI64::new(i64::MIN),
+            client_generation: AtomicU64::new(0),
         }
     }
 }
@@ -145,6 +157,7 @@ impl std::fmt::Debug for RevocationCache {
                 "latest_cutoff",
                 &Timestamp::from_millis(self.latest_cutoff.load(Ordering::Acquire)),
             )
+            .field("client_generation", &self.client_generation())
             .finish()
     }
 }
@@ -173,25 +186,41 @@ impl RevocationCache {
             fresh.map(r.subject).insert(r.id.clone(), r);
         }
         *self.entries.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        // Client changes may have been missed while the feed was down.
+        self.client_generation.fetch_add(1, Ordering::AcqRel);
         self.current.store(true, Ordering::Release);
+    }
+
+    /// A number that changes whenever any OAuth client's registration may have changed (a
+    /// [`RevokedSubject::Client`] entry put or lifted, or a reload). What an instance remembers
+    /// about clients is valid only while this number stays the one read before the client was
+    /// read from the store.
+    pub fn client_generation(&self) -> u64 {
+        self.client_generation.load(Ordering::Acquire)
     }
 
     /// Applies one change.
     pub fn apply(&self, change: &RevocationChange) {
         let mut e = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        match change {
+        let subject = match change {
             RevocationChange::Put(r) => {
                 self.note_cutoff(r);
                 e.map(r.subject).insert(r.id.clone(), r.clone());
+                r.subject
             }
             RevocationChange::Lift { subject, id } => {
                 e.map(*subject).remove(id);
+                *subject
             }
+        };
+        if subject == RevokedSubject::Client {
+            self.client_generation.fetch_add(1, Ordering::AcqRel);
         }
     }
 
     fn note_cutoff(&self, r: &Revocation) {
-        if r.issued_before != Timestamp::MAX {
+        // A client entry is no token cut-off.
+        if r.issued_before != Timestamp::MAX && r.subject != RevokedSubject::Client {
             self.latest_cutoff
                 .fetch_max(r.issued_before.as_millis(), Ordering::AcqRel);
         }

@@ -1225,12 +1225,25 @@ async fn disabling_a_client_revokes_its_tokens() {
         )
         .await
         .expect("cc");
+    // The client is remembered now; disabling must still take effect at once.
+    w.iam
+        .introspect(&w.app, cc.access_token.expose(), None)
+        .await
+        .expect("introspect while enabled");
     assert_eq!(
         w.iam
             .disable_client(&w.admin, &w.app_id)
             .await
             .expect("disable"),
         1
+    );
+    assert_eq!(
+        oauth_err(
+            w.iam
+                .introspect(&w.app, cc.access_token.expose(), None)
+                .await
+        ),
+        OAuthErrorCode::InvalidClient
     );
     assert!(w.iam.verify(user.access_token.expose()).await.is_err());
     assert!(w.iam.verify(cc.access_token.expose()).await.is_err());

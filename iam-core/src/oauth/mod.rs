@@ -44,6 +44,7 @@ pub(crate) mod client;
 pub(crate) mod device;
 pub(crate) mod error;
 pub(crate) mod grant;
+pub(crate) mod known_clients;
 pub(crate) mod metadata;
 pub mod pkce;
 pub(crate) mod request;
@@ -60,6 +61,7 @@ pub use device::{
 };
 pub use error::{OAuthError, OAuthErrorCode};
 pub use grant::OAuthConsent;
+pub use known_clients::KNOWN_CLIENTS_CAPACITY;
 pub use metadata::AuthorizationServerMetadata;
 pub use request::{AuthorizeRequest, ClientAuth, TokenRequest, TokenTypeHint};
 pub use response::{

@@ -1,6 +1,7 @@
 //! Tokens: PASETO v4.public access tokens, the signing key ring, and opaque refresh tokens.
 
 pub(crate) mod signing;
+mod verified;
 mod verify;
 
 pub mod amr;
@@ -18,6 +19,8 @@ pub mod paseto;
 
 pub use access::Principal;
 pub use keys::PublicKeyInfo;
+pub(crate) use verified::VerifiedTokens;
+pub use verified::{VERIFIED_TOKEN_CAPACITY, VERIFIED_TOKEN_TTL};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -71,6 +71,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .keys
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        // A key may have left the ring: tokens it signed must be verified again.
+        self.inner.verified.clear();
         *self
             .inner
             .last_key_reload

@@ -1,9 +1,9 @@
 //! Verifying access tokens: the hot path, with no store access.
 
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 
 use crate::authz::CredentialKind;
-use crate::clock::Clock;
+use crate::clock::{Clock, Timestamp};
 use crate::error::Denial;
 use crate::iam::Iam;
 use crate::store::Store;
@@ -31,10 +31,35 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Verification with the audience to expect; `None` accepts any (the authorization
     /// server's own introspection and revocation, which answer for every token it minted).
+    ///
+    /// A token fully verified before is taken from [`VerifiedTokens`]: its signature and
+    /// claims are not checked again, but its expiry, the audience and revocation are.
     pub(crate) fn verify_cached_with(
         &self,
         token: &str,
         audience: Option<&str>,
+    ) -> std::result::Result<Principal, Denial> {
+        let now = self.now();
+        let principal = if let Some(p) = self.inner.verified.get(token, now) {
+            if audience.is_some_and(|a| !p.audience.iter().any(|x| x == a)) {
+                return Err(Denial::TokenWrongAudience);
+            }
+            p
+        } else {
+            let p = Arc::new(self.verify_signed(token, audience, now)?);
+            self.inner.verified.remember(token, &p, now);
+            p
+        };
+        self.check_revoked(&principal)?;
+        Ok(Arc::unwrap_or_clone(principal))
+    }
+
+    /// Checks the signature and claims of `token` at `now` (not revocation).
+    fn verify_signed(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        now: Timestamp,
     ) -> std::result::Result<Principal, Denial> {
         let unverified = paseto::decode(token).map_err(|_| Denial::TokenMalformed)?;
         let message = {
@@ -54,10 +79,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
             serde_json::from_slice(&message).map_err(|_| Denial::TokenMalformed)?;
         let times = claims.times()?;
         let cfg = &self.inner.config;
-        claims.check(&times, &cfg.issuer, audience, self.now())?;
-        let principal = claims.into_principal(&times);
-        self.check_revoked(&principal)?;
-        Ok(principal)
+        claims.check(&times, &cfg.issuer, audience, now)?;
+        Ok(claims.into_principal(&times))
     }
 
     /// Verifies an access token. Like [`Iam::verify_cached`], but a token signed by a key this

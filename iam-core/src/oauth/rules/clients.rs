@@ -50,6 +50,23 @@ pub(crate) fn authenticate_client(
     Ok((record, client))
 }
 
+/// How long the note that a client changed stays listed ([`client_changed`]): long enough for
+/// every instance's revocation feed to carry it; a feed that lost it reloads, which voids every
+/// instance's remembered clients anyway.
+pub(crate) const CLIENT_CHANGE_LISTED: Duration = Duration::from_secs(60);
+
+/// The revocation change that tells every instance the registration of `client_id` changed at
+/// `now`, so none keeps authenticating against what it remembered of it (see
+/// [`RevokedSubject::Client`]). Every update of a client record carries one.
+pub(crate) fn client_changed(client_id: &str, now: Timestamp) -> RevocationChange {
+    RevocationChange::Put(Revocation {
+        subject: RevokedSubject::Client,
+        id: client_id.to_owned(),
+        issued_before: now,
+        until: now.plus(CLIENT_CHANGE_LISTED),
+    })
+}
+
 /// `unauthorized_client` unless `client` was registered for `grant`.
 pub(crate) fn allow_grant(client: &OAuthClient, grant: GrantType) -> Answer<()> {
     if client.allows(grant) {
@@ -146,6 +163,7 @@ pub(crate) fn decide_rotate_client_secret(
             record: client_record(&client)?,
             expected_version: record.version,
         })
+        .revoke(client_changed(&client.info.id, now))
         .audit(audit))
 }
 
@@ -188,6 +206,9 @@ pub(crate) fn decide_disable_client(
             issued_before: tokens.cutoff,
             until: now.plus(tokens.access_ttl).plus(Duration::from_secs(1)),
         }));
+        commit
+            .revocations
+            .push(client_changed(&client.info.id, now));
     }
     let audit = AuditDraft::new(AuditKind::OAuthClientDisabled, now)
         .actor(Some(actor))
@@ -341,6 +362,8 @@ mod tests {
                 })
             );
             assert_eq!(stored.info.secret_rotated_at, Some(now));
+            // Every instance forgets what it remembered of the client.
+            assert_eq!(plan.commit.revocations, [client_changed("cli_1", now)]);
             assert_eq!(audit_kinds(&plan), [AuditKind::OAuthClientSecretRotated]);
         }
         assert!(matches!(
@@ -415,7 +438,17 @@ mod tests {
             } else {
                 assert!(client_revocations.is_empty());
             }
-            assert_eq!(plan.commit.revocations.len(), 2 + usize::from(was_enabled));
+            let changed = plan
+                .commit
+                .revocations
+                .iter()
+                .filter(|r| **r == client_changed("cli_1", now))
+                .count();
+            assert_eq!(changed, usize::from(was_enabled));
+            assert_eq!(
+                plan.commit.revocations.len(),
+                2 + 2 * usize::from(was_enabled)
+            );
             assert_eq!(audit_kinds(&plan), [AuditKind::OAuthClientDisabled]);
             assert_eq!(
                 plan.commit.audit[0]

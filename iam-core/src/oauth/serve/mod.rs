@@ -9,6 +9,8 @@ mod device;
 mod introspect;
 mod token;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::account::StoredAccount;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
@@ -38,6 +40,24 @@ pub(crate) struct Presented<'a> {
     auth: &'a ClientAuth,
     /// The keyed hash of the presented secret; `None` without a usable one.
     hash: Option<String>,
+    /// Set once the client was authenticated for this operation: a later attempt (a retry
+    /// after a conflict) reads the client from the store instead of [`KnownClients`].
+    ///
+    /// [`KnownClients`]: crate::oauth::known_clients::KnownClients
+    tried: AtomicBool,
+}
+
+impl Presented<'_> {
+    /// How the presented secret compares with `client`'s at `now`.
+    fn proof(&self, client: Option<&(Record, StoredClient)>, now: Timestamp) -> ClientProof {
+        match (&self.auth.client_secret, &self.hash, client) {
+            (None, _, _) => ClientProof::NoSecret,
+            (Some(_), Some(hash), Some((_, c))) => ClientProof::Secret {
+                matched: c.secret_matches(hash, now),
+            },
+            (Some(_), _, _) => ClientProof::Secret { matched: false },
+        }
+    }
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -60,24 +80,42 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .as_ref()
             .filter(|s| s.expose().len() <= MAX_OPAQUE_TOKEN_LEN)
             .map(|s| self.inner.token_hasher.hash(s.expose()));
-        Presented { auth, hash }
+        Presented {
+            auth,
+            hash,
+            tried: AtomicBool::new(false),
+        }
     }
 
     /// Loads the client `presented` names, compares its secret with the stored hashes at
     /// `now`, and authenticates it ([`authenticate_client`]).
+    ///
+    /// The first attempt of an operation authenticates against the client as remembered
+    /// ([`KnownClients`](crate::oauth::known_clients::KnownClients)) when that is still
+    /// current; a refusal, or any later attempt, reads the client from the store.
     pub(crate) async fn authenticate(
         &self,
         presented: &Presented<'_>,
         now: Timestamp,
     ) -> Flow<(Record, StoredClient)> {
-        let client = self.load_client(&presented.auth.client_id).await?;
-        let proof = match (&presented.auth.client_secret, &presented.hash, &client) {
-            (None, _, _) => ClientProof::NoSecret,
-            (Some(_), Some(hash), Some((_, c))) => ClientProof::Secret {
-                matched: c.secret_matches(hash, now),
-            },
-            (Some(_), _, _) => ClientProof::Secret { matched: false },
-        };
+        let id = &presented.auth.client_id;
+        let revocations = &self.inner.revocations;
+        let generation = revocations.client_generation();
+        let first = !presented.tried.swap(true, Ordering::AcqRel);
+        if first && revocations.is_current() {
+            if let Some(known) = self.inner.clients.get(id, generation) {
+                let proof = presented.proof(Some(&known), now);
+                if let Ok(client) = authenticate_client(Some(known), proof) {
+                    return Ok(Ok(client));
+                }
+            }
+        }
+        let client = self.load_client(id).await?;
+        match &client {
+            Some(read) => self.inner.clients.remember(read, generation),
+            None => self.inner.clients.forget(id),
+        }
+        let proof = presented.proof(client.as_ref(), now);
         Ok(authenticate_client(client, proof))
     }
 
