@@ -49,6 +49,10 @@ pub struct Config {
     pub api_tokens_survive_password_reset: bool,
     /// OAuth settings (clients, codes, device flow, OAuth token lifetimes).
     pub oauth: OAuthConfig,
+    /// Most access tokens remembered after a full verification, so a repeated token skips its
+    /// signature check (expiry, audience and revocation are checked on every use): default
+    /// [`VERIFIED_TOKEN_CAPACITY`](crate::VERIFIED_TOKEN_CAPACITY); 0 remembers none.
+    pub verified_token_capacity: usize,
 }
 
 /// How the OAuth 2.0 authorization server behaves.
@@ -175,6 +179,7 @@ impl Config {
             recent_authentication: Duration::from_secs(5 * 60),
             api_tokens_survive_password_reset: false,
             oauth: OAuthConfig::default(),
+            verified_token_capacity: crate::token::VERIFIED_TOKEN_CAPACITY,
         }
     }
 

@@ -118,6 +118,7 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
         .await?;
         let revocations = Arc::new(RevocationCache::new());
         self.store.subscribe(Arc::clone(&revocations)).await?;
+        let verified = VerifiedTokens::new(self.config.verified_token_capacity);
         Ok(Iam {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -130,7 +131,7 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: std::sync::Mutex::new(now),
                 revocations,
-                verified: VerifiedTokens::default(),
+                verified,
                 clients: KnownClients::default(),
             }),
         })

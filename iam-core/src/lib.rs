@@ -115,7 +115,8 @@ pub use store::{MemoryStore, Store};
 pub use throttle::ThrottlePolicy;
 pub use token::{
     Amr, ApiTokenInfo, NewApiToken, Principal, PublicKeyInfo, ServiceToken, TokenPair,
-    API_TOKEN_AMR, API_TOKEN_PREFIX, SERVICE_TOKEN_AMR,
+    API_TOKEN_AMR, API_TOKEN_PREFIX, SERVICE_TOKEN_AMR, VERIFIED_TOKEN_CAPACITY,
+    VERIFIED_TOKEN_TTL,
 };
 pub use totp::TotpEnrolment;
 pub use vault::DbCredentials;

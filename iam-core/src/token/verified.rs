@@ -17,7 +17,10 @@ use crate::token::Principal;
 /// reload on this instance empties the cache at once).
 pub const VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(60);
 
-/// Most tokens the cache holds; when full, expired entries go, then (if still full) all.
+/// Most tokens the cache holds by default ([`Config::verified_token_capacity`]); when full,
+/// expired entries go, then (if still full) all.
+///
+/// [`Config::verified_token_capacity`]: crate::Config::verified_token_capacity
 pub const VERIFIED_TOKEN_CAPACITY: usize = 10_000;
 
 /// A token remembered after a full verification.
@@ -28,12 +31,21 @@ struct Remembered {
 }
 
 /// Access tokens verified earlier, keyed by their exact text.
-#[derive(Default)]
 pub(crate) struct VerifiedTokens {
+    /// Most tokens held; 0 holds none.
+    capacity: usize,
     tokens: RwLock<HashMap<Box<str>, Remembered>>,
 }
 
 impl VerifiedTokens {
+    /// An empty cache for at most `capacity` tokens.
+    pub(crate) fn new(capacity: usize) -> Self {
+        VerifiedTokens {
+            capacity,
+            tokens: RwLock::default(),
+        }
+    }
+
     /// The principal of `token` if it was verified earlier and is neither expired nor past its
     /// time in the cache at `now`. The caller still checks audience and revocation.
     pub(crate) fn get(&self, token: &str, now: Timestamp) -> Option<Arc<Principal>> {
@@ -47,11 +59,14 @@ impl VerifiedTokens {
 
     /// Remembers `token`, fully verified at `now` as `principal`.
     pub(crate) fn remember(&self, token: &str, principal: &Arc<Principal>, now: Timestamp) {
+        if self.capacity == 0 {
+            return;
+        }
         let valid_until = principal.expires_at.min(now.plus(VERIFIED_TOKEN_TTL));
         let mut tokens = self.tokens.write().unwrap_or_else(PoisonError::into_inner);
-        if tokens.len() >= VERIFIED_TOKEN_CAPACITY {
+        if tokens.len() >= self.capacity {
             tokens.retain(|_, t| t.valid_until > now);
-            if tokens.len() >= VERIFIED_TOKEN_CAPACITY {
+            if tokens.len() >= self.capacity {
                 tokens.clear();
             }
         }
@@ -96,7 +111,7 @@ mod tests {
 
     #[test]
     fn a_token_is_served_until_its_expiry_or_its_time_in_the_cache_ends() {
-        let cache = VerifiedTokens::default();
+        let cache = VerifiedTokens::new(VERIFIED_TOKEN_CAPACITY);
         let now = Timestamp::from_secs(1_000);
         cache.remember("short", &principal(now.plus(Duration::from_secs(5))), now);
         cache.remember(
@@ -114,7 +129,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_bounded_and_clears() {
-        let cache = VerifiedTokens::default();
+        let cache = VerifiedTokens::new(VERIFIED_TOKEN_CAPACITY);
         let now = Timestamp::from_secs(1_000);
         let p = principal(now.plus(Duration::from_secs(3_600)));
         for i in 0..=VERIFIED_TOKEN_CAPACITY {
@@ -126,5 +141,13 @@ mod tests {
             .is_some());
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_cache_of_capacity_zero_remembers_nothing() {
+        let cache = VerifiedTokens::new(0);
+        let now = Timestamp::from_secs(1_000);
+        cache.remember("t", &principal(now.plus(Duration::from_secs(60))), now);
+        assert!(cache.get("t", now).is_none());
     }
 }
