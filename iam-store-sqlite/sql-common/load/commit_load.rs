@@ -1,9 +1,9 @@
-//! The load both stores' `commit_load` examples run: committers at once, each committing in a
+//! The load both stores' `*_commit_load` examples run: committers at once, each committing in a
 //! loop what an OAuth client-credentials grant commits (one `Write::Check` of the client record,
 //! unchanged, and one audit event), for a few seconds per concurrency level; prints commits/s.
 //!
-//! Included by `iam-store-sqlite/examples/commit_load.rs` and
-//! `iam-store-postgres/examples/commit_load.rs` (`#[path]`), so both measure the same thing.
+//! Included by `iam-store-sqlite/examples/sqlite_commit_load.rs` and
+//! `iam-store-postgres/examples/postgres_commit_load.rs` (`#[path]`), so both measure the same thing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

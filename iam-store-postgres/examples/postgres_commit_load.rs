@@ -1,7 +1,7 @@
 //! Commits/s of client-credentials-like commits (one `Write::Check` and one audit event each) on
 //! PostgreSQL, for 1, 16 and 64 committers at once.
 //!
-//! Run with `cargo run --release -p iam-store-postgres --example commit_load [seconds per level]`.
+//! Run with `cargo run --release -p iam-store-postgres --example postgres_commit_load [seconds per level]`.
 //! The server is `postgres://postgres@127.0.0.1:5432/test` unless `IAM_TEST_POSTGRES_URL` says
 //! otherwise; the load works in a fresh schema that it drops at the end. Figures depend on
 //! whatever else the machine runs: repeat and compare ranges.

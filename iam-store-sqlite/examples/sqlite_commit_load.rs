@@ -1,7 +1,7 @@
 //! Commits/s of client-credentials-like commits (one `Write::Check` and one audit event each) on
 //! SQLite, for 1, 16 and 64 committers at once, with `Durability::Full` and `Durability::Normal`.
 //!
-//! Run with `cargo run --release -p iam-store-sqlite --example commit_load [seconds per level]`.
+//! Run with `cargo run --release -p iam-store-sqlite --example sqlite_commit_load [seconds per level]`.
 //! The database is a file in a temporary directory. Figures depend on the disk and on whatever
 //! else the machine runs: repeat and compare ranges.
 
