@@ -114,6 +114,8 @@ pub async fn measure<S: Store>(name: &str, store: Arc<S>) {
     prepare(&*store).await;
     for committers in LEVELS {
         let (rate, refused) = level(Arc::clone(&store), committers, span).await;
-        println!("{name}: {committers:>3} committers: {rate:>9.0} commits/s ({refused} overloaded)");
+        println!(
+            "{name}: {committers:>3} committers: {rate:>9.0} commits/s ({refused} overloaded)"
+        );
     }
 }
