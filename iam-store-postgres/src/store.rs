@@ -28,12 +28,12 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// A [`Store`] on one schema of a PostgreSQL database, shareable by many processes.
 ///
-/// Each [`Commit`] is one READ COMMITTED transaction: record writes are conditional statements
-/// (`INSERT .. ON CONFLICT DO NOTHING`, `UPDATE .. WHERE version = $expected`), throttle
-/// failures are atomic upserts, and audit appends lock the chain head row `FOR UPDATE`, so the
-/// chain stays one unbroken line whatever number of processes append. A commit that meets a
-/// deadlock or serialization failure is run again, up to
-/// [`PostgresStoreOptions::commit_retries`] times.
+/// Commits are group-committed: concurrent ones share one READ COMMITTED transaction (see the
+/// crate docs). Record writes are conditional statements (`INSERT .. ON CONFLICT DO NOTHING`,
+/// `UPDATE .. WHERE version = $expected`), throttle failures are atomic upserts, and each batch's
+/// audit append locks the chain head row `FOR UPDATE`, so the chain stays one unbroken line
+/// whatever number of processes append. A batch that meets a deadlock or serialization failure
+/// is run again, up to [`PostgresStoreOptions::commit_retries`] times.
 ///
 /// Revocations reach caches subscribed to any `PostgresStore` on the same schema, in any process,
 /// through `LISTEN`/`NOTIFY` (see [`PostgresStore::subscribe`](Store::subscribe) and the crate docs).

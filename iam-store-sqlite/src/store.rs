@@ -69,8 +69,9 @@ impl SqliteStoreOptions {
 
 /// A [`Store`] on one SQLite file in WAL mode.
 ///
-/// Commits run in `BEGIN IMMEDIATE` transactions, concurrent ones grouped into one transaction
-/// with a savepoint each (see the crate docs). Revocation changes reach the
+/// Commits run in `BEGIN IMMEDIATE` transactions, concurrent ones grouped into one transaction,
+/// each inside a savepoint when it changes something, with one audit append per transaction
+/// (see the crate docs). Revocation changes reach the
 /// caches subscribed to this `SqliteStore` right after their commit; caches in other processes
 /// that open the same file are not fed (run one process per database file).
 ///

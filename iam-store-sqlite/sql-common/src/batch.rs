@@ -97,33 +97,32 @@ impl CommitQueue {
         Fut: Future<Output = Vec<StoreResult<()>>>,
     {
         loop {
-            {
-                let _turn = self.turn.lock().await;
-                let batch: Vec<Queued> = {
-                    let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                    let n = pending.len().min(MAX_BATCH);
-                    pending.drain(..n).collect()
-                };
-                // Empty when an earlier turn already ran this commit along with its own.
-                if !batch.is_empty() {
-                    let (commits, answers): (Vec<Commit>, Vec<_>) =
-                        batch.into_iter().map(|q| (q.commit, q.done)).unzip();
-                    let outcomes = run(commits).await;
-                    for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                        // The caller may have stopped waiting; the outcome stands either way.
-                        let _ = answer.send(outcome);
-                    }
-                }
-            }
+            let _turn = self.turn.lock().await;
+            // A turn taken after this commit was answered runs nothing: leaving at once lets
+            // the next waiter with a commit still queued run everything queued meanwhile as
+            // one batch, instead of each caller in line running the few that just arrived.
             match ticket.0.try_recv() {
                 Ok(outcome) => return outcome,
-                // Still queued behind a full batch: take another turn.
                 Err(oneshot::error::TryRecvError::Empty) => {}
                 Err(oneshot::error::TryRecvError::Closed) => {
                     return Err(StoreError::Backend(
                         "the commit was dropped unanswered".into(),
                     ))
                 }
+            }
+            let batch: Vec<Queued> = {
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = pending.len().min(MAX_BATCH);
+                pending.drain(..n).collect()
+            };
+            // This commit is queued, in this batch or a later one (when it is not in this one,
+            // the batch is full: run it, then take another turn).
+            let (commits, answers): (Vec<Commit>, Vec<_>) =
+                batch.into_iter().map(|q| (q.commit, q.done)).unzip();
+            let outcomes = run(commits).await;
+            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                // The caller may have stopped waiting; the outcome stands either way.
+                let _ = answer.send(outcome);
             }
         }
     }
