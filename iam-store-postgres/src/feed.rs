@@ -2,11 +2,12 @@
 //! in step with every revocation committed to the database, by any process.
 //!
 //! # How
-//! Every commit that changes the revocation list bumps the one-row `revocation_head.rev` (under
-//! its row lock, so revisions follow commit order) and sends, inside the same transaction,
-//! `NOTIFY iam_revocations_<schema>` with the payload `{"rev": n, "changes": [...]}`. PostgreSQL
-//! delivers notices only after commit, and in commit order. Each store runs one listener task on
-//! a connection of its own that applies notices to its caches in revision order.
+//! Every batch of commits that changes the revocation list bumps the one-row
+//! `revocation_head.rev` once (under its row lock, so revisions follow commit order) and sends,
+//! inside the same transaction, `NOTIFY iam_revocations_<schema>` with the payload
+//! `{"rev": n, "changes": [...]}` (the changes in commit order). PostgreSQL delivers notices
+//! only after commit, and in commit order. Each store runs one listener task on a connection of
+//! its own that applies notices to its caches in revision order.
 //!
 //! The payload carries the changes themselves, not just a "reload" signal: a receiver applies a
 //! notice without reading the database, so a revocation reaches other processes in one network

@@ -8,10 +8,9 @@
 //!   [`PostgresStoreOptions::schema`]), created and migrated on open under an advisory lock.
 //!   Migrations are embedded; a database written by a newer build is refused with
 //!   [`StoreError::SchemaTooNew`](iam_core::store::StoreError::SchemaTooNew).
-//! - **Atomicity.** Each commit is one transaction of conditional statements; deadlocks and
-//!   serialization failures are retried a bounded number of times. Audit appends lock the chain
-//!   head until commit, so concurrent processes extend one unbroken chain; the price is that
-//!   commits carrying audit events (nearly all of them) finish one at a time.
+//! - **Atomicity.** Each commit is applied as conditional statements inside a transaction,
+//!   landing or failing on its own; concurrent commits of one process share one transaction (see
+//!   "Durability and concurrency" below).
 //! - **Revocations across processes.** See below.
 //! - **Queries** are built at run time: building needs no live database.
 //!
@@ -34,15 +33,41 @@
 //! # }
 //! ```
 //!
+//! ## Durability and concurrency
+//!
+//! A commit is durable (committed, with PostgreSQL's own `synchronous_commit`) when it returns.
+//! The commits of one `PostgresStore` are group-committed: those that arrive while a batch is
+//! being written wait in a queue, and the next batch takes up to 512 of them into one READ
+//! COMMITTED transaction. Each commit's writes, counter and revocation changes apply in order,
+//! inside a savepoint when it changes something, so a conflicting, duplicate or throttled commit
+//! answers its own error, leaves the rest of the batch intact and writes no audit event; a
+//! commit of `Write::Check`s alone (the OAuth client-credentials grant's) changes nothing and
+//! needs no savepoint. Then, once per batch, the audit drafts of the commits that succeeded are
+//! chained in commit order after the chain head (locked `FOR UPDATE` until commit, so the
+//! batches of every process extend one unbroken chain) and inserted with one statement, and the
+//! batch's revocation changes bump the revision once and go out in one notice. Every commit is
+//! answered only after the batch's transaction has committed. A deadlock or serialization
+//! failure runs the whole batch again, up to [`PostgresStoreOptions::commit_retries`] times.
+//! Audited commits thus cost one head lock, one insert and one commit per batch rather than per
+//! commit.
+//!
+//! The queue is bounded by [`PostgresStoreOptions::max_queued_commits`] (default 4096): when it
+//! is full, `commit` fails at once with
+//! [`StoreError::Overloaded`](iam_core::store::StoreError::Overloaded) (suggesting a retry after
+//! a second) without starting the commit, so a burst cannot hold unbounded memory; iam-axum
+//! answers it with 503 and `Retry-After`. A commit, once queued, finishes even if its caller is
+//! cancelled.
+//!
 //! ## The revocation feed
 //!
 //! A revocation made through one `PostgresStore` is in force in the caches subscribed to it
 //! when `commit` returns, and reaches the caches of every other `PostgresStore` on the same
 //! schema, in this process or another, over `LISTEN`/`NOTIFY`:
 //!
-//! - Every commit that changes the revocation list bumps a one-row revision counter (under its
-//!   row lock, so revisions follow commit order) and, in the same transaction, sends `NOTIFY
-//!   iam_revocations_<schema>` with the payload `{"rev": n, "changes": [...]}`. PostgreSQL
+//! - Every batch of commits that changes the revocation list bumps a one-row revision counter
+//!   once (under its row lock, so revisions follow commit order) and, in the same transaction,
+//!   sends `NOTIFY iam_revocations_<schema>` with the payload `{"rev": n, "changes": [...]}`,
+//!   the changes of the batch's successful commits in commit order. PostgreSQL
 //!   delivers notices only after commit, in commit order.
 //! - The payload carries the changes themselves rather than a bare "reload" signal: receivers
 //!   apply them without reading the database (one network hop; measured well under the 50 ms

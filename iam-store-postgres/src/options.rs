@@ -28,6 +28,11 @@ pub struct PostgresStoreOptions {
     /// How many times a commit that met a deadlock or serialization failure is run again before
     /// the error is returned (default 8).
     pub commit_retries: u32,
+    /// How many commits of this store may wait for a transaction at once (default 4096); past
+    /// that, `commit` fails at once with
+    /// [`StoreError::Overloaded`](iam_core::store::StoreError::Overloaded) without starting.
+    /// Bounds the memory that a burst of commits can hold.
+    pub max_queued_commits: usize,
     /// How often the revocation feed checks its connection while no notice arrives (default
     /// 5 s). A feed that fails the check is treated as lost: subscribed caches fail closed until
     /// it is back and reloaded. Bounds how long a silently dead connection can go unnoticed.
@@ -49,6 +54,7 @@ impl std::fmt::Debug for PostgresStoreOptions {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("commit_retries", &self.commit_retries)
+            .field("max_queued_commits", &self.max_queued_commits)
             .field("feed_heartbeat", &self.feed_heartbeat)
             .field("application_name", &self.application_name)
             .finish_non_exhaustive()
@@ -73,6 +79,7 @@ impl PostgresStoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
             commit_retries: 8,
+            max_queued_commits: iam_sql_common::batch::DEFAULT_MAX_QUEUED_COMMITS,
             feed_heartbeat: Duration::from_secs(5),
             application_name: "iam".to_owned(),
         }

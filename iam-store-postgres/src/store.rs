@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iam_core::audit::{AuditEvent, AuditQuery, GENESIS};
+use iam_core::audit::{AuditDraft, AuditEvent, AuditQuery, GENESIS};
 use iam_core::clock::Timestamp;
-use iam_core::revocation::{Revocation, RevocationCache};
+use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::{
-    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreResult, ThrottleState,
+    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
+    ThrottleState,
 };
-use iam_sql_common::writes::{apply_revocation, apply_throttle, apply_write};
+use iam_sql_common::batch::{all_failed, apply_batch, CommitQueue};
 use iam_sql_common::{reads, rows, AttemptError, Dialect};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
@@ -27,22 +28,117 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// A [`Store`] on one schema of a PostgreSQL database, shareable by many processes.
 ///
-/// Each [`Commit`] is one READ COMMITTED transaction: record writes are conditional statements
-/// (`INSERT .. ON CONFLICT DO NOTHING`, `UPDATE .. WHERE version = $expected`), throttle
-/// failures are atomic upserts, and audit appends lock the chain head row `FOR UPDATE`, so the
-/// chain stays one unbroken line whatever number of processes append. A commit that meets a
-/// deadlock or serialization failure is run again, up to
-/// [`PostgresStoreOptions::commit_retries`] times.
+/// Commits are group-committed: concurrent ones share one READ COMMITTED transaction (see the
+/// crate docs). Record writes are conditional statements (`INSERT .. ON CONFLICT DO NOTHING`,
+/// `UPDATE .. WHERE version = $expected`), throttle failures are atomic upserts, and each batch's
+/// audit append locks the chain head row `FOR UPDATE`, so the chain stays one unbroken line
+/// whatever number of processes append. A batch that meets a deadlock or serialization failure
+/// is run again, up to [`PostgresStoreOptions::commit_retries`] times.
 ///
 /// Revocations reach caches subscribed to any `PostgresStore` on the same schema, in any process,
 /// through `LISTEN`/`NOTIFY` (see [`PostgresStore::subscribe`](Store::subscribe) and the crate docs).
 pub struct PostgresStore {
     pool: PgPool,
     schema: String,
-    channel: String,
     commit_retries: u32,
     acquire_timeout: Duration,
     feed: Arc<Feed>,
+    commits: Arc<Batcher>,
+}
+
+/// The group commit of one [`PostgresStore`]: its queue, and what a batch needs, shared with the
+/// tasks that run the batches.
+///
+/// Whoever holds the queue's turn runs up to [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH)
+/// queued commits as one transaction (see [`iam_sql_common::batch`]): one chain-head lock, one
+/// audit insert, one revision bump and notice for the revocation changes of the commits that
+/// succeeded, one commit and sync. The turn orders this process's batches, so revisions reach
+/// the local caches in commit order; the head row locks order batches of other processes.
+struct Batcher {
+    queue: CommitQueue,
+    pool: PgPool,
+    channel: String,
+    commit_retries: u32,
+    feed: Arc<Feed>,
+}
+
+/// What one batch's transaction produced: each commit's outcome, and the revocation revision
+/// with the changes it carries, if any.
+type BatchResult = (Vec<StoreResult<()>>, Option<(i64, Vec<RevocationChange>)>);
+
+impl Batcher {
+    /// One attempt at running `commits` in one transaction.
+    async fn try_batch(&self, commits: &[Commit]) -> Result<BatchResult, AttemptError> {
+        let mut tx = self.pool.begin().await?;
+        let outcomes = apply_batch::<PostgresDialect>(&mut tx, commits).await?;
+        let changes: Vec<RevocationChange> = commits
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| outcome.is_ok())
+            .flat_map(|(c, _)| c.revocations.iter().cloned())
+            .collect();
+        let mut revision = None;
+        if !changes.is_empty() {
+            // Locks the revision row until commit: revisions follow commit order.
+            let r: i64 =
+                sqlx::query_scalar("UPDATE revocation_head SET rev = rev + 1 RETURNING rev")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.channel)
+                .bind(notice_payload(r, &changes))
+                .execute(&mut *tx)
+                .await?;
+            revision = Some((r, changes));
+        }
+        if outcomes.iter().any(Result::is_ok) {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok((outcomes, revision))
+    }
+
+    /// Runs `commits` in one transaction (again on a transient failure), feeds the local caches,
+    /// and returns each commit's outcome.
+    async fn run_batch(&self, commits: Vec<Commit>) -> Vec<StoreResult<()>> {
+        match retrying(self.commit_retries, || self.try_batch(&commits)).await {
+            Ok((outcomes, revision)) => {
+                if let Some((rev, changes)) = revision {
+                    self.feed.deliver_local(&self.pool, rev, &changes).await;
+                }
+                outcomes
+            }
+            Err(e) => all_failed(commits.len(), &e),
+        }
+    }
+}
+
+/// A commit task that panicked or was cancelled by a shutting-down runtime.
+fn task_failed(e: &tokio::task::JoinError) -> StoreError {
+    StoreError::Backend(format!("postgres: the commit task failed: {e}"))
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or has met `retries_allowed` transient
+/// failures (deadlock, serialization).
+async fn retrying<T, F, Fut>(retries_allowed: u32, attempt: F) -> StoreResult<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AttemptError>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(AttemptError::Verdict(e)) => return Err(e),
+            Err(AttemptError::Sql(e)) if is_transient(&e) && retries < retries_allowed => {
+                retries += 1;
+                tracing::debug!(retries, error = %e, "transaction met a transient failure; retrying");
+                tokio::time::sleep(retry_pause(retries)).await;
+            }
+            Err(AttemptError::Sql(e)) => return Err(backend(&e)),
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -97,11 +193,18 @@ impl PostgresStore {
         schema::migrate(&mut tx, &options.schema).await?;
         tx.commit().await.map_err(|e| backend(&e))?;
         let channel = format!("iam_revocations_{}", options.schema);
+        let feed = Feed::new(listener_pool, channel.clone(), options.feed_heartbeat);
         Ok(PostgresStore {
-            feed: Feed::new(listener_pool, channel.clone(), options.feed_heartbeat),
+            commits: Arc::new(Batcher {
+                queue: CommitQueue::new(options.max_queued_commits),
+                pool: pool.clone(),
+                channel,
+                commit_retries: options.commit_retries,
+                feed: Arc::clone(&feed),
+            }),
+            feed,
             pool,
             schema: options.schema,
-            channel,
             commit_retries: options.commit_retries,
             acquire_timeout: options.acquire_timeout,
         })
@@ -128,59 +231,6 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.feed.shutdown().await;
         self.pool.close().await;
-    }
-
-    /// One attempt at `commit`; returns the revocation revision it produced, if any.
-    async fn try_commit(&self, commit: &Commit) -> Result<Option<i64>, AttemptError> {
-        let mut tx = self.pool.begin().await?;
-        for w in &commit.writes {
-            apply_write::<PostgresDialect>(&mut tx, w).await?;
-        }
-        for t in &commit.throttle {
-            apply_throttle::<PostgresDialect>(&mut tx, t).await?;
-        }
-        let mut rev = None;
-        if !commit.revocations.is_empty() {
-            // Locks the revision row until commit: revisions follow commit order.
-            let r: i64 =
-                sqlx::query_scalar("UPDATE revocation_head SET rev = rev + 1 RETURNING rev")
-                    .fetch_one(&mut *tx)
-                    .await?;
-            for c in &commit.revocations {
-                apply_revocation::<PostgresDialect>(&mut tx, c).await?;
-            }
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(&self.channel)
-                .bind(notice_payload(r, &commit.revocations))
-                .execute(&mut *tx)
-                .await?;
-            rev = Some(r);
-        }
-        append_audit(&mut tx, commit).await?;
-        tx.commit().await?;
-        Ok(rev)
-    }
-
-    /// Runs `attempt` until it succeeds, fails for good, or has met
-    /// [`PostgresStoreOptions::commit_retries`] transient failures (deadlock, serialization).
-    async fn retrying<T, F, Fut>(&self, attempt: F) -> StoreResult<T>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, AttemptError>>,
-    {
-        let mut retries = 0;
-        loop {
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(AttemptError::Verdict(e)) => return Err(e),
-                Err(AttemptError::Sql(e)) if is_transient(&e) && retries < self.commit_retries => {
-                    retries += 1;
-                    tracing::debug!(retries, error = %e, "transaction met a transient failure; retrying");
-                    tokio::time::sleep(retry_pause(retries)).await;
-                }
-                Err(AttemptError::Sql(e)) => return Err(backend(&e)),
-            }
-        }
     }
 
     /// One attempt at [`Store::prune`].
@@ -231,9 +281,13 @@ impl PostgresStore {
     }
 }
 
-/// Appends the commit's drafts after the chain head, which stays locked until commit.
-async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), AttemptError> {
-    if commit.audit.is_empty() {
+/// Appends `drafts` after the chain head, which stays locked until commit: one statement reads
+/// and locks the head, one inserts every event and moves the head.
+pub(crate) async fn append_audit(
+    conn: &mut PgConnection,
+    drafts: Vec<AuditDraft>,
+) -> Result<(), AttemptError> {
+    if drafts.is_empty() {
         return Ok(());
     }
     let head = sqlx::query("SELECT seq, hash FROM audit_head FOR UPDATE")
@@ -249,17 +303,17 @@ async fn append_audit(conn: &mut PgConnection, commit: &Commit) -> Result<(), At
             rows::hash::<PostgresDialect>(&hash)?,
         )
     };
-    let mut seqs = Vec::with_capacity(commit.audit.len());
-    let mut prevs = Vec::with_capacity(commit.audit.len());
-    let mut hashes = Vec::with_capacity(commit.audit.len());
-    let mut ats = Vec::with_capacity(commit.audit.len());
-    let mut kinds = Vec::with_capacity(commit.audit.len());
-    let mut actors = Vec::with_capacity(commit.audit.len());
-    let mut accounts = Vec::with_capacity(commit.audit.len());
-    let mut sessions = Vec::with_capacity(commit.audit.len());
-    let mut details = Vec::with_capacity(commit.audit.len());
-    for draft in &commit.audit {
-        let e = AuditEvent::chain(seq, prev, draft.clone());
+    let mut seqs = Vec::with_capacity(drafts.len());
+    let mut prevs = Vec::with_capacity(drafts.len());
+    let mut hashes = Vec::with_capacity(drafts.len());
+    let mut ats = Vec::with_capacity(drafts.len());
+    let mut kinds = Vec::with_capacity(drafts.len());
+    let mut actors = Vec::with_capacity(drafts.len());
+    let mut accounts = Vec::with_capacity(drafts.len());
+    let mut sessions = Vec::with_capacity(drafts.len());
+    let mut details = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        let e = AuditEvent::chain(seq, prev, draft);
         seqs.push(
             i64::try_from(e.seq)
                 .map_err(|_| PostgresDialect::corrupt("audit sequence overflow"))?,
@@ -347,12 +401,19 @@ impl Store for PostgresStore {
         if commit == Commit::default() {
             return Ok(());
         }
-        if let Some(rev) = self.retrying(|| self.try_commit(&commit)).await? {
-            self.feed
-                .deliver_local(&self.pool, rev, &commit.revocations)
-                .await;
-        }
-        Ok(())
+        // Refused here, before anything starts, when the queue is full.
+        let ticket = self.commits.queue.enqueue(commit)?;
+        let commits = Arc::clone(&self.commits);
+        // On a task of its own: the batch runs to the end, and answers the other commits in
+        // it, even if this caller stops waiting.
+        tokio::spawn(async move {
+            commits
+                .queue
+                .drive(ticket, |batch| commits.run_batch(batch))
+                .await
+        })
+        .await
+        .map_err(|e| task_failed(&e))?
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -386,7 +447,9 @@ impl Store for PostgresStore {
         now: Timestamp,
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport> {
-        self.retrying(|| self.try_prune(now, throttles_idle_since))
-            .await
+        retrying(self.commit_retries, || {
+            self.try_prune(now, throttles_idle_since)
+        })
+        .await
     }
 }

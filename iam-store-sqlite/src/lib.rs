@@ -36,13 +36,29 @@
 //! ## Durability and concurrency
 //!
 //! With the default [`Durability::Full`] a commit is on disk when it returns, so a crash (even
-//! SIGKILL) loses no returned commit and leaves the audit chain whole. Commits are
-//! group-committed: those that arrive while another is being written share the next
-//! `BEGIN IMMEDIATE` transaction (and its sync to disk), each inside its own savepoint, so each
-//! still lands or fails on its own. A commit, once started, finishes even if its caller is
-//! cancelled, so a revocation written to the file also reaches the in-process caches.
-//! Revocations reach only caches subscribed to the same `SqliteStore`: run one process per
-//! database file (several processes sharing one database want the Postgres store).
+//! SIGKILL) loses no returned commit and leaves the audit chain whole.
+//!
+//! Commits are group-committed: those that arrive while another batch is being written wait in
+//! a queue, and the next batch takes up to 512 of them into one `BEGIN IMMEDIATE` transaction
+//! (one sync to disk). Each commit's writes, counter and revocation changes apply in order,
+//! inside a savepoint when it changes something, so each still lands or fails on its own: a
+//! conflicting, duplicate or throttled commit answers its own error, leaves the rest of the
+//! batch intact and writes no audit event. A commit of `Write::Check`s alone (the OAuth
+//! client-credentials grant's) changes nothing and needs no savepoint. The audit events of the
+//! commits that succeeded are then chained, in commit order, from one read of the chain head and
+//! inserted with multi-row `INSERT`s. Every commit is answered only once the batch's
+//! transaction has committed.
+//!
+//! The queue is bounded by [`SqliteStoreOptions::max_queued_commits`] (default 4096): when it
+//! is full, `commit` fails at once with
+//! [`StoreError::Overloaded`](iam_core::store::StoreError::Overloaded) (suggesting a retry after
+//! a second) without starting the commit, so a burst cannot hold unbounded memory; iam-axum
+//! answers it with 503 and `Retry-After`.
+//!
+//! A commit, once queued, finishes even if its caller is cancelled, so a revocation written to
+//! the file also reaches the in-process caches. Revocations reach only caches subscribed to the
+//! same `SqliteStore`: run one process per database file (several processes sharing one
+//! database want the Postgres store).
 //!
 //! ## Housekeeping
 //!

@@ -5,19 +5,21 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iam_core::audit::{AuditEvent, AuditQuery, GENESIS};
+use iam_core::audit::{AuditEvent, AuditQuery};
 use iam_core::clock::Timestamp;
 use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
     ThrottleState,
 };
-use iam_sql_common::writes::{apply_revocation, apply_throttle, apply_write};
-use iam_sql_common::{reads, rows, AttemptError, Dialect};
+use iam_sql_common::batch::{
+    all_failed, apply_batch, CommitQueue, Ticket, DEFAULT_MAX_QUEUED_COMMITS,
+};
+use iam_sql_common::{reads, AttemptError};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 
 use crate::dialect::SqliteDialect;
 use crate::error::{backend, open_error, SqliteStoreError};
@@ -46,6 +48,10 @@ pub struct SqliteStoreOptions {
     pub busy_timeout: Duration,
     /// Connections in the pool; readers run in parallel, writers one at a time (default 4).
     pub max_connections: u32,
+    /// How many commits may wait for a transaction at once (default 4096); past that, `commit`
+    /// fails at once with [`StoreError::Overloaded`] without starting. Bounds the memory that a
+    /// burst of commits can hold.
+    pub max_queued_commits: usize,
 }
 
 impl SqliteStoreOptions {
@@ -56,14 +62,16 @@ impl SqliteStoreOptions {
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             max_connections: 4,
+            max_queued_commits: DEFAULT_MAX_QUEUED_COMMITS,
         }
     }
 }
 
 /// A [`Store`] on one SQLite file in WAL mode.
 ///
-/// Commits run in `BEGIN IMMEDIATE` transactions, concurrent ones grouped into one transaction
-/// with a savepoint each (see the crate docs). Revocation changes reach the
+/// Commits run in `BEGIN IMMEDIATE` transactions, concurrent ones grouped into one transaction,
+/// each inside a savepoint when it changes something, with one audit append per transaction
+/// (see the crate docs). Revocation changes reach the
 /// caches subscribed to this `SqliteStore` right after their commit; caches in other processes
 /// that open the same file are not fed (run one process per database file).
 ///
@@ -76,26 +84,16 @@ pub struct SqliteStore {
 }
 
 /// The queue through which every commit (and prune) of a [`SqliteStore`] reaches the file,
-/// shared with the tasks that run them, and the caches fed after each commit.
+/// shared with the tasks that run them, and the caches fed after each batch.
 ///
-/// Commits are group-committed: each queues itself in `pending`, then waits for the `turn`;
-/// whoever gets the turn runs everything queued in one SQLite transaction, each commit inside
-/// its own savepoint (so one failing commit undoes only itself), and answers each. Concurrent
-/// commits thus share one `BEGIN`/`COMMIT` and one sync to disk.
-#[derive(Default)]
+/// Commits are group-committed ([`CommitQueue`]): whoever gets the turn runs up to
+/// [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH) queued commits in one `BEGIN IMMEDIATE` transaction (see
+/// [`iam_sql_common::batch`]), so concurrent commits share one `BEGIN`/`COMMIT` and one sync to
+/// disk. The turn also serialises this process's writers (SQLite admits one anyway), so
+/// revocation changes reach the caches in commit order.
 struct GroupCommitQueue {
-    /// Held while writing: serialises this process's writers (SQLite admits one anyway) so
-    /// revocation changes reach the caches in commit order.
-    turn: tokio::sync::Mutex<()>,
-    /// Commits waiting for the next turn, with where to send their outcome.
-    pending: Mutex<Vec<Queued>>,
+    queue: CommitQueue,
     subscribers: Mutex<Vec<Weak<RevocationCache>>>,
-}
-
-/// A commit waiting in [`GroupCommitQueue::pending`].
-struct Queued {
-    commit: Commit,
-    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -227,7 +225,10 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path,
-            commits: Arc::new(GroupCommitQueue::default()),
+            commits: Arc::new(GroupCommitQueue {
+                queue: CommitQueue::new(options.max_queued_commits),
+                subscribers: Mutex::default(),
+            }),
         };
         if let Err(e) = store.migrate().await {
             store.pool.close().await;
@@ -269,106 +270,22 @@ impl SqliteStore {
     }
 }
 
-/// Appends the commit's drafts after the last event; the transaction's write lock keeps the
-/// chain from forking.
-async fn append_audit(conn: &mut SqliteConnection, commit: &mut Commit) -> StoreResult<()> {
-    if commit.audit.is_empty() {
-        return Ok(());
-    }
-    let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| backend(&e))?;
-    let (mut seq, mut prev) = match head {
-        None => (0, GENESIS),
-        Some(row) => {
-            let seq: i64 = row.try_get(0).map_err(|e| backend(&e))?;
-            let hash: Vec<u8> = row.try_get(1).map_err(|e| backend(&e))?;
-            (
-                u64::try_from(seq)
-                    .map_err(|_| SqliteDialect::corrupt("negative audit sequence"))?,
-                rows::hash::<SqliteDialect>(&hash)?,
-            )
-        }
-    };
-    for draft in std::mem::take(&mut commit.audit) {
-        let e = AuditEvent::chain(seq, prev, draft);
-        let db_seq =
-            i64::try_from(e.seq).map_err(|_| SqliteDialect::corrupt("audit sequence overflow"))?;
-        sqlx::query(
-            "INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(db_seq)
-        .bind(e.prev_hash.as_slice())
-        .bind(e.hash.as_slice())
-        .bind(e.draft.at.as_millis())
-        .bind(e.draft.kind.as_str())
-        .bind(&e.draft.actor)
-        .bind(&e.draft.account)
-        .bind(&e.draft.session)
-        .bind(rows::detail_json::<SqliteDialect>(&e.draft.detail)?)
-        .execute(&mut *conn)
-        .await
-        .map_err(|err| backend(&err))?;
-        seq = e.seq;
-        prev = e.hash;
-    }
-    Ok(())
-}
-
-/// Applies every commit of a batch in one transaction, each inside a savepoint when there are
-/// several, and returns each commit with its outcome; `Err` when the transaction as a whole
-/// failed (then nothing of the batch landed).
-async fn apply_batch(
-    pool: &SqlitePool,
-    commits: Vec<Commit>,
-) -> StoreResult<Vec<(Commit, StoreResult<()>)>> {
+/// Runs `commits` in one transaction; returns each commit's outcome (every one failed when the
+/// transaction as a whole failed: then nothing of the batch landed).
+async fn apply(pool: &SqlitePool, commits: &[Commit]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| backend(&e))?;
-    let mut applied = Vec::with_capacity(commits.len());
-    if commits.len() == 1 {
-        // Alone in the batch: the transaction itself is the commit's boundary.
-        for mut commit in commits {
-            apply_commit(&mut tx, &mut commit)
-                .await
-                .map_err(AttemptError::classify::<SqliteDialect>)?;
-            applied.push((commit, Ok(())));
-        }
+    let outcomes = apply_batch::<SqliteDialect>(&mut tx, commits)
+        .await
+        .map_err(AttemptError::classify::<SqliteDialect>)?;
+    if outcomes.iter().any(Result::is_ok) {
+        tx.commit().await.map_err(|e| backend(&e))?;
     } else {
-        for mut commit in commits {
-            let mut savepoint = tx.begin().await.map_err(|e| backend(&e))?;
-            let outcome = apply_commit(&mut savepoint, &mut commit)
-                .await
-                .map_err(AttemptError::classify::<SqliteDialect>);
-            match outcome {
-                Ok(()) => savepoint.commit().await.map_err(|e| backend(&e))?,
-                Err(_) => savepoint.rollback().await.map_err(|e| backend(&e))?,
-            }
-            applied.push((commit, outcome));
-        }
+        tx.rollback().await.map_err(|e| backend(&e))?;
     }
-    tx.commit().await.map_err(|e| backend(&e))?;
-    Ok(applied)
-}
-
-/// Applies one commit's writes, counters, revocations and audit events.
-async fn apply_commit(
-    conn: &mut SqliteConnection,
-    commit: &mut Commit,
-) -> Result<(), AttemptError> {
-    for w in &commit.writes {
-        apply_write::<SqliteDialect>(conn, w).await?;
-    }
-    for t in &commit.throttle {
-        apply_throttle::<SqliteDialect>(conn, t).await?;
-    }
-    for c in &commit.revocations {
-        apply_revocation::<SqliteDialect>(conn, c).await?;
-    }
-    Ok(append_audit(conn, commit).await?)
+    Ok(outcomes)
 }
 
 impl GroupCommitQueue {
@@ -382,40 +299,24 @@ impl GroupCommitQueue {
         subs.iter().filter_map(Weak::upgrade).collect()
     }
 
-    /// Queues `commit`, runs the queue if this call gets the turn, and returns the
-    /// commit's outcome.
-    async fn commit(&self, pool: &SqlitePool, commit: Commit) -> StoreResult<()> {
-        let (done, outcome) = tokio::sync::oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Queued { commit, done });
-        {
-            let _turn = self.turn.lock().await;
-            let batch =
-                std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-            // Empty when an earlier turn already ran this commit along with its own.
-            if !batch.is_empty() {
-                self.run_batch(pool, batch).await;
-            }
-        }
-        // Whichever turn took this commit answered it before the turn ended.
-        outcome
+    /// Waits until the queued commit of `ticket` ran (taking turns to run batches) and returns
+    /// its outcome.
+    async fn commit(&self, pool: &SqlitePool, ticket: Ticket) -> StoreResult<()> {
+        self.queue
+            .drive(ticket, |commits| self.run_batch(pool, commits))
             .await
-            .map_err(|_| StoreError::Backend("sqlite: the commit was dropped unanswered".into()))?
     }
 
-    /// Runs `batch` in one transaction and answers every commit in it.
-    async fn run_batch(&self, pool: &SqlitePool, batch: Vec<Queued>) {
-        let (commits, answers): (Vec<Commit>, Vec<_>) =
-            batch.into_iter().map(|q| (q.commit, q.done)).unzip();
-        let outcomes = match apply_batch(pool, commits).await {
-            Ok(applied) => {
+    /// Runs `commits` in one transaction and feeds the caches; returns each commit's outcome.
+    async fn run_batch(&self, pool: &SqlitePool, commits: Vec<Commit>) -> Vec<StoreResult<()>> {
+        match apply(pool, &commits).await {
+            Ok(outcomes) => {
                 // Published only now that the transaction is durable, in commit order.
-                let published: Vec<&RevocationChange> = applied
+                let published: Vec<&RevocationChange> = commits
                     .iter()
-                    .filter_map(|(commit, outcome)| outcome.is_ok().then_some(commit))
-                    .flat_map(|c| &c.revocations)
+                    .zip(&outcomes)
+                    .filter(|(_, outcome)| outcome.is_ok())
+                    .flat_map(|(c, _)| &c.revocations)
                     .collect();
                 if !published.is_empty() {
                     for cache in self.live_subscribers() {
@@ -424,13 +325,9 @@ impl GroupCommitQueue {
                         }
                     }
                 }
-                applied.into_iter().map(|(_, outcome)| outcome).collect()
+                outcomes
             }
-            Err(e) => vec![Err(e); answers.len()],
-        };
-        for (answer, outcome) in answers.into_iter().zip(outcomes) {
-            // The caller may have stopped waiting; the outcome stands either way.
-            let _ = answer.send(outcome);
+            Err(e) => all_failed(commits.len(), &e),
         }
     }
 
@@ -440,7 +337,7 @@ impl GroupCommitQueue {
         now: Timestamp,
         throttles_idle_since: Timestamp,
     ) -> StoreResult<PruneReport> {
-        let _turn = self.turn.lock().await;
+        let _turn = self.queue.turn().await;
         let mut tx = pool
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -513,8 +410,10 @@ impl Store for SqliteStore {
         if commit == Commit::default() {
             return Ok(()); // nothing to write, nothing to publish
         }
+        // Refused here, before anything starts, when the queue is full.
+        let ticket = self.commits.queue.enqueue(commit)?;
         let (commits, pool) = (Arc::clone(&self.commits), self.pool.clone());
-        tokio::spawn(async move { commits.commit(&pool, commit).await })
+        tokio::spawn(async move { commits.commit(&pool, ticket).await })
             .await
             .map_err(|e| task_failed(&e))?
     }
@@ -533,7 +432,7 @@ impl Store for SqliteStore {
 
     async fn subscribe(&self, cache: Arc<RevocationCache>) -> StoreResult<()> {
         // Holding the turn, no commit can slip between the load and the registration.
-        let _turn = self.commits.turn.lock().await;
+        let _turn = self.commits.queue.turn().await;
         cache.load(reads::revocations::<SqliteDialect>(&self.pool).await?);
         self.commits
             .subscribers
@@ -623,7 +522,7 @@ mod tests {
             .await
             .expect("subscribe");
         // Hold the turn so the commit is certainly in flight when it is abandoned.
-        let turn = store.commits.turn.lock().await;
+        let turn = store.commits.queue.turn().await;
         let revocation = Revocation {
             subject: RevokedSubject::Grant,
             id: "ses_1".into(),
@@ -647,7 +546,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(landed, "the abandoned commit must still land");
-        let _turn = store.commits.turn.lock().await; // the cache is fed before the turn ends
+        let _turn = store.commits.queue.turn().await; // the cache is fed before the turn ends
         assert!(
             cache
                 .check("acc", "ses_1", Timestamp::from_secs(1))
@@ -724,19 +623,38 @@ mod tests {
                 audit: event(4),
                 ..Commit::default()
             },
+            // Checks alone: no savepoint, and its failure undoes nothing of the others.
+            Commit {
+                writes: vec![Write::Check {
+                    kind: RecordKind::Account,
+                    id: "a".into(),
+                    expected_version: 2,
+                }],
+                audit: event(5),
+                ..Commit::default()
+            },
+            Commit {
+                writes: vec![Write::Check {
+                    kind: RecordKind::Account,
+                    id: "a".into(),
+                    expected_version: 1,
+                }],
+                audit: event(6),
+                ..Commit::default()
+            },
         ];
         let count = commits.len();
-        let turn = store.commits.turn.lock().await;
+        let turn = store.commits.queue.turn().await;
         let mut tasks = Vec::new();
         for commit in commits {
             let racer = Arc::clone(&store);
             tasks.push(tokio::spawn(async move { racer.commit(commit).await }));
             // Queue them in this order.
-            while store.commits.pending.lock().expect("pending").len() < tasks.len() {
+            while store.commits.queue.queued() < tasks.len() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        assert_eq!(store.commits.pending.lock().expect("pending").len(), count);
+        assert_eq!(store.commits.queue.queued(), count);
         drop(turn);
         let mut outcomes = Vec::new();
         for t in tasks {
@@ -751,6 +669,8 @@ mod tests {
                 }),
                 Ok(()),
                 Err(StoreError::Conflict),
+                Err(StoreError::Conflict),
+                Ok(()),
             ]
         );
         let ids: Vec<String> = store
@@ -780,9 +700,75 @@ mod tests {
         let times: Vec<i64> = events.iter().map(|e| e.draft.at.as_millis()).collect();
         assert_eq!(
             times,
-            [1, 3],
+            [1, 3, 6],
             "only the landed commits' events, without a gap"
         );
-        assert_eq!(verify_chain(&events), Ok(2));
+        assert_eq!(verify_chain(&events), Ok(3));
+    }
+
+    /// With the queue full, a commit is refused at once with `Overloaded` and nothing of it
+    /// lands; the queued one still does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_a_commit_untouched() {
+        use iam_core::audit::{AuditDraft, AuditKind};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = SqliteStoreOptions::new(dir.path().join("iam.db"));
+        options.max_queued_commits = 1;
+        let store = Arc::new(SqliteStore::open_with(options).await.expect("open"));
+        let commit = |id: &str| Commit {
+            writes: vec![Write::Insert(Record {
+                kind: RecordKind::Account,
+                id: id.to_owned(),
+                version: 0,
+                parent: None,
+                lookup: None,
+                expires_at: None,
+                body: "{}".to_owned(),
+            })],
+            audit: vec![AuditDraft::new(
+                AuditKind::AccountCreated,
+                Timestamp::from_millis(1),
+            )],
+            ..Commit::default()
+        };
+        let turn = store.commits.queue.turn().await;
+        let queued = {
+            let store = Arc::clone(&store);
+            let commit = commit("queued");
+            tokio::spawn(async move { store.commit(commit).await })
+        };
+        while store.commits.queue.queued() < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let refused = store.commit(commit("refused")).await;
+        assert!(
+            matches!(refused, Err(StoreError::Overloaded { retry_after }) if retry_after > Duration::ZERO),
+            "{refused:?}"
+        );
+        drop(turn);
+        assert_eq!(queued.await.expect("task"), Ok(()));
+        assert!(store
+            .get(RecordKind::Account, "queued")
+            .await
+            .expect("get")
+            .is_some());
+        assert_eq!(
+            store
+                .get(RecordKind::Account, "refused")
+                .await
+                .expect("get"),
+            None
+        );
+        assert_eq!(
+            store
+                .audit(&AuditQuery::default())
+                .await
+                .expect("audit")
+                .len(),
+            1
+        );
+        // The queue has room again.
+        assert_eq!(store.commit(commit("later")).await, Ok(()));
     }
 }

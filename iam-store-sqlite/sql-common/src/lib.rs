@@ -18,13 +18,16 @@
 //! - [`writes`] applies one commit's record writes, counter changes and revocation changes
 //!   inside the caller's transaction; [`reads`] serves the read calls from a pool; [`rows`]
 //!   turns rows back into the core's types.
+//! - [`batch`] is the group commit: the bounded queue of commits waiting for a transaction and
+//!   how one batch of them is applied in one transaction, audit drafts chained once per batch
+//!   ([`Dialect::append_audit`]).
 //! - [`AttemptError`] is how a write reports failure: a verdict for the caller, or a database
 //!   error the store classifies (PostgreSQL retries the transient ones).
 //! - [`schema`] holds the part of the migrations that is the same SQL on both databases.
 //!
 //! Each store keeps the rest: opening, its tables and migrations, its transactions and their
-//! boundaries (SQLite's group commit, PostgreSQL's retries and revocation feed), the audit
-//! append and pruning.
+//! boundaries (PostgreSQL's retries and revocation feed), how audit events are inserted, and
+//! pruning.
 //!
 //! ```
 //! use iam_sql_common::Statement;
@@ -35,6 +38,7 @@
 //! assert_eq!(stmt.params().len(), 2);
 //! ```
 
+pub mod batch;
 mod dialect;
 mod error;
 pub mod reads;

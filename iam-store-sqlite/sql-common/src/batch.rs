@@ -1,0 +1,216 @@
+//! Group commit: the queue through which a store's commits reach the database, and how one
+//! batch of them is applied inside one transaction.
+//!
+//! A commit queues itself ([`CommitQueue::enqueue`], refused with [`StoreError::Overloaded`]
+//! when [`CommitQueue`]'s bound is reached), then waits for the turn ([`CommitQueue::drive`]);
+//! whoever holds the turn takes up to [`MAX_BATCH`] queued commits and runs them as one
+//! transaction with [`apply_batch`]: each commit's writes, counter and revocation changes in
+//! order (inside a savepoint when it changes something and shares the transaction), then the
+//! audit drafts of the commits that succeeded, chained from one read of the chain head and
+//! appended by the dialect in as few statements as it can. Every commit is answered only after
+//! the transaction ended.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use iam_core::audit::AuditDraft;
+use iam_core::store::{Commit, StoreError, StoreResult, Write};
+use tokio::sync::oneshot;
+
+use crate::dialect::{Conn, Dialect, SqlDatabase};
+use crate::error::AttemptError;
+use crate::statement::Statement;
+use crate::writes::{apply_revocation, apply_throttle, apply_write};
+
+/// The most commits one transaction takes; the rest wait for the next one.
+pub const MAX_BATCH: usize = 512;
+
+/// The default bound on commits waiting for a transaction (`max_queued_commits`).
+pub const DEFAULT_MAX_QUEUED_COMMITS: usize = 4096;
+
+/// The pause [`StoreError::Overloaded`] suggests.
+pub const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A commit waiting for its batch, with where to send its outcome.
+struct Queued {
+    commit: Commit,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// Where a queued commit's outcome arrives (see [`CommitQueue::drive`]).
+pub struct Ticket(oneshot::Receiver<StoreResult<()>>);
+
+/// The bounded queue of commits waiting for a transaction, and the turn that serialises this
+/// process's transactions (see the module docs).
+pub struct CommitQueue {
+    /// Held while a batch runs (and by callers that must not interleave with one).
+    turn: tokio::sync::Mutex<()>,
+    pending: Mutex<VecDeque<Queued>>,
+    max_queued: usize,
+}
+
+impl CommitQueue {
+    /// A queue holding at most `max_queued` waiting commits (at least one).
+    pub fn new(max_queued: usize) -> Self {
+        CommitQueue {
+            turn: tokio::sync::Mutex::new(()),
+            pending: Mutex::new(VecDeque::new()),
+            max_queued: max_queued.max(1),
+        }
+    }
+
+    /// Queues `commit`; refuses it with [`StoreError::Overloaded`], untouched, when the queue
+    /// is full.
+    pub fn enqueue(&self, commit: Commit) -> StoreResult<Ticket> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.len() >= self.max_queued {
+            return Err(StoreError::Overloaded {
+                retry_after: OVERLOADED_RETRY_AFTER,
+            });
+        }
+        let (done, outcome) = oneshot::channel();
+        pending.push_back(Queued { commit, done });
+        Ok(Ticket(outcome))
+    }
+
+    /// Commits waiting for a transaction.
+    pub fn queued(&self) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Waits for the turn: no batch runs while the guard lives.
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
+    }
+
+    /// Takes turns, running the queued commits in batches with `run` (which returns one outcome
+    /// per commit, in order) and answering them, until `ticket`'s commit is answered; returns
+    /// its outcome.
+    pub async fn drive<F, Fut>(&self, mut ticket: Ticket, run: F) -> StoreResult<()>
+    where
+        F: Fn(Vec<Commit>) -> Fut,
+        Fut: Future<Output = Vec<StoreResult<()>>>,
+    {
+        loop {
+            let _turn = self.turn.lock().await;
+            // A turn taken after this commit was answered runs nothing: leaving at once lets
+            // the next waiter with a commit still queued run everything queued meanwhile as
+            // one batch, instead of each caller in line running the few that just arrived.
+            match ticket.0.try_recv() {
+                Ok(outcome) => return outcome,
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(StoreError::Backend(
+                        "the commit was dropped unanswered".into(),
+                    ))
+                }
+            }
+            let batch: Vec<Queued> = {
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = pending.len().min(MAX_BATCH);
+                pending.drain(..n).collect()
+            };
+            // This commit is queued, in this batch or a later one (when it is not in this one,
+            // the batch is full: run it, then take another turn).
+            let (commits, answers): (Vec<Commit>, Vec<_>) =
+                batch.into_iter().map(|q| (q.commit, q.done)).unzip();
+            let outcomes = run(commits).await;
+            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                // The caller may have stopped waiting; the outcome stands either way.
+                let _ = answer.send(outcome);
+            }
+        }
+    }
+}
+
+/// Whether `commit` changes anything when it succeeds (a commit of checks alone does not, so a
+/// failed one has nothing to undo).
+fn modifies(commit: &Commit) -> bool {
+    !commit.throttle.is_empty()
+        || !commit.revocations.is_empty()
+        || commit
+            .writes
+            .iter()
+            .any(|w| !matches!(w, Write::Check { .. }))
+}
+
+/// Applies one commit's writes, counter changes and revocation changes.
+async fn apply_changes<D: Dialect>(
+    conn: &mut Conn<D>,
+    commit: &Commit,
+) -> Result<(), AttemptError> {
+    for w in &commit.writes {
+        apply_write::<D>(conn, w).await?;
+    }
+    for t in &commit.throttle {
+        apply_throttle::<D>(conn, t).await?;
+    }
+    for c in &commit.revocations {
+        apply_revocation::<D>(conn, c).await?;
+    }
+    Ok(())
+}
+
+async fn savepoint<D: Dialect>(conn: &mut Conn<D>, sql: &str) -> Result<(), AttemptError> {
+    D::Db::execute(conn, &Statement::new(sql)).await?;
+    Ok(())
+}
+
+/// Applies `commits` in order inside the caller's transaction and appends the audit drafts of
+/// those that succeeded, in commit order, with [`Dialect::append_audit`]; returns each commit's
+/// outcome.
+///
+/// A commit that fails with a verdict (conflict, duplicate, throttled) or a database error that
+/// is not transient is undone alone, through its savepoint: one is taken for a commit that
+/// changes something when the batch holds several. `Err` means the transaction as a whole must
+/// be abandoned: a transient database error (the caller may run the whole batch again), a
+/// database error of a commit without a savepoint, or a failed audit append. When no commit
+/// succeeded, the caller rolls the transaction back (a lone failed commit has no savepoint).
+pub async fn apply_batch<D: Dialect>(
+    conn: &mut Conn<D>,
+    commits: &[Commit],
+) -> Result<Vec<StoreResult<()>>, AttemptError> {
+    let shared = commits.len() > 1;
+    let mut outcomes = Vec::with_capacity(commits.len());
+    for commit in commits {
+        let guarded = shared && modifies(commit);
+        if guarded {
+            savepoint::<D>(conn, "SAVEPOINT iam_commit").await?;
+        }
+        let outcome = match apply_changes::<D>(conn, commit).await {
+            Ok(()) => Ok(()),
+            Err(AttemptError::Verdict(e)) => Err(e),
+            Err(AttemptError::Sql(e)) if guarded && !D::is_transient(&e) => Err(D::backend(&e)),
+            Err(e) => return Err(e),
+        };
+        if guarded {
+            let end = if outcome.is_ok() {
+                "RELEASE SAVEPOINT iam_commit"
+            } else {
+                "ROLLBACK TO SAVEPOINT iam_commit"
+            };
+            savepoint::<D>(conn, end).await?;
+        }
+        outcomes.push(outcome);
+    }
+    let drafts: Vec<AuditDraft> = commits
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| outcome.is_ok())
+        .flat_map(|(commit, _)| commit.audit.iter().cloned())
+        .collect();
+    if !drafts.is_empty() {
+        D::append_audit(conn, drafts).await?;
+    }
+    Ok(outcomes)
+}
+
+/// The outcome of every commit of a batch whose transaction failed as a whole.
+pub fn all_failed(n: usize, e: &StoreError) -> Vec<StoreResult<()>> {
+    vec![Err(e.clone()); n]
+}
