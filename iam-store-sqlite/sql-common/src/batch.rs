@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use crate::dialect::{Conn, Dialect, SqlDatabase};
 use crate::error::AttemptError;
 use crate::statement::Statement;
-use crate::writes::{apply_revocation, apply_throttle, apply_write};
+use crate::writes::{apply_revocation, apply_throttle, apply_write, check_all};
 
 /// The most commits one transaction takes; the rest wait for the next one.
 pub const MAX_BATCH: usize = 512;
@@ -177,8 +177,20 @@ pub async fn apply_batch<D: Dialect>(
 ) -> Result<Vec<StoreResult<()>>, AttemptError> {
     let shared = commits.len() > 1;
     let mut outcomes = Vec::with_capacity(commits.len());
-    for commit in commits {
-        let guarded = shared && modifies(commit);
+    let mut next = 0;
+    while let Some(commit) = commits.get(next) {
+        if !modifies(commit) {
+            // A run of commits that change nothing is checked in one go.
+            let end = commits[next..]
+                .iter()
+                .position(modifies)
+                .map_or(commits.len(), |p| next + p);
+            outcomes.extend(check_all::<D>(conn, &commits[next..end]).await?);
+            next = end;
+            continue;
+        }
+        next += 1;
+        let guarded = shared;
         if guarded {
             savepoint::<D>(conn, "SAVEPOINT iam_commit").await?;
         }
@@ -189,12 +201,11 @@ pub async fn apply_batch<D: Dialect>(
             Err(e) => return Err(e),
         };
         if guarded {
-            let end = if outcome.is_ok() {
-                "RELEASE SAVEPOINT iam_commit"
-            } else {
-                "ROLLBACK TO SAVEPOINT iam_commit"
-            };
-            savepoint::<D>(conn, end).await?;
+            if outcome.is_err() {
+                savepoint::<D>(conn, "ROLLBACK TO SAVEPOINT iam_commit").await?;
+            }
+            // Rolling back to a savepoint keeps it; releasing it keeps savepoints from nesting.
+            savepoint::<D>(conn, "RELEASE SAVEPOINT iam_commit").await?;
         }
         outcomes.push(outcome);
     }

@@ -3,9 +3,11 @@
 
 use iam_core::clock::Timestamp;
 use iam_core::revocation::RevocationChange;
-use iam_core::store::{StoreError, ThrottleWrite, Write};
+use std::collections::HashMap;
 
-use crate::dialect::{Conn, Dialect, SqlDatabase};
+use iam_core::store::{Commit, StoreError, StoreResult, ThrottleWrite, Write};
+
+use crate::dialect::{Conn, Dialect, ReadRow, SqlDatabase};
 use crate::error::{is_unique_violation, AttemptError};
 use crate::rows::version_to_db;
 use crate::statement::Statement;
@@ -106,6 +108,63 @@ pub async fn apply_write<D: Dialect>(
         }
     }
     Ok(())
+}
+
+/// Most records one statement of [`check_all`] names (two bound values each, under SQLite's
+/// oldest limit of 999).
+const CHECKS_PER_STATEMENT: usize = 400;
+
+/// The outcome of each of `commits`, which hold only `Write::Check`s (and audit drafts): a
+/// commit succeeds when every record it checks is stored at the version it expects, else fails
+/// with [`StoreError::Conflict`]. Every record named is read in as few statements as possible
+/// (with [`Dialect::CHECK_LOCK`]), so a run of such commits costs one round trip, not one each.
+pub async fn check_all<D: Dialect>(
+    conn: &mut Conn<D>,
+    commits: &[Commit],
+) -> Result<Vec<StoreResult<()>>, AttemptError> {
+    let mut keys: Vec<(&str, &str)> = commits
+        .iter()
+        .flat_map(|c| &c.writes)
+        .filter_map(|w| match w {
+            Write::Check { kind, id, .. } => Some((kind.as_str(), id.as_str())),
+            _ => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut stored: HashMap<(String, String), i64> = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(CHECKS_PER_STATEMENT) {
+        let mut stmt =
+            Statement::new("SELECT kind, id, version FROM records WHERE (kind, id) IN (VALUES ");
+        for (i, (kind, id)) in chunk.iter().enumerate() {
+            stmt.push(if i == 0 { "(" } else { ", (" });
+            stmt.push_bind(*kind).push(", ").push_bind(*id).push(")");
+        }
+        stmt.push(")").push(D::CHECK_LOCK);
+        for row in D::Db::fetch_all(conn, &stmt).await? {
+            stored.insert((row.text(0)?, row.text(1)?), row.integer(2)?);
+        }
+    }
+    let holds = |w: &Write| match w {
+        Write::Check {
+            kind,
+            id,
+            expected_version,
+        } => version_to_db(*expected_version).is_some_and(|expected| {
+            stored.get(&(kind.as_str().to_owned(), id.clone())) == Some(&expected)
+        }),
+        _ => false,
+    };
+    Ok(commits
+        .iter()
+        .map(|c| {
+            if c.writes.iter().all(holds) {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict)
+            }
+        })
+        .collect())
 }
 
 /// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
