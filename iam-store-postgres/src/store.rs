@@ -8,10 +8,9 @@ use iam_core::audit::{AuditDraft, AuditEvent, AuditQuery, GENESIS};
 use iam_core::clock::Timestamp;
 use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::{
-    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreError, StoreResult,
-    ThrottleState,
+    Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreResult, ThrottleState,
 };
-use iam_sql_common::batch::{all_failed, apply_batch, CommitQueue};
+use iam_sql_common::batch::{all_failed, apply_batch, BatchRunner, CommitQueue, Writer};
 use iam_sql_common::{reads, rows, AttemptError, Dialect};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
@@ -44,6 +43,8 @@ pub struct PostgresStore {
     acquire_timeout: Duration,
     feed: Arc<Feed>,
     commits: Arc<Batcher>,
+    /// Wakes the task that runs the queued commits; dropping it ends that task.
+    writer: Writer,
 }
 
 /// The group commit of one [`PostgresStore`]: its queue, and what a batch needs, shared with the
@@ -98,6 +99,12 @@ impl Batcher {
         }
         Ok((outcomes, revision))
     }
+}
+
+impl BatchRunner for Batcher {
+    fn queue(&self) -> &CommitQueue {
+        &self.queue
+    }
 
     /// Runs `commits` in one transaction (again on a transient failure), feeds the local caches,
     /// and returns each commit's outcome.
@@ -112,11 +119,6 @@ impl Batcher {
             Err(e) => all_failed(commits.len(), &e),
         }
     }
-}
-
-/// A commit task that panicked or was cancelled by a shutting-down runtime.
-fn task_failed(e: &tokio::task::JoinError) -> StoreError {
-    StoreError::Backend(format!("postgres: the commit task failed: {e}"))
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or has met `retries_allowed` transient
@@ -194,14 +196,21 @@ impl PostgresStore {
         tx.commit().await.map_err(|e| backend(&e))?;
         let channel = format!("iam_revocations_{}", options.schema);
         let feed = Feed::new(listener_pool, channel.clone(), options.feed_heartbeat);
+        let commits = Arc::new(Batcher {
+            queue: CommitQueue::new(options.max_queued_commits),
+            pool: pool.clone(),
+            channel,
+            commit_retries: options.commit_retries,
+            feed: Arc::clone(&feed),
+        });
+        let writer = Writer::start(Arc::clone(&commits)).ok_or_else(|| {
+            PostgresStoreError::CannotConnect {
+                reason: "no tokio runtime to run the commit writer on".into(),
+            }
+        })?;
         Ok(PostgresStore {
-            commits: Arc::new(Batcher {
-                queue: CommitQueue::new(options.max_queued_commits),
-                pool: pool.clone(),
-                channel,
-                commit_retries: options.commit_retries,
-                feed: Arc::clone(&feed),
-            }),
+            commits,
+            writer,
             feed,
             pool,
             schema: options.schema,
@@ -402,18 +411,7 @@ impl Store for PostgresStore {
             return Ok(());
         }
         // Refused here, before anything starts, when the queue is full.
-        let ticket = self.commits.queue.enqueue(commit)?;
-        let commits = Arc::clone(&self.commits);
-        // On a task of its own: the batch runs to the end, and answers the other commits in
-        // it, even if this caller stops waiting.
-        tokio::spawn(async move {
-            commits
-                .queue
-                .drive(ticket, |batch| commits.run_batch(batch))
-                .await
-        })
-        .await
-        .map_err(|e| task_failed(&e))?
+        self.writer.commit(&self.commits.queue, commit).await
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {

@@ -13,7 +13,7 @@ use iam_core::store::{
     ThrottleState,
 };
 use iam_sql_common::batch::{
-    all_failed, apply_batch, CommitQueue, Ticket, DEFAULT_MAX_QUEUED_COMMITS,
+    all_failed, apply_batch, BatchRunner, CommitQueue, Writer, DEFAULT_MAX_QUEUED_COMMITS,
 };
 use iam_sql_common::{reads, AttemptError};
 use sqlx::sqlite::{
@@ -81,6 +81,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
     commits: Arc<GroupCommitQueue>,
+    /// Wakes the task that runs the queued commits; dropping it ends that task.
+    writer: Writer,
 }
 
 /// The queue through which every commit (and prune) of a [`SqliteStore`] reaches the file,
@@ -93,6 +95,7 @@ pub struct SqliteStore {
 /// revocation changes reach the caches in commit order.
 struct GroupCommitQueue {
     queue: CommitQueue,
+    pool: SqlitePool,
     subscribers: Mutex<Vec<Weak<RevocationCache>>>,
 }
 
@@ -222,13 +225,23 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(|e| open_error(&path, e))?;
+        let commits = Arc::new(GroupCommitQueue {
+            queue: CommitQueue::new(options.max_queued_commits),
+            pool: pool.clone(),
+            subscribers: Mutex::default(),
+        });
+        let Some(writer) = Writer::start(Arc::clone(&commits)) else {
+            pool.close().await;
+            return Err(SqliteStoreError::CannotOpen {
+                path,
+                reason: "no tokio runtime to run the commit writer on".into(),
+            });
+        };
         let store = SqliteStore {
             pool,
             path,
-            commits: Arc::new(GroupCommitQueue {
-                queue: CommitQueue::new(options.max_queued_commits),
-                subscribers: Mutex::default(),
-            }),
+            commits,
+            writer,
         };
         if let Err(e) = store.migrate().await {
             store.pool.close().await;
@@ -299,38 +312,6 @@ impl GroupCommitQueue {
         subs.iter().filter_map(Weak::upgrade).collect()
     }
 
-    /// Waits until the queued commit of `ticket` ran (taking turns to run batches) and returns
-    /// its outcome.
-    async fn commit(&self, pool: &SqlitePool, ticket: Ticket) -> StoreResult<()> {
-        self.queue
-            .drive(ticket, |commits| self.run_batch(pool, commits))
-            .await
-    }
-
-    /// Runs `commits` in one transaction and feeds the caches; returns each commit's outcome.
-    async fn run_batch(&self, pool: &SqlitePool, commits: Vec<Commit>) -> Vec<StoreResult<()>> {
-        match apply(pool, &commits).await {
-            Ok(outcomes) => {
-                // Published only now that the transaction is durable, in commit order.
-                let published: Vec<&RevocationChange> = commits
-                    .iter()
-                    .zip(&outcomes)
-                    .filter(|(_, outcome)| outcome.is_ok())
-                    .flat_map(|(c, _)| &c.revocations)
-                    .collect();
-                if !published.is_empty() {
-                    for cache in self.live_subscribers() {
-                        for change in &published {
-                            cache.apply(change);
-                        }
-                    }
-                }
-                outcomes
-            }
-            Err(e) => all_failed(commits.len(), &e),
-        }
-    }
-
     async fn prune(
         &self,
         pool: &SqlitePool,
@@ -387,6 +368,36 @@ impl GroupCommitQueue {
     }
 }
 
+impl BatchRunner for GroupCommitQueue {
+    fn queue(&self) -> &CommitQueue {
+        &self.queue
+    }
+
+    /// Runs `commits` in one transaction and feeds the caches; returns each commit's outcome.
+    async fn run_batch(&self, commits: Vec<Commit>) -> Vec<StoreResult<()>> {
+        match apply(&self.pool, &commits).await {
+            Ok(outcomes) => {
+                // Published only now that the transaction is durable, in commit order.
+                let published: Vec<&RevocationChange> = commits
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, outcome)| outcome.is_ok())
+                    .flat_map(|(c, _)| &c.revocations)
+                    .collect();
+                if !published.is_empty() {
+                    for cache in self.live_subscribers() {
+                        for change in &published {
+                            cache.apply(change);
+                        }
+                    }
+                }
+                outcomes
+            }
+            Err(e) => all_failed(commits.len(), &e),
+        }
+    }
+}
+
 /// A commit task that panicked or was cancelled by a shutting-down runtime.
 fn task_failed(e: &tokio::task::JoinError) -> StoreError {
     StoreError::Backend(format!("sqlite: the commit task failed: {e}"))
@@ -411,11 +422,7 @@ impl Store for SqliteStore {
             return Ok(()); // nothing to write, nothing to publish
         }
         // Refused here, before anything starts, when the queue is full.
-        let ticket = self.commits.queue.enqueue(commit)?;
-        let (commits, pool) = (Arc::clone(&self.commits), self.pool.clone());
-        tokio::spawn(async move { commits.commit(&pool, ticket).await })
-            .await
-            .map_err(|e| task_failed(&e))?
+        self.writer.commit(&self.commits.queue, commit).await
     }
 
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {

@@ -1,10 +1,10 @@
 //! Group commit: the queue through which a store's commits reach the database, and how one
 //! batch of them is applied inside one transaction.
 //!
-//! A commit queues itself ([`CommitQueue::enqueue`], refused with [`StoreError::Overloaded`]
-//! when [`CommitQueue`]'s bound is reached), then waits for the turn ([`CommitQueue::drive`]);
-//! whoever holds the turn takes up to [`MAX_BATCH`] queued commits and runs them as one
-//! transaction with [`apply_batch`]: each commit's writes, counter and revocation changes in
+//! A commit queues itself ([`Writer::commit`], refused with [`StoreError::Overloaded`] when
+//! [`CommitQueue`]'s bound is reached) and wakes the store's writer task, which takes the turn
+//! and runs up to [`MAX_BATCH`] queued commits at a time as one transaction with
+//! [`apply_batch`]: each commit's writes, counter and revocation changes in
 //! order (inside a savepoint when it changes something and shares the transaction), then the
 //! audit drafts of the commits that succeeded, chained from one read of the chain head and
 //! appended by the dialect in as few statements as it can. Every commit is answered only after
@@ -12,12 +12,12 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use iam_core::audit::AuditDraft;
 use iam_core::store::{Commit, StoreError, StoreResult, Write};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::dialect::{Conn, Dialect, SqlDatabase};
 use crate::error::AttemptError;
@@ -39,8 +39,17 @@ struct Queued {
     done: oneshot::Sender<StoreResult<()>>,
 }
 
-/// Where a queued commit's outcome arrives (see [`CommitQueue::drive`]).
+/// Where a queued commit's outcome arrives.
 pub struct Ticket(oneshot::Receiver<StoreResult<()>>);
+
+impl Ticket {
+    /// Waits for the commit's outcome.
+    pub async fn outcome(self) -> StoreResult<()> {
+        self.0.await.map_err(|_| {
+            StoreError::Backend("the commit was dropped unanswered (the writer stopped)".into())
+        })?
+    }
+}
 
 /// The bounded queue of commits waiting for a transaction, and the turn that serialises this
 /// process's transactions (see the module docs).
@@ -88,42 +97,76 @@ impl CommitQueue {
         self.turn.lock().await
     }
 
-    /// Takes turns, running the queued commits in batches with `run` (which returns one outcome
-    /// per commit, in order) and answering them, until `ticket`'s commit is answered; returns
-    /// its outcome.
-    pub async fn drive<F, Fut>(&self, mut ticket: Ticket, run: F) -> StoreResult<()>
-    where
-        F: Fn(Vec<Commit>) -> Fut,
-        Fut: Future<Output = Vec<StoreResult<()>>>,
-    {
+    /// Takes up to [`MAX_BATCH`] queued commits, oldest first.
+    fn take(&self) -> Vec<Queued> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = pending.len().min(MAX_BATCH);
+        pending.drain(..n).collect()
+    }
+}
+
+/// What a store's writer task needs: the queue, and how to run one batch.
+pub trait BatchRunner: Send + Sync + 'static {
+    /// The queue the writer empties.
+    fn queue(&self) -> &CommitQueue;
+
+    /// Runs `commits` in one transaction (publishing what must be published before the turn
+    /// ends) and returns one outcome per commit, in order.
+    fn run_batch(&self, commits: Vec<Commit>) -> impl Future<Output = Vec<StoreResult<()>>> + Send;
+}
+
+/// A store's handle on its writer task: [`Writer::commit`] queues a commit and wakes the
+/// writer. Dropping the handle lets the writer run what is still queued, then stop.
+pub struct Writer {
+    wake: mpsc::Sender<()>,
+}
+
+impl Writer {
+    /// Starts the writer task of `runner` on the current tokio runtime; `None` outside one.
+    ///
+    /// The writer takes the turn, runs everything queued in batches, answers each commit, and
+    /// sleeps until woken. One long-lived task does all the writing, so commits that arrive
+    /// while a batch is syncing to disk are all in the next batch, and a caller that stops
+    /// waiting never strands the commits batched with its own.
+    pub fn start<R: BatchRunner>(runner: Arc<R>) -> Option<Writer> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let (wake, woken) = mpsc::channel(1);
+        handle.spawn(write_loop(runner, woken));
+        Some(Writer { wake })
+    }
+
+    /// Queues `commit` on `queue` (refused with [`StoreError::Overloaded`] when it is full) and
+    /// waits until the writer has run it; returns its outcome.
+    pub async fn commit(&self, queue: &CommitQueue, commit: Commit) -> StoreResult<()> {
+        let ticket = queue.enqueue(commit)?;
+        // Full means a wake-up is already pending, which will find this commit.
+        let _ = self.wake.try_send(());
+        ticket.outcome().await
+    }
+}
+
+/// The writer task: runs the queue dry after every wake-up; ends once its [`Writer`] is gone
+/// and the queue is empty.
+async fn write_loop<R: BatchRunner>(runner: Arc<R>, mut woken: mpsc::Receiver<()>) {
+    loop {
+        let open = woken.recv().await.is_some();
         loop {
-            let _turn = self.turn.lock().await;
-            // A turn taken after this commit was answered runs nothing: leaving at once lets
-            // the next waiter with a commit still queued run everything queued meanwhile as
-            // one batch, instead of each caller in line running the few that just arrived.
-            match ticket.0.try_recv() {
-                Ok(outcome) => return outcome,
-                Err(oneshot::error::TryRecvError::Empty) => {}
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(StoreError::Backend(
-                        "the commit was dropped unanswered".into(),
-                    ))
-                }
+            let queue = runner.queue();
+            let _turn = queue.turn.lock().await;
+            let batch = queue.take();
+            if batch.is_empty() {
+                break;
             }
-            let batch: Vec<Queued> = {
-                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = pending.len().min(MAX_BATCH);
-                pending.drain(..n).collect()
-            };
-            // This commit is queued, in this batch or a later one (when it is not in this one,
-            // the batch is full: run it, then take another turn).
             let (commits, answers): (Vec<Commit>, Vec<_>) =
                 batch.into_iter().map(|q| (q.commit, q.done)).unzip();
-            let outcomes = run(commits).await;
+            let outcomes = runner.run_batch(commits).await;
             for (answer, outcome) in answers.into_iter().zip(outcomes) {
                 // The caller may have stopped waiting; the outcome stands either way.
                 let _ = answer.send(outcome);
             }
+        }
+        if !open {
+            return;
         }
     }
 }
