@@ -4,10 +4,11 @@
 # introspection (POST, a token obtained beforehand), with wrk at 1, 16 and 64 connections.
 # When PostgreSQL answers (pg_isready on PG_URL), iamd runs a second time on PostgreSQL, in a
 # database created for the run and dropped on exit, and its figures are printed beside
-# SQLite's. Then password login: iamd's POST /login (JSON body, an account made for the run)
+# SQLite's. Then password login: iamd's POST /login (JSON body, 16 accounts made for the run)
 # at 16 connections against a bare Argon2id verify at the same cost (the default
 # PasswordPolicy) with every core busy (iam-core's argon2_rate example).
-# Prints requests per second and their ratios, and the peak RSS (VmHWM) of every server.
+# Prints requests per second and their ratios, and the peak RSS (VmHWM) of every server over
+# the OAuth workloads, and of iamd after the login workload too.
 #
 #   examples/peer-bench/run.sh              # 10 s per run
 #   DURATION=5 examples/peer-bench/run.sh   # shorter runs
@@ -232,9 +233,13 @@ oauth_workloads() {
     expect_active "$key" "$at"
 }
 
+vmhwm() { awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
+
 servers=("${iamds[@]}" node-oidc-provider)
+declare -A oauth_rss
 for key in "${servers[@]}"; do
     oauth_workloads "$key"
+    oauth_rss[$key]=$(vmhwm "${pid[$key]}")
 done
 
 # Password login on the SQLite iamd: POST /login with a JSON body at 16 connections (each
@@ -256,14 +261,13 @@ argon2_out=$("$target_dir/release/examples/argon2_rate" "$DURATION")
 verify_rate=$(tail -n1 <<<"$argon2_out")
 argon2_what=$(head -n1 <<<"$argon2_out" | sed 's/: .* on / on /')
 
-vmhwm() { awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
 # $1 / $2 to two decimals, or n/a.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # A rate rounded, or n/a when it was not measured.
 rate() { if [[ -n "$1" ]]; then printf '%.0f' "$1"; else printf 'n/a'; fi; }
 
 printf '\niamd (release; SQLite, and PostgreSQL %s) vs node-oidc-provider %s (node %s,\n' \
-    "$([[ -n "$pg_db" ]] && psql -qXtA "$PG_URL" -c 'SHOW server_version' || echo 'not run')" \
+    "$([[ -n "$pg_db" ]] && psql -qXtA "$PG_URL" -c 'SHOW server_version' | cut -d' ' -f1 || echo 'not run')" \
     "$peer_version" "$(node --version)"
 printf 'in-memory), plain HTTP, wrk -t1 -cN -d%ss, %s CPU(s)\n\n' "$DURATION" "$(nproc)"
 printf '| workload | connections | iamd SQLite req/s | iamd PostgreSQL req/s | node-oidc-provider req/s | SQLite / node | PostgreSQL / node |\n'
@@ -282,10 +286,10 @@ printf '| connections | iamd POST /login per s | bare verifies per s | iamd / ba
 printf '| ---: | ---: | ---: | ---: |\n'
 printf '| 16 | %s | %s | %s |\n' "$(rate "${rps[login,iamd,16]}")" "$(rate "$verify_rate")" \
     "$(ratio "${rps[login,iamd,16]}" "$verify_rate")"
-printf '\nPeak RSS (VmHWM) over the run:'
+printf '\nPeak RSS (VmHWM) over the OAuth workloads:'
 sep=' '
 for key in "${servers[@]}"; do
-    printf '%s%s %s' "$sep" "$key" "$(vmhwm "${pid[$key]}")"
+    printf '%s%s %s' "$sep" "$key" "${oauth_rss[$key]}"
     sep=', '
 done
-printf '\n'
+printf '\niamd (SQLite) after the login workload as well: %s\n' "$(vmhwm "${pid[iamd]}")"
