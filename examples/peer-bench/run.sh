@@ -108,22 +108,24 @@ PEER_PORT=$PEER_PORT PEER_CLIENT_ID=${client_id[node-oidc-provider]} \
     node "$scratch/peer/provider.mjs" >"$scratch/peer.log" 2>&1 &
 pid[node-oidc-provider]=$!
 peer_url="http://127.0.0.1:$PEER_PORT"
-wait_for "$peer_url/.well-known/openid-configuration" "${pid[node-oidc-provider]}" "$scratch/peer.log"
+wait_for "$peer_url/.well-known/openid-configuration" "${pid[node-oidc-provider]}" \
+    "$scratch/peer.log"
 peer_meta=$(curl -fsS "$peer_url/.well-known/openid-configuration")
 token_url[node-oidc-provider]=$(jq -r .token_endpoint <<<"$peer_meta")
 introspect_url[node-oidc-provider]=$(jq -r .introspection_endpoint <<<"$peer_meta")
 
 # --- iamd ----------------------------------------------------------------------------------
 say "building iamd and the Argon2id rate example (release)"
-(cd "$root" && cargo build --release --quiet -p iamd && cargo build --release --quiet -p iam-core --example argon2_rate)
+(cd "$root" && cargo build --release --quiet -p iamd &&
+    cargo build --release --quiet -p iam-core --example argon2_rate)
 target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
 
 declare -A admin_token base_url
 
 # Starts iamd as server $1 (iamd, iamd-pg) on port $2 (the setting $3) with the extra
 # arguments $4...: plain HTTP, data in the scratch folder, and no rate limits (the load comes
-# from one address, which the default per-address limits would throttle at once). Logs in as the first admin and
-# registers the benchmark client; fills the arrays above under the key $1.
+# from one address, which the default per-address limits would throttle at once). Logs in as
+# the first admin and registers the benchmark client; fills the arrays above under the key $1.
 start_iamd() {
     local key=$1 port=$2 setting=$3 url registered meta
     shift 3
@@ -262,15 +264,21 @@ verify_rate=$(tail -n1 <<<"$argon2_out")
 argon2_what=$(head -n1 <<<"$argon2_out" | sed 's/: .* on / on /')
 
 # $1 / $2 to two decimals, or n/a.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
 # A rate rounded, or n/a when it was not measured.
 rate() { if [[ -n "$1" ]]; then printf '%.0f' "$1"; else printf 'n/a'; fi; }
 
+pg_version="not run"
+if [[ -n "$pg_db" ]]; then
+    pg_version=$(psql -qXtA "$PG_URL" -c 'SHOW server_version' | cut -d' ' -f1)
+fi
 printf '\niamd (release; SQLite, and PostgreSQL %s) vs node-oidc-provider %s (node %s,\n' \
-    "$([[ -n "$pg_db" ]] && psql -qXtA "$PG_URL" -c 'SHOW server_version' | cut -d' ' -f1 || echo 'not run')" \
-    "$peer_version" "$(node --version)"
+    "$pg_version" "$peer_version" "$(node --version)"
 printf 'in-memory), plain HTTP, wrk -t1 -cN -d%ss, %s CPU(s)\n\n' "$DURATION" "$(nproc)"
-printf '| workload | connections | iamd SQLite req/s | iamd PostgreSQL req/s | node-oidc-provider req/s | SQLite / node | PostgreSQL / node |\n'
+printf '| workload | connections | iamd SQLite req/s | iamd PostgreSQL req/s '
+printf '| node-oidc-provider req/s | SQLite / node | PostgreSQL / node |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 for w in client-credentials introspection; do
     for c in $CONNECTIONS; do

@@ -5,7 +5,7 @@
 //!
 //! `cargo run --release -p iam-core --example argon2_rate -- [SECONDS]` (default 10).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let stop = Arc::new(AtomicBool::new(false));
-    let verified = Arc::new(AtomicU64::new(0));
+    let verified = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
@@ -69,6 +69,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         policy.memory_kib, policy.iterations, policy.parallelism
     );
     // Last line, for scripts: verifies per second.
-    println!("{:.1}", n as f64 / elapsed);
+    println!("{:.1}", f64::from(n) / elapsed);
     Ok(())
 }
