@@ -4,16 +4,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use common::{first_admin_password, free_addr, iamd};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
 
 fn start(data: &Path, addr: SocketAddr) -> Child {
     start_with(data, addr, &[])
@@ -26,20 +24,6 @@ fn start_with(data: &Path, addr: SocketAddr, args: &[&str]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// The iamd command line, with the environment cleared of settings.
-fn iamd(data: &Path, addr: SocketAddr, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_iamd"));
-    command
-        .args(["--listen", &addr.to_string(), "--data-dir"])
-        .arg(data)
-        .args(args)
-        .env_remove("IAM_MASTER_KEY")
-        .env_remove("IAM_STORE")
-        .env_remove("IAM_CONFIG")
-        .env("RUST_LOG", "warn");
-    command
 }
 
 fn terminate(mut child: Child) -> String {
@@ -62,20 +46,6 @@ fn terminate(mut child: Child) -> String {
         out.read_to_string(&mut rest).unwrap();
     }
     rest
-}
-
-/// Reads the first admin's one-time password from iamd's standard output; the rest of the
-/// output stays readable (keep it open so iamd never writes to a closed pipe).
-fn first_admin_password(child: &mut Child) -> (String, impl Iterator) {
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(p) = line.trim().strip_prefix("password: ") {
-            return (p.to_owned(), lines);
-        }
-    }
-    panic!("no one-time admin password on stdout");
 }
 
 async fn connect(data: &Path, addr: SocketAddr) -> reqwest::Client {
