@@ -1,8 +1,9 @@
 //! Password hashing with Argon2id (PHC strings), through an [`Offload`] and behind a concurrency bound.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +120,8 @@ pub(crate) struct Passwords {
     offload: Bounded,
     /// A hash of a random password, verified against when the username is unknown.
     dummy: String,
+    /// Argon2 blocks a hashing thread keeps between verifications: the policy's memory cost.
+    kept_blocks: usize,
 }
 
 impl Passwords {
@@ -131,11 +134,13 @@ impl Passwords {
         let argon = policy.argon2()?;
         let offload = Bounded::new(offload, policy.max_concurrent_hashes);
         let random_password = SecretString::new(base64_of(&rng.bytes::<24>()));
+        let kept_blocks = argon.params().block_count();
         let mut me = Passwords {
             policy,
             argon,
             offload,
             dummy: String::new(),
+            kept_blocks,
         };
         me.dummy = me.hash(&random_password, rng).await?;
         Ok(me)
@@ -171,17 +176,11 @@ impl Passwords {
         let known = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy).to_owned();
         let needs_rehash = known && self.differs_from_policy(&phc);
-        let argon = self.argon.clone();
         let password = password.clone();
+        let keep = self.kept_blocks;
         let matched = self
             .offload
-            .run(move || {
-                PasswordHash::new(&phc).is_ok_and(|parsed| {
-                    argon
-                        .verify_password(password.expose().as_bytes(), &parsed)
-                        .is_ok()
-                })
-            })
+            .run(move || verify_phc(password.expose().as_bytes(), &phc, keep))
             .await?;
         Ok(Verification {
             matched: matched && known,
@@ -201,6 +200,70 @@ impl Passwords {
             || params.t_cost() != self.policy.iterations
             || params.p_cost() != self.policy.parallelism
     }
+}
+
+thread_local! {
+    /// Argon2 working memory kept by each hashing thread between verifications. Taking a fresh
+    /// 19 MiB block for every verification costs page faults and zeroing each time, and the
+    /// allocator tends to keep the freed blocks, so resident memory under a login flood grows to
+    /// many times what the concurrent hashes need; kept here, it is one block per thread.
+    static ARGON2_MEMORY: RefCell<Vec<argon2::Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` matches the PHC string `phc` (any Argon2 variant, version and cost it
+/// names), computed into this thread's kept memory when the cost needs at most `keep` blocks.
+///
+/// After the computation the first two blocks of every lane are zeroed: with a single pass
+/// they are a cheap function of the password and salt (every later block is memory-hard to
+/// reach), so nothing left behind is easier to attack than the stored hash itself.
+fn verify_phc(password: &[u8], phc: &str, keep: usize) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let needed = params.block_count();
+    let lanes = usize::try_from(params.p_cost()).unwrap_or(1);
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    let computed = ARGON2_MEMORY.with(|kept| {
+        let mut fresh;
+        let mut kept = kept.borrow_mut();
+        let blocks: &mut [argon2::Block] = if needed <= keep {
+            if kept.len() < needed {
+                kept.resize(needed, argon2::Block::default());
+            }
+            &mut kept[..needed]
+        } else {
+            fresh = vec![argon2::Block::default(); needed];
+            &mut fresh
+        };
+        let result = argon.hash_password_into_with_memory(password, salt, &mut out, &mut *blocks);
+        let lane_length = needed / lanes.max(1);
+        for lane in blocks.chunks_mut(lane_length.max(1)) {
+            for block in lane.iter_mut().take(2) {
+                zeroize::Zeroize::zeroize(block);
+            }
+        }
+        result.is_ok()
+    });
+    computed && bool::from(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()))
 }
 
 fn base64_of(bytes: &[u8]) -> String {
@@ -295,5 +358,42 @@ mod tests {
     fn default_cost_is_the_documented_one() {
         let p = PasswordPolicy::default();
         assert_eq!((p.memory_kib, p.iterations, p.parallelism), (19_456, 2, 1));
+    }
+
+    #[test]
+    fn kept_memory_verification_agrees_with_the_argon2_crate() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let salt = SaltString::encode_b64(&[9; 16]).expect("salt");
+        let small = Params::new(64, 1, 1, None).expect("params");
+        let wide = Params::new(256, 2, 2, None).expect("params");
+        let cases = [
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, small.clone()),
+            Argon2::new(Algorithm::Argon2i, Version::V0x13, small.clone()),
+            Argon2::new(Algorithm::Argon2d, Version::V0x10, small.clone()),
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, wide),
+        ];
+        for argon in cases {
+            let phc = argon
+                .hash_password(b"correct horse", &salt)
+                .expect("hash")
+                .to_string();
+            let parsed = PasswordHash::new(&phc).expect("parse");
+            for (password, expected) in [(&b"correct horse"[..], true), (b"correct horsf", false)] {
+                assert_eq!(argon.verify_password(password, &parsed).is_ok(), expected);
+                // Within the kept memory, and above it (fresh memory).
+                assert_eq!(verify_phc(password, &phc, 1 << 20), expected, "{phc}");
+                assert_eq!(verify_phc(password, &phc, 8), expected, "{phc}");
+            }
+            // The same thread's kept memory serves the next verification too.
+            assert!(verify_phc(b"correct horse", &phc, 1 << 20));
+        }
+        for bad in [
+            "",
+            "$argon2id$",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ",
+            "$scrypt$x$y",
+        ] {
+            assert!(!verify_phc(b"correct horse", bad, 1 << 20), "{bad}");
+        }
     }
 }
