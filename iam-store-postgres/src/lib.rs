@@ -36,9 +36,9 @@
 //! ## Durability and concurrency
 //!
 //! A commit is durable (committed, with PostgreSQL's own `synchronous_commit`) when it returns.
-//! The commits of one `PostgresStore` are group-committed: those that arrive while a batch is
-//! being written wait in a queue, and the next batch takes up to 512 of them into one READ
-//! COMMITTED transaction. Each commit's writes, counter and revocation changes apply in order,
+//! The commits of one `PostgresStore` are group-committed by one writer task: those that arrive
+//! while a batch is being written wait in a queue, and the writer's next batch takes up to 512
+//! of them into one READ COMMITTED transaction. Each commit's writes, counter and revocation changes apply in order,
 //! inside a savepoint when it changes something, so a conflicting, duplicate or throttled commit
 //! answers its own error, leaves the rest of the batch intact and writes no audit event; a
 //! commit of `Write::Check`s alone (the OAuth client-credentials grant's) changes nothing and

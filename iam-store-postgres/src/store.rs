@@ -50,8 +50,8 @@ pub struct PostgresStore {
 /// The group commit of one [`PostgresStore`]: its queue, and what a batch needs, shared with the
 /// tasks that run the batches.
 ///
-/// Whoever holds the queue's turn runs up to [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH)
-/// queued commits as one transaction (see [`iam_sql_common::batch`]): one chain-head lock, one
+/// The store's writer task takes the queue's turn and runs up to
+/// [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH) queued commits as one transaction (see [`iam_sql_common::batch`]): one chain-head lock, one
 /// audit insert, one revision bump and notice for the revocation changes of the commits that
 /// succeeded, one commit and sync. The turn orders this process's batches, so revisions reach
 /// the local caches in commit order; the head row locks order batches of other processes.

@@ -38,9 +38,10 @@
 //! With the default [`Durability::Full`] a commit is on disk when it returns, so a crash (even
 //! SIGKILL) loses no returned commit and leaves the audit chain whole.
 //!
-//! Commits are group-committed: those that arrive while another batch is being written wait in
-//! a queue, and the next batch takes up to 512 of them into one `BEGIN IMMEDIATE` transaction
-//! (one sync to disk). Each commit's writes, counter and revocation changes apply in order,
+//! Commits are group-committed by one writer task per store: those that arrive while a batch is
+//! being written wait in a queue, and the writer's next batch takes up to 512 of them into one
+//! `BEGIN IMMEDIATE` transaction (one sync to disk). The checks of consecutive commits that
+//! change nothing are made in one statement. Each commit's writes, counter and revocation changes apply in order,
 //! inside a savepoint when it changes something, so each still lands or fails on its own: a
 //! conflicting, duplicate or throttled commit answers its own error, leaves the rest of the
 //! batch intact and writes no audit event. A commit of `Write::Check`s alone (the OAuth
