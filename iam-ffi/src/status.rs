@@ -276,10 +276,9 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
         | C::OrganizationNameTaken
         | C::RoleNeedsNoApproval
         | C::InconsistentState => iam_status::InvalidState,
-        C::Contention => iam_status::Contention,
+        // An overloaded store changed nothing, and a retry shortly after may succeed.
+        C::Contention | C::Overloaded => iam_status::Contention,
         C::StoreUnavailable => iam_status::Store,
-        // Nothing was changed and a retry shortly after may succeed, as with contention.
-        C::Overloaded => iam_status::Contention,
         C::AuditChainBroken => iam_status::AuditChainBroken,
         C::CryptoFailure => iam_status::Crypto,
     }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::TestSchema;
 use iam_core::{
-    Caller, ClientAuth, Config, GrantType, Iam, MasterKey, NewAccount, NewClient, OAuthErrorCode,
-    PasswordPolicy, SecureRandom, TokenRequest,
+    Caller, ClientAuth, GrantType, Iam, NewAccount, NewClient, OAuthErrorCode, TokenRequest,
 };
 use iam_store_postgres::PostgresStore;
 
@@ -32,20 +31,7 @@ async fn two_instances(
     iam_core::Principal,
     ClientAuth,
 ) {
-    let key = MasterKey::generate(&SecureRandom::from_entropy());
-    let config = || {
-        let mut c = Config::new(key.clone());
-        c.passwords = PasswordPolicy::insecure_fast_for_tests();
-        c
-    };
-    let a = Iam::builder(schema.open().await, config())
-        .open()
-        .await
-        .expect("open A");
-    let b = Iam::builder(schema.open().await, config())
-        .open()
-        .await
-        .expect("open B");
+    let (a, b) = schema.two_instances().await;
     a.create_account(
         NewAccount::human("root", PW).with_roles(["admin"]),
         Caller::System,

@@ -10,9 +10,7 @@ use common::TestSchema;
 use iam_core::audit::{verify_chain, AuditDraft, AuditKind, AuditQuery};
 use iam_core::clock::Timestamp;
 use iam_core::store::{Commit, Store};
-use iam_core::{
-    Config, Denial, Error, Iam, LoginRequest, MasterKey, NewAccount, PasswordPolicy, SecureRandom,
-};
+use iam_core::{Denial, Error, LoginRequest, NewAccount};
 
 const RACERS: usize = 200;
 
@@ -60,20 +58,7 @@ async fn a_refresh_token_rotates_once_across_instances() {
         return;
     }
     let schema = TestSchema::new();
-    let key = MasterKey::generate(&SecureRandom::from_entropy());
-    let config = || {
-        let mut c = Config::new(key.clone());
-        c.passwords = PasswordPolicy::insecure_fast_for_tests();
-        c
-    };
-    let a = Iam::builder(schema.open().await, config())
-        .open()
-        .await
-        .expect("open A");
-    let b = Iam::builder(schema.open().await, config())
-        .open()
-        .await
-        .expect("open B");
+    let (a, b) = schema.two_instances().await;
     a.create_account(
         NewAccount::human("rotor", "correct horse battery"),
         Caller::System,

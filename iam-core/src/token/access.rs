@@ -214,7 +214,9 @@ impl AccessClaims {
             sub: sub.to_owned(),
             aud: Audience::One(config.audience.clone()),
             exp: exp.to_rfc3339(),
-            nbf: now.to_rfc3339(),
+            // Whole seconds, at or before `iat`: verifiers that compare in whole seconds
+            // (pyseto, for one) would otherwise refuse a token during its first second.
+            nbf: Timestamp::from_secs(now.as_secs()).to_rfc3339(),
             iat: now.to_rfc3339(),
             jti,
             sid: sid.to_owned(),
@@ -331,6 +333,27 @@ mod tests {
             org: Some(("org_1".into(), "owner".into())),
             ..fixtures::issued(p, Timestamp::from_secs(1), Timestamp::from_secs(2))
         }
+    }
+
+    #[test]
+    fn not_before_is_the_whole_second_of_issue() {
+        let config = crate::config::Config::new(crate::secret::MasterKey::from_bytes([1; 32]));
+        let now = Timestamp::from_millis(1_700_000_000_999);
+        let claims = AccessClaims::base(
+            &config,
+            "acc_1",
+            "ses_1",
+            "tok_1".into(),
+            AccountKind::Human,
+            CredentialKind::Session,
+            now,
+            now.plus(std::time::Duration::from_secs(60)),
+        );
+        assert_eq!(claims.nbf, "2023-11-14T22:13:20Z");
+        assert_eq!(claims.iat, "2023-11-14T22:13:20.999Z");
+        let times = claims.times().expect("times");
+        // Valid from the moment of issue on.
+        assert_eq!(claims.check(&times, "iam", None, now), Ok(()));
     }
 
     #[test]

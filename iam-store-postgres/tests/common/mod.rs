@@ -88,6 +88,29 @@ impl TestSchema {
             .await
             .expect("open a store in a fresh schema")
     }
+
+    /// Two iam instances on this schema (as two processes would run), sharing one master key,
+    /// with fast password hashing.
+    pub async fn two_instances(
+        &self,
+    ) -> (iam_core::Iam<PostgresStore>, iam_core::Iam<PostgresStore>) {
+        use iam_core::{Config, Iam, MasterKey, PasswordPolicy, SecureRandom};
+        let key = MasterKey::generate(&SecureRandom::from_entropy());
+        let config = || {
+            let mut c = Config::new(key.clone());
+            c.passwords = PasswordPolicy::insecure_fast_for_tests();
+            c
+        };
+        let a = Iam::builder(self.open().await, config())
+            .open()
+            .await
+            .expect("open A");
+        let b = Iam::builder(self.open().await, config())
+            .open()
+            .await
+            .expect("open B");
+        (a, b)
+    }
 }
 
 impl Drop for TestSchema {
