@@ -61,12 +61,20 @@ impl KnownClients {
         );
     }
 
-    /// Forgets the client `id` (read and found missing).
+    /// Forgets the client `id` (read and found missing). Unknown ids, the common case for
+    /// guessed ones, take only the read lock.
     pub(crate) fn forget(&self, id: &str) {
-        self.clients
-            .write()
+        let known = self
+            .clients
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+            .contains_key(id);
+        if known {
+            self.clients
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(id);
+        }
     }
 }
 
