@@ -38,7 +38,9 @@
 //! With the default [`Durability::Full`] a commit is on disk when it returns, so a crash (even
 //! SIGKILL) loses no returned commit and leaves the audit chain whole.
 //!
-//! Commits are group-committed by one writer task per store: those that arrive while a batch is
+//! Commits are group-committed by one writer task per store (spawned on the tokio runtime that
+//! opens the store, which must outlive the store's use; after it is shut down, commits fail
+//! at once with `StoreError::Backend`): those that arrive while a batch is
 //! being written wait in a queue, and the writer's next batch takes up to 512 of them into one
 //! `BEGIN IMMEDIATE` transaction (one sync to disk). The checks of consecutive commits that
 //! change nothing are made in one statement. Each commit's writes, counter and revocation changes apply in order,

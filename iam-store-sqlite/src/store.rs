@@ -713,6 +713,39 @@ mod tests {
         assert_eq!(verify_chain(&events), Ok(3));
     }
 
+    /// A store used after the runtime that opened it (and ran its writer) was shut down
+    /// refuses commits at once with an error instead of waiting for ever.
+    #[test]
+    fn a_store_whose_runtime_is_gone_refuses_commits_at_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let opener = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let store = opener
+            .block_on(SqliteStore::open(dir.path().join("iam.db")))
+            .expect("open");
+        drop(opener);
+        let other = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let commit = Commit {
+            audit: vec![iam_core::audit::AuditDraft::new(
+                iam_core::audit::AuditKind::LoginFailed,
+                Timestamp::from_secs(1),
+            )],
+            ..Commit::default()
+        };
+        let outcome = other.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), store.commit(commit)).await
+        });
+        assert!(
+            matches!(outcome, Ok(Err(StoreError::Backend(ref m))) if m.contains("writer has stopped")),
+            "{outcome:?}"
+        );
+    }
+
     /// With the queue full, a commit is refused at once with `Overloaded` and nothing of it
     /// lands; the queued one still does.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

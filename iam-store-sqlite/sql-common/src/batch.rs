@@ -122,7 +122,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task of `runner` on the current tokio runtime; `None` outside one.
+    /// Starts the writer task of `runner` on the current tokio runtime; `None` outside one. The
+    /// store's commits then run on that runtime, which must outlive the store's use.
     ///
     /// The writer takes the turn, runs everything queued in batches, answers each commit, and
     /// sleeps until woken. One long-lived task does all the writing, so commits that arrive
@@ -137,12 +138,27 @@ impl Writer {
 
     /// Queues `commit` on `queue` (refused with [`StoreError::Overloaded`] when it is full) and
     /// waits until the writer has run it; returns its outcome.
+    ///
+    /// Fails at once, without queueing, when the writer task is gone (the runtime that opened
+    /// the store was shut down), rather than wait for a writer that will never come.
     pub async fn commit(&self, queue: &CommitQueue, commit: Commit) -> StoreResult<()> {
+        if self.wake.is_closed() {
+            return Err(writer_gone());
+        }
         let ticket = queue.enqueue(commit)?;
-        // Full means a wake-up is already pending, which will find this commit.
-        let _ = self.wake.try_send(());
-        ticket.outcome().await
+        match self.wake.try_send(()) {
+            // Full means a wake-up is already pending, which will find this commit.
+            Ok(()) | Err(mpsc::error::TrySendError::Full(())) => ticket.outcome().await,
+            Err(mpsc::error::TrySendError::Closed(())) => Err(writer_gone()),
+        }
     }
+}
+
+/// The error of a commit made after the store's writer task ended.
+fn writer_gone() -> StoreError {
+    StoreError::Backend(
+        "the store's commit writer has stopped (the runtime that opened the store is gone)".into(),
+    )
 }
 
 /// The writer task: runs the queue dry after every wake-up; ends once its [`Writer`] is gone
