@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
@@ -156,12 +156,11 @@ impl Passwords {
             .map_err(|_| Error::Crypto("salt encoding failed"))?;
         let argon = self.argon.clone();
         let password = password.clone();
+        let keep = self.kept_blocks;
         self.offload
             .run(move || {
-                argon
-                    .hash_password(password.expose().as_bytes(), &salt)
-                    .map(|h| h.to_string())
-                    .map_err(|_| Error::Crypto("password hashing failed"))
+                hash_phc(&argon, password.expose().as_bytes(), &salt, keep)
+                    .ok_or(Error::Crypto("password hashing failed"))
             })
             .await?
     }
@@ -211,11 +210,8 @@ thread_local! {
 }
 
 /// Whether `password` matches the PHC string `phc` (any Argon2 variant, version and cost it
-/// names), computed into this thread's kept memory when the cost needs at most `keep` blocks.
-///
-/// After the computation the first two blocks of every lane are zeroed: with a single pass
-/// they are a cheap function of the password and salt (every later block is memory-hard to
-/// reach), so nothing left behind is easier to attack than the stored hash itself.
+/// names), computed with [`compute`] (in this thread's kept memory when the cost needs at most
+/// `keep` blocks).
 fn verify_phc(password: &[u8], phc: &str, keep: usize) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
@@ -238,11 +234,49 @@ fn verify_phc(password: &[u8], phc: &str, keep: usize) -> bool {
     let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
         return false;
     };
-    let needed = params.block_count();
-    let lanes = usize::try_from(params.p_cost()).unwrap_or(1);
     let argon = Argon2::new(algorithm, version, params);
     let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
-    let computed = ARGON2_MEMORY.with(|kept| {
+    compute(&argon, password, salt, &mut out, keep)
+        && bool::from(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()))
+}
+
+/// A PHC string for `password` with `salt` under `argon` (Argon2id, v0x13: the policy's),
+/// computed like [`verify_phc`] in this thread's kept memory.
+fn hash_phc(argon: &Argon2<'_>, password: &[u8], salt: &SaltString, keep: usize) -> Option<String> {
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).ok()?;
+    let params = argon.params();
+    let mut out = zeroize::Zeroizing::new(vec![
+        0u8;
+        params
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+    ]);
+    if !compute(argon, password, raw_salt, &mut out, keep) {
+        return None;
+    }
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(params).ok()?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out).ok()?),
+    };
+    Some(hash.to_string())
+}
+
+/// Runs `argon` over `password` and `salt` into `out`, in this thread's kept memory when its
+/// cost needs at most `keep` blocks (else in memory of its own); `false` when Argon2 refuses
+/// the inputs.
+///
+/// Afterwards the first two blocks of every lane are zeroed: with a single pass they are a
+/// cheap function of the password and salt (every later block is memory-hard to reach), so
+/// nothing left behind is easier to attack than the stored hash itself.
+fn compute(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8], keep: usize) -> bool {
+    let params = argon.params();
+    let needed = params.block_count();
+    let lanes = usize::try_from(params.p_cost()).unwrap_or(1);
+    ARGON2_MEMORY.with(|kept| {
         let mut fresh;
         let mut kept = kept.borrow_mut();
         let blocks: &mut [argon2::Block] = if needed <= keep {
@@ -254,7 +288,7 @@ fn verify_phc(password: &[u8], phc: &str, keep: usize) -> bool {
             fresh = vec![argon2::Block::default(); needed];
             &mut fresh
         };
-        let result = argon.hash_password_into_with_memory(password, salt, &mut out, &mut *blocks);
+        let result = argon.hash_password_into_with_memory(password, salt, out, &mut *blocks);
         let lane_length = needed / lanes.max(1);
         for lane in blocks.chunks_mut(lane_length.max(1)) {
             for block in lane.iter_mut().take(2) {
@@ -262,8 +296,7 @@ fn verify_phc(password: &[u8], phc: &str, keep: usize) -> bool {
             }
         }
         result.is_ok()
-    });
-    computed && bool::from(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()))
+    })
 }
 
 fn base64_of(bytes: &[u8]) -> String {
@@ -361,8 +394,8 @@ mod tests {
     }
 
     #[test]
-    fn kept_memory_verification_agrees_with_the_argon2_crate() {
-        use argon2::password_hash::PasswordVerifier as _;
+    fn kept_memory_hashing_and_verification_agree_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let salt = SaltString::encode_b64(&[9; 16]).expect("salt");
         let small = Params::new(64, 1, 1, None).expect("params");
         let wide = Params::new(256, 2, 2, None).expect("params");
