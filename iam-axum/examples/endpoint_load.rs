@@ -99,7 +99,11 @@ fn main() {
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
-        let config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+        config.issuer.clone_from(&base);
         let iam = Iam::builder(store, config).open().await.unwrap();
         let password = "load test password";
         iam.create_account(
@@ -130,9 +134,6 @@ fn main() {
             ))
         );
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}");
         let app = IamRouter::new(iam.clone())
             .rate_limit(RateLimit::off())
             .build()

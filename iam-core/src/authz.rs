@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::AccountKind;
 use crate::clock::Timestamp;
 use crate::error::Denial;
+use crate::oidc::OPENID_SCOPE;
 use crate::token::Principal;
 
 /// The role that may administer accounts, clients, keys, the vault and the audit log.
@@ -242,6 +243,8 @@ pub enum Action<'a> {
     },
     /// Mint an organization-scoped token (a session or service token of a member).
     OrgToken,
+    /// Read the user's claims from userinfo (a user-delegated OAuth token with `openid`).
+    ReadUserInfo,
 }
 
 /// Decides whether `p` may perform `action` at `now`. `recent` is the window within which the
@@ -341,6 +344,14 @@ pub fn authorize(
             CredentialKind::Session | CredentialKind::ServiceToken => Ok(()),
             _ => Err(Denial::WrongTokenKind),
         },
+        Action::ReadUserInfo => {
+            kind(p, CredentialKind::OAuthUser)?;
+            if p.scopes.iter().any(|s| s == OPENID_SCOPE) {
+                Ok(())
+            } else {
+                Err(Denial::MissingScope(OPENID_SCOPE.to_owned()))
+            }
+        }
     }
 }
 

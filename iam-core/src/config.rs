@@ -13,8 +13,13 @@ use crate::throttle::ThrottlePolicy;
 /// How an [`crate::Iam`] behaves.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The `iss` claim of every token (default `"iam"`); verification requires it.
+    /// The `iss` claim of every token and ID token (default `"iam"`); verification requires
+    /// it. With the OAuth/OpenID endpoints served, it must be their public URL (the issuer of
+    /// the metadata): `iam_axum::OAuthRouter` refuses any other.
     pub issuer: String,
+    /// Earlier issuers whose unexpired tokens still verify, for a change of [`Config::issuer`]
+    /// (default none). New tokens always carry `issuer`.
+    pub previous_issuers: Vec<String>,
     /// The `aud` claim of access tokens (default `"iam"`); verification requires it.
     pub audience: String,
     /// The key all server secrets derive from (token hashing, sealing). Keep it out of the store.
@@ -163,6 +168,7 @@ impl Config {
     pub fn new(master_key: MasterKey) -> Self {
         Config {
             issuer: "iam".into(),
+            previous_issuers: Vec::new(),
             audience: "iam".into(),
             master_key,
             access_token_ttl: Duration::from_secs(15 * 60),

@@ -74,8 +74,10 @@ pub mod error;
 #[cfg(test)]
 mod fixtures;
 mod iam;
+pub mod jose;
 pub mod oauth;
 pub mod offload;
+pub mod oidc;
 mod org;
 pub mod password;
 mod plan;

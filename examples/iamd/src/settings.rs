@@ -68,7 +68,10 @@ struct FileSettings {
     master_key_file: Option<PathBuf>,
     prefix: Option<String>,
     public_url: Option<String>,
+    /// Only as a check: it must equal the public URL, which is the issuer.
     issuer: Option<String>,
+    /// Issuers of earlier configurations whose unexpired tokens still verify.
+    previous_issuers: Option<Vec<String>>,
     audience: Option<String>,
     // The core's settings: each is bounded and applied by one line of `core_config`.
     access_token_ttl_secs: Option<u64>,
@@ -206,7 +209,17 @@ impl Settings {
             None => FileSettings::default(),
         };
         let configured_public_url = args.public_url.clone().or(file.public_url.clone());
-        let core = core_config(&file, configured_public_url.as_ref())?;
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+        let http = args.http || file.http.unwrap_or(false);
+        let prefix = mount_prefix(file.prefix.as_deref().unwrap_or_default())?;
+        let public_url = configured_public_url.unwrap_or_else(|| {
+            let scheme = if http { "http" } else { "https" };
+            format!("{scheme}://{listen}{prefix}")
+        });
+        let core = core_config(&file, &public_url)?;
         warn_if_weak(&core);
         let data_dir = args
             .data_dir
@@ -228,16 +241,6 @@ impl Settings {
         if cert.is_some() != key.is_some() {
             bail!("give both cert and key, or neither");
         }
-        let listen = args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
-        let http = args.http || file.http.unwrap_or(false);
-        let prefix = mount_prefix(&file.prefix.unwrap_or_default())?;
-        let public_url = configured_public_url.unwrap_or_else(|| {
-            let scheme = if http { "http" } else { "https" };
-            format!("{scheme}://{listen}{prefix}")
-        });
         Ok(Settings {
             listen,
             http,
@@ -295,12 +298,24 @@ const YEAR: u64 = 365 * DAY;
 /// The core configuration the file describes: every key bounded (a refusal names the key),
 /// then [`Config::validate`]. The master key is a placeholder that [`Settings::config`]
 /// replaces; it is never used. To add a key: a field in [`FileSettings`] and one line here.
-fn core_config(file: &FileSettings, public_url: Option<&String>) -> Result<Config> {
+fn core_config(file: &FileSettings, public_url: &str) -> Result<Config> {
     let mut c = Config::new(MasterKey::from_bytes([0; 32]));
-    // Tokens name the server by the URL its OAuth metadata gives as issuer when that URL is
-    // configured; the default URL follows the listen address, which must not void tokens
-    // when only the port changes.
-    set_text(&mut c.issuer, "issuer", file.issuer.as_ref().or(public_url))?;
+    // One issuer everywhere: tokens, ID tokens and the metadata name the public URL.
+    public_url.trim_end_matches('/').clone_into(&mut c.issuer);
+    if let Some(issuer) = &file.issuer {
+        if issuer.trim_end_matches('/') != c.issuer {
+            bail!(
+                "issuer: must equal the public URL {} (the issuer of tokens, ID tokens and the \
+OpenID metadata); set public_url instead, and list the old issuer in previous_issuers",
+                c.issuer
+            );
+        }
+    }
+    // Tokens of the earlier default issuer ("iam") keep verifying until they expire.
+    c.previous_issuers = file
+        .previous_issuers
+        .clone()
+        .unwrap_or_else(|| vec!["iam".to_owned()]);
     set_text(&mut c.audience, "audience", file.audience.as_ref())?;
     set_text(&mut c.totp_issuer, "totp_issuer", file.totp_issuer.as_ref())?;
     if c.totp_issuer.contains(':') {
@@ -515,7 +530,7 @@ mod tests {
     /// The core configuration a file's text describes, as `Settings::load` builds it.
     fn core_of(text: &str) -> Result<Config> {
         let file: FileSettings = toml::from_str(text)?;
-        core_config(&file, None)
+        core_config(&file, "https://id.example.com")
     }
 
     /// The error a file's text is refused with, with its causes.
@@ -545,10 +560,8 @@ mod tests {
         assert_eq!(c.throttle, d.throttle);
         assert_eq!(c.oauth, d.oauth);
         assert_eq!(c.default_elevation, d.default_elevation);
-        assert_eq!(
-            (&c.issuer, &c.audience, &c.totp_issuer),
-            (&d.issuer, &d.audience, &d.totp_issuer)
-        );
+        assert_eq!((&c.audience, &c.totp_issuer), (&d.audience, &d.totp_issuer));
+        assert_eq!(c.issuer, "https://id.example.com");
         assert_eq!(
             [
                 c.access_token_ttl,
@@ -698,13 +711,27 @@ mod tests {
     }
 
     #[test]
-    fn the_public_url_is_the_issuer_unless_issuer_is_set() {
+    fn the_public_url_is_the_issuer() {
         let file = FileSettings::default();
-        let url = "https://id.example.com/iam".to_owned();
-        assert_eq!(core_config(&file, Some(&url)).expect("ok").issuer, url);
-        assert_eq!(core_config(&file, None).expect("ok").issuer, "iam");
-        let file: FileSettings = toml::from_str(r#"issuer = "tokens""#).expect("parses");
-        assert_eq!(core_config(&file, Some(&url)).expect("ok").issuer, "tokens");
+        let url = "https://id.example.com/iam";
+        let c = core_config(&file, url).expect("ok");
+        assert_eq!(c.issuer, url);
+        assert_eq!(
+            c.previous_issuers,
+            ["iam"],
+            "tokens of the old default still verify"
+        );
+        let same: FileSettings =
+            toml::from_str(r#"issuer = "https://id.example.com/iam/""#).expect("parses");
+        assert_eq!(core_config(&same, url).expect("ok").issuer, url);
+        let other: FileSettings = toml::from_str(r#"issuer = "tokens""#).expect("parses");
+        assert!(format!("{:#}", core_config(&other, url).expect_err("refused")).contains("issuer"));
+        let listed: FileSettings =
+            toml::from_str(r#"previous_issuers = ["https://old.example"]"#).expect("parses");
+        assert_eq!(
+            core_config(&listed, url).expect("ok").previous_issuers,
+            ["https://old.example"]
+        );
     }
 
     #[test]

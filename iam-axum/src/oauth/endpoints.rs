@@ -19,7 +19,8 @@ use iam_core::{
 use super::form::{basic_auth, form_body, no_repeats, parse_params, single, BasicAuth, Params};
 use super::{
     json_error, oauth_error, rate_limited, ClientAddr, OAuthCtx, OAuthState, WebFingerPublication,
-    AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH,
+    AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH,
+    REVOKE_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 use crate::dto::{JrdLink, JrdOut, JwkSet};
 use crate::rate_limit::Settled;
@@ -194,7 +195,8 @@ pub(crate) async fn introspect<S: Store, C: Clock>(
     }
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0): one document.
 pub(crate) async fn metadata<S: Store, C: Clock>(
     st: OAuthCtx<S, C>,
 ) -> Json<AuthorizationServerMetadata> {
@@ -205,6 +207,8 @@ pub(crate) async fn metadata<S: Store, C: Clock>(
     m.revocation_endpoint = st.url(REVOKE_PATH);
     m.introspection_endpoint = st.url(INTROSPECT_PATH);
     m.device_authorization_endpoint = st.url(DEVICE_AUTHORIZATION_PATH);
+    m.userinfo_endpoint = Some(st.url(USERINFO_PATH));
+    m.end_session_endpoint = Some(st.url(END_SESSION_PATH));
     Json(m)
 }
 

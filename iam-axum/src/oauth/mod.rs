@@ -13,6 +13,8 @@
 //! # async fn main() -> Result<(), iam_core::Error> {
 //! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
 //! config.passwords = PasswordPolicy::insecure_fast_for_tests();
+//! // One issuer everywhere: tokens, ID tokens and the metadata name the public URL.
+//! config.issuer = "https://id.example.com".into();
 //! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
 //! let app: axum::Router = iam_axum::OAuthRouter::new(iam, "https://id.example.com")?.build();
 //! # let _ = app;
@@ -38,6 +40,7 @@
 mod endpoints;
 mod form;
 mod html;
+mod oidc;
 mod pages;
 mod session;
 
@@ -84,6 +87,12 @@ pub const DEVICE_PATH: &str = "/oauth2/device";
 pub const DEVICE_DECISION_PATH: &str = "/oauth2/device/decision";
 /// Path of the authorization server metadata (RFC 8414).
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Path of the userinfo endpoint (OpenID Connect Core §5.3).
+pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+/// Path of the RP-initiated logout endpoint (OpenID Connect RP-Initiated Logout 1.0).
+pub const END_SESSION_PATH: &str = "/oauth2/end_session";
+/// Path of the OpenID Provider metadata (OpenID Connect Discovery 1.0 §4).
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 /// Path of WebFinger (RFC 7033).
 pub const WEBFINGER_PATH: &str = "/.well-known/webfinger";
 
@@ -223,6 +232,12 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
         let (https, _, _) = split_issuer(issuer).ok_or(Error::Invalid(InvalidInput::Config(
             "the OAuth issuer must be an absolute http(s) URL without query or fragment",
         )))?;
+        if iam.config().issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(Error::Invalid(InvalidInput::Config(
+                "the OAuth issuer URL must be Config::issuer: access tokens, ID tokens and the \
+metadata name one issuer",
+            )));
+        }
         Ok(OAuthRouter {
             iam,
             issuer: issuer.trim_end_matches('/').to_owned(),
@@ -350,6 +365,15 @@ impl<S: Store, C: Clock> OAuthRouter<S, C> {
             .route(REVOKE_PATH, post(endpoints::revoke::<S, C>))
             .route(INTROSPECT_PATH, post(endpoints::introspect::<S, C>))
             .route(METADATA_PATH, get(endpoints::metadata::<S, C>))
+            .route(OPENID_CONFIGURATION_PATH, get(endpoints::metadata::<S, C>))
+            .route(
+                USERINFO_PATH,
+                get(oidc::userinfo::<S, C>).post(oidc::userinfo::<S, C>),
+            )
+            .route(
+                END_SESSION_PATH,
+                get(oidc::end_session::<S, C>).post(oidc::end_session::<S, C>),
+            )
             .route(JWKS_PATH, get(endpoints::jwks::<S, C>));
         router
             .with_state(state)

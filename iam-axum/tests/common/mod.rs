@@ -95,6 +95,13 @@ async fn launch(
             max_duration: Duration::from_secs(600),
         },
     );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("https://localhost:{}", addr.port());
+    if oauth {
+        config.issuer.clone_from(&base);
+    }
     adjust(&mut config);
     let iam = Iam::builder(store, config).open().await.unwrap();
     iam.create_account(
@@ -117,10 +124,6 @@ async fn launch(
         .json_fallback(true)
         .rate_limit(rate_limit)
         .trusted_proxies(trusted_proxies);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("https://localhost:{}", addr.port());
     let mut app = configure(router).build().merge(embedding_app);
     if oauth {
         let endpoints = OAuthRouter::new(iam.clone(), &base)

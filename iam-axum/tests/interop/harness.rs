@@ -97,9 +97,18 @@ pub fn http() -> Client {
 pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let base = if opts.tls {
+        format!("https://localhost:{}", addr.port())
+    } else {
+        format!("http://127.0.0.1:{}", addr.port())
+    };
     let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
     config.oauth.device_poll_interval = opts.poll_interval;
+    config.issuer.clone_from(&base);
     let iam = Iam::builder(store, config)
         .clock(clock)
         .open()
@@ -126,14 +135,6 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
         .await
         .unwrap();
 
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let base = if opts.tls {
-        format!("https://localhost:{}", addr.port())
-    } else {
-        format!("http://127.0.0.1:{}", addr.port())
-    };
     let app = OAuthRouter::new(iam.clone(), &base)
         .unwrap()
         .secure_cookies(opts.secure_cookies)

@@ -555,3 +555,31 @@ fn kinds_have_stable_names() {
         ]
     );
 }
+
+#[test]
+fn userinfo_needs_a_user_delegated_token_with_openid() {
+    let with_openid = |c: Column| {
+        let mut p = principal(c, "acc_me", &["reports"], true, 0);
+        p.scopes.push(OPENID_SCOPE.to_owned());
+        p
+    };
+    //                                                  Ses Svc Api Api+ OAu OAu+ CC CC+ Org
+    run(
+        "userinfo with openid",
+        Action::ReadUserInfo,
+        with_openid,
+        "- - - - Y Y - - -",
+    );
+    let without = |c: Column| principal(c, "acc_me", &["reports"], true, 0);
+    run(
+        "userinfo without openid",
+        Action::ReadUserInfo,
+        without,
+        "- - - - - - - - -",
+    );
+    let p = without(COLUMNS[4]);
+    assert_eq!(
+        authorize(&p, Action::ReadUserInfo, Timestamp::from_secs(NOW), WINDOW),
+        Err(Denial::MissingScope(OPENID_SCOPE.to_owned()))
+    );
+}

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 use super::scope::{is_resource_indicator, is_scope_token};
 use crate::clock::Timestamp;
 use crate::error::InvalidInput;
+use crate::oidc::OidcClientSettings;
 use crate::secret::SecretString;
 
 /// The prefix of every client secret (so secret scanners can find leaked ones).
@@ -92,6 +93,8 @@ pub struct NewClient {
     /// Whether the client is first-party: registered by an admin and allowed to ask for
     /// [`crate::MANAGEMENT_SCOPE`]. Consent pages say so plainly.
     pub first_party: bool,
+    /// Its OpenID Connect settings.
+    pub oidc: OidcClientSettings,
 }
 
 impl NewClient {
@@ -116,6 +119,7 @@ impl NewClient {
             require_pkce: true,
             acts_for_owner: false,
             first_party: false,
+            oidc: OidcClientSettings::default(),
         }
     }
 
@@ -200,6 +204,9 @@ pub struct OAuthClient {
     pub created_at: Timestamp,
     /// When the secret was last rotated.
     pub secret_rotated_at: Option<Timestamp>,
+    /// Its OpenID Connect settings.
+    #[serde(flatten, default)]
+    pub oidc: OidcClientSettings,
 }
 
 impl OAuthClient {
@@ -422,6 +429,9 @@ pub fn validate_new_client(new: &NewClient) -> Result<(), InvalidInput> {
     if !new.resources.iter().all(|r| is_resource_indicator(r)) {
         return bad("resources must be absolute URIs without fragment");
     }
+    new.oidc
+        .check(new.kind)
+        .map_err(InvalidInput::OAuthClient)?;
     if new.kind == ClientKind::Public {
         if new.grant_types.contains(&GrantType::ClientCredentials) {
             return bad("a public client cannot use the client credentials grant");

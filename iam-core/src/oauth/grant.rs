@@ -27,6 +27,9 @@ pub(crate) struct StoredCode {
     pub expires_at: Timestamp,
     /// The family the code was exchanged for; a second exchange revokes it.
     pub used_for: Option<String>,
+    /// The authorization request's `nonce`, for the ID token.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 /// An account's consent to a client, with the scopes it covers (record id: `account/client`).

@@ -1,10 +1,15 @@
-//! Authorization server metadata (RFC 8414), served at `/.well-known/oauth-authorization-server`.
+//! Authorization server metadata (RFC 8414), served at `/.well-known/oauth-authorization-server`,
+//! which is also the OpenID Provider metadata (OpenID Connect Discovery 1.0 §3), served at
+//! `/.well-known/openid-configuration`.
 
 use serde::{Deserialize, Serialize};
 
 use super::client::GrantType;
+use crate::jose::JwsAlg;
+use crate::oidc::{supported_claims, ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR, OPENID_SCOPE};
 
 /// The metadata document. Optional fields are omitted when `None` or empty.
+#[allow(clippy::struct_excessive_bools)] // each flag is a field of RFC 8414 or OpenID Discovery
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationServerMetadata {
     /// `issuer`: the base URL, https with no query or fragment.
@@ -46,6 +51,28 @@ pub struct AuthorizationServerMetadata {
     /// `service_documentation`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_documentation: Option<String>,
+    /// `userinfo_endpoint` (OpenID Connect Core §5.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout 1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// `subject_types_supported`: `public` (the account id).
+    pub subject_types_supported: Vec<String>,
+    /// `id_token_signing_alg_values_supported`: RS256, ES256, EdDSA (never `none`).
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `claims_supported`.
+    pub claims_supported: Vec<String>,
+    /// `claims_parameter_supported`.
+    pub claims_parameter_supported: bool,
+    /// `request_parameter_supported`: false (request objects are not accepted).
+    pub request_parameter_supported: bool,
+    /// `request_uri_parameter_supported`: false (its default is true, so it is said).
+    pub request_uri_parameter_supported: bool,
+    /// `prompt_values_supported`.
+    pub prompt_values_supported: Vec<String>,
+    /// `acr_values_supported`.
+    pub acr_values_supported: Vec<String>,
 }
 
 impl AuthorizationServerMetadata {
@@ -63,9 +90,9 @@ impl AuthorizationServerMetadata {
             authorization_endpoint: at("/oauth/authorize"),
             token_endpoint: at("/oauth/token"),
             jwks_uri: Some(at("/.well-known/jwks.json")),
-            scopes_supported: vec![],
+            scopes_supported: strings(&[OPENID_SCOPE, "profile", "email"]),
             response_types_supported: strings(&["code"]),
-            response_modes_supported: strings(&["query"]),
+            response_modes_supported: strings(&["query", "form_post"]),
             grant_types_supported: GrantType::ALL
                 .iter()
                 .map(|g| g.as_str().to_owned())
@@ -79,6 +106,34 @@ impl AuthorizationServerMetadata {
             device_authorization_endpoint: at("/oauth/device_authorization"),
             authorization_response_iss_parameter_supported: true,
             service_documentation: None,
+            userinfo_endpoint: Some(at("/oauth/userinfo")),
+            end_session_endpoint: Some(at("/oauth/end_session")),
+            subject_types_supported: strings(&["public"]),
+            id_token_signing_alg_values_supported: JwsAlg::ALL
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            claims_supported: supported_claims()
+                .into_iter()
+                .chain([
+                    "iss",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "nonce",
+                    "acr",
+                    "amr",
+                    "azp",
+                    "at_hash",
+                ])
+                .map(str::to_owned)
+                .collect(),
+            claims_parameter_supported: true,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+            prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
+            acr_values_supported: strings(&[ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR]),
         }
     }
 }
@@ -104,7 +159,29 @@ mod tests {
                 "urn:ietf:params:oauth:grant-type:device_code"
             ))));
         assert_eq!(v["authorization_response_iss_parameter_supported"], true);
-        assert!(v.get("scopes_supported").is_none());
+        assert_eq!(
+            v["scopes_supported"],
+            serde_json::json!(["openid", "profile", "email"])
+        );
         assert!(v.get("service_documentation").is_none());
+        // OpenID Connect Discovery §3: the REQUIRED provider metadata.
+        for required in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "response_types_supported",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+        ] {
+            assert!(v.get(required).is_some(), "{required}");
+        }
+        let algs = v["id_token_signing_alg_values_supported"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(algs.contains(&serde_json::json!("RS256")));
+        assert!(!algs.contains(&serde_json::json!("none")));
+        assert_eq!(v["request_uri_parameter_supported"], false);
     }
 }

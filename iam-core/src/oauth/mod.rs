@@ -66,7 +66,7 @@ pub use metadata::AuthorizationServerMetadata;
 pub use request::{AuthorizeRequest, ClientAuth, TokenRequest, TokenTypeHint};
 pub use response::{
     Actor, AuthorizationRedirect, AuthorizationResult, AuthorizeOutcome, ConsentPrompt,
-    DeviceAuthorizationResponse, DevicePrompt, Introspection, TokenResponse,
+    DeviceAuthorizationResponse, DevicePrompt, Introspection, ResponseMode, TokenResponse,
 };
 
 /// The `token_type` of every access token iam issues.

@@ -57,8 +57,8 @@ impl ClientAuth {
     }
 }
 
-/// An authorization request (RFC 6749 §4.1.1 with RFC 7636, RFC 8707 and OpenID Connect's
-/// `prompt` and `max_age`).
+/// An authorization request (RFC 6749 §4.1.1 with RFC 7636, RFC 8707 and OpenID Connect
+/// Core §3.1.2.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuthorizeRequest {
     /// `response_type`; only `code` is supported.
@@ -81,6 +81,18 @@ pub struct AuthorizeRequest {
     pub max_age: Option<u64>,
     /// `resource` indicators (RFC 8707), possibly several.
     pub resource: Vec<String>,
+    /// `nonce` (OpenID Connect), echoed in the ID token.
+    pub nonce: Option<String>,
+    /// `response_mode`: `query` (the default) or `form_post`.
+    pub response_mode: Option<String>,
+    /// `id_token_hint`: an ID token iam issued earlier, naming the expected user.
+    pub id_token_hint: Option<String>,
+    /// `login_hint`: a username to prefill on the login page.
+    pub login_hint: Option<String>,
+    /// `ui_locales`: accepted; the pages speak one language.
+    pub ui_locales: Option<String>,
+    /// `claims` (OpenID Connect Core §5.5): a JSON object asking for individual claims.
+    pub claims: Option<String>,
     /// Names of parameters that appeared more than once (RFC 6749 §3.1 forbids it): a
     /// repeated `client_id` or `redirect_uri` is shown to the user, any other answers
     /// `invalid_request` by redirect.
@@ -114,6 +126,12 @@ impl AuthorizeRequest {
                 "code_challenge" => req.code_challenge = v,
                 "code_challenge_method" => req.code_challenge_method = v,
                 "prompt" => req.prompt = v,
+                "nonce" => req.nonce = v,
+                "response_mode" => req.response_mode = v,
+                "id_token_hint" => req.id_token_hint = v,
+                "login_hint" => req.login_hint = v,
+                "ui_locales" => req.ui_locales = v,
+                "claims" => req.claims = v,
                 "max_age" => match value.parse() {
                     Ok(n) => req.max_age = Some(n),
                     Err(_) => req.repeated.push(name.clone()),

@@ -22,6 +22,8 @@ pub struct TokenResponse {
     pub refresh_token: Option<SecretString>,
     /// `scope` granted, space-delimited (omitted when empty).
     pub scope: Option<String>,
+    /// `id_token` (OpenID Connect), when the grant has the `openid` scope.
+    pub id_token: Option<String>,
 }
 
 impl Serialize for TokenResponse {
@@ -35,6 +37,9 @@ impl Serialize for TokenResponse {
         }
         if let Some(scope) = &self.scope {
             m.serialize_entry("scope", scope)?;
+        }
+        if let Some(id_token) = &self.id_token {
+            m.serialize_entry("id_token", id_token)?;
         }
         m.end()
     }
@@ -61,6 +66,36 @@ pub enum AuthorizationResult {
     Error(OAuthError),
 }
 
+/// How an authorization response reaches the client (OAuth 2.0 Multiple Response Type
+/// Encoding Practices §2.1; OAuth 2.0 Form Post Response Mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// `query`: a redirect with the parameters in the query (the default for `code`).
+    #[default]
+    Query,
+    /// `form_post`: an HTML form the browser posts to the redirect URI.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// Parses `response_mode` (absent: `query`); `None` for a mode iam does not offer.
+    pub fn parse(value: Option<&str>) -> Option<Self> {
+        match value {
+            None | Some("query") => Some(ResponseMode::Query),
+            Some("form_post") => Some(ResponseMode::FormPost),
+            Some(_) => None,
+        }
+    }
+
+    /// The `response_mode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+}
+
 /// A redirect to the client (RFC 6749 §4.1.2 and §4.1.2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationRedirect {
@@ -70,6 +105,8 @@ pub struct AuthorizationRedirect {
     pub result: AuthorizationResult,
     /// The request's `state`, returned unchanged.
     pub state: Option<String>,
+    /// Whether it goes as a redirect (`query`) or a posted form (`form_post`).
+    pub response_mode: ResponseMode,
 }
 
 impl AuthorizationRedirect {
@@ -265,6 +302,7 @@ mod tests {
             redirect_uri: "https://app.example/cb?x=1".into(),
             result: AuthorizationResult::Error(OAuthError::code(OAuthErrorCode::LoginRequired)),
             state: Some("a b&c=d".into()),
+            response_mode: ResponseMode::Query,
         };
         assert_eq!(
             r.location(),
@@ -274,6 +312,7 @@ mod tests {
             redirect_uri: "https://app.example/cb".into(),
             result: AuthorizationResult::Code(SecretString::from("abc")),
             state: None,
+            response_mode: ResponseMode::Query,
         };
         assert_eq!(c.location(), "https://app.example/cb?code=abc");
         assert_eq!(
@@ -296,6 +335,7 @@ mod tests {
             token_type: "Bearer",
             expires_in: 900,
             refresh_token: None,
+            id_token: None,
             scope: Some("read".into()),
         };
         assert_eq!(

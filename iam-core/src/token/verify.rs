@@ -79,7 +79,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
             serde_json::from_slice(&message).map_err(|_| Denial::TokenMalformed)?;
         let times = claims.times()?;
         let cfg = &self.inner.config;
-        claims.check(&times, &cfg.issuer, audience, now)?;
+        let issuer = if cfg.previous_issuers.contains(&claims.iss) {
+            &claims.iss
+        } else {
+            &cfg.issuer
+        };
+        claims.check(&times, issuer, audience, now)?;
         Ok(claims.into_principal(&times))
     }
 

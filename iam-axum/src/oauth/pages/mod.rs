@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use iam_core::oauth::AuthorizationRedirect;
+use iam_core::oauth::{AuthorizationRedirect, ResponseMode};
 use iam_core::{Clock, OAuthError, OAuthErrorCode, Store};
 
 use super::form::{encode_params, form_body, no_repeats, Params};
@@ -46,7 +46,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// An authorization error that must be shown, never redirected (RFC 6749 §4.1.2.1).
-fn shown_error(e: OAuthError, html: bool) -> Response {
+pub(crate) fn shown_error(e: OAuthError, html: bool) -> Response {
     let status = if e.code == OAuthErrorCode::ServerError {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
@@ -80,6 +80,9 @@ fn redirect_to(location: &str) -> Response {
 /// Sends the browser to the client, naming this server in `iss` (RFC 9207): a 302 after a
 /// GET; after a form post, a page that continues by meta refresh (see [`continue_page`]).
 fn client_redirect(issuer: &str, r: &AuthorizationRedirect, after_post: bool) -> Response {
+    if r.response_mode == ResponseMode::FormPost {
+        return crate::oauth::oidc::form_post_page(issuer, r);
+    }
     let location = r.location_for_issuer(issuer);
     if after_post {
         continue_page(&location)

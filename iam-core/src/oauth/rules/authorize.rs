@@ -18,8 +18,9 @@ use crate::oauth::grant::{OAuthConsent, StoredCode};
 use crate::oauth::scope::{decide_resources, decide_scope, format_scope};
 use crate::oauth::{
     pkce, AuthorizationRedirect, AuthorizationResult, AuthorizeOutcome, AuthorizeRequest,
-    ClientKind, ConsentPrompt, GrantType, OAuthError, OAuthErrorCode,
+    ClientKind, ConsentPrompt, GrantType, OAuthError, OAuthErrorCode, ResponseMode,
 };
+use crate::oidc::claims::{parse_claims_request, OPENID_SCOPE};
 use crate::plan::Plan;
 use crate::session::Session;
 use crate::store::{Commit, Record, RecordKind, Write};
@@ -27,6 +28,8 @@ use crate::token::Principal;
 
 /// Longest `state` echoed back.
 const MAX_STATE_LEN: usize = 2048;
+/// Longest `nonce` carried into an ID token.
+const MAX_NONCE_LEN: usize = 512;
 
 /// An authorization request that passed every check.
 #[derive(Debug)]
@@ -51,6 +54,13 @@ pub(crate) struct Checked {
     pub max_age: Option<u64>,
     /// `state`, echoed back.
     pub state: Option<String>,
+    /// How the answer goes back (`response_mode`).
+    pub response_mode: ResponseMode,
+    /// `nonce`, for the ID token (OpenID Connect requests).
+    pub nonce: Option<String>,
+    /// The account an `id_token_hint` names (checked by the caller): only its session may
+    /// be used, any other user must log in as it.
+    pub hint_subject: Option<String>,
 }
 
 /// Checks an authorization request against its client (`client`, as read by the request's
@@ -83,12 +93,19 @@ pub(crate) fn check_request(
     let (redirect_uri, redirect_uri_given) =
         match_redirect_uri(&client.info, req.redirect_uri.as_deref())?;
     let state = req.state.clone();
+    let mode = ResponseMode::parse(req.response_mode.as_deref());
     let fail = |e: OAuthError| {
         Ok(Err(AuthorizationRedirect {
             redirect_uri: redirect_uri.clone(),
             result: AuthorizationResult::Error(e),
             state: state.clone(),
+            response_mode: mode.unwrap_or_default(),
         }))
+    };
+    let Some(response_mode) = mode else {
+        return fail(OAuthError::invalid_request(
+            "response_mode must be query or form_post",
+        ));
     };
     if !req.repeated.is_empty() {
         return fail(OAuthError::invalid_request(
@@ -98,6 +115,9 @@ pub(crate) fn check_request(
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return fail(OAuthError::invalid_request("state is too long"));
     }
+    if req.nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_LEN) {
+        return fail(OAuthError::invalid_request("nonce is too long"));
+    }
     match req.response_type.as_deref() {
         Some("code") => {}
         None => return fail(OAuthError::invalid_request("response_type is required")),
@@ -106,7 +126,7 @@ pub(crate) fn check_request(
     if !client.info.allows(GrantType::AuthorizationCode) {
         return fail(OAuthError::code(OAuthErrorCode::UnauthorizedClient));
     }
-    let scopes = match decide_scope(
+    let mut scopes = match decide_scope(
         req.scope.as_deref(),
         &client.info.scopes,
         &client.info.scopes,
@@ -114,6 +134,20 @@ pub(crate) fn check_request(
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if let Some(text) = &req.claims {
+        match parse_claims_request(text) {
+            // Claims asked for one by one are released by their scopes, which the consent
+            // then covers; a scope the client may not hold is not added (§5.5: not an error).
+            Ok(asked) if scopes.contains(OPENID_SCOPE) => scopes.extend(
+                asked
+                    .implied_scopes()
+                    .filter(|s| client.info.scopes.contains(*s))
+                    .map(str::to_owned),
+            ),
+            Ok(_) => {}
+            Err(e) => return fail(e),
+        }
+    }
     let resources = match decide_resources(&req.resource, &client.info.resources) {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -139,6 +173,7 @@ pub(crate) fn check_request(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let max_age = req.max_age.or(client.info.oidc.default_max_age);
     Ok(Ok(Checked {
         client_record,
         client,
@@ -148,20 +183,29 @@ pub(crate) fn check_request(
         resources,
         challenge,
         prompt,
-        max_age: req.max_age,
+        max_age,
         state,
+        response_mode,
+        nonce: req.nonce.clone(),
+        hint_subject: None,
     }))
 }
 
 /// The redirect that tells the client the user declined (`access_denied`).
 pub(crate) fn denied_redirect(checked: Checked) -> AuthorizationRedirect {
+    rejected(
+        checked,
+        OAuthError::new(OAuthErrorCode::AccessDenied, "the user denied the request"),
+    )
+}
+
+/// The redirect that answers a checked request with `error`.
+pub(crate) fn rejected(checked: Checked, error: OAuthError) -> AuthorizationRedirect {
     AuthorizationRedirect {
         redirect_uri: checked.redirect_uri,
-        result: AuthorizationResult::Error(OAuthError::new(
-            OAuthErrorCode::AccessDenied,
-            "the user denied the request",
-        )),
+        result: AuthorizationResult::Error(error),
         state: checked.state,
+        response_mode: checked.response_mode,
     }
 }
 
@@ -183,13 +227,22 @@ struct LiveUser {
     session: Session,
 }
 
-/// The user, when their token names a session of their own that is live at `now`.
+/// The user, when their token names a session of their own that is live at `now` (and
+/// they are the account an `id_token_hint` of `checked` names).
 fn live_user(
+    checked: &Checked,
     user: Option<&Principal>,
     session: Option<(Record, Session)>,
     now: Timestamp,
 ) -> Option<LiveUser> {
     let p = user?;
+    if checked
+        .hint_subject
+        .as_ref()
+        .is_some_and(|s| *s != p.account_id)
+    {
+        return None;
+    }
     let (session_record, session) = session?;
     (session.id == p.session_id && session.account_id == p.account_id && session.is_live(now)).then(
         || LiveUser {
@@ -213,7 +266,7 @@ pub(crate) fn decide_authorize(
     code_ttl: Duration,
     now: Timestamp,
 ) -> Result<Plan<AuthorizeOutcome>> {
-    let live = live_user(state.user, state.session, now);
+    let live = live_user(checked, state.user, state.session, now);
     let consent = state.consent.filter(|(_, c)| {
         live.as_ref()
             .is_some_and(|l| c.account_id == l.account_id && c.client_id == checked.client.info.id)
@@ -230,6 +283,7 @@ pub(crate) fn decide_authorize(
             redirect_uri: checked.redirect_uri.clone(),
             result: AuthorizationResult::Error(e),
             state: checked.state.clone(),
+            response_mode: checked.response_mode,
         })),
         (Ok(Interaction::Login), _) | (Ok(_), None) => Plan::new(AuthorizeOutcome::LoginRequired),
         (Ok(Interaction::Consent), Some(_)) => {
@@ -265,7 +319,7 @@ pub(crate) fn decide_consent_and_authorize(
     code_ttl: Duration,
     now: Timestamp,
 ) -> Result<Plan<AuthorizeOutcome>> {
-    let Some(live) = live_user(state.user, state.session, now) else {
+    let Some(live) = live_user(checked, state.user, state.session, now) else {
         return Ok(Plan::new(AuthorizeOutcome::LoginRequired));
     };
     let max_age = checked.max_age.map(Duration::from_secs);
@@ -311,6 +365,7 @@ fn issue_code(
         issued_at: now,
         expires_at,
         used_for: None,
+        nonce: checked.nonce.clone(),
     };
     let record = Record {
         kind: RecordKind::AuthCode,
@@ -331,6 +386,7 @@ fn issue_code(
         redirect_uri: checked.redirect_uri.clone(),
         result: AuthorizationResult::Code(code.secret),
         state: checked.state.clone(),
+        response_mode: checked.response_mode,
     });
     Ok(Plan { commit, output }
         .write(Write::Insert(record))

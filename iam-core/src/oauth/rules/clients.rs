@@ -105,6 +105,7 @@ pub(crate) fn decide_register_client(
         disabled: false,
         created_at: now,
         secret_rotated_at: None,
+        oidc: new.oidc,
     };
     let (secret_hash, client_secret) = match secret {
         Some(s) => (Some(s.hash), Some(s.secret)),

@@ -78,6 +78,7 @@ pub fn client(id: &str) -> StoredClient {
             disabled: false,
             created_at: Timestamp::from_secs(0),
             secret_rotated_at: None,
+            oidc: crate::oidc::OidcClientSettings::default(),
         },
         secret_hash: Some("hash-current".into()),
         previous_secret: None,

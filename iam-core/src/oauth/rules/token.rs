@@ -23,7 +23,9 @@ use crate::oauth::client::StoredClient;
 use crate::oauth::device::{decide_poll, DeviceStatus, Poll, StoredDevice};
 use crate::oauth::grant::{StoredCode, StoredFamily, StoredOAuthRefresh};
 use crate::oauth::scope::{decide_resources, decide_scope, format_scope};
-use crate::oauth::{pkce, Actor, ClientKind, GrantType, OAuthError, OAuthErrorCode};
+use crate::oauth::{pkce, Actor, ClientKind, GrantType, OAuthClient, OAuthError, OAuthErrorCode};
+use crate::oidc::claims::OPENID_SCOPE;
+use crate::oidc::id_token::{self, IdTokenDraft, IdTokenFacts};
 use crate::plan::Plan;
 use crate::secret::SecretString;
 use crate::session::Session;
@@ -41,6 +43,33 @@ pub(crate) struct Issue {
     pub refresh_token: Option<SecretString>,
     /// The scopes granted.
     pub scopes: BTreeSet<String>,
+    /// The ID token to sign beside it (OpenID Connect grants).
+    pub id_token: Option<IdTokenDraft>,
+}
+
+/// The ID token of a user grant carrying `scopes`, when they include `openid`.
+fn oidc_draft(
+    config: &Config,
+    client: &OAuthClient,
+    account: &StoredAccount,
+    scopes: &BTreeSet<String>,
+    (auth_time, amr): (Timestamp, &[String]),
+    nonce: Option<&str>,
+    now: Timestamp,
+) -> Option<IdTokenDraft> {
+    scopes.contains(OPENID_SCOPE).then(|| {
+        let facts = IdTokenFacts {
+            issuer: &config.issuer,
+            client_id: &client.id,
+            alg: client.oidc.id_token_signed_response_alg,
+            auth_time,
+            amr,
+            nonce,
+            scopes,
+            ttl: config.oauth.access_token_ttl,
+        };
+        id_token::draft(account, &facts, now)
+    })
 }
 
 /// Ids and the secret drawn in the load step for the tokens a user grant issues.
@@ -171,6 +200,8 @@ struct Opening<'a> {
     auth_time: Timestamp,
     amr: &'a [String],
     grant: GrantType,
+    /// The authorization request's `nonce`, for the ID token.
+    nonce: Option<&'a str>,
 }
 
 /// Adds to `commit` a new family for `o` and its first refresh token (when the client may
@@ -226,11 +257,21 @@ fn open_family(
             .detail("grant_type", o.grant.as_str())
             .detail("scope", format_scope(&scopes)),
     );
+    let id_token = oidc_draft(
+        config,
+        &client.info,
+        account,
+        &scopes,
+        (o.auth_time, o.amr),
+        o.nonce,
+        now,
+    );
     let issue = Issue {
         claims,
         exp,
         refresh_token,
         scopes,
+        id_token,
     };
     Ok((issue, family))
 }
@@ -331,6 +372,7 @@ pub(crate) fn decide_code_exchange(
         auth_time: code.auth_time,
         amr: &code.amr,
         grant: GrantType::AuthorizationCode,
+        nonce: code.nonce.as_deref(),
     };
     let mut commit = Commit::default();
     let (issue, family) = open_family(&opening, fresh, config, now, &mut commit)?;
@@ -450,11 +492,21 @@ pub(crate) fn decide_refresh(
         .detail("grant_type", GrantType::RefreshToken.as_str())
         .detail("scope", format_scope(&scopes));
     let next = refresh_record(&family, &fresh.refresh, now)?;
+    let id_token = oidc_draft(
+        config,
+        &client.1.info,
+        &account,
+        &scopes,
+        (family.auth_time, &family.amr),
+        None,
+        now,
+    );
     let plan = Plan::new(Ok(Issue {
         claims,
         exp,
         refresh_token: Some(fresh.refresh.secret),
         scopes,
+        id_token,
     }));
     Ok(plan
         .write(Write::Update {
@@ -572,6 +624,7 @@ pub(crate) fn decide_client_credentials(
             exp,
             refresh_token: None,
             scopes,
+            id_token: None,
         })
     })
 }
@@ -636,6 +689,7 @@ pub(crate) fn decide_device_poll(
         auth_time: approval.auth_time,
         amr: &approval.amr,
         grant: GrantType::DeviceCode,
+        nonce: None,
     };
     let mut commit = Commit::default();
     let (issue, family) = open_family(&opening, fresh, config, now, &mut commit)?;
@@ -737,6 +791,7 @@ mod tests {
             issued_at: Timestamp::from_secs(950),
             expires_at: Timestamp::from_secs(1_010),
             used_for: None,
+            nonce: None,
         }
     }
 
@@ -974,6 +1029,49 @@ mod tests {
             "the account does not hold `write`"
         );
         assert!(!op_ids(&plan).contains(&w("insert", "hash-rt", 0)));
+    }
+
+    #[test]
+    fn an_openid_code_yields_an_id_token_with_the_request_nonce() {
+        let cfg = config();
+        let c = client_read("cli_1");
+        let verifier = SecretString::new(VERIFIER);
+        let exchange = |code: StoredCode| {
+            let state = CodeState {
+                code: Some(code_read(code)),
+                replayed: None,
+                grantor: grantor(),
+            };
+            let req = CodeExchange {
+                verifier: Some(&verifier),
+                ..CodeExchange::default()
+            };
+            decide_code_exchange(&c, state, req, fresh(), &cfg, NOW)
+                .expect("plan")
+                .output
+                .expect("issued")
+        };
+        assert!(exchange(code()).id_token.is_none(), "no openid scope, no ID token");
+        let mut oidc = code();
+        oidc.scopes.insert("openid".into());
+        oidc.nonce = Some("n-0S6_WzA2Mj".into());
+        let draft = exchange(oidc).id_token.expect("an ID token");
+        assert_eq!(draft.alg, crate::jose::JwsAlg::Rs256);
+        let claim = |n: &str| draft.claims.get(n).cloned().unwrap_or_default();
+        assert_eq!(claim("iss"), cfg.issuer.as_str());
+        assert_eq!(claim("sub"), "acc_a");
+        assert_eq!(claim("aud"), "cli_1");
+        assert_eq!(claim("azp"), "cli_1");
+        assert_eq!(claim("nonce"), "n-0S6_WzA2Mj");
+        assert_eq!(claim("auth_time"), 900);
+        assert_eq!(claim("iat"), NOW.as_secs());
+        assert_eq!(claim("amr"), serde_json::json!(["pwd"]));
+        assert_eq!(claim("acr"), crate::oidc::ACR_SINGLE_FACTOR);
+        assert!(claim("exp").as_i64() > claim("iat").as_i64());
+        assert!(
+            draft.claims.get("email").is_none() && draft.claims.get("preferred_username").is_none(),
+            "profile and email claims only with their scopes"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::iam::Iam;
 use crate::oauth::grant::{consent_id, OAuthConsent};
 use crate::oauth::rules::authorize::{
-    check_request, decide_authorize, decide_consent_and_authorize, denied_redirect, Checked,
-    UserState,
+    check_request, decide_authorize, decide_consent_and_authorize, denied_redirect, rejected,
+    Checked, UserState,
 };
 use crate::oauth::rules::consent::decide_revoke_consent;
 use crate::oauth::{AuthorizationRedirect, AuthorizeOutcome, AuthorizeRequest, OAuthError};
@@ -157,7 +157,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Some(id) => self.load_client(id).await?,
             None => None,
         };
-        Ok(check_request(req, client))
+        let mut checked = match check_request(req, client) {
+            Ok(Ok(c)) => c,
+            other => return Ok(other),
+        };
+        if let Some(hint) = &req.id_token_hint {
+            match self.id_token_hint_subject(hint) {
+                Ok(sub) => checked.hint_subject = Some(sub),
+                Err(e) => return Ok(Ok(Err(rejected(checked, e)))),
+            }
+        }
+        Ok(Ok(Ok(checked)))
     }
 
     /// What the decision needs about `user`: their token if it may approve delegations at

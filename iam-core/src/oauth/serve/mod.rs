@@ -22,6 +22,7 @@ use crate::oauth::rules::token::Issue;
 use crate::oauth::rules::{Answer, NewSecret};
 use crate::oauth::scope::format_scope;
 use crate::oauth::{ClientAuth, OAuthClient, OAuthError, TokenResponse, BEARER};
+use crate::oidc::id_token::at_hash;
 use crate::secret::SecretString;
 use crate::store::{ListQuery, Record, RecordKind, Store};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
@@ -126,15 +127,28 @@ impl<S: Store, C: Clock> Iam<S, C> {
         NewSecret { secret, hash }
     }
 
-    /// Signs what a token decision issued and builds the token response.
-    pub(crate) fn respond(&self, issue: Issue, now: Timestamp) -> Result<TokenResponse> {
+    /// Signs what a token decision issued (the access token, and the ID token with the
+    /// access token's `at_hash`) and builds the token response.
+    pub(crate) async fn respond(&self, issue: Issue, now: Timestamp) -> Result<TokenResponse> {
         let access = self.sign_claims(&issue.claims)?;
+        let id_token = match issue.id_token {
+            Some(mut draft) => {
+                let hash = at_hash(draft.alg, &access);
+                draft.claims.insert("at_hash".to_owned(), hash.into());
+                Some(
+                    self.sign_jwt(draft.alg, "JWT", &draft.claims.into())
+                        .await?,
+                )
+            }
+            None => None,
+        };
         Ok(TokenResponse {
             access_token: SecretString::new(access),
             token_type: BEARER,
             expires_in: now.until(issue.exp).as_secs(),
             refresh_token: issue.refresh_token,
             scope: (!issue.scopes.is_empty()).then(|| format_scope(&issue.scopes)),
+            id_token,
         })
     }
 

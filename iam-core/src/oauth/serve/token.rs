@@ -124,7 +124,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         // Sign before committing, so a grant is never spent without its tokens.
         let Plan { commit, output } = plan;
         let output = match output {
-            Ok(issue) => Ok(self.respond(issue, now)?),
+            Ok(issue) => Ok(self.respond(issue, now).await?),
             Err(e) => Err(e),
         };
         (Plan { commit, output }).apply(&self.inner.store).await
