@@ -187,16 +187,12 @@ impl Running {
         self.stdin.flush().unwrap();
         let out = self.line().await;
         let status = self.child.wait().unwrap();
-        match out.get("error") {
-            Some(e) => {
-                assert!(!status.success(), "an error with exit status 0: {out}");
-                Err(e.as_str().unwrap_or_default().to_owned())
-            }
-            None => {
-                assert!(status.success(), "{status}: {out}");
-                Ok(out)
-            }
+        if let Some(e) = out.get("error") {
+            assert!(!status.success(), "an error with exit status 0: {out}");
+            return Err(e.as_str().unwrap_or_default().to_owned());
         }
+        assert!(status.success(), "{status}: {out}");
+        Ok(out)
     }
 }
 
