@@ -445,9 +445,6 @@ async fn openidconnect_login(nonce_in_request: Option<&str>) -> Result<(), Strin
         CoreProviderMetadata::discover_async(IssuerUrl::new(env.s.base.clone()).unwrap(), &http)
             .await
             .unwrap();
-    // The crate's verifier accepts only RS256 unless told otherwise; it is told the algorithms
-    // the provider announces (what openid-client and Authlib use by default).
-    let algs = meta.id_token_signing_alg_values_supported().clone();
     let client = CoreClient::from_provider_metadata(
         meta,
         ClientId::new(env.client_id.clone()),
@@ -481,7 +478,9 @@ async fn openidconnect_login(nonce_in_request: Option<&str>) -> Result<(), Strin
         .await
         .unwrap();
     let id_token = tokens.id_token().expect("an ID token");
-    let id_verifier = client.id_token_verifier().set_allowed_algs(algs);
+    // The verifier's defaults: a client made from discovery accepts the algorithms the
+    // provider announces in id_token_signing_alg_values_supported (RS256 only otherwise).
+    let id_verifier = client.id_token_verifier();
     let claims = id_token
         .claims(&id_verifier, &nonce)
         .map_err(|e| e.to_string())?;
