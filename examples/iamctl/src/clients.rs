@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
+use iam_axum::dto::JwsAlg;
 use iam_axum::dto::{
     ClientDisabledOut, ClientKind, ClientList, ClientSecretOut, NewClientBody, OAuthClient,
     RegisteredClientOut,
@@ -49,6 +50,12 @@ pub enum ClientsCmd {
         /// The client acts for the registering account (client credentials as its owner).
         #[arg(long)]
         acts_for_owner: bool,
+        /// How its ID tokens are signed: RS256 (default), ES256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
+        /// Where RP-initiated logout may return the browser (repeatable).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
     },
     /// Show one client.
     Show {
@@ -94,7 +101,16 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             resources,
             require_pkce,
             acts_for_owner,
+            id_token_alg,
+            post_logout_redirect_uris,
         } => {
+            let id_token_signed_response_alg = match id_token_alg.as_deref() {
+                None => None,
+                Some(a) => Some(
+                    JwsAlg::parse(a)
+                        .ok_or_else(|| anyhow::anyhow!("--id-token-alg: RS256, ES256 or EdDSA"))?,
+                ),
+            };
             let body = NewClientBody {
                 name: name.clone(),
                 kind: match kind {
@@ -108,6 +124,9 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 require_pkce: *require_pkce,
                 acts_for_owner: *acts_for_owner,
                 first_party: false,
+                id_token_signed_response_alg,
+                post_logout_redirect_uris: post_logout_redirect_uris.clone(),
+                default_max_age: None,
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
             output::print(json_out, &v, |v| {

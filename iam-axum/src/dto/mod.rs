@@ -18,6 +18,7 @@ pub use answers::*;
 pub use requests::*;
 
 /// Types of iam-core that appear in bodies as they are.
+pub use iam_core::jose::JwsAlg;
 pub use iam_core::oauth::{ClientKind, GrantType, OAuthClient};
 /// Types of iam-core that appear in bodies as they are.
 pub use iam_core::{AccountKind, TotpStatus};

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use iam_core::jose::JwsAlg;
 use iam_core::oauth::ClientKind;
 use iam_core::{AccountKind, DbCredentials};
 use serde::{Deserialize, Serialize};
@@ -203,6 +204,15 @@ pub struct NewClientBody {
     /// First-party clients (admins only) may be granted `iam:manage`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub first_party: bool,
+    /// How ID tokens are signed: `RS256` (the default), `ES256` or `EdDSA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<JwsAlg>,
+    /// Where RP-initiated logout may return the browser, matched exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The `max_age` (seconds) of authorization requests that give none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_age: Option<u64>,
 }
 
 /// Query of `GET /accounts`.

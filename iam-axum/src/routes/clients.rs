@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::Json;
 use iam_core::oauth::{ClientKind, GrantType, NewClient, OAuthClient};
+use iam_core::oidc::OidcClientSettings;
 use iam_core::{Clock, Store};
 
 use super::ApiCtx;
@@ -40,6 +41,11 @@ pub(crate) async fn register<S: Store, C: Clock>(
     }
     new.acts_for_owner = body.acts_for_owner;
     new.first_party = body.first_party;
+    new.oidc = OidcClientSettings {
+        id_token_signed_response_alg: body.id_token_signed_response_alg.unwrap_or_default(),
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
+        default_max_age: body.default_max_age,
+    };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered
         .client_secret

@@ -14,6 +14,7 @@ pub enum JwsAlg {
 }
 impl JwsAlg {
     pub const ALL: [JwsAlg; 3] = [JwsAlg::Rs256, JwsAlg::Es256, JwsAlg::EdDsa];
+    pub fn parse(v: &str) -> Option<Self> { Self::ALL.into_iter().find(|a| a.as_str() == v) }
     pub fn as_str(self) -> &'static str {
         match self {
             JwsAlg::Rs256 => "RS256",
