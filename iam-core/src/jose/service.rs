@@ -31,13 +31,7 @@ pub(crate) async fn load_ring<S: Store>(
     let records = store
         .list(RecordKind::JoseKey, &ListQuery::default())
         .await?;
-    Ok(JoseRing::from_records(
-        &records,
-        sealer,
-        now,
-        keep_retired,
-        previous,
-    )?)
+    JoseRing::from_records(&records, sealer, now, keep_retired, previous)
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -158,14 +152,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// `alg`, `kid` and `typ`. Makes the keys first if there are none.
     #[allow(dead_code)] // For the OpenID Connect code (ID tokens).
     pub(crate) async fn sign_jwt(&self, alg: JwsAlg, typ: &str, claims: &Value) -> Result<String> {
-        let signer = match self.jose_ring().signer(alg) {
-            Some(s) => s,
-            None => {
-                self.ensure_jose_keys().await?;
-                self.jose_ring()
-                    .signer(alg)
-                    .ok_or(Error::Crypto("no JOSE key for the algorithm"))?
-            }
+        let signer = if let Some(s) = self.jose_ring().signer(alg) {
+            s
+        } else {
+            self.ensure_jose_keys().await?;
+            self.jose_ring()
+                .signer(alg)
+                .ok_or(Error::Crypto("no JOSE key for the algorithm"))?
         };
         jwt::sign(&signer, alg, typ, claims)
     }
