@@ -174,6 +174,24 @@ impl<S: Store, C: Clock> Iam<S, C> {
         jwt::verify(&self.jose_ring(), token, &self.inner.config.issuer)
     }
 
+    /// [`Iam::verify_own_jwt`], with one rate-limited reload of the JOSE ring from the store
+    /// when the kid is unknown (another instance may have made or rotated the keys).
+    #[allow(dead_code)] // For the OpenID Connect code (id_token_hint).
+    pub(crate) async fn verify_own_jwt_reloading(
+        &self,
+        token: &str,
+    ) -> std::result::Result<Map<String, Value>, JwtRefusal> {
+        match self.verify_own_jwt(token) {
+            Err(JwtRefusal::UnknownKey) if self.key_reload_due() => {
+                self.reload_jose_keys()
+                    .await
+                    .map_err(|_| JwtRefusal::UnknownKey)?;
+                self.verify_own_jwt(token)
+            }
+            other => other,
+        }
+    }
+
     /// The JWK set (RFC 7517) of every key that verifies iam's tokens: the PASETO Ed25519 keys
     /// (as [`Iam::public_keys`] gives them) and the JOSE keys, each with `kid`, `alg` and
     /// `use`. Makes the JOSE keys first if there are none.

@@ -470,3 +470,29 @@ async fn rotation_leaves_never_used_algorithms_lazy() {
         .expect("rotate");
     assert!(jose_records(&iam).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_instance_that_missed_the_keys_finds_them_on_an_unknown_kid() {
+    let (one, clock) = iam().await;
+    let two = open(Arc::clone(one.store()), clock.clone()).await;
+    let claims = json!({ "iss": "https://iam.example" });
+    let t = one
+        .sign_jwt(JwsAlg::Es256, "JWT", &claims)
+        .await
+        .expect("sign");
+    assert_eq!(two.verify_own_jwt(&t), Err(JwtRefusal::UnknownKey));
+    // Reloads are rate-limited: none within a second of the last.
+    assert_eq!(
+        two.verify_own_jwt_reloading(&t).await,
+        Err(JwtRefusal::UnknownKey)
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        two.verify_own_jwt_reloading(&t).await.map(Value::Object),
+        Ok(claims)
+    );
+    assert_eq!(
+        two.verify_own_jwt_reloading("x.y.z").await,
+        Err(JwtRefusal::Malformed)
+    );
+}
