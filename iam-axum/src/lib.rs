@@ -52,7 +52,7 @@
 //! | route | who | what |
 //! | --- | --- | --- |
 //! | `GET /health` | anyone | liveness |
-//! | `GET /keys`, `GET /keys/jwks.json` | anyone | verification keys as PASERK / RFC 8037 OKP JWKS |
+//! | `GET /keys`, `GET /keys/jwks.json` | anyone | verification keys as PASERK / RFC 7517 JWKS (with the JWT keys) |
 //! | `POST /login` `{username, password, totp_code?}` | anyone (rate-limited) | session + token pair |
 //! | `POST /refresh` `{refresh_token}` | anyone (rate-limited) | rotated token pair |
 //! | `POST /logout`, `GET /whoami` | bearer | end the session / what the token says |

@@ -1128,6 +1128,13 @@ async fn metadata_jwks_and_webfinger() {
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["crv"], "Ed25519");
     assert!(key["x"].is_string() && key["kid"].is_string(), "{jwks}");
+    let ktys: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kty"].as_str().unwrap())
+        .collect();
+    assert_eq!(ktys, ["OKP", "RSA", "EC", "OKP"], "{jwks}");
 
     let wf = |q: &str| {
         let url = s.url(&format!("/.well-known/webfinger?{q}"));

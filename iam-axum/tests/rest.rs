@@ -62,6 +62,16 @@ async fn public_routes() {
     assert_eq!(jwks.status, StatusCode::OK);
     assert_eq!(jwks.body["keys"][0]["kty"], "OKP");
     assert_eq!(jwks.body["keys"][0]["crv"], "Ed25519");
+    assert_eq!(jwks.body["keys"][0]["kid"], k["kid"]);
+    // The JWT keys follow the PASETO ones, one per algorithm.
+    let algs: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["RS256", "ES256", "EdDSA"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

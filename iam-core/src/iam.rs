@@ -12,6 +12,7 @@ use crate::authz::{Action, Caller};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::jose::keys::JoseRing;
 use crate::oauth::known_clients::KnownClients;
 use crate::offload::{Offload, OsThreads};
 use crate::password::Passwords;
@@ -35,6 +36,10 @@ pub(crate) struct Inner<S, C> {
     pub(crate) sealer: Sealer,
     pub(crate) keys: RwLock<Arc<KeyRing>>,
     pub(crate) last_key_reload: std::sync::Mutex<Timestamp>,
+    /// The JOSE (JWT) keys, apart from the PASETO ones ([`crate::jose`]).
+    pub(crate) jose: RwLock<Arc<JoseRing>>,
+    /// Held while making missing JOSE keys, so one instance makes one set.
+    pub(crate) jose_create: async_lock::Mutex<()>,
     pub(crate) revocations: Arc<RevocationCache>,
     /// Access tokens verified earlier ([`VerifiedTokens`]).
     pub(crate) verified: VerifiedTokens,
@@ -99,7 +104,8 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
         self
     }
 
-    /// Validates the configuration, loads (or creates) the signing keys, and subscribes the
+    /// Validates the configuration, loads (or creates) the signing keys, loads the JOSE keys
+    /// if any (they are made on first use), and subscribes the
     /// revocation cache to the store.
     pub async fn open(self) -> Result<Iam<S, C>> {
         self.config.validate()?;
@@ -116,6 +122,14 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
             self.config.longest_token_ttl(),
         )
         .await?;
+        let jose = crate::jose::service::load_ring(
+            &self.store,
+            &sealer,
+            now,
+            crate::jose::service::retention(&self.config),
+            None,
+        )
+        .await?;
         let revocations = Arc::new(RevocationCache::new());
         self.store.subscribe(Arc::clone(&revocations)).await?;
         let verified = VerifiedTokens::new(self.config.verified_token_capacity);
@@ -130,6 +144,8 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
                 sealer,
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: std::sync::Mutex::new(now),
+                jose: RwLock::new(Arc::new(jose)),
+                jose_create: async_lock::Mutex::new(()),
                 revocations,
                 verified,
                 clients: KnownClients::default(),

@@ -54,6 +54,8 @@
 //!   the `serve` module, which runs the flows against the store.
 //! - `org`: organizations, memberships, invitations and organization tokens.
 //! - `vault`: sealed database credentials handed to service accounts.
+//! - [`jose`]: JOSE keys (RS256, ES256, EdDSA) and JWTs for OpenID Connect, a key ring apart
+//!   from the PASETO one, published with it in [`Iam::jwks`].
 //! - [`audit`]: the hash-chained audit log, its events and its verification.
 //! - [`revocation`]: the in-memory revocation cache the store's change feed keeps current;
 //!   verification consults it and fails closed when the feed is down.
@@ -102,6 +104,7 @@ pub use config::{Config, OAuthConfig};
 pub use elevation::{ElevationOutcome, ElevationRequest, StepUpProof};
 pub use error::{Conflict, Denial, Error, ErrorCode, InvalidInput, Missing, Result};
 pub use iam::{Iam, IamBuilder};
+pub use jose::{JwsAlg, JwtRefusal};
 pub use oauth::{
     AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth, ClientKind,
     GrantType, Introspection, NewClient, OAuthClient, OAuthConsent, OAuthError, OAuthErrorCode,

@@ -146,6 +146,14 @@ impl Passwords {
         Ok(me)
     }
 
+    /// Runs other CPU-heavy work (such as RSA key generation) through the same bounded offload.
+    pub async fn offloaded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        self.offload.run(work).await
+    }
+
     pub fn policy(&self) -> &PasswordPolicy {
         &self.policy
     }

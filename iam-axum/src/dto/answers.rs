@@ -51,7 +51,8 @@ list_answers! {
     ClientList { clients: OAuthClient }
     /// `GET /keys`.
     KeyList { keys: PaserkKeyOut }
-    /// `GET /keys/jwks.json` and `GET /oauth2/jwks`: an RFC 8037 OKP JWK set.
+    /// `GET /keys/jwks.json` and `GET /oauth2/jwks`: an RFC 7517 JWK set (the PASETO Ed25519
+    /// keys and the JWT keys: RS256, ES256, EdDSA).
     JwkSet { keys: serde_json::Value }
 }
 
@@ -654,5 +655,13 @@ impl JwkSet {
     /// The JWK set of `keys`.
     pub fn of(keys: Vec<PublicKeyInfo>) -> Self {
         keys.into_iter().map(|k| k.jwk).collect::<Vec<_>>().into()
+    }
+
+    /// The JWK set of an RFC 7517 `{"keys": [...]}` document, such as [`iam_core::Iam::jwks`] gives.
+    pub fn from_document(mut document: serde_json::Value) -> Self {
+        match document.get_mut("keys").map(serde_json::Value::take) {
+            Some(serde_json::Value::Array(keys)) => keys.into(),
+            _ => Vec::new().into(),
+        }
     }
 }

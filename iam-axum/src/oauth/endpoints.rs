@@ -212,9 +212,14 @@ pub(crate) async fn metadata<S: Store, C: Clock>(
     Json(m)
 }
 
-/// `GET /oauth2/jwks`: the token-verification keys as an RFC 8037 OKP JWK set.
+/// `GET /oauth2/jwks`: the token-verification keys (PASETO Ed25519 and the JWT keys) as an
+/// RFC 7517 JWK set.
 pub(crate) async fn jwks<S: Store, C: Clock>(st: OAuthCtx<S, C>) -> Response {
-    let mut r = Json(JwkSet::of(st.iam.public_keys())).into_response();
+    let document = match st.iam.jwks().await {
+        Ok(d) => d,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let mut r = Json(JwkSet::from_document(document)).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

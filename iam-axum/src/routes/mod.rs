@@ -86,7 +86,7 @@ route_table! {
     open {
         get "/health" => public::health::<S, C>, "Health: 503 while tokens cannot be checked for revocation";
         get "/keys" => public::keys::<S, C>, "Token verification keys as PASERK";
-        get "/keys/jwks.json" => public::jwks::<S, C>, "Token verification keys as an RFC 8037 OKP JWK set";
+        get "/keys/jwks.json" => public::jwks::<S, C>, "Token and JWT verification keys as an RFC 7517 JWK set";
         post "/keys/rotate" => admin::rotate_key::<S, C>, "Make a new signing key active (admin)";
         post "/logout" => session::logout::<S, C>, "End the caller's session";
         get "/whoami" => session::whoami, "What the caller's token says";

@@ -5,6 +5,7 @@ use axum::Json;
 use iam_core::{Clock, Store};
 
 use crate::dto::{Health, HealthOut, JwkSet, KeyList, PaserkKeyOut};
+use crate::error::ApiError;
 
 use super::ApiCtx;
 
@@ -34,7 +35,7 @@ pub(crate) async fn keys<S: Store, C: Clock>(st: ApiCtx<S, C>) -> Json<KeyList> 
     Json(keys.into())
 }
 
-/// `GET /keys/jwks.json`: the same keys as an RFC 8037 OKP JWK set.
-pub(crate) async fn jwks<S: Store, C: Clock>(st: ApiCtx<S, C>) -> Json<JwkSet> {
-    Json(JwkSet::of(st.iam.public_keys()))
+/// `GET /keys/jwks.json`: the same keys as JWKs, with the JWT (JOSE) keys, as an RFC 7517 JWK set.
+pub(crate) async fn jwks<S: Store, C: Clock>(st: ApiCtx<S, C>) -> Result<Json<JwkSet>, ApiError> {
+    Ok(Json(JwkSet::from_document(st.iam.jwks().await?)))
 }

@@ -118,7 +118,7 @@ pub(crate) fn account_claims(
     let released = released_by(scopes);
     let wanted =
         |c: &str| released.contains(c) && names.is_none_or(|n| c == "sub" || n.contains(c));
-    let profile = crate::jose::placeholder_profile(account);
+    let profile = &account.profile;
     let mut out = Map::new();
     let mut put = |name: &'static str, value: Option<Value>| {
         if let Some(v) = value.filter(|_| wanted(name)) {

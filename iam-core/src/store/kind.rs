@@ -42,11 +42,13 @@ pub enum RecordKind {
     OAuthRefresh,
     /// A device authorization (id is the keyed hash of the device code, lookup the user code); parent is the client.
     DeviceCode,
+    /// A JOSE (JWT) signing key (id is its RFC 7638 thumbprint, the `kid`).
+    JoseKey,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 18] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -65,6 +67,7 @@ impl RecordKind {
         RecordKind::OAuthFamily,
         RecordKind::OAuthRefresh,
         RecordKind::DeviceCode,
+        RecordKind::JoseKey,
     ];
 
     /// The stable name adapters store.
@@ -88,6 +91,7 @@ impl RecordKind {
             RecordKind::OAuthFamily => "oauth_family",
             RecordKind::OAuthRefresh => "oauth_refresh",
             RecordKind::DeviceCode => "oauth_device_code",
+            RecordKind::JoseKey => "jose_key",
         }
     }
 

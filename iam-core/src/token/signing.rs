@@ -28,11 +28,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Makes a new signing key the active one; the old one keeps verifying until its tokens expire.
-    /// Returns the new key id.
+    /// Every JOSE algorithm with a key gets a new one too, in the same commit (the old ones
+    /// keep verifying for the retention window). Returns the new PASETO key id.
     pub async fn rotate_signing_key(&self, caller: Caller<'_>) -> Result<String> {
         let now = self.now();
         self.check(caller, Action::RotateSigningKey, now)?;
         let actor = caller.audit_id();
+        let fresh_jose = self.jose_rotation_keys(now).await?;
         let kid = self
             .retrying(|| async {
                 let mut keys = Vec::new();
@@ -46,7 +48,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
                     keys.push((record, key));
                 }
                 let new_key = keys::generate(&self.inner.rng, &self.inner.sealer, now)?;
-                let plan = super::rules::rotate_signing_key(keys, new_key, actor, now)?;
+                let mut plan = super::rules::rotate_signing_key(keys, new_key, actor, now)?;
+                crate::jose::service::add_rotation(
+                    &mut plan.commit,
+                    self.stored_jose_keys().await?,
+                    &fresh_jose,
+                    actor,
+                    now,
+                )?;
                 self.inner.store.commit(plan.commit).await?;
                 Ok(plan.output)
             })
@@ -55,7 +64,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(kid)
     }
 
-    /// Rebuilds the key ring from the store (another instance may have rotated).
+    /// Rebuilds the key rings (PASETO and JOSE) from the store (another instance may have rotated).
     pub async fn reload_keys(&self) -> Result<()> {
         let now = self.now();
         let ring = crate::iam::load_or_create_ring(
@@ -71,6 +80,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .keys
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        self.reload_jose_keys().await?;
         // A key may have left the ring: tokens it signed must be verified again.
         self.inner.verified.clear();
         *self

@@ -1,0 +1,343 @@
+//! The OpenID Connect provider over the in-memory store: ID tokens checked by a third-party
+//! JWT library through the published JWKS alone, userinfo by consented scope, `id_token_hint`,
+//! refresh, and RP-initiated logout checks.
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use iam_core::jose::JwsAlg;
+use iam_core::oauth::{AuthorizationResult, ResponseMode};
+use iam_core::{
+    AuthorizeOutcome, AuthorizeRequest, Caller, ClientAuth, Denial, Error, GrantType, Iam,
+    LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode, Principal,
+    SecretString, TokenRequest,
+};
+use sha2::{Digest, Sha256, Sha512};
+
+const PW: &str = "correct horse battery";
+const CB: &str = "https://rp.example/cb";
+const AFTER_LOGOUT: &str = "https://rp.example/bye";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const ISSUER: &str = "https://id.example.com";
+
+type TestIam = Iam<MemoryStore, ManualClock>;
+
+struct World {
+    iam: TestIam,
+    alice: Principal,
+    bob: Principal,
+    alice_id: String,
+}
+
+async fn login(iam: &TestIam, name: &str) -> Principal {
+    let l = iam.login(&LoginRequest::password(name, PW)).await.expect("login");
+    iam.verify(l.tokens.access_token.expose()).await.expect("verify")
+}
+
+async fn world() -> World {
+    let (iam, _) = common::iam_with(|c| c.issuer = ISSUER.into()).await;
+    iam.create_account(NewAccount::human("root", PW).with_roles(["admin"]), Caller::System)
+        .await
+        .expect("admin");
+    let alice = iam
+        .create_account(NewAccount::human("alice", PW), Caller::System)
+        .await
+        .expect("alice");
+    iam.create_account(NewAccount::human("bob", PW), Caller::System)
+        .await
+        .expect("bob");
+    set_profile(&iam, &alice.id).await;
+    let alice_id = alice.id.clone();
+    World {
+        alice: login(&iam, "alice").await,
+        bob: login(&iam, "bob").await,
+        iam,
+        alice_id,
+    }
+}
+
+/// Registers a relying party signing its ID tokens with `alg`.
+async fn relying_party(iam: &TestIam, alg: JwsAlg) -> (String, ClientAuth) {
+    let admin = login(iam, "root").await;
+    let mut new = NewClient::confidential("Wiki")
+        .redirect_uri(CB)
+        .grants([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .scopes(["openid", "profile", "email"]);
+    new.oidc.id_token_signed_response_alg = alg;
+    new.oidc.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()];
+    let reg = iam.register_client(&admin, new).await.expect("register");
+    let id = reg.client.id.clone();
+    (id.clone(), ClientAuth::secret(id, reg.client_secret.expect("secret")))
+}
+
+fn request(client_id: &str, scope: &str, nonce: &str) -> AuthorizeRequest {
+    AuthorizeRequest {
+        response_type: Some("code".into()),
+        client_id: Some(client_id.into()),
+        redirect_uri: Some(CB.into()),
+        scope: Some(scope.into()),
+        state: Some("st".into()),
+        nonce: Some(nonce.into()),
+        code_challenge: Some(CHALLENGE.into()),
+        code_challenge_method: Some("S256".into()),
+        ..AuthorizeRequest::default()
+    }
+}
+
+fn code_of(outcome: AuthorizeOutcome) -> SecretString {
+    match outcome {
+        AuthorizeOutcome::Redirect(r) => match r.result {
+            AuthorizationResult::Code(c) => c,
+            AuthorizationResult::Error(e) => panic!("expected a code, got {e:?}"),
+        },
+        other => panic!("expected a redirect, got {other:?}"),
+    }
+}
+
+fn error_of(outcome: AuthorizeOutcome) -> OAuthErrorCode {
+    match outcome {
+        AuthorizeOutcome::Redirect(r) => match r.result {
+            AuthorizationResult::Error(e) => e.code,
+            AuthorizationResult::Code(_) => panic!("expected an error"),
+        },
+        other => panic!("expected a redirect, got {other:?}"),
+    }
+}
+
+/// Consents as `user` and exchanges the code: (access token, ID token, refresh token).
+async fn sign_in(
+    w: &World,
+    rp: &(String, ClientAuth),
+    user: &Principal,
+    req: &AuthorizeRequest,
+) -> (String, String, SecretString) {
+    let code = code_of(w.iam.consent_and_authorize(req, user).await.expect("consent"));
+    let t = w
+        .iam
+        .token(
+            &rp.1,
+            &TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri: Some(CB.into()),
+                code_verifier: Some(VERIFIER.into()),
+                resource: vec![],
+            },
+        )
+        .await
+        .expect("exchange");
+    let json = serde_json::to_value(&t).expect("json");
+    (
+        t.access_token.expose().to_owned(),
+        json["id_token"].as_str().expect("an id_token").to_owned(),
+        t.refresh_token.expect("refresh token"),
+    )
+}
+
+/// Verifies `jwt` as a relying party would, with jsonwebtoken and nothing but the JWKS.
+async fn rp_verify(iam: &TestIam, jwt: &str, client_id: &str) -> serde_json::Value {
+    let header = jsonwebtoken::decode_header(jwt).expect("header");
+    let kid = header.kid.clone().expect("kid");
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(iam.jwks().await.expect("jwks")).expect("a JWK set");
+    let jwk = jwks.find(&kid).expect("the key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("key");
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[client_id]);
+    v.set_issuer(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<serde_json::Value>(jwt, &key, &v)
+        .expect("the ID token verifies")
+        .claims
+}
+
+fn half_hash_b64(alg: JwsAlg, token: &str) -> String {
+    let d = match alg {
+        JwsAlg::EdDsa => Sha512::digest(token.as_bytes()).to_vec(),
+        _ => Sha256::digest(token.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&d[..d.len() / 2])
+}
+
+#[tokio::test]
+async fn id_tokens_in_every_algorithm_verify_through_the_jwks() {
+    let w = world().await;
+    for alg in JwsAlg::ALL {
+        let rp = relying_party(&w.iam, alg).await;
+        let req = request(&rp.0, "openid profile email", "n-0S6_WzA2Mj");
+        let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &req).await;
+        let header = jsonwebtoken::decode_header(&id_token).expect("header");
+        assert_eq!(format!("{:?}", header.alg).to_uppercase(), alg.as_str().to_uppercase());
+        let c = rp_verify(&w.iam, &id_token, &rp.0).await;
+        assert_eq!(c["sub"], w.alice_id.as_str());
+        assert_eq!(c["aud"], rp.0.as_str());
+        assert_eq!(c["azp"], rp.0.as_str());
+        assert_eq!(c["nonce"], "n-0S6_WzA2Mj");
+        assert_eq!(c["at_hash"], half_hash_b64(alg, &access).as_str(), "{alg:?}");
+        assert_eq!(c["auth_time"], w.alice.auth_time.as_secs());
+        assert_eq!(c["amr"], serde_json::json!(["pwd"]));
+        assert_eq!(c["preferred_username"], "alice");
+        assert_eq!(c["email"], "alice@example.com");
+        assert_eq!(c["email_verified"], true);
+    }
+}
+
+#[tokio::test]
+async fn userinfo_answers_exactly_the_consented_claims() {
+    let w = world().await;
+    let rp = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let (access, _, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n1")).await;
+    let token = w.iam.verify(&access).await.expect("verify");
+    let claims = w.iam.userinfo(&token).await.expect("userinfo");
+    assert_eq!(serde_json::Value::Object(claims), serde_json::json!({"sub": w.alice_id}));
+
+    let (access, _, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid profile", "n2")).await;
+    let token = w.iam.verify(&access).await.expect("verify");
+    let claims = w.iam.userinfo(&token).await.expect("userinfo");
+    let mut names: Vec<&str> = claims.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["name", "preferred_username", "sub", "updated_at"]);
+    assert_eq!(claims["name"], "Alice Liddell");
+
+    // A token without openid, and a login session's token, are refused.
+    let (access, _, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "profile", "n3")).await;
+    let token = w.iam.verify(&access).await.expect("verify");
+    assert!(matches!(
+        w.iam.userinfo(&token).await,
+        Err(Error::Denied(Denial::MissingScope(s))) if s == "openid"
+    ));
+    assert!(matches!(
+        w.iam.userinfo(&w.alice).await,
+        Err(Error::Denied(Denial::WrongTokenKind))
+    ));
+}
+
+#[tokio::test]
+async fn refresh_gives_a_new_id_token_without_nonce() {
+    let w = world().await;
+    let rp = relying_party(&w.iam, JwsAlg::Es256).await;
+    let (_, first, refresh) =
+        sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid email", "n-r")).await;
+    let t = w
+        .iam
+        .token(
+            &rp.1,
+            &TokenRequest::RefreshToken { refresh_token: refresh, scope: None, resource: vec![] },
+        )
+        .await
+        .expect("refresh");
+    let again = t.id_token.expect("an ID token on refresh");
+    let (a, b) = (rp_verify(&w.iam, &first, &rp.0).await, rp_verify(&w.iam, &again, &rp.0).await);
+    assert_eq!(a["sub"], b["sub"]);
+    assert_eq!(a["auth_time"], b["auth_time"], "the sign-in did not happen again");
+    assert!(b.get("nonce").is_none());
+}
+
+/// A JWT with `header` and the claims of `like` (base64url parts; the signature is junk).
+fn forged(header: &serde_json::Value, like: &str) -> String {
+    let payload = like.split('.').nth(1).expect("payload");
+    let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).expect("json"));
+    format!("{h}.{payload}.")
+}
+
+#[tokio::test]
+async fn id_token_hints_name_the_user_and_bad_ones_are_refused() {
+    let w = world().await;
+    let rp = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let (_, hint, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n")).await;
+    let silent = |hint: &str| AuthorizeRequest {
+        prompt: Some("none".into()),
+        id_token_hint: Some(hint.into()),
+        ..request(&rp.0, "openid", "n2")
+    };
+    // The hinted user's own session: a code, silently.
+    code_of(w.iam.authorize(&silent(&hint), Some(&w.alice)).await.expect("authorize"));
+    // Another user's session does not answer for the hinted one.
+    assert_eq!(
+        error_of(w.iam.authorize(&silent(&hint), Some(&w.bob)).await.expect("authorize")),
+        OAuthErrorCode::LoginRequired
+    );
+    // Unsigned, foreign-key and garbage hints are invalid_request.
+    let kid = jsonwebtoken::decode_header(&hint).expect("header").kid.expect("kid");
+    let none = forged(&serde_json::json!({"alg": "none", "typ": "JWT"}), &hint);
+    let foreign = forged(&serde_json::json!({"alg": "RS256", "kid": "not-ours"}), &hint);
+    let tampered = forged(&serde_json::json!({"alg": "RS256", "kid": kid}), &hint);
+    for bad in [none.as_str(), foreign.as_str(), tampered.as_str(), "x.y.z", ""] {
+        assert_eq!(
+            error_of(w.iam.authorize(&silent(bad), Some(&w.alice)).await.expect("authorize")),
+            OAuthErrorCode::InvalidRequest,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn authorization_parameters_of_openid_connect() {
+    let w = world().await;
+    let rp = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let with = |f: fn(&mut AuthorizeRequest)| {
+        let mut r = request(&rp.0, "openid", "n");
+        f(&mut r);
+        r
+    };
+    for (name, req) in [
+        ("unknown prompt", with(|r| r.prompt = Some("bogus".into()))),
+        ("unknown response_mode", with(|r| r.response_mode = Some("fragment".into()))),
+        ("claims not JSON", with(|r| r.claims = Some("{".into()))),
+        ("nonce too long", with(|r| r.nonce = Some("n".repeat(600)))),
+    ] {
+        assert_eq!(
+            error_of(w.iam.authorize(&req, Some(&w.alice)).await.expect("authorize")),
+            OAuthErrorCode::InvalidRequest,
+            "{name}"
+        );
+    }
+    // form_post is carried to the adapter; login_hint and ui_locales are accepted.
+    let req = with(|r| {
+        r.response_mode = Some("form_post".into());
+        r.login_hint = Some("alice".into());
+        r.ui_locales = Some("fr-CA fr en".into());
+    });
+    match w.iam.consent_and_authorize(&req, &w.alice).await.expect("consent") {
+        AuthorizeOutcome::Redirect(r) => assert_eq!(r.response_mode, ResponseMode::FormPost),
+        other => panic!("{other:?}"),
+    }
+    // The claims parameter asks for email: its scope is added, and consent covers it.
+    let req = with(|r| r.claims = Some(r#"{"id_token":{"email":{"essential":true}}}"#.into()));
+    let (_, id_token, _) = sign_in(&w, &rp, &w.alice, &req).await;
+    assert_eq!(rp_verify(&w.iam, &id_token, &rp.0).await["email"], "alice@example.com");
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_checks_hint_client_and_return_uri() {
+    let w = world().await;
+    let rp = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let (_, hint, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n")).await;
+    let ok = w
+        .iam
+        .check_end_session(Some(&hint), None, Some(AFTER_LOGOUT), Some(&w.alice))
+        .await
+        .expect("accepted");
+    assert_eq!(ok.redirect_uri.as_deref(), Some(AFTER_LOGOUT));
+    assert!(ok.hint_matches_user);
+    let other_user = w
+        .iam
+        .check_end_session(Some(&hint), None, None, Some(&w.bob))
+        .await
+        .expect("accepted");
+    assert!(!other_user.hint_matches_user, "bob is asked before being signed out");
+    for (hint, client, uri) in [
+        (Some(hint.as_str()), None, Some("https://evil.example/")),
+        (None, None, Some(AFTER_LOGOUT)),
+        (Some(hint.as_str()), Some("cli_other"), None),
+        (Some("not.a.jwt"), None, None),
+    ] {
+        let e = w
+            .iam
+            .check_end_session(hint, client, uri, Some(&w.alice))
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code, OAuthErrorCode::InvalidRequest);
+    }
+}
