@@ -95,15 +95,6 @@ pub enum AccountsCmd {
     },
 }
 
-/// The change a field's `--x VALUE` / `--clear-x` pair asks for: `None` leaves it.
-fn field(value: Option<&String>, clear: bool) -> Option<Option<String>> {
-    if clear {
-        Some(None)
-    } else {
-        value.map(|v| Some(v.clone()))
-    }
-}
-
 /// The API path `/accounts/{id}{rest}` of an account given by id or username.
 pub async fn account_path(api: &mut Api, account: &str, rest: &str) -> Result<String> {
     let id = resolve_account(api, account).await?;
@@ -212,9 +203,17 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
             clear_email,
             email_verified,
         } => {
+            // What a `--x VALUE` / `--clear-x` pair asks for: `None` leaves the field.
+            let field = |value: &Option<String>, clear: bool| {
+                if clear {
+                    Some(None)
+                } else {
+                    value.clone().map(Some)
+                }
+            };
             let body = ProfileBody {
-                name: field(name.as_ref(), *clear_name),
-                email: field(email.as_ref(), *clear_email),
+                name: field(name, *clear_name),
+                email: field(email, *clear_email),
                 email_verified: *email_verified,
             };
             if body.name.is_none() && body.email.is_none() && body.email_verified.is_none() {

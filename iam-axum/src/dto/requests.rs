@@ -130,6 +130,7 @@ where
 
 /// A field that is present, its value possibly `null`: `Some(None)` for `null`, so that
 /// `#[serde(default)]` leaves `None` for a field that is absent.
+#[allow(clippy::option_option)] // absent, null and a value are three different requests
 fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
