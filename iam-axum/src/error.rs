@@ -213,7 +213,8 @@ pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challeng
         | C::DurationTooLong
         | C::ExpiryInPast
         | C::InvalidLabel
-        | C::InvalidOAuthClient => (StatusCode::UNPROCESSABLE_ENTITY, Challenge::None),
+        | C::InvalidOAuthClient
+        | C::InvalidProfile => (StatusCode::UNPROCESSABLE_ENTITY, Challenge::None),
         C::NotFound => (StatusCode::NOT_FOUND, Challenge::None),
         C::ElevationRequestClosed
         | C::UsernameTaken

@@ -60,6 +60,8 @@
 //! | `POST /totp/enrol`, `POST /totp/confirm` `{code}`, `DELETE /totp` | session token | own TOTP |
 //! | `GET/POST /accounts`, `GET /accounts/{id}` | admin (self may read itself) | accounts |
 //! | `POST /accounts/{id}/disable`, `.../enable`, `PUT .../password` | admin | lifecycle |
+//! | `PATCH /accounts/{id}/profile` `{name?, email?, email_verified?}` | admin | name, email, email verification |
+//! | `PATCH /profile` `{name}` | session token | own display name |
 //! | `PUT/DELETE /accounts/{id}/roles/{role}`, `.../elevatable-roles/{role}` | admin | roles |
 //! | `DELETE /accounts/{id}/totp`, `DELETE /accounts/{id}/sessions` | admin (sessions: self too) | recovery |
 //! | `POST/DELETE /accounts/{id}/deletion` | self or admin | schedule / cancel deletion |

@@ -23,7 +23,7 @@ pub const METRICS_PATH: &str = "/metrics";
 /// One operation the REST router serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteInfo {
-    /// The HTTP method in lower case (`get`, `post`, `put`, `delete`).
+    /// The HTTP method in lower case (`get`, `post`, `put`, `patch`, `delete`).
     pub method: &'static str,
     /// The path template relative to the prefix, with `{name}` parameters.
     pub path: &'static str,
@@ -175,6 +175,8 @@ fn request_schema(method: &str, path: &str) -> Option<&'static str> {
         ("post", "/accounts") => "NewAccount",
         ("put", "/accounts/{id}/password") => "Password",
         ("put", "/password") => "ChangePassword",
+        ("patch", "/accounts/{id}/profile") => "Profile",
+        ("patch", "/profile") => "OwnProfile",
         ("post", "/api-tokens") => "NewApiToken",
         ("post", "/elevation") => "Elevate",
         ("put", "/accounts/{id}/db-credentials") => "DbCredentials",
@@ -184,12 +186,15 @@ fn request_schema(method: &str, path: &str) -> Option<&'static str> {
     })
 }
 
-/// A closed object schema with `required` and `optional` properties of the given types.
+/// A closed object schema with `required` and `optional` properties of the given types
+/// (`string[]` an array of strings, `string?` a string or `null`).
 fn object(required: &[(&str, &str)], optional: &[(&str, &str)]) -> Value {
     let mut props = Map::new();
     for (name, ty) in required.iter().chain(optional) {
         let schema = if *ty == "string[]" {
             json!({ "type": "array", "items": { "type": "string" } })
+        } else if let Some(ty) = ty.strip_suffix('?') {
+            json!({ "type": [ty, "null"] })
         } else {
             json!({ "type": ty })
         };
@@ -228,6 +233,8 @@ fn schemas() -> Value {
         ),
         "Password": object(&[("password", "string")], &[]),
         "ChangePassword": object(&[("current_password", "string"), ("new_password", "string")], &[]),
+        "Profile": object(&[], &[("name", "string?"), ("email", "string?"), ("email_verified", "boolean")]),
+        "OwnProfile": object(&[("name", "string?")], &[]),
         "NewApiToken": object(&[("label", "string"), ("expires_in", "integer")], &[("scopes", "string[]")]),
         "Elevate": object(
             &[("role", "string")],
@@ -255,6 +262,7 @@ mod tests {
         match (name, schema["type"].as_str()) {
             ("kind", _) => json!("human"),
             (_, Some("integer")) => json!(1),
+            (_, Some("boolean")) => json!(true),
             (_, Some("array")) => json!(["x"]),
             _ => json!("x"),
         }
@@ -300,6 +308,8 @@ mod tests {
         agrees::<dto::NewAccountBody>("NewAccount");
         agrees::<dto::PasswordBody>("Password");
         agrees::<dto::ChangePasswordBody>("ChangePassword");
+        agrees::<dto::ProfileBody>("Profile");
+        agrees::<dto::OwnProfileBody>("OwnProfile");
         agrees::<dto::NewApiTokenBody>("NewApiToken");
         agrees::<dto::ElevateBody>("Elevate");
         agrees::<dto::DbCredentialsBody>("DbCredentials");

@@ -871,3 +871,196 @@ async fn admins_rotate_the_signing_key() {
     let fresh = s(&srv.login("rita", "rita password").await["access_token"]);
     assert_eq!(srv.get("/iam/whoami", &fresh).await.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_admins_set_them_and_users_name_themselves() {
+    let srv = start().await;
+    let admin = srv.admin_token().await;
+    let sam = create_user(&srv, &admin, "sam", &[]).await;
+    let sam_tok = s(&srv.login("sam", "sam password").await["access_token"]);
+    let patch = |path: String, token: String, body: Value| {
+        let srv = &srv;
+        async move {
+            srv.call(Method::PATCH, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let admin_path = format!("/iam/accounts/{sam}/profile");
+
+    let fresh = srv.get(&format!("/iam/accounts/{sam}"), &admin).await;
+    assert_eq!(
+        fresh.body["profile"],
+        json!({ "name": null, "email": null, "email_verified": false, "updated_at": null })
+    );
+
+    // An admin sets name and a verified email.
+    let a = patch(
+        admin_path.clone(),
+        admin.clone(),
+        json!({ "name": "  Sam Vimes ", "email": "sam@example.org", "email_verified": true }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["id"], sam.as_str());
+    assert_eq!(a.body["profile"]["name"], "Sam Vimes");
+    assert_eq!(a.body["profile"]["email"], "sam@example.org");
+    assert_eq!(a.body["profile"]["email_verified"], true);
+    let stamped = s(&a.body["profile"]["updated_at"]);
+    // Leaving fields out keeps them; an update that changes nothing keeps updated_at.
+    let same = patch(
+        admin_path.clone(),
+        admin.clone(),
+        json!({ "name": "Sam Vimes" }),
+    )
+    .await;
+    assert_eq!(same.body["profile"], a.body["profile"]);
+    let same = patch(admin_path.clone(), admin.clone(), json!({})).await;
+    assert_eq!(same.body["profile"]["updated_at"], stamped.as_str());
+    // A new address is unverified unless the same update says otherwise.
+    let moved = patch(
+        admin_path.clone(),
+        admin.clone(),
+        json!({ "email": "vimes@example.org" }),
+    )
+    .await;
+    assert_eq!(moved.body["profile"]["email"], "vimes@example.org");
+    assert_eq!(moved.body["profile"]["email_verified"], false);
+    assert_eq!(moved.body["profile"]["name"], "Sam Vimes");
+
+    // Bad input: typed errors.
+    for body in [
+        json!({ "email": "no-at-sign" }),
+        json!({ "email": "a b@example.org" }),
+        json!({ "name": "" }),
+        json!({ "name": "x".repeat(129) }),
+        json!({ "name": "bell\u{7}" }),
+        json!({ "email": null, "email_verified": true }),
+    ] {
+        patch(admin_path.clone(), admin.clone(), body)
+            .await
+            .assert_error(422, "invalid_profile");
+    }
+    patch(
+        admin_path.clone(),
+        admin.clone(),
+        json!({ "nickname": "x" }),
+    )
+    .await
+    .assert_error(422, "invalid_body");
+    patch(
+        "/iam/accounts/acc_missing/profile".into(),
+        admin.clone(),
+        json!({ "name": "x" }),
+    )
+    .await
+    .assert_error(404, "not_found");
+
+    // Sam may not use the admin route, not even on himself.
+    patch(admin_path.clone(), sam_tok.clone(), json!({ "name": "x" }))
+        .await
+        .assert_error(403, "missing_role");
+    // Sam names himself with his session; he cannot set his email.
+    let own = patch(
+        "/iam/profile".into(),
+        sam_tok.clone(),
+        json!({ "name": "Samuel" }),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    assert_eq!(own.body["id"], sam.as_str());
+    assert_eq!(own.body["profile"]["name"], "Samuel");
+    assert_eq!(own.body["profile"]["email"], "vimes@example.org");
+    patch(
+        "/iam/profile".into(),
+        sam_tok.clone(),
+        json!({ "name": "S", "email": "x@example.org" }),
+    )
+    .await
+    .assert_error(422, "invalid_body");
+    patch("/iam/profile".into(), sam_tok.clone(), json!({}))
+        .await
+        .assert_error(422, "invalid_body");
+    patch(
+        "/iam/profile".into(),
+        sam_tok.clone(),
+        json!({ "name": " \t" }),
+    )
+    .await
+    .assert_error(422, "invalid_profile");
+    let cleared = patch(
+        "/iam/profile".into(),
+        sam_tok.clone(),
+        json!({ "name": null }),
+    )
+    .await;
+    assert_eq!(cleared.body["profile"]["name"], Value::Null);
+
+    // Delegated credentials: an API token never renames its owner; an admin's API token
+    // reaches the admin route only with iam:manage.
+    let pat = srv
+        .post(
+            "/iam/api-tokens",
+            Some(&sam_tok),
+            json!({ "label": "script", "scopes": [], "expires_in": 600 }),
+        )
+        .await;
+    let pat = s(&pat.body["token"]);
+    patch("/iam/profile".into(), pat, json!({ "name": "x" }))
+        .await
+        .assert_error(403, "wrong_token_kind");
+    let mint = |scopes: Value| {
+        let srv = &srv;
+        let admin = admin.clone();
+        async move {
+            let t = srv
+                .post(
+                    "/iam/api-tokens",
+                    Some(&admin),
+                    json!({ "label": "admin script", "scopes": scopes, "expires_in": 600 }),
+                )
+                .await;
+            assert_eq!(t.status, StatusCode::CREATED, "{}", t.body);
+            s(&t.body["token"])
+        }
+    };
+    let plain = mint(json!(["admin"])).await;
+    patch(admin_path.clone(), plain, json!({ "name": "x" }))
+        .await
+        .assert_error(403, "missing_scope");
+    let managing = mint(json!(["admin", "iam:manage"])).await;
+    let ok = patch(
+        admin_path.clone(),
+        managing.clone(),
+        json!({ "name": "Sir Samuel" }),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["profile"]["name"], "Sir Samuel");
+    patch("/iam/profile".into(), managing, json!({ "name": "x" }))
+        .await
+        .assert_error(403, "wrong_token_kind");
+
+    // Each effective change is one audit event naming the fields, never their values.
+    let audit = srv
+        .get(
+            &format!("/iam/audit?kind=account.profile_updated&account={sam}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let events = audit.body["events"].as_array().unwrap();
+    let fields: Vec<String> = events.iter().map(|e| s(&e["detail"]["fields"])).collect();
+    assert_eq!(
+        fields,
+        [
+            "name,email,email_verified",
+            "email,email_verified",
+            "name",
+            "name",
+            "name"
+        ],
+        "{}",
+        audit.body
+    );
+    assert!(!audit.body.to_string().contains("example.org"));
+}

@@ -10,8 +10,8 @@
 //!   tokens, OAuth tokens, client-credentials tokens) reach it only when they carry
 //!   [`MANAGEMENT_SCOPE`]; organization tokens never do.
 //! - **Self-service** that changes an account's credentials or its existence (revoking
-//!   sessions and tokens, TOTP, deletion, minting API tokens) needs a login session; the
-//!   sensitive ones also need an authentication within the configured window
+//!   sessions and tokens, TOTP, deletion, minting API tokens) or one's own name needs a login
+//!   session; the sensitive ones also need an authentication within the configured window
 //!   ([`Denial::RecentAuthenticationRequired`]).
 //! - **Interactive approvals** (consent, device approval, elevation requests) need a login
 //!   session of a human account; an elevation is approved by someone other than its requester.
@@ -178,6 +178,13 @@ pub enum Action<'a> {
     },
     /// Change one's own password, proving the current one (a session).
     ChangeOwnPassword,
+    /// Change one's own display name (a session).
+    ChangeOwnName,
+    /// Set an account's profile: name, email and whether the email is verified (admin).
+    UpdateProfile {
+        /// The account.
+        account: &'a str,
+    },
     /// Mint a personal API token; one that carries roles needs a recent session.
     CreateApiToken {
         /// Whether the token carries any role.
@@ -259,6 +266,7 @@ pub fn authorize(
         Action::CreateAccount
         | Action::ListAccounts
         | Action::ManageAccount { .. }
+        | Action::UpdateProfile { .. }
         | Action::RotateSigningKey
         | Action::ReadAudit
         | Action::ListClients => admin(p),
@@ -271,7 +279,7 @@ pub fn authorize(
         Action::ScheduleDeletion { account } | Action::RemoveTotp { account } => {
             self_or_admin(p, account, |p| recent_session(p, now, recent))
         }
-        Action::ChangeOwnPassword | Action::Elevate => session(p),
+        Action::ChangeOwnPassword | Action::ChangeOwnName | Action::Elevate => session(p),
         Action::EnrolTotp { account } | Action::AnswerInvitation { account } => {
             session(p)?;
             if p.account_id == account {

@@ -145,6 +145,35 @@ pub enum UsernameRule {
     MustStartAlphanumeric,
 }
 
+/// Which profile rule was broken (see [`crate::account::Profile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileRule {
+    /// The name, trimmed, is empty or longer than the maximum.
+    #[error("name must be 1-{max} characters")]
+    NameLength {
+        /// Longest name in characters.
+        max: usize,
+    },
+    /// The name holds a control character.
+    #[error("name must not contain control characters")]
+    NameControlCharacter,
+    /// The email address is longer than the maximum.
+    #[error("email must be at most {max} characters")]
+    EmailTooLong {
+        /// Longest address in characters.
+        max: usize,
+    },
+    /// The email address holds whitespace or a control character.
+    #[error("email must not contain whitespace or control characters")]
+    EmailCharacter,
+    /// The email address is not `local@domain.tld` with one `@`.
+    #[error("email must be of the form local@domain.tld")]
+    EmailFormat,
+    /// An email address cannot be verified when there is none.
+    #[error("email_verified needs an email address")]
+    VerifiedWithoutEmail,
+}
+
 /// Input that iam will not accept, with the exact rule that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -191,6 +220,9 @@ pub enum InvalidInput {
     /// An OAuth client registration breaks a rule.
     #[error("invalid OAuth client: {0}")]
     OAuthClient(&'static str),
+    /// A profile attribute (name, email) breaks a rule.
+    #[error("invalid profile: {0}")]
+    Profile(ProfileRule),
 }
 
 /// Everything an iam operation can fail with.
@@ -360,6 +392,7 @@ impl InvalidInput {
             InvalidInput::Label(_) => ErrorCode::InvalidLabel,
             InvalidInput::Config(_) => ErrorCode::InvalidConfig,
             InvalidInput::OAuthClient(_) => ErrorCode::InvalidOAuthClient,
+            InvalidInput::Profile(_) => ErrorCode::InvalidProfile,
         }
     }
 }
@@ -431,6 +464,12 @@ mod tests {
         assert_eq!(
             Error::from(InvalidInput::Config("x")).code(),
             ErrorCode::InvalidConfig
+        );
+        let profile = Error::from(InvalidInput::Profile(ProfileRule::NameLength { max: 128 }));
+        assert_eq!(profile.code().as_str(), "invalid_profile");
+        assert_eq!(
+            profile.to_string(),
+            "invalid profile: name must be 1-128 characters"
         );
     }
 }

@@ -59,6 +59,7 @@ pub(crate) fn stored_account(id: &str, kind: AccountKind, roles: &[&str]) -> Sto
         elevatable_roles: BTreeSet::default(),
         deletion_due: None,
         service_grant: None,
+        profile: crate::account::Profile::default(),
     }
 }
 

@@ -96,13 +96,16 @@ pub mod token;
 pub mod totp;
 mod vault;
 
-pub use account::{Account, AccountKind, NewAccount, SweepReport, TotpStatus, THROTTLE_IDLE};
+pub use account::{
+    Account, AccountKind, NewAccount, Profile, ProfileUpdate, SweepReport, TotpStatus,
+    THROTTLE_IDLE,
+};
 pub use audit::{AuditEvent, AuditKind, AuditQuery};
 pub use authz::{authorize, Action, Caller, CredentialKind, ADMIN_ROLE, MANAGEMENT_SCOPE};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{Config, OAuthConfig};
 pub use elevation::{ElevationOutcome, ElevationRequest, StepUpProof};
-pub use error::{Conflict, Denial, Error, ErrorCode, InvalidInput, Missing, Result};
+pub use error::{Conflict, Denial, Error, ErrorCode, InvalidInput, Missing, ProfileRule, Result};
 pub use iam::{Iam, IamBuilder};
 pub use jose::{JwsAlg, JwtRefusal};
 pub use oauth::{

@@ -979,3 +979,110 @@ async fn a_user_changes_their_own_password_with_the_current_one() {
     }
     assert!(throttled);
 }
+
+#[tokio::test]
+async fn profiles_are_set_by_admins_and_named_by_their_owners() {
+    use iam_core::{ProfileRule, ProfileUpdate};
+
+    let (iam, clock) = common::iam().await;
+    let kim = iam
+        .create_account(NewAccount::human("kim", PW), Caller::System)
+        .await
+        .expect("create");
+    assert_eq!(kim.profile, iam_core::Profile::default());
+    let login = iam
+        .login(&LoginRequest::password("kim", PW))
+        .await
+        .expect("login");
+    let me = iam
+        .verify(login.tokens.access_token.expose())
+        .await
+        .expect("verify");
+    let profile_events = || async {
+        iam.audit_events(
+            Caller::System,
+            &AuditQuery {
+                kind: Some(AuditKind::AccountProfileUpdated),
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .expect("audit")
+    };
+
+    // The embedding application (as an admin would) sets every field.
+    clock.advance(Duration::from_secs(10));
+    let set_at = common::START.plus(Duration::from_secs(10));
+    let update = ProfileUpdate::default()
+        .with_name(" Kim Possible ")
+        .with_email("kim@example.org")
+        .with_email_verified(true);
+    let a = iam
+        .update_profile(Caller::System, &kim.id, &update)
+        .await
+        .expect("update");
+    assert_eq!(a.profile.name.as_deref(), Some("Kim Possible"));
+    assert_eq!(a.profile.email.as_deref(), Some("kim@example.org"));
+    assert!(a.profile.email_verified);
+    assert_eq!(a.profile.updated_at, Some(set_at));
+    // Stored: a fresh read sees it.
+    let read = iam.account(Caller::System, &kim.id).await.expect("read");
+    assert_eq!(read.profile, a.profile);
+
+    // The same values again change nothing: no event, the time stays.
+    clock.advance(Duration::from_secs(10));
+    let again = iam
+        .update_profile(Caller::System, &kim.id, &update)
+        .await
+        .expect("no-op");
+    assert_eq!(again.profile.updated_at, Some(set_at));
+    assert_eq!(profile_events().await.len(), 1);
+
+    // Kim names herself with her session; the time moves.
+    let named = iam
+        .set_own_name(&me, Some("K. P."))
+        .await
+        .expect("own name");
+    assert_eq!(named.profile.name.as_deref(), Some("K. P."));
+    assert_eq!(named.profile.email.as_deref(), Some("kim@example.org"));
+    assert!(named.profile.updated_at > Some(set_at));
+    let events = profile_events().await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].draft.actor.as_deref(), Some(kim.id.as_str()));
+    assert_eq!(events[1].draft.detail["fields"], "name");
+    assert!(matches!(
+        iam.set_own_name(&me, Some("\u{1b}[31m")).await,
+        Err(Error::Invalid(InvalidInput::Profile(
+            ProfileRule::NameControlCharacter
+        )))
+    ));
+    let cleared = iam.set_own_name(&me, None).await.expect("clear");
+    assert_eq!(cleared.profile.name, None);
+
+    // Kim is no admin: she cannot set her email, nor anyone's profile.
+    let mine = ProfileUpdate::default().with_email("other@example.org");
+    assert_eq!(
+        denial(
+            iam.update_profile(Caller::Principal(&me), &kim.id, &mine)
+                .await
+        ),
+        Denial::MissingRole("admin".into())
+    );
+    assert!(matches!(
+        iam.update_profile(Caller::System, "acc_missing", &mine)
+            .await,
+        Err(Error::NotFound(Missing::Account))
+    ));
+    assert!(matches!(
+        iam.update_profile(
+            Caller::System,
+            &kim.id,
+            &ProfileUpdate::default().with_email("kim@localhost")
+        )
+        .await,
+        Err(Error::Invalid(InvalidInput::Profile(
+            ProfileRule::EmailFormat
+        )))
+    ));
+    assert_eq!(profile_events().await.len(), 3, "refusals write nothing");
+}

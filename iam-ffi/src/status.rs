@@ -265,7 +265,8 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
         | C::DurationTooLong
         | C::ExpiryInPast
         | C::InvalidLabel
-        | C::InvalidOAuthClient => iam_status::InvalidArgument,
+        | C::InvalidOAuthClient
+        | C::InvalidProfile => iam_status::InvalidArgument,
         C::InvalidConfig => iam_status::InvalidConfig,
         C::NotFound => iam_status::NotFound,
         C::UsernameTaken => iam_status::UsernameTaken,

@@ -1,10 +1,11 @@
-//! `accounts`: list, create, show, disable, enable, set-password; and finding an account by
-//! id or username for the other commands.
+//! `accounts`: list, create, show, disable, enable, set-password, profile; and finding an
+//! account by id or username for the other commands.
 
 use anyhow::{bail, Result};
 use clap::{Subcommand, ValueEnum};
 use iam_axum::dto::{
-    AccountKind, AccountList, AccountListQuery, AccountOut, NewAccountBody, PasswordBody, Secret,
+    AccountKind, AccountList, AccountListQuery, AccountOut, NewAccountBody, PasswordBody,
+    ProfileBody, Secret,
 };
 use reqwest::{Method, StatusCode};
 
@@ -70,6 +71,27 @@ pub enum AccountsCmd {
         /// Read the new password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Set an account's profile: name, email, whether the email is verified. Options left
+    /// out stay as they are; a new email is unverified unless --email-verified true.
+    Profile {
+        /// Account id or username.
+        account: String,
+        /// The display name.
+        #[arg(long, conflicts_with = "clear_name")]
+        name: Option<String>,
+        /// Remove the display name.
+        #[arg(long)]
+        clear_name: bool,
+        /// The email address.
+        #[arg(long, conflicts_with = "clear_email")]
+        email: Option<String>,
+        /// Remove the email address (it is then unverified).
+        #[arg(long)]
+        clear_email: bool,
+        /// Whether the email address is verified.
+        #[arg(long, value_name = "true|false")]
+        email_verified: Option<bool>,
     },
 }
 
@@ -172,6 +194,34 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
             };
             let a: AccountOut = api.send_json(Method::PUT, &path, &body).await?;
             output::done(json_out, &a, "password set");
+        }
+        AccountsCmd::Profile {
+            account,
+            name,
+            clear_name,
+            email,
+            clear_email,
+            email_verified,
+        } => {
+            // What a `--x VALUE` / `--clear-x` pair asks for: `None` leaves the field.
+            let field = |value: &Option<String>, clear: bool| {
+                if clear {
+                    Some(None)
+                } else {
+                    value.clone().map(Some)
+                }
+            };
+            let body = ProfileBody {
+                name: field(name, *clear_name),
+                email: field(email, *clear_email),
+                email_verified: *email_verified,
+            };
+            if body.name.is_none() && body.email.is_none() && body.email_verified.is_none() {
+                bail!("nothing to change: give --name, --clear-name, --email, --clear-email or --email-verified");
+            }
+            let path = account_path(&mut api, account, "/profile").await?;
+            let a: AccountOut = api.send_json(Method::PATCH, &path, &body).await?;
+            output::print(json_out, &a, output::account);
         }
     }
     Ok(())

@@ -121,7 +121,20 @@ pub fn account(a: &AccountOut) {
         ("totp", cell(&a.totp)),
         ("deletion due", cell(&a.deletion_due)),
         ("created at", a.created_at.clone()),
+        ("name", cell(&a.profile.name)),
+        ("email", cell(&a.profile.email)),
+        ("email verified", cell(&a.profile.email_verified)),
+        ("profile updated", cell(&a.profile.updated_at)),
     ]);
+}
+
+/// An account's email address, marked `(unverified)` unless verified; `-` without one.
+fn email(a: &AccountOut) -> String {
+    match (&a.profile.email, a.profile.email_verified) {
+        (None, _) => "-".to_owned(),
+        (Some(e), true) => e.clone(),
+        (Some(e), false) => format!("{e} (unverified)"),
+    }
 }
 
 /// Prints accounts as a table.
@@ -137,12 +150,14 @@ pub fn accounts(list: &[AccountOut]) {
                 status(a.disabled),
                 cell(&a.totp),
                 a.created_at.clone(),
+                cell(&a.profile.name),
+                email(a),
             ]
         })
         .collect();
     table(
         &[
-            "ID", "USERNAME", "KIND", "ROLES", "STATUS", "TOTP", "CREATED",
+            "ID", "USERNAME", "KIND", "ROLES", "STATUS", "TOTP", "CREATED", "NAME", "EMAIL",
         ],
         &rows,
     );

@@ -361,6 +361,95 @@ fn iamctl_against_iamd() {
         &[],
     ));
     assert_eq!(shown["username"], "alice");
+    assert_eq!(shown["profile"]["name"], Value::Null);
+
+    // Profiles: an admin sets alice's name and a verified email, then clears the email.
+    let p = ok_json(&run(
+        conn(&[
+            "accounts",
+            "profile",
+            "alice",
+            "--name",
+            " Alice Liddell ",
+            "--email",
+            "alice@example.org",
+            "--email-verified",
+            "true",
+            "--json",
+        ]),
+        None,
+        &[],
+    ));
+    assert_eq!(p["profile"]["name"], "Alice Liddell");
+    assert_eq!(p["profile"]["email"], "alice@example.org");
+    assert_eq!(p["profile"]["email_verified"], true);
+    assert!(p["profile"]["updated_at"].is_string(), "{p}");
+    let o = ok(&run(conn(&["accounts", "show", "alice"]), None, &[]));
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("name:") && l.ends_with("Alice Liddell")),
+        "{o}"
+    );
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("email verified:") && l.ends_with("true")),
+        "{o}"
+    );
+    let o = ok(&run(conn(&["accounts", "list"]), None, &[]));
+    assert!(o.lines().next().unwrap().contains("EMAIL"), "{o}");
+    assert!(
+        o.lines()
+            .any(|l| l.contains("alice") && l.ends_with("alice@example.org")),
+        "{o}"
+    );
+    let o = ok(&run(
+        conn(&[
+            "accounts",
+            "profile",
+            &alice_id,
+            "--email",
+            "liddell@example.org",
+        ]),
+        None,
+        &[],
+    ));
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("email verified:") && l.ends_with("false")),
+        "a new address is unverified: {o}"
+    );
+    let p = ok_json(&run(
+        conn(&["accounts", "profile", "alice", "--clear-email", "--json"]),
+        None,
+        &[],
+    ));
+    assert_eq!(p["profile"]["email"], Value::Null);
+    assert_eq!(p["profile"]["email_verified"], false);
+    assert_eq!(p["profile"]["name"], "Alice Liddell");
+    let out = run(
+        conn(&["accounts", "profile", "alice", "--email", "not-an-address"]),
+        None,
+        &[],
+    );
+    assert!(!out.status.success());
+    let e = text(&out).1;
+    assert!(e.contains("422") && e.contains("invalid_profile"), "{e}");
+    let out = run(conn(&["accounts", "profile", "alice"]), None, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("nothing to change"));
+    let out = run(
+        conn(&[
+            "accounts",
+            "profile",
+            "alice",
+            "--email",
+            "a@b.org",
+            "--clear-email",
+        ]),
+        None,
+        &[],
+    );
+    assert!(!out.status.success(), "--email and --clear-email conflict");
 
     // A server error: its code and message, non-zero exit.
     let out = run(conn(&["accounts", "show", "nobody"]), None, &[]);

@@ -8,7 +8,7 @@ use iam_core::oauth::OAuthClient;
 use iam_core::session::ActiveElevation;
 use iam_core::{
     Account, AccountKind, ApiTokenInfo, AuditEvent, ElevationRequest, Membership, Organization,
-    Principal, PublicKeyInfo, ServiceToken, Session, TokenPair, TotpEnrolment, TotpStatus,
+    Principal, Profile, PublicKeyInfo, ServiceToken, Session, TokenPair, TotpEnrolment, TotpStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +135,33 @@ pub struct AccountOut {
     pub deletion_due: Option<String>,
     /// Creation time.
     pub created_at: String,
+    /// Name and email.
+    #[serde(default)]
+    pub profile: ProfileOut,
+}
+
+/// An account's profile (what OpenID Connect's userinfo serves besides the username).
+#[derive(Default, Serialize, Deserialize)]
+pub struct ProfileOut {
+    /// The display name.
+    pub name: Option<String>,
+    /// The email address.
+    pub email: Option<String>,
+    /// Whether an admin marked the email address verified.
+    pub email_verified: bool,
+    /// When the profile last changed (`null` until the first change).
+    pub updated_at: Option<String>,
+}
+
+impl From<Profile> for ProfileOut {
+    fn from(p: Profile) -> Self {
+        ProfileOut {
+            name: p.name,
+            email: p.email,
+            email_verified: p.email_verified,
+            updated_at: opt_time(p.updated_at),
+        }
+    }
 }
 
 impl From<Account> for AccountOut {
@@ -150,6 +177,7 @@ impl From<Account> for AccountOut {
             totp: a.totp,
             deletion_due: opt_time(a.deletion_due),
             created_at: rfc3339(a.created_at),
+            profile: a.profile.into(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use iam_core::jose::JwsAlg;
 use iam_core::oauth::ClientKind;
-use iam_core::{AccountKind, DbCredentials};
+use iam_core::{AccountKind, DbCredentials, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 
 use super::Secret;
@@ -76,6 +76,68 @@ pub struct ChangePasswordBody {
     pub current_password: Secret,
     /// The new password.
     pub new_password: Secret,
+}
+
+/// `PATCH /accounts/{id}/profile` (admin): a field left out stays as it is, `null` clears it.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    /// The display name (1-128 characters, trimmed).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<Option<String>>,
+    /// The email address; a different address is unverified unless `email_verified` is given.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<Option<String>>,
+    /// Whether the email address is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+impl From<ProfileBody> for ProfileUpdate {
+    fn from(b: ProfileBody) -> Self {
+        ProfileUpdate {
+            name: b.name,
+            email: b.email,
+            email_verified: b.email_verified,
+        }
+    }
+}
+
+/// `PATCH /profile`: the caller's own name, `null` to clear it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnProfileBody {
+    /// The display name (1-128 characters, trimmed); required, `null` clears it.
+    #[serde(deserialize_with = "nullable")]
+    pub name: Option<String>,
+}
+
+/// A field that must be present but may be `null`.
+fn nullable<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
+}
+
+/// A field that is present, its value possibly `null`: `Some(None)` for `null`, so that
+/// `#[serde(default)]` leaves `None` for a field that is absent.
+#[allow(clippy::option_option)] // absent, null and a value are three different requests
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `POST /api-tokens`.

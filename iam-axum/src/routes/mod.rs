@@ -6,6 +6,7 @@ mod admin;
 mod clients;
 mod elevation;
 mod orgs;
+mod profile;
 mod public;
 mod session;
 mod tokens;
@@ -16,7 +17,7 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use iam_core::{Clock, Iam, Store};
 
@@ -94,6 +95,7 @@ route_table! {
         delete "/sessions" => session::revoke_all_own::<S, C>, "Sign out everywhere";
         delete "/sessions/{id}" => session::revoke_session::<S, C>, "Revoke one session";
         put "/password" => session::change_password::<S, C>, "Change the caller's password (needs the current one)";
+        patch "/profile" => profile::update_own::<S, C>, "Set or clear the caller's own display name (a session)";
         post "/totp/enrol" => session::totp_enrol::<S, C>, "Start TOTP enrolment";
         post "/totp/confirm" => session::totp_confirm::<S, C>, "Confirm TOTP enrolment with a code";
         delete "/totp" => session::totp_remove::<S, C>, "Remove the caller's TOTP";
@@ -103,6 +105,7 @@ route_table! {
         post "/accounts/{id}/disable" => accounts::disable::<S, C>, "Disable an account";
         post "/accounts/{id}/enable" => accounts::enable::<S, C>, "Enable an account";
         put "/accounts/{id}/password" => accounts::set_password::<S, C>, "Set an account's password";
+        patch "/accounts/{id}/profile" => profile::update::<S, C>, "Set an account's name, email and email verification (admin)";
         put "/accounts/{id}/roles/{role}" => accounts::grant_role::<S, C>, "Grant a role";
         delete "/accounts/{id}/roles/{role}" => accounts::revoke_role::<S, C>, "Revoke a role";
         put "/accounts/{id}/elevatable-roles/{role}" => accounts::grant_elevatable::<S, C>, "Grant an elevatable role";

@@ -2,10 +2,12 @@
 
 mod lifecycle;
 pub(crate) mod manage;
+mod profile;
 pub(crate) mod rules;
 mod second_factor;
 
 pub use lifecycle::SweepReport;
+pub use profile::{validate_email, validate_name, Profile, ProfileUpdate, EMAIL_MAX, NAME_MAX};
 
 use std::collections::BTreeSet;
 
@@ -69,6 +71,8 @@ pub struct Account {
     pub deletion_due: Option<Timestamp>,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Name and email (OpenID Connect's profile and email claims).
+    pub profile: Profile,
 }
 
 /// An account as stored.
@@ -90,6 +94,9 @@ pub(crate) struct StoredAccount {
     /// The one live service-token grant (system accounts).
     #[serde(default)]
     pub service_grant: Option<String>,
+    /// Name and email; records written before profiles existed have none.
+    #[serde(default)]
+    pub profile: Profile,
 }
 
 impl StoredAccount {
@@ -110,6 +117,7 @@ impl StoredAccount {
             created_at: self.created_at,
             elevatable_roles: self.elevatable_roles.clone(),
             deletion_due: self.deletion_due,
+            profile: self.profile.clone(),
         }
     }
 

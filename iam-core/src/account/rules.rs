@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::account::{account_record, NewAccount, RoleSet};
+use crate::account::{account_record, NewAccount, Profile, RoleSet};
 use crate::account::{
     validate_role, validate_username, Account, AccountKind, StoredAccount, SweepReport,
 };
@@ -63,7 +63,7 @@ impl Acting<'_> {
     }
 
     /// An audit event of `kind` about `account_id`, naming the actor.
-    fn audit(&self, kind: AuditKind, account_id: &str) -> AuditDraft {
+    pub(super) fn audit(&self, kind: AuditKind, account_id: &str) -> AuditDraft {
         AuditDraft::new(kind, self.now)
             .actor(self.actor)
             .account(account_id)
@@ -85,13 +85,13 @@ pub(crate) fn account_tokens_before(
 }
 
 /// Nothing to change: the account as it stands.
-fn unchanged(account: &StoredAccount) -> Plan<Account> {
+pub(super) fn unchanged(account: &StoredAccount) -> Plan<Account> {
     Plan::new(account.view())
 }
 
 /// The account as changed: its update (expecting the version read) with `revocations` and
 /// one audit event.
-fn updated(
+pub(super) fn updated(
     read: &Record,
     account: &StoredAccount,
     revocations: Vec<RevocationChange>,
@@ -161,6 +161,7 @@ pub(crate) fn create_account(
         elevatable_roles: BTreeSet::new(),
         deletion_due: None,
         service_grant: None,
+        profile: Profile::default(),
     };
     let kind = match account.kind {
         AccountKind::Human => "human",
@@ -560,6 +561,7 @@ mod tests {
             elevatable_roles: BTreeSet::new(),
             deletion_due: None,
             service_grant: None,
+            profile: Profile::default(),
         }
     }
 

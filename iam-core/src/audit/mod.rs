@@ -25,6 +25,9 @@ pub enum AuditKind {
     /// An account was enabled again.
     #[serde(rename = "account.enabled")]
     AccountEnabled,
+    /// An account's profile changed (detail `fields` names the changed fields, never values).
+    #[serde(rename = "account.profile_updated")]
+    AccountProfileUpdated,
     /// A password was set or changed.
     #[serde(rename = "password.changed")]
     PasswordChanged,
@@ -182,10 +185,11 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 54] = [
+    pub const ALL: [AuditKind; 55] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
+        AuditKind::AccountProfileUpdated,
         AuditKind::PasswordChanged,
         AuditKind::PasswordChangeDenied,
         AuditKind::PasswordRehashed,
@@ -245,6 +249,7 @@ impl AuditKind {
             AuditKind::AccountCreated => "account.created",
             AuditKind::AccountDisabled => "account.disabled",
             AuditKind::AccountEnabled => "account.enabled",
+            AuditKind::AccountProfileUpdated => "account.profile_updated",
             AuditKind::PasswordChanged => "password.changed",
             AuditKind::PasswordChangeDenied => "password.change_denied",
             AuditKind::SessionReauthenticated => "session.reauthenticated",

@@ -160,6 +160,16 @@ fn an_admin_acting_on_another_account() {
             ADMIN_ONLY,
         ),
         (
+            "update another's profile",
+            Action::UpdateProfile { account: other },
+            ADMIN_ONLY,
+        ),
+        (
+            "change own name (admin)",
+            Action::ChangeOwnName,
+            "Y - - - - - - - -",
+        ),
+        (
             "enrol totp for another",
             Action::EnrolTotp { account: other },
             "- - - - - - - - -",
@@ -280,6 +290,16 @@ fn an_ordinary_user_acting_on_itself() {
             "change own password",
             Action::ChangeOwnPassword,
             "Y - - - - - - - -",
+        ),
+        (
+            "change own name",
+            Action::ChangeOwnName,
+            "Y - - - - - - - -",
+        ),
+        (
+            "update own profile",
+            Action::UpdateProfile { account: me },
+            "- - - - - - - - -",
         ),
         (
             "api token with roles",
@@ -444,6 +464,11 @@ fn an_ordinary_user_acting_on_itself() {
             "Y - - - - - - - -",
         ),
         (
+            "change own name, stale",
+            Action::ChangeOwnName,
+            "Y - - - - - - - -",
+        ),
+        (
             "revoke own credentials, stale",
             Action::RevokeCredentials { account: me },
             "Y - - - - - - - -",
@@ -503,6 +528,74 @@ fn denials_say_why() {
         Err(Denial::WrongTokenKind),
         "only people approve"
     );
+}
+
+#[test]
+fn profile_denials_say_why() {
+    let now = Timestamp::from_secs(NOW);
+    let col = |kind, manage| Column { kind, manage };
+    let update = Action::UpdateProfile { account: "acc_x" };
+    let cases = [
+        // An admin's delegated credential without the management scope.
+        (
+            principal(
+                col(CredentialKind::ApiToken, false),
+                "acc_a",
+                &[ADMIN_ROLE],
+                true,
+                0,
+            ),
+            update,
+            Err(Denial::MissingScope(MANAGEMENT_SCOPE.into())),
+        ),
+        (
+            principal(
+                col(CredentialKind::OAuthUser, true),
+                "acc_a",
+                &[ADMIN_ROLE],
+                true,
+                0,
+            ),
+            update,
+            Ok(()),
+        ),
+        (
+            principal(col(CredentialKind::Session, false), "acc_me", &[], true, 0),
+            Action::UpdateProfile { account: "acc_me" },
+            Err(Denial::MissingRole(ADMIN_ROLE.into())),
+        ),
+        (
+            principal(
+                col(CredentialKind::OrgToken, false),
+                "acc_a",
+                &[ADMIN_ROLE],
+                true,
+                0,
+            ),
+            update,
+            Err(Denial::WrongTokenKind),
+        ),
+        // One's own name: a session only, even with the management scope.
+        (
+            principal(
+                col(CredentialKind::ApiToken, true),
+                "acc_me",
+                &[ADMIN_ROLE],
+                true,
+                0,
+            ),
+            Action::ChangeOwnName,
+            Err(Denial::WrongTokenKind),
+        ),
+        (
+            principal(col(CredentialKind::OAuthUser, true), "acc_me", &[], true, 0),
+            Action::ChangeOwnName,
+            Err(Denial::WrongTokenKind),
+        ),
+    ];
+    for (p, action, want) in cases {
+        assert_eq!(authorize(&p, action, now, WINDOW), want, "{action:?} {p:?}");
+    }
 }
 
 #[test]

@@ -149,6 +149,8 @@ error_codes! {
     CryptoFailure = 53, "crypto_failure";
     /// The store's commit queue is full; nothing was changed; retry shortly.
     Overloaded = 54, "overloaded";
+    /// A profile attribute (name, email) breaks a rule.
+    InvalidProfile = 55, "invalid_profile";
 }
 
 /// Strings of codes that are no longer produced. They stay reserved: no code may use them again.
