@@ -11,7 +11,7 @@ use iam_core::oauth::{AuthorizationResult, ResponseMode};
 use iam_core::{
     AuthorizeOutcome, AuthorizeRequest, Caller, ClientAuth, Denial, Error, GrantType, Iam,
     LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode, Principal,
-    SecretString, TokenRequest,
+    ProfileUpdate, SecretString, TokenRequest,
 };
 use sha2::{Digest, Sha256, Sha512};
 
@@ -32,15 +32,23 @@ struct World {
 }
 
 async fn login(iam: &TestIam, name: &str) -> Principal {
-    let l = iam.login(&LoginRequest::password(name, PW)).await.expect("login");
-    iam.verify(l.tokens.access_token.expose()).await.expect("verify")
+    let l = iam
+        .login(&LoginRequest::password(name, PW))
+        .await
+        .expect("login");
+    iam.verify(l.tokens.access_token.expose())
+        .await
+        .expect("verify")
 }
 
 async fn world() -> World {
     let (iam, _) = common::iam_with(|c| c.issuer = ISSUER.into()).await;
-    iam.create_account(NewAccount::human("root", PW).with_roles(["admin"]), Caller::System)
-        .await
-        .expect("admin");
+    iam.create_account(
+        NewAccount::human("root", PW).with_roles(["admin"]),
+        Caller::System,
+    )
+    .await
+    .expect("admin");
     let alice = iam
         .create_account(NewAccount::human("alice", PW), Caller::System)
         .await
@@ -58,6 +66,17 @@ async fn world() -> World {
     }
 }
 
+/// Gives `id` a name and a verified email address, as an admin would.
+async fn set_profile(iam: &TestIam, id: &str) {
+    let update = ProfileUpdate::default()
+        .with_name("Alice Liddell")
+        .with_email("alice@example.com")
+        .with_email_verified(true);
+    iam.update_profile(Caller::System, id, &update)
+        .await
+        .expect("profile");
+}
+
 /// Registers a relying party signing its ID tokens with `alg`.
 async fn relying_party(iam: &TestIam, alg: JwsAlg) -> (String, ClientAuth) {
     let admin = login(iam, "root").await;
@@ -69,7 +88,10 @@ async fn relying_party(iam: &TestIam, alg: JwsAlg) -> (String, ClientAuth) {
     new.oidc.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()];
     let reg = iam.register_client(&admin, new).await.expect("register");
     let id = reg.client.id.clone();
-    (id.clone(), ClientAuth::secret(id, reg.client_secret.expect("secret")))
+    (
+        id.clone(),
+        ClientAuth::secret(id, reg.client_secret.expect("secret")),
+    )
 }
 
 fn request(client_id: &str, scope: &str, nonce: &str) -> AuthorizeRequest {
@@ -113,7 +135,12 @@ async fn sign_in(
     user: &Principal,
     req: &AuthorizeRequest,
 ) -> (String, String, SecretString) {
-    let code = code_of(w.iam.consent_and_authorize(req, user).await.expect("consent"));
+    let code = code_of(
+        w.iam
+            .consent_and_authorize(req, user)
+            .await
+            .expect("consent"),
+    );
     let t = w
         .iam
         .token(
@@ -168,13 +195,20 @@ async fn id_tokens_in_every_algorithm_verify_through_the_jwks() {
         let req = request(&rp.0, "openid profile email", "n-0S6_WzA2Mj");
         let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &req).await;
         let header = jsonwebtoken::decode_header(&id_token).expect("header");
-        assert_eq!(format!("{:?}", header.alg).to_uppercase(), alg.as_str().to_uppercase());
+        assert_eq!(
+            format!("{:?}", header.alg).to_uppercase(),
+            alg.as_str().to_uppercase()
+        );
         let c = rp_verify(&w.iam, &id_token, &rp.0).await;
         assert_eq!(c["sub"], w.alice_id.as_str());
         assert_eq!(c["aud"], rp.0.as_str());
         assert_eq!(c["azp"], rp.0.as_str());
         assert_eq!(c["nonce"], "n-0S6_WzA2Mj");
-        assert_eq!(c["at_hash"], half_hash_b64(alg, &access).as_str(), "{alg:?}");
+        assert_eq!(
+            c["at_hash"],
+            half_hash_b64(alg, &access).as_str(),
+            "{alg:?}"
+        );
         assert_eq!(c["auth_time"], w.alice.auth_time.as_secs());
         assert_eq!(c["amr"], serde_json::json!(["pwd"]));
         assert_eq!(c["preferred_username"], "alice");
@@ -190,7 +224,10 @@ async fn userinfo_answers_exactly_the_consented_claims() {
     let (access, _, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n1")).await;
     let token = w.iam.verify(&access).await.expect("verify");
     let claims = w.iam.userinfo(&token).await.expect("userinfo");
-    assert_eq!(serde_json::Value::Object(claims), serde_json::json!({"sub": w.alice_id}));
+    assert_eq!(
+        serde_json::Value::Object(claims),
+        serde_json::json!({"sub": w.alice_id})
+    );
 
     let (access, _, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid profile", "n2")).await;
     let token = w.iam.verify(&access).await.expect("verify");
@@ -223,14 +260,24 @@ async fn refresh_gives_a_new_id_token_without_nonce() {
         .iam
         .token(
             &rp.1,
-            &TokenRequest::RefreshToken { refresh_token: refresh, scope: None, resource: vec![] },
+            &TokenRequest::RefreshToken {
+                refresh_token: refresh,
+                scope: None,
+                resource: vec![],
+            },
         )
         .await
         .expect("refresh");
     let again = t.id_token.expect("an ID token on refresh");
-    let (a, b) = (rp_verify(&w.iam, &first, &rp.0).await, rp_verify(&w.iam, &again, &rp.0).await);
+    let (a, b) = (
+        rp_verify(&w.iam, &first, &rp.0).await,
+        rp_verify(&w.iam, &again, &rp.0).await,
+    );
     assert_eq!(a["sub"], b["sub"]);
-    assert_eq!(a["auth_time"], b["auth_time"], "the sign-in did not happen again");
+    assert_eq!(
+        a["auth_time"], b["auth_time"],
+        "the sign-in did not happen again"
+    );
     assert!(b.get("nonce").is_none());
 }
 
@@ -252,20 +299,47 @@ async fn id_token_hints_name_the_user_and_bad_ones_are_refused() {
         ..request(&rp.0, "openid", "n2")
     };
     // The hinted user's own session: a code, silently.
-    code_of(w.iam.authorize(&silent(&hint), Some(&w.alice)).await.expect("authorize"));
+    code_of(
+        w.iam
+            .authorize(&silent(&hint), Some(&w.alice))
+            .await
+            .expect("authorize"),
+    );
     // Another user's session does not answer for the hinted one.
     assert_eq!(
-        error_of(w.iam.authorize(&silent(&hint), Some(&w.bob)).await.expect("authorize")),
+        error_of(
+            w.iam
+                .authorize(&silent(&hint), Some(&w.bob))
+                .await
+                .expect("authorize")
+        ),
         OAuthErrorCode::LoginRequired
     );
     // Unsigned, foreign-key and garbage hints are invalid_request.
-    let kid = jsonwebtoken::decode_header(&hint).expect("header").kid.expect("kid");
+    let kid = jsonwebtoken::decode_header(&hint)
+        .expect("header")
+        .kid
+        .expect("kid");
     let none = forged(&serde_json::json!({"alg": "none", "typ": "JWT"}), &hint);
-    let foreign = forged(&serde_json::json!({"alg": "RS256", "kid": "not-ours"}), &hint);
+    let foreign = forged(
+        &serde_json::json!({"alg": "RS256", "kid": "not-ours"}),
+        &hint,
+    );
     let tampered = forged(&serde_json::json!({"alg": "RS256", "kid": kid}), &hint);
-    for bad in [none.as_str(), foreign.as_str(), tampered.as_str(), "x.y.z", ""] {
+    for bad in [
+        none.as_str(),
+        foreign.as_str(),
+        tampered.as_str(),
+        "x.y.z",
+        "",
+    ] {
         assert_eq!(
-            error_of(w.iam.authorize(&silent(bad), Some(&w.alice)).await.expect("authorize")),
+            error_of(
+                w.iam
+                    .authorize(&silent(bad), Some(&w.alice))
+                    .await
+                    .expect("authorize")
+            ),
             OAuthErrorCode::InvalidRequest,
             "{bad}"
         );
@@ -283,12 +357,20 @@ async fn authorization_parameters_of_openid_connect() {
     };
     for (name, req) in [
         ("unknown prompt", with(|r| r.prompt = Some("bogus".into()))),
-        ("unknown response_mode", with(|r| r.response_mode = Some("fragment".into()))),
+        (
+            "unknown response_mode",
+            with(|r| r.response_mode = Some("fragment".into())),
+        ),
         ("claims not JSON", with(|r| r.claims = Some("{".into()))),
         ("nonce too long", with(|r| r.nonce = Some("n".repeat(600)))),
     ] {
         assert_eq!(
-            error_of(w.iam.authorize(&req, Some(&w.alice)).await.expect("authorize")),
+            error_of(
+                w.iam
+                    .authorize(&req, Some(&w.alice))
+                    .await
+                    .expect("authorize")
+            ),
             OAuthErrorCode::InvalidRequest,
             "{name}"
         );
@@ -299,14 +381,22 @@ async fn authorization_parameters_of_openid_connect() {
         r.login_hint = Some("alice".into());
         r.ui_locales = Some("fr-CA fr en".into());
     });
-    match w.iam.consent_and_authorize(&req, &w.alice).await.expect("consent") {
+    match w
+        .iam
+        .consent_and_authorize(&req, &w.alice)
+        .await
+        .expect("consent")
+    {
         AuthorizeOutcome::Redirect(r) => assert_eq!(r.response_mode, ResponseMode::FormPost),
         other => panic!("{other:?}"),
     }
     // The claims parameter asks for email: its scope is added, and consent covers it.
     let req = with(|r| r.claims = Some(r#"{"id_token":{"email":{"essential":true}}}"#.into()));
     let (_, id_token, _) = sign_in(&w, &rp, &w.alice, &req).await;
-    assert_eq!(rp_verify(&w.iam, &id_token, &rp.0).await["email"], "alice@example.com");
+    assert_eq!(
+        rp_verify(&w.iam, &id_token, &rp.0).await["email"],
+        "alice@example.com"
+    );
 }
 
 #[tokio::test]
@@ -326,7 +416,10 @@ async fn rp_initiated_logout_checks_hint_client_and_return_uri() {
         .check_end_session(Some(&hint), None, None, Some(&w.bob))
         .await
         .expect("accepted");
-    assert!(!other_user.hint_matches_user, "bob is asked before being signed out");
+    assert!(
+        !other_user.hint_matches_user,
+        "bob is asked before being signed out"
+    );
     for (hint, client, uri) in [
         (Some(hint.as_str()), None, Some("https://evil.example/")),
         (None, None, Some(AFTER_LOGOUT)),

@@ -111,6 +111,10 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             RateLimit::per_client_default(),
         )
     };
+    // The ID-token keys (RSA generation takes a moment) are made now, not on a first request.
+    iam.ensure_jose_keys()
+        .await
+        .context("making the ID-token signing keys")?;
     let oauth = OAuthRouter::new(iam.clone(), &settings.public_url)
         .context("the public URL (OAuth issuer)")?
         .rate_limit(RateLimit {

@@ -150,7 +150,6 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Signs `claims` (a JSON object) as a JWT with the current `alg` key; the header carries
     /// `alg`, `kid` and `typ`. Makes the keys first if there are none.
-    #[allow(dead_code)] // For the OpenID Connect code (ID tokens).
     pub(crate) async fn sign_jwt(&self, alg: JwsAlg, typ: &str, claims: &Value) -> Result<String> {
         let signer = if let Some(s) = self.jose_ring().signer(alg) {
             s
@@ -166,7 +165,6 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Verifies a JWT iam signed: an algorithm iam signs with, a kid in the JOSE ring, a valid
     /// signature and `iss` equal to the configured issuer. Returns the claims; `exp` and `aud`
     /// are left to the caller.
-    #[allow(dead_code)] // For the OpenID Connect code (id_token_hint).
     pub(crate) fn verify_own_jwt(
         &self,
         token: &str,
@@ -176,7 +174,6 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// [`Iam::verify_own_jwt`], with one rate-limited reload of the JOSE ring from the store
     /// when the kid is unknown (another instance may have made or rotated the keys).
-    #[allow(dead_code)] // For the OpenID Connect code (id_token_hint).
     pub(crate) async fn verify_own_jwt_reloading(
         &self,
         token: &str,

@@ -56,7 +56,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let mut subject = None;
         let mut audience = None;
         if let Some(hint) = id_token_hint {
-            let claims = self.hint_claims(hint)?;
+            let claims = self.hint_claims(hint).await?;
             subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
             audience = match claims.get("aud") {
                 Some(Value::String(a)) => Some(a.clone()),
@@ -113,9 +113,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// The claims of an `id_token_hint`: an ID token this server issued (expired or not).
     /// Anything else (unsigned, another algorithm, a key not ours, another issuer, a
     /// malformed token) is `invalid_request`.
-    fn hint_claims(&self, hint: &str) -> std::result::Result<Map<String, Value>, OAuthError> {
+    async fn hint_claims(&self, hint: &str) -> std::result::Result<Map<String, Value>, OAuthError> {
         let refused = |why: &'static str| OAuthError::new(OAuthErrorCode::InvalidRequest, why);
-        self.verify_own_jwt(hint).map_err(|e| {
+        self.verify_own_jwt_reloading(hint).await.map_err(|e| {
             refused(match e {
                 JwtRefusal::UnsupportedAlg => {
                     "id_token_hint is not signed with an algorithm iam uses"
@@ -128,11 +128,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// The subject of an `id_token_hint` (see [`Self::check_end_session`] for what is refused).
-    pub(crate) fn id_token_hint_subject(
+    pub(crate) async fn id_token_hint_subject(
         &self,
         hint: &str,
     ) -> std::result::Result<String, OAuthError> {
-        match self.hint_claims(hint)?.get("sub") {
+        match self.hint_claims(hint).await?.get("sub") {
             Some(Value::String(sub)) => Ok(sub.clone()),
             _ => Err(OAuthError::invalid_request("id_token_hint has no subject")),
         }

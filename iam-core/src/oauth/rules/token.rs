@@ -1051,7 +1051,10 @@ mod tests {
                 .output
                 .expect("issued")
         };
-        assert!(exchange(code()).id_token.is_none(), "no openid scope, no ID token");
+        assert!(
+            exchange(code()).id_token.is_none(),
+            "no openid scope, no ID token"
+        );
         let mut oidc = code();
         oidc.scopes.insert("openid".into());
         oidc.nonce = Some("n-0S6_WzA2Mj".into());

@@ -162,7 +162,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             other => return Ok(other),
         };
         if let Some(hint) = &req.id_token_hint {
-            match self.id_token_hint_subject(hint) {
+            match self.id_token_hint_subject(hint).await {
                 Ok(sub) => checked.hint_subject = Some(sub),
                 Err(e) => return Ok(Ok(Err(rejected(checked, e)))),
             }
