@@ -42,7 +42,8 @@
 //!
 //! - [`authz`]: who may do what. One function, [`authorize`], decides every action from the
 //!   principal's credential kind, roles, scopes and audience; every adapter goes through it.
-//! - [`account`]: accounts, roles, passwords, TOTP enrolment, scheduled deletion and the sweep.
+//! - [`account`]: accounts, roles, passwords, profiles (name, email), TOTP enrolment, scheduled
+//!   deletion and the sweep.
 //! - [`session`]: login (with the throttle of [`throttle`]), sessions, refresh-token rotation
 //!   with reuse detection, logout.
 //! - `elevation`: time-boxed privilege elevation, step-up proofs, approvals and

@@ -1,4 +1,5 @@
-//! Accounts: kinds, the public view, the stored form, and the naming rules for usernames and roles.
+//! Accounts: kinds, the public view, the stored form, profiles, and the naming rules for usernames
+//! and roles.
 
 mod lifecycle;
 pub(crate) mod manage;
