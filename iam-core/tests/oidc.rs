@@ -48,7 +48,9 @@ async fn world() -> World {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs();
-    clock.set(iam_core::Timestamp::from_secs(i64::try_from(now).expect("fits")));
+    clock.set(iam_core::Timestamp::from_secs(
+        i64::try_from(now).expect("fits"),
+    ));
     iam.create_account(
         NewAccount::human("root", PW).with_roles(["admin"]),
         Caller::System,
