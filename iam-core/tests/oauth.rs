@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::{login, CHALLENGE, PW, VERIFIER};
+
 use iam_core::Caller;
 use std::time::Duration;
 
@@ -12,11 +14,7 @@ use iam_core::{
     NewAccount, NewClient, OAuthErrorCode, Principal, SecretString, TokenRequest, TokenResponse,
 };
 
-const PW: &str = "correct horse battery";
 const CB: &str = "https://app.example/cb";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-/// RFC 7636 Appendix B: BASE64URL(SHA256(VERIFIER)).
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const API: &str = "https://api.example/";
 
 type TestIam = Iam<MemoryStore, ManualClock>;
@@ -29,16 +27,6 @@ struct World {
     /// Confidential: code + refresh + client credentials + device.
     app: ClientAuth,
     app_id: String,
-}
-
-async fn login(iam: &TestIam, name: &str) -> Principal {
-    let l = iam
-        .login(&LoginRequest::password(name, PW))
-        .await
-        .expect("login");
-    iam.verify(l.tokens.access_token.expose())
-        .await
-        .expect("verify")
 }
 
 async fn world() -> World {

@@ -4,22 +4,21 @@
 
 mod common;
 
+use common::{login, CHALLENGE, PW, VERIFIER};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use iam_core::jose::JwsAlg;
 use iam_core::oauth::{AuthorizationResult, ResponseMode};
 use iam_core::{
     AuthorizeOutcome, AuthorizeRequest, Caller, ClientAuth, Denial, Error, GrantType, Iam,
-    LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode, Principal,
-    ProfileUpdate, SecretString, TokenRequest,
+    ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode, Principal, ProfileUpdate,
+    SecretString, TokenRequest,
 };
 use sha2::{Digest, Sha256, Sha512};
 
-const PW: &str = "correct horse battery";
 const CB: &str = "https://rp.example/cb";
 const AFTER_LOGOUT: &str = "https://rp.example/bye";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const ISSUER: &str = "https://id.example.com";
 
 type TestIam = Iam<MemoryStore, ManualClock>;
@@ -29,16 +28,6 @@ struct World {
     alice: Principal,
     bob: Principal,
     alice_id: String,
-}
-
-async fn login(iam: &TestIam, name: &str) -> Principal {
-    let l = iam
-        .login(&LoginRequest::password(name, PW))
-        .await
-        .expect("login");
-    iam.verify(l.tokens.access_token.expose())
-        .await
-        .expect("verify")
 }
 
 async fn world() -> World {

@@ -50,3 +50,24 @@ pub async fn open_shared(
         .open()
         .await
 }
+
+/// The password of the OAuth and OpenID Connect tests' accounts.
+pub const PW: &str = "correct horse battery";
+/// RFC 7636 Appendix B's code verifier.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// RFC 7636 Appendix B: BASE64URL(SHA256(VERIFIER)).
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Logs `name` in with [`PW`] and verifies the session's access token.
+pub async fn login<S: iam_core::Store, C: iam_core::Clock>(
+    iam: &Iam<S, C>,
+    name: &str,
+) -> iam_core::Principal {
+    let l = iam
+        .login(&iam_core::LoginRequest::password(name, PW))
+        .await
+        .expect("login");
+    iam.verify(l.tokens.access_token.expose())
+        .await
+        .expect("verify")
+}
