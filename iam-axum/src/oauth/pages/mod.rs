@@ -155,9 +155,23 @@ fn scope_list(scopes: &BTreeSet<String>, new: Option<&BTreeSet<String>>) -> Stri
         } else {
             ""
         };
-        let _ = write!(out, "<li><code>{}</code>{mark}</li>", escape(s));
+        let _ = match standard_scope_meaning(s) {
+            Some(meaning) => write!(out, "<li>{meaning} (<code>{}</code>){mark}</li>", escape(s)),
+            None => write!(out, "<li><code>{}</code>{mark}</li>", escape(s)),
+        };
         out
     })
+}
+
+/// What the OpenID Connect standard scopes let an application learn, in words.
+fn standard_scope_meaning(scope: &str) -> Option<&'static str> {
+    match scope {
+        "openid" => Some("sign you in with your account"),
+        "profile" => Some("see your name and username"),
+        "email" => Some("see your email address"),
+        "offline_access" => Some("stay connected while you are away"),
+        _ => None,
+    }
 }
 
 /// What a person must know before approving: who registered the client when a user did, and
