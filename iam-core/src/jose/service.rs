@@ -169,7 +169,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         &self,
         token: &str,
     ) -> std::result::Result<Map<String, Value>, JwtRefusal> {
-        jwt::verify(&self.jose_ring(), token, &self.inner.config.issuer)
+        jwt::verify(&self.jose_ring(), token, &self.inner.config.issuer, None)
+    }
+
+    /// [`Iam::verify_own_jwt`], also requiring the header's `typ` to be `typ`
+    /// ([`JwtRefusal::WrongType`] otherwise).
+    pub(crate) fn verify_own_typed_jwt(
+        &self,
+        token: &str,
+        typ: &str,
+    ) -> std::result::Result<Map<String, Value>, JwtRefusal> {
+        jwt::verify(&self.jose_ring(), token, &self.inner.config.issuer, Some(typ))
     }
 
     /// [`Iam::verify_own_jwt`], with one rate-limited reload of the JOSE ring from the store

@@ -148,7 +148,7 @@ fn every_algorithm_round_trips_and_third_parties_verify_with_the_published_keys(
             header_of(&token),
             json!({ "alg": alg.as_str(), "kid": record.id, "typ": "JWT" })
         );
-        let back = jwt::verify(&ring, &token, "https://iam.example").expect("verify");
+        let back = jwt::verify(&ring, &token, "https://iam.example", None).expect("verify");
         assert_eq!(Value::Object(back), claims);
         assert_eq!(
             third_party_verify(&jwks, &token).expect("third party"),
@@ -186,7 +186,7 @@ fn every_algorithm_round_trips_and_third_parties_verify_with_the_published_keys(
 fn tokens_iam_did_not_sign_are_refused_with_the_right_reason() {
     let (ring, records) = ring();
     let iss = "https://iam.example";
-    let verify = |t: &str| jwt::verify(&ring, t, iss);
+    let verify = |t: &str| jwt::verify(&ring, t, iss, None);
     let claims = json!({ "iss": iss, "sub": "acc_1" });
     let ed_kid = records[2].id.clone();
     let rsa_kid = records[0].id.clone();
@@ -230,6 +230,12 @@ fn tokens_iam_did_not_sign_are_refused_with_the_right_reason() {
     let ed = ring.signer(JwsAlg::EdDsa).expect("ed");
     let good = jwt::sign(&ed, JwsAlg::EdDsa, "JWT", &claims).expect("sign");
     assert!(verify(&good).is_ok());
+    // A type is required only when asked for, and then exactly.
+    assert!(jwt::verify(&ring, &good, iss, Some("JWT")).is_ok());
+    assert_eq!(
+        jwt::verify(&ring, &good, iss, Some("at+jwt")),
+        Err(JwtRefusal::WrongType)
+    );
     // A tampered payload.
     let mut parts: Vec<&str> = good.split('.').collect();
     let tampered = b64json(&json!({ "iss": iss, "sub": "acc_admin" }));

@@ -127,10 +127,13 @@ impl<S: Store, C: Clock> Iam<S, C> {
         NewSecret { secret, hash }
     }
 
-    /// Signs what a token decision issued (the access token, and the ID token with the
-    /// access token's `at_hash`) and builds the token response.
+    /// Signs what a token decision issued (the access token, PASETO or JWT as the client is
+    /// registered, and the ID token with that access token's `at_hash`) and builds the token
+    /// response.
     pub(crate) async fn respond(&self, issue: Issue, now: Timestamp) -> Result<TokenResponse> {
-        let access = self.sign_claims(&issue.claims)?;
+        let access = self
+            .sign_access_claims(&issue.claims, issue.jwt_alg)
+            .await?;
         let id_token = match issue.id_token {
             Some(mut draft) => {
                 let hash = at_hash(draft.alg, &access);
