@@ -671,3 +671,45 @@ async fn id_tokens_forged_and_tampered_jwts_are_not_access_tokens() {
         Err(Denial::TokenWrongAudience)
     );
 }
+
+#[tokio::test]
+async fn id_tokens_verify_for_their_client_only() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::EdDsa).await;
+    let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n")).await;
+    let c = w
+        .iam
+        .verify_id_token(&id_token, &rp.0)
+        .await
+        .expect("the ID token verifies");
+    assert_eq!(c["sub"], w.alice_id.as_str());
+    assert_eq!(c["nonce"], "n");
+    assert_eq!(
+        w.iam.verify_id_token(&id_token, "someone-else").await,
+        Err(Denial::TokenWrongAudience)
+    );
+    // A JWT access token is no ID token, neither for verification nor as a hint.
+    assert_eq!(
+        w.iam.verify_id_token(&access, &rp.0).await,
+        Err(Denial::TokenMalformed)
+    );
+    let hinted = AuthorizeRequest {
+        prompt: Some("none".into()),
+        id_token_hint: Some(access.clone()),
+        ..request(&rp.0, "openid", "n2")
+    };
+    assert_eq!(
+        error_of(
+            w.iam
+                .authorize(&hinted, Some(&w.alice))
+                .await
+                .expect("authorize")
+        ),
+        OAuthErrorCode::InvalidRequest
+    );
+    let none = forged(&serde_json::json!({"alg": "none", "typ": "JWT"}), &id_token);
+    assert_eq!(
+        w.iam.verify_id_token(&none, &rp.0).await,
+        Err(Denial::TokenMalformed)
+    );
+}

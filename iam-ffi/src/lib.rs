@@ -104,7 +104,7 @@ pub use service_accounts::{
     iam_db_credentials_user, iam_fetch_db_credentials, iam_issue_service_token,
     iam_revoke_service_token, iam_store_db_credentials,
 };
-pub use sessions::{iam_login, iam_refresh, iam_revoke_session, iam_verify};
+pub use sessions::{iam_login, iam_refresh, iam_revoke_session, iam_verify, iam_verify_id_token};
 pub use status::iam_status;
 pub use tokens::{
     iam_tokens_access_token, iam_tokens_expires_in, iam_tokens_free, iam_tokens_refresh_token,

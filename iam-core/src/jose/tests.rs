@@ -295,14 +295,14 @@ proptest! {
     ) {
         static RING: OnceLock<(JoseRing, Vec<Record>)> = OnceLock::new();
         let (ring, records) = RING.get_or_init(ring);
-        prop_assert!(jwt::verify(ring, &raw, "iss").is_err());
+        prop_assert!(jwt::verify(ring, &raw, "iss", None).is_err());
         let b = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
         let t = format!("{}.{}.{}", b(&header), b(&payload), b(&sig));
-        prop_assert!(jwt::verify(ring, &t, "iss").is_err());
+        prop_assert!(jwt::verify(ring, &t, "iss", None).is_err());
         for r in records {
             let h = b64json(&json!({ "alg": alg, "kid": r.id }));
             let t = format!("{h}.{}.{}", b(&payload), b(&sig));
-            prop_assert!(jwt::verify(ring, &t, "iss").is_err());
+            prop_assert!(jwt::verify(ring, &t, "iss", None).is_err());
         }
     }
 }
@@ -489,16 +489,16 @@ async fn an_instance_that_missed_the_keys_finds_them_on_an_unknown_kid() {
     assert_eq!(two.verify_own_jwt(&t), Err(JwtRefusal::UnknownKey));
     // Reloads are rate-limited: none within a second of the last.
     assert_eq!(
-        two.verify_own_jwt_reloading(&t).await,
+        two.verify_own_jwt_reloading(&t, None).await,
         Err(JwtRefusal::UnknownKey)
     );
     clock.advance(Duration::from_secs(1));
     assert_eq!(
-        two.verify_own_jwt_reloading(&t).await.map(Value::Object),
+        two.verify_own_jwt_reloading(&t, None).await.map(Value::Object),
         Ok(claims)
     );
     assert_eq!(
-        two.verify_own_jwt_reloading("x.y.z").await,
+        two.verify_own_jwt_reloading("x.y.z", None).await,
         Err(JwtRefusal::Malformed)
     );
 }

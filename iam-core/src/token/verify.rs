@@ -65,7 +65,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> std::result::Result<Principal, Denial> {
         let claims = if jwt_access::is_jwt_shape(token) {
             let claims = self
-                .verify_own_typed_jwt(token, JWT_ACCESS_TOKEN_TYP)
+                .verify_own_typed_jwt(token, Some(JWT_ACCESS_TOKEN_TYP))
                 .map_err(jwt_access::denial)?;
             let claims: JwtAccessClaims = serde_json::from_value(serde_json::Value::Object(claims))
                 .map_err(|_| Denial::TokenMalformed)?;

@@ -22,7 +22,7 @@ use crate::oauth::rules::token::Issue;
 use crate::oauth::rules::{Answer, NewSecret};
 use crate::oauth::scope::format_scope;
 use crate::oauth::{ClientAuth, OAuthClient, OAuthError, TokenResponse, BEARER};
-use crate::oidc::id_token::at_hash;
+use crate::oidc::id_token::{at_hash, ID_TOKEN_TYP};
 use crate::secret::SecretString;
 use crate::store::{ListQuery, Record, RecordKind, Store};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
@@ -139,7 +139,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 let hash = at_hash(draft.alg, &access);
                 draft.claims.insert("at_hash".to_owned(), hash.into());
                 Some(
-                    self.sign_jwt(draft.alg, "JWT", &draft.claims.into())
+                    self.sign_jwt(draft.alg, ID_TOKEN_TYP, &draft.claims.into())
                         .await?,
                 )
             }
