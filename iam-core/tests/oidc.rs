@@ -605,11 +605,7 @@ async fn resource_servers_verify_jwt_access_tokens_with_the_jwks_alone() {
     assert_eq!(c["sub"], rp.0.as_str());
     assert_eq!(c["client_id"], rp.0.as_str());
     assert!(c.get("acr").is_none(), "no user signed in");
-    let p = w
-        .iam
-        .verify(t.access_token.expose())
-        .await
-        .expect("verify");
+    let p = w.iam.verify(t.access_token.expose()).await.expect("verify");
     assert_eq!(p.credential, iam_core::CredentialKind::ClientCredentials);
 }
 
@@ -646,7 +642,10 @@ async fn id_tokens_forged_and_tampered_jwts_are_not_access_tokens() {
     // An ID token is signed by the same keys, but is no access token.
     assert_eq!(w.iam.verify(&id_token).await, Err(Denial::TokenMalformed));
     // alg none, with the access token's claims.
-    let none = forged(&serde_json::json!({"alg": "none", "typ": "at+jwt"}), &access);
+    let none = forged(
+        &serde_json::json!({"alg": "none", "typ": "at+jwt"}),
+        &access,
+    );
     assert_eq!(w.iam.verify(&none).await, Err(Denial::TokenMalformed));
     // A tampered payload: more roles.
     let mut claims: serde_json::Value = serde_json::from_slice(
@@ -663,7 +662,10 @@ async fn id_tokens_forged_and_tampered_jwts_are_not_access_tokens() {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json")),
         parts[2]
     );
-    assert_eq!(w.iam.verify(&tampered).await, Err(Denial::TokenBadSignature));
+    assert_eq!(
+        w.iam.verify(&tampered).await,
+        Err(Denial::TokenBadSignature)
+    );
     // The genuine one still verifies, for iam's audience only.
     w.iam.verify(&access).await.expect("valid");
     assert_eq!(

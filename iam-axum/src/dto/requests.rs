@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use iam_core::jose::JwsAlg;
-use iam_core::oidc::AccessTokenFormat;
 use iam_core::oauth::ClientKind;
+use iam_core::oidc::AccessTokenFormat;
 use iam_core::{AccountKind, DbCredentials, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 

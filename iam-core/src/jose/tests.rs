@@ -494,7 +494,9 @@ async fn an_instance_that_missed_the_keys_finds_them_on_an_unknown_kid() {
     );
     clock.advance(Duration::from_secs(1));
     assert_eq!(
-        two.verify_own_jwt_reloading(&t, None).await.map(Value::Object),
+        two.verify_own_jwt_reloading(&t, None)
+            .await
+            .map(Value::Object),
         Ok(claims)
     );
     assert_eq!(

@@ -11,8 +11,8 @@ use crate::error::{Denial, Error, Missing, Result};
 use crate::iam::Iam;
 use crate::jose::JwtRefusal;
 use crate::oauth::{OAuthError, OAuthErrorCode};
-use crate::store::Store;
 use crate::oidc::id_token::ID_TOKEN_TYP;
+use crate::store::Store;
 use crate::token::{jwt_access, Principal};
 
 /// What an RP-initiated logout request comes to.
@@ -148,16 +148,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
     async fn hint_claims(&self, hint: &str) -> std::result::Result<Map<String, Value>, OAuthError> {
         let refused = |why: &'static str| OAuthError::new(OAuthErrorCode::InvalidRequest, why);
         self.verify_own_jwt_reloading(hint, Some(ID_TOKEN_TYP))
-            .await.map_err(|e| {
-            refused(match e {
-                JwtRefusal::UnsupportedAlg => {
-                    "id_token_hint is not signed with an algorithm iam uses"
-                }
-                JwtRefusal::UnknownKey => "id_token_hint is not signed by this server",
-                JwtRefusal::WrongIssuer => "id_token_hint was issued by another server",
-                _ => "id_token_hint is not a valid ID token",
+            .await
+            .map_err(|e| {
+                refused(match e {
+                    JwtRefusal::UnsupportedAlg => {
+                        "id_token_hint is not signed with an algorithm iam uses"
+                    }
+                    JwtRefusal::UnknownKey => "id_token_hint is not signed by this server",
+                    JwtRefusal::WrongIssuer => "id_token_hint was issued by another server",
+                    _ => "id_token_hint is not a valid ID token",
+                })
             })
-        })
     }
 
     /// The subject of an `id_token_hint` (see [`Self::check_end_session`] for what is refused).

@@ -172,7 +172,10 @@ mod tests {
         assert_eq!(jwt.exp, 1_700_000_060);
         assert_eq!(jwt.acr.as_deref(), Some(crate::oidc::ACR_MULTI_FACTOR));
         let back = jwt.into_access();
-        assert_eq!(back.iat, claims.iat, "the issue time keeps its milliseconds");
+        assert_eq!(
+            back.iat, claims.iat,
+            "the issue time keeps its milliseconds"
+        );
         assert_eq!(back.scope, claims.scope);
         assert_eq!(back.credential(), CredentialKind::OAuthUser);
         assert_eq!(

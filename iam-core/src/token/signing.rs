@@ -7,9 +7,9 @@ use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
 use crate::iam::Iam;
+use crate::jose::JwsAlg;
 use crate::revocation::RevokedSubject;
 use crate::store::{ListQuery, RecordKind, Store};
-use crate::jose::JwsAlg;
 use crate::token::access::AccessClaims;
 use crate::token::jwt_access::{JwtAccessClaims, JWT_ACCESS_TOKEN_TYP};
 use crate::token::keys;
@@ -139,7 +139,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// Signs access-token claims as an RFC 9068 JWT access token (header `typ: at+jwt`) with
     /// the JOSE key of `alg`, with the `iat` of [`Self::issue_time_of`].
-    pub(crate) async fn sign_jwt_claims(&self, claims: &AccessClaims, alg: JwsAlg) -> Result<String> {
+    pub(crate) async fn sign_jwt_claims(
+        &self,
+        claims: &AccessClaims,
+        alg: JwsAlg,
+    ) -> Result<String> {
         let iat = self.issue_time_of(claims)?;
         let jwt = JwtAccessClaims::from_access(claims, iat)
             .map_err(|_| Error::Crypto("bad access-token claims"))?;

@@ -8,8 +8,8 @@ use crate::error::Denial;
 use crate::iam::Iam;
 use crate::store::Store;
 use crate::token::access::AccessClaims;
-use crate::token::signing::KEY_RELOAD_INTERVAL;
 use crate::token::jwt_access::{self, JwtAccessClaims, JWT_ACCESS_TOKEN_TYP};
+use crate::token::signing::KEY_RELOAD_INTERVAL;
 use crate::token::{paseto, Principal};
 
 impl<S: Store, C: Clock> Iam<S, C> {
