@@ -529,25 +529,25 @@ async fn jwt_access_tokens_verify_to_the_principal_a_paseto_token_gives() {
         let req = request(&rp.0, "openid profile", "n");
         let (access, id_token, refresh) = sign_in(&w, &rp, &w.alice, &req).await;
         assert_eq!(access.split('.').count(), 3, "a JWT");
-        let p = w.iam.verify(&access).await.expect("the JWT verifies");
-        assert_eq!(same_fields(&p), same_fields(&from_paseto), "{alg:?}");
-        assert_eq!(p.client_id.as_deref(), Some(rp.0.as_str()));
-        assert_eq!(w.iam.verify_cached(&access), Ok(p.clone()), "cached");
+        let jwt = w.iam.verify(&access).await.expect("the JWT verifies");
+        assert_eq!(same_fields(&jwt), same_fields(&from_paseto), "{alg:?}");
+        assert_eq!(jwt.client_id.as_deref(), Some(rp.0.as_str()));
+        assert_eq!(w.iam.verify_cached(&access), Ok(jwt.clone()), "cached");
         // The ID token's at_hash is the JWT's.
-        let c = rp_verify(&w.iam, &id_token, &rp.0).await;
-        assert_eq!(c["at_hash"], half_hash_b64(alg, &access).as_str());
+        let claims = rp_verify(&w.iam, &id_token, &rp.0).await;
+        assert_eq!(claims["at_hash"], half_hash_b64(alg, &access).as_str());
         // Userinfo and introspection take it.
-        let info = w.iam.userinfo(&p).await.expect("userinfo");
+        let info = w.iam.userinfo(&jwt).await.expect("userinfo");
         assert_eq!(info["preferred_username"], "alice");
-        let i = w
+        let answer = w
             .iam
             .introspect(&rp.1, &access, None)
             .await
             .expect("introspect");
-        assert!(i.active);
-        assert_eq!(i.client_id.as_deref(), Some(rp.0.as_str()));
+        assert!(answer.active);
+        assert_eq!(answer.client_id.as_deref(), Some(rp.0.as_str()));
         // A refresh gives a JWT again.
-        let t = w
+        let refreshed = w
             .iam
             .token(
                 &rp.1,
@@ -559,8 +559,8 @@ async fn jwt_access_tokens_verify_to_the_principal_a_paseto_token_gives() {
             )
             .await
             .expect("refresh");
-        let (h, _) = rs_verify(&w.iam, t.access_token.expose()).await;
-        assert_eq!(h.typ.as_deref(), Some("at+jwt"));
+        let (header, _) = rs_verify(&w.iam, refreshed.access_token.expose()).await;
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     }
 }
 
