@@ -11,115 +11,15 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use iam_core::oauth::AuthorizationResult;
-use iam_core::{
-    AuthorizeOutcome, AuthorizeRequest, Caller, ClientAuth, Config, GrantType, Iam, LoginRequest,
-    MasterKey, NewAccount, NewClient, TokenRequest,
-};
-use iam_store_sqlite::SqliteStore;
-use support::{crate_dir, library_dir, tool_available};
+use support::{crate_dir, library_dir, oidc_sign_in, tool_available};
 
-/// What an OpenID Connect sign-in handed a client registered for JWT access tokens.
-struct OidcTokens {
-    /// The database it was made in.
-    db: PathBuf,
-    client_id: String,
-    id_token: String,
-    access_token: String,
-}
-
-/// Makes an OpenID Connect sign-in in `db` under the configuration of `tests/c/iam_test.c`:
-/// an account signs in to a client whose access tokens are RFC 9068 JWTs.
-fn oidc_sign_in(db: &Path) -> OidcTokens {
-    const PW: &str = "correct horse battery";
-    const CB: &str = "https://rp.example/cb";
-    let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    rt.block_on(async {
-        let mut config = Config::new(
-            MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").expect("key"),
-        );
-        config.issuer = "c-test".into();
-        config.audience = "c-test".into();
-        config.passwords.memory_kib = 64;
-        config.passwords.iterations = 1;
-        let store = SqliteStore::open(db).await.expect("sqlite");
-        let iam = Iam::builder(store, config).open().await.expect("iam");
-        for (name, roles) in [("oidc-admin", vec!["admin"]), ("carol", vec![])] {
-            iam.create_account(
-                NewAccount::human(name, PW).with_roles(roles),
-                Caller::System,
-            )
-            .await
-            .expect("account");
-        }
-        let login = |name: &'static str| {
-            let iam = &iam;
-            async move {
-                let l = iam
-                    .login(&LoginRequest::password(name, PW))
-                    .await
-                    .expect("login");
-                iam.verify(l.tokens.access_token.expose())
-                    .await
-                    .expect("verify")
-            }
-        };
-        let admin = login("oidc-admin").await;
-        let mut new = NewClient::confidential("C relying party")
-            .redirect_uri(CB)
-            .grants([GrantType::AuthorizationCode])
-            .scopes(["openid"]);
-        new.oidc.access_token_format = iam_core::oidc::AccessTokenFormat::Jwt;
-        let reg = iam.register_client(&admin, new).await.expect("register");
-        let client_id = reg.client.id.clone();
-        let auth = ClientAuth::secret(client_id.clone(), reg.client_secret.expect("secret"));
-        let req = AuthorizeRequest {
-            response_type: Some("code".into()),
-            client_id: Some(client_id.clone()),
-            redirect_uri: Some(CB.into()),
-            scope: Some("openid".into()),
-            nonce: Some("c-nonce".into()),
-            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
-            code_challenge_method: Some("S256".into()),
-            ..AuthorizeRequest::default()
-        };
-        let carol = login("carol").await;
-        let AuthorizeOutcome::Redirect(r) = iam
-            .consent_and_authorize(&req, &carol)
-            .await
-            .expect("consent")
-        else {
-            panic!("expected a redirect");
-        };
-        let AuthorizationResult::Code(code) = r.result else {
-            panic!("expected a code");
-        };
-        let t = iam
-            .token(
-                &auth,
-                &TokenRequest::AuthorizationCode {
-                    code,
-                    redirect_uri: Some(CB.into()),
-                    code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
-                    resource: vec![],
-                },
-            )
-            .await
-            .expect("exchange");
-        let json = serde_json::to_value(&t).expect("json");
-        OidcTokens {
-            db: db.to_path_buf(),
-            client_id,
-            id_token: json["id_token"].as_str().expect("an ID token").to_owned(),
-            access_token: t.access_token.expose().to_owned(),
-        }
-    })
-}
+/// The master key of `tests/c/iam_test.c`'s configuration.
+const C_TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
 /// The C test's arguments: its SQLite path, then the OpenID Connect sign-in's database and
 /// tokens.
 fn program_args(dir: &Path) -> Vec<std::ffi::OsString> {
-    let oidc = oidc_sign_in(&dir.join("oidc.db"));
+    let oidc = oidc_sign_in(&dir.join("oidc.db"), C_TEST_MASTER_KEY, "c-test");
     vec![
         dir.join("iam.db").into(),
         oidc.db.into(),
