@@ -30,6 +30,7 @@ struct World {
     alice: Principal,
     bob: Principal,
     alice_id: String,
+    clock: ManualClock,
 }
 
 async fn login(iam: &TestIam, name: &str) -> Principal {
@@ -72,6 +73,7 @@ async fn world() -> World {
         bob: login(&iam, "bob").await,
         iam,
         alice_id,
+        clock,
     }
 }
 
@@ -713,5 +715,24 @@ async fn id_tokens_verify_for_their_client_only() {
     assert_eq!(
         w.iam.verify_id_token(&none, &rp.0).await,
         Err(Denial::TokenMalformed)
+    );
+}
+
+#[tokio::test]
+async fn jwt_access_tokens_and_id_tokens_expire() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::Rs256).await;
+    let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n")).await;
+    let p = w.iam.verify(&access).await.expect("valid");
+    w.iam
+        .verify_id_token(&id_token, &rp.0)
+        .await
+        .expect("valid");
+    w.clock.set(p.expires_at);
+    assert_eq!(w.iam.verify(&access).await, Err(Denial::TokenExpired));
+    assert_eq!(w.iam.verify_cached(&access), Err(Denial::TokenExpired));
+    assert_eq!(
+        w.iam.verify_id_token(&id_token, &rp.0).await,
+        Err(Denial::TokenExpired)
     );
 }

@@ -27,7 +27,15 @@ fn python_binding_passes_its_tests() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let oidc = oidc_sign_in(&dir.path().join("oidc.db"), OIDC_MASTER_KEY, "py-oidc");
     let output = Command::new("python3")
-        .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+        ])
         .current_dir(&python_dir)
         .env("IAM_FFI_LIB", library_dir().join("libiam_ffi.so"))
         .env("IAM_OIDC_DB", &oidc.db)
