@@ -5,6 +5,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use common::{start, ADMIN_PASSWORD};
 use iam_core::oauth::{ClientAuth, TokenRequest};
 use iam_core::{NewAccount, SecretString};
@@ -107,4 +109,115 @@ async fn register_list_rotate_disable_over_rest() {
         .await;
     assert_eq!(disabled.status.as_u16(), 200, "{}", disabled.body);
     assert!(srv.iam.token(&auth, &client_credentials()).await.is_err());
+}
+
+/// A client registered over REST for RFC 9068 JWT access tokens: its tokens pass the bearer
+/// layer (`IamAuth`, `RequireScope`) of an embedding route and userinfo, and revocation voids
+/// them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_access_tokens_pass_the_bearer_layer_and_userinfo() {
+    const CB: &str = "https://rp.example/cb";
+    let srv = common::start_with_oauth(|_| {}).await;
+    let admin = srv.admin_token().await;
+    let created = srv
+        .post(
+            "/iam/clients",
+            Some(&admin),
+            json!({
+                "name": "legacy",
+                "kind": "confidential",
+                "grant_types": ["client_credentials", "authorization_code"],
+                "redirect_uris": [CB],
+                "scopes": ["reports", "openid"],
+                "access_token_format": "jwt",
+            }),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    assert_eq!(created.body["client"]["access_token_format"], "jwt");
+    let id = created.body["client"]["id"].as_str().unwrap().to_owned();
+    let secret = created.body["client_secret"].as_str().unwrap().to_owned();
+    let auth = ClientAuth::secret(id.clone(), SecretString::new(secret));
+
+    // Client credentials: a JWT that the embedding app's scope check accepts.
+    let req = TokenRequest::from_params(&[
+        ("grant_type".into(), "client_credentials".into()),
+        ("scope".into(), "reports".into()),
+    ])
+    .unwrap();
+    let machine = srv.iam.token(&auth, &req).await.unwrap();
+    let machine = machine.access_token.expose().to_owned();
+    assert_eq!(machine.split('.').count(), 3, "a JWT");
+    let header = URL_SAFE_NO_PAD
+        .decode(machine.split('.').next().unwrap())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    let a = srv.get("/app/reports", &machine).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    let a = srv.get("/app/hello", &machine).await;
+    assert_eq!(a.body, json!(format!("hello {id}")));
+
+    // A user's sign-in: the JWT answers userinfo, lacks the reports scope, and dies with its
+    // grant.
+    let user = srv
+        .iam
+        .verify(
+            srv.login("admin", ADMIN_PASSWORD).await["access_token"]
+                .as_str()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let code_req = iam_core::AuthorizeRequest {
+        response_type: Some("code".into()),
+        client_id: Some(id.clone()),
+        redirect_uri: Some(CB.into()),
+        scope: Some("openid".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        code_challenge_method: Some("S256".into()),
+        ..iam_core::AuthorizeRequest::default()
+    };
+    let iam_core::AuthorizeOutcome::Redirect(r) = srv
+        .iam
+        .consent_and_authorize(&code_req, &user)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a redirect");
+    };
+    let iam_core::oauth::AuthorizationResult::Code(code) = r.result else {
+        panic!("expected a code");
+    };
+    let t = srv
+        .iam
+        .token(
+            &auth,
+            &TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri: Some(CB.into()),
+                code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
+                resource: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let access = t.access_token.expose().to_owned();
+    assert_eq!(access.split('.').count(), 3, "a JWT");
+    let info = srv.get("/oauth2/userinfo", &access).await;
+    assert_eq!(info.status.as_u16(), 200, "{}", info.body);
+    assert_eq!(info.body["sub"], user.account_id.as_str());
+    let a = srv.get("/app/hello", &access).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    srv.get("/app/reports", &access)
+        .await
+        .assert_error(403, "missing_scope");
+    srv.iam.revoke_token(&auth, &access, None).await.unwrap();
+    assert_eq!(srv.get("/app/hello", &access).await.status.as_u16(), 401);
+    assert_eq!(
+        srv.get("/oauth2/userinfo", &access).await.status.as_u16(),
+        401
+    );
+    // The client's own token lives on.
+    assert_eq!(srv.get("/app/hello", &machine).await.status.as_u16(), 200);
 }

@@ -48,7 +48,8 @@
 //!   with reuse detection, logout.
 //! - `elevation`: time-boxed privilege elevation, step-up proofs, approvals and
 //!   re-authentication.
-//! - [`token`]: access tokens (PASETO v4.public claims, signing keys and their rotation,
+//! - [`token`]: access tokens (PASETO v4.public claims, RFC 9068 JWT access tokens for clients
+//!   registered for them, signing keys and their rotation,
 //!   verification), personal API tokens and service-account tokens.
 //! - [`oauth`]: the OAuth 2.0 authorization server. Its pure protocol pieces (request
 //!   parsing, PKCE, scopes, redirect matching, prompt and device-poll decisions) sit beside

@@ -9,7 +9,8 @@ use common::{login, CHALLENGE, PW, VERIFIER};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use iam_core::jose::JwsAlg;
-use iam_core::oauth::{AuthorizationResult, ResponseMode};
+use iam_core::oauth::{AuthorizationResult, ResponseMode, TokenTypeHint};
+use iam_core::oidc::AccessTokenFormat;
 use iam_core::{
     AuthorizeOutcome, AuthorizeRequest, Caller, ClientAuth, Denial, Error, GrantType, Iam,
     ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode, Principal, ProfileUpdate,
@@ -28,6 +29,7 @@ struct World {
     alice: Principal,
     bob: Principal,
     alice_id: String,
+    clock: ManualClock,
 }
 
 async fn world() -> World {
@@ -60,6 +62,7 @@ async fn world() -> World {
         bob: login(&iam, "bob").await,
         iam,
         alice_id,
+        clock,
     }
 }
 
@@ -443,4 +446,282 @@ async fn rp_initiated_logout_checks_hint_client_and_return_uri() {
             .expect_err("refused");
         assert_eq!(e.code, OAuthErrorCode::InvalidRequest);
     }
+}
+
+/// Registers a relying party like [`relying_party`] whose access tokens are RFC 9068 JWTs,
+/// also allowed client credentials.
+async fn jwt_relying_party(iam: &TestIam, alg: JwsAlg) -> (String, ClientAuth) {
+    let admin = login(iam, "root").await;
+    let mut new = NewClient::confidential("Legacy API")
+        .redirect_uri(CB)
+        .grants([
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ])
+        .scopes(["openid", "profile", "email"]);
+    new.oidc.id_token_signed_response_alg = alg;
+    new.oidc.access_token_format = AccessTokenFormat::Jwt;
+    let reg = iam.register_client(&admin, new).await.expect("register");
+    let id = reg.client.id.clone();
+    (
+        id.clone(),
+        ClientAuth::secret(id, reg.client_secret.expect("secret")),
+    )
+}
+
+/// Verifies a JWT access token as a resource server would, with jsonwebtoken and nothing
+/// but the JWKS: (header, claims).
+async fn rs_verify(iam: &TestIam, jwt: &str) -> (jsonwebtoken::Header, serde_json::Value) {
+    let header = jsonwebtoken::decode_header(jwt).expect("header");
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(iam.jwks().await.expect("jwks")).expect("a JWK set");
+    let jwk = jwks
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("the key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("key");
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&["iam"]);
+    v.set_issuer(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "nbf"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(jwt, &key, &v)
+        .expect("the access token verifies")
+        .claims;
+    (header, claims)
+}
+
+/// The fields of a principal that do not depend on the token's format or grant.
+fn same_fields(p: &Principal) -> impl PartialEq + std::fmt::Debug {
+    (
+        p.credential,
+        p.account_id.clone(),
+        p.kind,
+        p.roles.clone(),
+        p.auth_time.as_secs(),
+        p.amr.clone(),
+        p.scopes.clone(),
+        p.org.clone(),
+        p.actor.clone(),
+        p.resources.clone(),
+        p.audience.clone(),
+    )
+}
+
+#[tokio::test]
+async fn jwt_access_tokens_verify_to_the_principal_a_paseto_token_gives() {
+    let w = world().await;
+    let paseto_rp = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let req = request(&paseto_rp.0, "openid profile", "n");
+    let (paseto, _, _) = sign_in(&w, &paseto_rp, &w.alice, &req).await;
+    assert!(paseto.starts_with("v4.public."));
+    let from_paseto = w.iam.verify(&paseto).await.expect("paseto verifies");
+    for alg in JwsAlg::ALL {
+        let rp = jwt_relying_party(&w.iam, alg).await;
+        let req = request(&rp.0, "openid profile", "n");
+        let (access, id_token, refresh) = sign_in(&w, &rp, &w.alice, &req).await;
+        assert_eq!(access.split('.').count(), 3, "a JWT");
+        let jwt = w.iam.verify(&access).await.expect("the JWT verifies");
+        assert_eq!(same_fields(&jwt), same_fields(&from_paseto), "{alg:?}");
+        assert_eq!(jwt.client_id.as_deref(), Some(rp.0.as_str()));
+        assert_eq!(w.iam.verify_cached(&access), Ok(jwt.clone()), "cached");
+        // The ID token's at_hash is the JWT's.
+        let claims = rp_verify(&w.iam, &id_token, &rp.0).await;
+        assert_eq!(claims["at_hash"], half_hash_b64(alg, &access).as_str());
+        // Userinfo and introspection take it.
+        let info = w.iam.userinfo(&jwt).await.expect("userinfo");
+        assert_eq!(info["preferred_username"], "alice");
+        let answer = w
+            .iam
+            .introspect(&rp.1, &access, None)
+            .await
+            .expect("introspect");
+        assert!(answer.active);
+        assert_eq!(answer.client_id.as_deref(), Some(rp.0.as_str()));
+        // A refresh gives a JWT again.
+        let refreshed = w
+            .iam
+            .token(
+                &rp.1,
+                &TokenRequest::RefreshToken {
+                    refresh_token: refresh,
+                    scope: None,
+                    resource: vec![],
+                },
+            )
+            .await
+            .expect("refresh");
+        let (header, _) = rs_verify(&w.iam, refreshed.access_token.expose()).await;
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    }
+}
+
+#[tokio::test]
+async fn resource_servers_verify_jwt_access_tokens_with_the_jwks_alone() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::Es256).await;
+    let req = request(&rp.0, "openid profile email", "n");
+    let (access, _, _) = sign_in(&w, &rp, &w.alice, &req).await;
+    let (header, c) = rs_verify(&w.iam, &access).await;
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let p = w.iam.verify(&access).await.expect("verify");
+    assert_eq!(c["iss"], ISSUER);
+    assert_eq!(c["aud"], "iam");
+    assert_eq!(c["sub"], w.alice_id.as_str());
+    assert_eq!(c["client_id"], rp.0.as_str());
+    assert_eq!(c["jti"], p.token_id.as_str());
+    assert_eq!(c["scope"], "email openid profile");
+    assert_eq!(c["iat"], p.issued_at.as_secs());
+    assert_eq!(c["exp"], p.expires_at.as_secs());
+    assert_eq!(c["auth_time"], w.alice.auth_time.as_secs());
+    assert_eq!(c["acr"], iam_core::oidc::ACR_SINGLE_FACTOR);
+    assert_eq!(c["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(c["sid"], p.session_id.as_str());
+    assert_eq!(c["cred"], "o_auth_user");
+
+    // Client credentials for the same client: a JWT too, with the client as subject.
+    let t = w
+        .iam
+        .token(
+            &rp.1,
+            &TokenRequest::ClientCredentials {
+                scope: None,
+                resource: vec![],
+            },
+        )
+        .await
+        .expect("client credentials");
+    let (header, c) = rs_verify(&w.iam, t.access_token.expose()).await;
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(c["sub"], rp.0.as_str());
+    assert_eq!(c["client_id"], rp.0.as_str());
+    assert!(c.get("acr").is_none(), "no user signed in");
+    let p = w.iam.verify(t.access_token.expose()).await.expect("verify");
+    assert_eq!(p.credential, iam_core::CredentialKind::ClientCredentials);
+}
+
+#[tokio::test]
+async fn revocation_voids_jwt_access_tokens_at_once() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::EdDsa).await;
+    let req = request(&rp.0, "openid", "n");
+    // Revoking the grant (RFC 7009, with the access token itself).
+    let (access, _, _) = sign_in(&w, &rp, &w.alice, &req).await;
+    w.iam.verify(&access).await.expect("valid");
+    w.iam
+        .revoke_token(&rp.1, &access, Some(TokenTypeHint::AccessToken))
+        .await
+        .expect("revoke");
+    assert_eq!(w.iam.verify(&access).await, Err(Denial::SessionRevoked));
+    assert_eq!(w.iam.verify_cached(&access), Err(Denial::SessionRevoked));
+    // Disabling the account.
+    let (access, _, _) = sign_in(&w, &rp, &w.alice, &req).await;
+    w.iam.verify(&access).await.expect("valid");
+    w.iam
+        .disable_account(Caller::System, &w.alice_id)
+        .await
+        .expect("disable");
+    assert_eq!(w.iam.verify(&access).await, Err(Denial::AccountDisabled));
+}
+
+#[tokio::test]
+async fn id_tokens_forged_and_tampered_jwts_are_not_access_tokens() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::Rs256).await;
+    let req = request(&rp.0, "openid", "n");
+    let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &req).await;
+    // An ID token is signed by the same keys, but is no access token.
+    assert_eq!(w.iam.verify(&id_token).await, Err(Denial::TokenMalformed));
+    // alg none, with the access token's claims.
+    let none = forged(
+        &serde_json::json!({"alg": "none", "typ": "at+jwt"}),
+        &access,
+    );
+    assert_eq!(w.iam.verify(&none).await, Err(Denial::TokenMalformed));
+    // A tampered payload: more roles.
+    let mut claims: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).expect("payload"))
+            .expect("b64"),
+    )
+    .expect("json");
+    claims["roles"] = serde_json::json!(["admin"]);
+    let parts: Vec<&str> = access.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json")),
+        parts[2]
+    );
+    assert_eq!(
+        w.iam.verify(&tampered).await,
+        Err(Denial::TokenBadSignature)
+    );
+    // The genuine one still verifies, for iam's audience only.
+    w.iam.verify(&access).await.expect("valid");
+    assert_eq!(
+        w.iam.verify_for(&access, "https://other.example").await,
+        Err(Denial::TokenWrongAudience)
+    );
+}
+
+#[tokio::test]
+async fn id_tokens_verify_for_their_client_only() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::EdDsa).await;
+    let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n")).await;
+    let c = w
+        .iam
+        .verify_id_token(&id_token, &rp.0)
+        .await
+        .expect("the ID token verifies");
+    assert_eq!(c["sub"], w.alice_id.as_str());
+    assert_eq!(c["nonce"], "n");
+    assert_eq!(
+        w.iam.verify_id_token(&id_token, "someone-else").await,
+        Err(Denial::TokenWrongAudience)
+    );
+    // A JWT access token is no ID token, neither for verification nor as a hint.
+    assert_eq!(
+        w.iam.verify_id_token(&access, &rp.0).await,
+        Err(Denial::TokenMalformed)
+    );
+    let hinted = AuthorizeRequest {
+        prompt: Some("none".into()),
+        id_token_hint: Some(access.clone()),
+        ..request(&rp.0, "openid", "n2")
+    };
+    assert_eq!(
+        error_of(
+            w.iam
+                .authorize(&hinted, Some(&w.alice))
+                .await
+                .expect("authorize")
+        ),
+        OAuthErrorCode::InvalidRequest
+    );
+    let none = forged(&serde_json::json!({"alg": "none", "typ": "JWT"}), &id_token);
+    assert_eq!(
+        w.iam.verify_id_token(&none, &rp.0).await,
+        Err(Denial::TokenMalformed)
+    );
+}
+
+#[tokio::test]
+async fn jwt_access_tokens_and_id_tokens_expire() {
+    let w = world().await;
+    let rp = jwt_relying_party(&w.iam, JwsAlg::Rs256).await;
+    let (access, id_token, _) = sign_in(&w, &rp, &w.alice, &request(&rp.0, "openid", "n")).await;
+    let p = w.iam.verify(&access).await.expect("valid");
+    w.iam
+        .verify_id_token(&id_token, &rp.0)
+        .await
+        .expect("valid");
+    w.clock.set(p.expires_at);
+    assert_eq!(w.iam.verify(&access).await, Err(Denial::TokenExpired));
+    assert_eq!(w.iam.verify_cached(&access), Err(Denial::TokenExpired));
+    assert_eq!(
+        w.iam.verify_id_token(&id_token, &rp.0).await,
+        Err(Denial::TokenExpired)
+    );
 }

@@ -652,8 +652,10 @@ iam_status iam_login(const iam_t *iam,
 // NULL or writable.
 iam_status iam_refresh(const iam_t *iam, const char *refresh_token, iam_tokens_t **out_tokens);
 
-// Verifies an access token (signature, expiry, issuer, audience, revocation). On success
-// `*out_principal` says whom it speaks for (free it with `iam_principal_free`).
+// Verifies an access token (signature, expiry, issuer, audience, revocation): a PASETO
+// v4.public token, or an RFC 9068 JWT access token (header `typ: at+jwt`) of a client
+// registered for them, with the same checks. On success `*out_principal` says whom it speaks
+// for (free it with `iam_principal_free`).
 //
 // Fails with `IAM_STATUS_TOKEN_INVALID`, `IAM_STATUS_TOKEN_EXPIRED` or `IAM_STATUS_REVOKED`.
 //
@@ -661,6 +663,23 @@ iam_status iam_refresh(const iam_t *iam, const char *refresh_token, iam_tokens_t
 // `iam` must be NULL or a live handle; `access_token` NULL or NUL-terminated; `out_principal`
 // NULL or writable.
 iam_status iam_verify(const iam_t *iam, const char *access_token, iam_principal_t **out_principal);
+
+// Verifies an OpenID Connect ID token this iam issued to `client_id`: the signature (one of
+// the JOSE keys of its JWKS), header `typ` `JWT` (an access token is refused), `iss` the
+// configured issuer, `aud` naming `client_id`, and `exp` not passed. On success
+// `*out_claims_json` holds its claims as a JSON object (owned: free it with
+// `iam_string_free`); on failure it is NULL.
+//
+// Fails with `IAM_STATUS_TOKEN_INVALID` (malformed, not signed by this iam, another issuer,
+// another client, not an ID token) or `IAM_STATUS_TOKEN_EXPIRED`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_claims_json` NULL or writable.
+iam_status iam_verify_id_token(const iam_t *iam,
+                               const char *id_token,
+                               const char *client_id,
+                               char **out_claims_json);
 
 // Revokes a session: its refresh token dies and its access tokens stop verifying at once.
 // Revoking a revoked session succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.

@@ -1,4 +1,4 @@
-//! Sessions: login, refresh, verify, revoke.
+//! Sessions: login, refresh, verify (access tokens and ID tokens), revoke.
 
 use std::ffi::c_char;
 
@@ -11,6 +11,7 @@ use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::principal::{iam_principal_t, VerifiedPrincipal};
 use crate::status::iam_status;
+use crate::strings::give_string;
 use crate::tokens::{iam_tokens_t, Tokens};
 
 /// Logs in with username and password (and `totp_code`, six digits, once TOTP is on; NULL
@@ -78,8 +79,10 @@ pub unsafe extern "C" fn iam_refresh(
     }
 }
 
-/// Verifies an access token (signature, expiry, issuer, audience, revocation). On success
-/// `*out_principal` says whom it speaks for (free it with `iam_principal_free`).
+/// Verifies an access token (signature, expiry, issuer, audience, revocation): a PASETO
+/// v4.public token, or an RFC 9068 JWT access token (header `typ: at+jwt`) of a client
+/// registered for them, with the same checks. On success `*out_principal` says whom it speaks
+/// for (free it with `iam_principal_free`).
 ///
 /// Fails with `IAM_STATUS_TOKEN_INVALID`, `IAM_STATUS_TOKEN_EXPIRED` or `IAM_STATUS_REVOKED`.
 ///
@@ -102,6 +105,40 @@ pub unsafe extern "C" fn iam_verify(
         let principal = on_iam!(handle, |iam| iam.verify(token).await)?;
         set_boxed_mut_ptr(out, VerifiedPrincipal::new(&principal)?);
         Ok(())
+    }
+}
+
+/// Verifies an OpenID Connect ID token this iam issued to `client_id`: the signature (one of
+/// the JOSE keys of its JWKS), header `typ` `JWT` (an access token is refused), `iss` the
+/// configured issuer, `aud` naming `client_id`, and `exp` not passed. On success
+/// `*out_claims_json` holds its claims as a JSON object (owned: free it with
+/// `iam_string_free`); on failure it is NULL.
+///
+/// Fails with `IAM_STATUS_TOKEN_INVALID` (malformed, not signed by this iam, another issuer,
+/// another client, not an ID token) or `IAM_STATUS_TOKEN_EXPIRED`.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+/// `out_claims_json` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_verify_id_token(
+    iam: *const iam_t,
+    id_token: *const c_char,
+    client_id: *const c_char,
+    out_claims_json: *mut *mut c_char,
+) -> iam_status {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_claims_json, "out_claims_json") }?;
+        // SAFETY: as above.
+        let handle = try_ref_from_ptr!(iam);
+        // SAFETY: as above.
+        let token = unsafe { arg_str(id_token, "id_token") }?;
+        // SAFETY: as above.
+        let client_id = unsafe { arg_str(client_id, "client_id") }?;
+        let claims = on_iam!(handle, |iam| iam.verify_id_token(token, client_id).await)?;
+        give_string(out, &serde_json::Value::Object(claims).to_string(), "ID token claims")?;
+        Ok::<(), FfiError>(())
     }
 }
 

@@ -1,13 +1,33 @@
 //! Compiles `tests/c/iam_test.c` with gcc against `include/iam.h` and the freshly built cdylib,
 //! runs it, and runs it again under valgrind memcheck. Without gcc or valgrind the check is
 //! skipped with a note, except when `CI=true`, where a missing tool is a failure.
+//!
+//! The C API has no OAuth flows, so an OpenID Connect sign-in is made here first, in a SQLite
+//! database of its own under the C test's configuration, and its tokens are handed to the
+//! program, which verifies them through `iam_verify_id_token` and `iam_verify`.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{crate_dir, library_dir, tool_available};
+use support::{crate_dir, library_dir, oidc_sign_in, tool_available};
+
+/// The master key of `tests/c/iam_test.c`'s configuration.
+const C_TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+/// The C test's arguments: its SQLite path, then the OpenID Connect sign-in's database and
+/// tokens.
+fn program_args(dir: &Path) -> Vec<std::ffi::OsString> {
+    let oidc = oidc_sign_in(&dir.join("oidc.db"), C_TEST_MASTER_KEY, "c-test");
+    vec![
+        dir.join("iam.db").into(),
+        oidc.db.into(),
+        oidc.client_id.into(),
+        oidc.id_token.into(),
+        oidc.access_token.into(),
+    ]
+}
 
 /// Compiles the C test into `dir` and returns the executable's path. The program runs with
 /// `LD_LIBRARY_PATH` set to the library's directory, so that it loads the very library it was
@@ -55,7 +75,7 @@ fn c_program_passes() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let exe = compile(dir.path());
     let output = Command::new(&exe)
-        .arg(dir.path().join("iam.db"))
+        .args(program_args(dir.path()))
         .env("LD_LIBRARY_PATH", library_dir())
         .output()
         .expect("the C test runs");
@@ -78,7 +98,7 @@ fn c_program_is_clean_under_valgrind() {
             "--quiet",
         ])
         .arg(&exe)
-        .arg(dir.path().join("iam.db"))
+        .args(program_args(dir.path()))
         .env("LD_LIBRARY_PATH", library_dir())
         .output()
         .expect("valgrind runs");

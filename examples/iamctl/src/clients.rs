@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use iam_axum::dto::JwsAlg;
+use iam_axum::dto::{AccessTokenFormat, JwsAlg};
 use iam_axum::dto::{
     ClientDisabledOut, ClientKind, ClientList, ClientSecretOut, NewClientBody, OAuthClient,
     RegisteredClientOut,
@@ -18,6 +18,15 @@ use crate::GlobalArgs;
 pub enum ClientKindArg {
     Confidential,
     Public,
+}
+
+/// The `--access-token-format` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AccessTokenFormatArg {
+    /// PASETO v4.public (the default).
+    Paseto,
+    /// RFC 9068 JWT access tokens, for resource servers that understand only JWTs.
+    Jwt,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +65,10 @@ pub enum ClientsCmd {
         /// Where RP-initiated logout may return the browser (repeatable).
         #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
         post_logout_redirect_uris: Vec<String>,
+        /// The format of its access tokens: paseto (default) or jwt (RFC 9068, signed with
+        /// the ID-token algorithm).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        access_token_format: Option<AccessTokenFormatArg>,
     },
     /// Show one client.
     Show {
@@ -103,6 +116,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             acts_for_owner,
             id_token_alg,
             post_logout_redirect_uris,
+            access_token_format,
         } => {
             let id_token_signed_response_alg = match id_token_alg.as_deref() {
                 None => None,
@@ -127,6 +141,10 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 id_token_signed_response_alg,
                 post_logout_redirect_uris: post_logout_redirect_uris.clone(),
                 default_max_age: None,
+                access_token_format: access_token_format.map(|f| match f {
+                    AccessTokenFormatArg::Paseto => AccessTokenFormat::Paseto,
+                    AccessTokenFormatArg::Jwt => AccessTokenFormat::Jwt,
+                }),
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
             output::print(json_out, &v, |v| {

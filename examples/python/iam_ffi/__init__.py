@@ -247,6 +247,7 @@ def _load(path: str) -> ctypes.CDLL:
         "iam_login": (status, [iam_p, _c, _c, _c, ctypes.POINTER(tok_p)]),
         "iam_refresh": (status, [iam_p, _c, ctypes.POINTER(tok_p)]),
         "iam_verify": (status, [iam_p, _c, ctypes.POINTER(pri_p)]),
+        "iam_verify_id_token": (status, [iam_p, _c, _c, ctypes.POINTER(_cp)]),
         "iam_revoke_session": (status, [iam_p, _c, _c]),
         "iam_enrol_totp": (status, [iam_p, _c, _c, ctypes.POINTER(_cp), ctypes.POINTER(_cp)]),
         "iam_confirm_totp": (status, [iam_p, _c, _c, _c]),
@@ -697,6 +698,18 @@ class Iam:
         out = ctypes.POINTER(_Principal)()
         _check(self._lib.iam_verify(self._h(), _arg(access_token), ctypes.byref(out)))
         return self._take_principal(out)
+
+    @_in_flight
+    def verify_id_token(self, id_token: Text, client_id: Text) -> dict:
+        """Verifies an OpenID Connect ID token this iam issued to ``client_id`` (signature,
+        ``typ``, issuer, audience, expiry); returns its claims."""
+        out = _cp()
+        _check(
+            self._lib.iam_verify_id_token(
+                self._h(), _arg(id_token), _arg(client_id), ctypes.byref(out)
+            )
+        )
+        return json.loads(_take_string(out))
 
     @_in_flight
     def revoke_session(

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use iam_core::jose::JwsAlg;
 use iam_core::oauth::ClientKind;
+use iam_core::oidc::AccessTokenFormat;
 use iam_core::{AccountKind, DbCredentials, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 
@@ -275,6 +276,10 @@ pub struct NewClientBody {
     /// The `max_age` (seconds) of authorization requests that give none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_age: Option<u64>,
+    /// The format of the client's access tokens: `paseto` (the default) or `jwt` (RFC 9068,
+    /// signed with `id_token_signed_response_alg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<AccessTokenFormat>,
 }
 
 /// Query of `GET /accounts`.

@@ -45,6 +45,7 @@ pub(crate) async fn register<S: Store, C: Clock>(
         id_token_signed_response_alg: body.id_token_signed_response_alg.unwrap_or_default(),
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         default_max_age: body.default_max_age,
+        access_token_format: body.access_token_format.unwrap_or_default(),
     };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered

@@ -29,6 +29,10 @@ pub enum JwtRefusal {
     /// The `iss` claim is missing or not iam's issuer.
     #[error("JWT from another issuer")]
     WrongIssuer,
+    /// The header's `typ` is not the one expected (an ID token presented as an access
+    /// token, say).
+    #[error("JWT of another type")]
+    WrongType,
 }
 
 /// Signs `claims` (a JSON object) as a JWS with header `{"alg","kid","typ"}`.
@@ -63,12 +67,13 @@ fn json_object(part: &str) -> Result<Map<String, Value>, JwtRefusal> {
     serde_json::from_slice(&bytes).map_err(|_| JwtRefusal::Malformed)
 }
 
-/// Verifies a JWT signed by a key of `ring` and issued by `issuer`; returns its claims. Neither
-/// `exp` nor `aud` is checked.
+/// Verifies a JWT signed by a key of `ring` and issued by `issuer`, with header `typ` equal to
+/// `typ` when that is given; returns its claims. Neither `exp` nor `aud` is checked.
 pub(crate) fn verify(
     ring: &JoseRing,
     token: &str,
     issuer: &str,
+    typ: Option<&str>,
 ) -> Result<Map<String, Value>, JwtRefusal> {
     if token.len() > MAX_JWT_LEN {
         return Err(JwtRefusal::Malformed);
@@ -101,6 +106,9 @@ pub(crate) fn verify(
         .map_err(|_| JwtRefusal::Malformed)?;
     if !key.verify(signed.as_bytes(), &sig) {
         return Err(JwtRefusal::BadSignature);
+    }
+    if typ.is_some_and(|t| header.get("typ").and_then(Value::as_str) != Some(t)) {
+        return Err(JwtRefusal::WrongType);
     }
     let claims = json_object(payload)?;
     if claims.get("iss").and_then(Value::as_str) != Some(issuer) {

@@ -165,25 +165,37 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Verifies a JWT iam signed: an algorithm iam signs with, a kid in the JOSE ring, a valid
     /// signature and `iss` equal to the configured issuer. Returns the claims; `exp` and `aud`
     /// are left to the caller.
+    #[cfg(test)]
     pub(crate) fn verify_own_jwt(
         &self,
         token: &str,
     ) -> std::result::Result<Map<String, Value>, JwtRefusal> {
-        jwt::verify(&self.jose_ring(), token, &self.inner.config.issuer)
+        self.verify_own_typed_jwt(token, None)
     }
 
-    /// [`Iam::verify_own_jwt`], with one rate-limited reload of the JOSE ring from the store
-    /// when the kid is unknown (another instance may have made or rotated the keys).
+    /// [`Iam::verify_own_jwt`], also requiring the header's `typ` to be `typ` when that is
+    /// given ([`JwtRefusal::WrongType`] otherwise).
+    pub(crate) fn verify_own_typed_jwt(
+        &self,
+        token: &str,
+        typ: Option<&str>,
+    ) -> std::result::Result<Map<String, Value>, JwtRefusal> {
+        jwt::verify(&self.jose_ring(), token, &self.inner.config.issuer, typ)
+    }
+
+    /// [`Iam::verify_own_typed_jwt`], with one rate-limited reload of the JOSE ring from the
+    /// store when the kid is unknown (another instance may have made or rotated the keys).
     pub(crate) async fn verify_own_jwt_reloading(
         &self,
         token: &str,
+        typ: Option<&str>,
     ) -> std::result::Result<Map<String, Value>, JwtRefusal> {
-        match self.verify_own_jwt(token) {
+        match self.verify_own_typed_jwt(token, typ) {
             Err(JwtRefusal::UnknownKey) if self.key_reload_due() => {
                 self.reload_jose_keys()
                     .await
                     .map_err(|_| JwtRefusal::UnknownKey)?;
-                self.verify_own_jwt(token)
+                self.verify_own_typed_jwt(token, typ)
             }
             other => other,
         }

@@ -148,7 +148,7 @@ fn every_algorithm_round_trips_and_third_parties_verify_with_the_published_keys(
             header_of(&token),
             json!({ "alg": alg.as_str(), "kid": record.id, "typ": "JWT" })
         );
-        let back = jwt::verify(&ring, &token, "https://iam.example").expect("verify");
+        let back = jwt::verify(&ring, &token, "https://iam.example", None).expect("verify");
         assert_eq!(Value::Object(back), claims);
         assert_eq!(
             third_party_verify(&jwks, &token).expect("third party"),
@@ -186,7 +186,7 @@ fn every_algorithm_round_trips_and_third_parties_verify_with_the_published_keys(
 fn tokens_iam_did_not_sign_are_refused_with_the_right_reason() {
     let (ring, records) = ring();
     let iss = "https://iam.example";
-    let verify = |t: &str| jwt::verify(&ring, t, iss);
+    let verify = |t: &str| jwt::verify(&ring, t, iss, None);
     let claims = json!({ "iss": iss, "sub": "acc_1" });
     let ed_kid = records[2].id.clone();
     let rsa_kid = records[0].id.clone();
@@ -230,6 +230,12 @@ fn tokens_iam_did_not_sign_are_refused_with_the_right_reason() {
     let ed = ring.signer(JwsAlg::EdDsa).expect("ed");
     let good = jwt::sign(&ed, JwsAlg::EdDsa, "JWT", &claims).expect("sign");
     assert!(verify(&good).is_ok());
+    // A type is required only when asked for, and then exactly.
+    assert!(jwt::verify(&ring, &good, iss, Some("JWT")).is_ok());
+    assert_eq!(
+        jwt::verify(&ring, &good, iss, Some("at+jwt")),
+        Err(JwtRefusal::WrongType)
+    );
     // A tampered payload.
     let mut parts: Vec<&str> = good.split('.').collect();
     let tampered = b64json(&json!({ "iss": iss, "sub": "acc_admin" }));
@@ -289,14 +295,14 @@ proptest! {
     ) {
         static RING: OnceLock<(JoseRing, Vec<Record>)> = OnceLock::new();
         let (ring, records) = RING.get_or_init(ring);
-        prop_assert!(jwt::verify(ring, &raw, "iss").is_err());
+        prop_assert!(jwt::verify(ring, &raw, "iss", None).is_err());
         let b = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
         let t = format!("{}.{}.{}", b(&header), b(&payload), b(&sig));
-        prop_assert!(jwt::verify(ring, &t, "iss").is_err());
+        prop_assert!(jwt::verify(ring, &t, "iss", None).is_err());
         for r in records {
             let h = b64json(&json!({ "alg": alg, "kid": r.id }));
             let t = format!("{h}.{}.{}", b(&payload), b(&sig));
-            prop_assert!(jwt::verify(ring, &t, "iss").is_err());
+            prop_assert!(jwt::verify(ring, &t, "iss", None).is_err());
         }
     }
 }
@@ -483,16 +489,18 @@ async fn an_instance_that_missed_the_keys_finds_them_on_an_unknown_kid() {
     assert_eq!(two.verify_own_jwt(&t), Err(JwtRefusal::UnknownKey));
     // Reloads are rate-limited: none within a second of the last.
     assert_eq!(
-        two.verify_own_jwt_reloading(&t).await,
+        two.verify_own_jwt_reloading(&t, None).await,
         Err(JwtRefusal::UnknownKey)
     );
     clock.advance(Duration::from_secs(1));
     assert_eq!(
-        two.verify_own_jwt_reloading(&t).await.map(Value::Object),
+        two.verify_own_jwt_reloading(&t, None)
+            .await
+            .map(Value::Object),
         Ok(claims)
     );
     assert_eq!(
-        two.verify_own_jwt_reloading("x.y.z").await,
+        two.verify_own_jwt_reloading("x.y.z", None).await,
         Err(JwtRefusal::Malformed)
     );
 }

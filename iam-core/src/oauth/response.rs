@@ -12,7 +12,8 @@ use crate::secret::SecretString;
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenResponse {
-    /// `access_token`: a PASETO v4.public token.
+    /// `access_token`: a PASETO v4.public token, or an RFC 9068 JWT for a client registered for
+    /// them.
     pub access_token: SecretString,
     /// `token_type`: always `Bearer`.
     pub token_type: &'static str,

@@ -14,6 +14,9 @@ use crate::clock::Timestamp;
 use crate::jose::JwsAlg;
 use crate::token::Amr;
 
+/// The JOSE header `typ` of ID tokens.
+pub(crate) const ID_TOKEN_TYP: &str = "JWT";
+
 /// The `acr` of a sign-in with one factor.
 pub const ACR_SINGLE_FACTOR: &str = "urn:iam:acr:1fa";
 /// The `acr` of a sign-in with two factors (password and one-time code).

@@ -23,6 +23,28 @@ use crate::jose::JwsAlg;
 /// Longest `default_max_age` a client may register (a year, in seconds).
 const MAX_DEFAULT_MAX_AGE: u64 = 365 * 24 * 3600;
 
+/// The format of the access tokens a client receives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    /// PASETO v4.public (the default).
+    #[default]
+    Paseto,
+    /// RFC 9068 JWT access tokens (header `typ: at+jwt`), signed with the client's
+    /// `id_token_signed_response_alg`, for resource servers that understand only JWTs.
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// The name (`paseto`, `jwt`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::Paseto => "paseto",
+            AccessTokenFormat::Jwt => "jwt",
+        }
+    }
+}
+
 /// A client's OpenID Connect registration settings (OpenID Connect Dynamic Client
 /// Registration §2 and RP-Initiated Logout §3.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,9 +59,24 @@ pub struct OidcClientSettings {
     /// `default_max_age` in seconds: the `max_age` of authorization requests that give none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_age: Option<u64>,
+    /// The format of the client's access tokens (PASETO unless registered otherwise).
+    #[serde(default, skip_serializing_if = "is_paseto")]
+    pub access_token_format: AccessTokenFormat,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_paseto(f: &AccessTokenFormat) -> bool {
+    *f == AccessTokenFormat::Paseto
 }
 
 impl OidcClientSettings {
+    /// The algorithm to sign the client's access tokens with as JWTs; `None` when they are
+    /// PASETO tokens.
+    pub(crate) fn jwt_access_token_alg(&self) -> Option<JwsAlg> {
+        (self.access_token_format == AccessTokenFormat::Jwt)
+            .then_some(self.id_token_signed_response_alg)
+    }
+
     /// Checks the settings of a client of `kind`; the error says why they are refused.
     pub(crate) fn check(&self, kind: crate::oauth::ClientKind) -> Result<(), &'static str> {
         if self.post_logout_redirect_uris.len() > 64 {

@@ -7,12 +7,13 @@ use serde_json::{Map, Value};
 use super::claims::account_claims;
 use crate::authz::{Action, Caller};
 use crate::clock::Clock;
-use crate::error::{Error, Missing, Result};
+use crate::error::{Denial, Error, Missing, Result};
 use crate::iam::Iam;
 use crate::jose::JwtRefusal;
 use crate::oauth::{OAuthError, OAuthErrorCode};
+use crate::oidc::id_token::ID_TOKEN_TYP;
 use crate::store::Store;
-use crate::token::Principal;
+use crate::token::{jwt_access, Principal};
 
 /// What an RP-initiated logout request comes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,21 +111,54 @@ impl<S: Store, C: Clock> Iam<S, C> {
         })
     }
 
+    /// Verifies an ID token this server issued to `client_id`, as a relying party would:
+    /// signed by one of the JOSE keys (with one rate-limited key reload for an unknown kid),
+    /// header `typ` `JWT` (a JWT access token is refused), `iss` this issuer, `aud` naming
+    /// `client_id`, and `exp` not passed. Returns its claims.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> std::result::Result<Map<String, Value>, Denial> {
+        let claims = self
+            .verify_own_jwt_reloading(token, Some(ID_TOKEN_TYP))
+            .await
+            .map_err(jwt_access::denial)?;
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == client_id,
+            Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(client_id)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(Denial::TokenWrongAudience);
+        }
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(Denial::TokenMalformed)?;
+        if self.now().as_secs() >= exp {
+            return Err(Denial::TokenExpired);
+        }
+        Ok(claims)
+    }
+
     /// The claims of an `id_token_hint`: an ID token this server issued (expired or not).
-    /// Anything else (unsigned, another algorithm, a key not ours, another issuer, a
-    /// malformed token) is `invalid_request`.
+    /// Anything else (unsigned, another algorithm, a key not ours, another issuer, another
+    /// type of JWT, a malformed token) is `invalid_request`.
     async fn hint_claims(&self, hint: &str) -> std::result::Result<Map<String, Value>, OAuthError> {
         let refused = |why: &'static str| OAuthError::new(OAuthErrorCode::InvalidRequest, why);
-        self.verify_own_jwt_reloading(hint).await.map_err(|e| {
-            refused(match e {
-                JwtRefusal::UnsupportedAlg => {
-                    "id_token_hint is not signed with an algorithm iam uses"
-                }
-                JwtRefusal::UnknownKey => "id_token_hint is not signed by this server",
-                JwtRefusal::WrongIssuer => "id_token_hint was issued by another server",
-                _ => "id_token_hint is not a valid ID token",
+        self.verify_own_jwt_reloading(hint, Some(ID_TOKEN_TYP))
+            .await
+            .map_err(|e| {
+                refused(match e {
+                    JwtRefusal::UnsupportedAlg => {
+                        "id_token_hint is not signed with an algorithm iam uses"
+                    }
+                    JwtRefusal::UnknownKey => "id_token_hint is not signed by this server",
+                    JwtRefusal::WrongIssuer => "id_token_hint was issued by another server",
+                    _ => "id_token_hint is not a valid ID token",
+                })
             })
-        })
     }
 
     /// The subject of an `id_token_hint` (see [`Self::check_end_session`] for what is refused).

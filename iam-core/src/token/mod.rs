@@ -1,4 +1,5 @@
-//! Tokens: PASETO v4.public access tokens, the signing key ring, and opaque refresh tokens.
+//! Tokens: PASETO v4.public access tokens (and RFC 9068 JWT access tokens for clients that
+//! ask for them), the signing key ring, and opaque refresh tokens.
 
 pub(crate) mod signing;
 mod verified;
@@ -14,10 +15,12 @@ pub use api_tokens::{NewApiToken, API_TOKEN_AMR, API_TOKEN_PREFIX};
 pub use service_tokens::{ServiceToken, SERVICE_TOKEN_AMR};
 
 pub(crate) mod access;
+pub(crate) mod jwt_access;
 pub(crate) mod keys;
 pub mod paseto;
 
 pub use access::Principal;
+pub use jwt_access::JWT_ACCESS_TOKEN_TYP;
 pub use keys::PublicKeyInfo;
 pub(crate) use verified::VerifiedTokens;
 pub use verified::{VERIFIED_TOKEN_CAPACITY, VERIFIED_TOKEN_TTL};

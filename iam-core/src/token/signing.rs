@@ -7,9 +7,11 @@ use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
 use crate::iam::Iam;
+use crate::jose::JwsAlg;
 use crate::revocation::RevokedSubject;
 use crate::store::{ListQuery, RecordKind, Store};
 use crate::token::access::AccessClaims;
+use crate::token::jwt_access::{JwtAccessClaims, JWT_ACCESS_TOKEN_TYP};
 use crate::token::keys;
 use crate::token::PublicKeyInfo;
 
@@ -91,13 +93,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(())
     }
 
-    /// Signs access-token claims with the active key. The `iat` moves just past a cut-off
-    /// made in the same millisecond (see [`RevocationCache::issue_time`]), so a token minted
-    /// after it is not void at once.
-    pub(crate) fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
-        let encode = |c: &AccessClaims| {
-            serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
-        };
+    /// The `iat` of a token with `claims`: their issue time, moved just past a cut-off made in
+    /// the same millisecond (see [`RevocationCache::issue_time`]) for any subject that can void
+    /// the token, so a token minted after it is not void at once.
+    ///
+    /// [`RevocationCache::issue_time`]: crate::revocation::RevocationCache::issue_time
+    fn issue_time_of(&self, claims: &AccessClaims) -> Result<Timestamp> {
         let minted = Timestamp::parse_rfc3339(&claims.iat).ok_or(Error::Crypto("bad iat claim"))?;
         let membership = claims
             .org
@@ -115,8 +116,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if let Some(m) = &membership {
             subjects.push((RevokedSubject::OrgMembership, m.as_str()));
         }
-        let iat = self.inner.revocations.issue_time_for(minted, &subjects);
-        let json = if iat == minted {
+        Ok(self.inner.revocations.issue_time_for(minted, &subjects))
+    }
+
+    /// Signs access-token claims with the active PASETO key, with the `iat` of
+    /// [`Self::issue_time_of`].
+    pub(crate) fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
+        let encode = |c: &AccessClaims| {
+            serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
+        };
+        let iat = self.issue_time_of(claims)?;
+        let json = if Timestamp::parse_rfc3339(&claims.iat) == Some(iat) {
             encode(claims)?
         } else {
             encode(&AccessClaims {
@@ -125,5 +135,33 @@ impl<S: Store, C: Clock> Iam<S, C> {
             })?
         };
         Ok(self.ring().sign(&json))
+    }
+
+    /// Signs access-token claims as an RFC 9068 JWT access token (header `typ: at+jwt`) with
+    /// the JOSE key of `alg`, with the `iat` of [`Self::issue_time_of`].
+    pub(crate) async fn sign_jwt_claims(
+        &self,
+        claims: &AccessClaims,
+        alg: JwsAlg,
+    ) -> Result<String> {
+        let iat = self.issue_time_of(claims)?;
+        let jwt = JwtAccessClaims::from_access(claims, iat)
+            .map_err(|_| Error::Crypto("bad access-token claims"))?;
+        let value =
+            serde_json::to_value(&jwt).map_err(|_| Error::Crypto("claims encoding failed"))?;
+        self.sign_jwt(alg, JWT_ACCESS_TOKEN_TYP, &value).await
+    }
+
+    /// Signs access-token claims in the format asked for: a JWT with `alg` when given, else
+    /// PASETO.
+    pub(crate) async fn sign_access_claims(
+        &self,
+        claims: &AccessClaims,
+        jwt: Option<JwsAlg>,
+    ) -> Result<String> {
+        match jwt {
+            Some(alg) => self.sign_jwt_claims(claims, alg).await,
+            None => self.sign_claims(claims),
+        }
     }
 }

@@ -8,6 +8,7 @@ use crate::error::Denial;
 use crate::iam::Iam;
 use crate::store::Store;
 use crate::token::access::AccessClaims;
+use crate::token::jwt_access::{self, JwtAccessClaims, JWT_ACCESS_TOKEN_TYP};
 use crate::token::signing::KEY_RELOAD_INTERVAL;
 use crate::token::{paseto, Principal};
 
@@ -54,13 +55,37 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(Arc::unwrap_or_clone(principal))
     }
 
-    /// Checks the signature and claims of `token` at `now` (not revocation).
+    /// Checks the signature and claims of `token` at `now` (not revocation): a PASETO
+    /// v4.public token, or an RFC 9068 JWT access token (three parts, header `typ: at+jwt`).
     fn verify_signed(
         &self,
         token: &str,
         audience: Option<&str>,
         now: Timestamp,
     ) -> std::result::Result<Principal, Denial> {
+        let claims = if jwt_access::is_jwt_shape(token) {
+            let claims = self
+                .verify_own_typed_jwt(token, Some(JWT_ACCESS_TOKEN_TYP))
+                .map_err(jwt_access::denial)?;
+            let claims: JwtAccessClaims = serde_json::from_value(serde_json::Value::Object(claims))
+                .map_err(|_| Denial::TokenMalformed)?;
+            claims.into_access()
+        } else {
+            self.verify_paseto(token)?
+        };
+        let times = claims.times()?;
+        let cfg = &self.inner.config;
+        let issuer = if cfg.previous_issuers.contains(&claims.iss) {
+            &claims.iss
+        } else {
+            &cfg.issuer
+        };
+        claims.check(&times, issuer, audience, now)?;
+        Ok(claims.into_principal(&times))
+    }
+
+    /// The claims of a PASETO access token whose signature verifies.
+    fn verify_paseto(&self, token: &str) -> std::result::Result<AccessClaims, Denial> {
         let unverified = paseto::decode(token).map_err(|_| Denial::TokenMalformed)?;
         let message = {
             let ring = self
@@ -75,17 +100,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 .verify(key, b"")
                 .map_err(|_| Denial::TokenBadSignature)?
         };
-        let claims: AccessClaims =
-            serde_json::from_slice(&message).map_err(|_| Denial::TokenMalformed)?;
-        let times = claims.times()?;
-        let cfg = &self.inner.config;
-        let issuer = if cfg.previous_issuers.contains(&claims.iss) {
-            &claims.iss
-        } else {
-            &cfg.issuer
-        };
-        claims.check(&times, issuer, audience, now)?;
-        Ok(claims.into_principal(&times))
+        serde_json::from_slice(&message).map_err(|_| Denial::TokenMalformed)
     }
 
     /// Verifies an access token. Like [`Iam::verify_cached`], but a token signed by a key this

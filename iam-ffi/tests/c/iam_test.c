@@ -1,7 +1,10 @@
 /*
  * The C side of iam-ffi's tests: compiled with gcc against include/iam.h and the cdylib, and
- * run (also under valgrind) by tests/c_api.rs. Usage: iam_test SQLITE_PATH
- * Runs the whole cycle on the in-memory store and on SQLite, then the misuse cases.
+ * run (also under valgrind) by tests/c_api.rs.
+ * Usage: iam_test SQLITE_PATH OIDC_SQLITE_PATH CLIENT_ID ID_TOKEN JWT_ACCESS_TOKEN
+ * Runs the whole cycle on the in-memory store and on SQLite, verifies the tokens of an OpenID
+ * Connect sign-in made in OIDC_SQLITE_PATH (an ID token and an RFC 9068 JWT access token),
+ * then the misuse cases.
  */
 #define _POSIX_C_SOURCE 200809L /* sleep() */
 
@@ -536,6 +539,47 @@ static void run_cycle(iam_t *iam) {
   iam_string_free(&alice);
 }
 
+/* An OpenID Connect sign-in's tokens: the ID token verifies for its client only and hands out
+ * its claims as an owned JSON string; the JWT access token verifies through iam_verify like a
+ * PASETO one; neither passes for the other. */
+static void run_oidc(const char *db, const char *client_id, const char *id_token,
+                     const char *access_token) {
+  iam_t *iam = NULL;
+  CHECK_STATUS(iam_open_sqlite(db, CONFIG, &iam), IAM_STATUS_OK);
+  if (iam == NULL) return;
+
+  char *claims = NULL;
+  CHECK_STATUS(iam_verify_id_token(iam, id_token, client_id, &claims), IAM_STATUS_OK);
+  CHECK(claims != NULL && strstr(claims, "\"nonce\":\"c-nonce\"") != NULL);
+  CHECK(claims != NULL && strstr(claims, "\"iss\":\"c-test\"") != NULL);
+  iam_string_free(&claims);
+  CHECK(claims == NULL);
+
+  /* Another client, an access token, garbage: refused, and the out-parameter stays NULL. */
+  CHECK_STATUS(iam_verify_id_token(iam, id_token, "another-client", &claims),
+               IAM_STATUS_TOKEN_INVALID);
+  CHECK(claims == NULL);
+  CHECK_STATUS(iam_verify_id_token(iam, access_token, client_id, &claims),
+               IAM_STATUS_TOKEN_INVALID);
+  CHECK_STATUS(iam_verify_id_token(iam, "a.b.c", client_id, &claims), IAM_STATUS_TOKEN_INVALID);
+  CHECK(claims == NULL);
+  CHECK_STATUS(iam_verify_id_token(iam, NULL, client_id, &claims), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_verify_id_token(iam, id_token, NULL, &claims), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_verify_id_token(iam, id_token, client_id, NULL), IAM_STATUS_NULL_PARAMETER);
+  CHECK_STATUS(iam_verify_id_token(NULL, id_token, client_id, &claims),
+               IAM_STATUS_NULL_PARAMETER);
+
+  /* The JWT access token: audience c-test, so it verifies here; the ID token does not. */
+  iam_principal_t *who = NULL;
+  CHECK_STATUS(iam_verify(iam, access_token, &who), IAM_STATUS_OK);
+  CHECK(who != NULL && iam_principal_account_id(who) != NULL &&
+        strncmp(iam_principal_account_id(who), "acc_", 4) == 0);
+  iam_principal_free(&who);
+  CHECK_STATUS(iam_verify(iam, id_token, &who), IAM_STATUS_TOKEN_INVALID);
+  CHECK(who == NULL);
+  iam_free(&iam);
+}
+
 static void run_misuse(void) {
   iam_t *iam = NULL;
   /* NULL pointers are a status, never a crash. */
@@ -718,8 +762,10 @@ static void run_misuse(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s SQLITE_PATH\n", argv[0]);
+  if (argc != 6) {
+    fprintf(stderr,
+            "usage: %s SQLITE_PATH OIDC_SQLITE_PATH CLIENT_ID ID_TOKEN JWT_ACCESS_TOKEN\n",
+            argv[0]);
     return 2;
   }
   iam_t *iam = NULL;
@@ -738,6 +784,7 @@ int main(int argc, char **argv) {
   iam_tokens_free(&tokens);
   iam_free(&iam);
 
+  run_oidc(argv[2], argv[3], argv[4], argv[5]);
   run_recent_authentication();
   run_misuse();
 

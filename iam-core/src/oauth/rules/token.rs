@@ -19,6 +19,7 @@ use crate::authz::{CredentialKind, ADMIN_ROLE};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::error::Result;
+use crate::jose::JwsAlg;
 use crate::oauth::client::StoredClient;
 use crate::oauth::device::{decide_poll, DeviceStatus, Poll, StoredDevice};
 use crate::oauth::grant::{StoredCode, StoredFamily, StoredOAuthRefresh};
@@ -45,6 +46,8 @@ pub(crate) struct Issue {
     pub scopes: BTreeSet<String>,
     /// The ID token to sign beside it (OpenID Connect grants).
     pub id_token: Option<IdTokenDraft>,
+    /// The algorithm to sign the access token with as an RFC 9068 JWT; `None`: PASETO.
+    pub jwt_alg: Option<JwsAlg>,
 }
 
 /// The ID token of a user grant carrying `scopes`, when they include `openid`.
@@ -272,6 +275,7 @@ fn open_family(
         refresh_token,
         scopes,
         id_token,
+        jwt_alg: client.info.oidc.jwt_access_token_alg(),
     };
     Ok((issue, family))
 }
@@ -507,6 +511,7 @@ pub(crate) fn decide_refresh(
         refresh_token: Some(fresh.refresh.secret),
         scopes,
         id_token,
+        jwt_alg: client.1.info.oidc.jwt_access_token_alg(),
     }));
     Ok(plan
         .write(Write::Update {
@@ -625,6 +630,7 @@ pub(crate) fn decide_client_credentials(
             refresh_token: None,
             scopes,
             id_token: None,
+            jwt_alg: client.info.oidc.jwt_access_token_alg(),
         })
     })
 }

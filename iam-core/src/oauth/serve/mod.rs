@@ -22,7 +22,7 @@ use crate::oauth::rules::token::Issue;
 use crate::oauth::rules::{Answer, NewSecret};
 use crate::oauth::scope::format_scope;
 use crate::oauth::{ClientAuth, OAuthClient, OAuthError, TokenResponse, BEARER};
-use crate::oidc::id_token::at_hash;
+use crate::oidc::id_token::{at_hash, ID_TOKEN_TYP};
 use crate::secret::SecretString;
 use crate::store::{ListQuery, Record, RecordKind, Store};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
@@ -127,16 +127,19 @@ impl<S: Store, C: Clock> Iam<S, C> {
         NewSecret { secret, hash }
     }
 
-    /// Signs what a token decision issued (the access token, and the ID token with the
-    /// access token's `at_hash`) and builds the token response.
+    /// Signs what a token decision issued (the access token, PASETO or JWT as the client is
+    /// registered, and the ID token with that access token's `at_hash`) and builds the token
+    /// response.
     pub(crate) async fn respond(&self, issue: Issue, now: Timestamp) -> Result<TokenResponse> {
-        let access = self.sign_claims(&issue.claims)?;
+        let access = self
+            .sign_access_claims(&issue.claims, issue.jwt_alg)
+            .await?;
         let id_token = match issue.id_token {
             Some(mut draft) => {
                 let hash = at_hash(draft.alg, &access);
                 draft.claims.insert("at_hash".to_owned(), hash.into());
                 Some(
-                    self.sign_jwt(draft.alg, "JWT", &draft.claims.into())
+                    self.sign_jwt(draft.alg, ID_TOKEN_TYP, &draft.claims.into())
                         .await?,
                 )
             }
