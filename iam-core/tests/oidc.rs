@@ -455,3 +455,100 @@ async fn rp_initiated_logout_checks_hint_client_and_return_uri() {
         assert_eq!(e.code, OAuthErrorCode::InvalidRequest);
     }
 }
+
+/// Registers a relying party with a back-channel logout URI.
+async fn backchannel_party(iam: &TestIam) -> (String, ClientAuth) {
+    let admin = login(iam, "root").await;
+    let mut new = NewClient::confidential("Mail")
+        .redirect_uri(CB)
+        .grants([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .scopes(["openid"]);
+    new.oidc.backchannel_logout_uri = Some("https://mail.example/bcl".into());
+    let reg = iam.register_client(&admin, new).await.expect("register");
+    let id = reg.client.id.clone();
+    (
+        id.clone(),
+        ClientAuth::secret(id, reg.client_secret.expect("secret")),
+    )
+}
+
+/// Takes every due delivery, checks each Logout Token as a relying party would (§2.6), marks
+/// them delivered, and returns (client id, sid) of each.
+async fn take_logouts(iam: &TestIam) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for d in iam.due_logout_deliveries(100).await.expect("due") {
+        let header = jsonwebtoken::decode_header(&d.logout_token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+        let claims = rp_verify(iam, &d.logout_token, &d.client_id).await;
+        assert!(claims["events"][iam_core::oidc::LOGOUT_EVENT].is_object());
+        assert!(claims.get("nonce").is_none());
+        assert_eq!(claims["jti"], d.id.as_str());
+        assert_eq!(d.uri, "https://mail.example/bcl");
+        iam.logout_delivery_result(
+            &d.id,
+            iam_core::oidc::LogoutOutcome::Delivered { status: 200 },
+        )
+        .await
+        .expect("result");
+        out.push((d.client_id, claims["sid"].as_str().expect("sid").to_owned()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_session() {
+    let w = world().await;
+    let mail = backchannel_party(&w.iam).await;
+    let wiki = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let admin = login(&w.iam, "root").await;
+
+    // Each way a session ends: (how, ends every session of the account).
+    for how in ["logout", "revoke", "revoke_all", "disable"] {
+        if how == "disable" {
+            w.iam
+                .enable_account(Caller::System, &w.alice_id)
+                .await
+                .expect("enable");
+        }
+        let alice = login(&w.iam, "alice").await;
+        // Two grants at the back-channel client, one at a client without a URI; bob too.
+        for rp in [&mail, &mail, &wiki] {
+            let (_, id_token, _) = sign_in(&w, rp, &alice, &request(&rp.0, "openid", "n")).await;
+            let claims = rp_verify(&w.iam, &id_token, &rp.0).await;
+            assert_eq!(claims["sid"], alice.session_id.as_str(), "the ID token names the session");
+        }
+        sign_in(&w, &mail, &w.bob, &request(&mail.0, "openid", "n")).await;
+        assert!(take_logouts(&w.iam).await.is_empty(), "nothing before {how}");
+        match how {
+            "logout" => w.iam.logout(&alice).await.expect("logout"),
+            "revoke" => w
+                .iam
+                .revoke_session((&admin).into(), &alice.session_id)
+                .await
+                .expect("revoke"),
+            "revoke_all" => {
+                w.iam
+                    .revoke_all_sessions((&admin).into(), &w.alice_id)
+                    .await
+                    .expect("revoke all");
+            }
+            _ => {
+                w.iam
+                    .disable_account((&admin).into(), &w.alice_id)
+                    .await
+                    .expect("disable");
+            }
+        }
+        assert_eq!(
+            take_logouts(&w.iam).await,
+            [(mail.0.clone(), alice.session_id.clone())],
+            "{how}"
+        );
+        // Ending it again (or everything after a disable) queues nothing more.
+        w.iam
+            .revoke_all_sessions((&admin).into(), &w.alice_id)
+            .await
+            .expect("revoke all");
+        assert!(take_logouts(&w.iam).await.is_empty(), "once only after {how}");
+    }
+}
