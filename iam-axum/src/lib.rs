@@ -83,6 +83,7 @@
 //! [axum]: https://docs.rs/axum
 
 pub mod auth;
+pub mod backchannel;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -515,10 +515,17 @@ async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_sessi
         for rp in [&mail, &mail, &wiki] {
             let (_, id_token, _) = sign_in(&w, rp, &alice, &request(&rp.0, "openid", "n")).await;
             let claims = rp_verify(&w.iam, &id_token, &rp.0).await;
-            assert_eq!(claims["sid"], alice.session_id.as_str(), "the ID token names the session");
+            assert_eq!(
+                claims["sid"],
+                alice.session_id.as_str(),
+                "the ID token names the session"
+            );
         }
         sign_in(&w, &mail, &w.bob, &request(&mail.0, "openid", "n")).await;
-        assert!(take_logouts(&w.iam).await.is_empty(), "nothing before {how}");
+        assert!(
+            take_logouts(&w.iam).await.is_empty(),
+            "nothing before {how}"
+        );
         match how {
             "logout" => w.iam.logout(&alice).await.expect("logout"),
             "revoke" => w
@@ -549,6 +556,9 @@ async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_sessi
             .revoke_all_sessions((&admin).into(), &w.alice_id)
             .await
             .expect("revoke all");
-        assert!(take_logouts(&w.iam).await.is_empty(), "once only after {how}");
+        assert!(
+            take_logouts(&w.iam).await.is_empty(),
+            "once only after {how}"
+        );
     }
 }

@@ -56,6 +56,10 @@ pub enum ClientsCmd {
         /// Where RP-initiated logout may return the browser (repeatable).
         #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
         post_logout_redirect_uris: Vec<String>,
+        /// Where Logout Tokens are POSTed when a user's session ends (OpenID Connect
+        /// Back-Channel Logout): https, or http on a loopback host.
+        #[arg(long, value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
     },
     /// Show one client.
     Show {
@@ -103,6 +107,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             acts_for_owner,
             id_token_alg,
             post_logout_redirect_uris,
+            backchannel_logout_uri,
         } => {
             let id_token_signed_response_alg = match id_token_alg.as_deref() {
                 None => None,
@@ -127,6 +132,8 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 id_token_signed_response_alg,
                 post_logout_redirect_uris: post_logout_redirect_uris.clone(),
                 default_max_age: None,
+                backchannel_logout_uri: backchannel_logout_uri.clone(),
+                backchannel_logout_session_required: None,
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
             output::print(json_out, &v, |v| {

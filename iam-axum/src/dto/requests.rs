@@ -275,6 +275,13 @@ pub struct NewClientBody {
     /// The `max_age` (seconds) of authorization requests that give none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_age: Option<u64>,
+    /// Where Logout Tokens are POSTed when a login session the client holds a grant from
+    /// ends (OpenID Connect Back-Channel Logout): https, or http on a loopback host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required` (default true; Logout Tokens always carry `sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// Query of `GET /accounts`.

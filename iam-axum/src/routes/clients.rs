@@ -45,6 +45,10 @@ pub(crate) async fn register<S: Store, C: Clock>(
         id_token_signed_response_alg: body.id_token_signed_response_alg.unwrap_or_default(),
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         default_max_age: body.default_max_age,
+        backchannel_logout_uri: body.backchannel_logout_uri,
+        backchannel_logout_session_required: body
+            .backchannel_logout_session_required
+            .unwrap_or(true),
     };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered

@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use claims::{supported_claims, OPENID_SCOPE, SCOPE_CLAIMS};
 pub use id_token::{ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR};
-pub use logout::{
-    retry_delay, LogoutDelivery, LogoutOutcome, LOGOUT_EVENT, LOGOUT_TOKEN_TYP,
-};
+pub use logout::{retry_delay, LogoutDelivery, LogoutOutcome, LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 pub use serve::EndSession;
 
 use crate::jose::JwsAlg;

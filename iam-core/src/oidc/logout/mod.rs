@@ -127,7 +127,11 @@ fn delivery_expiry(delays: &[Duration], now: Timestamp) -> Timestamp {
 }
 
 /// The record of delivery `id`.
-pub(crate) fn delivery_record(id: &str, d: &StoredDelivery, expires_at: Timestamp) -> Result<Record> {
+pub(crate) fn delivery_record(
+    id: &str,
+    d: &StoredDelivery,
+    expires_at: Timestamp,
+) -> Result<Record> {
     Ok(Record {
         kind: RecordKind::LogoutDelivery,
         id: id.to_owned(),

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{
-    decide_claim, decide_result, enqueue_logouts, logout_claims, LogoutDelivery,
-    StoredDelivery, StoredSubscription, LOGOUT_TOKEN_TYP,
+    decide_claim, decide_result, enqueue_logouts, logout_claims, LogoutDelivery, StoredDelivery,
+    StoredSubscription, LOGOUT_TOKEN_TYP,
 };
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
@@ -135,13 +135,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .map(|(_, c)| c.info.oidc.id_token_signed_response_alg)
             .unwrap_or_default();
         let config = &self.inner.config;
-        let claims = logout_claims(
-            &config.issuer,
-            &id,
-            &d,
-            config.oauth.logout_token_ttl,
-            now,
-        );
+        let claims = logout_claims(&config.issuer, &id, &d, config.oauth.logout_token_ttl, now);
         let logout_token = self
             .sign_jwt(alg, LOGOUT_TOKEN_TYP, &Value::Object(claims))
             .await?;

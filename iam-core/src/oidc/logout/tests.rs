@@ -88,8 +88,16 @@ fn enqueue_consumes_every_subscription_and_queues_one_delivery_per_session_and_c
     assert_eq!(
         queued,
         [
-            ("bcl_1".into(), "ses_1".into(), "https://rp.example/bcl".into()),
-            ("bcl_2".into(), "ses_2".into(), "https://rp.example/bcl".into()),
+            (
+                "bcl_1".into(),
+                "ses_1".into(),
+                "https://rp.example/bcl".into()
+            ),
+            (
+                "bcl_2".into(),
+                "ses_2".into(),
+                "https://rp.example/bcl".into()
+            ),
         ]
     );
 }
@@ -100,16 +108,31 @@ fn a_delivery_is_claimed_only_when_due_and_leased() {
     assert!(decide_claim(&r, d, NOW).expect("claim").is_none());
     let (r, d) = delivery(1, NOW);
     let (write, d) = decide_claim(&r, d, NOW).expect("claim").expect("due");
-    assert_eq!((d.attempts, d.next_attempt_at), (2, NOW.plus(DELIVERY_LEASE)));
-    assert!(matches!(write, Write::Update { expected_version: 2, .. }));
+    assert_eq!(
+        (d.attempts, d.next_attempt_at),
+        (2, NOW.plus(DELIVERY_LEASE))
+    );
+    assert!(matches!(
+        write,
+        Write::Update {
+            expected_version: 2,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn results_delete_and_audit_or_reschedule() {
     // Delivered: removed, audited with client and status.
     let (r, d) = delivery(1, NOW);
-    let plan = decide_result(&r, d, LogoutOutcome::Delivered { status: 200 }, &delays(), NOW)
-        .expect("plan");
+    let plan = decide_result(
+        &r,
+        d,
+        LogoutOutcome::Delivered { status: 200 },
+        &delays(),
+        NOW,
+    )
+    .expect("plan");
     assert!(matches!(plan.commit.writes[..], [Write::Delete { .. }]));
     assert_eq!(audit_kinds(&plan), [AuditKind::OidcLogoutDelivered]);
     let a = &plan.commit.audit[0];
@@ -131,8 +154,14 @@ fn results_delete_and_audit_or_reschedule() {
 
     // Failed after the last retry: given up, audited.
     let (r, d) = delivery(6, NOW);
-    let plan =
-        decide_result(&r, d, LogoutOutcome::Failed { status: None }, &delays(), NOW).expect("plan");
+    let plan = decide_result(
+        &r,
+        d,
+        LogoutOutcome::Failed { status: None },
+        &delays(),
+        NOW,
+    )
+    .expect("plan");
     assert!(matches!(plan.commit.writes[..], [Write::Delete { .. }]));
     assert_eq!(audit_kinds(&plan), [AuditKind::OidcLogoutAbandoned]);
     assert_eq!(plan.commit.audit[0].detail["status"], "none");
@@ -142,7 +171,13 @@ fn results_delete_and_audit_or_reschedule() {
 #[test]
 fn logout_claims_follow_section_2_4() {
     let (_, d) = delivery(1, NOW);
-    let c = logout_claims("https://iam.example", "bcl_1", &d, Duration::from_secs(120), NOW);
+    let c = logout_claims(
+        "https://iam.example",
+        "bcl_1",
+        &d,
+        Duration::from_secs(120),
+        NOW,
+    );
     assert_eq!(c["iss"], "https://iam.example");
     assert_eq!(c["aud"], "cl_1");
     assert_eq!(c["jti"], "bcl_1");
