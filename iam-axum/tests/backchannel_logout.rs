@@ -138,12 +138,12 @@ async fn logout_delivers_a_valid_logout_token_and_retries_a_failing_receiver() {
         enc(&redirect),
         enc(&challenge)
     );
-    let mut b = s.browser();
-    let login = b.get(&authorize).await;
-    let consent = b.login(&login, "alice", ALICE_PASSWORD).await;
-    let done = b.submit(&consent, &[("decision", "allow")]).await;
+    let mut browser = s.browser();
+    let login = browser.get(&authorize).await;
+    let consent = browser.login(&login, "alice", ALICE_PASSWORD).await;
+    let done = browser.submit(&consent, &[("decision", "allow")]).await;
     let q = query_params(&done.location());
-    let t: Value = s
+    let tokens_json: Value = s
         .http
         .post(s.url("/oauth2/token"))
         .basic_auth(&client_id, Some(&secret))
@@ -160,7 +160,7 @@ async fn logout_delivers_a_valid_logout_token_and_retries_a_failing_receiver() {
         .json()
         .await
         .unwrap();
-    let id_token = t["id_token"].as_str().unwrap();
+    let id_token = tokens_json["id_token"].as_str().unwrap();
     let id_claims = validate_id_token_sid(id_token);
 
     // Nothing is sent before logout.
@@ -168,7 +168,7 @@ async fn logout_delivers_a_valid_logout_token_and_retries_a_failing_receiver() {
     assert!(tokens.try_recv().is_err());
 
     // RP-initiated logout ends the login session.
-    let bye = b
+    let bye = browser
         .get(&format!(
             "/oauth2/end_session?id_token_hint={}&client_id={}",
             enc(id_token),
@@ -176,7 +176,7 @@ async fn logout_delivers_a_valid_logout_token_and_retries_a_failing_receiver() {
         ))
         .await;
     if bye.body.contains("<form") {
-        b.submit(&bye, &[]).await;
+        browser.submit(&bye, &[]).await;
     }
 
     // The first attempt gets a 500, the retry a 200; both carry valid Logout Tokens.

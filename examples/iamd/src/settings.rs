@@ -690,6 +690,7 @@ mod tests {
                 device_code_ttl: secs(310),
                 device_poll_interval: secs(11),
                 verification_uri: "https://id.example.com/activate".into(),
+                ..OAuthConfig::default()
             }
         );
         assert_eq!(

@@ -44,6 +44,7 @@ pub(crate) const DELIVERY_LEASE: Duration = Duration::from_secs(60);
 /// A family of a client with a back-channel logout URI, indexed by the login session that
 /// approved it (record id `session/family`, parent the session).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_field_names)] // three ids, named as everywhere else in the store
 pub(crate) struct StoredSubscription {
     pub session_id: String,
     pub account_id: String,
