@@ -26,6 +26,7 @@ type TestIam = Iam<MemoryStore, ManualClock>;
 
 struct World {
     iam: TestIam,
+    clock: ManualClock,
     alice: Principal,
     bob: Principal,
     alice_id: String,
@@ -42,7 +43,11 @@ async fn login(iam: &TestIam, name: &str) -> Principal {
 }
 
 async fn world() -> World {
-    let (iam, clock) = common::iam_with(|c| c.issuer = ISSUER.into()).await;
+    let (iam, clock) = common::iam_with(|c| {
+        c.issuer = ISSUER.into();
+        c.deletion_grace = std::time::Duration::from_secs(60);
+    })
+    .await;
     // The relying party's JWT library checks `exp` against the real clock.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -70,6 +75,7 @@ async fn world() -> World {
         alice: login(&iam, "alice").await,
         bob: login(&iam, "bob").await,
         iam,
+        clock,
         alice_id,
     }
 }
@@ -561,4 +567,55 @@ async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_sessi
             "once only after {how}"
         );
     }
+}
+
+#[tokio::test]
+async fn refresh_token_reuse_and_account_deletion_log_the_session_out_too() {
+    let w = world().await;
+    let mail = backchannel_party(&w.iam).await;
+
+    // A reused session refresh token revokes the session: its client is logged out.
+    let l = w
+        .iam
+        .login(&LoginRequest::password("alice", PW))
+        .await
+        .expect("login");
+    let alice = w
+        .iam
+        .verify(l.tokens.access_token.expose())
+        .await
+        .expect("verify");
+    sign_in(&w, &mail, &alice, &request(&mail.0, "openid", "n")).await;
+    let old = l.tokens.refresh_token.expose().to_owned();
+    w.iam.refresh(&old).await.expect("first refresh");
+    assert!(matches!(
+        w.iam.refresh(&old).await,
+        Err(Error::Denied(Denial::RefreshTokenReused))
+    ));
+    assert_eq!(
+        take_logouts(&w.iam).await,
+        [(mail.0.clone(), alice.session_id.clone())]
+    );
+
+    // Deleting the account ends its live sessions.
+    let alice = login(&w.iam, "alice").await;
+    sign_in(&w, &mail, &alice, &request(&mail.0, "openid", "n")).await;
+    w.iam
+        .schedule_deletion(&alice, &w.alice_id)
+        .await
+        .expect("schedule");
+    w.clock.advance(std::time::Duration::from_secs(61));
+    let report = w.iam.sweep().await.expect("sweep");
+    assert_eq!(report.deleted_accounts, [w.alice_id.clone()]);
+    let sessions: Vec<String> = take_logouts(&w.iam)
+        .await
+        .into_iter()
+        .map(|(client, sid)| {
+            assert_eq!(client, mail.0);
+            sid
+        })
+        .collect();
+    // Only this session holds a grant at the back-channel client (the world's first alice
+    // session is live too, but holds none).
+    assert_eq!(sessions, [alice.session_id.clone()]);
 }
