@@ -606,7 +606,7 @@ async fn refresh_token_reuse_and_account_deletion_log_the_session_out_too() {
         .expect("schedule");
     w.clock.advance(std::time::Duration::from_secs(61));
     let report = w.iam.sweep().await.expect("sweep");
-    assert_eq!(report.deleted_accounts, [w.alice_id.clone()]);
+    assert_eq!(report.deleted_accounts, std::slice::from_ref(&w.alice_id));
     let sessions: Vec<String> = take_logouts(&w.iam)
         .await
         .into_iter()
@@ -617,5 +617,5 @@ async fn refresh_token_reuse_and_account_deletion_log_the_session_out_too() {
         .collect();
     // Only this session holds a grant at the back-channel client (the world's first alice
     // session is live too, but holds none).
-    assert_eq!(sessions, [alice.session_id.clone()]);
+    assert_eq!(sessions, std::slice::from_ref(&alice.session_id));
 }
