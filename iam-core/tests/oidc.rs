@@ -502,6 +502,30 @@ async fn take_logouts(iam: &TestIam) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
+async fn backchannel_logout_uris_must_be_https_or_loopback_http() {
+    let w = world().await;
+    let admin = login(&w.iam, "root").await;
+    for (uri, ok) in [
+        ("https://rp.example/bcl", true),
+        ("http://127.0.0.1:9/bcl", true),
+        ("http://rp.example/bcl", false),
+        ("https://rp.example/bcl#f", false),
+        ("com.example.app:/bcl", false),
+    ] {
+        let mut new = NewClient::confidential("RP")
+            .redirect_uri(CB)
+            .grants([GrantType::AuthorizationCode])
+            .scopes(["openid"]);
+        new.oidc.backchannel_logout_uri = Some(uri.into());
+        let got = w.iam.register_client(&admin, new).await;
+        assert_eq!(got.is_ok(), ok, "{uri}: {:?}", got.err());
+        if !ok {
+            assert!(matches!(got, Err(Error::Invalid(_))), "{uri}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_session() {
     let w = world().await;
     let mail = backchannel_party(&w.iam).await;
