@@ -47,6 +47,10 @@
 //! invalid or missing tokens get `401` with `WWW-Authenticate: Bearer error="invalid_token"`,
 //! missing roles or scopes `403` with `error="insufficient_scope"` (RFC 6750).
 //!
+//! With the OAuth/OpenID endpoints ([`OAuthRouter`]) served, start
+//! [`backchannel::spawn_deliveries`] beside them: it POSTs the OpenID Connect Back-Channel
+//! Logout tokens that ended sessions queue.
+//!
 //! ## Routes (relative to the prefix)
 //!
 //! | route | who | what |
@@ -83,6 +87,7 @@
 //! [axum]: https://docs.rs/axum
 
 pub mod auth;
+pub mod backchannel;
 pub mod dto;
 pub mod error;
 pub mod extract;

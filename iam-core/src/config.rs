@@ -79,6 +79,11 @@ pub struct OAuthConfig {
     /// The absolute URL where users enter a device's user code (default `/device`, which the
     /// HTTP layer should replace with its absolute URL).
     pub verification_uri: String,
+    /// Waits between failed back-channel logout deliveries, one per retry; after the last,
+    /// the delivery is given up (default 1 s, 5 s, 30 s, 2 min, 10 min).
+    pub logout_retry_delays: Vec<Duration>,
+    /// Lifetime of a Logout Token, counted from each delivery attempt (default 2 minutes).
+    pub logout_token_ttl: Duration,
 }
 
 impl Default for OAuthConfig {
@@ -91,6 +96,11 @@ impl Default for OAuthConfig {
             device_code_ttl: Duration::from_secs(10 * 60),
             device_poll_interval: Duration::from_secs(5),
             verification_uri: "/device".into(),
+            logout_retry_delays: [1, 5, 30, 120, 600]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            logout_token_ttl: Duration::from_secs(120),
         }
     }
 }

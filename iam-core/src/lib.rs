@@ -56,6 +56,9 @@
 //!   the `serve` module, which runs the flows against the store.
 //! - `org`: organizations, memberships, invitations and organization tokens.
 //! - `vault`: sealed database credentials handed to service accounts.
+//! - [`oidc`]: the OpenID Connect provider on the OAuth server: ID tokens, claims, userinfo,
+//!   RP-initiated logout, and the back-channel logout outbox (`oidc::logout`) that session
+//!   endings fill and the HTTP adapter drains.
 //! - [`jose`]: JOSE keys (RS256, ES256, EdDSA) and JWTs for OpenID Connect, a key ring apart
 //!   from the PASETO one, published with it in [`Iam::jwks`].
 //! - [`audit`]: the hash-chained audit log, its events and its verification.

@@ -26,6 +26,7 @@ type TestIam = Iam<MemoryStore, ManualClock>;
 
 struct World {
     iam: TestIam,
+    clock: ManualClock,
     alice: Principal,
     bob: Principal,
     alice_id: String,
@@ -33,7 +34,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let (iam, clock) = common::iam_with(|c| c.issuer = ISSUER.into()).await;
+    let (iam, clock) = common::iam_with(|c| {
+        c.issuer = ISSUER.into();
+        c.deletion_grace = std::time::Duration::from_secs(60);
+    })
+    .await;
     // The relying party's JWT library checks `exp` against the real clock.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -61,6 +66,7 @@ async fn world() -> World {
         alice: login(&iam, "alice").await,
         bob: login(&iam, "bob").await,
         iam,
+        clock,
         alice_id,
         clock,
     }
@@ -462,6 +468,14 @@ async fn jwt_relying_party(iam: &TestIam, alg: JwsAlg) -> (String, ClientAuth) {
         .scopes(["openid", "profile", "email"]);
     new.oidc.id_token_signed_response_alg = alg;
     new.oidc.access_token_format = AccessTokenFormat::Jwt;
+/// Registers a relying party with a back-channel logout URI.
+async fn backchannel_party(iam: &TestIam) -> (String, ClientAuth) {
+    let admin = login(iam, "root").await;
+    let mut new = NewClient::confidential("Mail")
+        .redirect_uri(CB)
+        .grants([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .scopes(["openid"]);
+    new.oidc.backchannel_logout_uri = Some("https://mail.example/bcl".into());
     let reg = iam.register_client(&admin, new).await.expect("register");
     let id = reg.client.id.clone();
     (
@@ -552,6 +566,50 @@ async fn jwt_access_tokens_verify_to_the_principal_a_paseto_token_gives() {
             .expect("refresh");
         let (header, _) = rs_verify(&w.iam, refreshed.access_token.expose()).await;
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+/// Takes every due delivery, checks each Logout Token as a relying party would (§2.6), marks
+/// them delivered, and returns (client id, sid) of each.
+async fn take_logouts(iam: &TestIam) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for d in iam.due_logout_deliveries(100).await.expect("due") {
+        let header = jsonwebtoken::decode_header(&d.logout_token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+        let claims = rp_verify(iam, &d.logout_token, &d.client_id).await;
+        assert!(claims["events"][iam_core::oidc::LOGOUT_EVENT].is_object());
+        assert!(claims.get("nonce").is_none());
+        assert_eq!(claims["jti"], d.id.as_str());
+        assert_eq!(d.uri, "https://mail.example/bcl");
+        iam.logout_delivery_result(
+            &d.id,
+            iam_core::oidc::LogoutOutcome::Delivered { status: 200 },
+        )
+        .await
+        .expect("result");
+        out.push((d.client_id, claims["sid"].as_str().expect("sid").to_owned()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn backchannel_logout_uris_must_be_https_or_loopback_http() {
+    let w = world().await;
+    let admin = login(&w.iam, "root").await;
+    for (uri, ok) in [
+        ("https://rp.example/bcl", true),
+        ("http://127.0.0.1:9/bcl", true),
+        ("http://rp.example/bcl", false),
+        ("https://rp.example/bcl#f", false),
+        ("com.example.app:/bcl", false),
+    ] {
+        let mut new = NewClient::confidential("RP")
+            .redirect_uri(CB)
+            .grants([GrantType::AuthorizationCode])
+            .scopes(["openid"]);
+        new.oidc.backchannel_logout_uri = Some(uri.into());
+        let got = w.iam.register_client(&admin, new).await;
+        assert_eq!(got.is_ok(), ok, "{uri}: {:?}", got.err());
+        if !ok {
+            assert!(matches!(got, Err(Error::Invalid(_))), "{uri}");
+        }
     }
 }
 
@@ -724,4 +782,120 @@ async fn jwt_access_tokens_and_id_tokens_expire() {
         w.iam.verify_id_token(&id_token, &rp.0).await,
         Err(Denial::TokenExpired)
     );
+async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_session() {
+    let w = world().await;
+    let mail = backchannel_party(&w.iam).await;
+    let wiki = relying_party(&w.iam, JwsAlg::Rs256).await;
+    let admin = login(&w.iam, "root").await;
+
+    // Each way a session ends: (how, ends every session of the account).
+    for how in ["logout", "revoke", "revoke_all", "disable"] {
+        if how == "disable" {
+            w.iam
+                .enable_account(Caller::System, &w.alice_id)
+                .await
+                .expect("enable");
+        }
+        let alice = login(&w.iam, "alice").await;
+        // Two grants at the back-channel client, one at a client without a URI; bob too.
+        for rp in [&mail, &mail, &wiki] {
+            let (_, id_token, _) = sign_in(&w, rp, &alice, &request(&rp.0, "openid", "n")).await;
+            let claims = rp_verify(&w.iam, &id_token, &rp.0).await;
+            assert_eq!(
+                claims["sid"],
+                alice.session_id.as_str(),
+                "the ID token names the session"
+            );
+        }
+        sign_in(&w, &mail, &w.bob, &request(&mail.0, "openid", "n")).await;
+        assert!(
+            take_logouts(&w.iam).await.is_empty(),
+            "nothing before {how}"
+        );
+        match how {
+            "logout" => w.iam.logout(&alice).await.expect("logout"),
+            "revoke" => w
+                .iam
+                .revoke_session((&admin).into(), &alice.session_id)
+                .await
+                .expect("revoke"),
+            "revoke_all" => {
+                w.iam
+                    .revoke_all_sessions((&admin).into(), &w.alice_id)
+                    .await
+                    .expect("revoke all");
+            }
+            _ => {
+                w.iam
+                    .disable_account((&admin).into(), &w.alice_id)
+                    .await
+                    .expect("disable");
+            }
+        }
+        assert_eq!(
+            take_logouts(&w.iam).await,
+            [(mail.0.clone(), alice.session_id.clone())],
+            "{how}"
+        );
+        // Ending it again (or everything after a disable) queues nothing more.
+        w.iam
+            .revoke_all_sessions((&admin).into(), &w.alice_id)
+            .await
+            .expect("revoke all");
+        assert!(
+            take_logouts(&w.iam).await.is_empty(),
+            "once only after {how}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_token_reuse_and_account_deletion_log_the_session_out_too() {
+    let w = world().await;
+    let mail = backchannel_party(&w.iam).await;
+
+    // A reused session refresh token revokes the session: its client is logged out.
+    let l = w
+        .iam
+        .login(&LoginRequest::password("alice", PW))
+        .await
+        .expect("login");
+    let alice = w
+        .iam
+        .verify(l.tokens.access_token.expose())
+        .await
+        .expect("verify");
+    sign_in(&w, &mail, &alice, &request(&mail.0, "openid", "n")).await;
+    let old = l.tokens.refresh_token.expose().to_owned();
+    w.iam.refresh(&old).await.expect("first refresh");
+    assert!(matches!(
+        w.iam.refresh(&old).await,
+        Err(Error::Denied(Denial::RefreshTokenReused))
+    ));
+    assert_eq!(
+        take_logouts(&w.iam).await,
+        [(mail.0.clone(), alice.session_id.clone())]
+    );
+
+    // Deleting the account ends its live sessions.
+    let alice = login(&w.iam, "alice").await;
+    sign_in(&w, &mail, &alice, &request(&mail.0, "openid", "n")).await;
+    w.iam
+        .schedule_deletion(&alice, &w.alice_id)
+        .await
+        .expect("schedule");
+    w.clock.advance(std::time::Duration::from_secs(61));
+    let report = w.iam.sweep().await.expect("sweep");
+    assert_eq!(report.deleted_accounts, std::slice::from_ref(&w.alice_id));
+    let sessions: Vec<String> = take_logouts(&w.iam)
+        .await
+        .into_iter()
+        .map(|(client, sid)| {
+            assert_eq!(client, mail.0);
+            sid
+        })
+        .collect();
+    // Only this session holds a grant at the back-channel client (the world's first alice
+    // session is live too, but holds none).
+    assert_eq!(sessions, std::slice::from_ref(&alice.session_id));
 }

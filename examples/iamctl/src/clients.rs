@@ -69,6 +69,10 @@ pub enum ClientsCmd {
         /// the ID-token algorithm).
         #[arg(long, value_enum, value_name = "FORMAT")]
         access_token_format: Option<AccessTokenFormatArg>,
+        /// Where Logout Tokens are POSTed when a user's session ends (OpenID Connect
+        /// Back-Channel Logout): https, or http on a loopback host.
+        #[arg(long, value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
     },
     /// Show one client.
     Show {
@@ -117,6 +121,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             id_token_alg,
             post_logout_redirect_uris,
             access_token_format,
+            backchannel_logout_uri,
         } => {
             let id_token_signed_response_alg = match id_token_alg.as_deref() {
                 None => None,
@@ -145,6 +150,8 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                     AccessTokenFormatArg::Paseto => AccessTokenFormat::Paseto,
                     AccessTokenFormatArg::Jwt => AccessTokenFormat::Jwt,
                 }),
+                backchannel_logout_uri: backchannel_logout_uri.clone(),
+                backchannel_logout_session_required: None,
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
             output::print(json_out, &v, |v| {

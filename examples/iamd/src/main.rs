@@ -135,6 +135,11 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
     };
 
     let sweeper = tokio::spawn(sweep_forever(iam.clone(), settings.sweep_interval));
+    // Back-channel logout: Logout Tokens queued by ended sessions are POSTed in the background.
+    let logouts = iam_axum::backchannel::spawn_deliveries(
+        iam.clone(),
+        iam_axum::backchannel::logout_http_client().context("the back-channel logout client")?,
+    );
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -156,6 +161,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
             .with_context(|| format!("serving on {addr}"))?;
     }
     sweeper.abort();
+    logouts.abort();
     tracing::info!("stopped");
     Ok(())
 }

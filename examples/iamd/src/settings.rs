@@ -690,6 +690,7 @@ mod tests {
                 device_code_ttl: secs(310),
                 device_poll_interval: secs(11),
                 verification_uri: "https://id.example.com/activate".into(),
+                ..OAuthConfig::default()
             }
         );
         assert_eq!(
@@ -801,7 +802,7 @@ mod tests {
                 "throttle.max_delay: must be at least 10",
             ),
             ("totp_issuer = \"a:b\"", "totp_issuer: must not contain ':'"),
-            ("issuer = \"\"", "issuer: must not be empty"),
+            ("issuer = \"\"", "issuer: must equal the public URL"),
             (
                 "recent_authentication_secs = 29",
                 "recent_authentication_secs: must be at least 30 (got 29)",

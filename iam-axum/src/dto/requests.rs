@@ -280,6 +280,13 @@ pub struct NewClientBody {
     /// signed with `id_token_signed_response_alg`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_format: Option<AccessTokenFormat>,
+    /// Where Logout Tokens are POSTed when a login session the client holds a grant from
+    /// ends (OpenID Connect Back-Channel Logout): https, or http on a loopback host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required` (default true; Logout Tokens always carry `sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// Query of `GET /accounts`.

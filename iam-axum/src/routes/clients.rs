@@ -46,6 +46,10 @@ pub(crate) async fn register<S: Store, C: Clock>(
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         default_max_age: body.default_max_age,
         access_token_format: body.access_token_format.unwrap_or_default(),
+        backchannel_logout_uri: body.backchannel_logout_uri,
+        backchannel_logout_session_required: body
+            .backchannel_logout_session_required
+            .unwrap_or(true),
     };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered

@@ -57,6 +57,8 @@ pub struct Options {
     pub client_rate_limit: RateLimit,
     /// Which accounts WebFinger publishes (the library's default: none).
     pub webfinger: WebFingerPublication,
+    /// Changes to the configuration before the server opens.
+    pub configure: fn(&mut Config),
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             token_rate_limit: RateLimit::token_endpoint_default(),
             client_rate_limit: RateLimit::per_client_default(),
             webfinger: WebFingerPublication::default(),
+            configure: |_| {},
         }
     }
 }
@@ -109,6 +112,7 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
     config.oauth.device_poll_interval = opts.poll_interval;
     config.issuer.clone_from(&base);
+    (opts.configure)(&mut config);
     let iam = Iam::builder(store, config)
         .clock(clock)
         .open()

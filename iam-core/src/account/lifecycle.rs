@@ -107,7 +107,20 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let carried_out = self
                 .retrying(|| async {
                     let loaded = self.load_due_deletion(&schedule.account_id).await?;
-                    let plan = rules::delete_due_account(loaded, now, &self.inner.config);
+                    let mut live = Vec::new();
+                    for (record, _) in &loaded.sessions {
+                        let session: crate::session::Session =
+                            crate::record_body::from_body(&record.body)?;
+                        if session.is_live(now) {
+                            live.push(session.id);
+                        }
+                    }
+                    let mut plan = rules::delete_due_account(loaded, now, &self.inner.config);
+                    if plan.output {
+                        // The account's live sessions end with it: back-channel logouts.
+                        let live: Vec<&str> = live.iter().map(String::as_str).collect();
+                        plan = self.with_logouts(plan, &live, now).await?;
+                    }
                     plan.apply(&self.inner.store).await
                 })
                 .await?;

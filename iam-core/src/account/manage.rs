@@ -200,10 +200,35 @@ impl<S: Store, C: Clock> Iam<S, C> {
     pub async fn disable_account(&self, caller: Caller<'_>, id: &str) -> Result<Account> {
         let now = self.now();
         self.check(caller, Action::ManageAccount { account: id }, now)?;
-        self.decide_on_account(id, |read, account| {
-            rules::disable_account(read, account, acting(self, caller.audit_id(), now))
+        self.retrying(|| async {
+            let (read, account) = self.stored_account(id).await?;
+            let was_enabled = !account.disabled;
+            let mut plan =
+                rules::disable_account(&read, account, acting(self, caller.audit_id(), now))?;
+            if was_enabled {
+                let live = self.live_session_ids(id, now).await?;
+                let live: Vec<&str> = live.iter().map(String::as_str).collect();
+                plan = self.with_logouts(plan, &live, now).await?;
+            }
+            plan.apply(&self.inner.store).await
         })
         .await
+    }
+
+    /// The ids of the sessions of `account_id` live at `now`.
+    async fn live_session_ids(&self, account_id: &str, now: Timestamp) -> Result<Vec<String>> {
+        let q = ListQuery {
+            parent: Some(account_id.to_owned()),
+            ..ListQuery::default()
+        };
+        let mut ids = Vec::new();
+        for record in self.inner.store.list(RecordKind::Session, &q).await? {
+            let session: crate::session::Session = crate::record_body::from_body(&record.body)?;
+            if session.is_live(now) {
+                ids.push(session.id);
+            }
+        }
+        Ok(ids)
     }
 
     /// Enables a disabled account (admins). Tokens issued before it was enabled stay void.

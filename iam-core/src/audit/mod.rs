@@ -181,11 +181,18 @@ pub enum AuditKind {
     /// A client revoked an OAuth token (RFC 7009).
     #[serde(rename = "oauth.token_revoked")]
     OAuthTokenRevoked,
+    /// A back-channel logout token was delivered to a client (detail `client_id`, `status`).
+    #[serde(rename = "oidc.logout_delivered")]
+    OidcLogoutDelivered,
+    /// Delivery of a back-channel logout token to a client was given up after its last retry
+    /// (detail `client_id`, `status` of the last attempt, `attempts`).
+    #[serde(rename = "oidc.logout_abandoned")]
+    OidcLogoutAbandoned,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 55] = [
+    pub const ALL: [AuditKind; 57] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -241,6 +248,8 @@ impl AuditKind {
         AuditKind::OAuthDeviceApproved,
         AuditKind::OAuthDeviceDenied,
         AuditKind::OAuthTokenRevoked,
+        AuditKind::OidcLogoutDelivered,
+        AuditKind::OidcLogoutAbandoned,
     ];
 
     /// The stable name.
@@ -301,6 +310,8 @@ impl AuditKind {
             AuditKind::OAuthDeviceApproved => "oauth.device_approved",
             AuditKind::OAuthDeviceDenied => "oauth.device_denied",
             AuditKind::OAuthTokenRevoked => "oauth.token_revoked",
+            AuditKind::OidcLogoutDelivered => "oidc.logout_delivered",
+            AuditKind::OidcLogoutAbandoned => "oidc.logout_abandoned",
         }
     }
 

@@ -76,6 +76,10 @@ pub(crate) struct StoredFamily {
     /// When its refresh tokens stop working, regardless of use.
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// The login session that approved the grant (the ID token's `sid`); absent on families
+    /// stored before it was recorded.
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 impl StoredFamily {

@@ -73,6 +73,10 @@ pub struct AuthorizationServerMetadata {
     pub prompt_values_supported: Vec<String>,
     /// `acr_values_supported`.
     pub acr_values_supported: Vec<String>,
+    /// `backchannel_logout_supported` (OpenID Connect Back-Channel Logout 1.0 §2.1): true.
+    pub backchannel_logout_supported: bool,
+    /// `backchannel_logout_session_supported`: true (Logout Tokens and ID tokens carry `sid`).
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl AuthorizationServerMetadata {
@@ -126,6 +130,7 @@ impl AuthorizationServerMetadata {
                     "amr",
                     "azp",
                     "at_hash",
+                    "sid",
                 ])
                 .map(str::to_owned)
                 .collect(),
@@ -134,6 +139,8 @@ impl AuthorizationServerMetadata {
             request_uri_parameter_supported: false,
             prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
             acr_values_supported: strings(&[ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR]),
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         }
     }
 }

@@ -56,6 +56,8 @@ pub(crate) struct IdTokenFacts<'a> {
     pub amr: &'a [String],
     /// The authorization request's `nonce` (absent on refresh).
     pub nonce: Option<&'a str>,
+    /// The login session's id (`sid`, OpenID Connect Back-Channel Logout §2.1), when known.
+    pub sid: Option<&'a str>,
     /// The scopes granted (they decide which account claims are released).
     pub scopes: &'a BTreeSet<String>,
     /// How long the ID token lives.
@@ -80,6 +82,9 @@ pub(crate) fn draft(account: &StoredAccount, f: &IdTokenFacts<'_>, now: Timestam
     put("amr", Value::from(f.amr.to_vec()));
     if let Some(nonce) = f.nonce {
         put("nonce", Value::from(nonce));
+    }
+    if let Some(sid) = f.sid {
+        put("sid", Value::from(sid));
     }
     IdTokenDraft { alg: f.alg, claims }
 }

@@ -10,12 +10,14 @@
 
 pub(crate) mod claims;
 pub(crate) mod id_token;
+pub(crate) mod logout;
 mod serve;
 
 use serde::{Deserialize, Serialize};
 
 pub use claims::{supported_claims, OPENID_SCOPE, SCOPE_CLAIMS};
 pub use id_token::{ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR};
+pub use logout::{retry_delay, LogoutDelivery, LogoutOutcome, LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 pub use serve::EndSession;
 
 use crate::jose::JwsAlg;
@@ -47,7 +49,7 @@ impl AccessTokenFormat {
 
 /// A client's OpenID Connect registration settings (OpenID Connect Dynamic Client
 /// Registration §2 and RP-Initiated Logout §3.1).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcClientSettings {
     /// `id_token_signed_response_alg` (default RS256).
     #[serde(default)]
@@ -62,11 +64,39 @@ pub struct OidcClientSettings {
     /// The format of the client's access tokens (PASETO unless registered otherwise).
     #[serde(default, skip_serializing_if = "is_paseto")]
     pub access_token_format: AccessTokenFormat,
+
+    /// `backchannel_logout_uri` (OpenID Connect Back-Channel Logout §2.2): where a Logout
+    /// Token is POSTed when a login session the client holds a grant from ends. https, or
+    /// http on a loopback host; no fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required` (default true). iam puts `sid` (and `sub`) in
+    /// every Logout Token, so either value is served.
+    #[serde(default = "yes")]
+    pub backchannel_logout_session_required: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_paseto(f: &AccessTokenFormat) -> bool {
     *f == AccessTokenFormat::Paseto
+}
+
+/// `true`, for serde defaults.
+fn yes() -> bool {
+    true
+}
+
+impl Default for OidcClientSettings {
+    fn default() -> Self {
+        OidcClientSettings {
+            id_token_signed_response_alg: JwsAlg::default(),
+            post_logout_redirect_uris: Vec::new(),
+            default_max_age: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: true,
+            access_token_format: AccessTokenFormat::Paseto,
+        }
+    }
 }
 
 impl OidcClientSettings {
@@ -91,6 +121,62 @@ impl OidcClientSettings {
         {
             return Err("default_max_age is longer than a year");
         }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            check_backchannel_logout_uri(uri)?;
+        }
         Ok(())
+    }
+}
+
+/// Checks a `backchannel_logout_uri`: a redirect-URI-shaped absolute URI (no fragment, no
+/// userinfo) that is https, or http on a loopback host.
+fn check_backchannel_logout_uri(uri: &str) -> Result<(), &'static str> {
+    let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    if !matches!(scheme.as_deref(), Some("https" | "http")) {
+        return Err("a backchannel_logout_uri must use https (or http on a loopback host)");
+    }
+    crate::oauth::check_redirect_uri(uri, crate::oauth::ClientKind::Confidential)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::ClientKind;
+
+    fn with_uri(uri: &str) -> OidcClientSettings {
+        OidcClientSettings {
+            backchannel_logout_uri: Some(uri.into()),
+            ..OidcClientSettings::default()
+        }
+    }
+
+    #[test]
+    fn backchannel_logout_uri_is_https_or_loopback_http() {
+        for ok in [
+            "https://rp.example/logout",
+            "http://127.0.0.1:8080/bcl",
+            "http://[::1]/bcl",
+            "http://localhost/bcl",
+        ] {
+            assert_eq!(with_uri(ok).check(ClientKind::Confidential), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://rp.example/logout",
+            "https://rp.example/logout#frag",
+            "https://user@rp.example/logout",
+            "com.example.app:/logout",
+            "javascript:alert(1)",
+            "/relative",
+            "ftp://rp.example/x",
+        ] {
+            assert!(with_uri(bad).check(ClientKind::Public).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_required_defaults_to_true() {
+        let s: OidcClientSettings = serde_json::from_str("{}").expect("parse");
+        assert!(s.backchannel_logout_session_required);
+        assert!(OidcClientSettings::default().backchannel_logout_session_required);
     }
 }

@@ -37,7 +37,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .load::<StoredAccount>(RecordKind::Account, &session.1.account_id)
             .await?;
         let (refresh_token, refresh_hash) = self.new_refresh_token();
-        let plan = rules::decide_refresh(token, session, account, refresh_hash, now)?;
+        let ending = session.1.revoked_at.is_none().then(|| session.1.id.clone());
+        let mut plan = rules::decide_refresh(token, session, account, refresh_hash, now)?;
+        if let (Some(id), Err(Denial::RefreshTokenReused)) = (&ending, &plan.output) {
+            // Reuse revokes the session: its clients are logged out too.
+            plan = self.with_logouts(plan, &[id], now).await?;
+        }
         let Plan { commit, output } = plan;
         let (account, session) = match output {
             Ok(granted) => granted,
@@ -114,7 +119,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 }
                 other => other?,
             }
-            let plan = rules::decide_revoke_session(&record, session, actor, now)?;
+            let ending = session.revoked_at.is_none().then(|| session.id.clone());
+            let mut plan = rules::decide_revoke_session(&record, session, actor, now)?;
+            if let Some(id) = &ending {
+                plan = self.with_logouts(plan, &[id], now).await?;
+            }
             self.commit_unless_empty(plan.commit).await
         })
         .await
@@ -166,6 +175,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 account: self.account_cut_off(account_id, now),
                 delegation: self.delegation_cut_off(account_id, now),
             };
+            let ending: Vec<String> = sessions
+                .iter()
+                .filter(|(_, s)| s.is_live(now))
+                .map(|(_, s)| s.id.clone())
+                .collect();
             let plan = rules::decide_revoke_all_sessions(
                 (&record, &account),
                 sessions,
@@ -173,6 +187,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 actor,
                 now,
             )?;
+            let ending: Vec<&str> = ending.iter().map(String::as_str).collect();
+            let plan = self.with_logouts(plan, &ending, now).await?;
             self.inner.store.commit(plan.commit).await?;
             Ok(plan.output)
         })

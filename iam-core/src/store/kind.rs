@@ -44,11 +44,16 @@ pub enum RecordKind {
     DeviceCode,
     /// A JOSE (JWT) signing key (id is its RFC 7638 thumbprint, the `kid`).
     JoseKey,
+    /// A client to notify by back-channel logout when a login session ends: the same token
+    /// family indexed by its login session (id `session/family`); parent is the session.
+    LogoutSubscription,
+    /// A back-channel logout token awaiting delivery (the outbox); parent is the client.
+    LogoutDelivery,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 19] = [
+    pub const ALL: [RecordKind; 21] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -68,6 +73,8 @@ impl RecordKind {
         RecordKind::OAuthRefresh,
         RecordKind::DeviceCode,
         RecordKind::JoseKey,
+        RecordKind::LogoutSubscription,
+        RecordKind::LogoutDelivery,
     ];
 
     /// The stable name adapters store.
@@ -92,6 +99,8 @@ impl RecordKind {
             RecordKind::OAuthRefresh => "oauth_refresh",
             RecordKind::DeviceCode => "oauth_device_code",
             RecordKind::JoseKey => "jose_key",
+            RecordKind::LogoutSubscription => "oidc_logout_subscription",
+            RecordKind::LogoutDelivery => "oidc_logout_delivery",
         }
     }
 

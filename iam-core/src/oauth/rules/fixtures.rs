@@ -136,6 +136,7 @@ pub fn family(id: &str, client: &str, account: &str) -> StoredFamily {
         created_at: Timestamp::from_secs(1_000),
         expires_at: Timestamp::from_secs(50_000),
         revoked_at: None,
+        session_id: Some("ses_1".into()),
     }
 }
 

@@ -27,6 +27,7 @@ use crate::oauth::scope::{decide_resources, decide_scope, format_scope};
 use crate::oauth::{pkce, Actor, ClientKind, GrantType, OAuthClient, OAuthError, OAuthErrorCode};
 use crate::oidc::claims::OPENID_SCOPE;
 use crate::oidc::id_token::{self, IdTokenDraft, IdTokenFacts};
+use crate::oidc::logout::{subscription_record, StoredSubscription};
 use crate::plan::Plan;
 use crate::secret::SecretString;
 use crate::session::Session;
@@ -57,7 +58,7 @@ fn oidc_draft(
     account: &StoredAccount,
     scopes: &BTreeSet<String>,
     (auth_time, amr): (Timestamp, &[String]),
-    nonce: Option<&str>,
+    (nonce, sid): (Option<&str>, Option<&str>),
     now: Timestamp,
 ) -> Option<IdTokenDraft> {
     scopes.contains(OPENID_SCOPE).then(|| {
@@ -68,6 +69,7 @@ fn oidc_draft(
             auth_time,
             amr,
             nonce,
+            sid,
             scopes,
             ttl: config.oauth.access_token_ttl,
         };
@@ -205,6 +207,8 @@ struct Opening<'a> {
     grant: GrantType,
     /// The authorization request's `nonce`, for the ID token.
     nonce: Option<&'a str>,
+    /// The login session that approved the grant (the ID token's `sid`).
+    session_id: &'a str,
 }
 
 /// Adds to `commit` a new family for `o` and its first refresh token (when the client may
@@ -230,6 +234,7 @@ fn open_family(
         created_at: now,
         expires_at: now.plus(config.oauth.refresh_ttl),
         revoked_at: None,
+        session_id: Some(o.session_id.to_owned()),
     };
     let scopes = token_scopes(&client.info, account, o.scopes);
     let (claims, exp) = family_claims(
@@ -241,6 +246,18 @@ fn open_family(
         now,
     );
     commit.writes.push(Write::Insert(family_record(&family)?));
+    if client.info.oidc.backchannel_logout_uri.is_some() {
+        let sub = StoredSubscription {
+            session_id: o.session_id.to_owned(),
+            account_id: account.id.clone(),
+            client_id: client.info.id.clone(),
+        };
+        commit.writes.push(Write::Insert(subscription_record(
+            &sub,
+            &family.id,
+            family.expires_at,
+        )?));
+    }
     let refresh_token = if client.info.allows(GrantType::RefreshToken) {
         commit
             .writes
@@ -266,7 +283,7 @@ fn open_family(
         account,
         &scopes,
         (o.auth_time, o.amr),
-        o.nonce,
+        (o.nonce, Some(o.session_id)),
         now,
     );
     let issue = Issue {
@@ -377,6 +394,7 @@ pub(crate) fn decide_code_exchange(
         amr: &code.amr,
         grant: GrantType::AuthorizationCode,
         nonce: code.nonce.as_deref(),
+        session_id: &code.session_id,
     };
     let mut commit = Commit::default();
     let (issue, family) = open_family(&opening, fresh, config, now, &mut commit)?;
@@ -502,7 +520,7 @@ pub(crate) fn decide_refresh(
         &account,
         &scopes,
         (family.auth_time, &family.amr),
-        None,
+        (None, family.session_id.as_deref()),
         now,
     );
     let plan = Plan::new(Ok(Issue {
@@ -696,6 +714,7 @@ pub(crate) fn decide_device_poll(
         amr: &approval.amr,
         grant: GrantType::DeviceCode,
         nonce: None,
+        session_id: &approval.session_id,
     };
     let mut commit = Commit::default();
     let (issue, family) = open_family(&opening, fresh, config, now, &mut commit)?;
