@@ -44,11 +44,14 @@ pub enum RecordKind {
     DeviceCode,
     /// A JOSE (JWT) signing key (id is its RFC 7638 thumbprint, the `kid`).
     JoseKey,
+    /// A used client assertion (`private_key_jwt`; id is the hash of client id and `jti`),
+    /// kept until the assertion expires so it cannot be replayed; parent is the client.
+    ClientAssertion,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 19] = [
+    pub const ALL: [RecordKind; 20] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -68,6 +71,7 @@ impl RecordKind {
         RecordKind::OAuthRefresh,
         RecordKind::DeviceCode,
         RecordKind::JoseKey,
+        RecordKind::ClientAssertion,
     ];
 
     /// The stable name adapters store.
@@ -92,6 +96,7 @@ impl RecordKind {
             RecordKind::OAuthRefresh => "oauth_refresh",
             RecordKind::DeviceCode => "oauth_device_code",
             RecordKind::JoseKey => "jose_key",
+            RecordKind::ClientAssertion => "oauth_client_assertion",
         }
     }
 
