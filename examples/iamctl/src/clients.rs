@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use iam_axum::dto::JwsAlg;
+use iam_axum::dto::{JwsAlg, TokenEndpointAuthMethod};
 use iam_axum::dto::{
     ClientDisabledOut, ClientKind, ClientList, ClientSecretOut, NewClientBody, OAuthClient,
     RegisteredClientOut,
@@ -56,6 +56,13 @@ pub enum ClientsCmd {
         /// Where RP-initiated logout may return the browser (repeatable).
         #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
         post_logout_redirect_uris: Vec<String>,
+        /// How the client authenticates: client_secret_basic (default for confidential
+        /// clients), client_secret_post, private_key_jwt, or none (public clients).
+        #[arg(long, value_name = "METHOD")]
+        auth_method: Option<String>,
+        /// The client's public keys, a JWK set file (for --auth-method private_key_jwt).
+        #[arg(long, value_name = "PATH")]
+        jwks_file: Option<std::path::PathBuf>,
     },
     /// Show one client.
     Show {
@@ -103,7 +110,27 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             acts_for_owner,
             id_token_alg,
             post_logout_redirect_uris,
+            auth_method,
+            jwks_file,
         } => {
+            let token_endpoint_auth_method = match auth_method.as_deref() {
+                None => None,
+                Some(m) => Some(TokenEndpointAuthMethod::parse(m).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--auth-method: client_secret_basic, client_secret_post, private_key_jwt or none"
+                    )
+                })?),
+            };
+            let jwks = match jwks_file {
+                None => None,
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("--jwks-file {}: {e}", path.display()))?;
+                    Some(serde_json::from_str(&text).map_err(|e| {
+                        anyhow::anyhow!("--jwks-file {}: not JSON: {e}", path.display())
+                    })?)
+                }
+            };
             let id_token_signed_response_alg = match id_token_alg.as_deref() {
                 None => None,
                 Some(a) => Some(
@@ -127,6 +154,8 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 id_token_signed_response_alg,
                 post_logout_redirect_uris: post_logout_redirect_uris.clone(),
                 default_max_age: None,
+                token_endpoint_auth_method,
+                jwks,
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
             output::print(json_out, &v, |v| {

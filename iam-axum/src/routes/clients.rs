@@ -2,9 +2,9 @@
 
 use axum::http::StatusCode;
 use axum::Json;
-use iam_core::oauth::{ClientKind, GrantType, NewClient, OAuthClient};
+use iam_core::oauth::{ClientJwks, ClientKind, GrantType, NewClient, OAuthClient};
 use iam_core::oidc::OidcClientSettings;
-use iam_core::{Clock, Store};
+use iam_core::{Clock, InvalidInput, Store};
 
 use super::ApiCtx;
 use crate::auth::RequireAuth;
@@ -45,6 +45,13 @@ pub(crate) async fn register<S: Store, C: Clock>(
         id_token_signed_response_alg: body.id_token_signed_response_alg.unwrap_or_default(),
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         default_max_age: body.default_max_age,
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
+        jwks: body
+            .jwks
+            .as_ref()
+            .map(ClientJwks::from_json)
+            .transpose()
+            .map_err(|why| ApiError::from(iam_core::Error::Invalid(InvalidInput::OAuthClient(why))))?,
     };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered
