@@ -132,7 +132,10 @@ async fn private_key_jwt_clients_register_over_rest() {
         )
         .await;
     assert_eq!(created.status.as_u16(), 201, "{}", created.body);
-    assert!(created.body.get("client_secret").is_none_or(serde_json::Value::is_null));
+    assert!(created
+        .body
+        .get("client_secret")
+        .is_none_or(serde_json::Value::is_null));
     let client = &created.body["client"];
     assert_eq!(client["token_endpoint_auth_method"], "private_key_jwt");
     assert_eq!(client["jwks"]["keys"][0]["x"], x);

@@ -1405,15 +1405,18 @@ async fn token_endpoints_are_rate_limited_per_address_and_per_client() {
 }
 
 fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-    pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
 }
 
 /// An Ed25519 key pair for client assertions: its public JWK set and the signing key.
 fn assertion_key() -> (Value, jsonwebtoken::EncodingKey) {
     use base64::Engine as _;
     use ring::signature::KeyPair as _;
-    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-        .unwrap();
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
     let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
     let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
     (
@@ -1451,7 +1454,10 @@ async fn private_key_jwt_at_the_token_and_introspection_endpoints() {
     let grant = |jwt: &str| {
         vec![
             ("grant_type".to_owned(), "client_credentials".to_owned()),
-            ("client_assertion_type".to_owned(), CLIENT_ASSERTION_TYPE_JWT.to_owned()),
+            (
+                "client_assertion_type".to_owned(),
+                CLIENT_ASSERTION_TYPE_JWT.to_owned(),
+            ),
             ("client_assertion".to_owned(), jwt.to_owned()),
         ]
     };

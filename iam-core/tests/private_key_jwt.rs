@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use iam_core::oauth::{ClientJwks, TokenEndpointAuthMethod, TokenTypeHint};
 use iam_core::{
-    AuthorizationServerMetadata, Caller, ClientAuth, Conflict, Error, GrantType, Iam,
-    InvalidInput, LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode,
-    Principal, Timestamp, TokenRequest,
+    AuthorizationServerMetadata, Caller, ClientAuth, Conflict, Error, GrantType, Iam, InvalidInput,
+    LoginRequest, ManualClock, MemoryStore, NewAccount, NewClient, OAuthErrorCode, Principal,
+    Timestamp, TokenRequest,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::rand::SystemRandom;
@@ -51,7 +51,8 @@ fn ed25519_key(kid: &'static str) -> TestKey {
 
 fn p256_key(kid: &'static str) -> TestKey {
     let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("pkcs8");
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("pkcs8");
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
         .expect("pair");
     let point = pair.public_key().as_ref();
@@ -114,7 +115,10 @@ async fn world() -> World {
     new.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::PrivateKeyJwt);
     new.oidc.jwks = Some(jwks(&keys.iter().collect::<Vec<_>>()));
     let reg = iam.register_client(&admin, new).await.expect("register");
-    assert!(reg.client_secret.is_none(), "a private_key_jwt client has no secret");
+    assert!(
+        reg.client_secret.is_none(),
+        "a private_key_jwt client has no secret"
+    );
     assert_eq!(
         reg.client.oidc.token_endpoint_auth_method,
         Some(TokenEndpointAuthMethod::PrivateKeyJwt)
@@ -200,13 +204,40 @@ async fn bad_assertions_are_invalid_client() {
     };
     let other_key = ed25519_key("ed");
     let mut refused = vec![
-        ("wrong aud", w.sign(key, &with(&|c| c["aud"] = json!("https://other.example")))),
-        ("expired", w.sign(key, &with(&|c| c["exp"] = json!(w.now() - 1)))),
-        ("too long-lived", w.sign(key, &with(&|c| c["exp"] = json!(w.now() + 3600)))),
-        ("no exp", w.sign(key, &with(&|c| drop(c.as_object_mut().map(|o| o.remove("exp")))))),
-        ("no jti", w.sign(key, &with(&|c| drop(c.as_object_mut().map(|o| o.remove("jti")))))),
-        ("wrong iss", w.sign(key, &with(&|c| c["iss"] = json!("cli_other")))),
-        ("signed by another key", w.sign(&other_key, &w.claims("jti-bad"))),
+        (
+            "wrong aud",
+            w.sign(key, &with(&|c| c["aud"] = json!("https://other.example"))),
+        ),
+        (
+            "expired",
+            w.sign(key, &with(&|c| c["exp"] = json!(w.now() - 1))),
+        ),
+        (
+            "too long-lived",
+            w.sign(key, &with(&|c| c["exp"] = json!(w.now() + 3600))),
+        ),
+        (
+            "no exp",
+            w.sign(
+                key,
+                &with(&|c| drop(c.as_object_mut().map(|o| o.remove("exp")))),
+            ),
+        ),
+        (
+            "no jti",
+            w.sign(
+                key,
+                &with(&|c| drop(c.as_object_mut().map(|o| o.remove("jti")))),
+            ),
+        ),
+        (
+            "wrong iss",
+            w.sign(key, &with(&|c| c["iss"] = json!("cli_other"))),
+        ),
+        (
+            "signed by another key",
+            w.sign(&other_key, &w.claims("jti-bad")),
+        ),
     ];
     // The EC key presented as Ed25519's kid: wrong key for the algorithm.
     let mut mislabeled = Header::new(Algorithm::ES256);
@@ -323,14 +354,17 @@ async fn introspection_and_revocation_take_assertions_once() {
         Some(OAuthErrorCode::InvalidClient),
         "replayed"
     );
-    let auth = ClientAuth::assertion(None, w.sign(&w.keys[2], &w.claims("r")).as_str())
-        .expect("auth");
+    let auth =
+        ClientAuth::assertion(None, w.sign(&w.keys[2], &w.claims("r")).as_str()).expect("auth");
     w.iam
         .revoke_token(&auth, &token, None)
         .await
         .expect("revoke");
     assert_eq!(
-        w.iam.revoke_token(&auth, &token, None).await.map_err(|e| e.code),
+        w.iam
+            .revoke_token(&auth, &token, None)
+            .await
+            .map_err(|e| e.code),
         Err(OAuthErrorCode::InvalidClient)
     );
 }
@@ -363,8 +397,15 @@ async fn registration_checks_the_method_and_keys() {
     assert!(refused_set(json!([key.jwk])).is_some());
     assert!(refused_set(json!({"keys": []})).is_some());
     assert!(refused_set(json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})).is_some());
-    assert!(refused_set(json!({"keys": [{"kty": "OKP", "crv": "X25519", "x": b64(&[1; 32])}]})).is_some());
-    assert!(refused_set(json!({"keys": [{"kty": "RSA", "n": b64(&[0xff; 128]), "e": "AQAB"}]})).is_some(), "RSA 1024");
+    assert!(
+        refused_set(json!({"keys": [{"kty": "OKP", "crv": "X25519", "x": b64(&[1; 32])}]}))
+            .is_some()
+    );
+    assert!(
+        refused_set(json!({"keys": [{"kty": "RSA", "n": b64(&[0xff; 128]), "e": "AQAB"}]}))
+            .is_some(),
+        "RSA 1024"
+    );
     let eleven: Vec<Value> = (0..11).map(|_| key.jwk.clone()).collect();
     assert!(refused_set(json!({ "keys": eleven })).is_some());
     let mut enc = key.jwk.clone();

@@ -2,11 +2,11 @@
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use iam_axum::dto::{JwsAlg, TokenEndpointAuthMethod};
 use iam_axum::dto::{
     ClientDisabledOut, ClientKind, ClientList, ClientSecretOut, NewClientBody, OAuthClient,
     RegisteredClientOut,
 };
+use iam_axum::dto::{JwsAlg, TokenEndpointAuthMethod};
 use reqwest::Method;
 
 use crate::client;

@@ -51,7 +51,9 @@ pub(crate) async fn register<S: Store, C: Clock>(
             .as_ref()
             .map(ClientJwks::from_json)
             .transpose()
-            .map_err(|why| ApiError::from(iam_core::Error::Invalid(InvalidInput::OAuthClient(why))))?,
+            .map_err(|why| {
+                ApiError::from(iam_core::Error::Invalid(InvalidInput::OAuthClient(why)))
+            })?,
     };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered

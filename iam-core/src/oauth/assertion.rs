@@ -17,7 +17,8 @@ use crate::jose::JwsAlg;
 use crate::store::{Record, RecordKind};
 
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
-pub const CLIENT_ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub const CLIENT_ASSERTION_TYPE_JWT: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest client assertion accepted; longer input is refused unread.
 pub(crate) const MAX_ASSERTION_LEN: usize = 8 * 1024;
 /// Furthest in the future an assertion's `exp` may lie.
@@ -163,7 +164,9 @@ impl ClientJwks {
             return Err("a JWK kid is longer than 128 characters");
         }
         if !self.keys.iter().any(|k| k.usable().is_some()) {
-            return Err("jwks needs at least one usable signing key (RSA 2048+, EC P-256 or Ed25519)");
+            return Err(
+                "jwks needs at least one usable signing key (RSA 2048+, EC P-256 or Ed25519)",
+            );
         }
         Ok(())
     }

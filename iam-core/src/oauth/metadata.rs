@@ -90,7 +90,11 @@ impl AuthorizationServerMetadata {
         let base = issuer.trim_end_matches('/');
         let at = |path: &str| format!("{base}{path}");
         let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let confidential = strings(&["client_secret_basic", "client_secret_post", "private_key_jwt"]);
+        let confidential = strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ]);
         let with_none = strings(&[
             "client_secret_basic",
             "client_secret_post",

@@ -54,7 +54,8 @@ pub(crate) mod rules;
 pub mod scope;
 
 pub use assertion::{
-    ClientJwk, ClientJwks, TokenEndpointAuthMethod, CLIENT_ASSERTION_TYPE_JWT, MAX_ASSERTION_LIFETIME,
+    ClientJwk, ClientJwks, TokenEndpointAuthMethod, CLIENT_ASSERTION_TYPE_JWT,
+    MAX_ASSERTION_LIFETIME,
 };
 pub use client::{
     check_redirect_uri, validate_new_client, ClientKind, GrantType, NewClient, OAuthClient,

@@ -23,12 +23,22 @@ pub struct ClientAuth {
 impl ClientAuth {
     /// A confidential client's credentials, sent by HTTP Basic.
     pub fn secret(client_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
-        Self::with(client_id, TokenEndpointAuthMethod::ClientSecretBasic, Some(secret.into()), None)
+        Self::with(
+            client_id,
+            TokenEndpointAuthMethod::ClientSecretBasic,
+            Some(secret.into()),
+            None,
+        )
     }
 
     /// A confidential client's credentials, sent in the form.
     pub fn secret_post(client_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
-        Self::with(client_id, TokenEndpointAuthMethod::ClientSecretPost, Some(secret.into()), None)
+        Self::with(
+            client_id,
+            TokenEndpointAuthMethod::ClientSecretPost,
+            Some(secret.into()),
+            None,
+        )
     }
 
     /// A public client, identified only.
@@ -50,7 +60,12 @@ impl ClientAuth {
             (None, Some(sub)) => sub,
             (None, None) => return Err(OAuthError::invalid_client()),
         };
-        Ok(Self::with(id, TokenEndpointAuthMethod::PrivateKeyJwt, None, Some(assertion)))
+        Ok(Self::with(
+            id,
+            TokenEndpointAuthMethod::PrivateKeyJwt,
+            None,
+            Some(assertion),
+        ))
     }
 
     fn with(
@@ -454,7 +469,10 @@ mod tests {
         let ok = req(None, None, t, Some(&a)).expect("assertion");
         assert_eq!(ok.client_id, "cli_1");
         assert_eq!(ok.method, TokenEndpointAuthMethod::PrivateKeyJwt);
-        assert_eq!(ok.client_assertion.as_ref().map(SecretString::expose), Some(a.as_str()));
+        assert_eq!(
+            ok.client_assertion.as_ref().map(SecretString::expose),
+            Some(a.as_str())
+        );
         assert!(req(Some("cli_1"), None, t, Some(&a)).is_ok());
         assert_eq!(
             req(Some("cli_2"), None, t, Some(&a)),
@@ -468,7 +486,10 @@ mod tests {
             req(None, None, Some("urn:other"), Some(&a)),
             Err(OAuthErrorCode::InvalidClient)
         );
-        assert_eq!(req(None, None, t, None), Err(OAuthErrorCode::InvalidRequest));
+        assert_eq!(
+            req(None, None, t, None),
+            Err(OAuthErrorCode::InvalidRequest)
+        );
         assert_eq!(
             req(None, None, t, Some("not-a-jwt")),
             Err(OAuthErrorCode::InvalidClient)

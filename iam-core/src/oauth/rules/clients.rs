@@ -94,9 +94,10 @@ pub(crate) fn authenticate_client(
             match (judge_assertion(claims, ctx), &claims.jti, claims.exp) {
                 (true, Some(jti), Some(exp)) => {
                     let exp = Timestamp::from_secs(exp);
-                    spend = Some(used_assertion_record(&info.id, jti, exp, now).map_err(|_| {
-                        OAuthError::invalid_client()
-                    })?);
+                    spend = Some(
+                        used_assertion_record(&info.id, jti, exp, now)
+                            .map_err(|_| OAuthError::invalid_client())?,
+                    );
                     true
                 }
                 _ => false,
@@ -316,10 +317,8 @@ mod tests {
     fn assertions_authenticate_only_private_key_jwt_clients_and_spend_their_jti() {
         let aud = ["https://iam.example".to_owned()];
         let good = assertion_claims(10_060);
-        let proof = |claims: Option<AssertionClaims>, replayed| ClientProof::Assertion {
-            claims,
-            replayed,
-        };
+        let proof =
+            |claims: Option<AssertionClaims>, replayed| ClientProof::Assertion { claims, replayed };
         let mut wrong_aud = good.clone();
         wrong_aud.aud = vec!["https://other.example".into()];
         let mut wrong_sub = good.clone();
@@ -343,8 +342,16 @@ mod tests {
             (jwt_client(), proof(Some(wrong_sub), false), false),
             (jwt_client(), proof(Some(no_jti), false), false),
             (jwt_client(), proof(Some(no_exp), false), false),
-            (jwt_client(), proof(Some(assertion_claims(10_000)), false), false),
-            (jwt_client(), proof(Some(assertion_claims(10_301)), false), false),
+            (
+                jwt_client(),
+                proof(Some(assertion_claims(10_000)), false),
+                false,
+            ),
+            (
+                jwt_client(),
+                proof(Some(assertion_claims(10_301)), false),
+                false,
+            ),
             (jwt_client(), proof(Some(future_iat), false), false),
             (jwt_client(), secret.clone(), false),
             (jwt_client(), ClientProof::NoSecret, false),
@@ -384,7 +391,10 @@ mod tests {
         assert!(auth(&c, basic.clone()));
         assert!(!auth(&c, post(true)));
         let unregistered = client("cli_1");
-        assert!(auth(&unregistered, basic), "either secret method when none is registered");
+        assert!(
+            auth(&unregistered, basic),
+            "either secret method when none is registered"
+        );
         assert!(auth(&unregistered, post(true)));
         assert!(!auth(&unregistered, post(false)));
     }

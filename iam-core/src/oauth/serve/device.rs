@@ -37,10 +37,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let cfg = &self.inner.config.oauth;
         settle(
             self.retrying(|| async {
-                let Authenticated { client, spend } = match self.authenticate(&presented, now).await? {
-                    Ok(c) => c,
-                    Err(e) => return Ok(Err(e)),
-                };
+                let Authenticated { client, spend } =
+                    match self.authenticate(&presented, now).await? {
+                        Ok(c) => c,
+                        Err(e) => return Ok(Err(e)),
+                    };
                 for _ in 0..USER_CODE_ATTEMPTS {
                     let codes = DeviceCodes {
                         device: self.new_secret(),

@@ -15,9 +15,9 @@ use crate::account::StoredAccount;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::iam::Iam;
+use crate::oauth::assertion::{assertion_record_id, verify_assertion};
 use crate::oauth::client::StoredClient;
 use crate::oauth::grant::StoredFamily;
-use crate::oauth::assertion::{assertion_record_id, verify_assertion};
 use crate::oauth::rules::clients::{authenticate_client, Authenticated, ClientProof};
 use crate::oauth::rules::token::Issue;
 use crate::oauth::rules::{Answer, NewSecret};
@@ -175,8 +175,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         now: Timestamp,
     ) -> Answer<(Record, StoredClient)> {
         let presented = self.presented(auth);
-        let Authenticated { client, spend } =
-            settle(self.authenticate(&presented, now).await)?;
+        let Authenticated { client, spend } = settle(self.authenticate(&presented, now).await)?;
         if let Some(record) = spend {
             let commit = Commit {
                 writes: vec![Write::Insert(record)],
