@@ -79,6 +79,13 @@ fn rsa_key(kid: &'static str) -> TestKey {
     }
 }
 
+/// A JWT of `claims` signed with `key`, its `kid` in the header.
+fn sign(key: &TestKey, claims: &Value) -> String {
+    let mut header = Header::new(key.alg);
+    header.kid = Some(key.kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign")
+}
+
 fn jwks(keys: &[&TestKey]) -> ClientJwks {
     let set = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
     ClientJwks::from_json(&set).expect("jwks")
@@ -144,12 +151,6 @@ impl World {
             "exp": self.now() + 60, "iat": self.now(), "jti": jti})
     }
 
-    fn sign(&self, key: &TestKey, claims: &Value) -> String {
-        let mut header = Header::new(key.alg);
-        header.kid = Some(key.kid.to_owned());
-        jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign")
-    }
-
     async fn token_with(&self, assertion: &str) -> Result<String, OAuthErrorCode> {
         let auth = ClientAuth::assertion(None, assertion).map_err(|e| e.code)?;
         let req = TokenRequest::ClientCredentials {
@@ -168,7 +169,7 @@ impl World {
 async fn each_algorithm_obtains_a_token_and_a_jti_works_once() {
     let w = world().await;
     for (i, key) in w.keys.iter().enumerate() {
-        let jwt = w.sign(key, &w.claims(&format!("jti-{i}")));
+        let jwt = sign(key, &w.claims(&format!("jti-{i}")));
         let token = w.token_with(&jwt).await.expect("token");
         let who = w.iam.verify(&token).await.expect("verify");
         assert_eq!(who.client_id.as_deref(), Some(w.client_id.as_str()));
@@ -182,9 +183,9 @@ async fn each_algorithm_obtains_a_token_and_a_jti_works_once() {
     // The token endpoint URL is an audience too, in a list.
     let mut claims = w.claims("jti-aud");
     claims["aud"] = json!(["https://other.example", format!("{ISSUER}/oauth2/token")]);
-    assert!(w.token_with(&w.sign(&w.keys[0], &claims)).await.is_ok());
+    assert!(w.token_with(&sign(&w.keys[0], &claims)).await.is_ok());
     // With client_id beside the assertion.
-    let jwt = w.sign(&w.keys[0], &w.claims("jti-id"));
+    let jwt = sign(&w.keys[0], &w.claims("jti-id"));
     let auth = ClientAuth::assertion(Some(&w.client_id), jwt.as_str()).expect("auth");
     let req = TokenRequest::ClientCredentials {
         scope: None,
@@ -206,37 +207,37 @@ async fn bad_assertions_are_invalid_client() {
     let mut refused = vec![
         (
             "wrong aud",
-            w.sign(key, &with(&|c| c["aud"] = json!("https://other.example"))),
+            sign(key, &with(&|c| c["aud"] = json!("https://other.example"))),
         ),
         (
             "expired",
-            w.sign(key, &with(&|c| c["exp"] = json!(w.now() - 1))),
+            sign(key, &with(&|c| c["exp"] = json!(w.now() - 1))),
         ),
         (
             "too long-lived",
-            w.sign(key, &with(&|c| c["exp"] = json!(w.now() + 3600))),
+            sign(key, &with(&|c| c["exp"] = json!(w.now() + 3600))),
         ),
         (
             "no exp",
-            w.sign(
+            sign(
                 key,
                 &with(&|c| drop(c.as_object_mut().map(|o| o.remove("exp")))),
             ),
         ),
         (
             "no jti",
-            w.sign(
+            sign(
                 key,
                 &with(&|c| drop(c.as_object_mut().map(|o| o.remove("jti")))),
             ),
         ),
         (
             "wrong iss",
-            w.sign(key, &with(&|c| c["iss"] = json!("cli_other"))),
+            sign(key, &with(&|c| c["iss"] = json!("cli_other"))),
         ),
         (
             "signed by another key",
-            w.sign(&other_key, &w.claims("jti-bad")),
+            sign(&other_key, &w.claims("jti-bad")),
         ),
     ];
     // The EC key presented as Ed25519's kid: wrong key for the algorithm.
@@ -268,10 +269,10 @@ async fn bad_assertions_are_invalid_client() {
         );
     }
     // None of the refusals spent the jti: a good assertion with it still works.
-    let good = w.sign(key, &w.claims("jti-bad"));
+    let good = sign(key, &w.claims("jti-bad"));
     assert!(w.token_with(&good).await.is_ok());
     // An assertion that expires while in flight.
-    let jwt = w.sign(key, &w.claims("jti-late"));
+    let jwt = sign(key, &w.claims("jti-late"));
     w.clock.advance(Duration::from_secs(61));
     assert_eq!(w.token_with(&jwt).await, Err(OAuthErrorCode::InvalidClient));
 }
@@ -305,7 +306,7 @@ async fn methods_are_not_mixed() {
         .expect("register");
     let id = secret_client.client.id.clone();
     let claims = json!({"iss": id, "sub": id, "aud": ISSUER, "exp": w.now() + 60, "jti": "x"});
-    let jwt = w.sign(&w.keys[0], &claims);
+    let jwt = sign(&w.keys[0], &claims);
     assert_eq!(w.token_with(&jwt).await, Err(OAuthErrorCode::InvalidClient));
     // Registered for client_secret_basic: the form secret is refused, Basic accepted.
     let mut basic_only = NewClient::confidential("basic").grants([GrantType::ClientCredentials]);
@@ -334,10 +335,10 @@ async fn methods_are_not_mixed() {
 async fn introspection_and_revocation_take_assertions_once() {
     let w = world().await;
     let token = w
-        .token_with(&w.sign(&w.keys[1], &w.claims("t")))
+        .token_with(&sign(&w.keys[1], &w.claims("t")))
         .await
         .expect("token");
-    let jwt = w.sign(&w.keys[1], &w.claims("i"));
+    let jwt = sign(&w.keys[1], &w.claims("i"));
     let auth = ClientAuth::assertion(None, jwt.as_str()).expect("auth");
     let info = w
         .iam
@@ -355,7 +356,7 @@ async fn introspection_and_revocation_take_assertions_once() {
         "replayed"
     );
     let auth =
-        ClientAuth::assertion(None, w.sign(&w.keys[2], &w.claims("r")).as_str()).expect("auth");
+        ClientAuth::assertion(None, sign(&w.keys[2], &w.claims("r")).as_str()).expect("auth");
     w.iam
         .revoke_token(&auth, &token, None)
         .await
@@ -372,7 +373,7 @@ async fn introspection_and_revocation_take_assertions_once() {
 #[tokio::test]
 async fn used_assertions_are_pruned_after_they_expire() {
     let w = world().await;
-    w.token_with(&w.sign(&w.keys[0], &w.claims("p")))
+    w.token_with(&sign(&w.keys[0], &w.claims("p")))
         .await
         .expect("token");
     w.clock.advance(Duration::from_secs(120));

@@ -324,18 +324,14 @@ pub(crate) fn judge_assertion(claims: &AssertionClaims, ctx: AssertionContext<'_
             .is_some_and(|j| !j.is_empty() && j.len() <= MAX_JTI_LEN)
 }
 
-/// The id of the record that marks `jti` of `client_id` used.
+/// The id of the record that marks `jti` of `client_id` used: SHA-256 of both, base64url.
 pub(crate) fn assertion_record_id(client_id: &str, jti: &str) -> String {
     let mut h = Sha256::new();
     h.update(client_id.as_bytes());
     h.update([0]);
     h.update(jti.as_bytes());
-    let digest = h.finalize();
-    let mut id = String::with_capacity(64);
-    for b in digest {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
+    // The digest, base64url: 43 characters, safe in any store key.
+    URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
 /// The stored mark that an assertion was used, kept until it expires.

@@ -72,14 +72,14 @@ pub(crate) struct Authenticated {
 /// method than the registered one and a disabled client, is `invalid_client`.
 pub(crate) fn authenticate_client(
     client: Option<(Record, StoredClient)>,
-    proof: ClientProof,
+    proof: &ClientProof,
     audiences: &[String],
     now: Timestamp,
 ) -> Answer<Authenticated> {
     let (record, client) = client.ok_or(OAuthError::invalid_client())?;
     let info = &client.info;
     let mut spend = None;
-    let verified = match &proof {
+    let verified = match proof {
         ClientProof::NoSecret => true,
         ClientProof::Secret { matched, .. } => *matched,
         ClientProof::Assertion {
@@ -359,7 +359,7 @@ mod tests {
             (client("cli_1"), secret, true),
         ];
         for (i, (c, proof, ok)) in cases.into_iter().enumerate() {
-            let result = authenticate_client(Some((record_of(&c, 1), c)), proof.clone(), &aud, NOW);
+            let result = authenticate_client(Some((record_of(&c, 1), c)), &proof, &aud, NOW);
             assert_eq!(result.is_ok(), ok, "case {i}");
             if let Ok(a) = result {
                 let assertion = matches!(proof, ClientProof::Assertion { .. });
@@ -386,7 +386,7 @@ mod tests {
         let mut c = client("cli_1");
         c.info.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::ClientSecretBasic);
         let auth = |c: &StoredClient, p| {
-            authenticate_client(Some((record_of(c, 1), c.clone())), p, &[], NOW).is_ok()
+            authenticate_client(Some((record_of(c, 1), c.clone())), &p, &[], NOW).is_ok()
         };
         assert!(auth(&c, basic.clone()));
         assert!(!auth(&c, post(true)));
@@ -425,7 +425,7 @@ mod tests {
             (None, ClientProof::NoSecret, false),
         ];
         for (i, (c, proof, ok)) in cases.into_iter().enumerate() {
-            let result = authenticate_client(c.map(|c| (record_of(&c, 1), c)), proof, &[], NOW);
+            let result = authenticate_client(c.map(|c| (record_of(&c, 1), c)), &proof, &[], NOW);
             match result {
                 Ok(Authenticated {
                     client: (_, c),

@@ -152,7 +152,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if first && revocations.is_current() {
             if let Some(known) = self.inner.clients.get(id, generation) {
                 let proof = self.proof(presented, Some(&known), now).await?;
-                if let Ok(client) = authenticate_client(Some(known), proof, &audiences, now) {
+                if let Ok(client) = authenticate_client(Some(known), &proof, &audiences, now) {
                     return Ok(Ok(client));
                 }
             }
@@ -163,7 +163,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             None => self.inner.clients.forget(id),
         }
         let proof = self.proof(presented, client.as_ref(), now).await?;
-        Ok(authenticate_client(client, proof, &audiences, now))
+        Ok(authenticate_client(client, &proof, &audiences, now))
     }
 
     /// Authenticates the client `auth` names for an operation that commits nothing else:
