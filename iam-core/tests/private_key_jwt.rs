@@ -451,3 +451,40 @@ fn discovery_lists_private_key_jwt_and_its_algorithms() {
         assert_eq!(algs, &["RS256", "ES256", "EdDSA"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_replays_of_one_assertion_get_one_token() {
+    let w = world().await;
+    let jwt = sign(&w.keys[0], &w.claims("race"));
+    let results = futures_join(&w, &jwt, 8).await;
+    let granted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(granted, 1, "{results:?}");
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| *e == OAuthErrorCode::InvalidClient));
+}
+
+/// Presents `jwt` `n` times at once.
+async fn futures_join(w: &World, jwt: &str, n: usize) -> Vec<Result<String, OAuthErrorCode>> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let iam = w.iam.clone();
+        let auth = ClientAuth::assertion(None, jwt).expect("auth");
+        set.spawn(async move {
+            let req = TokenRequest::ClientCredentials {
+                scope: None,
+                resource: vec![],
+            };
+            iam.token(&auth, &req)
+                .await
+                .map(|t| t.access_token.expose().to_owned())
+                .map_err(|e| e.code)
+        });
+    }
+    let mut out = vec![];
+    while let Some(r) = set.join_next().await {
+        out.push(r.expect("join"));
+    }
+    out
+}
