@@ -1542,3 +1542,66 @@ async fn private_key_jwt_at_the_token_and_introspection_endpoints() {
         serde_json::json!(["RS256", "ES256", "EdDSA"])
     );
 }
+
+/// Authlib (Python) as a `private_key_jwt` client with its default assertions; skipped
+/// without python3 and authlib.
+#[tokio::test]
+async fn authlib_authenticates_with_private_key_jwt() {
+    use base64::Engine as _;
+    use iam_core::oauth::{ClientJwks, TokenEndpointAuthMethod};
+    use ring::signature::KeyPair as _;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/rp");
+    let has_authlib = std::process::Command::new("python3")
+        .args(["-c", "import authlib, joserfc, requests"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_authlib {
+        eprintln!("skipped: no python3 with authlib, joserfc and requests");
+        return;
+    }
+    let s = server().await;
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let x = b64(pair.public_key().as_ref());
+    // ring's PKCS#8 v2 document holds the 32-byte seed at bytes 16..48.
+    let private = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x,
+        "d": b64(&pkcs8.as_ref()[16..48])});
+    let set = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]});
+    let mut new = NewClient::confidential("authlib")
+        .grants([GrantType::ClientCredentials])
+        .scopes(["notes:read"]);
+    new.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::PrivateKeyJwt);
+    new.oidc.jwks = Some(ClientJwks::from_json(&set).unwrap());
+    let reg = s.register(new).await;
+    let mut python = std::process::Command::new("python3");
+    python
+        .arg("pkjwt_authlib.py")
+        .current_dir(dir)
+        .env("TOKEN_ENDPOINT", s.url("/oauth2/token"))
+        .env("CLIENT_ID", &reg.client.id)
+        .env("KEY_JWK", private.to_string())
+        .env("REPLAY", "1");
+    // Off the runtime, which serves the requests meanwhile.
+    let out = tokio::task::spawn_blocking(move || python.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let access = v["token"]["access_token"].as_str().unwrap();
+    let who = s.iam.verify(access).await.unwrap();
+    assert_eq!(who.client_id.as_deref(), Some(reg.client.id.as_str()));
+    assert_eq!(
+        v["statuses"],
+        serde_json::json!([200, 401]),
+        "the replay is refused"
+    );
+}

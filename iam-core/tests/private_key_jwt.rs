@@ -215,7 +215,7 @@ async fn bad_assertions_are_invalid_client() {
         ),
         (
             "too long-lived",
-            sign(key, &with(&|c| c["exp"] = json!(w.now() + 3600))),
+            sign(key, &with(&|c| c["exp"] = json!(w.now() + 3661))),
         ),
         (
             "no exp",

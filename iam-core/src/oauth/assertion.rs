@@ -21,8 +21,10 @@ pub const CLIENT_ASSERTION_TYPE_JWT: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest client assertion accepted; longer input is refused unread.
 pub(crate) const MAX_ASSERTION_LEN: usize = 8 * 1024;
-/// Furthest in the future an assertion's `exp` may lie.
-pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+/// Furthest in the future an assertion's `exp` may lie (plus a minute of clock skew): an
+/// hour, what common client libraries sign by default (Authlib), and what the used-`jti`
+/// records are kept for at most.
+pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
 /// Clock skew allowed for an assertion's `nbf` and `iat`.
 const SKEW: Duration = Duration::from_secs(60);
 /// Longest `jti` accepted.
@@ -306,11 +308,11 @@ pub(crate) struct AssertionContext<'a> {
 
 /// Judges the claims of a verified assertion (RFC 7523 §3): `iss` and `sub` are the client,
 /// `aud` names this server, `exp` is present, not past and at most
-/// [`MAX_ASSERTION_LIFETIME`] ahead, `nbf` and `iat` are not in the future (with a minute of
+/// [`MAX_ASSERTION_LIFETIME`] (and a minute) ahead, `nbf` and `iat` are not in the future (with a minute of
 /// skew), and `jti` is present and bounded. Replay is judged separately, by the store.
 pub(crate) fn judge_assertion(claims: &AssertionClaims, ctx: AssertionContext<'_>) -> bool {
     let now = ctx.now.as_secs();
-    let latest = ctx.now.plus(MAX_ASSERTION_LIFETIME).as_secs();
+    let latest = ctx.now.plus(MAX_ASSERTION_LIFETIME).plus(SKEW).as_secs();
     let skewed = ctx.now.plus(SKEW).as_secs();
     claims.iss.as_deref() == Some(ctx.client_id)
         && claims.sub.as_deref() == Some(ctx.client_id)

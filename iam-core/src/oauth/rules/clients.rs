@@ -336,6 +336,11 @@ mod tests {
         // (client, proof, accepted)
         let cases = [
             (jwt_client(), proof(Some(good.clone()), false), true),
+            (
+                jwt_client(),
+                proof(Some(assertion_claims(13_660)), false),
+                true,
+            ),
             (jwt_client(), proof(Some(good.clone()), true), false),
             (jwt_client(), proof(None, false), false),
             (jwt_client(), proof(Some(wrong_aud), false), false),
@@ -349,7 +354,7 @@ mod tests {
             ),
             (
                 jwt_client(),
-                proof(Some(assertion_claims(10_301)), false),
+                proof(Some(assertion_claims(13_661)), false),
                 false,
             ),
             (jwt_client(), proof(Some(future_iat), false), false),
@@ -366,7 +371,17 @@ mod tests {
                 assert_eq!(a.spend.is_some(), assertion, "case {i}");
                 if let Some(r) = a.spend {
                     assert_eq!(r.kind, RecordKind::ClientAssertion);
-                    assert_eq!(r.expires_at, Some(Timestamp::from_secs(10_060)));
+                    let exp = match &proof {
+                        ClientProof::Assertion {
+                            claims: Some(c), ..
+                        } => c.exp,
+                        _ => None,
+                    };
+                    assert_eq!(
+                        r.expires_at,
+                        exp.map(Timestamp::from_secs),
+                        "kept until exp"
+                    );
                     assert_eq!(r.parent.as_deref(), Some("cli_1"));
                 }
             }
