@@ -38,7 +38,13 @@ fuzz_target!(|data: &[u8]| {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    let auth = ClientAuth::from_request(None, get("client_id"), get("client_secret"));
+    let auth = ClientAuth::from_request(
+        None,
+        get("client_id"),
+        get("client_secret"),
+        get("client_assertion_type"),
+        get("client_assertion"),
+    );
     block_on(async {
         let _ = iam.authorize(&authorize, None).await;
         if let (Ok(token), Ok(auth)) = (token, auth) {

@@ -221,3 +221,48 @@ async fn jwt_access_tokens_pass_the_bearer_layer_and_userinfo() {
     // The client's own token lives on.
     assert_eq!(srv.get("/app/hello", &machine).await.status.as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_clients_register_over_rest() {
+    let srv = start().await;
+    let login = srv.login("admin", ADMIN_PASSWORD).await;
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    let body = |key: serde_json::Value| {
+        json!({
+            "name": "signer",
+            "kind": "confidential",
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": { "keys": [key] },
+        })
+    };
+    let created = srv
+        .post(
+            "/iam/clients",
+            Some(&admin),
+            body(json!({"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x})),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    assert!(created
+        .body
+        .get("client_secret")
+        .is_none_or(serde_json::Value::is_null));
+    let client = &created.body["client"];
+    assert_eq!(client["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(client["jwks"]["keys"][0]["x"], x);
+    // A private key, or a client without keys, is refused.
+    srv.post(
+        "/iam/clients",
+        Some(&admin),
+        body(json!({"kty": "OKP", "crv": "Ed25519", "x": x, "d": x})),
+    )
+    .await
+    .assert_error(422, "invalid_oauth_client");
+    let mut no_keys = body(json!({}));
+    no_keys.as_object_mut().unwrap().remove("jwks");
+    srv.post("/iam/clients", Some(&admin), no_keys)
+        .await
+        .assert_error(422, "invalid_oauth_client");
+}

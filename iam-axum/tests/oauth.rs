@@ -1403,3 +1403,205 @@ async fn token_endpoints_are_rate_limited_per_address_and_per_client() {
     assert_eq!(token(&b, &b_secret).await.status, StatusCode::OK);
     assert_rate_limited(&token(&b, &b_secret).await);
 }
+
+fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
+}
+
+/// An Ed25519 key pair for client assertions: its public JWK set and the signing key.
+fn assertion_key() -> (Value, jsonwebtoken::EncodingKey) {
+    use base64::Engine as _;
+    use ring::signature::KeyPair as _;
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    (
+        serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x}]}),
+        jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()),
+    )
+}
+
+#[tokio::test]
+async fn private_key_jwt_at_the_token_and_introspection_endpoints() {
+    use iam_core::oauth::{ClientJwks, TokenEndpointAuthMethod, CLIENT_ASSERTION_TYPE_JWT};
+    let s = server().await;
+    let (set, key) = assertion_key();
+    let mut new = NewClient::confidential("signer")
+        .grants([GrantType::ClientCredentials])
+        .scopes(["notes:read"]);
+    new.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::PrivateKeyJwt);
+    new.oidc.jwks = Some(ClientJwks::from_json(&set).unwrap());
+    let reg = s.register(new).await;
+    assert!(reg.client_secret.is_none());
+    let id = reg.client.id;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let assertion = |jti: &str, aud: &str| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let claims = serde_json::json!({"iss": id, "sub": id, "aud": aud,
+            "exp": now + 60, "iat": now, "jti": jti});
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    let token_url = s.url("/oauth2/token");
+    let first = assertion("j1", &token_url);
+    let grant = |jwt: &str| {
+        vec![
+            ("grant_type".to_owned(), "client_credentials".to_owned()),
+            (
+                "client_assertion_type".to_owned(),
+                CLIENT_ASSERTION_TYPE_JWT.to_owned(),
+            ),
+            ("client_assertion".to_owned(), jwt.to_owned()),
+        ]
+    };
+    let ok = post_form(&s, "/oauth2/token", None, &borrowed(&grant(&first))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let access = ok.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(ok.json()["scope"], "notes:read");
+    // Replayed: refused as invalid_client (401).
+    let again = post_form(&s, "/oauth2/token", None, &borrowed(&grant(&first))).await;
+    assert_oauth_error(&again, 401, "invalid_client");
+    // The issuer is an audience; client_id beside the assertion must match its subject.
+    let mut with_id = grant(&assertion("j2", &s.base));
+    with_id.push(("client_id".to_owned(), id.clone()));
+    let ok = post_form(&s, "/oauth2/token", None, &borrowed(&with_id)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let mut other_id = grant(&assertion("j3", &s.base));
+    other_id.push(("client_id".to_owned(), "cli_other".to_owned()));
+    let refused = post_form(&s, "/oauth2/token", None, &borrowed(&other_id)).await;
+    assert_oauth_error(&refused, 401, "invalid_client");
+    // Another audience, an unknown assertion type, half an assertion, two methods.
+    let wrong_aud = post_form(
+        &s,
+        "/oauth2/token",
+        None,
+        &borrowed(&grant(&assertion("j4", "https://elsewhere.example"))),
+    )
+    .await;
+    assert_oauth_error(&wrong_aud, 401, "invalid_client");
+    let mut other_type = grant(&assertion("j5", &token_url));
+    other_type[1].1 = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer".to_owned();
+    assert_oauth_error(
+        &post_form(&s, "/oauth2/token", None, &borrowed(&other_type)).await,
+        401,
+        "invalid_client",
+    );
+    let half = grant(&assertion("j6", &token_url));
+    assert_oauth_error(
+        &post_form(&s, "/oauth2/token", None, &borrowed(&half[..2])).await,
+        400,
+        "invalid_request",
+    );
+    let both = post_form(
+        &s,
+        "/oauth2/token",
+        Some((&id, "iam_cs_guess")),
+        &borrowed(&grant(&assertion("j7", &token_url))),
+    )
+    .await;
+    assert_oauth_error(&both, 400, "invalid_request");
+    // A secret is refused for this client.
+    let secret = post_form(
+        &s,
+        "/oauth2/token",
+        Some((&id, "iam_cs_guess")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_oauth_error(&secret, 401, "invalid_client");
+    // Introspection takes an assertion too.
+    let mut introspect = grant(&assertion("j8", &token_url));
+    introspect[0] = ("token".to_owned(), access);
+    let info = post_form(&s, "/oauth2/introspect", None, &borrowed(&introspect)).await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+    assert_eq!(info.json()["active"], true);
+    // Discovery says so.
+    let meta = s
+        .http
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(meta["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "private_key_jwt"));
+    assert_eq!(
+        meta["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256", "EdDSA"])
+    );
+}
+
+/// Authlib (Python) as a `private_key_jwt` client with its default assertions; skipped
+/// without python3 and authlib.
+#[tokio::test]
+async fn authlib_authenticates_with_private_key_jwt() {
+    use base64::Engine as _;
+    use iam_core::oauth::{ClientJwks, TokenEndpointAuthMethod};
+    use ring::signature::KeyPair as _;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/rp");
+    let has_authlib = std::process::Command::new("python3")
+        .args(["-c", "import authlib, joserfc, requests"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_authlib {
+        eprintln!("skipped: no python3 with authlib, joserfc and requests");
+        return;
+    }
+    let s = server().await;
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let x = b64(pair.public_key().as_ref());
+    // ring's PKCS#8 v2 document holds the 32-byte seed at bytes 16..48.
+    let private = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x,
+        "d": b64(&pkcs8.as_ref()[16..48])});
+    let set = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]});
+    let mut new = NewClient::confidential("authlib")
+        .grants([GrantType::ClientCredentials])
+        .scopes(["notes:read"]);
+    new.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::PrivateKeyJwt);
+    new.oidc.jwks = Some(ClientJwks::from_json(&set).unwrap());
+    let reg = s.register(new).await;
+    let mut python = std::process::Command::new("python3");
+    python
+        .arg("pkjwt_authlib.py")
+        .current_dir(dir)
+        .env("TOKEN_ENDPOINT", s.url("/oauth2/token"))
+        .env("CLIENT_ID", &reg.client.id)
+        .env("KEY_JWK", private.to_string())
+        .env("REPLAY", "1");
+    // Off the runtime, which serves the requests meanwhile.
+    let out = tokio::task::spawn_blocking(move || python.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let access = v["token"]["access_token"].as_str().unwrap();
+    let who = s.iam.verify(access).await.unwrap();
+    assert_eq!(who.client_id.as_deref(), Some(reg.client.id.as_str()));
+    assert_eq!(
+        v["statuses"],
+        serde_json::json!([200, 401]),
+        "the replay is refused"
+    );
+}

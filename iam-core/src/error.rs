@@ -304,7 +304,7 @@ pub enum Conflict {
     /// Confirming TOTP that is already confirmed.
     #[error("TOTP is already confirmed")]
     TotpAlreadyConfirmed,
-    /// Rotating the secret of a public OAuth client, which has none.
+    /// Rotating the secret of an OAuth client that has none (public, or `private_key_jwt`).
     #[error("public clients have no secret")]
     PublicClientHasNoSecret,
     /// The organization name is in use.

@@ -26,7 +26,6 @@ type TestIam = Iam<MemoryStore, ManualClock>;
 
 struct World {
     iam: TestIam,
-    clock: ManualClock,
     alice: Principal,
     bob: Principal,
     alice_id: String,
@@ -66,7 +65,6 @@ async fn world() -> World {
         alice: login(&iam, "alice").await,
         bob: login(&iam, "bob").await,
         iam,
-        clock,
         alice_id,
         clock,
     }
@@ -468,14 +466,6 @@ async fn jwt_relying_party(iam: &TestIam, alg: JwsAlg) -> (String, ClientAuth) {
         .scopes(["openid", "profile", "email"]);
     new.oidc.id_token_signed_response_alg = alg;
     new.oidc.access_token_format = AccessTokenFormat::Jwt;
-/// Registers a relying party with a back-channel logout URI.
-async fn backchannel_party(iam: &TestIam) -> (String, ClientAuth) {
-    let admin = login(iam, "root").await;
-    let mut new = NewClient::confidential("Mail")
-        .redirect_uri(CB)
-        .grants([GrantType::AuthorizationCode, GrantType::RefreshToken])
-        .scopes(["openid"]);
-    new.oidc.backchannel_logout_uri = Some("https://mail.example/bcl".into());
     let reg = iam.register_client(&admin, new).await.expect("register");
     let id = reg.client.id.clone();
     (
@@ -566,50 +556,6 @@ async fn jwt_access_tokens_verify_to_the_principal_a_paseto_token_gives() {
             .expect("refresh");
         let (header, _) = rs_verify(&w.iam, refreshed.access_token.expose()).await;
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-/// Takes every due delivery, checks each Logout Token as a relying party would (§2.6), marks
-/// them delivered, and returns (client id, sid) of each.
-async fn take_logouts(iam: &TestIam) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for d in iam.due_logout_deliveries(100).await.expect("due") {
-        let header = jsonwebtoken::decode_header(&d.logout_token).expect("header");
-        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
-        let claims = rp_verify(iam, &d.logout_token, &d.client_id).await;
-        assert!(claims["events"][iam_core::oidc::LOGOUT_EVENT].is_object());
-        assert!(claims.get("nonce").is_none());
-        assert_eq!(claims["jti"], d.id.as_str());
-        assert_eq!(d.uri, "https://mail.example/bcl");
-        iam.logout_delivery_result(
-            &d.id,
-            iam_core::oidc::LogoutOutcome::Delivered { status: 200 },
-        )
-        .await
-        .expect("result");
-        out.push((d.client_id, claims["sid"].as_str().expect("sid").to_owned()));
-    }
-    out
-}
-
-#[tokio::test]
-async fn backchannel_logout_uris_must_be_https_or_loopback_http() {
-    let w = world().await;
-    let admin = login(&w.iam, "root").await;
-    for (uri, ok) in [
-        ("https://rp.example/bcl", true),
-        ("http://127.0.0.1:9/bcl", true),
-        ("http://rp.example/bcl", false),
-        ("https://rp.example/bcl#f", false),
-        ("com.example.app:/bcl", false),
-    ] {
-        let mut new = NewClient::confidential("RP")
-            .redirect_uri(CB)
-            .grants([GrantType::AuthorizationCode])
-            .scopes(["openid"]);
-        new.oidc.backchannel_logout_uri = Some(uri.into());
-        let got = w.iam.register_client(&admin, new).await;
-        assert_eq!(got.is_ok(), ok, "{uri}: {:?}", got.err());
-        if !ok {
-            assert!(matches!(got, Err(Error::Invalid(_))), "{uri}");
-        }
     }
 }
 
@@ -782,6 +728,72 @@ async fn jwt_access_tokens_and_id_tokens_expire() {
         w.iam.verify_id_token(&id_token, &rp.0).await,
         Err(Denial::TokenExpired)
     );
+}
+
+/// Registers a relying party with a back-channel logout URI.
+async fn backchannel_party(iam: &TestIam) -> (String, ClientAuth) {
+    let admin = login(iam, "root").await;
+    let mut new = NewClient::confidential("Mail")
+        .redirect_uri(CB)
+        .grants([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .scopes(["openid"]);
+    new.oidc.backchannel_logout_uri = Some("https://mail.example/bcl".into());
+    let reg = iam.register_client(&admin, new).await.expect("register");
+    let id = reg.client.id.clone();
+    (
+        id.clone(),
+        ClientAuth::secret(id, reg.client_secret.expect("secret")),
+    )
+}
+
+/// Takes every due delivery, checks each Logout Token as a relying party would (§2.6), marks
+/// them delivered, and returns (client id, sid) of each.
+async fn take_logouts(iam: &TestIam) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for d in iam.due_logout_deliveries(100).await.expect("due") {
+        let header = jsonwebtoken::decode_header(&d.logout_token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+        let claims = rp_verify(iam, &d.logout_token, &d.client_id).await;
+        assert!(claims["events"][iam_core::oidc::LOGOUT_EVENT].is_object());
+        assert!(claims.get("nonce").is_none());
+        assert_eq!(claims["jti"], d.id.as_str());
+        assert_eq!(d.uri, "https://mail.example/bcl");
+        iam.logout_delivery_result(
+            &d.id,
+            iam_core::oidc::LogoutOutcome::Delivered { status: 200 },
+        )
+        .await
+        .expect("result");
+        out.push((d.client_id, claims["sid"].as_str().expect("sid").to_owned()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn backchannel_logout_uris_must_be_https_or_loopback_http() {
+    let w = world().await;
+    let admin = login(&w.iam, "root").await;
+    for (uri, ok) in [
+        ("https://rp.example/bcl", true),
+        ("http://127.0.0.1:9/bcl", true),
+        ("http://rp.example/bcl", false),
+        ("https://rp.example/bcl#f", false),
+        ("com.example.app:/bcl", false),
+    ] {
+        let mut new = NewClient::confidential("RP")
+            .redirect_uri(CB)
+            .grants([GrantType::AuthorizationCode])
+            .scopes(["openid"]);
+        new.oidc.backchannel_logout_uri = Some(uri.into());
+        let got = w.iam.register_client(&admin, new).await;
+        assert_eq!(got.is_ok(), ok, "{uri}: {:?}", got.err());
+        if !ok {
+            assert!(matches!(got, Err(Error::Invalid(_))), "{uri}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn ending_a_session_queues_one_logout_per_backchannel_client_of_that_session() {
     let w = world().await;
     let mail = backchannel_party(&w.iam).await;
@@ -857,7 +869,7 @@ async fn refresh_token_reuse_and_account_deletion_log_the_session_out_too() {
     // A reused session refresh token revokes the session: its client is logged out.
     let l = w
         .iam
-        .login(&LoginRequest::password("alice", PW))
+        .login(&iam_core::LoginRequest::password("alice", PW))
         .await
         .expect("login");
     let alice = w

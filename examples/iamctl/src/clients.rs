@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
+use iam_axum::dto::TokenEndpointAuthMethod;
 use iam_axum::dto::{AccessTokenFormat, JwsAlg};
 use iam_axum::dto::{
     ClientDisabledOut, ClientKind, ClientList, ClientSecretOut, NewClientBody, OAuthClient,
@@ -30,6 +31,7 @@ pub enum AccessTokenFormatArg {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing would only obscure clap's derive
 pub enum ClientsCmd {
     /// List OAuth clients (admin).
     List,
@@ -73,6 +75,13 @@ pub enum ClientsCmd {
         /// Back-Channel Logout): https, or http on a loopback host.
         #[arg(long, value_name = "URI")]
         backchannel_logout_uri: Option<String>,
+        /// How the client authenticates: client_secret_basic (default for confidential
+        /// clients), client_secret_post, private_key_jwt, or none (public clients).
+        #[arg(long, value_name = "METHOD")]
+        auth_method: Option<String>,
+        /// The client's public keys, a JWK set file (for --auth-method private_key_jwt).
+        #[arg(long, value_name = "PATH")]
+        jwks_file: Option<std::path::PathBuf>,
     },
     /// Show one client.
     Show {
@@ -122,7 +131,27 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             post_logout_redirect_uris,
             access_token_format,
             backchannel_logout_uri,
+            auth_method,
+            jwks_file,
         } => {
+            let token_endpoint_auth_method = match auth_method.as_deref() {
+                None => None,
+                Some(m) => Some(TokenEndpointAuthMethod::parse(m).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--auth-method: client_secret_basic, client_secret_post, private_key_jwt or none"
+                    )
+                })?),
+            };
+            let jwks = match jwks_file {
+                None => None,
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("--jwks-file {}: {e}", path.display()))?;
+                    Some(serde_json::from_str(&text).map_err(|e| {
+                        anyhow::anyhow!("--jwks-file {}: not JSON: {e}", path.display())
+                    })?)
+                }
+            };
             let id_token_signed_response_alg = match id_token_alg.as_deref() {
                 None => None,
                 Some(a) => Some(
@@ -152,6 +181,8 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 }),
                 backchannel_logout_uri: backchannel_logout_uri.clone(),
                 backchannel_logout_session_required: None,
+                token_endpoint_auth_method,
+                jwks,
             };
             let v: RegisteredClientOut = api.send_json(Method::POST, "/clients", &body).await?;
             output::print(json_out, &v, |v| {

@@ -599,6 +599,36 @@ fn iamctl_against_iamd() {
     ));
     assert_eq!(shown["disabled"], true);
 
+    // A private_key_jwt client: keys from a file, no secret.
+    let jwks_path = dir.path().join("client-jwks.json");
+    std::fs::write(
+        &jwks_path,
+        r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
+    )
+    .unwrap();
+    let signer = ok_json(&run(
+        conn(&[
+            "clients",
+            "register",
+            "signer",
+            "--grant",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            jwks_path.to_str().unwrap(),
+            "--json",
+        ]),
+        None,
+        &[],
+    ));
+    assert!(signer["client_secret"].is_null(), "{signer}");
+    assert_eq!(
+        signer["client"]["token_endpoint_auth_method"],
+        "private_key_jwt"
+    );
+    assert_eq!(signer["client"]["jwks"]["keys"][0]["kid"], "k1");
+
     // Elevation: nothing pending.
     let o = ok(&run(conn(&["elevation", "pending"]), None, &[]));
     assert!(o.contains("(none)"), "{o}");

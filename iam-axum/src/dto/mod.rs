@@ -19,7 +19,7 @@ pub use requests::*;
 
 /// Types of iam-core that appear in bodies as they are.
 pub use iam_core::jose::JwsAlg;
-pub use iam_core::oauth::{ClientKind, GrantType, OAuthClient};
+pub use iam_core::oauth::{ClientKind, GrantType, OAuthClient, TokenEndpointAuthMethod};
 pub use iam_core::oidc::AccessTokenFormat;
 /// Types of iam-core that appear in bodies as they are.
 pub use iam_core::{AccountKind, TotpStatus};

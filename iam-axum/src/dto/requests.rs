@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use iam_core::jose::JwsAlg;
-use iam_core::oauth::ClientKind;
+use iam_core::oauth::{ClientKind, TokenEndpointAuthMethod};
 use iam_core::oidc::AccessTokenFormat;
 use iam_core::{AccountKind, DbCredentials, ProfileUpdate};
 use serde::{Deserialize, Serialize};
@@ -287,6 +287,13 @@ pub struct NewClientBody {
     /// `backchannel_logout_session_required` (default true; Logout Tokens always carry `sid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_session_required: Option<bool>,
+    /// `token_endpoint_auth_method`: `client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt` (confidential) or `none` (public).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// `jwks`: the client's public keys (an RFC 7517 JWK set), for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
 }
 
 /// Query of `GET /accounts`.

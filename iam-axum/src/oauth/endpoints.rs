@@ -34,7 +34,8 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// Parses a client's form request: content type, strict form, no repeats (but `may_repeat`),
-/// and client authentication by Basic or by form fields.
+/// and client authentication by Basic, by form fields, or by a client assertion
+/// (`client_assertion_type` and `client_assertion`, RFC 7523 §2.2).
 fn client_request(
     headers: &HeaderMap,
     body: &[u8],
@@ -44,11 +45,13 @@ fn client_request(
     no_repeats(&params, may_repeat)?;
     let form_id = single(&params, "client_id")?;
     let form_secret = single(&params, "client_secret")?;
+    let assertion_type = single(&params, "client_assertion_type")?;
+    let assertion = single(&params, "client_assertion")?;
     let basic = match basic_auth(headers)? {
         BasicAuth::Absent => None,
         // Basic with an empty password names a public client (as some libraries send it).
         BasicAuth::Present(id, secret) if secret.expose().is_empty() => {
-            if form_secret.is_some() {
+            if form_secret.is_some() || assertion.is_some() {
                 return Err(OAuthError::invalid_request(
                     "use only one client authentication method",
                 ));
@@ -60,7 +63,7 @@ fn client_request(
         }
         BasicAuth::Present(id, secret) => Some((id, secret)),
     };
-    let auth = ClientAuth::from_request(basic, form_id, form_secret)?;
+    let auth = ClientAuth::from_request(basic, form_id, form_secret, assertion_type, assertion)?;
     Ok((params, auth))
 }
 

@@ -2,9 +2,9 @@
 
 use axum::http::StatusCode;
 use axum::Json;
-use iam_core::oauth::{ClientKind, GrantType, NewClient, OAuthClient};
+use iam_core::oauth::{ClientJwks, ClientKind, GrantType, NewClient, OAuthClient};
 use iam_core::oidc::OidcClientSettings;
-use iam_core::{Clock, Store};
+use iam_core::{Clock, InvalidInput, Store};
 
 use super::ApiCtx;
 use crate::auth::RequireAuth;
@@ -50,6 +50,15 @@ pub(crate) async fn register<S: Store, C: Clock>(
         backchannel_logout_session_required: body
             .backchannel_logout_session_required
             .unwrap_or(true),
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
+        jwks: body
+            .jwks
+            .as_ref()
+            .map(ClientJwks::from_json)
+            .transpose()
+            .map_err(|why| {
+                ApiError::from(iam_core::Error::Invalid(InvalidInput::OAuthClient(why)))
+            })?,
     };
     let registered = st.iam.register_client(&p, new).await?;
     let client_secret = registered

@@ -32,14 +32,21 @@ pub struct AuthorizationServerMetadata {
     pub grant_types_supported: Vec<String>,
     /// `token_endpoint_auth_methods_supported`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `token_endpoint_auth_signing_alg_values_supported`: the algorithms of `private_key_jwt`
+    /// client assertions (RS256, ES256, EdDSA; never `none` or HMAC).
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// `revocation_endpoint` (RFC 7009).
     pub revocation_endpoint: String,
     /// `revocation_endpoint_auth_methods_supported`.
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// `revocation_endpoint_auth_signing_alg_values_supported`.
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// `introspection_endpoint` (RFC 7662).
     pub introspection_endpoint: String,
     /// `introspection_endpoint_auth_methods_supported`: confidential clients only.
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// `introspection_endpoint_auth_signing_alg_values_supported`.
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// `code_challenge_methods_supported`: `S256`.
     pub code_challenge_methods_supported: Vec<String>,
     /// `device_authorization_endpoint` (RFC 8628 §4).
@@ -87,8 +94,18 @@ impl AuthorizationServerMetadata {
         let base = issuer.trim_end_matches('/');
         let at = |path: &str| format!("{base}{path}");
         let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let secret_methods = strings(&["client_secret_basic", "client_secret_post"]);
-        let with_none = strings(&["client_secret_basic", "client_secret_post", "none"]);
+        let confidential = strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ]);
+        let with_none = strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ]);
+        let algs: Vec<String> = JwsAlg::ALL.iter().map(|a| a.as_str().to_owned()).collect();
         AuthorizationServerMetadata {
             issuer: base.to_owned(),
             authorization_endpoint: at("/oauth/authorize"),
@@ -102,10 +119,13 @@ impl AuthorizationServerMetadata {
                 .map(|g| g.as_str().to_owned())
                 .collect(),
             token_endpoint_auth_methods_supported: with_none.clone(),
+            token_endpoint_auth_signing_alg_values_supported: algs.clone(),
             revocation_endpoint: at("/oauth/revoke"),
             revocation_endpoint_auth_methods_supported: with_none,
+            revocation_endpoint_auth_signing_alg_values_supported: algs.clone(),
             introspection_endpoint: at("/oauth/introspect"),
-            introspection_endpoint_auth_methods_supported: secret_methods,
+            introspection_endpoint_auth_methods_supported: confidential,
+            introspection_endpoint_auth_signing_alg_values_supported: algs.clone(),
             code_challenge_methods_supported: strings(&["S256"]),
             device_authorization_endpoint: at("/oauth/device_authorization"),
             authorization_response_iss_parameter_supported: true,
@@ -113,10 +133,7 @@ impl AuthorizationServerMetadata {
             userinfo_endpoint: Some(at("/oauth/userinfo")),
             end_session_endpoint: Some(at("/oauth/end_session")),
             subject_types_supported: strings(&["public"]),
-            id_token_signing_alg_values_supported: JwsAlg::ALL
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
+            id_token_signing_alg_values_supported: algs,
             claims_supported: supported_claims()
                 .into_iter()
                 .chain([

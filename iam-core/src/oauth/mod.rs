@@ -39,6 +39,7 @@
 
 mod serve;
 
+pub(crate) mod assertion;
 pub(crate) mod authorize;
 pub(crate) mod client;
 pub(crate) mod device;
@@ -52,6 +53,10 @@ pub(crate) mod response;
 pub(crate) mod rules;
 pub mod scope;
 
+pub use assertion::{
+    ClientJwk, ClientJwks, TokenEndpointAuthMethod, CLIENT_ASSERTION_TYPE_JWT,
+    MAX_ASSERTION_LIFETIME,
+};
 pub use client::{
     check_redirect_uri, validate_new_client, ClientKind, GrantType, NewClient, OAuthClient,
     RegisteredClient, CLIENT_SECRET_PREFIX,

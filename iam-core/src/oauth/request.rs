@@ -1,57 +1,124 @@
 //! Parsed requests of the OAuth endpoints, as the HTTP layer hands them in.
 
+use super::assertion::{unverified_subject, TokenEndpointAuthMethod, CLIENT_ASSERTION_TYPE_JWT};
 use super::client::GrantType;
 use super::error::{OAuthError, OAuthErrorCode};
 use crate::secret::SecretString;
 
 /// How a client authenticated at the token, revocation, introspection or device endpoint
-/// (`client_secret_basic`, `client_secret_post`, or `none` for public clients).
+/// (`client_secret_basic`, `client_secret_post`, `private_key_jwt`, or `none` for public
+/// clients).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientAuth {
     /// The `client_id`.
     pub client_id: String,
-    /// The `client_secret` (absent for public clients).
+    /// The method the credentials came by.
+    pub method: TokenEndpointAuthMethod,
+    /// The `client_secret` (the secret methods only).
     pub client_secret: Option<SecretString>,
+    /// The `client_assertion`, a JWT (`private_key_jwt` only).
+    pub client_assertion: Option<SecretString>,
 }
 
 impl ClientAuth {
-    /// A confidential client's credentials.
+    /// A confidential client's credentials, sent by HTTP Basic.
     pub fn secret(client_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
-        ClientAuth {
-            client_id: client_id.into(),
-            client_secret: Some(secret.into()),
-        }
+        Self::with(
+            client_id,
+            TokenEndpointAuthMethod::ClientSecretBasic,
+            Some(secret.into()),
+            None,
+        )
+    }
+
+    /// A confidential client's credentials, sent in the form.
+    pub fn secret_post(client_id: impl Into<String>, secret: impl Into<SecretString>) -> Self {
+        Self::with(
+            client_id,
+            TokenEndpointAuthMethod::ClientSecretPost,
+            Some(secret.into()),
+            None,
+        )
     }
 
     /// A public client, identified only.
     pub fn public(client_id: impl Into<String>) -> Self {
+        Self::with(client_id, TokenEndpointAuthMethod::None, None, None)
+    }
+
+    /// A client assertion (RFC 7523 §2.2) naming its client by `sub`; a `client_id` given
+    /// beside it must be the same (else `invalid_client`), as must be one of the two at all.
+    pub fn assertion(
+        client_id: Option<&str>,
+        assertion: impl Into<SecretString>,
+    ) -> Result<Self, OAuthError> {
+        let assertion = assertion.into();
+        let subject = unverified_subject(assertion.expose());
+        let id = match (client_id, subject) {
+            (Some(id), Some(sub)) if id != sub => return Err(OAuthError::invalid_client()),
+            (Some(id), _) => id.to_owned(),
+            (None, Some(sub)) => sub,
+            (None, None) => return Err(OAuthError::invalid_client()),
+        };
+        Ok(Self::with(
+            id,
+            TokenEndpointAuthMethod::PrivateKeyJwt,
+            None,
+            Some(assertion),
+        ))
+    }
+
+    fn with(
+        client_id: impl Into<String>,
+        method: TokenEndpointAuthMethod,
+        client_secret: Option<SecretString>,
+        client_assertion: Option<SecretString>,
+    ) -> Self {
         ClientAuth {
             client_id: client_id.into(),
-            client_secret: None,
+            method,
+            client_secret,
+            client_assertion,
         }
     }
 
     /// Combines HTTP Basic credentials (already decoded per RFC 6749 §2.3.1) with the form's
-    /// `client_id` / `client_secret`. Using two methods at once is `invalid_request`; a
-    /// `client_id` in the form that disagrees with Basic is `invalid_client`; none at all is
+    /// `client_id` / `client_secret` and `client_assertion_type` / `client_assertion`. Using
+    /// two methods at once, or half of an assertion, is `invalid_request`; an assertion type
+    /// other than [`CLIENT_ASSERTION_TYPE_JWT`] is `invalid_client`; a `client_id` in the form
+    /// that disagrees with Basic or the assertion is `invalid_client`; none at all is
     /// `invalid_client`.
     pub fn from_request(
         basic: Option<(String, SecretString)>,
         form_client_id: Option<&str>,
         form_client_secret: Option<&str>,
+        form_assertion_type: Option<&str>,
+        form_assertion: Option<&str>,
     ) -> Result<Self, OAuthError> {
+        let two = || OAuthError::invalid_request("use only one client authentication method");
+        match (form_assertion_type, form_assertion) {
+            (None, None) => {}
+            (Some(_), Some(_)) if basic.is_some() || form_client_secret.is_some() => {
+                return Err(two());
+            }
+            (Some(CLIENT_ASSERTION_TYPE_JWT), Some(assertion)) => {
+                return ClientAuth::assertion(form_client_id, assertion);
+            }
+            (Some(_), Some(_)) => return Err(OAuthError::invalid_client()),
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "client_assertion_type and client_assertion go together",
+                ))
+            }
+        }
         match (basic, form_client_id, form_client_secret) {
-            (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
-                "use only one client authentication method",
-            )),
+            (Some(_), _, Some(_)) => Err(two()),
             (Some((id, _)), Some(form_id), None) if form_id != id => {
                 Err(OAuthError::invalid_client())
             }
             (Some((id, secret)), _, None) => Ok(ClientAuth::secret(id, secret)),
-            (None, Some(id), secret) => Ok(ClientAuth {
-                client_id: id.to_owned(),
-                client_secret: secret.map(SecretString::from),
-            }),
+            (None, Some(id), Some(secret)) => Ok(ClientAuth::secret_post(id, secret)),
+            (None, Some(id), None) => Ok(ClientAuth::public(id)),
             (None, None, _) => Err(OAuthError::invalid_client()),
         }
     }
@@ -365,23 +432,72 @@ mod tests {
     fn client_auth_methods() {
         let basic = Some(("cli_1".to_owned(), SecretString::from("s")));
         assert_eq!(
-            ClientAuth::from_request(basic.clone(), None, None).ok(),
+            ClientAuth::from_request(basic.clone(), None, None, None, None).ok(),
             Some(ClientAuth::secret("cli_1", "s"))
         );
-        assert!(ClientAuth::from_request(basic.clone(), None, Some("s")).is_err());
+        assert!(ClientAuth::from_request(basic.clone(), None, Some("s"), None, None).is_err());
         assert_eq!(
-            ClientAuth::from_request(basic, Some("cli_2"), None).map_err(|e| e.code),
+            ClientAuth::from_request(basic, Some("cli_2"), None, None, None).map_err(|e| e.code),
             Err(OAuthErrorCode::InvalidClient)
         );
         assert_eq!(
-            ClientAuth::from_request(None, Some("cli_1"), None).ok(),
+            ClientAuth::from_request(None, Some("cli_1"), None, None, None).ok(),
             Some(ClientAuth::public("cli_1"))
         );
-        assert!(ClientAuth::from_request(None, None, None).is_err());
+        assert_eq!(
+            ClientAuth::from_request(None, Some("cli_1"), Some("s"), None, None).ok(),
+            Some(ClientAuth::secret_post("cli_1", "s"))
+        );
+        assert!(ClientAuth::from_request(None, None, None, None, None).is_err());
         assert_eq!(
             TokenTypeHint::parse("refresh_token"),
             Some(TokenTypeHint::RefreshToken)
         );
         assert_eq!(TokenTypeHint::parse("id_token"), None);
+    }
+
+    #[test]
+    fn client_assertions_name_their_client() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        let jwt = |payload: &str| format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(payload));
+        let a = jwt(r#"{"iss":"cli_1","sub":"cli_1"}"#);
+        let t = Some(CLIENT_ASSERTION_TYPE_JWT);
+        let req = |id, secret, ty, assertion| {
+            ClientAuth::from_request(None, id, secret, ty, assertion).map_err(|e| e.code)
+        };
+        let ok = req(None, None, t, Some(&a)).expect("assertion");
+        assert_eq!(ok.client_id, "cli_1");
+        assert_eq!(ok.method, TokenEndpointAuthMethod::PrivateKeyJwt);
+        assert_eq!(
+            ok.client_assertion.as_ref().map(SecretString::expose),
+            Some(a.as_str())
+        );
+        assert!(req(Some("cli_1"), None, t, Some(&a)).is_ok());
+        assert_eq!(
+            req(Some("cli_2"), None, t, Some(&a)),
+            Err(OAuthErrorCode::InvalidClient)
+        );
+        assert_eq!(
+            req(Some("cli_1"), Some("s"), t, Some(&a)),
+            Err(OAuthErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            req(None, None, Some("urn:other"), Some(&a)),
+            Err(OAuthErrorCode::InvalidClient)
+        );
+        assert_eq!(
+            req(None, None, t, None),
+            Err(OAuthErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            req(None, None, t, Some("not-a-jwt")),
+            Err(OAuthErrorCode::InvalidClient)
+        );
+        let basic = Some(("cli_1".to_owned(), SecretString::from("s")));
+        assert_eq!(
+            ClientAuth::from_request(basic, None, None, t, Some(&a)).map_err(|e| e.code),
+            Err(OAuthErrorCode::InvalidRequest)
+        );
     }
 }

@@ -21,6 +21,7 @@ pub use logout::{retry_delay, LogoutDelivery, LogoutOutcome, LOGOUT_EVENT, LOGOU
 pub use serve::EndSession;
 
 use crate::jose::JwsAlg;
+use crate::oauth::{ClientJwks, ClientKind, TokenEndpointAuthMethod};
 
 /// Longest `default_max_age` a client may register (a year, in seconds).
 const MAX_DEFAULT_MAX_AGE: u64 = 365 * 24 * 3600;
@@ -64,7 +65,6 @@ pub struct OidcClientSettings {
     /// The format of the client's access tokens (PASETO unless registered otherwise).
     #[serde(default, skip_serializing_if = "is_paseto")]
     pub access_token_format: AccessTokenFormat,
-
     /// `backchannel_logout_uri` (OpenID Connect Back-Channel Logout §2.2): where a Logout
     /// Token is POSTed when a login session the client holds a grant from ends. https, or
     /// http on a loopback host; no fragment.
@@ -74,6 +74,14 @@ pub struct OidcClientSettings {
     /// every Logout Token, so either value is served.
     #[serde(default = "yes")]
     pub backchannel_logout_session_required: bool,
+    /// `token_endpoint_auth_method`: how the client authenticates. Absent: a confidential
+    /// client may send its secret by Basic or in the form (`client_secret_basic` is the
+    /// advertised default), a public client uses `none`. Registered: only that method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// `jwks`: the client's public keys (an inline RFC 7517 JWK set), for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<ClientJwks>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -95,6 +103,8 @@ impl Default for OidcClientSettings {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: true,
             access_token_format: AccessTokenFormat::Paseto,
+            token_endpoint_auth_method: None,
+            jwks: None,
         }
     }
 }
@@ -108,7 +118,7 @@ impl OidcClientSettings {
     }
 
     /// Checks the settings of a client of `kind`; the error says why they are refused.
-    pub(crate) fn check(&self, kind: crate::oauth::ClientKind) -> Result<(), &'static str> {
+    pub(crate) fn check(&self, kind: ClientKind) -> Result<(), &'static str> {
         if self.post_logout_redirect_uris.len() > 64 {
             return Err("too many post-logout redirect URIs");
         }
@@ -124,7 +134,44 @@ impl OidcClientSettings {
         if let Some(uri) = &self.backchannel_logout_uri {
             check_backchannel_logout_uri(uri)?;
         }
-        Ok(())
+        self.check_auth_method(kind)
+    }
+
+    /// Checks `token_endpoint_auth_method` and `jwks` against each other and `kind`.
+    fn check_auth_method(&self, kind: ClientKind) -> Result<(), &'static str> {
+        use TokenEndpointAuthMethod as M;
+        match (kind, self.token_endpoint_auth_method) {
+            (ClientKind::Public, Some(m)) if m != M::None => {
+                return Err("a public client's token_endpoint_auth_method is none");
+            }
+            (ClientKind::Confidential, Some(M::None)) => {
+                return Err("a confidential client must authenticate (token_endpoint_auth_method none is for public clients)");
+            }
+            _ => {}
+        }
+        match (self.token_endpoint_auth_method, &self.jwks) {
+            (Some(M::PrivateKeyJwt), Some(jwks)) => jwks.check(),
+            (Some(M::PrivateKeyJwt), None) => Err("private_key_jwt needs the client's jwks"),
+            (_, Some(_)) => Err("jwks is only registered with private_key_jwt"),
+            (_, None) => Ok(()),
+        }
+    }
+
+    /// Whether a client of `kind` with these settings accepts authentication by `method`.
+    pub(crate) fn accepts(&self, kind: ClientKind, method: TokenEndpointAuthMethod) -> bool {
+        match (self.token_endpoint_auth_method, kind) {
+            (Some(registered), _) => registered == method,
+            (None, ClientKind::Confidential) => method.uses_secret(),
+            (None, ClientKind::Public) => method == TokenEndpointAuthMethod::None,
+        }
+    }
+
+    /// The method the client authenticates with: the registered one, else the default of `kind`.
+    pub fn auth_method(&self, kind: ClientKind) -> TokenEndpointAuthMethod {
+        self.token_endpoint_auth_method.unwrap_or(match kind {
+            ClientKind::Confidential => TokenEndpointAuthMethod::ClientSecretBasic,
+            ClientKind::Public => TokenEndpointAuthMethod::None,
+        })
     }
 }
 

@@ -49,11 +49,14 @@ pub enum RecordKind {
     LogoutSubscription,
     /// A back-channel logout token awaiting delivery (the outbox); parent is the client.
     LogoutDelivery,
+    /// A used client assertion (`private_key_jwt`; id is the hash of client id and `jti`),
+    /// kept until the assertion expires so it cannot be replayed; parent is the client.
+    ClientAssertion,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 21] = [
+    pub const ALL: [RecordKind; 22] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -75,6 +78,7 @@ impl RecordKind {
         RecordKind::JoseKey,
         RecordKind::LogoutSubscription,
         RecordKind::LogoutDelivery,
+        RecordKind::ClientAssertion,
     ];
 
     /// The stable name adapters store.
@@ -101,6 +105,7 @@ impl RecordKind {
             RecordKind::JoseKey => "jose_key",
             RecordKind::LogoutSubscription => "oidc_logout_subscription",
             RecordKind::LogoutDelivery => "oidc_logout_delivery",
+            RecordKind::ClientAssertion => "oauth_client_assertion",
         }
     }
 

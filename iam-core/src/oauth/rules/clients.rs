@@ -7,6 +7,10 @@ use super::{client_record, families_revoked, revoke_live_families, unchanged, An
 use crate::audit::{AuditDraft, AuditKind};
 use crate::clock::Timestamp;
 use crate::error::{Conflict, Error, Result};
+use crate::oauth::assertion::{
+    judge_assertion, used_assertion_record, AssertionClaims, AssertionContext,
+    TokenEndpointAuthMethod,
+};
 use crate::oauth::client::{validate_new_client, PreviousSecret, StoredClient};
 use crate::oauth::grant::StoredFamily;
 use crate::oauth::{
@@ -18,36 +22,96 @@ use crate::secret::SecretString;
 use crate::store::{Commit, Record, Write};
 
 /// What a client presented to prove itself. The keyed hash of a presented secret is compared
-/// with the client's stored hashes (in constant time) in the load step; its result comes here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// with the client's stored hashes (in constant time) in the load step, and the signature of
+/// an assertion checked against the client's keys there; their results come here.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ClientProof {
     /// No secret (a public client).
     NoSecret,
-    /// A secret, and whether it matched the current one or the previous one within its grace
-    /// period.
+    /// A secret sent by `method`, and whether it matched the current one or the previous one
+    /// within its grace period.
     Secret {
+        /// `client_secret_basic` or `client_secret_post`.
+        method: TokenEndpointAuthMethod,
         /// The comparison's result.
         matched: bool,
     },
+    /// A client assertion (`private_key_jwt`).
+    Assertion {
+        /// Its claims, when its signature verified with one of the client's keys.
+        claims: Option<AssertionClaims>,
+        /// Whether its `jti` was used before (found in the store).
+        replayed: bool,
+    },
 }
 
-/// Authenticates a client (`client`, as read by its id): confidential clients by secret,
-/// public clients by id alone. Anything wrong, including a disabled client, is
-/// `invalid_client`.
+impl ClientProof {
+    /// The method the proof came by.
+    fn method(&self) -> TokenEndpointAuthMethod {
+        match self {
+            ClientProof::NoSecret => TokenEndpointAuthMethod::None,
+            ClientProof::Secret { method, .. } => *method,
+            ClientProof::Assertion { .. } => TokenEndpointAuthMethod::PrivateKeyJwt,
+        }
+    }
+}
+
+/// A client that authenticated, and for an assertion the record that spends its `jti`: the
+/// operation inserts it in its commit, so a replay racing it conflicts.
+#[derive(Clone, Debug)]
+pub(crate) struct Authenticated {
+    /// The client, as read.
+    pub client: (Record, StoredClient),
+    /// The used-assertion record to insert.
+    pub spend: Option<Record>,
+}
+
+/// Authenticates a client (`client`, as read by its id) by the method it registered:
+/// confidential clients by secret or by a client assertion (RFC 7523 §3, judged with
+/// `audiences` at `now`), public clients by id alone. Anything wrong, including another
+/// method than the registered one and a disabled client, is `invalid_client`.
 pub(crate) fn authenticate_client(
     client: Option<(Record, StoredClient)>,
-    proof: ClientProof,
-) -> Answer<(Record, StoredClient)> {
+    proof: &ClientProof,
+    audiences: &[String],
+    now: Timestamp,
+) -> Answer<Authenticated> {
     let (record, client) = client.ok_or(OAuthError::invalid_client())?;
-    let ok = match (client.info.kind, proof) {
-        (ClientKind::Confidential, ClientProof::Secret { matched }) => matched,
-        (ClientKind::Public, ClientProof::NoSecret) => true,
-        _ => false,
+    let info = &client.info;
+    let mut spend = None;
+    let verified = match proof {
+        ClientProof::NoSecret => true,
+        ClientProof::Secret { matched, .. } => *matched,
+        ClientProof::Assertion {
+            claims: Some(claims),
+            replayed: false,
+        } => {
+            let ctx = AssertionContext {
+                client_id: &info.id,
+                audiences,
+                now,
+            };
+            match (judge_assertion(claims, ctx), &claims.jti, claims.exp) {
+                (true, Some(jti), Some(exp)) => {
+                    let exp = Timestamp::from_secs(exp);
+                    spend = Some(
+                        used_assertion_record(&info.id, jti, exp, now)
+                            .map_err(|_| OAuthError::invalid_client())?,
+                    );
+                    true
+                }
+                _ => false,
+            }
+        }
+        ClientProof::Assertion { .. } => false,
     };
-    if !ok || client.info.disabled {
+    if !verified || info.disabled || !info.oidc.accepts(info.kind, proof.method()) {
         return Err(OAuthError::invalid_client());
     }
-    Ok((record, client))
+    Ok(Authenticated {
+        client: (record, client),
+        spend,
+    })
 }
 
 /// How long the note that a client changed stays listed ([`client_changed`]): long enough for
@@ -88,7 +152,9 @@ pub(crate) fn decide_register_client(
     now: Timestamp,
 ) -> Result<Plan<RegisteredClient>> {
     validate_new_client(&new)?;
-    let secret = (new.kind == ClientKind::Confidential).then_some(secret);
+    let has_secret = new.kind == ClientKind::Confidential
+        && new.oidc.auth_method(new.kind) != TokenEndpointAuthMethod::PrivateKeyJwt;
+    let secret = has_secret.then_some(secret);
     let info = OAuthClient {
         id: client_id,
         name: new.name,
@@ -138,7 +204,7 @@ pub(crate) fn decide_register_client(
 
 /// `actor` (authorized by the caller) gives the confidential client `client` (read as
 /// `record`) the new secret `secret`, returned once; the old one keeps working for `grace`.
-/// A public client has no secret to rotate.
+/// A public client, or one that authenticates with `private_key_jwt`, has no secret to rotate.
 pub(crate) fn decide_rotate_client_secret(
     (record, mut client): (Record, StoredClient),
     actor: &str,
@@ -146,7 +212,7 @@ pub(crate) fn decide_rotate_client_secret(
     grace: Duration,
     now: Timestamp,
 ) -> Result<Plan<SecretString>> {
-    if client.info.kind != ClientKind::Confidential {
+    if !client.info.oidc.auth_method(client.info.kind).uses_secret() {
         return Err(Error::State(Conflict::PublicClientHasNoSecret));
     }
     let old = client.secret_hash.replace(secret.hash);
@@ -226,28 +292,161 @@ mod tests {
     use crate::error::InvalidInput;
     use crate::store::RecordKind;
 
+    const NOW: Timestamp = Timestamp::from_secs(10_000);
+
+    fn assertion_claims(exp: i64) -> AssertionClaims {
+        AssertionClaims {
+            iss: Some("cli_1".into()),
+            sub: Some("cli_1".into()),
+            aud: vec!["https://iam.example".into()],
+            exp: Some(exp),
+            nbf: None,
+            iat: Some(10_000),
+            jti: Some("j-1".into()),
+        }
+    }
+
+    fn jwt_client() -> StoredClient {
+        let mut c = client("cli_1");
+        c.secret_hash = None;
+        c.info.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::PrivateKeyJwt);
+        c
+    }
+
+    #[test]
+    fn assertions_authenticate_only_private_key_jwt_clients_and_spend_their_jti() {
+        let aud = ["https://iam.example".to_owned()];
+        let good = assertion_claims(10_060);
+        let proof =
+            |claims: Option<AssertionClaims>, replayed| ClientProof::Assertion { claims, replayed };
+        let mut wrong_aud = good.clone();
+        wrong_aud.aud = vec!["https://other.example".into()];
+        let mut wrong_sub = good.clone();
+        wrong_sub.sub = Some("cli_2".into());
+        let mut no_jti = good.clone();
+        no_jti.jti = None;
+        let mut no_exp = good.clone();
+        no_exp.exp = None;
+        let mut future_iat = good.clone();
+        future_iat.iat = Some(10_100);
+        let secret = ClientProof::Secret {
+            method: TokenEndpointAuthMethod::ClientSecretPost,
+            matched: true,
+        };
+        // (client, proof, accepted)
+        let cases = [
+            (jwt_client(), proof(Some(good.clone()), false), true),
+            (
+                jwt_client(),
+                proof(Some(assertion_claims(13_660)), false),
+                true,
+            ),
+            (jwt_client(), proof(Some(good.clone()), true), false),
+            (jwt_client(), proof(None, false), false),
+            (jwt_client(), proof(Some(wrong_aud), false), false),
+            (jwt_client(), proof(Some(wrong_sub), false), false),
+            (jwt_client(), proof(Some(no_jti), false), false),
+            (jwt_client(), proof(Some(no_exp), false), false),
+            (
+                jwt_client(),
+                proof(Some(assertion_claims(10_000)), false),
+                false,
+            ),
+            (
+                jwt_client(),
+                proof(Some(assertion_claims(13_661)), false),
+                false,
+            ),
+            (jwt_client(), proof(Some(future_iat), false), false),
+            (jwt_client(), secret.clone(), false),
+            (jwt_client(), ClientProof::NoSecret, false),
+            (client("cli_1"), proof(Some(good), false), false),
+            (client("cli_1"), secret, true),
+        ];
+        for (i, (c, proof, ok)) in cases.into_iter().enumerate() {
+            let result = authenticate_client(Some((record_of(&c, 1), c)), &proof, &aud, NOW);
+            assert_eq!(result.is_ok(), ok, "case {i}");
+            if let Ok(a) = result {
+                let assertion = matches!(proof, ClientProof::Assertion { .. });
+                assert_eq!(a.spend.is_some(), assertion, "case {i}");
+                if let Some(r) = a.spend {
+                    assert_eq!(r.kind, RecordKind::ClientAssertion);
+                    let exp = match &proof {
+                        ClientProof::Assertion {
+                            claims: Some(c), ..
+                        } => c.exp,
+                        _ => None,
+                    };
+                    assert_eq!(
+                        r.expires_at,
+                        exp.map(Timestamp::from_secs),
+                        "kept until exp"
+                    );
+                    assert_eq!(r.parent.as_deref(), Some("cli_1"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_registered_secret_method_is_the_only_one_accepted() {
+        let post = |matched| ClientProof::Secret {
+            method: TokenEndpointAuthMethod::ClientSecretPost,
+            matched,
+        };
+        let basic = ClientProof::Secret {
+            method: TokenEndpointAuthMethod::ClientSecretBasic,
+            matched: true,
+        };
+        let mut c = client("cli_1");
+        c.info.oidc.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::ClientSecretBasic);
+        let auth = |c: &StoredClient, p| {
+            authenticate_client(Some((record_of(c, 1), c.clone())), &p, &[], NOW).is_ok()
+        };
+        assert!(auth(&c, basic.clone()));
+        assert!(!auth(&c, post(true)));
+        let unregistered = client("cli_1");
+        assert!(
+            auth(&unregistered, basic),
+            "either secret method when none is registered"
+        );
+        assert!(auth(&unregistered, post(true)));
+        assert!(!auth(&unregistered, post(false)));
+    }
+
     #[test]
     fn clients_authenticate_by_secret_or_by_id_alone() {
         let mut public = client("cli_1");
         public.info.kind = ClientKind::Public;
         let mut disabled = client("cli_1");
         disabled.info.disabled = true;
-        let yes = ClientProof::Secret { matched: true };
-        let no = ClientProof::Secret { matched: false };
+        let basic = TokenEndpointAuthMethod::ClientSecretBasic;
+        let yes = ClientProof::Secret {
+            method: basic,
+            matched: true,
+        };
+        let no = ClientProof::Secret {
+            method: basic,
+            matched: false,
+        };
         let cases = [
-            (Some(client("cli_1")), yes, true),
+            (Some(client("cli_1")), yes.clone(), true),
             (Some(client("cli_1")), no, false),
             (Some(client("cli_1")), ClientProof::NoSecret, false),
             (Some(public.clone()), ClientProof::NoSecret, true),
-            (Some(public), yes, false),
-            (Some(disabled), yes, false),
+            (Some(public), yes.clone(), false),
+            (Some(disabled), yes.clone(), false),
             (None, yes, false),
             (None, ClientProof::NoSecret, false),
         ];
         for (i, (c, proof, ok)) in cases.into_iter().enumerate() {
-            let result = authenticate_client(c.map(|c| (record_of(&c, 1), c)), proof);
+            let result = authenticate_client(c.map(|c| (record_of(&c, 1), c)), &proof, &[], NOW);
             match result {
-                Ok((_, c)) => {
+                Ok(Authenticated {
+                    client: (_, c),
+                    spend,
+                }) => {
+                    assert!(spend.is_none());
                     assert!(ok, "case {i}");
                     assert_eq!(c.info.id, "cli_1");
                 }

@@ -9,6 +9,7 @@ use crate::error::{Denial, Error, Result};
 use crate::iam::Iam;
 use crate::oauth::device::{new_user_code, normalize_user_code, StoredDevice};
 use crate::oauth::grant::{consent_id, OAuthConsent};
+use crate::oauth::rules::clients::Authenticated;
 use crate::oauth::rules::device::{
     decide_device_authorization, decide_settle_device, device_prompt, pending_device, DeviceCodes,
     Settler,
@@ -16,7 +17,7 @@ use crate::oauth::rules::device::{
 use crate::oauth::{ClientAuth, DeviceAuthorizationResponse, DevicePrompt, OAuthError};
 use crate::plan::Plan;
 use crate::session::Session;
-use crate::store::{Record, RecordKind, Store, StoreError, ThrottleWrite};
+use crate::store::{Record, RecordKind, Store, StoreError, ThrottleWrite, Write};
 use crate::token::Principal;
 
 /// Attempts at drawing a user code not already in use.
@@ -36,18 +37,23 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let cfg = &self.inner.config.oauth;
         settle(
             self.retrying(|| async {
-                let client = match self.authenticate(&presented, now).await? {
-                    Ok(c) => c,
-                    Err(e) => return Ok(Err(e)),
-                };
+                let Authenticated { client, spend } =
+                    match self.authenticate(&presented, now).await? {
+                        Ok(c) => c,
+                        Err(e) => return Ok(Err(e)),
+                    };
                 for _ in 0..USER_CODE_ATTEMPTS {
                     let codes = DeviceCodes {
                         device: self.new_secret(),
                         user_code: new_user_code(&self.inner.rng),
                     };
-                    let plan =
+                    let mut plan =
                         decide_device_authorization(&client, (scope, resource), codes, cfg, now)?;
+                    plan.commit.writes.extend(spend.clone().map(Write::Insert));
                     match plan.apply(&self.inner.store).await {
+                        Err(Error::Store(StoreError::Duplicate {
+                            kind: RecordKind::ClientAssertion,
+                        })) => return Ok(Err(OAuthError::invalid_client())),
                         Err(Error::Store(StoreError::Duplicate { .. })) => {}
                         other => return other,
                     }

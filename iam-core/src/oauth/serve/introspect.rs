@@ -1,7 +1,6 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662). Rules:
 //! [`crate::oauth::rules::revoke`] and [`crate::oauth::rules::introspect`].
 
-use super::settle;
 use crate::clock::{Clock, Timestamp};
 use crate::iam::Iam;
 use crate::oauth::client::StoredClient;
@@ -28,7 +27,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         hint: Option<TokenTypeHint>,
     ) -> Result<(), OAuthError> {
         let now = self.now();
-        let (_, client) = settle(self.authenticate(&self.presented(auth), now).await)?;
+        let (_, client) = self.authenticate_once(auth, now).await?;
         let refresh_first = hint != Some(TokenTypeHint::AccessToken);
         if refresh_first && self.revoke_refresh(&client, token, now).await? {
             return Ok(());
@@ -105,7 +104,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         hint: Option<TokenTypeHint>,
     ) -> Result<Introspection, OAuthError> {
         let now = self.now();
-        let (_, client) = settle(self.authenticate(&self.presented(auth), now).await)?;
+        let (_, client) = self.authenticate_once(auth, now).await?;
         may_introspect(&client)?;
         let refresh_first = hint != Some(TokenTypeHint::AccessToken);
         if refresh_first {

@@ -15,16 +15,17 @@ use crate::account::StoredAccount;
 use crate::clock::{Clock, Timestamp};
 use crate::error::Result;
 use crate::iam::Iam;
+use crate::oauth::assertion::{assertion_record_id, verify_assertion};
 use crate::oauth::client::StoredClient;
 use crate::oauth::grant::StoredFamily;
-use crate::oauth::rules::clients::{authenticate_client, ClientProof};
+use crate::oauth::rules::clients::{authenticate_client, Authenticated, ClientProof};
 use crate::oauth::rules::token::Issue;
 use crate::oauth::rules::{Answer, NewSecret};
 use crate::oauth::scope::format_scope;
 use crate::oauth::{ClientAuth, OAuthClient, OAuthError, TokenResponse, BEARER};
 use crate::oidc::id_token::{at_hash, ID_TOKEN_TYP};
 use crate::secret::SecretString;
-use crate::store::{ListQuery, Record, RecordKind, Store};
+use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
 use crate::token::{new_opaque_token, MAX_OPAQUE_TOKEN_LEN};
 
 /// A protocol outcome inside an infrastructure result: the outer error is a store failure or
@@ -48,18 +49,9 @@ pub(crate) struct Presented<'a> {
     tried: AtomicBool,
 }
 
-impl Presented<'_> {
-    /// How the presented secret compares with `client`'s at `now`.
-    fn proof(&self, client: Option<&(Record, StoredClient)>, now: Timestamp) -> ClientProof {
-        match (&self.auth.client_secret, &self.hash, client) {
-            (None, _, _) => ClientProof::NoSecret,
-            (Some(_), Some(hash), Some((_, c))) => ClientProof::Secret {
-                matched: c.secret_matches(hash, now),
-            },
-            (Some(_), _, _) => ClientProof::Secret { matched: false },
-        }
-    }
-}
+/// The paths of the token endpoint under the issuer (as the HTTP layer serves it, and as the
+/// core's default metadata names it): audiences client assertions may name.
+const TOKEN_ENDPOINT_PATHS: [&str; 2] = ["/oauth2/token", "/oauth/token"];
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Reads a client.
@@ -88,8 +80,61 @@ impl<S: Store, C: Clock> Iam<S, C> {
         }
     }
 
-    /// Loads the client `presented` names, compares its secret with the stored hashes at
-    /// `now`, and authenticates it ([`authenticate_client`]).
+    /// What `presented` proves for `client` at `now`: the secret compared with the stored
+    /// hashes, or the assertion's signature checked with the client's keys and its `jti`
+    /// looked up among the used ones.
+    async fn proof(
+        &self,
+        presented: &Presented<'_>,
+        client: Option<&(Record, StoredClient)>,
+        now: Timestamp,
+    ) -> Result<ClientProof> {
+        let auth = presented.auth;
+        if let Some(assertion) = &auth.client_assertion {
+            let claims = client
+                .and_then(|(_, c)| c.info.oidc.jwks.as_ref())
+                .and_then(|jwks| verify_assertion(jwks, assertion.expose()));
+            let replayed = match claims.as_ref().and_then(|c| c.jti.as_deref()) {
+                Some(jti) => {
+                    let id = assertion_record_id(&auth.client_id, jti);
+                    self.inner
+                        .store
+                        .get(RecordKind::ClientAssertion, &id)
+                        .await?
+                        .is_some_and(|r| r.expires_at.is_none_or(|exp| exp > now))
+                }
+                None => false,
+            };
+            return Ok(ClientProof::Assertion { claims, replayed });
+        }
+        Ok(match (&auth.client_secret, &presented.hash, client) {
+            (None, _, _) => ClientProof::NoSecret,
+            (Some(_), Some(hash), Some((_, c))) => ClientProof::Secret {
+                method: auth.method,
+                matched: c.secret_matches(hash, now),
+            },
+            (Some(_), _, _) => ClientProof::Secret {
+                method: auth.method,
+                matched: false,
+            },
+        })
+    }
+
+    /// Audiences a client assertion may name: the issuer and the token endpoint URL (as
+    /// served by the HTTP layer, and as the core's default metadata names it).
+    fn assertion_audiences(&self) -> [String; 4] {
+        let issuer = &self.inner.config.issuer;
+        let base = issuer.trim_end_matches('/');
+        [
+            issuer.clone(),
+            base.to_owned(),
+            format!("{base}{}", TOKEN_ENDPOINT_PATHS[0]),
+            format!("{base}{}", TOKEN_ENDPOINT_PATHS[1]),
+        ]
+    }
+
+    /// Loads the client `presented` names, checks what it presented ([`Iam::proof`]) and
+    /// authenticates it at `now` ([`authenticate_client`]).
     ///
     /// The first attempt of an operation authenticates against the client as remembered
     /// ([`KnownClients`](crate::oauth::known_clients::KnownClients)) when that is still
@@ -98,15 +143,16 @@ impl<S: Store, C: Clock> Iam<S, C> {
         &self,
         presented: &Presented<'_>,
         now: Timestamp,
-    ) -> Flow<(Record, StoredClient)> {
+    ) -> Flow<Authenticated> {
         let id = &presented.auth.client_id;
         let revocations = &self.inner.revocations;
         let generation = revocations.client_generation();
+        let audiences = self.assertion_audiences();
         let first = !presented.tried.swap(true, Ordering::AcqRel);
         if first && revocations.is_current() {
             if let Some(known) = self.inner.clients.get(id, generation) {
-                let proof = presented.proof(Some(&known), now);
-                if let Ok(client) = authenticate_client(Some(known), proof) {
+                let proof = self.proof(presented, Some(&known), now).await?;
+                if let Ok(client) = authenticate_client(Some(known), &proof, &audiences, now) {
                     return Ok(Ok(client));
                 }
             }
@@ -116,8 +162,32 @@ impl<S: Store, C: Clock> Iam<S, C> {
             Some(read) => self.inner.clients.remember(read, generation),
             None => self.inner.clients.forget(id),
         }
-        let proof = presented.proof(client.as_ref(), now);
-        Ok(authenticate_client(client, proof))
+        let proof = self.proof(presented, client.as_ref(), now).await?;
+        Ok(authenticate_client(client, &proof, &audiences, now))
+    }
+
+    /// Authenticates the client `auth` names for an operation that commits nothing else:
+    /// the used-assertion record of a `private_key_jwt` client is committed at once (a
+    /// replay that raced it is `invalid_client`).
+    pub(crate) async fn authenticate_once(
+        &self,
+        auth: &ClientAuth,
+        now: Timestamp,
+    ) -> Answer<(Record, StoredClient)> {
+        let presented = self.presented(auth);
+        let Authenticated { client, spend } = settle(self.authenticate(&presented, now).await)?;
+        if let Some(record) = spend {
+            let commit = Commit {
+                writes: vec![Write::Insert(record)],
+                ..Commit::default()
+            };
+            match self.inner.store.commit(commit).await {
+                Ok(()) => {}
+                Err(StoreError::Duplicate { .. }) => return Err(OAuthError::invalid_client()),
+                Err(e) => return Err(OAuthError::from(e)),
+            }
+        }
+        Ok(client)
     }
 
     /// A fresh opaque secret and its keyed hash.

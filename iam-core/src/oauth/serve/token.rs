@@ -4,12 +4,12 @@
 
 use super::{settle, Flow};
 use crate::clock::{Clock, Timestamp};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::iam::Iam;
 use crate::oauth::client::StoredClient;
 use crate::oauth::device::{DeviceStatus, StoredDevice};
 use crate::oauth::grant::{StoredCode, StoredFamily, StoredOAuthRefresh};
-use crate::oauth::rules::clients::allow_grant;
+use crate::oauth::rules::clients::{allow_grant, Authenticated};
 use crate::oauth::rules::token::{
     decide_client_credentials, decide_code_exchange, decide_device_poll, decide_refresh,
     CodeExchange, CodeState, Fresh, GrantIds, Grantor, RefreshAsk, RefreshState,
@@ -18,7 +18,7 @@ use crate::oauth::{ClientAuth, OAuthError, TokenRequest, TokenResponse};
 use crate::plan::Plan;
 use crate::secret::SecretString;
 use crate::session::Session;
-use crate::store::{Record, RecordKind, Store};
+use crate::store::{Record, RecordKind, Store, StoreError, Write};
 use crate::token::is_opaque_token_shape;
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -36,23 +36,26 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let presented = self.presented(auth);
         settle(
             self.retrying(|| async {
-                let client = match self.authenticate(&presented, now).await? {
-                    Ok(c) => c,
-                    Err(e) => return Ok(Err(e)),
-                };
+                let Authenticated { client, spend } =
+                    match self.authenticate(&presented, now).await? {
+                        Ok(c) => c,
+                        Err(e) => return Ok(Err(e)),
+                    };
                 if let Err(e) = allow_grant(&client.1.info, req.grant_type()) {
                     return Ok(Err(e));
                 }
-                self.grant(&client, req, now).await
+                self.grant(&client, spend, req, now).await
             })
             .await,
         )
     }
 
-    /// Loads what the grant of `req` needs, decides, signs what was issued and commits.
+    /// Loads what the grant of `req` needs, decides, signs what was issued and commits,
+    /// spending the client's assertion (`spend`) in the same commit.
     async fn grant(
         &self,
         client: &(Record, StoredClient),
+        spend: Option<Record>,
         req: &TokenRequest,
         now: Timestamp,
     ) -> Flow<TokenResponse> {
@@ -122,12 +125,19 @@ impl<S: Store, C: Clock> Iam<S, C> {
             }
         };
         // Sign before committing, so a grant is never spent without its tokens.
-        let Plan { commit, output } = plan;
+        let Plan { mut commit, output } = plan;
         let output = match output {
             Ok(issue) => Ok(self.respond(issue, now).await?),
             Err(e) => Err(e),
         };
-        (Plan { commit, output }).apply(&self.inner.store).await
+        commit.writes.extend(spend.map(Write::Insert));
+        match (Plan { commit, output }).apply(&self.inner.store).await {
+            // Another request spent the same assertion first.
+            Err(Error::Store(StoreError::Duplicate {
+                kind: RecordKind::ClientAssertion,
+            })) => Ok(Err(OAuthError::invalid_client())),
+            other => other,
+        }
     }
 
     /// The keyed hash of an opaque secret the client presented, or `None` when it cannot be
