@@ -144,6 +144,36 @@ async fn authorization_code_with_pkce_through_the_pages() {
         .find(|c| c.starts_with("iam_csrf="))
         .unwrap();
     assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"));
+    // The username field is empty and has the focus, unless a login_hint prefills it (escaped;
+    // the password field then has the focus).
+    let username_input = |html: &str| {
+        let i = html.find("<input id=\"username\"").unwrap();
+        let end = i + html[i..].find('>').unwrap();
+        html[i..=end].to_owned()
+    };
+    let input = username_input(&login.body);
+    assert!(
+        !input.contains("value=") && input.contains("autofocus"),
+        "{input}"
+    );
+    for (hint, shown) in [
+        ("alice", "alice"),
+        ("al%22%3E%3Cb%3Eice", "al&quot;&gt;&lt;b&gt;ice"),
+    ] {
+        let extra = format!("&login_hint={hint}");
+        let hinted = s
+            .browser()
+            .get(&authorize_url(&s, &client_id, &challenge, &extra))
+            .await;
+        assert_eq!(hinted.status, StatusCode::OK, "{}", hinted.body);
+        let input = username_input(&hinted.body);
+        assert!(input.contains(&format!(" value=\"{shown}\"")), "{input}");
+        assert!(!input.contains("autofocus"), "{input}");
+        assert!(hinted
+            .body
+            .contains("current-password\" required autofocus>"));
+        assert!(!hinted.body.contains("<b>ice"));
+    }
     let consent = b.login(&login, "alice", ALICE_PASSWORD).await;
     let session_cookie = consent
         .set_cookies()

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use iam_core::oauth::{AuthorizationRedirect, ResponseMode};
 use iam_core::{Clock, OAuthError, OAuthErrorCode, Store};
 
-use super::form::{encode_params, form_body, no_repeats, Params};
+use super::form::{encode_params, form_body, no_repeats, single, Params};
 use super::html::{continue_page, escape, hidden, message, page, secure_headers};
 use super::session::Browser;
 use super::{oauth_error, OAuthState, LOGIN_PATH};
@@ -204,6 +204,17 @@ fn login_form<S: Store, C: Clock>(
     status: StatusCode,
 ) -> Response {
     let mut fields = hidden("csrf", &b.csrf);
+    // The `login_hint` of the authorization request (OpenID Connect Core §3.1.2.1) prefills
+    // the username; the password then has the focus.
+    let hint = match next {
+        AfterLogin::Authorize(params) => single(params, "login_hint").ok().flatten(),
+        _ => None,
+    }
+    .filter(|h| !h.is_empty());
+    let (username_extra, username_focus, password_focus) = match hint {
+        Some(h) => (format!(" value=\"{}\"", escape(h)), "", " autofocus"),
+        None => (String::new(), " autofocus", ""),
+    };
     match next {
         AfterLogin::Authorize(params) => {
             fields.push_str(&hidden("next", "authorize"));
@@ -220,9 +231,9 @@ fn login_form<S: Store, C: Clock>(
     let body = format!(
         "{err}<form method=\"post\" action=\"{action}\">{fields}\
 <label for=\"username\">Username</label>\
-<input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+<input id=\"username\" name=\"username\" autocomplete=\"username\" required{username_focus}{username_extra}>\
 <label for=\"password\">Password</label>\
-<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}>\
 <label for=\"totp\">One-time code (if enabled)</label>\
 <input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]*\" maxlength=\"10\">\
 <button type=\"submit\">Sign in</button></form>",
