@@ -18,11 +18,11 @@
 
 #[path = "interop/harness.rs"]
 mod harness;
+#[path = "interop/script.rs"]
+mod script;
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::io::Write as _;
+use std::process::Command;
 
 use harness::{query_params, start, Options, Server, ALICE_PASSWORD};
 use iam_core::{Caller, GrantType, NewClient, SystemClock};
@@ -33,11 +33,10 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
+use script::{available, runs, script_dir as rp_dir, Script};
 use serde_json::Value;
 
 const REDIRECT: &str = "https://app.example/callback";
-/// How long an external relying party may take for one step.
-const STEP: Duration = Duration::from_secs(60);
 
 /// An external relying-party library.
 #[derive(Clone, Copy, Debug)]
@@ -55,20 +54,6 @@ enum Mode {
     OAuth2,
     /// OpenID Connect: `/.well-known/openid-configuration`, nonce, ID token, userinfo.
     Oidc,
-}
-
-fn rp_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/rp")
-}
-
-fn runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .current_dir(rp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 impl Rp {
@@ -91,15 +76,7 @@ impl Rp {
 
     /// Whether it can run; outside CI a missing tool skips the test with the reason.
     fn available(self) -> bool {
-        let Some(why) = self.missing() else {
-            return true;
-        };
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{self:?}: {why}; CI must install it"
-        );
-        eprintln!("skipped: {self:?}: {why}");
-        false
+        available(&format!("{self:?}"), self.missing())
     }
 }
 
@@ -150,48 +127,20 @@ async fn setup() -> Env {
 
 /// A running external relying party waiting for its callback.
 struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Option<BufReader<ChildStdout>>,
+    script: Script,
     authorize_url: String,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Running {
-    /// The next JSON line of the relying party.
-    async fn line(&mut self) -> Value {
-        let mut out = self.stdout.take().unwrap();
-        let read = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            let n = out.read_line(&mut line).unwrap();
-            (out, line, n)
-        });
-        let (out, line, n) = tokio::time::timeout(STEP, read)
-            .await
-            .expect("the relying party answers in time")
-            .unwrap();
-        self.stdout = Some(out);
-        assert!(n > 0, "the relying party ended without answering");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    }
-
     /// Hands the relying party `callback`: its result, or its error message.
     async fn finish(mut self, callback: &str) -> Result<Value, String> {
-        writeln!(self.stdin, "{callback}").unwrap();
-        self.stdin.flush().unwrap();
-        let out = self.line().await;
-        let status = self.child.wait().unwrap();
+        let out = self.script.ask(callback).await;
+        let ok = self.script.exited_ok();
         if let Some(e) = out.get("error") {
-            assert!(!status.success(), "an error with exit status 0: {out}");
+            assert!(!ok, "an error with exit status 0: {out}");
             return Err(e.as_str().unwrap_or_default().to_owned());
         }
-        assert!(status.success(), "{status}: {out}");
+        assert!(ok, "a failed exit: {out}");
         Ok(out)
     }
 }
@@ -212,8 +161,7 @@ impl Env {
                 c
             }
         };
-        cmd.current_dir(rp_dir())
-            .env("ISSUER", &self.s.base)
+        cmd.env("ISSUER", &self.s.base)
             .env("CLIENT_ID", &self.client_id)
             .env("CLIENT_SECRET", &self.client_secret)
             .env("REDIRECT_URI", REDIRECT)
@@ -223,25 +171,17 @@ impl Env {
                     Mode::OAuth2 => "oauth2",
                     Mode::Oidc => "oidc",
                 },
-            )
-            .env("NO_PROXY", "localhost,127.0.0.1")
-            .env("no_proxy", "localhost,127.0.0.1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().unwrap();
-        let mut running = Running {
-            stdin: child.stdin.take().unwrap(),
-            stdout: Some(BufReader::new(child.stdout.take().unwrap())),
-            child,
-            authorize_url: String::new(),
-        };
-        let first = running.line().await;
-        running.authorize_url = first["authorize_url"]
+            );
+        let mut script = Script::spawn(cmd);
+        let first = script.line().await;
+        let authorize_url = first["authorize_url"]
             .as_str()
             .unwrap_or_else(|| panic!("{rp:?}: no authorization URL: {first}"))
             .to_owned();
-        running
+        Running {
+            script,
+            authorize_url,
+        }
     }
 
     /// Alice logs in and consents at `authorize_url`: the callback URL she is sent to.

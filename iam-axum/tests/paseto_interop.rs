@@ -9,78 +9,30 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod common;
+#[path = "interop/script.rs"]
+mod script;
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::Write as _;
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iam_core::LoginRequest;
+use script::{available, runs, Script};
 use serde_json::Value;
-
-fn script_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/rp")
-}
 
 /// Whether python3 with pyseto runs here; outside CI its absence skips the test.
 fn pyseto_available() -> bool {
-    let present = Command::new("python3")
-        .args(["-c", "import pyseto"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with pyseto must be installed in CI"
-        );
-        eprintln!("skipped: no python3 with pyseto (pip install pyseto)");
-    }
-    present
+    let missing = (!runs("python3", &["-c", "import pyseto"]))
+        .then(|| "no python3 with pyseto (pip install pyseto)".to_owned());
+    available("pyseto", missing)
 }
 
-/// The running verifier, killed on drop.
-struct Verifier {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Option<BufReader<ChildStdout>>,
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Verifier {
-    /// The next JSON line of the script.
-    async fn line(&mut self) -> Value {
-        let mut out = self.stdout.take().unwrap();
-        let read = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            let n = out.read_line(&mut line).unwrap();
-            (out, line, n)
-        });
-        let (out, line, n) = tokio::time::timeout(Duration::from_secs(60), read)
-            .await
-            .expect("the script answers in time")
-            .unwrap();
-        self.stdout = Some(out);
-        assert!(n > 0, "the script ended without answering");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    }
-
-    /// pyseto's verdict on `token`: its claims, or why it refused.
-    async fn verify(&mut self, token: &str) -> Result<Value, String> {
-        writeln!(self.stdin, "{token}").unwrap();
-        self.stdin.flush().unwrap();
-        let out = self.line().await;
-        match out.get("error") {
-            Some(e) => Err(e.as_str().unwrap_or_default().to_owned()),
-            None => Ok(out["claims"].clone()),
-        }
+/// pyseto's verdict on `token`: its claims, or why it refused.
+async fn verify(v: &mut Script, token: &str) -> Result<Value, String> {
+    let out = v.ask(token).await;
+    match out.get("error") {
+        Some(e) => Err(e.as_str().unwrap_or_default().to_owned()),
+        None => Ok(out["claims"].clone()),
     }
 }
 
@@ -107,23 +59,11 @@ async fn pyseto_verifies_a_fresh_access_token_at_its_defaults() {
     let s = common::start().await;
     let mut ca = tempfile::NamedTempFile::new().unwrap();
     ca.write_all(s.cert_pem.as_bytes()).unwrap();
-    let mut child = Command::new("python3")
-        .arg("verify_pyseto.py")
-        .current_dir(script_dir())
+    let mut cmd = Command::new("python3");
+    cmd.arg("verify_pyseto.py")
         .env("KEYS_URL", s.url("/iam/keys"))
-        .env("CA_FILE", ca.path())
-        .env("NO_PROXY", "localhost,127.0.0.1")
-        .env("no_proxy", "localhost,127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut v = Verifier {
-        stdin: child.stdin.take().unwrap(),
-        stdout: Some(BufReader::new(child.stdout.take().unwrap())),
-        child,
-    };
+        .env("CA_FILE", ca.path());
+    let mut v = Script::spawn(cmd);
     let ready = v.line().await;
     assert_eq!(ready["ready"], true, "{ready}");
 
@@ -134,7 +74,9 @@ async fn pyseto_verifies_a_fresh_access_token_at_its_defaults() {
         .await
         .unwrap();
     let token = login.tokens.access_token.expose().to_owned();
-    let claims = v.verify(&token).await.unwrap_or_else(|e| panic!("{e}"));
+    let claims = verify(&mut v, &token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let who = s.iam.verify(&token).await.unwrap();
     assert_eq!(claims["sub"], who.account_id.as_str(), "{claims}");
@@ -152,6 +94,6 @@ async fn pyseto_verifies_a_fresh_access_token_at_its_defaults() {
     let mut tampered = token.clone().into_bytes();
     let i = "v4.public.".len() + 5;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-    let refused = v.verify(std::str::from_utf8(&tampered).unwrap()).await;
+    let refused = verify(&mut v, std::str::from_utf8(&tampered).unwrap()).await;
     assert!(refused.is_err(), "{refused:?}");
 }

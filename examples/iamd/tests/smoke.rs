@@ -123,8 +123,8 @@ async fn first_run_bootstrap_login_and_sigterm() {
     drop(lines);
     terminate(child);
 
-    // Second run: same data, tokens still verify (same master key and signing key), no new admin.
-    let addr = free_addr();
+    // Second run: same data and address (the issuer is iamd's own URL), tokens still verify
+    // (same master key and signing key), no new admin.
     let child = start(&data, addr);
     let client = connect(&data, addr).await;
     let who = client
