@@ -104,6 +104,13 @@ async fn form_post_answers_with_a_self_submitting_form_under_its_own_policy() {
             "&response_mode=form_post",
         ))
         .await;
+    assert!(
+        login
+            .body
+            .contains("Sign in to continue to <strong>Wiki</strong>."),
+        "the login page names the application asking: {}",
+        login.body
+    );
     let consent = b.login(&login, "alice", ALICE_PASSWORD).await;
     let done = b.submit(&consent, &[("decision", "allow")]).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);

@@ -8,8 +8,8 @@ use iam_core::oauth::ConsentPrompt;
 use iam_core::{AuthorizeOutcome, AuthorizeRequest, Clock, OAuthError, Store};
 
 use super::{
-    client_notice, client_redirect, login_form, posted_form, scope_list, shown_error, wants_html,
-    AfterLogin,
+    after_login_for, client_notice, client_redirect, login_form, posted_form, scope_list,
+    shown_error, wants_html,
 };
 use crate::oauth::form::{encode_params, form_body, parse_params, single, Params};
 use crate::oauth::html::{escape, hidden, page};
@@ -41,7 +41,7 @@ fn consent_form<S: Store, C: Clock>(
 }
 
 /// The answer for an authorization outcome.
-pub(super) fn outcome_response<S: Store, C: Clock>(
+pub(super) async fn outcome_response<S: Store, C: Clock>(
     st: &OAuthState<S, C>,
     b: &Browser,
     outcome: AuthorizeOutcome,
@@ -50,13 +50,10 @@ pub(super) fn outcome_response<S: Store, C: Clock>(
 ) -> Response {
     match outcome {
         AuthorizeOutcome::Redirect(r) => client_redirect(&st.issuer, &r, after_post),
-        AuthorizeOutcome::LoginRequired => login_form(
-            st,
-            b,
-            &AfterLogin::Authorize(params.clone()),
-            None,
-            StatusCode::OK,
-        ),
+        AuthorizeOutcome::LoginRequired => {
+            let next = after_login_for(st, params.clone()).await;
+            login_form(st, b, &next, None, StatusCode::OK)
+        }
         AuthorizeOutcome::ConsentRequired(prompt) => consent_form(st, b, &prompt, params),
     }
 }
@@ -92,7 +89,7 @@ async fn authorize_with<S: Store, C: Clock>(
     let b = Browser::load(st, headers).await;
     let req = AuthorizeRequest::from_params(&params);
     let response = match st.iam.authorize(&req, b.user.as_ref()).await {
-        Ok(outcome) => outcome_response(st, &b, outcome, &params, after_post),
+        Ok(outcome) => outcome_response(st, &b, outcome, &params, after_post).await,
         Err(e) => shown_error(e, html),
     };
     b.finish(response)
@@ -136,15 +133,12 @@ pub(crate) async fn consent<S: Store, C: Clock>(
     };
     let req = AuthorizeRequest::from_params(&request);
     let r = match (field("decision"), &b.user) {
-        (_, None) => login_form(
-            &st,
-            &b,
-            &AfterLogin::Authorize(request.clone()),
-            None,
-            StatusCode::OK,
-        ),
+        (_, None) => {
+            let next = after_login_for(&st, request.clone()).await;
+            login_form(&st, &b, &next, None, StatusCode::OK)
+        }
         ("allow", Some(user)) => match st.iam.consent_and_authorize(&req, user).await {
-            Ok(outcome) => outcome_response(&st, &b, outcome, &request, true),
+            Ok(outcome) => outcome_response(&st, &b, outcome, &request, true).await,
             Err(e) => shown_error(e, true),
         },
         ("deny", Some(_)) => match st.iam.deny_authorization(&req).await {

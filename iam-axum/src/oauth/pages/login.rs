@@ -7,7 +7,7 @@ use iam_core::{AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError,
 
 use super::authorize::{outcome_response, without_login_prompt};
 use super::device::{device_entry_form, device_prompt_page};
-use super::{login_form, posted_form, shown_error, AfterLogin};
+use super::{after_login_for, login_form, posted_form, shown_error, AfterLogin};
 use crate::oauth::form::{parse_params, single};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;
@@ -86,7 +86,7 @@ pub(crate) async fn login<S: Store, C: Clock>(
     let field = |name: &str| single(&params, name).ok().flatten().unwrap_or_default();
     let next = match field("next") {
         "authorize" => match parse_params(field("request").as_bytes()) {
-            Ok(p) => AfterLogin::Authorize(p),
+            Ok(p) => after_login_for(&st, p).await,
             Err(e) => return b.finish(shown_error(e, true)),
         },
         "device" => {
@@ -121,11 +121,11 @@ pub(crate) async fn login<S: Store, C: Clock>(
         }
     };
     let r = match next {
-        AfterLogin::Authorize(params) => {
+        AfterLogin::Authorize(params, _) => {
             let params = without_login_prompt(&params);
             let req = AuthorizeRequest::from_params(&params);
             match st.iam.authorize(&req, Some(&user)).await {
-                Ok(outcome) => outcome_response(&st, &b, outcome, &params, true),
+                Ok(outcome) => outcome_response(&st, &b, outcome, &params, true).await,
                 Err(e) => shown_error(e, true),
             }
         }

@@ -29,8 +29,9 @@ pub(crate) use login::{login, login_page, logout};
 
 /// What the login page continues with once the user has signed in.
 enum AfterLogin {
-    /// The authorization request (its parameters) that needed the login.
-    Authorize(Params),
+    /// The authorization request (its parameters) that needed the login, and the name of
+    /// the application asking (for the page to say).
+    Authorize(Params, Option<String>),
     /// The device page, with the user code if one was given.
     Device(Option<String>),
     /// Nothing: the plain login page.
@@ -195,6 +196,22 @@ asks to manage iam as you (accounts, roles, clients, keys and the audit log).</p
     out
 }
 
+/// What follows a login for the authorization request `params`: the request, and the display
+/// name of the (enabled) client it names.
+async fn after_login_for<S: Store, C: Clock>(st: &OAuthState<S, C>, params: Params) -> AfterLogin {
+    let app = match single(&params, "client_id").ok().flatten() {
+        Some(id) => st
+            .iam
+            .oauth_client(iam_core::Caller::System, id)
+            .await
+            .ok()
+            .filter(|c| !c.disabled)
+            .map(|c| c.name),
+        None => None,
+    };
+    AfterLogin::Authorize(params, app)
+}
+
 /// The login page, continuing with `next` after success.
 fn login_form<S: Store, C: Clock>(
     st: &OAuthState<S, C>,
@@ -207,7 +224,7 @@ fn login_form<S: Store, C: Clock>(
     // The `login_hint` of the authorization request (OpenID Connect Core §3.1.2.1) prefills
     // the username; the password then has the focus.
     let hint = match next {
-        AfterLogin::Authorize(params) => single(params, "login_hint").ok().flatten(),
+        AfterLogin::Authorize(params, _) => single(params, "login_hint").ok().flatten(),
         _ => None,
     }
     .filter(|h| !h.is_empty());
@@ -215,8 +232,15 @@ fn login_form<S: Store, C: Clock>(
         Some(h) => (format!(" value=\"{}\"", escape(h)), "", " autofocus"),
         None => (String::new(), " autofocus", ""),
     };
+    let asking = match next {
+        AfterLogin::Authorize(_, Some(app)) => format!(
+            "<p>Sign in to continue to <strong>{}</strong>.</p>",
+            escape(app)
+        ),
+        _ => String::new(),
+    };
     match next {
-        AfterLogin::Authorize(params) => {
+        AfterLogin::Authorize(params, _) => {
             fields.push_str(&hidden("next", "authorize"));
             fields.push_str(&hidden("request", &encode_params(params)));
         }
@@ -229,7 +253,7 @@ fn login_form<S: Store, C: Clock>(
         AfterLogin::Plain => {}
     }
     let body = format!(
-        "{err}<form method=\"post\" action=\"{action}\">{fields}\
+        "{err}{asking}<form method=\"post\" action=\"{action}\">{fields}\
 <label for=\"username\">Username</label>\
 <input id=\"username\" name=\"username\" autocomplete=\"username\" required{username_focus}{username_extra}>\
 <label for=\"password\">Password</label>\
