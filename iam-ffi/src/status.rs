@@ -1,6 +1,6 @@
 //! [`iam_status`]: the stable numeric result of every call, and how iam's errors map onto it.
 
-use iam_core::{Denial, Error, ErrorCode};
+use iam_core::{Denial, Error, ErrorCode, OAuthErrorCode};
 
 /// The result of an iam call. The numbers are stable: a code keeps its meaning in every
 /// later version, and new codes only get new numbers. `IAM_STATUS_OK` (0) is success; any other
@@ -282,6 +282,20 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
         C::StoreUnavailable => iam_status::Store,
         C::AuditChainBroken => iam_status::AuditChainBroken,
         C::CryptoFailure => iam_status::Crypto,
+    }
+}
+
+/// The status of an OAuth error answered to a client at the introspection endpoint (the only
+/// OAuth endpoint the C API offers). It answers `invalid_client` when the client is unknown,
+/// disabled, public or gives a wrong secret, `temporarily_unavailable` when the store is
+/// overloaded and `server_error` when iam failed; `OAuthErrorCode` is non-exhaustive, so any
+/// other code (which introspection never answers) is an internal failure.
+pub(crate) fn oauth_status(code: OAuthErrorCode) -> iam_status {
+    match code {
+        OAuthErrorCode::InvalidClient => iam_status::BadCredentials,
+        OAuthErrorCode::InvalidRequest => iam_status::InvalidArgument,
+        OAuthErrorCode::TemporarilyUnavailable => iam_status::Contention,
+        _ => iam_status::Internal,
     }
 }
 
