@@ -639,7 +639,8 @@ void iam_elevation_free(iam_elevation_t **elevation);
 // `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 // padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
 // `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
-// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers),
+// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"`, `"deletion_grace_secs"`
+// (integers),
 // `"recent_authentication_secs"` (1-86400: how recent a sign-in sensitive self-service needs),
 // `"api_tokens_survive_password_reset"` (boolean), `"elevation"` (an
 // object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),

@@ -504,3 +504,18 @@ pub unsafe extern "C" fn iam_principal_free(principal: *mut *mut iam_principal_t
         unsafe { free_box(principal) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_credential_kind_has_a_number_of_its_own() {
+        let numbers: Vec<i32> = CredentialKind::ALL
+            .iter()
+            .map(|k| iam_credential_kind::from(*k) as i32)
+            .collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(iam_credential_kind::default() as i32, 0);
+    }
+}

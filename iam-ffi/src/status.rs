@@ -467,6 +467,21 @@ mod tests {
     }
 
     #[test]
+    fn introspection_refusals_have_their_codes() {
+        use OAuthErrorCode as O;
+        assert_eq!(oauth_status(O::InvalidClient), iam_status::BadCredentials);
+        assert_eq!(oauth_status(O::InvalidRequest), iam_status::InvalidArgument);
+        assert_eq!(
+            oauth_status(O::TemporarilyUnavailable),
+            iam_status::Contention
+        );
+        assert_eq!(oauth_status(O::ServerError), iam_status::Internal);
+        let refused = crate::error::FfiError::from(iam_core::OAuthError::invalid_client());
+        assert_eq!(refused.status(), iam_status::BadCredentials);
+        assert!(refused.to_string().starts_with("invalid_client"));
+    }
+
+    #[test]
     fn new_refusal_codes_keep_their_numbers() {
         for (code, status) in [
             (23, iam_status::PasswordLoginNotAllowed),
