@@ -27,7 +27,7 @@ def test_the_import_is_the_installed_wheel_with_its_bundled_library():
     assert PACKAGE_DIR == site_packages / "iam_ffi", PACKAGE_DIR
     assert PACKAGE_DIR != SOURCE_DIR.resolve()
     # The library is the one the wheel bundled: no override, nothing from a build folder.
-    assert "IAM_FFI_LIB" not in os.environ
+    assert os.environ.get("IAM_FFI_LIB") is None
     library = iam_ffi.library_path().resolve()
     assert library.parent == PACKAGE_DIR, library
     assert library.name.startswith("libiam_ffi")
