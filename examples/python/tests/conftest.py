@@ -1,13 +1,16 @@
+"""Shared fixtures. The suite tests whichever ``iam_ffi`` Python imports: the installed wheel
+(``IAM_FFI_EXPECT_INSTALLED=1``, set by iam-ffi/tests/python_binding.rs when it runs the suite
+in a virtualenv; test_package.py then checks that the import really is the installed one), or
+the source package with ``IAM_FFI_LIB`` naming a built library (run-tests.sh)."""
+
 import base64
+import importlib
 import os
-import sys
-from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from iam_ffi import Iam  # noqa: E402
+from iam_ffi import Iam
 
 
 def config():
@@ -20,6 +23,17 @@ def config():
         "password": {"memory_kib": 64, "iterations": 1},
         "worker_threads": 2,
     }
+
+
+def require(module: str) -> ModuleType:
+    """Imports an optional test dependency: skips without it, except under CI=true, where a
+    missing prerequisite fails."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"{module} is not installed (pip install 'iam-ffi[test]')")
 
 
 @pytest.fixture(params=["memory", "sqlite"])
