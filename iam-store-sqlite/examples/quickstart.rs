@@ -56,10 +56,11 @@ mod tests {
         body.join("\n").trim().to_owned()
     }
 
-    /// The README's first Rust code block.
+    /// The first Rust code block of the README's quick start.
     fn readme_block() -> String {
         let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
         let text = std::fs::read_to_string(readme).unwrap();
+        let text = &text[text.find("## Quick start").unwrap()..];
         let start = text.find("```rust\n").unwrap() + "```rust\n".len();
         let len = text[start..].find("```").unwrap();
         text[start..start + len].trim().to_owned()
