@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod requests;
+pub mod schema;
 
 use iam_core::{SecretString, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -41,6 +42,20 @@ impl Secret {
     }
 }
 
+impl schemars::JsonSchema for Secret {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Secret::new)
@@ -54,7 +69,9 @@ impl Serialize for Secret {
 }
 
 /// The `token_type` of every token answer: iam issues bearer tokens only.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum TokenType {
     /// `"Bearer"` (RFC 6750).
     #[default]
