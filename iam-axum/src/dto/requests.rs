@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    ApiTokenLifetime, NewPassword, DISPLAY_NAME_PATTERN, EMAIL_PATTERN, LABEL_PATTERN,
-    ROLE_PATTERN, SCOPE_TOKEN_PATTERN, TOTP_CODE_PATTERN, USERNAME_PATTERN,
+    ApiTokenLifetime, ElevationDuration, NewPassword, DISPLAY_NAME_PATTERN, EMAIL_PATTERN,
+    LABEL_PATTERN, ROLE_PATTERN, SCOPE_TOKEN_PATTERN, TOTP_CODE_PATTERN, USERNAME_PATTERN,
 };
 use super::Secret;
 
@@ -46,9 +46,14 @@ pub struct TotpCodeBody {
     pub code: String,
 }
 
-/// `POST /accounts`.
+/// `POST /accounts`. A human account needs a password; a system account has none.
 #[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = { "properties": { "kind": { "const": "system" } }, "required": ["kind"] },
+    "then" = { "properties": { "password": { "type": "null" } } },
+    "else" = { "properties": { "password": { "type": "string" } }, "required": ["password"] },
+))]
 pub struct NewAccountBody {
     /// The username.
     #[schemars(regex(pattern = USERNAME_PATTERN))]
@@ -131,7 +136,12 @@ impl From<ProfileBody> for ProfileUpdate {
 pub struct OwnProfileBody {
     /// The display name (1-128 characters, trimmed); required, `null` clears it.
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required, length(max = 128), regex(pattern = DISPLAY_NAME_PATTERN))]
+    #[schemars(
+        required,
+        length(max = 128),
+        regex(pattern = DISPLAY_NAME_PATTERN),
+        extend("type" = ["string", "null"])
+    )]
     pub name: Option<String>,
 }
 
@@ -168,6 +178,7 @@ pub struct NewApiTokenBody {
     pub scopes: Vec<String>,
     /// Lifetime in seconds from now.
     #[schemars(with = "ApiTokenLifetime")]
+    #[serde(deserialize_with = "super::whole")]
     pub expires_in: u64,
 }
 
@@ -180,7 +191,8 @@ pub struct ElevateBody {
     pub role: String,
     /// Requested duration in seconds (the role's maximum when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(with = "Option<ElevationDuration>")]
+    #[serde(deserialize_with = "super::opt_whole")]
     pub duration: Option<u64>,
     /// The step-up password, when the role asks for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +222,7 @@ pub struct DbCredentialsBody {
     /// Server host name.
     pub host: String,
     /// Server port.
+    #[serde(deserialize_with = "super::whole")]
     pub port: u16,
     /// Database name.
     pub database: String,
@@ -278,10 +291,15 @@ pub struct NewClientBody {
     pub grant_types: Vec<String>,
     /// Allowed scopes.
     #[serde(default)]
-    #[schemars(length(max = 64), inner(regex(pattern = SCOPE_TOKEN_PATTERN)))]
+    #[schemars(
+        with = "Vec<String>",
+        length(max = 64),
+        inner(regex(pattern = SCOPE_TOKEN_PATTERN))
+    )]
     pub scopes: BTreeSet<String>,
     /// Allowed resource indicators.
     #[serde(default)]
+    #[schemars(with = "Vec<String>", length(max = 64))]
     pub resources: BTreeSet<String>,
     /// Whether authorization requests must carry PKCE (the server's default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -300,6 +318,7 @@ pub struct NewClientBody {
     pub post_logout_redirect_uris: Vec<String>,
     /// The `max_age` (seconds) of authorization requests that give none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "super::opt_whole")]
     pub default_max_age: Option<u64>,
     /// The format of the client's access tokens: `paseto` (the default) or `jwt` (RFC 9068,
     /// signed with `id_token_signed_response_alg`).
@@ -347,7 +366,7 @@ pub struct OwnerQuery {
 
 /// Query of `GET /audit`.
 #[derive(Serialize, Deserialize, Default, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuditListQuery {
     /// Only events about this account id.
     #[serde(skip_serializing_if = "Option::is_none")]

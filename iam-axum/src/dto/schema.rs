@@ -79,6 +79,24 @@ impl JsonSchema for ApiTokenLifetime {
     }
 }
 
+/// An elevation's duration in seconds: named `ElevationDuration`; the OpenAPI document gives
+/// it the longest duration the configured elevation policies allow.
+pub struct ElevationDuration;
+
+impl JsonSchema for ElevationDuration {
+    fn schema_name() -> Cow<'static, str> {
+        "ElevationDuration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "integer",
+            "minimum": 1,
+            "description": "Seconds; at most the role's max_duration",
+        })
+    }
+}
+
 /// The `kind` filter of `GET /audit`: an audit kind name.
 pub(crate) fn audit_kind(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = iam_core::AuditKind::ALL

@@ -204,7 +204,8 @@ fn fixed_schemas() -> Vec<(&'static str, Value)> {
 }
 
 /// Gives the schemas the configuration bounds their limits: the password policy's lengths
-/// (`NewPassword`) and the longest personal API token (`ApiTokenLifetime`).
+/// (`NewPassword`), the longest personal API token (`ApiTokenLifetime`) and the longest
+/// elevation (`ElevationDuration`).
 fn configure(components: &mut Map<String, Value>, config: &Config) {
     if let Some(p) = components.get_mut("NewPassword") {
         p["minLength"] = json!(config.passwords.min_length);
@@ -212,6 +213,16 @@ fn configure(components: &mut Map<String, Value>, config: &Config) {
     }
     if let Some(t) = components.get_mut("ApiTokenLifetime") {
         t["maximum"] = json!(config.api_token_max_ttl.as_secs());
+    }
+    if let Some(d) = components.get_mut("ElevationDuration") {
+        let longest = config
+            .elevation
+            .values()
+            .chain([&config.default_elevation])
+            .map(|p| p.max_duration.as_secs())
+            .max()
+            .unwrap_or(0);
+        d["maximum"] = json!(longest);
     }
 }
 

@@ -73,17 +73,33 @@ fn client_auth(props: &mut Map<String, Value>) {
     );
 }
 
-/// A form body: `properties`, of which `required` are required; parameters not named are
-/// ignored (RFC 6749 §3.1, §3.2).
+/// A form body: `properties`, of which `required` are required. Other parameters are
+/// ignored (RFC 6749 §3.1, §3.2): the protocol endpoints' forms do not describe them (they
+/// refuse nothing valid without them), the logout form allows them (it signs out with none
+/// of its own). No parameter may be repeated (except `resource`); an empty value is absent.
 fn form(properties: Map<String, Value>, required: &[&str]) -> Value {
     json!({
         "required": true,
         "content": {
             "application/x-www-form-urlencoded": {
-                "schema": { "type": "object", "properties": properties, "required": required },
+                "schema": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false,
+                },
             },
         },
     })
+}
+
+/// [`form`] allowing parameters it does not name.
+fn open_form(properties: Map<String, Value>) -> Value {
+    let mut f = form(properties, &[]);
+    if let Some(s) = f["content"]["application/x-www-form-urlencoded"]["schema"].as_object_mut() {
+        s.remove("additionalProperties");
+    }
+    f
 }
 
 /// The parameters of an authorization request.
@@ -236,6 +252,8 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
             };
             if r.method == "get" {
                 op["parameters"] = Value::Array(query(&params));
+            } else if r.path == END_SESSION_PATH {
+                op["requestBody"] = open_form(params);
             } else {
                 op["requestBody"] = form(params, &[]);
             }
@@ -371,7 +389,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
         ("get", WEBFINGER_PATH) => {
             op["parameters"] = json!([
                 { "name": "resource", "in": "query", "required": true,
-                  "schema": { "type": "string", "description": "acct:user@host" } },
+                  "schema": { "type": "string", "minLength": 1, "description": "acct:user@host" } },
                 { "name": "rel", "in": "query", "required": false, "schema": { "type": "string" } },
             ]);
             let mut ok = json_answer("The JRD", schemas.answer::<JrdOut>());

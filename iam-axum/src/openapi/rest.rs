@@ -110,7 +110,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
-            json!({ "name": name, "in": "path", "required": true, "schema": path_schema(name) })
+            json!({ "name": name, "in": "path", "required": true, "schema": path_schema(r.method, name) })
         })
         .collect();
     if let Some(q) = &op.query {
@@ -142,9 +142,10 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
     out
 }
 
-/// The schema of path parameter `name`: a role name, or an id.
-fn path_schema(name: &str) -> Value {
-    if name == "role" {
+/// The schema of path parameter `name` of a `method` operation: a role name (to grant; any
+/// name may be revoked or ended, which for a name never granted changes nothing), or an id.
+fn path_schema(method: &str, name: &str) -> Value {
+    if name == "role" && method != "delete" {
         json!({ "type": "string", "pattern": ROLE_PATTERN })
     } else {
         json!({ "type": "string", "minLength": 1 })
