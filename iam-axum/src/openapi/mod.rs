@@ -267,7 +267,7 @@ pub(crate) fn operation_id(method: &str, path: &str) -> String {
 }
 
 /// A JSON answer with `schema`.
-pub(crate) fn json_answer(description: &str, schema: Value) -> Value {
+pub(crate) fn json_answer(description: &str, schema: &Value) -> Value {
     json!({
         "description": description,
         "content": { "application/json": { "schema": schema } },

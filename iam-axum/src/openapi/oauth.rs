@@ -77,7 +77,7 @@ fn client_auth(props: &mut Map<String, Value>) {
 /// ignored (RFC 6749 §3.1, §3.2): the protocol endpoints' forms do not describe them (they
 /// refuse nothing valid without them), the logout form allows them (it signs out with none
 /// of its own). No parameter may be repeated (except `resource`); an empty value is absent.
-fn form(properties: Map<String, Value>, required: &[&str]) -> Value {
+fn form(properties: &Map<String, Value>, required: &[&str]) -> Value {
     json!({
         "required": true,
         "content": {
@@ -94,7 +94,7 @@ fn form(properties: Map<String, Value>, required: &[&str]) -> Value {
 }
 
 /// [`form`] allowing parameters it does not name.
-fn open_form(properties: Map<String, Value>) -> Value {
+fn open_form(properties: &Map<String, Value>) -> Value {
     let mut f = form(properties, &[]);
     if let Some(s) = f["content"]["application/x-www-form-urlencoded"]["schema"].as_object_mut() {
         s.remove("additionalProperties");
@@ -200,7 +200,7 @@ fn html(description: &str) -> Value {
 
 /// An OAuth error (RFC 6749 §5.2) answer.
 fn oauth_error(status: u16) -> Value {
-    json_answer(reason(status), component("OAuthError"))
+    json_answer(reason(status), &component("OAuthError"))
 }
 
 /// The answers of the browser-facing endpoints (authorize, end_session): pages, redirects,
@@ -253,9 +253,9 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
             if r.method == "get" {
                 op["parameters"] = Value::Array(query(&params));
             } else if r.path == END_SESSION_PATH {
-                op["requestBody"] = open_form(params);
+                op["requestBody"] = open_form(&params);
             } else {
-                op["requestBody"] = form(params, &[]);
+                op["requestBody"] = form(&params, &[]);
             }
             answers = browser_answers();
         }
@@ -295,10 +295,10 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
                 text("A resource indicator (RFC 8707); may be repeated"),
             );
             client_auth(&mut p);
-            op["requestBody"] = form(p, &["grant_type"]);
+            op["requestBody"] = form(&p, &["grant_type"]);
             answers.insert(
                 "200".into(),
-                json_answer("The tokens", component("TokenResponse")),
+                json_answer("The tokens", &component("TokenResponse")),
             );
             token_endpoint_errors(&mut answers);
         }
@@ -313,12 +313,12 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
                 text("A resource indicator (RFC 8707); may be repeated"),
             );
             client_auth(&mut p);
-            op["requestBody"] = form(p, &[]);
+            op["requestBody"] = form(&p, &[]);
             answers.insert(
                 "200".into(),
                 json_answer(
                     "The device and user codes",
-                    component("DeviceAuthorizationResponse"),
+                    &component("DeviceAuthorizationResponse"),
                 ),
             );
             token_endpoint_errors(&mut answers);
@@ -334,7 +334,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
                 json!({ "type": "string", "description": "access_token or refresh_token (other values are ignored)" }),
             );
             client_auth(&mut p);
-            op["requestBody"] = form(p, &["token"]);
+            op["requestBody"] = form(&p, &["token"]);
             if r.path == REVOKE_PATH {
                 answers.insert(
                     "200".into(),
@@ -345,7 +345,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
                     "200".into(),
                     json_answer(
                         "Whether the token is active, and its claims",
-                        schemas.answer::<Introspection>(),
+                        &schemas.answer::<Introspection>(),
                     ),
                 );
             }
@@ -357,7 +357,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
             op["security"] = json!([{ "bearer": [] }]);
             answers.insert(
                 "200".into(),
-                json_answer("The claims", component("UserInfo")),
+                json_answer("The claims", &component("UserInfo")),
             );
             for status in [401, 403, 500, 503] {
                 answers.insert(status.to_string(), oauth_error(status));
@@ -366,15 +366,15 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
         ("get", JWKS_PATH) => {
             answers.insert(
                 "200".into(),
-                json_answer("The JWK set", schemas.answer::<JwkSet>()),
+                json_answer("The JWK set", &schemas.answer::<JwkSet>()),
             );
             answers.insert(
                 "500".into(),
-                json_answer(reason(500), schemas.answer::<crate::dto::ErrorOut>()),
+                json_answer(reason(500), &schemas.answer::<crate::dto::ErrorOut>()),
             );
             answers.insert(
                 "503".into(),
-                json_answer(reason(503), schemas.answer::<crate::dto::ErrorOut>()),
+                json_answer(reason(503), &schemas.answer::<crate::dto::ErrorOut>()),
             );
         }
         ("get", METADATA_PATH | OPENID_CONFIGURATION_PATH) => {
@@ -382,7 +382,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
                 "200".into(),
                 json_answer(
                     "The metadata",
-                    schemas.answer::<AuthorizationServerMetadata>(),
+                    &schemas.answer::<AuthorizationServerMetadata>(),
                 ),
             );
         }
@@ -392,7 +392,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
                   "schema": { "type": "string", "minLength": 1, "description": "acct:user@host" } },
                 { "name": "rel", "in": "query", "required": false, "schema": { "type": "string" } },
             ]);
-            let mut ok = json_answer("The JRD", schemas.answer::<JrdOut>());
+            let mut ok = json_answer("The JRD", &schemas.answer::<JrdOut>());
             ok["content"] =
                 json!({ "application/jrd+json": { "schema": schemas.answer::<JrdOut>() } });
             answers.insert("200".into(), ok);
@@ -403,13 +403,20 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
         _ => {
             answers.insert(
                 "default".into(),
-                json_answer("Undescribed", json!({ "type": "object" })),
+                json_answer("Undescribed", &json!({ "type": "object" })),
             );
         }
     }
-    if r.path == TOKEN_PATH || r.path == DEVICE_AUTHORIZATION_PATH {
-        op["security"] = json!([{}, { "clientBasic": [] }]);
-    } else if r.path == REVOKE_PATH || r.path == INTROSPECT_PATH {
+    if [
+        TOKEN_PATH,
+        DEVICE_AUTHORIZATION_PATH,
+        REVOKE_PATH,
+        INTROSPECT_PATH,
+    ]
+    .contains(&r.path)
+    {
+        // Confidential clients authenticate by Basic or in the form; public ones send only
+        // their client_id.
         op["security"] = json!([{}, { "clientBasic": [] }]);
     }
     if let Some(a) = answers.get_mut("429") {

@@ -46,7 +46,7 @@ impl Op<'_> {
     fn json<T: JsonSchema>(mut self, status: u16) -> Self {
         let schema = self.schemas.answer::<T>();
         self.answers
-            .insert(status.to_string(), json_answer(reason(status), schema));
+            .insert(status.to_string(), json_answer(reason(status), &schema));
         self
     }
 
@@ -95,7 +95,7 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
     for status in errors {
         answers
             .entry(status.to_string())
-            .or_insert_with(|| json_answer(reason(status), error.clone()));
+            .or_insert_with(|| json_answer(reason(status), &error));
     }
     if let Some(a) = answers.get_mut("429") {
         a["headers"] = json!({
@@ -205,8 +205,13 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
         ("get", "/keys") => op.json::<KeyList>(200),
         ("get", "/keys/jwks.json") => op.json::<JwkSet>(200),
         ("post", "/keys/rotate") => op.json::<ActiveKeyOut>(200),
-        ("post", "/logout" | "/orgs/{id}/accept" | "/orgs/{id}/decline")
-        | ("post", "/elevation/requests/{id}/deny")
+        (
+            "post",
+            "/logout"
+            | "/orgs/{id}/accept"
+            | "/orgs/{id}/decline"
+            | "/elevation/requests/{id}/deny",
+        )
         | (
             "delete",
             "/sessions/{id}"
@@ -275,7 +280,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             let mut op = op;
             op.answers.insert(
                 "200".into(),
-                json_answer("This document", json!({ "type": "object" })),
+                json_answer("This document", &json!({ "type": "object" })),
             );
             op
         }
@@ -294,7 +299,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             let mut op = op;
             op.answers.insert(
                 "default".into(),
-                json_answer("Undescribed", json!({ "type": "object" })),
+                json_answer("Undescribed", &json!({ "type": "object" })),
             );
             op
         }
