@@ -23,9 +23,11 @@ of your own. :func:`library_path` tells which one is in use.
 Layout, for adding wrappers: ``_library`` finds and loads the library and holds the declared C
 signatures; ``_c`` converts arguments and results and raises on a failed status; ``_handle``
 makes a handle safe to share between threads and to close; each area of the C API (accounts,
-sessions, TOTP, service accounts, elevation, API tokens, audit) has a module of its own that
-declares its C functions and a mixin of :class:`Iam` methods; ``models`` holds the values they
-return.
+roles, account lifecycle, sessions, TOTP, service accounts, elevation, API tokens,
+organizations, OAuth clients, signing keys, audit) has a module of its own that declares its C
+functions and a mixin of :class:`Iam` methods; ``models`` holds the values read from C objects
+(the principal, tokens, secrets), ``records`` the records iam describes as JSON (accounts,
+sessions, audit events, clients, ...).
 """
 
 from __future__ import annotations
@@ -38,11 +40,29 @@ __all__ = [
     "IamConfig",
     "TokenPair",
     "Principal",
+    "CredentialKind",
     "TotpEnrolment",
     "ServiceToken",
     "DbCredentials",
     "Elevation",
     "ApiToken",
+    "RegisteredClient",
+    "ClientSecret",
+    "OrgToken",
+    "Account",
+    "Profile",
+    "Session",
+    "SessionElevation",
+    "ApiTokenInfo",
+    "ElevationRequest",
+    "AuditEvent",
+    "ClientRegistration",
+    "OAuthClient",
+    "Introspection",
+    "PublicKey",
+    "Organization",
+    "Membership",
+    "SweepReport",
     "IamError",
     "IamClosedError",
     "STATUS_ERRORS",
@@ -217,12 +237,32 @@ from ._library import library, library_path  # noqa: E402
 from .config import IamConfig, generate_master_key  # noqa: E402
 from .models import (  # noqa: E402
     ApiToken,
+    ClientSecret,
+    CredentialKind,
     DbCredentials,
     Elevation,
+    OrgToken,
     Principal,
+    RegisteredClient,
     ServiceToken,
     TokenPair,
     TotpEnrolment,
+)
+from .records import (  # noqa: E402
+    Account,
+    ApiTokenInfo,
+    AuditEvent,
+    ClientRegistration,
+    ElevationRequest,
+    Introspection,
+    Membership,
+    OAuthClient,
+    Organization,
+    Profile,
+    PublicKey,
+    Session,
+    SessionElevation,
+    SweepReport,
 )
 
 

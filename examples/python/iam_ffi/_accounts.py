@@ -1,9 +1,9 @@
-"""Accounts: create one, look one up, set a password."""
+"""Accounts: create one, look one up (by name, by id, page by page), set a password."""
 
 from __future__ import annotations
 
 import ctypes
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from ._c import (
     C_STR,
@@ -13,12 +13,14 @@ from ._c import (
     Text,
     actor_arg,
     arg,
+    call_json,
     check,
     str_array,
     take_string,
 )
 from ._handle import Handle
 from ._library import declare
+from .records import Account
 
 declare(
     {
@@ -28,6 +30,11 @@ declare(
              ctypes.POINTER(OWNED_STR)],
         ),
         "iam_find_account": (STATUS, [IAM_P, C_STR, ctypes.POINTER(OWNED_STR)]),
+        "iam_get_account": (STATUS, [IAM_P, C_STR, C_STR, ctypes.POINTER(OWNED_STR)]),
+        "iam_list_accounts": (
+            STATUS,
+            [IAM_P, C_STR, ctypes.c_size_t, C_STR, ctypes.POINTER(OWNED_STR)],
+        ),
         "iam_set_password": (STATUS, [IAM_P, C_STR, C_STR, C_STR]),
     }
 )
@@ -66,6 +73,44 @@ class Accounts(Handle):
         with self._call() as (lib, iam):
             check(lib, lib.iam_find_account(iam, arg(username), ctypes.byref(account_id)))
             return take_string(lib, account_id)
+
+    def get_account(self, account_id: Text, actor_token: Optional[Text] = None) -> Account:
+        """Describes an account (never a secret). ``actor_token``: the account itself or an
+        admin (None: the embedding application)."""
+        with self._call() as (lib, iam):
+            account = call_json(lib, lib.iam_get_account, iam, arg(account_id), arg(actor_token))
+        return Account.from_json(account)
+
+    def list_accounts(
+        self,
+        after: Optional[Text] = None,
+        limit: int = 100,
+        actor_token: Optional[Text] = None,
+    ) -> list[Account]:
+        """One page of accounts, ordered by id: at most ``limit`` (1-1000) whose ids come after
+        ``after`` (None: from the first). For the next page pass the last id of this one;
+        :meth:`iter_accounts` does that. ``actor_token``: an admin (None: the embedding
+        application)."""
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        with self._call() as (lib, iam):
+            accounts = call_json(
+                lib, lib.iam_list_accounts, iam, arg(after), limit, arg(actor_token)
+            )
+        return [Account.from_json(a) for a in accounts]
+
+    def iter_accounts(
+        self, actor_token: Optional[Text] = None, page_size: int = 100
+    ) -> Iterator[Account]:
+        """Every account, ordered by id, fetched ``page_size`` at a time (each page is one call,
+        so accounts created meanwhile may or may not appear)."""
+        after: Optional[str] = None
+        while True:
+            page = self.list_accounts(after, page_size, actor_token)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].id
 
     def set_password(
         self,

@@ -1,9 +1,9 @@
-"""Personal API tokens: create (the secret is shown once), verify, revoke."""
+"""Personal API tokens: create (the secret is shown once), verify, revoke, list."""
 
 from __future__ import annotations
 
 import ctypes
-from typing import Iterable
+from typing import Iterable, Optional
 
 from ._c import (
     C_STR,
@@ -12,6 +12,7 @@ from ._c import (
     STATUS,
     Text,
     arg,
+    call_json,
     check,
     str_array,
     take_string,
@@ -20,6 +21,7 @@ from ._handle import Handle
 from ._library import declare
 from ._sessions import PRINCIPAL_P, take_principal
 from .models import ApiToken, Principal
+from .records import ApiTokenInfo
 
 declare(
     {
@@ -30,6 +32,7 @@ declare(
         ),
         "iam_revoke_api_token": (STATUS, [IAM_P, C_STR, C_STR]),
         "iam_verify_api_token": (STATUS, [IAM_P, C_STR, ctypes.POINTER(PRINCIPAL_P)]),
+        "iam_list_api_tokens": (STATUS, [IAM_P, C_STR, C_STR, ctypes.POINTER(OWNED_STR)]),
     }
 )
 
@@ -68,3 +71,13 @@ class ApiTokens(Handle):
         with self._call() as (lib, iam):
             check(lib, lib.iam_verify_api_token(iam, arg(secret), ctypes.byref(principal)))
             return take_principal(lib, principal)
+
+    def list_api_tokens(
+        self, account_id: Text, actor_token: Optional[Text] = None
+    ) -> list[ApiTokenInfo]:
+        """An account's personal API tokens, revoked and expired ones included (until the
+        sweep prunes them), never their secrets. ``actor_token``: the account itself or an
+        admin (None: the embedding application)."""
+        with self._call() as (lib, iam):
+            tokens = call_json(lib, lib.iam_list_api_tokens, iam, arg(account_id), arg(actor_token))
+        return [ApiTokenInfo.from_json(t) for t in tokens]

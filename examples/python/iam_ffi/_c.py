@@ -9,6 +9,7 @@ frozen dataclasses and freed the same way; nothing iam owns outlives the call th
 from __future__ import annotations
 
 import ctypes
+import json
 import warnings
 from typing import Any, Iterable, Optional, Union
 
@@ -26,11 +27,14 @@ __all__ = [
     "C_STR",
     "OWNED_STR",
     "arg",
+    "as_str",
     "str_array",
     "text",
     "optional_text",
     "take_string",
     "check",
+    "call_string",
+    "call_json",
     "actor_arg",
 ]
 
@@ -76,6 +80,11 @@ def arg(value: Optional[Text]) -> Optional[bytes]:
     return value.encode("utf-8")
 
 
+def as_str(value: Text) -> str:
+    """A str argument as it is; bytes decoded as UTF-8 (as iam read them)."""
+    return value if isinstance(value, str) else value.decode("utf-8")
+
+
 def str_array(values: Iterable[Text]) -> tuple[Any, int]:
     """A ``const char *const *`` array of ``values`` and its length (NULL when empty)."""
     items = [arg(v) for v in values]
@@ -110,6 +119,19 @@ def check(lib: Any, status: int) -> None:
     if not message:
         message = (lib.iam_status_name(status) or b"").decode("utf-8", "replace")
     raise error_class(status)(message, status)
+
+
+def call_string(lib: Any, function: Any, *args: Any) -> str:
+    """Calls ``function(*args, &out)`` (a C function whose last argument is a ``char **`` it
+    fills), raises on a failed status, and returns the string it handed out (freed by iam)."""
+    out = OWNED_STR()
+    check(lib, function(*args, ctypes.byref(out)))
+    return take_string(lib, out)
+
+
+def call_json(lib: Any, function: Any, *args: Any) -> Any:
+    """:func:`call_string` for a function that hands out JSON: returns it parsed."""
+    return json.loads(call_string(lib, function, *args))
 
 
 def actor_arg(actor_token: Optional[Text], actor: Optional[Text]) -> Optional[bytes]:

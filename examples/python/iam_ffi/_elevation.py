@@ -1,5 +1,5 @@
 """Elevation ("sudo mode"): elevatable roles, opening one for a session with a fresh proof,
-ending it early, and answering requests that need approval."""
+ending it early, and listing and answering requests that need approval."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any, Optional
 from ._c import (
     C_STR,
     IAM_P,
+    OWNED_STR,
     STATUS,
     ElevationT,
     Text,
     actor_arg,
     arg,
+    call_json,
     check,
     optional_text,
     text,
@@ -21,6 +23,7 @@ from ._c import (
 from ._handle import Handle
 from ._library import declare
 from .models import Elevation
+from .records import ElevationRequest
 
 ELEVATION_P: type[ctypes._Pointer[ElevationT]] = ctypes.POINTER(ElevationT)
 
@@ -38,6 +41,7 @@ declare(
             [IAM_P, C_STR, C_STR, ctypes.POINTER(ctypes.c_int64)],
         ),
         "iam_deny_elevation": (STATUS, [IAM_P, C_STR, C_STR]),
+        "iam_list_elevation_requests": (STATUS, [IAM_P, C_STR, ctypes.POINTER(OWNED_STR)]),
         "iam_elevation_is_pending": (ctypes.c_bool, [ELEVATION_P]),
         "iam_elevation_role": (C_STR, [ELEVATION_P]),
         "iam_elevation_access_token": (C_STR, [ELEVATION_P]),
@@ -138,3 +142,11 @@ class Elevations(Handle):
         """Denies a pending request."""
         with self._call() as (lib, iam):
             check(lib, lib.iam_deny_elevation(iam, arg(approver_token), arg(request_id)))
+
+    def list_elevation_requests(self, approver_token: Text) -> list[ElevationRequest]:
+        """The pending elevation requests the holder of ``approver_token`` (a person's login
+        session) may answer: for roles whose approver role it carries, made by other accounts,
+        not yet lapsed. Answer one with :meth:`approve_elevation` or :meth:`deny_elevation`."""
+        with self._call() as (lib, iam):
+            requests = call_json(lib, lib.iam_list_elevation_requests, iam, arg(approver_token))
+        return [ElevationRequest.from_json(r) for r in requests]

@@ -16,8 +16,13 @@ from ._accounts import Accounts
 from ._api_tokens import ApiTokens
 from ._audit import Audit
 from ._c import C_STR, IAM_P, STATUS, arg, check
+from ._clients import Clients
 from ._elevation import Elevations
+from ._keys import Keys
 from ._library import declare
+from ._lifecycle import Lifecycle
+from ._organizations import Organizations
+from ._roles import Roles
 from ._service_accounts import ServiceAccounts
 from ._sessions import Sessions
 from ._totp import Totp
@@ -35,7 +40,20 @@ declare(
 StrPath = Union[str, "os.PathLike[str]"]
 
 
-class Iam(Accounts, Sessions, Totp, ServiceAccounts, Elevations, ApiTokens, Audit):
+class Iam(
+    Accounts,
+    Roles,
+    Lifecycle,
+    Sessions,
+    Totp,
+    ServiceAccounts,
+    Elevations,
+    ApiTokens,
+    Organizations,
+    Clients,
+    Keys,
+    Audit,
+):
     """An open iam instance (an ``iam_t``). Safe to share between threads. Close it once with
     :meth:`close` or by leaving a ``with`` block: closing waits for calls still running on other
     threads, and calls made after closing has begun raise :class:`~iam_ffi.IamClosedError`.

@@ -64,6 +64,7 @@ class IamConfig(_Required, total=False):
     elevation_request_ttl_secs: int
     recent_authentication_secs: int
     api_tokens_survive_password_reset: bool
+    deletion_grace_secs: int
     password: PasswordPolicy
     throttle: ThrottlePolicy
     worker_threads: int

@@ -1,24 +1,67 @@
 """The values iam's calls return: frozen dataclasses, copied out of the C objects (which are
-freed at once). Reprs leave secrets out (tokens, TOTP secrets, passwords)."""
+freed at once). Reprs leave secrets out (tokens, TOTP secrets, client secrets, passwords).
+Times here are Unix seconds, as the C getters give them; the records iam describes as JSON
+are in :mod:`iam_ffi.records`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from enum import IntEnum
+from typing import Optional
+
+from .records import AccountKind, OAuthClient
 
 __all__ = [
     "AccountKind",
     "ApiToken",
+    "ClientSecret",
+    "CredentialKind",
     "DbCredentials",
     "Elevation",
+    "OrgToken",
     "Principal",
+    "RegisteredClient",
     "ServiceToken",
     "TokenPair",
     "TotpEnrolment",
 ]
 
-#: The kind of account a token speaks for.
-AccountKind = Literal["human", "system", "unknown"]
+class CredentialKind(IntEnum):
+    """What presented a principal: the kind of credential its token is (``iam_credential_kind``;
+    the numbers are stable)."""
+
+    #: Not known (a number this version of the package does not know).
+    UNKNOWN = 0
+    #: A login session's access token (possibly carrying elevated roles).
+    SESSION = 1
+    #: A service account's token.
+    SERVICE_TOKEN = 2
+    #: A personal API token.
+    API_TOKEN = 3
+    #: An OAuth token a user delegated to a client (authorization code, device, refresh).
+    OAUTH_USER = 4
+    #: An OAuth client-credentials token (acting for the client's owner when ``actor`` is set).
+    CLIENT_CREDENTIALS = 5
+    #: A login session's token scoped to one organization.
+    ORG_TOKEN = 6
+
+    @classmethod
+    def of(cls, number: int) -> CredentialKind:
+        """The kind numbered ``number``, or UNKNOWN for a number this package does not know."""
+        try:
+            return cls(number)
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def delegated(self) -> bool:
+        """Whether the credential is delegated (API token, OAuth token): such credentials
+        should not do what only a person's own session may."""
+        return self in (
+            CredentialKind.API_TOKEN,
+            CredentialKind.OAUTH_USER,
+            CredentialKind.CLIENT_CREDENTIALS,
+        )
 
 
 @dataclass(frozen=True)
@@ -36,8 +79,18 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a verified access token (or personal API token) speaks for. Times are Unix seconds;
-    ``token_id`` is the access token's id, or the API token's public id."""
+    """Who a verified access token (or personal API token) speaks for, and everything iam
+    decided about the token. Times are Unix seconds; ``token_id`` is the access token's id, or
+    the API token's public id.
+
+    ``credential`` says what kind of token it is. ``scopes`` is empty for a token that is not
+    scope-limited (a session's); ``elevated_roles`` are roles open for a bounded time (each is
+    among ``roles``), the first closing at ``elevated_until`` (None when there are none).
+    ``client_id`` is the OAuth client of an OAuth token, ``actor`` the account a
+    client-credentials token acts for, ``org_id`` and ``org_role`` the organization of an
+    organization token and the holder's role there: each None when it does not apply.
+    ``audience`` is the token's ``aud``: iam's audience, or the resources an OAuth token is
+    bound to."""
 
     account_id: str
     session_id: str
@@ -48,10 +101,29 @@ class Principal:
     issued_at: int
     expires_at: int
     auth_time: int
+    credential: CredentialKind = CredentialKind.UNKNOWN
+    scopes: tuple[str, ...] = ()
+    elevated_roles: tuple[str, ...] = ()
+    elevated_until: Optional[int] = None
+    client_id: Optional[str] = None
+    actor: Optional[str] = None
+    org_id: Optional[str] = None
+    org_role: Optional[str] = None
+    audience: tuple[str, ...] = ()
 
     def has_role(self, role: str) -> bool:
         """Whether the token carries ``role``."""
         return role in self.roles
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the token grants ``scope``: one of its scopes, or, for a token that is not
+        scope-limited, one of its roles (iam's own rule, as ``iam_principal_has_scope``)."""
+        return scope in (self.scopes if self.scopes else self.roles)
+
+    @property
+    def delegated(self) -> bool:
+        """Whether the token is a delegated credential (see :attr:`CredentialKind.delegated`)."""
+        return self.credential.delegated
 
 
 @dataclass(frozen=True)
@@ -122,3 +194,43 @@ class ApiToken:
 
     def __repr__(self) -> str:
         return f"ApiToken(token_id={self.token_id!r})"
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A newly registered OAuth client and, for a confidential one, its secret (shown only
+    this once; None for a public client)."""
+
+    client: OAuthClient
+    secret: Optional[str]
+
+    @property
+    def client_id(self) -> str:
+        """The client's id (``cli_…``)."""
+        return self.client.id
+
+    def __repr__(self) -> str:
+        secret = "[redacted]" if self.secret is not None else "None"
+        return f"RegisteredClient(client_id={self.client.id!r}, secret={secret})"
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    """A confidential client's new secret (shown only this once)."""
+
+    client_id: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"ClientSecret(client_id={self.client_id!r}, secret=[redacted])"
+
+
+@dataclass(frozen=True)
+class OrgToken:
+    """An access token scoped to one organization (verify it like any access token)."""
+
+    org_id: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"OrgToken(org_id={self.org_id!r})"

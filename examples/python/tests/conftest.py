@@ -13,6 +13,10 @@ import pytest
 from iam_ffi import Iam
 
 
+#: The password of the accounts the tests make.
+PASSWORD = "correct horse battery"
+
+
 def config():
     """A configuration with a fresh master key and a cheap Argon2 cost (tests only)."""
     key = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
@@ -44,3 +48,27 @@ def iam(request, tmp_path):
         handle = Iam.sqlite(tmp_path / "iam.db", config())
     with handle:
         yield handle
+
+
+class People:
+    """An admin (ada) and three accounts without roles (ben, cy, dee), each logged in:
+    ``ids[name]`` and ``tokens[name]`` (an access token of a fresh session)."""
+
+    def __init__(self, iam: Iam) -> None:
+        self.iam = iam
+        self.ids: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        for name, roles in [("ada", ["admin"]), ("ben", []), ("cy", []), ("dee", [])]:
+            self.ids[name] = iam.create_account(name, PASSWORD, roles=roles)
+            self.relogin(name)
+
+    def relogin(self, name: str) -> str:
+        """Logs ``name`` in again; returns (and keeps) the new access token."""
+        self.tokens[name] = self.iam.login(name, PASSWORD).access_token
+        return self.tokens[name]
+
+
+@pytest.fixture
+def people(iam):
+    """:class:`People` in the test's ``iam``."""
+    return People(iam)

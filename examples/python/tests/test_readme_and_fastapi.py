@@ -43,6 +43,20 @@ def test_the_embedding_example_runs_and_runs_again(workdir):
         Iam.sqlite(workdir / "iam.db", {"master_key": iam_ffi.generate_master_key()})
 
 
+def test_the_administration_example_runs(workdir, capsys):
+    namespace = {"key": iam_ffi.generate_master_key()}
+    exec(compile(readme_example("Administration"), "README.md: Administration", "exec"),
+         namespace)
+    printed = capsys.readouterr().out
+    assert "alice" in printed and "bob" in printed
+    assert "'reports'" in printed  # the audit event of the role granted to bob
+    client = namespace["client"]
+    assert client.secret and client.secret not in printed  # print() shows no secret
+    keys = namespace["keys"]  # rotated once: the new key signs, the first one only verifies
+    assert len(keys) == 2 and [k.active for k in keys].count(True) == 1
+    assert namespace["iam"].closed
+
+
 @pytest.fixture
 def readme_app(workdir):
     """The README's FastAPI app, its Iam, and a TestClient on it."""
