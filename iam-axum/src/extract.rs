@@ -73,10 +73,28 @@ fn syntax_or_shape(e: &serde_json::Error) -> ApiError {
         Category::Data => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
-            // serde's data errors name the field and the expectation; they echo no values.
-            format!("the request body does not fit: {e}"),
+            format!(
+                "the request body does not fit: {}",
+                withhold_values(&e.to_string())
+            ),
         ),
     }
+}
+
+/// serde's message for a body of the wrong shape, without the offending value: serde quotes
+/// strings and unknown variants (`invalid type: string "…", expected …`, `unknown variant
+/// `…`, expected …`), and a value sent in the wrong field may be a secret. The field path and
+/// the expectation stay.
+fn withhold_values(message: &str) -> String {
+    for (open, close) in [("string \"", "\", expected"), ("variant `", "`, expected")] {
+        if let (Some(start), Some(end)) = (message.find(open), message.rfind(close)) {
+            if end >= start + open.len() {
+                let kept = &message[..start + open.len() - 2];
+                return format!("{kept} (value withheld){}", &message[end + 1..]);
+            }
+        }
+    }
+    message.to_owned()
 }
 
 impl<T, St> FromRequest<St> for ApiJson<T>
@@ -195,6 +213,37 @@ mod tests {
         let syntax = Err((StatusCode::BAD_REQUEST, "malformed_json"));
         assert_eq!(code("[null,").map(|_| ()), syntax);
         assert_eq!(code("").map(|_| ()), syntax);
+    }
+
+    #[test]
+    fn shape_errors_withhold_the_value_sent() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        enum Kind {
+            Human,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            port: Option<u16>,
+            kind: Option<Kind>,
+        }
+        for body in [r#"{"port": "hunter2 \" said"}"#, r#"{"kind": "hunter2"}"#] {
+            let e = parse_json::<Body>(body.as_bytes()).expect_err("a shape error");
+            assert_eq!(e.code, "invalid_body");
+            assert!(!e.message.contains("hunter2"), "{}", e.message);
+            assert!(
+                e.message.contains("(value withheld), expected"),
+                "{}",
+                e.message
+            );
+        }
+        let e = parse_json::<Body>(br#"{"port": 70000}"#).expect_err("out of range");
+        assert!(
+            e.message.contains("70000"),
+            "numbers are kept: {}",
+            e.message
+        );
     }
 
     #[test]

@@ -151,9 +151,12 @@ impl KeySource {
                 MasterKey::from_base64(v.trim()).context("the configured master key is invalid")
             }
             KeySource::File(path) if path.exists() => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                MasterKey::from_base64(text.trim())
+                // Held as a secret so the key's text is wiped once parsed.
+                let text = iam_core::SecretString::new(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                );
+                MasterKey::from_base64(text.expose().trim())
                     .with_context(|| format!("the master key in {} is invalid", path.display()))
             }
             // A mistyped path must not quietly become a new key.

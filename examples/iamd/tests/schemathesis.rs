@@ -119,8 +119,11 @@ async fn schemathesis_finds_no_failure_against_iamd() {
     let out = tokio::task::spawn_blocking({
         let data = data.clone();
         let report = report.clone();
+        let work = dir.path().to_owned();
         move || {
             Command::new(ST)
+                // schemathesis keeps a cache folder in its working directory.
+                .current_dir(&work)
                 .arg("--config-file")
                 .arg(&config_file)
                 .arg("run")

@@ -74,7 +74,7 @@ pub enum MasterKeyError {
 }
 
 /// Longest key file read (a key is 43 characters; anything much longer is not a key file).
-const MAX_FILE_LEN: u64 = 1024;
+const MAX_FILE_LEN: usize = 1024;
 
 impl MasterKey {
     /// Reads the master key from the file at `path`, or, when there is none, creates the file
@@ -91,6 +91,8 @@ impl MasterKey {
     /// ([`MasterKeyError::NotPrivate`]), as is one that does not hold a key
     /// ([`MasterKeyError::MalformedFile`]): a broken key file never silently becomes a new key.
     /// Keep the file out of backups of the database it protects, and back it up on its own.
+    /// Only the file's mode is checked, not its owner, and a symbolic link is followed: keep it
+    /// in a directory that no other user can write to.
     pub fn load_or_create(path: impl AsRef<Path>) -> Result<MasterKey, MasterKeyError> {
         let path = path.as_ref();
         match File::open(path) {
@@ -112,7 +114,9 @@ impl MasterKey {
 
     /// Reads the master key from the environment variable `var` (32 bytes in unpadded
     /// base64url, surrounding whitespace ignored), failing with a message that names the
-    /// variable when it is unset, empty or malformed.
+    /// variable when it is unset, empty or malformed. The variable stays set, and child
+    /// processes inherit it: remove it with [`std::env::remove_var`] once read if the process
+    /// starts others.
     pub fn from_env(var: &str) -> Result<MasterKey, MasterKeyError> {
         let value = match std::env::var_os(var) {
             Some(v) if !v.is_empty() => v,
@@ -166,15 +170,17 @@ fn read_key_file(path: &Path, file: File) -> Result<MasterKey, MasterKeyError> {
             });
         }
     }
-    let mut text = Zeroizing::new(Vec::new());
-    file.take(MAX_FILE_LEN + 1)
+    // Sized for the longest accepted file, so reading never grows (and so never frees an
+    // unwiped copy of) the buffer.
+    let mut text = Zeroizing::new(Vec::with_capacity(MAX_FILE_LEN + 2));
+    file.take(MAX_FILE_LEN as u64 + 1)
         .read_to_end(&mut text)
         .map_err(|e| io(path, e))?;
     let malformed = |reason| MasterKeyError::MalformedFile {
         path: path.to_owned(),
         reason,
     };
-    if text.len() as u64 > MAX_FILE_LEN {
+    if text.len() > MAX_FILE_LEN {
         return Err(malformed("the file is far too long"));
     }
     let text = std::str::from_utf8(&text).map_err(|_| malformed("not UTF-8"))?;
@@ -202,7 +208,10 @@ fn publish_new(path: &Path, key: &MasterKey) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options.open(&tmp).and_then(|mut f| {
-        let mut line = Zeroizing::new(key.to_base64().expose().as_bytes().to_vec());
+        let encoded = key.to_base64();
+        // Sized for the newline too, so pushing it never reallocates an unwiped copy.
+        let mut line = Zeroizing::new(Vec::with_capacity(encoded.expose().len() + 1));
+        line.extend_from_slice(encoded.expose().as_bytes());
         line.push(b'\n');
         f.write_all(&line)?;
         f.sync_all()
