@@ -10,8 +10,13 @@ manager so the handle is freed deterministically::
         tokens = iam.login("alice", "correct horse battery")
         who = iam.verify(tokens.access_token)
 
-Functions that act on someone's behalf take ``actor_token``: the access token of whoever asks
-(iam verifies it and decides whether they may), or None for the embedding application itself.
+Functions that act on someone's behalf take the access token of whoever asks (iam verifies it
+and decides whether they may). Where iam.h makes it optional it is the keyword-only, required
+``actor_token=``, and :data:`APPLICATION` (never None) says "the embedding application itself",
+a caller iam trusts fully::
+
+    iam.disable_account(account_id, actor_token=token_from_the_request)  # authorized by iam
+    iam.disable_account(account_id, actor_token=APPLICATION)  # the application's own decision
 
 Every failure raises a subclass of :class:`IamError`, one class per ``iam_status``; refusals
 are also :class:`DeniedError`. :mod:`iam_ffi.fastapi` protects FastAPI routes with iam tokens.
@@ -37,6 +42,8 @@ from typing import TypeVar, cast
 
 __all__ = [
     "Iam",
+    "APPLICATION",
+    "Application",
     "IamConfig",
     "TokenPair",
     "Principal",
@@ -232,6 +239,7 @@ class IamClosedError(IamError, ValueError):
 
 # ---- the rest of the package (its modules raise the errors above) ----------------------
 
+from ._c import APPLICATION, Application  # noqa: E402
 from ._iam import Iam  # noqa: E402
 from ._library import library, library_path  # noqa: E402
 from .config import IamConfig, generate_master_key  # noqa: E402

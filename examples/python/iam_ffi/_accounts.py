@@ -10,11 +10,13 @@ from ._c import (
     IAM_P,
     OWNED_STR,
     STATUS,
+    ActorToken,
     Text,
     actor_arg,
     arg,
     call_json,
     check,
+    pages,
     str_array,
     take_string,
 )
@@ -48,15 +50,15 @@ class Accounts(Handle):
         username: Text,
         password: Optional[Text] = None,
         roles: Iterable[Text] = (),
-        actor_token: Optional[Text] = None,
         *,
-        actor: Optional[Text] = None,
+        actor_token: ActorToken,
     ) -> str:
         """Creates an account (human with a password, system without) and returns its id.
-        ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
+        ``actor_token`` is the access token of whoever asks (:data:`~iam_ffi.APPLICATION`: the
+        embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         role_array, role_count = str_array(roles)
         account_id = OWNED_STR()
-        actor_bytes = actor_arg(actor_token, actor)
         with self._call() as (lib, iam):
             check(
                 lib,
@@ -74,54 +76,51 @@ class Accounts(Handle):
             check(lib, lib.iam_find_account(iam, arg(username), ctypes.byref(account_id)))
             return take_string(lib, account_id)
 
-    def get_account(self, account_id: Text, actor_token: Optional[Text] = None) -> Account:
+    def get_account(self, account_id: Text, *, actor_token: ActorToken) -> Account:
         """Describes an account (never a secret). ``actor_token``: the account itself or an
-        admin (None: the embedding application)."""
+        admin (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            account = call_json(lib, lib.iam_get_account, iam, arg(account_id), arg(actor_token))
+            account = call_json(lib, lib.iam_get_account, iam, arg(account_id), actor_bytes)
         return Account.from_json(account)
 
     def list_accounts(
         self,
         after: Optional[Text] = None,
         limit: int = 100,
-        actor_token: Optional[Text] = None,
+        *,
+        actor_token: ActorToken,
     ) -> list[Account]:
         """One page of accounts, ordered by id: at most ``limit`` (1-1000) whose ids come after
         ``after`` (None: from the first). For the next page pass the last id of this one;
-        :meth:`iter_accounts` does that. ``actor_token``: an admin (None: the embedding
-        application)."""
+        :meth:`iter_accounts` does that. ``actor_token``: an admin
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor_bytes = actor_arg(actor_token)
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
         with self._call() as (lib, iam):
-            accounts = call_json(
-                lib, lib.iam_list_accounts, iam, arg(after), limit, arg(actor_token)
-            )
+            accounts = call_json(lib, lib.iam_list_accounts, iam, arg(after), limit, actor_bytes)
         return [Account.from_json(a) for a in accounts]
 
-    def iter_accounts(
-        self, actor_token: Optional[Text] = None, page_size: int = 100
-    ) -> Iterator[Account]:
+    def iter_accounts(self, *, actor_token: ActorToken, page_size: int = 100) -> Iterator[Account]:
         """Every account, ordered by id, fetched ``page_size`` at a time (each page is one call,
-        so accounts created meanwhile may or may not appear)."""
-        after: Optional[str] = None
-        while True:
-            page = self.list_accounts(after, page_size, actor_token)
-            yield from page
-            if len(page) < page_size:
-                return
-            after = page[-1].id
+        so accounts created meanwhile may or may not appear). ``actor_token`` as for
+        :meth:`list_accounts`; it is checked at once, before the first page is asked for."""
+        actor_arg(actor_token)
 
-    def set_password(
-        self,
-        account_id: Text,
-        password: Text,
-        actor_token: Optional[Text] = None,
-        *,
-        actor: Optional[Text] = None,
-    ) -> None:
+        def page(after: Optional[str]) -> list[Account]:
+            return self.list_accounts(after, page_size, actor_token=actor_token)
+
+        def last_id(account: Account) -> Optional[str]:
+            return account.id
+
+        return pages(page, None, last_id, page_size)
+
+    def set_password(self, account_id: Text, password: Text, *, actor_token: ActorToken) -> None:
         """Sets a human account's password. ``actor_token`` is the access token of whoever asks
-        (None: the embedding application)."""
-        actor_bytes = actor_arg(actor_token, actor)
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
             check(lib, lib.iam_set_password(iam, arg(account_id), arg(password), actor_bytes))

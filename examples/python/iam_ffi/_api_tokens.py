@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Iterable, Optional
+from typing import Iterable
 
 from ._c import (
     C_STR,
     IAM_P,
     OWNED_STR,
     STATUS,
+    ActorToken,
     Text,
+    actor_arg,
     arg,
     call_json,
     check,
     str_array,
     take_string,
+    token_arg,
 )
 from ._handle import Handle
 from ._library import declare
@@ -52,9 +55,10 @@ class ApiTokens(Handle):
         scope_array, scope_count = str_array(scopes)
         secret = OWNED_STR()
         token_id = OWNED_STR()
+        actor = token_arg(access_token, "access_token")
         with self._call() as (lib, iam):
             status = lib.iam_create_api_token(
-                iam, arg(access_token), arg(label), scope_array, scope_count, int(expires_at),
+                iam, actor, arg(label), scope_array, scope_count, int(expires_at),
                 ctypes.byref(secret), ctypes.byref(token_id),
             )
             check(lib, status)
@@ -62,8 +66,9 @@ class ApiTokens(Handle):
 
     def revoke_api_token(self, access_token: Text, token_id: Text) -> None:
         """Revokes a personal API token (its owner or an admin); it stops verifying at once."""
+        actor = token_arg(access_token, "access_token")
         with self._call() as (lib, iam):
-            check(lib, lib.iam_revoke_api_token(iam, arg(access_token), arg(token_id)))
+            check(lib, lib.iam_revoke_api_token(iam, actor, arg(token_id)))
 
     def verify_api_token(self, secret: Text) -> Principal:
         """Verifies a personal API token; its roles are the scopes the owner still holds."""
@@ -72,12 +77,11 @@ class ApiTokens(Handle):
             check(lib, lib.iam_verify_api_token(iam, arg(secret), ctypes.byref(principal)))
             return take_principal(lib, principal)
 
-    def list_api_tokens(
-        self, account_id: Text, actor_token: Optional[Text] = None
-    ) -> list[ApiTokenInfo]:
+    def list_api_tokens(self, account_id: Text, *, actor_token: ActorToken) -> list[ApiTokenInfo]:
         """An account's personal API tokens, revoked and expired ones included (until the
         sweep prunes them), never their secrets. ``actor_token``: the account itself or an
-        admin (None: the embedding application)."""
+        admin (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            tokens = call_json(lib, lib.iam_list_api_tokens, iam, arg(account_id), arg(actor_token))
+            tokens = call_json(lib, lib.iam_list_api_tokens, iam, arg(account_id), actor)
         return [ApiTokenInfo.from_json(t) for t in tokens]

@@ -7,7 +7,19 @@ import math
 from datetime import datetime
 from typing import Iterator, Optional, Union
 
-from ._c import C_STR, IAM_P, OWNED_STR, STATUS, Text, arg, call_json, check
+from ._c import (
+    C_STR,
+    IAM_P,
+    OWNED_STR,
+    STATUS,
+    ActorToken,
+    Text,
+    actor_arg,
+    arg,
+    call_json,
+    check,
+    pages,
+)
 from ._handle import Handle
 from ._library import declare
 from .records import AuditEvent
@@ -46,13 +58,13 @@ class Audit(Handle):
     def list_audit_events(
         self,
         *,
+        actor_token: ActorToken,
         account_id: Optional[Text] = None,
         kind: Optional[Text] = None,
         since: Optional[TimeBound] = None,
         until: Optional[TimeBound] = None,
         after_seq: int = 0,
         limit: int = 100,
-        actor_token: Optional[Text] = None,
     ) -> list[AuditEvent]:
         """One page of audit events in chain order: at most ``limit`` (1-1000) with a sequence
         number after ``after_seq`` (0: from the first); for the next page pass the last event's
@@ -60,7 +72,9 @@ class Audit(Handle):
         (events concerning that account), ``kind`` (e.g. ``"login.succeeded"``; an unknown
         kind is InvalidArgumentError), ``since`` (at or after) and ``until`` (before), each an
         aware datetime or Unix seconds; iam compares whole seconds, so datetimes are rounded
-        outward. ``actor_token``: an admin (None: the embedding application)."""
+        outward. ``actor_token``: an admin (:data:`~iam_ffi.APPLICATION`: the embedding
+        application)."""
+        actor = actor_arg(actor_token)
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
         if after_seq < 0:
@@ -69,32 +83,36 @@ class Audit(Handle):
             events = call_json(
                 lib, lib.iam_list_audit_events, iam, arg(account_id), arg(kind),
                 _seconds(since, round_up=False), _seconds(until, round_up=True), after_seq,
-                limit, arg(actor_token),
+                limit, actor,
             )
         return [AuditEvent.from_json(e) for e in events]
 
     def iter_audit_events(
         self,
         *,
+        actor_token: ActorToken,
         account_id: Optional[Text] = None,
         kind: Optional[Text] = None,
         since: Optional[TimeBound] = None,
         until: Optional[TimeBound] = None,
         after_seq: int = 0,
         page_size: int = 100,
-        actor_token: Optional[Text] = None,
     ) -> Iterator[AuditEvent]:
         """Every audit event matching the filters of :meth:`list_audit_events`, in chain
-        order, fetched ``page_size`` at a time (each page one call)."""
-        while True:
-            page = self.list_audit_events(
-                account_id=account_id, kind=kind, since=since, until=until,
-                after_seq=after_seq, limit=page_size, actor_token=actor_token,
+        order, fetched ``page_size`` at a time (each page one call). ``actor_token`` as for
+        :meth:`list_audit_events`; it is checked at once, before the first page is asked for."""
+        actor_arg(actor_token)
+
+        def page(after: int) -> list[AuditEvent]:
+            return self.list_audit_events(
+                account_id=account_id, kind=kind, since=since, until=until, after_seq=after,
+                limit=page_size, actor_token=actor_token,
             )
-            yield from page
-            if len(page) < page_size:
-                return
-            after_seq = page[-1].seq
+
+        def seq(event: AuditEvent) -> int:
+            return event.seq
+
+        return pages(page, after_seq, seq, page_size)
 
     def verify_audit_chain(self) -> int:
         """Verifies the whole audit chain; returns the number of events (AuditChainBrokenError

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ctypes
 import json
-import warnings
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Optional, TypeVar, Union, final
 
 from . import error_class
 
 __all__ = [
     "Text",
+    "Application",
+    "APPLICATION",
+    "ActorToken",
     "IamT",
     "TokensT",
     "PrincipalT",
@@ -35,11 +37,46 @@ __all__ = [
     "check",
     "call_string",
     "call_json",
+    "pages",
     "actor_arg",
+    "token_arg",
 ]
 
 #: A string argument: str (sent as UTF-8) or bytes (sent as they are).
 Text = Union[str, bytes]
+
+
+@final
+class Application:
+    """The type of :data:`APPLICATION`, the one value that says "act as the embedding
+    application itself" where iam.h takes an optional actor token. Not subclassable; its one
+    instance survives copying and pickling."""
+
+    __slots__ = ()
+    _instance: ClassVar[Optional[Application]] = None
+
+    def __new__(cls) -> Application:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("iam_ffi.Application cannot be subclassed")
+
+    def __repr__(self) -> str:
+        return "iam_ffi.APPLICATION"
+
+    def __reduce__(self) -> str:
+        return "APPLICATION"
+
+
+#: Pass as ``actor_token=`` to act as the embedding application itself: a fully trusted caller
+#: that iam does not authorize (the C API's NULL actor token). Only for calls the application
+#: makes on its own account, never for a request whose token is missing.
+APPLICATION = Application()
+
+#: What ``actor_token=`` takes: the access token of whoever asks, or :data:`APPLICATION`.
+ActorToken = Union[Text, Application]
 
 
 class IamT(ctypes.Structure):
@@ -72,12 +109,23 @@ C_STR = ctypes.c_char_p
 OWNED_STR = ctypes.c_void_p
 
 
+def _encode(value: Text) -> bytes:
+    """A str as UTF-8, bytes as they are. A NUL character would end the C string early
+    (``"admin\\x00x"`` would reach iam as ``"admin"``), so a value holding one is refused with
+    ValueError; a value of another type with TypeError."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    elif not isinstance(value, bytes):
+        raise TypeError(f"expected str or bytes, not {type(value).__name__}")
+    if b"\x00" in value:
+        raise ValueError("a string argument must not contain a NUL character (\\x00)")
+    return value
+
+
 def arg(value: Optional[Text]) -> Optional[bytes]:
     """A str as UTF-8; bytes pass through unchanged (so callers can pass raw bytes); None
-    stays NULL."""
-    if value is None or isinstance(value, bytes):
-        return value
-    return value.encode("utf-8")
+    stays NULL. A value holding a NUL character is refused (ValueError)."""
+    return None if value is None else _encode(value)
 
 
 def as_str(value: Text) -> str:
@@ -134,17 +182,53 @@ def call_json(lib: Any, function: Any, *args: Any) -> Any:
     return json.loads(call_string(lib, function, *args))
 
 
-def actor_arg(actor_token: Optional[Text], actor: Optional[Text]) -> Optional[bytes]:
-    """``actor_token``, or the deprecated keyword ``actor`` that named it before (warns).
-    Called from the public method, so the warning points at its caller."""
-    if actor is not None:
-        if actor_token is not None:
-            raise TypeError("give actor_token, or its deprecated alias actor, not both")
-        warnings.warn(
-            "the keyword `actor` is deprecated: pass `actor_token`, the access token of whoever "
-            "asks (an account id is no longer accepted there)",
-            DeprecationWarning,
-            stacklevel=3,
+_Item = TypeVar("_Item")
+_Cursor = TypeVar("_Cursor")
+
+
+def pages(
+    fetch: Callable[[_Cursor], list[_Item]],
+    first: _Cursor,
+    cursor_after: Callable[[_Item], _Cursor],
+    page_size: int,
+) -> Iterator[_Item]:
+    """Every item of a paged listing: ``fetch(cursor)`` gives one page of at most
+    ``page_size`` items, starting at ``first``; the next page starts at ``cursor_after`` of the
+    page's last item, and a shorter page is the last."""
+    cursor = first
+    while True:
+        page = fetch(cursor)
+        yield from page
+        if len(page) < page_size:
+            return
+        cursor = cursor_after(page[-1])
+
+
+def actor_arg(actor_token: ActorToken) -> Optional[bytes]:
+    """An optional actor of iam.h: :data:`APPLICATION` becomes NULL (the embedding application),
+    a token is sent as it is. None is refused (TypeError), so that a missing token (say, an
+    absent request header) never turns into the application's authority."""
+    if isinstance(actor_token, Application):
+        return None
+    if actor_token is None:
+        raise TypeError(
+            "actor_token is None: pass the access token of whoever asks, or iam_ffi.APPLICATION "
+            "to act as the embedding application itself"
         )
-        actor_token = actor
-    return arg(actor_token)
+    if not isinstance(actor_token, (str, bytes)):
+        raise TypeError(
+            "actor_token must be an access token (str or bytes) or iam_ffi.APPLICATION, not "
+            f"{type(actor_token).__name__}"
+        )
+    return _encode(actor_token)
+
+
+def token_arg(token: Text, name: str = "actor_token") -> bytes:
+    """A token iam.h requires (it has no NULL meaning the application): None, or
+    :data:`APPLICATION`, is refused with TypeError naming the parameter."""
+    if token is None or isinstance(token, Application):
+        raise TypeError(
+            f"{name} is required here: pass the access token of whoever asks "
+            f"(not {token!r}; this call cannot act as the embedding application)"
+        )
+    return _encode(token)

@@ -12,13 +12,16 @@ from ._c import (
     IAM_P,
     OWNED_STR,
     STATUS,
+    ActorToken,
     Text,
+    actor_arg,
     arg,
     as_str,
     call_json,
     call_string,
     check,
     take_string,
+    token_arg,
 )
 from ._handle import Handle
 from ._library import declare
@@ -64,7 +67,7 @@ class Clients(Handle):
         secret = OWNED_STR()
         with self._call() as (lib, iam):
             status = lib.iam_register_client(
-                iam, arg(actor_token), arg(client_json), ctypes.byref(described),
+                iam, token_arg(actor_token), arg(client_json), ctypes.byref(described),
                 ctypes.byref(secret),
             )
             check(lib, status)
@@ -78,20 +81,21 @@ class Clients(Handle):
             client=OAuthClient.from_json(json.loads(client_text)), secret=secret_text
         )
 
-    def get_oauth_client(self, client_id: Text, actor_token: Optional[Text] = None) -> OAuthClient:
+    def get_oauth_client(self, client_id: Text, *, actor_token: ActorToken) -> OAuthClient:
         """Describes a registered client (never its secret). ``actor_token``: its owner or an
-        admin (others get NotFoundError; None: the embedding application)."""
+        admin (others get NotFoundError; :data:`~iam_ffi.APPLICATION`: the embedding
+        application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            client = call_json(
-                lib, lib.iam_get_oauth_client, iam, arg(client_id), arg(actor_token)
-            )
+            client = call_json(lib, lib.iam_get_oauth_client, iam, arg(client_id), actor)
         return OAuthClient.from_json(client)
 
-    def list_oauth_clients(self, actor_token: Optional[Text] = None) -> list[OAuthClient]:
-        """Every registered client, ordered by id. ``actor_token``: an admin (None: the
-        embedding application)."""
+    def list_oauth_clients(self, *, actor_token: ActorToken) -> list[OAuthClient]:
+        """Every registered client, ordered by id. ``actor_token``: an admin
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            clients = call_json(lib, lib.iam_list_oauth_clients, iam, arg(actor_token))
+            clients = call_json(lib, lib.iam_list_oauth_clients, iam, actor)
         return [OAuthClient.from_json(c) for c in clients]
 
     def rotate_client_secret(self, actor_token: Text, client_id: Text) -> ClientSecret:
@@ -100,7 +104,7 @@ class Clients(Handle):
         public client has no secret (InvalidStateError)."""
         with self._call() as (lib, iam):
             secret = call_string(
-                lib, lib.iam_rotate_client_secret, iam, arg(actor_token), arg(client_id)
+                lib, lib.iam_rotate_client_secret, iam, token_arg(actor_token), arg(client_id)
             )
         return ClientSecret(client_id=as_str(client_id), secret=secret)
 
@@ -111,7 +115,7 @@ class Clients(Handle):
         revoked = ctypes.c_uint64()
         with self._call() as (lib, iam):
             status = lib.iam_disable_client(
-                iam, arg(actor_token), arg(client_id), ctypes.byref(revoked)
+                iam, token_arg(actor_token), arg(client_id), ctypes.byref(revoked)
             )
             check(lib, status)
             return revoked.value

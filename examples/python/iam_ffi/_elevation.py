@@ -11,6 +11,7 @@ from ._c import (
     IAM_P,
     OWNED_STR,
     STATUS,
+    ActorToken,
     ElevationT,
     Text,
     actor_arg,
@@ -19,6 +20,7 @@ from ._c import (
     check,
     optional_text,
     text,
+    token_arg,
 )
 from ._handle import Handle
 from ._library import declare
@@ -74,30 +76,22 @@ class Elevations(Handle):
     """The elevation methods of :class:`~iam_ffi.Iam`."""
 
     def grant_elevatable_role(
-        self,
-        account_id: Text,
-        role: Text,
-        actor_token: Optional[Text] = None,
-        *,
-        actor: Optional[Text] = None,
+        self, account_id: Text, role: Text, *, actor_token: ActorToken
     ) -> None:
         """Makes ``role`` elevatable for an account (held, but off until opened per session).
-        ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
-        actor_bytes = actor_arg(actor_token, actor)
+        ``actor_token`` is the access token of whoever asks (:data:`~iam_ffi.APPLICATION`: the
+        embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
             check(lib, lib.iam_grant_elevatable_role(iam, arg(account_id), arg(role), actor_bytes))
 
     def revoke_elevatable_role(
-        self,
-        account_id: Text,
-        role: Text,
-        actor_token: Optional[Text] = None,
-        *,
-        actor: Optional[Text] = None,
+        self, account_id: Text, role: Text, *, actor_token: ActorToken
     ) -> None:
         """Takes an elevatable role away; tokens carrying it stop verifying at once.
-        ``actor_token`` is the access token of whoever asks (None: the embedding application)."""
-        actor_bytes = actor_arg(actor_token, actor)
+        ``actor_token`` is the access token of whoever asks (:data:`~iam_ffi.APPLICATION`: the
+        embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
             check(
                 lib, lib.iam_revoke_elevatable_role(iam, arg(account_id), arg(role), actor_bytes)
@@ -114,9 +108,10 @@ class Elevations(Handle):
         """Opens ``role`` for the token's session (``duration_secs`` 0: the role's maximum) with
         the fresh proof its policy asks for; or files a request when the role needs approval."""
         elevation = ELEVATION_P()
+        actor = token_arg(access_token, "access_token")
         with self._call() as (lib, iam):
             status = lib.iam_elevate(
-                iam, arg(access_token), arg(role), duration_secs, arg(password), arg(totp_code),
+                iam, actor, arg(role), duration_secs, arg(password), arg(totp_code),
                 ctypes.byref(elevation),
             )
             check(lib, status)
@@ -124,29 +119,31 @@ class Elevations(Handle):
 
     def end_elevation(self, access_token: Text, role: Text) -> None:
         """Ends an open elevation early; the session's access tokens stop verifying at once."""
+        actor = token_arg(access_token, "access_token")
         with self._call() as (lib, iam):
-            check(lib, lib.iam_end_elevation(iam, arg(access_token), arg(role)))
+            check(lib, lib.iam_end_elevation(iam, actor, arg(role)))
 
     def approve_elevation(self, approver_token: Text, request_id: Text) -> int:
         """Approves a pending request; returns when the elevation closes (Unix seconds). The
         requester's next refresh yields a token carrying the role."""
         until = ctypes.c_int64()
+        actor = token_arg(approver_token, "approver_token")
         with self._call() as (lib, iam):
-            status = lib.iam_approve_elevation(
-                iam, arg(approver_token), arg(request_id), ctypes.byref(until)
-            )
+            status = lib.iam_approve_elevation(iam, actor, arg(request_id), ctypes.byref(until))
             check(lib, status)
             return until.value
 
     def deny_elevation(self, approver_token: Text, request_id: Text) -> None:
         """Denies a pending request."""
+        actor = token_arg(approver_token, "approver_token")
         with self._call() as (lib, iam):
-            check(lib, lib.iam_deny_elevation(iam, arg(approver_token), arg(request_id)))
+            check(lib, lib.iam_deny_elevation(iam, actor, arg(request_id)))
 
     def list_elevation_requests(self, approver_token: Text) -> list[ElevationRequest]:
         """The pending elevation requests the holder of ``approver_token`` (a person's login
         session) may answer: for roles whose approver role it carries, made by other accounts,
         not yet lapsed. Answer one with :meth:`approve_elevation` or :meth:`deny_elevation`."""
+        actor = token_arg(approver_token, "approver_token")
         with self._call() as (lib, iam):
-            requests = call_json(lib, lib.iam_list_elevation_requests, iam, arg(approver_token))
+            requests = call_json(lib, lib.iam_list_elevation_requests, iam, actor)
         return [ElevationRequest.from_json(r) for r in requests]

@@ -60,9 +60,10 @@ class Iam(
 
     ``config`` is the configuration (:class:`~iam_ffi.IamConfig`; only ``master_key`` is
     required); ``sqlite_path`` selects a SQLite file (created if missing), None the in-memory
-    store. Methods that act on someone's behalf take ``actor_token``: the access token of
-    whoever asks (iam verifies it and decides whether they may), or None for the embedding
-    application."""
+    store. Methods that act on someone's behalf take the access token of whoever asks (iam
+    verifies it and decides whether they may); where iam.h makes it optional, as the required
+    keyword ``actor_token=``, which :data:`~iam_ffi.APPLICATION` (never None) sets to the
+    embedding application itself."""
 
     _free_function = "iam_free"
 

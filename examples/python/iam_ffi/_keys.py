@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Optional
-
-from ._c import C_STR, IAM_P, OWNED_STR, STATUS, Text, arg, call_json, call_string
+from ._c import C_STR, IAM_P, OWNED_STR, STATUS, ActorToken, actor_arg, call_json, call_string
 from ._handle import Handle
 from ._library import declare
 from .records import PublicKey
@@ -21,13 +19,14 @@ declare(
 class Keys(Handle):
     """The signing-key methods of :class:`~iam_ffi.Iam`."""
 
-    def rotate_signing_key(self, actor_token: Optional[Text] = None) -> str:
+    def rotate_signing_key(self, *, actor_token: ActorToken) -> str:
         """Makes a new signing key the active one (and new JOSE keys for ID tokens and JWT
         access tokens); tokens signed by the old keys verify until they expire. Returns the new
-        key's id (its PASERK id, ``k4.pid.…``). ``actor_token``: an admin (None: the embedding
-        application)."""
+        key's id (its PASERK id, ``k4.pid.…``). ``actor_token``: an admin
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            return call_string(lib, lib.iam_rotate_signing_key, iam, arg(actor_token))
+            return call_string(lib, lib.iam_rotate_signing_key, iam, actor)
 
     def public_keys(self) -> list[PublicKey]:
         """The public keys that verify iam's access tokens (the active one and those kept for

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import ctypes
 from datetime import datetime, timezone
-from typing import Optional
-
-from ._c import C_STR, IAM_P, OWNED_STR, STATUS, Text, arg, call_json, check
+from ._c import (
+    C_STR,
+    IAM_P,
+    OWNED_STR,
+    STATUS,
+    ActorToken,
+    Text,
+    actor_arg,
+    arg,
+    call_json,
+    check,
+    token_arg,
+)
 from ._handle import Handle
 from ._library import declare
 from .records import SweepReport
@@ -29,37 +39,40 @@ declare(
 class Lifecycle(Handle):
     """The account-lifecycle methods of :class:`~iam_ffi.Iam`."""
 
-    def disable_account(self, account_id: Text, actor_token: Optional[Text] = None) -> None:
+    def disable_account(self, account_id: Text, *, actor_token: ActorToken) -> None:
         """Disables an account: it can no longer log in (AccountDisabledError), and every token
         it holds or delegated stops verifying at once. Disabling it again succeeds.
-        ``actor_token``: an admin (None: the embedding application)."""
+        ``actor_token``: an admin (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            check(lib, lib.iam_disable_account(iam, arg(account_id), arg(actor_token)))
+            check(lib, lib.iam_disable_account(iam, arg(account_id), actor_bytes))
 
-    def enable_account(self, account_id: Text, actor_token: Optional[Text] = None) -> None:
+    def enable_account(self, account_id: Text, *, actor_token: ActorToken) -> None:
         """Enables a disabled account again: it may log in; tokens voided while it was disabled
-        stay void. ``actor_token``: an admin (None: the embedding application)."""
+        stay void. ``actor_token``: an admin (:data:`~iam_ffi.APPLICATION`: the embedding
+        application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            check(lib, lib.iam_enable_account(iam, arg(account_id), arg(actor_token)))
+            check(lib, lib.iam_enable_account(iam, arg(account_id), actor_bytes))
 
     def schedule_deletion(self, actor_token: Text, account_id: Text) -> datetime:
         """Schedules an account's deletion after the grace period (``deletion_grace_secs``);
         :meth:`sweep` carries it out once due. Returns when it falls due (UTC, whole seconds).
         ``actor_token``: the account's own login session with a recent sign-in, or an
-        admin."""
+        admin (required: None is a TypeError)."""
+        actor_bytes = token_arg(actor_token)
         due = ctypes.c_int64()
         with self._call() as (lib, iam):
-            status = lib.iam_schedule_deletion(
-                iam, arg(actor_token), arg(account_id), ctypes.byref(due)
-            )
+            status = lib.iam_schedule_deletion(iam, actor_bytes, arg(account_id), ctypes.byref(due))
             check(lib, status)
         return datetime.fromtimestamp(due.value, tz=timezone.utc)
 
     def cancel_deletion(self, actor_token: Text, account_id: Text) -> None:
         """Cancels a scheduled deletion (succeeds when none is scheduled). ``actor_token``: the
-        account itself or an admin."""
+        account itself or an admin (required)."""
+        actor_bytes = token_arg(actor_token)
         with self._call() as (lib, iam):
-            check(lib, lib.iam_cancel_deletion(iam, arg(actor_token), arg(account_id)))
+            check(lib, lib.iam_cancel_deletion(iam, actor_bytes, arg(account_id)))
 
     def sweep(self) -> SweepReport:
         """Carries out every deletion due by now, then prunes expired sessions, tokens, grants,

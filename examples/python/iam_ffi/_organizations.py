@@ -5,9 +5,21 @@ scoped to one organization."""
 from __future__ import annotations
 
 import ctypes
-from typing import Optional
-
-from ._c import C_STR, IAM_P, OWNED_STR, STATUS, Text, arg, as_str, call_json, call_string, check
+from ._c import (
+    C_STR,
+    IAM_P,
+    OWNED_STR,
+    STATUS,
+    ActorToken,
+    Text,
+    actor_arg,
+    arg,
+    as_str,
+    call_json,
+    call_string,
+    check,
+    token_arg,
+)
 from ._handle import Handle
 from ._library import declare
 from .models import OrgToken
@@ -37,8 +49,9 @@ class Organizations(Handle):
         """Creates an organization named ``name`` (the rules of usernames; a taken name is
         InvalidStateError) and returns its id (``org_…``); the holder of ``actor_token``
         becomes its first member, with the role ``"owner"``."""
+        actor = token_arg(actor_token)
         with self._call() as (lib, iam):
-            return call_string(lib, lib.iam_create_organization, iam, arg(actor_token), arg(name))
+            return call_string(lib, lib.iam_create_organization, iam, actor, arg(name))
 
     def get_organization(self, org_id: Text) -> Organization:
         """Describes an organization (for the embedding application: no actor token)."""
@@ -51,10 +64,11 @@ class Organizations(Handle):
         earlier tokens for the organization stop verifying). An admin's change takes effect at
         once; an owner's addition of a new member is an invitation the account answers with
         :meth:`answer_invitation`. Returns whether the membership waits for that answer."""
+        actor = token_arg(actor_token)
         pending = ctypes.c_bool()
         with self._call() as (lib, iam):
             status = lib.iam_set_membership(
-                iam, arg(actor_token), arg(org_id), arg(account_id), arg(role),
+                iam, actor, arg(org_id), arg(account_id), arg(role),
                 ctypes.byref(pending),
             )
             check(lib, status)
@@ -63,37 +77,33 @@ class Organizations(Handle):
     def remove_member(self, actor_token: Text, org_id: Text, account_id: Text) -> None:
         """Removes a member (admins and the organization's owners); its tokens for the
         organization stop verifying at once. Removing a non-member succeeds."""
+        actor = token_arg(actor_token)
         with self._call() as (lib, iam):
-            check(
-                lib, lib.iam_remove_member(iam, arg(actor_token), arg(org_id), arg(account_id))
-            )
+            check(lib, lib.iam_remove_member(iam, actor, arg(org_id), arg(account_id)))
 
     def answer_invitation(self, access_token: Text, org_id: Text, accept: bool) -> None:
         """Accepts (or, with ``accept`` False, declines and removes) an owner's invitation to
         ``org_id``, for the holder of ``access_token`` (the invited account's login session)."""
+        actor = token_arg(access_token, "access_token")
         with self._call() as (lib, iam):
-            check(
-                lib, lib.iam_answer_invitation(iam, arg(access_token), arg(org_id), bool(accept))
-            )
+            check(lib, lib.iam_answer_invitation(iam, actor, arg(org_id), bool(accept)))
 
-    def list_members(self, org_id: Text, actor_token: Optional[Text] = None) -> list[Membership]:
+    def list_members(self, org_id: Text, *, actor_token: ActorToken) -> list[Membership]:
         """An organization's members (pending invitations included), ordered by account id.
-        ``actor_token``: a member or an admin (others get NotFoundError; None: the embedding
-        application)."""
+        ``actor_token``: a member or an admin (others get NotFoundError;
+        :data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            members = call_json(lib, lib.iam_list_members, iam, arg(org_id), arg(actor_token))
+            members = call_json(lib, lib.iam_list_members, iam, arg(org_id), actor)
         return [Membership.from_json(m) for m in members]
 
-    def list_memberships(
-        self, account_id: Text, actor_token: Optional[Text] = None
-    ) -> list[Membership]:
+    def list_memberships(self, account_id: Text, *, actor_token: ActorToken) -> list[Membership]:
         """The organizations an account belongs to (pending invitations included), ordered by
-        organization id. ``actor_token``: the account itself or an admin (None: the embedding
-        application)."""
+        organization id. ``actor_token``: the account itself or an admin
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            memberships = call_json(
-                lib, lib.iam_list_memberships, iam, arg(account_id), arg(actor_token)
-            )
+            memberships = call_json(lib, lib.iam_list_memberships, iam, arg(account_id), actor)
         return [Membership.from_json(m) for m in memberships]
 
     def org_token(self, access_token: Text, org_id: Text) -> OrgToken:
@@ -101,6 +111,7 @@ class Organizations(Handle):
         service token) scoped to ``org_id``: its principal names the organization and the
         holder's role there. Not a member, or an invitation not yet accepted:
         NotPermittedError."""
+        actor = token_arg(access_token, "access_token")
         with self._call() as (lib, iam):
-            token = call_string(lib, lib.iam_org_token, iam, arg(access_token), arg(org_id))
+            token = call_string(lib, lib.iam_org_token, iam, actor, arg(org_id))
         return OrgToken(org_id=as_str(org_id), token=token)

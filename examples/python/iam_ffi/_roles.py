@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from ._c import C_STR, IAM_P, STATUS, Text, arg, check
+from ._c import C_STR, IAM_P, STATUS, ActorToken, Text, actor_arg, arg, check
 from ._handle import Handle
 from ._library import declare
 
@@ -20,18 +18,19 @@ declare(
 class Roles(Handle):
     """The role methods of :class:`~iam_ffi.Iam`."""
 
-    def grant_role(self, account_id: Text, role: Text, actor_token: Optional[Text] = None) -> None:
+    def grant_role(self, account_id: Text, role: Text, *, actor_token: ActorToken) -> None:
         """Grants a standing role: the account's tokens carry it from its next login or
-        refresh. Granting a role it holds succeeds. ``actor_token``: an admin (None: the
-        embedding application)."""
+        refresh. Granting a role it holds succeeds. ``actor_token``: an admin
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            check(lib, lib.iam_grant_role(iam, arg(account_id), arg(role), arg(actor_token)))
+            check(lib, lib.iam_grant_role(iam, arg(account_id), arg(role), actor_bytes))
 
-    def revoke_role(
-        self, account_id: Text, role: Text, actor_token: Optional[Text] = None
-    ) -> None:
+    def revoke_role(self, account_id: Text, role: Text, *, actor_token: ActorToken) -> None:
         """Revokes a standing role: tokens issued before (which may carry it) stop verifying at
         once, as do tokens acting for the account. Revoking a role it does not hold succeeds.
-        ``actor_token``: an admin (None: the embedding application)."""
+        ``actor_token``: an admin (:data:`~iam_ffi.APPLICATION`: the embedding
+        application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            check(lib, lib.iam_revoke_role(iam, arg(account_id), arg(role), arg(actor_token)))
+            check(lib, lib.iam_revoke_role(iam, arg(account_id), arg(role), actor_bytes))

@@ -15,6 +15,7 @@ from ._c import (
     check,
     take_string,
     text,
+    token_arg,
 )
 from ._handle import Handle
 from ._library import declare
@@ -56,7 +57,7 @@ class ServiceAccounts(Handle):
         expires_at = ctypes.c_int64()
         with self._call() as (lib, iam):
             status = lib.iam_issue_service_token(
-                iam, arg(actor_token), arg(service_account_id), ctypes.byref(token),
+                iam, token_arg(actor_token), arg(service_account_id), ctypes.byref(token),
                 ctypes.byref(expires_at),
             )
             check(lib, status)
@@ -67,7 +68,7 @@ class ServiceAccounts(Handle):
         with self._call() as (lib, iam):
             check(
                 lib,
-                lib.iam_revoke_service_token(iam, arg(actor_token), arg(service_account_id)),
+                lib.iam_revoke_service_token(iam, token_arg(actor_token), arg(service_account_id)),
             )
 
     def store_db_credentials(
@@ -83,8 +84,8 @@ class ServiceAccounts(Handle):
         """Stores a service account's database credentials, sealed at rest (admins only)."""
         with self._call() as (lib, iam):
             status = lib.iam_store_db_credentials(
-                iam, arg(actor_token), arg(service_account_id), arg(host), port, arg(database),
-                arg(user), arg(password),
+                iam, token_arg(actor_token), arg(service_account_id), arg(host), port,
+                arg(database), arg(user), arg(password),
             )
             check(lib, status)
 
@@ -93,7 +94,7 @@ class ServiceAccounts(Handle):
         credentials = CREDENTIALS_P()
         with self._call() as (lib, iam):
             status = lib.iam_fetch_db_credentials(
-                iam, arg(actor_token), arg(service_account_id), ctypes.byref(credentials)
+                iam, token_arg(actor_token), arg(service_account_id), ctypes.byref(credentials)
             )
             check(lib, status)
             try:

@@ -13,6 +13,7 @@ from ._c import (
     IAM_P,
     OWNED_STR,
     STATUS,
+    ActorToken,
     PrincipalT,
     Text,
     TokensT,
@@ -188,38 +189,33 @@ class Sessions(Handle):
             parsed: dict[str, Any] = json.loads(take_string(lib, claims))
             return parsed
 
-    def revoke_session(
-        self,
-        session_id: Text,
-        actor_token: Optional[Text] = None,
-        *,
-        actor: Optional[Text] = None,
-    ) -> None:
+    def revoke_session(self, session_id: Text, *, actor_token: ActorToken) -> None:
         """Revokes a session; its tokens stop working at once. ``actor_token`` is the access
-        token of whoever asks (None: the embedding application)."""
-        actor_bytes = actor_arg(actor_token, actor)
+        token of whoever asks (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor_bytes = actor_arg(actor_token)
         with self._call() as (lib, iam):
             check(lib, lib.iam_revoke_session(iam, arg(session_id), actor_bytes))
 
-    def list_sessions(self, account_id: Text, actor_token: Optional[Text] = None) -> list[Session]:
+    def list_sessions(self, account_id: Text, *, actor_token: ActorToken) -> list[Session]:
         """An account's sessions, newest first (revoked and expired ones too, until the sweep
-        prunes them). ``actor_token``: the account itself or an admin (None: the embedding
-        application)."""
+        prunes them). ``actor_token``: the account itself or an admin
+        (:data:`~iam_ffi.APPLICATION`: the embedding application)."""
+        actor = actor_arg(actor_token)
         with self._call() as (lib, iam):
-            sessions = call_json(
-                lib, lib.iam_list_sessions, iam, arg(account_id), arg(actor_token)
-            )
+            sessions = call_json(lib, lib.iam_list_sessions, iam, arg(account_id), actor)
         return [Session.from_json(s) for s in sessions]
 
-    def revoke_all_sessions(self, account_id: Text, actor_token: Optional[Text] = None) -> int:
+    def revoke_all_sessions(self, account_id: Text, *, actor_token: ActorToken) -> int:
         """Signs an account out everywhere: revokes every session (their access tokens stop
         verifying at once) and withdraws what it delegated (OAuth grants, client tokens acting
         for it). Returns how many live sessions were revoked. ``actor_token``: a login session
-        of the account itself, or an admin (None: the embedding application)."""
+        of the account itself, or an admin (:data:`~iam_ffi.APPLICATION`: the embedding
+        application)."""
+        actor = actor_arg(actor_token)
         revoked = ctypes.c_uint64()
         with self._call() as (lib, iam):
             status = lib.iam_revoke_all_sessions(
-                iam, arg(account_id), arg(actor_token), ctypes.byref(revoked)
+                iam, arg(account_id), actor, ctypes.byref(revoked)
             )
             check(lib, status)
             return revoked.value

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from iam_ffi import Iam
+from iam_ffi import APPLICATION, Iam
 
 
 #: The password of the accounts the tests make.
@@ -59,7 +59,9 @@ class People:
         self.ids: dict[str, str] = {}
         self.tokens: dict[str, str] = {}
         for name, roles in [("ada", ["admin"]), ("ben", []), ("cy", []), ("dee", [])]:
-            self.ids[name] = iam.create_account(name, PASSWORD, roles=roles)
+            self.ids[name] = iam.create_account(
+                name, PASSWORD, roles=roles, actor_token=APPLICATION
+            )
             self.relogin(name)
 
     def relogin(self, name: str) -> str:

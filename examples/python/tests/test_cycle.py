@@ -13,6 +13,7 @@ import pytest
 
 import iam_ffi
 from iam_ffi import (
+    APPLICATION,
     BadCredentialsError,
     DeniedError,
     IamClosedError,
@@ -45,7 +46,7 @@ def totp(secret_base32: str, at: float) -> str:
 
 
 def test_login_verify_refresh_revoke(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin"])
+    alice = iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
     assert alice.startswith("acc_")
     assert iam.find_account("alice") == alice
 
@@ -69,7 +70,7 @@ def test_login_verify_refresh_revoke(iam):
     assert nxt.refresh_token != tokens.refresh_token
     assert iam.verify(nxt.access_token).session_id == tokens.session_id
 
-    iam.revoke_session(nxt.session_id)
+    iam.revoke_session(nxt.session_id, actor_token=APPLICATION)
     with pytest.raises(RevokedError):
         iam.verify(nxt.access_token)
     with pytest.raises(DeniedError):
@@ -78,7 +79,7 @@ def test_login_verify_refresh_revoke(iam):
 
 
 def test_refresh_reuse_revokes_the_session(iam):
-    iam.create_account("bob", PASSWORD)
+    iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
     first = iam.login("bob", PASSWORD)
     second = iam.refresh(first.refresh_token)
     with pytest.raises(RefreshTokenReusedError):
@@ -88,17 +89,17 @@ def test_refresh_reuse_revokes_the_session(iam):
 
 
 def test_totp_enrol_confirm_and_login(iam):
-    bob = iam.create_account("bob", PASSWORD)
-    enrolment = iam.enrol_totp(bob)
+    bob = iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    enrolment = iam.enrol_totp(bob, actor_token=APPLICATION)
     assert enrolment.uri.startswith("otpauth://totp/")
     query = urllib.parse.parse_qs(urllib.parse.urlparse(enrolment.uri).query)
     assert query["secret"] == [enrolment.secret_base32]
     assert "redacted" in repr(enrolment)
 
     with pytest.raises(InvalidArgumentError):
-        iam.confirm_totp(bob, "12ab")
+        iam.confirm_totp(bob, "12ab", actor_token=APPLICATION)
     now = time.time()
-    iam.confirm_totp(bob, totp(enrolment.secret_base32, now))
+    iam.confirm_totp(bob, totp(enrolment.secret_base32, now), actor_token=APPLICATION)
 
     with pytest.raises(TotpRequiredError):
         iam.login("bob", PASSWORD)
@@ -108,9 +109,10 @@ def test_totp_enrol_confirm_and_login(iam):
 
 
 def test_service_token_and_db_credentials(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin"])
-    iam.create_account("bob", PASSWORD)
-    billing = iam.create_account("billing")  # no password: a system account
+    alice = iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+    iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    # No password: a system account.
+    billing = iam.create_account("billing", actor_token=APPLICATION)
     admin = iam.login("alice", PASSWORD).access_token
     bob = iam.login("bob", PASSWORD).access_token
 
@@ -141,11 +143,11 @@ def test_service_token_and_db_credentials(iam):
 
 
 def test_errors_and_misuse(iam):
-    iam.create_account("alice", PASSWORD)
+    iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     with pytest.raises(UsernameTakenError):
-        iam.create_account("alice", PASSWORD)
+        iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     with pytest.raises(InvalidArgumentError):
-        iam.create_account("Not Valid!", PASSWORD)
+        iam.create_account("Not Valid!", PASSWORD, actor_token=APPLICATION)
     with pytest.raises(NotFoundError):
         iam.find_account("nobody")
     with pytest.raises(TokenInvalidError):
@@ -157,7 +159,7 @@ def test_errors_and_misuse(iam):
 
 
 def test_threads_share_one_handle(iam):
-    iam.create_account("alice", PASSWORD)
+    iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     token = iam.login("alice", PASSWORD).access_token
     errors = []
 
@@ -179,7 +181,7 @@ def test_threads_share_one_handle(iam):
 
 def test_context_manager_closes_and_close_is_idempotent():
     with Iam.memory(config()) as iam:
-        iam.create_account("alice", PASSWORD)
+        iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     assert iam.closed
     iam.close()
     with pytest.raises(IamClosedError, match="closed") as e:
@@ -228,7 +230,7 @@ def test_close_waits_for_calls_in_flight(tmp_path):
         "password": {"memory_kib": 19456, "iterations": 2, "max_concurrent_hashes": 1},
     }
     iam = Iam.sqlite(tmp_path / "iam.db", cfg)
-    iam.create_account("alice", PASSWORD)
+    iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     workers = 4
     gate = GatedLogins(iam._lib, workers)
     iam._lib = gate
@@ -280,7 +282,7 @@ def test_concurrent_close_and_calls_never_crash():
     # or is refused with IamClosedError, and the process survives.
     for _ in range(5):
         iam = Iam.memory(config())
-        iam.create_account("alice", PASSWORD)
+        iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
         token = iam.login("alice", PASSWORD).access_token
         outcomes, errors = [], []
         start = threading.Barrier(5)
@@ -312,9 +314,9 @@ def test_concurrent_close_and_calls_never_crash():
 
 
 def test_actor_token_is_authorized(iam):
-    iam.create_account("alice", PASSWORD, roles=["admin"])
-    bob = iam.create_account("bob", PASSWORD)
-    billing = iam.create_account("billing")
+    iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+    bob = iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    billing = iam.create_account("billing", actor_token=APPLICATION)
     admin = iam.login("alice", PASSWORD).access_token
     user = iam.login("bob", PASSWORD).access_token
 
@@ -340,24 +342,10 @@ def test_actor_token_is_authorized(iam):
     assert iam.enrol_totp(bob, actor_token=user).uri.startswith("otpauth://")
 
 
-def test_actor_is_a_deprecated_alias_of_actor_token(iam):
-    iam.create_account("alice", PASSWORD, roles=["admin"])
-    iam.create_account("bob", PASSWORD)
-    admin = iam.login("alice", PASSWORD).access_token
-    user = iam.login("bob", PASSWORD).access_token
-    with pytest.deprecated_call():
-        carol = iam.create_account("carol", PASSWORD, actor=admin)
-    assert iam.find_account("carol") == carol
-    with pytest.deprecated_call(), pytest.raises(NotPermittedError):
-        iam.create_account("mallory", PASSWORD, actor=user)
-    with pytest.raises(TypeError):
-        iam.create_account("erin", PASSWORD, actor_token=admin, actor=admin)
-
-
 def test_a_stale_session_is_refused_for_sensitive_self_service():
     cfg = {**config(), "recent_authentication_secs": 1}
     with Iam.memory(cfg) as iam:
-        iam.create_account("alice", PASSWORD, roles=["admin"])
+        iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
         token = iam.login("alice", PASSWORD).access_token
         time.sleep(2)
         with pytest.raises(RecentAuthenticationRequiredError, match="within 1 s") as e:
@@ -381,7 +369,7 @@ def test_bad_config_raises():
 def test_sqlite_keeps_state_across_handles(tmp_path):
     cfg = config()
     with Iam.sqlite(tmp_path / "iam.db", cfg) as iam:
-        alice = iam.create_account("alice", PASSWORD)
+        alice = iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     with Iam.sqlite(tmp_path / "iam.db", cfg) as iam:
         assert iam.find_account("alice") == alice
         iam.login("alice", PASSWORD)

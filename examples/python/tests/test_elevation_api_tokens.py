@@ -5,6 +5,7 @@ import time
 import pytest
 
 from iam_ffi import (
+    APPLICATION,
     BadCredentialsError,
     DeniedError,
     ElevationNotAllowedError,
@@ -44,9 +45,9 @@ def iam(request, tmp_path):
 
 
 def test_elevate_with_password_then_end(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin"])
-    bob = iam.create_account("bob", PASSWORD)
-    iam.grant_elevatable_role(bob, "ops")
+    alice = iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+    bob = iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    iam.grant_elevatable_role(bob, "ops", actor_token=APPLICATION)
     tokens = iam.login("bob", PASSWORD)
 
     with pytest.raises(StepUpRequiredError):
@@ -83,7 +84,7 @@ def test_elevate_with_password_then_end(iam):
     assert not iam.verify(fresh.access_token).has_role("ops")
 
     # Taking the elevatable role away means it can no longer be opened.
-    iam.revoke_elevatable_role(bob, "ops")
+    iam.revoke_elevatable_role(bob, "ops", actor_token=APPLICATION)
     time.sleep(0.01)
     again = iam.login("bob", PASSWORD)
     with pytest.raises(ElevationNotAllowedError):
@@ -92,19 +93,19 @@ def test_elevate_with_password_then_end(iam):
 
 
 def test_elevate_with_a_totp_step_up(iam):
-    bob = iam.create_account("bob", PASSWORD)
-    iam.grant_elevatable_role(bob, "auditor")
+    bob = iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    iam.grant_elevatable_role(bob, "auditor", actor_token=APPLICATION)
     without_totp = iam.login("bob", PASSWORD)
     # The policy asks for a factor bob does not have yet.
     with pytest.raises(StepUpRequiredError):
         iam.elevate(without_totp.access_token, "auditor", totp_code="123456")
 
-    enrolment = iam.enrol_totp(bob)
+    enrolment = iam.enrol_totp(bob, actor_token=APPLICATION)
     now = time.time()
     if now % 30 > 25:  # keep the three codes below inside one skew window
         time.sleep(30 - now % 30 + 0.1)
         now = time.time()
-    iam.confirm_totp(bob, totp(enrolment.secret_base32, now - 30))
+    iam.confirm_totp(bob, totp(enrolment.secret_base32, now - 30), actor_token=APPLICATION)
     tokens = iam.login("bob", PASSWORD, totp_code=totp(enrolment.secret_base32, now))
     with pytest.raises(StepUpRequiredError):
         iam.elevate(tokens.access_token, "auditor", password=PASSWORD)
@@ -116,11 +117,11 @@ def test_elevate_with_a_totp_step_up(iam):
 
 
 def test_elevation_needing_approval(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin"])
-    iam.create_account("dave", PASSWORD, roles=["admin"])
-    bob = iam.create_account("bob", PASSWORD)
-    iam.grant_elevatable_role(bob, "breakglass")
-    iam.grant_elevatable_role(alice, "breakglass")
+    alice = iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+    iam.create_account("dave", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+    bob = iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    iam.grant_elevatable_role(bob, "breakglass", actor_token=APPLICATION)
+    iam.grant_elevatable_role(alice, "breakglass", actor_token=APPLICATION)
     alice_token = iam.login("alice", PASSWORD).access_token
     dave_token = iam.login("dave", PASSWORD).access_token
     tokens = iam.login("bob", PASSWORD)
@@ -136,7 +137,7 @@ def test_elevation_needing_approval(iam):
     # cannot answer it either.
     with pytest.raises(SelfApprovalError):
         iam.approve_elevation(tokens.access_token, request.request_id)
-    iam.create_account("erin", PASSWORD)
+    iam.create_account("erin", PASSWORD, actor_token=APPLICATION)
     with pytest.raises(NotPermittedError, match='"admin" is required'):
         iam.approve_elevation(iam.login("erin", PASSWORD).access_token, request.request_id)
     until = iam.approve_elevation(alice_token, request.request_id)
@@ -162,8 +163,8 @@ def test_elevation_needing_approval(iam):
 
 
 def test_service_tokens_are_the_wrong_kind(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin"])
-    billing = iam.create_account("billing")
+    alice = iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+    billing = iam.create_account("billing", actor_token=APPLICATION)
     admin = iam.login("alice", PASSWORD).access_token
     service = iam.issue_service_token(admin, billing).token
     with pytest.raises(WrongTokenKindError) as e:
@@ -175,8 +176,8 @@ def test_service_tokens_are_the_wrong_kind(iam):
 
 
 def test_api_token_create_verify_revoke(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin", "ops"])
-    iam.create_account("bob", PASSWORD)
+    alice = iam.create_account("alice", PASSWORD, roles=["admin", "ops"], actor_token=APPLICATION)
+    iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
     admin = iam.login("alice", PASSWORD).access_token
     bob = iam.login("bob", PASSWORD).access_token
     expires = int(time.time()) + 3600
@@ -217,7 +218,7 @@ def test_api_token_create_verify_revoke(iam):
 
 
 def test_new_functions_check_their_arguments(iam):
-    iam.create_account("alice", PASSWORD, roles=["admin"])
+    iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
     admin = iam.login("alice", PASSWORD).access_token
     with pytest.raises(InvalidUtf8Error):
         iam.elevate(admin, b"o\xffps", password=PASSWORD)
@@ -227,16 +228,16 @@ def test_new_functions_check_their_arguments(iam):
         iam.create_api_token(admin, "label", scopes=[b"\xff"], expires_at=int(time.time()) + 60)
     with pytest.raises(InvalidUtf8Error):
         iam.verify_api_token(b"iam_pat_\xff")
-    with pytest.raises(NullParameterError):
+    with pytest.raises(TypeError, match="access_token is required"):  # refused before C
         iam.elevate(None, "ops")
     with pytest.raises(NullParameterError):
         iam.end_elevation(admin, None)
     with pytest.raises(NullParameterError):
         iam.approve_elevation(admin, None)
-    with pytest.raises(NullParameterError):
+    with pytest.raises(TypeError, match="approver_token is required"):
         iam.deny_elevation(None, "elr_x")
     with pytest.raises(NullParameterError):
-        iam.grant_elevatable_role(None, "ops")
+        iam.grant_elevatable_role(None, "ops", actor_token=APPLICATION)
     with pytest.raises(NullParameterError):
         iam.create_api_token(admin, None, expires_at=int(time.time()) + 60)
     with pytest.raises(NullParameterError):
@@ -260,8 +261,8 @@ def test_elevation_policies_in_the_configuration_are_checked():
             "api_token_max_ttl_secs": 3600,
         }
     ) as iam:
-        bob = iam.create_account("bob", PASSWORD, roles=["ops"])
-        iam.grant_elevatable_role(bob, "oncall")
+        bob = iam.create_account("bob", PASSWORD, roles=["ops"], actor_token=APPLICATION)
+        iam.grant_elevatable_role(bob, "oncall", actor_token=APPLICATION)
         tokens = iam.login("bob", PASSWORD)
         with pytest.raises(InvalidArgumentError):
             iam.elevate(tokens.access_token, "oncall", duration_secs=61)

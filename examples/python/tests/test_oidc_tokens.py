@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from iam_ffi import (
+    APPLICATION,
     BadCredentialsError,
     CredentialKind,
     DeniedError,
@@ -103,7 +104,7 @@ def test_a_client_credentials_token_is_for_its_resource_only(iam):
     assert who.audience == (OIDC["cc_resource"],)
     assert who.org_id is None and who.org_role is None and who.elevated_until is None
     # The client it was issued to: registered by carol, acting for her, bound to the resource.
-    client = iam.get_oauth_client(who.client_id)
+    client = iam.get_oauth_client(who.client_id, actor_token=APPLICATION)
     assert client.owner == carol and client.acts_for_owner
     assert client.grant_types == ("client_credentials",)
     assert client.resources == (OIDC["cc_resource"],)
@@ -129,7 +130,7 @@ def test_signing_out_everywhere_withdraws_what_was_delegated(own_copy):
     carol = iam.find_account("carol")
     session = iam.login("carol", PASSWORD).access_token
     # Her own session and her grant to the relying party.
-    assert iam.revoke_all_sessions(carol, session) == 2
+    assert iam.revoke_all_sessions(carol, actor_token=session) == 2
     with pytest.raises(RevokedError):
         iam.verify(OIDC["access_token"])
     with pytest.raises(DeniedError):  # her client's token acting for her
@@ -145,6 +146,6 @@ def test_disabling_a_client_voids_its_tokens(own_copy):
         iam.verify(OIDC["access_token"])
     with pytest.raises(BadCredentialsError):
         iam.introspect(OIDC["client_id"], OIDC["client_secret"], OIDC["access_token"])
-    assert iam.get_oauth_client(OIDC["client_id"], admin).disabled
+    assert iam.get_oauth_client(OIDC["client_id"], actor_token=admin).disabled
     # Another client's token is not touched.
     assert iam.verify_for(OIDC["cc_token"], OIDC["cc_resource"]).actor == iam.find_account("carol")

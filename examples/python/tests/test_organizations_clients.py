@@ -7,6 +7,7 @@ import json
 import pytest
 
 from iam_ffi import (
+    APPLICATION,
     BadCredentialsError,
     ClientSecret,
     CredentialKind,
@@ -36,7 +37,7 @@ def test_organizations_members_and_invitations(iam, people):
 
     # An owner's addition is an invitation, answered by the invited account.
     assert iam.set_membership(tokens["ben"], org, ids["cy"], "member") is True
-    members = {m.account_id: m for m in iam.list_members(org)}
+    members = {m.account_id: m for m in iam.list_members(org, actor_token=APPLICATION)}
     assert members[ids["ben"]].role == "owner" and not members[ids["ben"]].pending
     assert members[ids["cy"]].pending and members[ids["cy"]].org_id == org
     with pytest.raises(NotPermittedError):  # not yet a member
@@ -49,20 +50,20 @@ def test_organizations_members_and_invitations(iam, people):
     assert (who.org_id, who.org_role, who.account_id) == (org, "member", ids["cy"])
     with pytest.raises(WrongTokenKindError):  # an organization token cannot mint another
         iam.org_token(scoped.token, org)
-    (membership,) = iam.list_memberships(ids["cy"], tokens["cy"])
+    (membership,) = iam.list_memberships(ids["cy"], actor_token=tokens["cy"])
     assert (membership.org_id, membership.role, membership.pending) == (org, "member", False)
     with pytest.raises(NotPermittedError):
-        iam.list_memberships(ids["ben"], tokens["cy"])
+        iam.list_memberships(ids["ben"], actor_token=tokens["cy"])
 
     # Outsiders learn nothing and manage nothing; an admin's addition takes effect at once.
     with pytest.raises(NotFoundError):
-        iam.list_members(org, tokens["dee"])
+        iam.list_members(org, actor_token=tokens["dee"])
     with pytest.raises(NotPermittedError):
         iam.set_membership(tokens["dee"], org, ids["dee"], "owner")
     assert iam.set_membership(tokens["ada"], org, ids["dee"], "member") is False
     with pytest.raises(NotFoundError):  # nothing to answer
         iam.answer_invitation(tokens["dee"], org, True)
-    assert ids["dee"] in {m.account_id for m in iam.list_members(org, tokens["dee"])}
+    assert ids["dee"] in {m.account_id for m in iam.list_members(org, actor_token=tokens["dee"])}
     with pytest.raises(NotFoundError):
         iam.set_membership(tokens["ada"], "org_unknown", ids["dee"], "member")
     with pytest.raises(InvalidArgumentError):
@@ -77,8 +78,8 @@ def test_organizations_members_and_invitations(iam, people):
     iam.remove_member(tokens["ben"], org, ids["cy"])  # not a member any more
     assert iam.set_membership(tokens["ben"], org, ids["cy"], "member")
     iam.answer_invitation(tokens["cy"], org, False)
-    assert ids["cy"] not in {m.account_id for m in iam.list_members(org)}
-    assert iam.list_memberships(ids["cy"]) == []
+    assert ids["cy"] not in {m.account_id for m in iam.list_members(org, actor_token=APPLICATION)}
+    assert iam.list_memberships(ids["cy"], actor_token=APPLICATION) == []
 
 
 REPORTS = {
@@ -133,18 +134,18 @@ def test_register_describe_and_list_clients(iam, people):
                                     "acts_for_owner": True})
     assert own.client.owner == people.ids["ben"] and own.client.acts_for_owner
 
-    assert iam.get_oauth_client(client.id) == client
-    assert iam.get_oauth_client(client.id, ada) == client
+    assert iam.get_oauth_client(client.id, actor_token=APPLICATION) == client
+    assert iam.get_oauth_client(client.id, actor_token=ada) == client
     with pytest.raises(NotFoundError):  # not ben's: as if it did not exist
-        iam.get_oauth_client(client.id, ben)
+        iam.get_oauth_client(client.id, actor_token=ben)
     with pytest.raises(NotFoundError):
-        iam.get_oauth_client("cli_unknown", ada)
-    listed = iam.list_oauth_clients(ada)
+        iam.get_oauth_client("cli_unknown", actor_token=ada)
+    listed = iam.list_oauth_clients(actor_token=ada)
     assert {c.id for c in listed} == {client.id, public.client_id, own.client_id}
     assert [c.id for c in listed] == sorted(c.id for c in listed)
-    assert iam.list_oauth_clients() == listed
+    assert iam.list_oauth_clients(actor_token=APPLICATION) == listed
     with pytest.raises(NotPermittedError):
-        iam.list_oauth_clients(ben)
+        iam.list_oauth_clients(actor_token=ben)
 
 
 def test_introspect_rotate_and_disable(iam, people):
@@ -178,7 +179,7 @@ def test_introspect_rotate_and_disable(iam, people):
     assert rotated.secret not in repr(rotated)
     assert not iam.introspect(client_id, rotated.secret, ada, "access_token").active
     assert not iam.introspect(client_id, secret, ada).active
-    assert iam.get_oauth_client(client_id).secret_rotated_at is not None
+    assert iam.get_oauth_client(client_id, actor_token=APPLICATION).secret_rotated_at is not None
 
     # Disabled for good: it cannot authenticate any more.
     with pytest.raises(NotFoundError):
@@ -186,6 +187,6 @@ def test_introspect_rotate_and_disable(iam, people):
     assert iam.disable_client(ada, client_id) == 0
     with pytest.raises(BadCredentialsError):
         iam.introspect(client_id, rotated.secret, ada)
-    assert iam.get_oauth_client(client_id, ada).disabled
+    assert iam.get_oauth_client(client_id, actor_token=ada).disabled
     with pytest.raises(NotFoundError):
         iam.disable_client(ada, "cli_unknown")

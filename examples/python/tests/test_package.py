@@ -58,7 +58,9 @@ def test_generate_master_key_opens_an_iam():
     assert first != second and len(first) == 43 and "=" not in first
     with iam_ffi.Iam.memory({"master_key": first, "password": {"memory_kib": 64,
                                                                 "iterations": 1}}) as iam:
-        assert iam.create_account("alice", "correct horse battery").startswith("acc_")
+        assert iam.create_account(
+            "alice", "correct horse battery", actor_token=iam_ffi.APPLICATION
+        ).startswith("acc_")
 
 
 def test_mypy_strict_accepts_the_package_and_typed_use(tmp_path):
@@ -67,7 +69,9 @@ def test_mypy_strict_accepts_the_package_and_typed_use(tmp_path):
     require("mypy")
     good = tmp_path / "good.py"
     good.write_text(
-        "from iam_ffi import Iam, Principal, TokenPair, BadCredentialsError, IamConfig\n"
+        "from typing import Union\n"
+        "from iam_ffi import APPLICATION, Application, Iam, Principal, TokenPair\n"
+        "from iam_ffi import BadCredentialsError, IamConfig\n"
         "from iam_ffi.fastapi import IamBearer\n"
         "config: IamConfig = {'master_key': 'k', 'password': {'memory_kib': 64}}\n"
         "def use(iam: Iam) -> str:\n"
@@ -78,6 +82,11 @@ def test_mypy_strict_accepts_the_package_and_typed_use(tmp_path):
         "    except BadCredentialsError as e:\n"
         "        return e.message + str(e.status)\n"
         "    return who.account_id + ','.join(who.roles)\n"
+        "def admin(iam: Iam, token: str, actor: Union[str, Application]) -> int:\n"
+        "    iam.disable_account('acc_x', actor_token=token)\n"
+        "    iam.enable_account('acc_x', actor_token=APPLICATION)\n"
+        "    iam.grant_role('acc_x', 'reports', actor_token=actor)\n"
+        "    return len(list(iam.iter_accounts(actor_token=token, page_size=10)))\n"
         "def opened() -> str:\n"
         "    with Iam.memory(config) as iam:\n"
         "        IamBearer(iam, role='admin')\n"
@@ -88,6 +97,10 @@ def test_mypy_strict_accepts_the_package_and_typed_use(tmp_path):
         "from iam_ffi import Iam\n"
         "def use(iam: Iam) -> int:\n"
         "    return iam.login('alice', 'pw').expires_in + iam.verify(1).roles\n"
+        "def careless(iam: Iam, header: str | None) -> None:\n"
+        "    iam.disable_account('acc_x', actor_token=header)\n"
+        "    iam.disable_account('acc_x', 'v4.public.token')\n"
+        "    iam.list_accounts('v4.public.token')\n"
     )
     # Installed: mypy finds the package in site-packages, typed by its py.typed marker.
     env = {k: v for k, v in os.environ.items() if k != "MYPYPATH"}
@@ -109,3 +122,7 @@ def test_mypy_strict_accepts_the_package_and_typed_use(tmp_path):
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert 'Argument 1 to "verify"' in refused.stdout
     assert "Unsupported operand types" in refused.stdout
+    # An actor that may be None, one passed by position, and one left out are all reported.
+    assert 'Argument "actor_token" to "disable_account"' in refused.stdout
+    assert 'Too many positional arguments for "disable_account"' in refused.stdout
+    assert 'Missing named argument "actor_token" for "list_accounts"' in refused.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import iam_ffi
-from iam_ffi import CredentialKind, Iam, Principal, TokenInvalidError
+from iam_ffi import APPLICATION, CredentialKind, Iam, Principal, TokenInvalidError
 
 from conftest import PASSWORD, config
 
@@ -54,7 +54,9 @@ def test_credential_kinds_are_the_headers():
 
 
 def test_a_session_principal(iam):
-    alice = iam.create_account("alice", PASSWORD, roles=["admin", "reports"])
+    alice = iam.create_account(
+        "alice", PASSWORD, roles=["admin", "reports"], actor_token=APPLICATION
+    )
     tokens = iam.login("alice", PASSWORD)
     who = iam.verify(tokens.access_token)
     assert who.credential is CredentialKind.SESSION and not who.delegated
@@ -77,8 +79,8 @@ def test_a_session_principal(iam):
 
 
 def test_an_elevated_session_names_its_elevated_roles(iam):
-    bob = iam.create_account("bob", PASSWORD)
-    iam.grant_elevatable_role(bob, "ops")
+    bob = iam.create_account("bob", PASSWORD, actor_token=APPLICATION)
+    iam.grant_elevatable_role(bob, "ops", actor_token=APPLICATION)
     tokens = iam.login("bob", PASSWORD)
     assert iam.verify(tokens.access_token).elevated_roles == ()
     elevation = iam.elevate(tokens.access_token, "ops", duration_secs=300, password=PASSWORD)
@@ -90,7 +92,7 @@ def test_an_elevated_session_names_its_elevated_roles(iam):
 
 
 def test_an_api_token_principal_is_limited_to_its_scopes(iam):
-    iam.create_account("alice", PASSWORD, roles=["admin", "reports"])
+    iam.create_account("alice", PASSWORD, roles=["admin", "reports"], actor_token=APPLICATION)
     session = iam.login("alice", PASSWORD).access_token
     pat = iam.create_api_token(session, "ci", scopes=["reports"],
                                expires_at=int(time.time()) + 3600)
@@ -106,9 +108,9 @@ def test_an_api_token_principal_is_limited_to_its_scopes(iam):
 
 
 def test_a_service_token_principal(iam):
-    iam.create_account("root", PASSWORD, roles=["admin"])
+    iam.create_account("root", PASSWORD, roles=["admin"], actor_token=APPLICATION)
     admin = iam.login("root", PASSWORD).access_token
-    svc = iam.create_account("deployer")
+    svc = iam.create_account("deployer", actor_token=APPLICATION)
     who = iam.verify(iam.issue_service_token(admin, svc).token)
     assert who.credential is CredentialKind.SERVICE_TOKEN and not who.delegated
     assert who.kind == "system" and who.account_id == svc
@@ -116,7 +118,7 @@ def test_a_service_token_principal(iam):
 
 
 def test_an_organization_token_principal(iam):
-    alice = iam.create_account("alice", PASSWORD)
+    alice = iam.create_account("alice", PASSWORD, actor_token=APPLICATION)
     session = iam.login("alice", PASSWORD).access_token
     org = iam.create_organization(session, "acme")
     who = iam.verify(iam.org_token(session, org).token)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import iam_ffi
-from iam_ffi import Iam
+from iam_ffi import APPLICATION, Iam
 
 from conftest import config, require
 
@@ -75,8 +75,8 @@ def bearer(token):
 
 def test_the_fastapi_example_protects_its_route(readme_app):
     iam, client = readme_app
-    carol = iam.create_account("carol", PASSWORD, roles=["reporting"])
-    iam.create_account("dave", PASSWORD)
+    carol = iam.create_account("carol", PASSWORD, roles=["reporting"], actor_token=APPLICATION)
+    iam.create_account("dave", PASSWORD, actor_token=APPLICATION)
     tokens = iam.login("carol", PASSWORD)
 
     answer = client.get("/reports", headers=bearer(tokens.access_token))
@@ -107,7 +107,7 @@ def test_the_fastapi_example_protects_its_route(readme_app):
     assert client.get("/reports", headers=bearer(pat.secret)).status_code == 401
 
     # Revocation is immediate.
-    iam.revoke_session(tokens.session_id)
+    iam.revoke_session(tokens.session_id, actor_token=APPLICATION)
     revoked = client.get("/reports", headers=bearer(tokens.access_token))
     assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
 
@@ -129,8 +129,8 @@ def test_the_dependency_without_a_role_and_without_api_tokens():
         return {"account": who.account_id, "roles": list(who.roles), "kind": who.kind}
 
     with testclient.TestClient(app) as client:
-        alice = iam.create_account("alice", PASSWORD, roles=["admin"])
-        billing = iam.create_account("billing")
+        alice = iam.create_account("alice", PASSWORD, roles=["admin"], actor_token=APPLICATION)
+        billing = iam.create_account("billing", actor_token=APPLICATION)
         tokens = iam.login("alice", PASSWORD)
         assert client.get("/me", headers=bearer(tokens.access_token)).json() == {
             "account": alice, "roles": ["admin"], "kind": "human"
