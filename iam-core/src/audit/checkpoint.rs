@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuditEvent, AuditQuery, ChainBreak, ChainHash, ChainVerifier};
 use crate::clock::{Clock, Timestamp};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::iam::Iam;
-use crate::store::{Commit, ListQuery, Record, RecordKind, Store, Write};
+use crate::store::{Commit, ListQuery, Record, RecordKind, Store, StoreError, Write};
 use crate::token::keys::{footer_for, KeyRing, StoredKey};
 use crate::token::paseto;
 
@@ -173,8 +173,14 @@ impl<S: Store, C: Clock> Iam<S, C> {
             }
             let checkpoint = AuditCheckpoint::sign(&self.ring(), seq, head, now)?;
             let commit = store_checkpoint(latest.map(|(r, _)| r), &checkpoint)?;
-            self.inner.store.commit(commit).await?;
-            Ok(Some(checkpoint))
+            match self.inner.store.commit(commit).await {
+                // Another instance stored a checkpoint first (of this head, or the first one):
+                // a lost race like any other, tried again from the new latest.
+                Err(StoreError::Duplicate {
+                    kind: RecordKind::AuditCheckpoint,
+                }) => Err(StoreError::Conflict.into()),
+                other => other.map(|()| Some(checkpoint)).map_err(Error::from),
+            }
         })
         .await
     }
