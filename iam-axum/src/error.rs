@@ -240,7 +240,6 @@ const INTERNAL_ERROR: &str = "internal_error";
 
 /// The JSON `error` strings this crate answers with that are not an [`ErrorCode`]: the edge's
 /// own answers (malformed requests, missing tokens, rate limits, framework rejections).
-#[cfg(test)]
 pub(crate) const EDGE_CODES: &[&str] = &[
     "bad_request",
     INTERNAL_ERROR,
@@ -253,7 +252,23 @@ pub(crate) const EDGE_CODES: &[&str] = &[
     "request_timeout",
     "unauthorized",
     "forbidden",
+    "malformed_json",
+    "invalid_body",
+    "invalid_query",
 ];
+
+/// Every JSON `error` string of the REST API, each once: the answers of every [`ErrorCode`]
+/// and the [`EDGE_CODES`]. The OpenAPI document's error schema enumerates them.
+pub(crate) fn wire_codes() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    let all = ErrorCode::ALL.iter().map(|c| code_parts(*c).1);
+    for code in all.chain(EDGE_CODES.iter().copied()) {
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    out
+}
 
 impl From<Denial> for ApiError {
     fn from(d: Denial) -> Self {

@@ -42,24 +42,41 @@ fn body_rejection(r: &BytesRejection) -> ApiError {
     }
 }
 
-/// Parses `bytes` as JSON into `T`, distinguishing syntax errors from shape errors.
+/// Parses `bytes` as JSON into `T`, distinguishing syntax errors from shape errors. Every
+/// body of the API is a JSON object: serde would also read a struct from an array of its
+/// fields' values (`["alice", "pw"]`), which no schema describes, so anything but an object
+/// is refused.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                "the request body is not valid JSON",
-            ),
-            Category::Data => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                // serde's data errors name the field and the expectation; they echo no values.
-                format!("the request body does not fit: {e}"),
-            ),
-        }
-    })
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        let shape = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the request body must be a JSON object",
+        );
+        return Err(serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map_or_else(|e| syntax_or_shape(&e), |_| shape));
+    }
+    serde_json::from_slice(bytes).map_err(|e| syntax_or_shape(&e))
+}
+
+/// The answer to a body serde could not read: 400 for what is not JSON, 422 for JSON of
+/// another shape.
+fn syntax_or_shape(e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the request body is not valid JSON",
+        ),
+        Category::Data => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            // serde's data errors name the field and the expectation; they echo no values.
+            format!("the request body does not fit: {e}"),
+        ),
+    }
 }
 
 impl<T, St> FromRequest<St> for ApiJson<T>
@@ -160,6 +177,24 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         h
+    }
+
+    #[test]
+    fn bodies_are_json_objects() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Two {
+            a: Option<String>,
+            b: Option<String>,
+        }
+        let code = |body: &str| parse_json::<Two>(body.as_bytes()).map_err(|e| (e.status, e.code));
+        assert!(code(r#" {"a": "x"}"#).is_ok());
+        let shape = Err((StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+        assert_eq!(code("[null, null]").map(|_| ()), shape);
+        assert_eq!(code("\"x\"").map(|_| ()), shape);
+        let syntax = Err((StatusCode::BAD_REQUEST, "malformed_json"));
+        assert_eq!(code("[null,").map(|_| ()), syntax);
+        assert_eq!(code("").map(|_| ()), syntax);
     }
 
     #[test]

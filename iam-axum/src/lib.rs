@@ -142,6 +142,7 @@ pub struct IamRouter<S: Store, C: Clock> {
     metrics: Metrics,
     serve_metrics: bool,
     metrics_networks: Vec<IpNet>,
+    describe_oauth: bool,
 }
 
 impl<S: Store, C: Clock> IamRouter<S, C> {
@@ -157,6 +158,7 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
             metrics: Metrics::new(),
             serve_metrics: true,
             metrics_networks: metrics::default_networks(),
+            describe_oauth: false,
         }
     }
 
@@ -222,6 +224,15 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
         self
     }
 
+    /// Whether `/openapi.json` also describes the OAuth 2.0 and OpenID Connect endpoints (off
+    /// by default). Turn it on when an [`OAuthRouter`] is served beside this router under the
+    /// same prefix, as `iamd` does.
+    #[must_use]
+    pub fn describe_oauth(mut self, on: bool) -> Self {
+        self.describe_oauth = on;
+        self
+    }
+
     /// Records the metrics into `registry` (a clone of which the caller keeps to render them)
     /// instead of a registry of the router's own.
     #[must_use]
@@ -243,8 +254,13 @@ impl<S: Store, C: Clock> IamRouter<S, C> {
         } else {
             format!("/{prefix}")
         };
-        let doc =
-            axum::body::Bytes::from(openapi::document(&prefix, self.serve_metrics).to_string());
+        let coverage = openapi::Coverage {
+            metrics: self.serve_metrics,
+            oauth: self.describe_oauth,
+        };
+        let doc = axum::body::Bytes::from(
+            openapi::document(&prefix, coverage, self.iam.config()).to_string(),
+        );
         let mut api = routes::routes(state).route(
             openapi::OPENAPI_PATH,
             axum::routing::get(move || async move {

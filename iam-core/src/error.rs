@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::secret::MasterKeyError;
 use crate::store::error::StoreError;
 
 mod code;
@@ -256,6 +257,9 @@ pub enum Error {
     /// A cryptographic step failed (for instance, sealed data that does not open with the configured key).
     #[error("cryptographic failure: {0}")]
     Crypto(&'static str),
+    /// The master key could not be loaded or created (see [`MasterKey::load_or_create`](crate::MasterKey::load_or_create)).
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
 }
 
 /// The kind of object an operation did not find ([`Error::NotFound`]).
@@ -411,6 +415,7 @@ impl Error {
             Error::Store(_) => ErrorCode::StoreUnavailable,
             Error::AuditChain(_) => ErrorCode::AuditChainBroken,
             Error::Crypto(_) => ErrorCode::CryptoFailure,
+            Error::MasterKey(_) => ErrorCode::InvalidConfig,
         }
     }
 
@@ -465,6 +470,11 @@ mod tests {
             Error::from(InvalidInput::Config("x")).code(),
             ErrorCode::InvalidConfig
         );
+        let unset = Error::from(MasterKeyError::EnvUnset {
+            var: "IAM_MASTER_KEY".to_owned(),
+        });
+        assert_eq!(unset.code(), ErrorCode::InvalidConfig);
+        assert!(unset.to_string().contains("IAM_MASTER_KEY"), "{unset}");
         let profile = Error::from(InvalidInput::Profile(ProfileRule::NameLength { max: 128 }));
         assert_eq!(profile.code().as_str(), "invalid_profile");
         assert_eq!(

@@ -6,13 +6,17 @@
 //!
 //! Start at [`Iam`]: open it over a [`Store`] (here the in-memory [`MemoryStore`]; SQLite and
 //! PostgreSQL adapters live in their own crates) with a [`Config`]. iam-core does I/O only
-//! through [`Store`] and reads time only from a [`Clock`].
+//! through [`Store`] and reads time only from a [`Clock`]; the one exception is startup:
+//! [`MasterKey::load_or_create`] keeps the master key in a private file (or
+//! [`MasterKey::from_env`] reads it from the environment), so an application on a persistent
+//! store uses the same key on every run.
 //!
 //! ```
 //! use iam_core::{Caller, Config, Iam, LoginRequest, MasterKey, MemoryStore, NewAccount, PasswordPolicy, SecureRandom};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), iam_core::Error> {
+//! // A fresh key suits the in-memory store; on a persistent one, load it: see `MasterKey::load_or_create`.
 //! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
 //! config.passwords = PasswordPolicy::insecure_fast_for_tests(); // keep the doc test quick
 //! let iam = Iam::builder(MemoryStore::new(), config).open().await?;
@@ -126,7 +130,7 @@ pub use offload::{Inline, Offload, OsThreads};
 pub use org::{Membership, Organization, OWNER_ROLE};
 pub use password::PasswordPolicy;
 pub use random::SecureRandom;
-pub use secret::{MasterKey, SecretString};
+pub use secret::{MasterKey, MasterKeyError, SecretString};
 pub use session::{LoginRequest, LoginSuccess, Session};
 pub use store::{MemoryStore, Store};
 pub use throttle::ThrottlePolicy;

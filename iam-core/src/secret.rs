@@ -13,6 +13,10 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::error::{Error, InvalidInput};
 use crate::random::SecureRandom;
 
+mod key_file;
+
+pub use key_file::MasterKeyError;
+
 /// A secret string (password, token, TOTP secret): zeroized on drop, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct SecretString(String);
@@ -76,15 +80,20 @@ impl MasterKey {
 
     /// Parses 32 bytes in base64url (as [`MasterKey::to_base64`] writes).
     pub fn from_base64(text: &str) -> Result<Self, Error> {
+        MasterKey::parse(text).map_err(|reason| InvalidInput::Config(reason).into())
+    }
+
+    /// Parses 32 bytes in base64url (surrounding whitespace ignored), or says what is wrong.
+    fn parse(text: &str) -> Result<Self, &'static str> {
         let bytes = Zeroizing::new(
             URL_SAFE_NO_PAD
                 .decode(text.trim())
-                .map_err(|_| InvalidInput::Config("master key is not base64url"))?,
+                .map_err(|_| "master key is not base64url")?,
         );
         let arr: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| InvalidInput::Config("master key must be 32 bytes"))?;
+            .map_err(|_| "master key must be 32 bytes")?;
         Ok(MasterKey(arr))
     }
 

@@ -127,6 +127,36 @@ typedef int32_t iam_account_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What presented a principal: the kind of credential its token is. The numbers are stable.
+enum iam_credential_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Unknown (returned for a NULL principal).
+  IAM_CREDENTIAL_KIND_UNKNOWN = 0,
+  // A login session's access token (possibly carrying elevated roles).
+  IAM_CREDENTIAL_KIND_SESSION = 1,
+  // A service account's token.
+  IAM_CREDENTIAL_KIND_SERVICE_TOKEN = 2,
+  // A personal API token.
+  IAM_CREDENTIAL_KIND_API_TOKEN = 3,
+  // An OAuth token a user delegated to a client (authorization code, device, refresh).
+  IAM_CREDENTIAL_KIND_OAUTH_USER = 4,
+  // An OAuth client-credentials token (acting for the client's owner when it names an
+  // actor).
+  IAM_CREDENTIAL_KIND_CLIENT_CREDENTIALS = 5,
+  // A login session's token scoped to one organization.
+  IAM_CREDENTIAL_KIND_ORG_TOKEN = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum iam_credential_kind iam_credential_kind;
+#else
+typedef int32_t iam_credential_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Database credentials fetched for a service account: opaque to C. Read them with the
 // `iam_db_credentials_*` getters; free them (the password is overwritten with zeros) with
 // `iam_db_credentials_free`.
@@ -204,6 +234,42 @@ iam_status iam_create_account(const iam_t *iam,
 // or writable.
 iam_status iam_find_account(const iam_t *iam, const char *username, char **out_account_id);
 
+// Describes an account as JSON through `*out_account_json` (free it with `iam_string_free`):
+// `id`, `username`, `kind` (`"human"` or `"system"`), `roles`, `elevatable_roles`, `disabled`,
+// `has_password`, `totp` (`"off"`, `"pending"` or `"on"`), `deletion_due` (when a scheduled
+// deletion falls due, or null), `created_at` (times in milliseconds since the Unix epoch) and
+// `profile` (`name`, `email`, `email_verified`, `updated_at`). No secret is ever part of it.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself):
+// the account itself or an admin.
+//
+// Fails with `IAM_STATUS_NOT_FOUND`, `IAM_STATUS_NOT_PERMITTED`, or the statuses of
+// `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_account_json` NULL or writable.
+iam_status iam_get_account(const iam_t *iam,
+                           const char *account_id,
+                           const char *actor_token,
+                           char **out_account_json);
+
+// Lists accounts ordered by id, one page at a time: at most `limit` of them (0: 100; at most
+// 1000) whose ids come after `after_account_id` (NULL: from the first). For the next page pass
+// the last id of this one. On success `*out_accounts_json` holds a JSON array of accounts as
+// `iam_get_account` describes them (free it with `iam_string_free`). `actor_token` is the
+// access token of whoever asks (NULL: the embedding application itself): an admin.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_accounts_json` NULL or writable.
+iam_status iam_list_accounts(const iam_t *iam,
+                             const char *after_account_id,
+                             size_t limit,
+                             const char *actor_token,
+                             char **out_accounts_json);
+
 // Sets (or replaces) the password of a human account. `actor_token` is the access token of
 // whoever asks (NULL: the embedding application itself); iam decides whether it may.
 //
@@ -265,6 +331,50 @@ iam_status iam_verify_api_token(const iam_t *iam,
                                 const char *secret,
                                 iam_principal_t **out_principal);
 
+// Lists an account's personal API tokens, revoked and expired ones included (until the
+// sweeper prunes them), never their secrets. On success `*out_tokens_json` holds a JSON array
+// of tokens (`id`, `account_id`, `label`, `scopes`, and `created_at`, `expires_at` and
+// `revoked_at` (null while live) in milliseconds since the Unix epoch); free it with
+// `iam_string_free`. `actor_token` is the access token of whoever asks (NULL: the embedding
+// application itself): the account itself or an admin.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_tokens_json` NULL or writable.
+iam_status iam_list_api_tokens(const iam_t *iam,
+                               const char *account_id,
+                               const char *actor_token,
+                               char **out_tokens_json);
+
+// Lists audit events in chain order, one page at a time. Filters (each NULL or 0 for none):
+// `account_id` (events concerning that account), `kind` (e.g. `"login.succeeded"`,
+// `"role.granted"`; the kinds are listed in docs/api.md), `from_unix_secs` (at or after) and
+// `to_unix_secs` (before). Paging: events after sequence number `after_seq` (0: from the
+// first), at most `limit` of them (0: 100; at most 1000); for the next page pass the last
+// event's `seq`. On success `*out_events_json` holds a JSON array of events: `seq`,
+// `prev_hash` and `hash` (hex), `at` (milliseconds since the Unix epoch), `kind`, `actor`,
+// `account`, `session` (each null when not known) and `detail` (an object of strings, never a
+// secret). Free it with `iam_string_free`. `actor_token` is the access token of whoever asks
+// (NULL: the embedding application itself): an admin.
+//
+// Fails with `IAM_STATUS_INVALID_ARGUMENT` (an unknown kind), `IAM_STATUS_NOT_PERMITTED`, or
+// the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_events_json` NULL or writable.
+iam_status iam_list_audit_events(const iam_t *iam,
+                                 const char *account_id,
+                                 const char *kind,
+                                 int64_t from_unix_secs,
+                                 int64_t to_unix_secs,
+                                 uint64_t after_seq,
+                                 size_t limit,
+                                 const char *actor_token,
+                                 char **out_events_json);
+
 // Walks the whole audit chain, checking every link. On success `*out_events` holds the number
 // of events; a broken chain fails with `IAM_STATUS_AUDIT_CHAIN_BROKEN`, the last error naming
 // the first broken link.
@@ -273,29 +383,122 @@ iam_status iam_verify_api_token(const iam_t *iam,
 // `iam` must be NULL or a live handle; `out_events` NULL or writable.
 iam_status iam_verify_audit_chain(const iam_t *iam, uint64_t *out_events);
 
-// Makes `role` elevatable for an account: the account holds it, but it is off until opened for
-// one session with `iam_elevate`. Granting it again succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
+// Registers an OAuth client described by `client_json`, a JSON object: `name` (1-128
+// characters) and `kind` (`"confidential"` or `"public"`) are required; optional are
+// `redirect_uris` (matched exactly), `grant_types` (`"authorization_code"`, `"refresh_token"`,
+// `"client_credentials"`, `"urn:ietf:params:oauth:grant-type:device_code"`), `scopes`,
+// `resources` (RFC 8707 resource indicators), `require_pkce` (default true), `acts_for_owner`,
+// `first_party` (admins only; may be granted `iam:manage`) and the OpenID Connect settings
+// `id_token_signed_response_alg` (`"RS256"`, `"ES256"`, `"EdDSA"`), `access_token_format`
+// (`"paseto"` or `"jwt"`), `post_logout_redirect_uris`, `default_max_age`,
+// `backchannel_logout_uri`, `backchannel_logout_session_required`,
+// `token_endpoint_auth_method` and `jwks` (public keys for `private_key_jwt`). Unknown fields
+// are refused. Admins may register any client; another account only a client acting for
+// itself (`acts_for_owner`), asking only for roles it holds.
 //
-// Fails with `IAM_STATUS_NOT_FOUND` for an unknown account, `IAM_STATUS_INVALID_ARGUMENT` for a
-// bad role name.
+// On success `*out_client_json` holds the registered client as `iam_get_oauth_client`
+// describes it, and `*out_client_secret` the secret of a confidential client (`iam_cs_…`,
+// shown only this once; NULL for a public client). Free both with `iam_string_free` (which
+// wipes the secret).
+//
+// Fails with `IAM_STATUS_INVALID_ARGUMENT` (bad JSON, an unknown field, a bad redirect URI or
+// setting), `IAM_STATUS_NOT_PERMITTED`, `IAM_STATUS_WRONG_TOKEN_KIND`, or the statuses of
+// `iam_verify`.
 //
 // # Safety
-// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
-iam_status iam_grant_elevatable_role(const iam_t *iam,
-                                     const char *account_id,
-                                     const char *role,
-                                     const char *actor_token);
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; the out
+// pointers NULL or writable.
+iam_status iam_register_client(const iam_t *iam,
+                               const char *actor_access_token,
+                               const char *client_json,
+                               char **out_client_json,
+                               char **out_client_secret);
 
-// Takes an elevatable role away from an account; access tokens carrying it (open elevations)
-// stop verifying at once. Revoking a role the account does not have succeeds.
-// `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
+// Describes a registered client as JSON through `*out_client_json` (free it with
+// `iam_string_free`): `id` (`cli_…`), `name`, `kind`, `redirect_uris`, `grant_types`,
+// `scopes`, `resources`, `require_pkce`, `owner` (the registering account), `acts_for_owner`,
+// `first_party`, `owner_scoped`, `disabled`, `created_at`, `secret_rotated_at` (milliseconds
+// since the Unix epoch, or null) and its OpenID Connect settings; never a secret.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself):
+// the client's owner or an admin (others are told `IAM_STATUS_NOT_FOUND`).
 //
 // # Safety
-// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
-iam_status iam_revoke_elevatable_role(const iam_t *iam,
-                                      const char *account_id,
-                                      const char *role,
-                                      const char *actor_token);
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_client_json` NULL or writable.
+iam_status iam_get_oauth_client(const iam_t *iam,
+                                const char *client_id,
+                                const char *actor_token,
+                                char **out_client_json);
+
+// Lists every registered client, ordered by id: on success `*out_clients_json` holds a JSON
+// array of clients as `iam_get_oauth_client` describes them; free it with `iam_string_free`.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself):
+// an admin.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; `actor_token` NULL or NUL-terminated;
+// `out_clients_json` NULL or writable.
+iam_status iam_list_oauth_clients(const iam_t *iam,
+                                  const char *actor_token,
+                                  char **out_clients_json);
+
+// Gives a confidential client a new secret, returned through `*out_client_secret` (shown only
+// this once; free it with `iam_string_free`, which wipes it). The old secret keeps working for
+// the configured grace period (24 hours by default). `actor_access_token` must belong to the
+// client's owner or an admin.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such client, or not the actor's),
+// `IAM_STATUS_INVALID_STATE` (a public client has no secret), or the statuses of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_client_secret` NULL or writable.
+iam_status iam_rotate_client_secret(const iam_t *iam,
+                                    const char *actor_access_token,
+                                    const char *client_id,
+                                    char **out_client_secret);
+
+// Disables a client: it can no longer authenticate, and every token issued to it stops
+// working at once. There is no way back; register a new client instead. If `out_revoked` is
+// not NULL it receives how many live token families (user grants) were revoked.
+// `actor_access_token` must belong to the client's owner or an admin.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such client, or not the actor's), or the statuses of
+// `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_revoked`
+// NULL or writable.
+iam_status iam_disable_client(const iam_t *iam,
+                              const char *actor_access_token,
+                              const char *client_id,
+                              uint64_t *out_revoked);
+
+// Introspects a token (RFC 7662) for the confidential client `client_id`, authenticated by
+// `client_secret`: the answer a resource server that is an OAuth client gets from iam's
+// introspection endpoint. `token_type_hint` (NULL, `"access_token"` or `"refresh_token"`) only
+// orders the search. On success `*out_introspection_json` holds the RFC 7662 answer (free it
+// with `iam_string_free`): `{"active": false}` for a token that is not valid now, or that the
+// client may not learn about (one neither issued to it nor meant for one of its resources);
+// otherwise `"active": true` with `scope`, `client_id`, `token_type`, `exp`, `iat`, `nbf`,
+// `auth_time` (seconds since the Unix epoch), `sub`, `aud`, `iss`, `jti`, `sid` and `act`
+// where they apply.
+//
+// Fails with `IAM_STATUS_BAD_CREDENTIALS` (an unknown, disabled or public client, or a wrong
+// secret; the last error says `invalid_client`), `IAM_STATUS_INVALID_ARGUMENT` (an unknown
+// hint), or `IAM_STATUS_CONTENTION` (the store is overloaded; retry).
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_introspection_json` NULL or writable.
+iam_status iam_introspect(const iam_t *iam,
+                          const char *client_id,
+                          const char *client_secret,
+                          const char *token,
+                          const char *token_type_hint,
+                          char **out_introspection_json);
 
 // Opens the elevatable `role` for the session of `access_token` (a login session's access
 // token) for `duration_secs` seconds (0: the role's maximum). `password` and `totp_code` (each
@@ -348,6 +551,23 @@ iam_status iam_approve_elevation(const iam_t *iam,
                                  const char *approver_access_token,
                                  const char *request_id,
                                  int64_t *out_until);
+
+// Lists the pending elevation requests that the holder of `approver_access_token` (a login
+// session of a person) may answer: those for roles whose approver role the token carries,
+// made by other accounts, not yet lapsed. On success `*out_requests_json` holds a JSON array of
+// requests (`id`, `account_id`, `session_id`, `role`, `duration_ms`, and `created_at` and
+// `expires_at` in milliseconds since the Unix epoch); free it with `iam_string_free`. Answer
+// one with `iam_approve_elevation` or `iam_deny_elevation`.
+//
+// Fails with `IAM_STATUS_WRONG_TOKEN_KIND` (not a person's login session), or the statuses of
+// `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; `approver_access_token` NULL or NUL-terminated;
+// `out_requests_json` NULL or writable.
+iam_status iam_list_elevation_requests(const iam_t *iam,
+                                       const char *approver_access_token,
+                                       char **out_requests_json);
 
 // Denies a pending elevation request (the same rights as approving it, and the same failures).
 //
@@ -419,7 +639,8 @@ void iam_elevation_free(iam_elevation_t **elevation);
 // `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 // padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
 // `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
-// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers),
+// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"`, `"deletion_grace_secs"`
+// (integers),
 // `"recent_authentication_secs"` (1-86400: how recent a sign-in sensitive self-service needs),
 // `"api_tokens_survive_password_reset"` (boolean), `"elevation"` (an
 // object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),
@@ -449,6 +670,213 @@ iam_status iam_open_sqlite(const char *path, const char *config_json, iam_t **ou
 // `iam` must be NULL or point to a pointer that is NULL or came from `iam_open_*` and was not
 // freed through another copy.
 void iam_free(iam_t **iam);
+
+// Makes a new signing key the active one (and new JOSE keys for ID tokens and JWT access
+// tokens): tokens signed by the old keys keep verifying until they expire. On success
+// `*out_key_id` holds the new key's id (its PASERK id, `k4.pid.…`, as in token footers); free it
+// with `iam_string_free`. `actor_token` is the access token of whoever asks (NULL: the
+// embedding application itself); iam decides whether it may (admins).
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; `actor_token` NULL or NUL-terminated; `out_key_id` NULL
+// or writable.
+iam_status iam_rotate_signing_key(const iam_t *iam, const char *actor_token, char **out_key_id);
+
+// The public keys that verify iam's access tokens, for a resource server that verifies them
+// itself: on success `*out_keys_json` holds a JSON array of keys, each with `kid` (its PASERK
+// id), `paserk` (`k4.public.…`), `jwk` (an RFC 8037 OKP JWK) and `active` (whether it signs new
+// tokens; the others verify older tokens until they expire). Free it with `iam_string_free`.
+// Public: anyone may read them.
+//
+// # Safety
+// `iam` must be NULL or a live handle; `out_keys_json` NULL or writable.
+iam_status iam_public_keys(const iam_t *iam, char **out_keys_json);
+
+// Disables an account: it can no longer log in (`IAM_STATUS_ACCOUNT_DISABLED`), and every
+// token it holds or delegated stops verifying at once. Disabling a disabled account succeeds.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself);
+// iam decides whether it may (admins).
+//
+// Fails with `IAM_STATUS_NOT_FOUND`, `IAM_STATUS_NOT_PERMITTED`, or the statuses of
+// `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_disable_account(const iam_t *iam, const char *account_id, const char *actor_token);
+
+// Enables a disabled account again: it may log in; tokens voided while it was disabled stay
+// void. Enabling an enabled account succeeds. `actor_token` as for `iam_disable_account`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_enable_account(const iam_t *iam, const char *account_id, const char *actor_token);
+
+// Schedules an account's deletion after the configured grace period; `iam_sweep` carries it
+// out once due, and `iam_cancel_deletion` cancels it until then. `actor_access_token` must
+// belong to the account itself (a recent sign-in of its login session) or to an admin. If
+// `out_due_at` is not NULL it receives when the deletion falls due, in seconds since the Unix
+// epoch (0 on failure).
+//
+// Fails with `IAM_STATUS_NOT_FOUND`, `IAM_STATUS_NOT_PERMITTED`,
+// `IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED`, or the statuses of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_due_at`
+// NULL or writable.
+iam_status iam_schedule_deletion(const iam_t *iam,
+                                 const char *actor_access_token,
+                                 const char *account_id,
+                                 int64_t *out_due_at);
+
+// Cancels an account's scheduled deletion; cancelling when none is scheduled succeeds.
+// `actor_access_token` must belong to the account itself or to an admin.
+//
+// Fails with `IAM_STATUS_NOT_FOUND`, `IAM_STATUS_NOT_PERMITTED`, or the statuses of
+// `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_cancel_deletion(const iam_t *iam,
+                               const char *actor_access_token,
+                               const char *account_id);
+
+// Carries out every deletion due by now (voiding the account's tokens, then removing the
+// account, its API tokens, memberships, stored credentials and pending requests; audit events
+// stay), then prunes expired sessions, tokens, grants, lapsed requests and idle throttle
+// counters, and signs a checkpoint of the audit chain's head when one is due. Run it
+// periodically (e.g. hourly); it is idempotent. It acts for the embedding
+// application itself. If `out_report_json` is not NULL it receives a JSON object (free it with
+// `iam_string_free`): `deleted_accounts` (the ids deleted), `pruned` (`records`, a list of
+// `[kind, count]` pairs, `throttles`, `revocations`) and `audit_checkpoint` (the audit event a
+// new checkpoint signed, or null).
+//
+// # Safety
+// `iam` must be NULL or a live handle; `out_report_json` NULL or writable.
+iam_status iam_sweep(const iam_t *iam, char **out_report_json);
+
+// Creates an organization named `name` (the rules of usernames); the holder of
+// `actor_access_token` becomes its first member, with the role `"owner"`. On success
+// `*out_org_id` holds its id (`org_…`); free it with `iam_string_free`.
+//
+// Fails with `IAM_STATUS_INVALID_STATE` (the name is taken), `IAM_STATUS_INVALID_ARGUMENT` (a
+// bad name), `IAM_STATUS_WRONG_TOKEN_KIND` or `IAM_STATUS_NOT_PERMITTED` (a credential that may
+// not manage), or the statuses of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_org_id`
+// NULL or writable.
+iam_status iam_create_organization(const iam_t *iam,
+                                   const char *actor_access_token,
+                                   const char *name,
+                                   char **out_org_id);
+
+// Describes an organization as JSON through `*out_org_json` (free it with
+// `iam_string_free`): `id`, `name` and `created_at` (milliseconds since the Unix epoch). For
+// the embedding application only (no actor token).
+//
+// Fails with `IAM_STATUS_NOT_FOUND`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; `org_id` NULL or NUL-terminated; `out_org_json` NULL or
+// writable.
+iam_status iam_get_organization(const iam_t *iam, const char *org_id, char **out_org_json);
+
+// Adds an account to an organization with `role` (a role name), or changes its role there.
+// Allowed for admins, whose change takes effect at once, and for the organization's owners,
+// whose addition of a new member is an invitation the account accepts with
+// `iam_answer_invitation` (until then it is pending and gets no organization tokens). A
+// changed role voids the member's earlier tokens for this organization. If `out_pending` is
+// not NULL it receives whether the membership waits for the account's answer.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such organization or account),
+// `IAM_STATUS_NOT_PERMITTED`, `IAM_STATUS_INVALID_ARGUMENT` (a bad role name), or the statuses
+// of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_pending`
+// NULL or writable.
+iam_status iam_set_membership(const iam_t *iam,
+                              const char *actor_access_token,
+                              const char *org_id,
+                              const char *account_id,
+                              const char *role,
+                              bool *out_pending);
+
+// Removes a member from an organization (admins and the organization's owners); the member's
+// tokens for it stop verifying at once. Removing an account that is not a member succeeds.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such organization), `IAM_STATUS_NOT_PERMITTED`, or the
+// statuses of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_remove_member(const iam_t *iam,
+                             const char *actor_access_token,
+                             const char *org_id,
+                             const char *account_id);
+
+// Lists the members of an organization, ordered by account id: on success
+// `*out_members_json` holds a JSON array of memberships (`org_id`, `account_id`, `role`,
+// `since` in milliseconds since the Unix epoch, `pending`); free it with `iam_string_free`.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself):
+// a member or an admin (others are told `IAM_STATUS_NOT_FOUND`, learning nothing of it).
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_members_json` NULL or writable.
+iam_status iam_list_members(const iam_t *iam,
+                            const char *org_id,
+                            const char *actor_token,
+                            char **out_members_json);
+
+// Lists the organizations an account belongs to (pending invitations included), ordered by
+// organization id: on success `*out_memberships_json` holds a JSON array of memberships as
+// `iam_list_members` writes them; free it with `iam_string_free`. `actor_token` is the access
+// token of whoever asks (NULL: the embedding application itself): the account itself or an
+// admin.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_memberships_json` NULL or writable.
+iam_status iam_list_memberships(const iam_t *iam,
+                                const char *account_id,
+                                const char *actor_token,
+                                char **out_memberships_json);
+
+// Mints an access token for the session of `access_token` (a login session's or a service
+// token) scoped to the organization `org_id`: it carries the organization and the holder's
+// role there (`iam_principal_org_id`, `iam_principal_org_role`). On success `*out_token`
+// holds it; free it with `iam_string_free`, which wipes it.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED` (not a member, or an invitation not yet accepted),
+// `IAM_STATUS_WRONG_TOKEN_KIND` (a delegated or organization token), or the statuses of
+// `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_token`
+// NULL or writable.
+iam_status iam_org_token(const iam_t *iam,
+                         const char *access_token,
+                         const char *org_id,
+                         char **out_token);
+
+// Accepts (`accept` true) or declines an owner's invitation to the organization `org_id`, for
+// the holder of `access_token` (a login session of the invited account). Declining removes
+// the membership.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such invitation), `IAM_STATUS_WRONG_TOKEN_KIND` (not a
+// login session), or the statuses of `iam_verify`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_answer_invitation(const iam_t *iam,
+                                 const char *access_token,
+                                 const char *org_id,
+                                 bool accept);
 
 // The account id (`sub`), or NULL if `principal` is NULL. Borrowed: valid until
 // `iam_principal_free`.
@@ -528,6 +956,100 @@ int64_t iam_principal_expires_at(const iam_principal_t *principal);
 // `principal` must be NULL or a live `iam_principal_t`.
 int64_t iam_principal_auth_time(const iam_principal_t *principal);
 
+// What kind of credential the token is (`IAM_CREDENTIAL_KIND_UNKNOWN` if `principal` is
+// NULL). Resource servers decide on it: e.g. refuse delegated credentials (API tokens, OAuth
+// tokens) where only a person's own session may act.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+iam_credential_kind iam_principal_credential(const iam_principal_t *principal);
+
+// How many scopes the token is limited to (0 if it is not scope-limited, or if `principal` is
+// NULL). API tokens and OAuth tokens carry scopes; a login session's token carries none.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+size_t iam_principal_scopes_len(const iam_principal_t *principal);
+
+// The scope at `index` (0-based), or NULL if out of range or `principal` is NULL. Borrowed:
+// valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_scope(const iam_principal_t *principal, size_t index);
+
+// Whether the token grants `scope`: one of its scopes, or, for a token that is not
+// scope-limited, one of its roles (false if either pointer is NULL or `scope` is not UTF-8).
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`; `scope` NULL or a NUL-terminated
+// string.
+bool iam_principal_has_scope(const iam_principal_t *principal, const char *scope);
+
+// How many of the token's roles are elevated, open only for a bounded time (0 if none or if
+// `principal` is NULL).
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+size_t iam_principal_elevated_roles_len(const iam_principal_t *principal);
+
+// The elevated role at `index` (0-based; each is also among the roles), or NULL if out of
+// range or `principal` is NULL. Borrowed: valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_elevated_role(const iam_principal_t *principal, size_t index);
+
+// When the earliest of the token's elevations ends, in seconds since the Unix epoch (0 when
+// it carries no elevated role, or if `principal` is NULL).
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+int64_t iam_principal_elevated_until(const iam_principal_t *principal);
+
+// The OAuth client the token was issued to, or NULL for iam's own tokens (sessions, service
+// and API tokens) or if `principal` is NULL. Borrowed: valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_client_id(const iam_principal_t *principal);
+
+// The account a client-credentials token acts for (its `act` claim), or NULL when it acts
+// for none or if `principal` is NULL. Borrowed: valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_actor(const iam_principal_t *principal);
+
+// The organization an organization token is scoped to, or NULL for other tokens or if
+// `principal` is NULL. Borrowed: valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_org_id(const iam_principal_t *principal);
+
+// The holder's role in the organization of an organization token, or NULL for other tokens
+// or if `principal` is NULL. Borrowed: valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_org_role(const iam_principal_t *principal);
+
+// How many audiences (`aud`) the token names (0 if `principal` is NULL): iam's configured
+// audience, or the resources (RFC 8707) an OAuth token is bound to. `iam_verify` has already
+// checked that iam's audience is among them, `iam_verify_for` the audience it was given.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+size_t iam_principal_audience_len(const iam_principal_t *principal);
+
+// The audience at `index` (0-based), or NULL if out of range or `principal` is NULL.
+// Borrowed: valid until `iam_principal_free`.
+//
+// # Safety
+// `principal` must be NULL or a live `iam_principal_t`.
+const char *iam_principal_audience(const iam_principal_t *principal, size_t index);
+
 // Frees a principal and sets `*principal` to NULL. NULL, or a pointer to NULL, is ignored.
 //
 // # Safety
@@ -535,11 +1057,62 @@ int64_t iam_principal_auth_time(const iam_principal_t *principal);
 // freed through another copy. Strings borrowed from it are invalid afterwards.
 void iam_principal_free(iam_principal_t **principal);
 
+// Grants a standing role to an account: its tokens carry the role from its next login or
+// refresh. Granting a role it holds succeeds. `actor_token` is the access token of whoever
+// asks (NULL: the embedding application itself); iam decides whether it may (admins).
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such account), `IAM_STATUS_INVALID_ARGUMENT` (a bad
+// role name), `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_grant_role(const iam_t *iam,
+                          const char *account_id,
+                          const char *role,
+                          const char *actor_token);
+
+// Revokes a standing role: access tokens issued before (which may carry it) stop verifying at
+// once, as do tokens acting for the account; its next refresh yields tokens without it.
+// Revoking a role the account does not hold succeeds. `actor_token` as for `iam_grant_role`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_revoke_role(const iam_t *iam,
+                           const char *account_id,
+                           const char *role,
+                           const char *actor_token);
+
+// Makes `role` elevatable for an account: the account holds it, but it is off until opened for
+// one session with `iam_elevate`. Granting it again succeeds. `actor_token` is the access
+// token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` for an unknown account, `IAM_STATUS_INVALID_ARGUMENT` for a
+// bad role name.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_grant_elevatable_role(const iam_t *iam,
+                                     const char *account_id,
+                                     const char *role,
+                                     const char *actor_token);
+
+// Takes an elevatable role away from an account; access tokens carrying it (open elevations)
+// stop verifying at once. Revoking a role the account does not have succeeds.
+// `actor_token` is the access token of whoever asks (NULL: the embedding application itself);
+// iam decides whether it may.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_revoke_elevatable_role(const iam_t *iam,
+                                      const char *account_id,
+                                      const char *role,
+                                      const char *actor_token);
+
 // Issues the token of a system account, revoking its previous one (there is exactly one live
 // token per service account). The caller proves who it is with `actor_access_token`: an admin,
 // or an account holding the role named like the service account. Returns the token through
 // `*out_token` (free it with `iam_string_free`, which wipes it) and, if `out_expires_at` is not
-// NULL, its expiry in seconds since the Unix epoch through `*out_expires_at`.
+// NULL, its expiry in seconds since the Unix epoch through `*out_expires_at` (0 on failure).
 //
 // # Safety
 // `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_token`
@@ -654,8 +1227,9 @@ iam_status iam_refresh(const iam_t *iam, const char *refresh_token, iam_tokens_t
 
 // Verifies an access token (signature, expiry, issuer, audience, revocation): a PASETO
 // v4.public token, or an RFC 9068 JWT access token (header `typ: at+jwt`) of a client
-// registered for them, with the same checks. On success `*out_principal` says whom it speaks
-// for (free it with `iam_principal_free`).
+// registered for them, with the same checks. The audience must be iam's own (`audience` of the
+// configuration). On success `*out_principal` says whom it speaks for (free it with
+// `iam_principal_free`).
 //
 // Fails with `IAM_STATUS_TOKEN_INVALID`, `IAM_STATUS_TOKEN_EXPIRED` or `IAM_STATUS_REVOKED`.
 //
@@ -663,6 +1237,20 @@ iam_status iam_refresh(const iam_t *iam, const char *refresh_token, iam_tokens_t
 // `iam` must be NULL or a live handle; `access_token` NULL or NUL-terminated; `out_principal`
 // NULL or writable.
 iam_status iam_verify(const iam_t *iam, const char *access_token, iam_principal_t **out_principal);
+
+// Verifies an access token as `iam_verify` does, for a resource server whose tokens are
+// minted for `audience` (a resource indicator, RFC 8707, that OAuth clients ask tokens for)
+// instead of iam's own audience: a token whose `aud` does not name it is
+// `IAM_STATUS_TOKEN_INVALID`. On success `*out_principal` says whom it speaks for (free it
+// with `iam_principal_free`).
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_principal` NULL or writable.
+iam_status iam_verify_for(const iam_t *iam,
+                          const char *access_token,
+                          const char *audience,
+                          iam_principal_t **out_principal);
 
 // Verifies an OpenID Connect ID token this iam issued to `client_id`: the signature (one of
 // the JOSE keys of its JWKS), header `typ` `JWT` (an access token is refused), `iss` the
@@ -689,6 +1277,40 @@ iam_status iam_verify_id_token(const iam_t *iam,
 iam_status iam_revoke_session(const iam_t *iam,
                               const char *session_id,
                               const char *actor_token);
+
+// Lists an account's sessions, newest first (revoked and expired ones too, until the sweeper
+// prunes them). `actor_token` is the access token of whoever asks (NULL: the embedding
+// application itself): the account itself or an admin. On success `*out_sessions_json` holds
+// a JSON array of sessions (`id`, `account_id`, `created_at`, `expires_at`, `revoked_at`,
+// `last_refreshed_at`, `auth_time` in milliseconds since the Unix epoch, `amr`, and the open
+// `elevations`); free it with `iam_string_free`.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_sessions_json` NULL or writable.
+iam_status iam_list_sessions(const iam_t *iam,
+                             const char *account_id,
+                             const char *actor_token,
+                             char **out_sessions_json);
+
+// Signs an account out everywhere: revokes every session (their access tokens stop verifying
+// at once) and withdraws what it delegated (OAuth grants, client tokens acting for it). If
+// `out_revoked` is not NULL it receives how many live sessions were revoked. `actor_token` is
+// the access token of whoever asks (NULL: the embedding application itself): a login session
+// of the account itself, or an admin.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such account), `IAM_STATUS_NOT_PERMITTED`, or the
+// statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_revoked`
+// NULL or writable.
+iam_status iam_revoke_all_sessions(const iam_t *iam,
+                                   const char *account_id,
+                                   const char *actor_token,
+                                   uint64_t *out_revoked);
 
 // The access token (a PASETO v4.public bearer token), or NULL if `tokens` is NULL. Borrowed:
 // valid until `iam_tokens_free`.

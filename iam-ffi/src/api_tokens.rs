@@ -1,18 +1,18 @@
 //! Personal API tokens: opaque secrets (`iam_pat_...`) with a label, scopes and an expiry,
-//! created by a logged-in account, shown once.
+//! created by a logged-in account, shown once, listed by their metadata.
 
 use std::ffi::c_char;
 
 use iam_core::Timestamp;
 
-use crate::args::{arg_out_ptr, arg_str, arg_str_list};
+use crate::args::{arg_opt_str, arg_out_ptr, arg_str, arg_str_list};
 use crate::boundary::ffi_panic_boundary;
 use crate::castable::{set_boxed_mut_ptr, try_ref_from_ptr};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::principal::{iam_principal_t, VerifiedPrincipal};
 use crate::status::iam_status;
-use crate::strings::{free_string, give_string};
+use crate::strings::{free_string, give_json, give_string};
 
 /// Creates a personal API token for the holder of `access_token` (a login session's access
 /// token). `label` names it for its owner (1-128 characters); `scopes` points to `scopes_len`
@@ -134,5 +134,43 @@ pub unsafe extern "C" fn iam_verify_api_token(
         let principal = on_iam!(handle, |iam| iam.verify_api_token(secret).await)?;
         set_boxed_mut_ptr(out, VerifiedPrincipal::new(&principal)?);
         Ok(())
+    }
+}
+
+/// Lists an account's personal API tokens, revoked and expired ones included (until the
+/// sweeper prunes them), never their secrets. On success `*out_tokens_json` holds a JSON array
+/// of tokens (`id`, `account_id`, `label`, `scopes`, and `created_at`, `expires_at` and
+/// `revoked_at` (null while live) in milliseconds since the Unix epoch); free it with
+/// `iam_string_free`. `actor_token` is the access token of whoever asks (NULL: the embedding
+/// application itself): the account itself or an admin.
+///
+/// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+/// `out_tokens_json` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_list_api_tokens(
+    iam: *const iam_t,
+    account_id: *const c_char,
+    actor_token: *const c_char,
+    out_tokens_json: *mut *mut c_char,
+) -> iam_status {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_tokens_json, "out_tokens_json") }?;
+        // SAFETY: as above.
+        let handle = try_ref_from_ptr!(iam);
+        // SAFETY: as above.
+        let account_id = unsafe { arg_str(account_id, "account_id") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
+        let tokens = on_iam!(handle, |iam| iam
+            .list_api_tokens(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id
+            )
+            .await)?;
+        give_json(out, &tokens, "API tokens")
     }
 }

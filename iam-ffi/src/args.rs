@@ -7,6 +7,21 @@ use std::ffi::{c_char, CStr};
 
 use crate::error::FfiError;
 
+/// How many items a page holds when the caller asks for 0 (no preference).
+pub(crate) const DEFAULT_PAGE: usize = 100;
+
+/// The most items a page holds, whatever the caller asks for.
+pub(crate) const MAX_PAGE: usize = 1000;
+
+/// The size of a page the caller asked for as `limit`: 0 is [`DEFAULT_PAGE`], more than
+/// [`MAX_PAGE`] is [`MAX_PAGE`].
+pub(crate) fn page_limit(limit: usize) -> usize {
+    match limit {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    }
+}
+
 /// A required string argument.
 ///
 /// # Safety
@@ -37,6 +52,34 @@ pub(crate) unsafe fn arg_opt_str<'a>(
         // SAFETY: forwarded from the caller.
         unsafe { arg_str(ptr, name) }.map(Some)
     }
+}
+
+/// A required JSON argument, read as `T` (whose `Deserialize` decides which fields it admits).
+///
+/// # Safety
+/// As [`arg_str`].
+pub(crate) unsafe fn arg_json<T: serde::de::DeserializeOwned>(
+    ptr: *const c_char,
+    name: &'static str,
+) -> Result<T, FfiError> {
+    // SAFETY: forwarded from the caller.
+    let text = unsafe { arg_str(ptr, name) }?;
+    serde_json::from_str(text).map_err(|e| FfiError::InvalidJson {
+        name,
+        reason: e.to_string(),
+    })
+}
+
+/// An optional out-parameter for a plain value: `None` when `ptr` is NULL; otherwise it is set
+/// to `T::default()` at once, so a failed call leaves the default behind.
+///
+/// # Safety
+/// `ptr` must be NULL or point to writable memory for a `T`, unaliased for `'a`.
+pub(crate) unsafe fn arg_opt_out<'a, T: Default>(ptr: *mut T) -> Option<&'a mut T> {
+    // SAFETY: the caller promises a NULL or valid, writable, unaliased pointer.
+    let out = unsafe { ptr.as_mut() }?;
+    *out = T::default();
+    Some(out)
 }
 
 /// A required out-parameter for a plain value.
@@ -94,6 +137,13 @@ pub(crate) unsafe fn arg_str_list<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_sizes_default_and_are_capped() {
+        assert_eq!(page_limit(0), DEFAULT_PAGE);
+        assert_eq!(page_limit(7), 7);
+        assert_eq!(page_limit(MAX_PAGE + 1), MAX_PAGE);
+    }
 
     #[test]
     fn null_and_non_utf8_strings_are_errors() {

@@ -1,19 +1,19 @@
-//! Elevation ("sudo mode"): elevatable roles, opening one for a session with a fresh proof, the
-//! approval of pending requests, and [`iam_elevation_t`], what an elevation attempt achieved.
+//! Elevation ("sudo mode"): opening an elevatable role (granted in `roles`) for a session with
+//! a fresh proof, the pending requests and their approval, and [`iam_elevation_t`], what an
+//! elevation attempt achieved.
 
 use std::ffi::{c_char, CString};
-use std::ptr;
 use std::time::Duration;
 
 use iam_core::{ElevationOutcome, SecretString, StepUpProof};
 
-use crate::args::{arg_opt_str, arg_out, arg_out_ptr, arg_str};
+use crate::args::{arg_opt_out, arg_opt_str, arg_out_ptr, arg_str};
 use crate::boundary::ffi_panic_boundary;
 use crate::castable::{free_box, set_boxed_mut_ptr, try_ref_from_ptr, Castable, OwnershipBox};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::status::iam_status;
-use crate::strings::{c_string, wipe};
+use crate::strings::{c_string, give_json, opt_ptr, wipe};
 
 /// What `iam_elevate` achieved: opaque to C. Either the role is open now (`active`: an access
 /// token carrying it and when it closes) or it waits for another account's approval (`pending`:
@@ -78,79 +78,6 @@ impl Drop for ElevationAttempt {
         if let Some(token) = self.access_token.as_mut() {
             wipe(token);
         }
-    }
-}
-
-/// A borrowed pointer to an optional string, NULL when absent.
-fn opt_ptr(text: Option<&CString>) -> *const c_char {
-    text.map_or(ptr::null(), |s| s.as_ptr())
-}
-
-/// Makes `role` elevatable for an account: the account holds it, but it is off until opened for
-/// one session with `iam_elevate`. Granting it again succeeds. `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
-///
-/// Fails with `IAM_STATUS_NOT_FOUND` for an unknown account, `IAM_STATUS_INVALID_ARGUMENT` for a
-/// bad role name.
-///
-/// # Safety
-/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn iam_grant_elevatable_role(
-    iam: *const iam_t,
-    account_id: *const c_char,
-    role: *const c_char,
-    actor_token: *const c_char,
-) -> iam_status {
-    ffi_panic_boundary! {
-        // SAFETY: the caller's promises are those of this function.
-        let handle = try_ref_from_ptr!(iam);
-        // SAFETY: as above.
-        let account_id = unsafe { arg_str(account_id, "account_id") }?;
-        // SAFETY: as above.
-        let role = unsafe { arg_str(role, "role") }?;
-        // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
-        on_iam!(handle, |iam| iam
-            .grant_elevatable_role(
-                crate::caller::acting(iam, actor).await?.as_ref().into(),
-                account_id,
-                role
-            )
-            .await)?;
-        Ok::<(), FfiError>(())
-    }
-}
-
-/// Takes an elevatable role away from an account; access tokens carrying it (open elevations)
-/// stop verifying at once. Revoking a role the account does not have succeeds.
-/// `actor_token` is the access token of whoever asks (NULL: the embedding application itself); iam decides whether it may.
-///
-/// # Safety
-/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn iam_revoke_elevatable_role(
-    iam: *const iam_t,
-    account_id: *const c_char,
-    role: *const c_char,
-    actor_token: *const c_char,
-) -> iam_status {
-    ffi_panic_boundary! {
-        // SAFETY: the caller's promises are those of this function.
-        let handle = try_ref_from_ptr!(iam);
-        // SAFETY: as above.
-        let account_id = unsafe { arg_str(account_id, "account_id") }?;
-        // SAFETY: as above.
-        let role = unsafe { arg_str(role, "role") }?;
-        // SAFETY: as above.
-        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
-        on_iam!(handle, |iam| iam
-            .revoke_elevatable_role(
-                crate::caller::acting(iam, actor).await?.as_ref().into(),
-                account_id,
-                role
-            )
-            .await)?;
-        Ok::<(), FfiError>(())
     }
 }
 
@@ -257,10 +184,7 @@ pub unsafe extern "C" fn iam_approve_elevation(
 ) -> iam_status {
     ffi_panic_boundary! {
         // SAFETY: the caller promises NULL or writable.
-        let mut out_until = unsafe { arg_out(out_until, "out_until") }.ok();
-        if let Some(until) = out_until.as_deref_mut() {
-            *until = 0;
-        }
+        let out_until = unsafe { arg_opt_out(out_until) };
         // SAFETY: the caller's promises are those of this function.
         let handle = try_ref_from_ptr!(iam);
         // SAFETY: as above.
@@ -275,6 +199,40 @@ pub unsafe extern "C" fn iam_approve_elevation(
             *until = elevation.until.as_secs();
         }
         Ok(())
+    }
+}
+
+/// Lists the pending elevation requests that the holder of `approver_access_token` (a login
+/// session of a person) may answer: those for roles whose approver role the token carries,
+/// made by other accounts, not yet lapsed. On success `*out_requests_json` holds a JSON array of
+/// requests (`id`, `account_id`, `session_id`, `role`, `duration_ms`, and `created_at` and
+/// `expires_at` in milliseconds since the Unix epoch); free it with `iam_string_free`. Answer
+/// one with `iam_approve_elevation` or `iam_deny_elevation`.
+///
+/// Fails with `IAM_STATUS_WRONG_TOKEN_KIND` (not a person's login session), or the statuses of
+/// `iam_verify`.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; `approver_access_token` NULL or NUL-terminated;
+/// `out_requests_json` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_list_elevation_requests(
+    iam: *const iam_t,
+    approver_access_token: *const c_char,
+    out_requests_json: *mut *mut c_char,
+) -> iam_status {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_requests_json, "out_requests_json") }?;
+        // SAFETY: as above.
+        let handle = try_ref_from_ptr!(iam);
+        // SAFETY: as above.
+        let token = unsafe { arg_str(approver_access_token, "approver_access_token") }?;
+        let requests = on_iam!(handle, |iam| {
+            let approver = iam.verify(token).await?;
+            Ok::<_, FfiError>(iam.pending_elevations(&approver).await?)
+        })?;
+        give_json(out, &requests, "elevation requests")
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`FfiError`]: why a call failed, before it becomes an [`iam_status`] and a last-error message.
 
-use crate::status::{core_status, denial_status, iam_status};
+use crate::status::{core_status, denial_status, iam_status, oauth_status};
 
 /// Why a call across the C boundary failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,20 @@ pub enum FfiError {
     /// A value to return contained a NUL byte and cannot be a C string.
     #[error("the {0} to return contains a NUL byte")]
     InteriorNul(&'static str),
+    /// A JSON argument could not be read.
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidJson {
+        /// The argument.
+        name: &'static str,
+        /// What is wrong with it (the parser's message, or the unknown field).
+        reason: String,
+    },
+    /// A value to return could not be written as JSON.
+    #[error("the {0} to return cannot be written as JSON")]
+    Serialize(&'static str),
+    /// An OAuth client was refused at the introspection endpoint.
+    #[error(transparent)]
+    OAuth(#[from] iam_core::OAuthError),
 }
 
 impl From<iam_core::Denial> for FfiError {
@@ -48,7 +62,9 @@ impl FfiError {
         match self {
             FfiError::NullParameter(_) => iam_status::NullParameter,
             FfiError::InvalidUtf8(_) => iam_status::InvalidUtf8,
-            FfiError::InvalidArgument { .. } => iam_status::InvalidArgument,
+            FfiError::InvalidArgument { .. } | FfiError::InvalidJson { .. } => {
+                iam_status::InvalidArgument
+            }
             FfiError::Config(_) => iam_status::InvalidConfig,
             FfiError::Runtime(_) => iam_status::Runtime,
             FfiError::Sqlite(_) => iam_status::Store,
@@ -57,7 +73,8 @@ impl FfiError {
                 iam_status::InvalidConfig
             }
             FfiError::Core(e) => core_status(e),
-            FfiError::InteriorNul(_) => iam_status::Internal,
+            FfiError::InteriorNul(_) | FfiError::Serialize(_) => iam_status::Internal,
+            FfiError::OAuth(e) => oauth_status(e.code),
         }
     }
 }

@@ -114,6 +114,8 @@ struct FfiConfig {
     recent_authentication_secs: Option<u64>,
     /// Whether personal API tokens survive a reset of their owner's password.
     api_tokens_survive_password_reset: Option<bool>,
+    /// How long a scheduled deletion waits before `iam_sweep` carries it out.
+    deletion_grace_secs: Option<u64>,
     /// Argon2id cost and length rules (`memory_kib`, `iterations`, `parallelism`, ...).
     password: Option<PasswordPolicy>,
     /// Login back-off (`free_failures`, `base_delay`, `max_delay` in seconds).
@@ -217,6 +219,9 @@ fn parse_config(json: &str) -> Result<Settings, FfiError> {
     if let Some(v) = raw.api_tokens_survive_password_reset {
         config.api_tokens_survive_password_reset = v;
     }
+    if let Some(v) = raw.deletion_grace_secs {
+        config.deletion_grace = Duration::from_secs(v);
+    }
     if let Some(v) = raw.password {
         config.passwords = v;
     }
@@ -290,7 +295,8 @@ fn open(json: &str, sqlite_path: Option<&str>) -> Result<Instance, FfiError> {
 /// `config_json` is a JSON object. Required: `"master_key"` (32 bytes, base64url without
 /// padding). Optional: `"issuer"`, `"audience"`, `"totp_issuer"` (strings),
 /// `"access_token_ttl_secs"`, `"session_ttl_secs"`, `"service_token_ttl_secs"`,
-/// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"` (integers),
+/// `"api_token_max_ttl_secs"`, `"elevation_request_ttl_secs"`, `"deletion_grace_secs"`
+/// (integers),
 /// `"recent_authentication_secs"` (1-86400: how recent a sign-in sensitive self-service needs),
 /// `"api_tokens_survive_password_reset"` (boolean), `"elevation"` (an
 /// object mapping a role to its policy) and `"default_elevation"` (the policy of other roles),

@@ -4,7 +4,7 @@ use std::ffi::{c_char, CString};
 
 use iam_core::{DbCredentials, SecretString};
 
-use crate::args::{arg_out, arg_out_ptr, arg_str};
+use crate::args::{arg_opt_out, arg_out_ptr, arg_str};
 use crate::boundary::ffi_panic_boundary;
 use crate::castable::{free_box, set_boxed_mut_ptr, try_ref_from_ptr, Castable, OwnershipBox};
 use crate::error::FfiError;
@@ -16,7 +16,7 @@ use crate::strings::{c_string, give_string, wipe};
 /// token per service account). The caller proves who it is with `actor_access_token`: an admin,
 /// or an account holding the role named like the service account. Returns the token through
 /// `*out_token` (free it with `iam_string_free`, which wipes it) and, if `out_expires_at` is not
-/// NULL, its expiry in seconds since the Unix epoch through `*out_expires_at`.
+/// NULL, its expiry in seconds since the Unix epoch through `*out_expires_at` (0 on failure).
 ///
 /// # Safety
 /// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_token`
@@ -30,6 +30,8 @@ pub unsafe extern "C" fn iam_issue_service_token(
     out_expires_at: *mut i64,
 ) -> iam_status {
     ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or writable.
+        let out_expires_at = unsafe { arg_opt_out(out_expires_at) };
         // SAFETY: the caller's promises are those of this function.
         let out = unsafe { arg_out_ptr(out_token, "out_token") }?;
         // SAFETY: as above.
@@ -43,8 +45,7 @@ pub unsafe extern "C" fn iam_issue_service_token(
             Ok::<_, FfiError>(iam.issue_service_token(&actor, service_id).await?)
         })?;
         give_string(out, issued.token.expose(), "service token")?;
-        // SAFETY: the caller promises NULL or writable.
-        if let Ok(expires) = unsafe { arg_out(out_expires_at, "out_expires_at") } {
+        if let Some(expires) = out_expires_at {
             *expires = issued.expires_at.as_secs();
         }
         Ok(())

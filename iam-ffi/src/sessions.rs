@@ -4,14 +4,14 @@ use std::ffi::c_char;
 
 use iam_core::{LoginRequest, SecretString};
 
-use crate::args::{arg_opt_str, arg_out_ptr, arg_str};
+use crate::args::{arg_opt_out, arg_opt_str, arg_out_ptr, arg_str};
 use crate::boundary::ffi_panic_boundary;
 use crate::castable::{set_boxed_mut_ptr, try_ref_from_ptr};
 use crate::error::FfiError;
 use crate::handle::{iam_t, on_iam};
 use crate::principal::{iam_principal_t, VerifiedPrincipal};
 use crate::status::iam_status;
-use crate::strings::give_string;
+use crate::strings::{give_json, give_string};
 use crate::tokens::{iam_tokens_t, Tokens};
 
 /// Logs in with username and password (and `totp_code`, six digits, once TOTP is on; NULL
@@ -81,8 +81,9 @@ pub unsafe extern "C" fn iam_refresh(
 
 /// Verifies an access token (signature, expiry, issuer, audience, revocation): a PASETO
 /// v4.public token, or an RFC 9068 JWT access token (header `typ: at+jwt`) of a client
-/// registered for them, with the same checks. On success `*out_principal` says whom it speaks
-/// for (free it with `iam_principal_free`).
+/// registered for them, with the same checks. The audience must be iam's own (`audience` of the
+/// configuration). On success `*out_principal` says whom it speaks for (free it with
+/// `iam_principal_free`).
 ///
 /// Fails with `IAM_STATUS_TOKEN_INVALID`, `IAM_STATUS_TOKEN_EXPIRED` or `IAM_STATUS_REVOKED`.
 ///
@@ -96,16 +97,60 @@ pub unsafe extern "C" fn iam_verify(
     out_principal: *mut *mut iam_principal_t,
 ) -> iam_status {
     ffi_panic_boundary! {
-        // SAFETY: the caller's promises are those of this function.
-        let out = unsafe { arg_out_ptr(out_principal, "out_principal") }?;
-        // SAFETY: as above.
-        let handle = try_ref_from_ptr!(iam);
-        // SAFETY: as above.
-        let token = unsafe { arg_str(access_token, "access_token") }?;
-        let principal = on_iam!(handle, |iam| iam.verify(token).await)?;
-        set_boxed_mut_ptr(out, VerifiedPrincipal::new(&principal)?);
-        Ok(())
+        // SAFETY: the caller's promises are those of `verify_as`.
+        unsafe { verify_as(iam, access_token, None, out_principal) }
     }
+}
+
+/// Verifies an access token as `iam_verify` does, for a resource server whose tokens are
+/// minted for `audience` (a resource indicator, RFC 8707, that OAuth clients ask tokens for)
+/// instead of iam's own audience: a token whose `aud` does not name it is
+/// `IAM_STATUS_TOKEN_INVALID`. On success `*out_principal` says whom it speaks for (free it
+/// with `iam_principal_free`).
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+/// `out_principal` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_verify_for(
+    iam: *const iam_t,
+    access_token: *const c_char,
+    audience: *const c_char,
+    out_principal: *mut *mut iam_principal_t,
+) -> iam_status {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those of `verify_as`.
+        unsafe { verify_as(iam, access_token, Some(audience), out_principal) }
+    }
+}
+
+/// The body of `iam_verify` (`audience` `None`: iam's own) and `iam_verify_for`.
+///
+/// # Safety
+/// As `iam_verify_for`.
+unsafe fn verify_as(
+    iam: *const iam_t,
+    access_token: *const c_char,
+    audience: Option<*const c_char>,
+    out_principal: *mut *mut iam_principal_t,
+) -> Result<(), FfiError> {
+    // SAFETY: the caller's promises are those of `iam_verify_for`.
+    let out = unsafe { arg_out_ptr(out_principal, "out_principal") }?;
+    // SAFETY: as above.
+    let handle = try_ref_from_ptr!(iam);
+    // SAFETY: as above.
+    let token = unsafe { arg_str(access_token, "access_token") }?;
+    let audience = match audience {
+        // SAFETY: as above.
+        Some(ptr) => Some(unsafe { arg_str(ptr, "audience") }?),
+        None => None,
+    };
+    let principal = on_iam!(handle, |iam| match audience {
+        None => iam.verify(token).await,
+        Some(audience) => iam.verify_for(token, audience).await,
+    })?;
+    set_boxed_mut_ptr(out, VerifiedPrincipal::new(&principal)?);
+    Ok(())
 }
 
 /// Verifies an OpenID Connect ID token this iam issued to `client_id`: the signature (one of
@@ -166,6 +211,85 @@ pub unsafe extern "C" fn iam_revoke_session(
                 session_id
             )
             .await)?;
+        Ok::<(), FfiError>(())
+    }
+}
+
+/// Lists an account's sessions, newest first (revoked and expired ones too, until the sweeper
+/// prunes them). `actor_token` is the access token of whoever asks (NULL: the embedding
+/// application itself): the account itself or an admin. On success `*out_sessions_json` holds
+/// a JSON array of sessions (`id`, `account_id`, `created_at`, `expires_at`, `revoked_at`,
+/// `last_refreshed_at`, `auth_time` in milliseconds since the Unix epoch, `amr`, and the open
+/// `elevations`); free it with `iam_string_free`.
+///
+/// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+/// `out_sessions_json` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_list_sessions(
+    iam: *const iam_t,
+    account_id: *const c_char,
+    actor_token: *const c_char,
+    out_sessions_json: *mut *mut c_char,
+) -> iam_status {
+    ffi_panic_boundary! {
+        // SAFETY: the caller's promises are those of this function.
+        let out = unsafe { arg_out_ptr(out_sessions_json, "out_sessions_json") }?;
+        // SAFETY: as above.
+        let handle = try_ref_from_ptr!(iam);
+        // SAFETY: as above.
+        let account_id = unsafe { arg_str(account_id, "account_id") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
+        let sessions = on_iam!(handle, |iam| iam
+            .list_sessions(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id
+            )
+            .await)?;
+        give_json(out, &sessions, "sessions")
+    }
+}
+
+/// Signs an account out everywhere: revokes every session (their access tokens stop verifying
+/// at once) and withdraws what it delegated (OAuth grants, client tokens acting for it). If
+/// `out_revoked` is not NULL it receives how many live sessions were revoked. `actor_token` is
+/// the access token of whoever asks (NULL: the embedding application itself): a login session
+/// of the account itself, or an admin.
+///
+/// Fails with `IAM_STATUS_NOT_FOUND` (no such account), `IAM_STATUS_NOT_PERMITTED`, or the
+/// statuses of `iam_verify` for the actor token.
+///
+/// # Safety
+/// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_revoked`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iam_revoke_all_sessions(
+    iam: *const iam_t,
+    account_id: *const c_char,
+    actor_token: *const c_char,
+    out_revoked: *mut u64,
+) -> iam_status {
+    ffi_panic_boundary! {
+        // SAFETY: the caller promises NULL or writable.
+        let out_revoked = unsafe { arg_opt_out(out_revoked) };
+        // SAFETY: the caller's promises are those of this function.
+        let handle = try_ref_from_ptr!(iam);
+        // SAFETY: as above.
+        let account_id = unsafe { arg_str(account_id, "account_id") }?;
+        // SAFETY: as above.
+        let actor = unsafe { arg_opt_str(actor_token, "actor_token") }?;
+        let revoked = on_iam!(handle, |iam| iam
+            .revoke_all_sessions(
+                crate::caller::acting(iam, actor).await?.as_ref().into(),
+                account_id
+            )
+            .await)?;
+        if let Some(out) = out_revoked {
+            *out = u64::try_from(revoked).unwrap_or(u64::MAX);
+        }
         Ok::<(), FfiError>(())
     }
 }

@@ -1,6 +1,6 @@
 //! [`iam_status`]: the stable numeric result of every call, and how iam's errors map onto it.
 
-use iam_core::{Denial, Error, ErrorCode};
+use iam_core::{Denial, Error, ErrorCode, OAuthErrorCode};
 
 /// The result of an iam call. The numbers are stable: a code keeps its meaning in every
 /// later version, and new codes only get new numbers. `IAM_STATUS_OK` (0) is success; any other
@@ -285,6 +285,20 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
     }
 }
 
+/// The status of an OAuth error answered to a client at the introspection endpoint (the only
+/// OAuth endpoint the C API offers). It answers `invalid_client` when the client is unknown,
+/// disabled, public or gives a wrong secret, `temporarily_unavailable` when the store is
+/// overloaded and `server_error` when iam failed; `OAuthErrorCode` is non-exhaustive, so any
+/// other code (which introspection never answers) is an internal failure.
+pub(crate) fn oauth_status(code: OAuthErrorCode) -> iam_status {
+    match code {
+        OAuthErrorCode::InvalidClient => iam_status::BadCredentials,
+        OAuthErrorCode::InvalidRequest => iam_status::InvalidArgument,
+        OAuthErrorCode::TemporarilyUnavailable => iam_status::Contention,
+        _ => iam_status::Internal,
+    }
+}
+
 /// The status of a refusal (through its [`ErrorCode`]).
 pub(crate) fn denial_status(denial: &Denial) -> iam_status {
     code_status(denial.code())
@@ -450,6 +464,21 @@ mod tests {
         let listed = cases.iter().map(|(d, _)| variant_name(d)).collect();
         assert!(declared.len() >= 29, "the parser found {declared:?}");
         assert_eq!(declared, listed);
+    }
+
+    #[test]
+    fn introspection_refusals_have_their_codes() {
+        use OAuthErrorCode as O;
+        assert_eq!(oauth_status(O::InvalidClient), iam_status::BadCredentials);
+        assert_eq!(oauth_status(O::InvalidRequest), iam_status::InvalidArgument);
+        assert_eq!(
+            oauth_status(O::TemporarilyUnavailable),
+            iam_status::Contention
+        );
+        assert_eq!(oauth_status(O::ServerError), iam_status::Internal);
+        let refused = crate::error::FfiError::from(iam_core::OAuthError::invalid_client());
+        assert_eq!(refused.status(), iam_status::BadCredentials);
+        assert!(refused.to_string().starts_with("invalid_client"));
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Strings handed to C: allocated in one way only ([`give_string`]), freed in one way only
-//! ([`free_string`], behind `iam_string_free`), and overwritten with zeros when freed.
+//! Strings handed to C: allocated in one way only ([`give_string`], or [`give_json`] for a
+//! value written as JSON), freed in one way only ([`free_string`], behind `iam_string_free`),
+//! and overwritten with zeros when freed; and borrowed pointers into strings an object holds.
 //!
 //! This module knows errors only, never a handle type.
 
 use std::ffi::{c_char, CString};
+use std::ptr;
 
+use serde::Serialize;
 use zeroize::Zeroize;
 
 use crate::error::FfiError;
@@ -34,6 +37,40 @@ pub(crate) fn give_string(
 ) -> Result<(), FfiError> {
     *out = c_string(text, what)?.into_raw();
     Ok(())
+}
+
+/// Hands `value` to the caller as a new JSON string through `out`; free it with [`free_string`].
+/// `what` names the value in errors.
+pub(crate) fn give_json<T: Serialize + ?Sized>(
+    out: &mut *mut c_char,
+    value: &T,
+    what: &'static str,
+) -> Result<(), FfiError> {
+    let json = serde_json::to_string(value).map_err(|_| FfiError::Serialize(what))?;
+    give_string(out, &json, what)
+}
+
+/// The item at `index` of a list of C strings, borrowed, or NULL when out of range.
+pub(crate) fn item(list: &[CString], index: usize) -> *const c_char {
+    list.get(index).map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// A borrowed pointer to an optional string, NULL when absent.
+pub(crate) fn opt_ptr(text: Option<&CString>) -> *const c_char {
+    text.map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// C copies of `items`.
+pub(crate) fn c_strings(items: &[String], what: &'static str) -> Result<Vec<CString>, FfiError> {
+    items.iter().map(|s| c_string(s, what)).collect()
+}
+
+/// A C copy of an optional string.
+pub(crate) fn opt_c_string(
+    text: Option<&str>,
+    what: &'static str,
+) -> Result<Option<CString>, FfiError> {
+    text.map(|t| c_string(t, what)).transpose()
 }
 
 /// Wipes and frees a string made by [`give_string`] and sets the caller's pointer to NULL. NULL,
@@ -66,6 +103,18 @@ mod tests {
         let mut c = c_string("secret", "x").expect("no NUL");
         wipe(&mut c);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn values_are_handed_out_as_json() {
+        let mut s: *mut c_char = std::ptr::null_mut();
+        give_json(&mut s, &serde_json::json!({"a": [1, "x\u{0}y"]}), "x").expect("JSON");
+        // SAFETY: `s` came from `give_json`, is read while live and freed once.
+        unsafe {
+            let text = std::ffi::CStr::from_ptr(s).to_str().expect("UTF-8");
+            assert_eq!(text, r#"{"a":[1,"x\u0000y"]}"#);
+            free_string(&raw mut s);
+        }
     }
 
     #[test]

@@ -1,23 +1,27 @@
-//! Compiles `tests/c/iam_test.c` with gcc against `include/iam.h` and the freshly built cdylib,
-//! runs it, and runs it again under valgrind memcheck. Without gcc or valgrind the check is
-//! skipped with a note, except when `CI=true`, where a missing tool is a failure.
+//! Compiles the C test program (`tests/c/*.c`, `main` in `iam_test.c`) with gcc against
+//! `include/iam.h` and the freshly built cdylib, runs it, and runs it again under valgrind
+//! memcheck. Without gcc or valgrind the check is skipped with a note, except when `CI=true`,
+//! where a missing tool is a failure.
 //!
 //! The C API has no OAuth flows, so an OpenID Connect sign-in is made here first, in a SQLite
 //! database of its own under the C test's configuration, and its tokens are handed to the
-//! program, which verifies them through `iam_verify_id_token` and `iam_verify`.
+//! program, which verifies them through `iam_verify_id_token`, `iam_verify` and
+//! `iam_verify_for`, and introspects them with the client's secret.
+//!
+//! The C program is every `.c` file under `tests/c`, compiled together.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{crate_dir, library_dir, oidc_sign_in, tool_available};
+use support::{crate_dir, library_dir, oidc_sign_in, tool_available, CC_RESOURCE};
 
 /// The master key of `tests/c/iam_test.c`'s configuration.
 const C_TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
-/// The C test's arguments: its SQLite path, then the OpenID Connect sign-in's database and
-/// tokens.
+/// The C test's arguments: its SQLite path, then the OpenID Connect sign-in's database,
+/// client, tokens and client secret, and a client-credentials token bound to a resource.
 fn program_args(dir: &Path) -> Vec<std::ffi::OsString> {
     let oidc = oidc_sign_in(&dir.join("oidc.db"), C_TEST_MASTER_KEY, "c-test");
     vec![
@@ -26,7 +30,21 @@ fn program_args(dir: &Path) -> Vec<std::ffi::OsString> {
         oidc.client_id.into(),
         oidc.id_token.into(),
         oidc.access_token.into(),
+        oidc.client_secret.into(),
+        oidc.client_credentials_token.into(),
+        CC_RESOURCE.into(),
     ]
+}
+
+/// The C sources of the test program, in a stable order.
+fn c_sources() -> Vec<PathBuf> {
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(crate_dir().join("tests/c"))
+        .expect("tests/c is readable")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
+        .collect();
+    sources.sort();
+    sources
 }
 
 /// Compiles the C test into `dir` and returns the executable's path. The program runs with
@@ -41,7 +59,7 @@ fn compile(dir: &Path) -> PathBuf {
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
         .arg("-I")
         .arg(crate_dir().join("include"))
-        .arg(crate_dir().join("tests/c/iam_test.c"))
+        .args(c_sources())
         .arg("-L")
         .arg(&lib)
         .arg("-liam_ffi")

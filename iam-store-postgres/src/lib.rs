@@ -15,7 +15,7 @@
 //! - **Queries** are built at run time: building needs no live database.
 //!
 //! ```no_run
-//! use iam_core::{Caller, Config, Iam, MasterKey, NewAccount, SecureRandom};
+//! use iam_core::{Caller, Config, Iam, MasterKey, NewAccount};
 //! use iam_store_postgres::{PostgresStore, PostgresStoreOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -25,8 +25,8 @@
 //!     .max_connections(20);
 //! let store = PostgresStore::open(options).await?;
 //!
-//! // Load the master key from configuration: every instance must be given the same one.
-//! let config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+//! // Every instance must be given the same master key, here from the environment.
+//! let config = Config::new(MasterKey::from_env("IAM_MASTER_KEY")?);
 //! let iam = Iam::builder(store, config).open().await?;
 //! iam.create_account(NewAccount::human("alice", "correct horse battery"), Caller::System).await?;
 //! # Ok(())

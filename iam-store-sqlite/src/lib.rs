@@ -5,22 +5,31 @@
 //! to [`iam_core::Iam::builder`].
 //!
 //! ```
-//! use iam_core::{Caller, Config, Iam, MasterKey, NewAccount, PasswordPolicy, SecureRandom};
+//! use iam_core::{Caller, Config, Iam, MasterKey, NewAccount, PasswordPolicy};
 //! use iam_store_sqlite::SqliteStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let dir = tempfile::tempdir()?;
-//! let store = SqliteStore::open(dir.path().join("iam.db")).await?;
+//! let dir = tempfile::tempdir()?; // your data directory
+//! for run in 1..=2 {
+//!     // Created (mode 0600) on the first run, read on the second: the data sealed under it
+//!     // in the database opens again.
+//!     let master_key = MasterKey::load_or_create(dir.path().join("master.key"))?;
+//!     let store = SqliteStore::open(dir.path().join("iam.db")).await?;
 //!
-//! let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
-//! config.passwords = PasswordPolicy::insecure_fast_for_tests(); // keep the doc test quick
-//! let iam = Iam::builder(store, config).open().await?;
-//! iam.create_account(NewAccount::human("alice", "correct horse battery"), Caller::System).await?;
-//! assert_eq!(iam.verify_audit_chain(Caller::System).await?, 2); // the signing key, then the account
+//!     let mut config = Config::new(master_key);
+//!     config.passwords = PasswordPolicy::insecure_fast_for_tests(); // keep the doc test quick
+//!     let iam = Iam::builder(store, config).open().await?;
+//!     if run == 1 {
+//!         iam.create_account(NewAccount::human("alice", "correct horse battery"), Caller::System).await?;
+//!     }
+//!     assert_eq!(iam.verify_audit_chain(Caller::System).await?, 2); // the signing key, then the account
+//! }
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The README's quick start (`examples/quickstart.rs`) is the same on files in `./iam-data`.
 //!
 //! ## Opening
 //!

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use crate::client::{self, Api};
 use crate::connect::{connect, read_secret};
 use crate::output;
+use crate::terminal::Ask;
 use crate::GlobalArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,14 +147,21 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
             roles,
             password_stdin,
         } => {
-            let password = read_secret(*password_stdin, "IAM_NEW_PASSWORD", "new password")?;
             let kind = match kind {
                 Kind::Human => AccountKind::Human,
                 Kind::System => AccountKind::System,
             };
-            if kind == AccountKind::Human && password.is_none() {
-                bail!("a human account needs a password: give it with --password-stdin or IAM_NEW_PASSWORD");
-            }
+            let password = if kind == AccountKind::Human {
+                let what = format!("password for {username}");
+                let password =
+                    read_secret(*password_stdin, "IAM_NEW_PASSWORD", &what, Ask::HiddenTwice)?;
+                if password.is_none() {
+                    bail!("a human account needs a password: give it with --password-stdin or IAM_NEW_PASSWORD");
+                }
+                password
+            } else {
+                read_secret(*password_stdin, "IAM_NEW_PASSWORD", "password", Ask::Never)?
+            };
             let body = NewAccountBody {
                 username: username.clone(),
                 kind,
@@ -184,7 +192,9 @@ pub async fn run(g: &GlobalArgs, cmd: &AccountsCmd) -> Result<()> {
             account,
             password_stdin,
         } => {
-            let Some(password) = read_secret(*password_stdin, "IAM_NEW_PASSWORD", "new password")?
+            let what = format!("new password for {account}");
+            let Some(password) =
+                read_secret(*password_stdin, "IAM_NEW_PASSWORD", &what, Ask::HiddenTwice)?
             else {
                 bail!("give the new password with --password-stdin or IAM_NEW_PASSWORD");
             };

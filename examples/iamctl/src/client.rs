@@ -241,15 +241,31 @@ impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "server answered {}: {}: {}",
-            self.status.as_u16(),
+            "{} (error code {}, HTTP {})",
+            self.message,
             self.code,
-            self.message
+            self.status.as_u16()
         )
     }
 }
 
 impl std::error::Error for ServerError {}
+
+/// The stable error code of the server's answer in `err`, if `err` is one.
+pub fn error_code(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<ServerError>())
+        .map(|e| e.code.as_str())
+}
+
+/// Whether a 401 with `code` refuses the token itself, so that a refreshed one may pass (not
+/// a wrong password or code, nor a sign-in that is too old: a new token changes neither).
+fn token_refused(code: &str) -> bool {
+    !matches!(
+        code,
+        "invalid_credentials" | "totp_required" | "insufficient_user_authentication"
+    )
+}
 
 /// Whether `err` is a server answer with `status`.
 pub fn is_status(err: &anyhow::Error, status: StatusCode) -> bool {
@@ -566,7 +582,11 @@ impl Api {
                 .send(method.clone(), path, query, body.as_deref(), Some(&token))
                 .await
             {
-                Err(e) if !refreshed && is_status(&e, StatusCode::UNAUTHORIZED) => {
+                Err(e)
+                    if !refreshed
+                        && is_status(&e, StatusCode::UNAUTHORIZED)
+                        && error_code(&e).is_some_and(token_refused) =>
+                {
                     self.refresh().await?;
                     refreshed = true;
                 }

@@ -6,10 +6,12 @@ use std::io::BufRead as _;
 use anyhow::{bail, Context, Result};
 
 use crate::client::{self, Api, Session, Target, Trust};
+use crate::terminal::{self, Ask};
 use crate::{tls, GlobalArgs};
 
-/// A secret from the first line of stdin (when `from_stdin`) or the environment variable `env`.
-pub fn read_secret(from_stdin: bool, env: &str, what: &str) -> Result<Option<String>> {
+/// A secret from the first line of stdin (when `from_stdin`), else the environment variable
+/// `env`, else (when standard input is a terminal) a prompt as `ask` says.
+pub fn read_secret(from_stdin: bool, env: &str, what: &str, ask: Ask) -> Result<Option<String>> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -22,7 +24,13 @@ pub fn read_secret(from_stdin: bool, env: &str, what: &str) -> Result<Option<Str
         }
         return Ok(Some(secret));
     }
-    Ok(std::env::var(env).ok().filter(|s| !s.is_empty()))
+    if let Some(secret) = std::env::var(env).ok().filter(|s| !s.is_empty()) {
+        return Ok(Some(secret));
+    }
+    if terminal::interactive() {
+        return terminal::ask_secret(ask, what);
+    }
+    Ok(None)
 }
 
 /// The trust mode the flags ask for, if they ask for one.

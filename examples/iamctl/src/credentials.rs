@@ -8,6 +8,7 @@ use reqwest::Method;
 use crate::accounts::account_path;
 use crate::connect::{connect, read_secret};
 use crate::output;
+use crate::terminal::Ask;
 use crate::GlobalArgs;
 
 #[derive(Subcommand)]
@@ -61,10 +62,13 @@ pub async fn run(g: &GlobalArgs, cmd: &CredentialsCmd) -> Result<()> {
             });
         }
         CredentialsCmd::Store(s) => {
-            let password = read_secret(s.password_stdin, "IAM_DB_PASSWORD", "database password")?
-                .context(
-                "give the database password with --password-stdin or IAM_DB_PASSWORD",
-            )?;
+            let password = read_secret(
+                s.password_stdin,
+                "IAM_DB_PASSWORD",
+                "database password",
+                Ask::Hidden,
+            )?
+            .context("give the database password with --password-stdin or IAM_DB_PASSWORD")?;
             let path = account_path(&mut api, &s.account, "/db-credentials").await?;
             let body = DbCredentialsBody {
                 host: s.host.clone(),

@@ -8,12 +8,13 @@ use reqwest::Method;
 use crate::client;
 use crate::connect::{connect, read_secret};
 use crate::output;
+use crate::terminal::{self, Ask};
 use crate::GlobalArgs;
 
 #[derive(Subcommand)]
 pub enum ElevationCmd {
     /// Open an elevatable role, or file a request for approval (step-up password from
-    /// --password-stdin or IAM_PASSWORD when the role asks for one).
+    /// --password-stdin or IAM_PASSWORD when the role asks for one; asked for in a terminal).
     Request {
         /// Role.
         role: String,
@@ -57,14 +58,33 @@ pub async fn run(g: &GlobalArgs, cmd: &ElevationCmd) -> Result<()> {
             password_stdin,
             totp,
         } => {
-            let password = read_secret(*password_stdin, "IAM_PASSWORD", "password")?;
-            let body = ElevateBody {
+            let password = read_secret(*password_stdin, "IAM_PASSWORD", "password", Ask::Never)?;
+            let mut body = ElevateBody {
                 role: role.clone(),
                 duration: *duration,
                 password: password.map(Secret::new),
                 totp_code: totp.clone(),
             };
-            let v: ElevationStatusOut = api.send_json(Method::POST, "/elevation", &body).await?;
+            let v: ElevationStatusOut = match api.send_json(Method::POST, "/elevation", &body).await
+            {
+                // The role asks for a step-up that was not given: ask for it in a terminal.
+                Err(e)
+                    if body.password.is_none()
+                        && terminal::interactive()
+                        && client::error_code(&e) == Some("step_up_required") =>
+                {
+                    let password = terminal::hidden("Your password (step-up): ")?;
+                    body.password = Some(Secret::new(password));
+                    if body.totp_code.is_none() {
+                        let code = terminal::line(
+                            "One-time code (press Enter if the account has no TOTP): ",
+                        )?;
+                        body.totp_code = Some(code).filter(|c| !c.is_empty());
+                    }
+                    api.send_json(Method::POST, "/elevation", &body).await?
+                }
+                other => other?,
+            };
             // An open elevation comes with a new access token: it replaces the stored one.
             if let ElevationStatusOut::Active { access_token, .. } = &v {
                 api.replace_access_token(access_token.clone())?;

@@ -16,9 +16,12 @@
 //! Trust the server with `--ca-file PEM` or `--pin-sha256 HEX` (the SHA-256 fingerprint of its
 //! certificate, e.g. `openssl x509 -in iam-data/cert.pem -noout -fingerprint -sha256`);
 //! plain HTTP needs `--insecure-http`. With `IAM_TOKEN` set (a service or API token), commands
-//! use that token instead of the session (for example a service fetching its own credentials). Errors print the server's error code and message and
+//! use that token instead of the session (for example a service fetching its own credentials).
+//! In a terminal, a password not given by flag or variable is asked for without echo.
+//! Errors print the server's stable error code, its message and a hint of what to do, and
 //! exit with status 1; tokens and passwords are never printed, except a newly created API or
-//! service token (shown once, that is its purpose) and fetched database credentials.
+//! service token (shown once, that is its purpose), a TOTP secret at enrolment and fetched
+//! database credentials.
 
 mod accounts;
 mod api_tokens;
@@ -28,12 +31,16 @@ mod clients;
 mod connect;
 mod credentials;
 mod elevation;
+mod hints;
 mod keys;
 mod output;
 mod roles;
 mod service_token;
 mod session;
+mod sessions;
+mod terminal;
 mod tls;
+mod totp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,7 +83,7 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Log in and store the session (password from --password-stdin or IAM_PASSWORD).
+    /// Log in and store the session (password from --password-stdin, IAM_PASSWORD or a prompt).
     Login(session::LoginArgs),
     /// End the session on the server and remove the session file.
     Logout,
@@ -109,6 +116,17 @@ enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Your login sessions (an account's, for admins).
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCmd),
+    /// Your TOTP second factor.
+    #[command(subcommand)]
+    Totp(totp::TotpCmd),
+    /// Print a shell completion script, e.g. `iamctl completions bash > ~/.local/share/bash-completion/completions/iamctl`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -117,7 +135,7 @@ async fn main() -> ExitCode {
     match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("iamctl: error: {e:#}");
+            eprintln!("{}", hints::report(&e));
             ExitCode::FAILURE
         }
     }
@@ -139,6 +157,27 @@ async fn run(cli: &Cli) -> Result<()> {
         Command::Elevation(cmd) => elevation::run(g, cmd).await,
         Command::Clients(cmd) => clients::run(g, cmd).await,
         Command::Keys(cmd) => keys::run(g, cmd).await,
+        Command::Sessions(cmd) => sessions::run(g, cmd).await,
+        Command::Totp(cmd) => totp::run(g, cmd).await,
+        Command::Completions { shell } => print_completions(*shell),
+    }
+}
+
+/// The completion script for `shell`.
+fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "iamctl", &mut script);
+    script
+}
+
+/// Prints the completion script for `shell`.
+fn print_completions(shell: clap_complete::Shell) -> Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().write_all(&completion_script(shell)) {
+        // A reader that stops early (`| head`) is not a failure.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -150,5 +189,16 @@ mod tests {
     fn cli_parses() {
         use clap::CommandFactory as _;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completions_know_the_commands_and_their_options() {
+        use clap_complete::Shell;
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let script = String::from_utf8(completion_script(shell)).expect("UTF-8");
+            for word in ["sessions", "totp", "enrol", "password-stdin", "pin-sha256"] {
+                assert!(script.contains(word), "{shell}: no {word}");
+            }
+        }
     }
 }

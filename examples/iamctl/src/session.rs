@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::client;
 use crate::connect::{connect, read_secret};
 use crate::output::{self, cell};
+use crate::terminal::{self, Ask};
 use crate::GlobalArgs;
 
 /// The arguments of `login`.
@@ -16,23 +17,38 @@ use crate::GlobalArgs;
 pub struct LoginArgs {
     /// Username.
     username: String,
-    /// Read the password from the first line of standard input.
+    /// Read the password from the first line of standard input (else IAM_PASSWORD, else a
+    /// prompt in a terminal).
     #[arg(long)]
     password_stdin: bool,
-    /// The current TOTP code, when the account has TOTP on.
+    /// The current TOTP code, when the account has TOTP on (asked for in a terminal).
     #[arg(long, value_name = "CODE")]
     totp: Option<String>,
 }
 
-/// Logs in and stores the session.
+/// Logs in and stores the session. In a terminal, iamctl asks for the password (hidden) and,
+/// when the account has TOTP on and no --totp was given, for the one-time code.
 pub async fn login(g: &GlobalArgs, args: &LoginArgs) -> Result<()> {
-    let password = read_secret(args.password_stdin, "IAM_PASSWORD", "password")?.context(
-        "give the password with --password-stdin or the IAM_PASSWORD environment variable",
+    let what = format!("password for {}", args.username);
+    let password = read_secret(args.password_stdin, "IAM_PASSWORD", &what, Ask::Hidden)?.context(
+        "give the password with --password-stdin or the IAM_PASSWORD environment variable \
+             (or run iamctl in a terminal to be asked for it)",
     )?;
     let mut api = connect(g, true)?;
-    let answer = api
+    let answer = match api
         .login(&args.username, &password, args.totp.as_deref())
-        .await?;
+        .await
+    {
+        Err(e)
+            if args.totp.is_none()
+                && terminal::interactive()
+                && client::error_code(&e) == Some("totp_required") =>
+        {
+            let code = terminal::line("One-time code from your authenticator app: ")?;
+            api.login(&args.username, &password, Some(&code)).await?
+        }
+        other => other?,
+    };
     if g.json {
         // The tokens stay in the session file.
         output::json_without(&answer, &["access_token", "refresh_token"]);

@@ -101,6 +101,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
         })
         .trusted_proxies(settings.trusted_proxies.clone())
         .metrics_networks(settings.metrics_networks.clone())
+        .describe_oauth(true)
         .build();
     // `rate_limit_burst = 0` turns every limit off, the token endpoints' too (for load tests).
     let (token_limit, client_limit) = if settings.rate_limit_burst == 0 {

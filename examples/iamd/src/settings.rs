@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
-use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -18,7 +16,7 @@ use clap::Parser;
 use iam_axum::WebFingerPublication;
 use iam_core::account::validate_role;
 use iam_core::config::ElevationPolicy;
-use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, SecureRandom, ThrottlePolicy};
+use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, ThrottlePolicy};
 use serde::Deserialize;
 
 /// The iam server.
@@ -154,7 +152,7 @@ impl KeySource {
             KeySource::Value(v) => {
                 MasterKey::from_base64(v.trim()).context("the configured master key is invalid")
             }
-            KeySource::File(path) | KeySource::DefaultFile(path) if path.exists() => {
+            KeySource::File(path) if path.exists() => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
                 MasterKey::from_base64(text.trim())
@@ -167,7 +165,7 @@ impl KeySource {
                  in the data directory",
                 path.display()
             ),
-            KeySource::DefaultFile(path) => generate_key_file(path),
+            KeySource::DefaultFile(path) => default_key_file(path),
         }
     }
 }
@@ -487,7 +485,6 @@ fn warn_if_weak(c: &Config) {
     }
 }
 
-/// Writes a new random master key to `path` with mode 0600 (never overwriting a file).
 /// The mount prefix: empty for the root, else `/segment[/segment...]` without a trailing `/`.
 fn mount_prefix(raw: &str) -> Result<String> {
     let trimmed = raw.trim_end_matches('/');
@@ -510,24 +507,18 @@ fn mount_prefix(raw: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-fn generate_key_file(path: &Path) -> Result<MasterKey> {
-    let key = MasterKey::generate(&SecureRandom::from_entropy());
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(key.to_base64().expose().as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    tracing::warn!(
-        path = %path.display(),
-        "GENERATED A NEW MASTER KEY (mode 0600). Back it up: without it, stored credentials, \
-         TOTP secrets and signing keys cannot be opened, and every token becomes invalid"
-    );
+/// Reads the key in the data directory's `master.key`, or generates it there on first run
+/// (mode 0600, never overwriting a file; refused when others may read or write it).
+fn default_key_file(path: &Path) -> Result<MasterKey> {
+    let existed = path.exists();
+    let key = MasterKey::load_or_create(path)?;
+    if !existed {
+        tracing::warn!(
+            path = %path.display(),
+            "GENERATED A NEW MASTER KEY (mode 0600). Back it up: without it, stored credentials, \
+             TOTP secrets and signing keys cannot be opened, and every token becomes invalid"
+        );
+    }
     Ok(key)
 }
 

@@ -1,13 +1,20 @@
+"""Shared fixtures. The suite tests whichever ``iam_ffi`` Python imports: the installed wheel
+(``IAM_FFI_EXPECT_INSTALLED=1``, set by iam-ffi/tests/python_binding.rs when it runs the suite
+in a virtualenv; test_package.py then checks that the import really is the installed one), or
+the source package with ``IAM_FFI_LIB`` naming a built library (run-tests.sh)."""
+
 import base64
+import importlib
 import os
-import sys
-from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from iam_ffi import Iam
 
-from iam_ffi import Iam  # noqa: E402
+
+#: The password of the accounts the tests make.
+PASSWORD = "correct horse battery"
 
 
 def config():
@@ -22,6 +29,17 @@ def config():
     }
 
 
+def require(module: str) -> ModuleType:
+    """Imports an optional test dependency: skips without it, except under CI=true, where a
+    missing prerequisite fails."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"{module} is not installed (pip install 'iam-ffi[test]')")
+
+
 @pytest.fixture(params=["memory", "sqlite"])
 def iam(request, tmp_path):
     if request.param == "memory":
@@ -30,3 +48,27 @@ def iam(request, tmp_path):
         handle = Iam.sqlite(tmp_path / "iam.db", config())
     with handle:
         yield handle
+
+
+class People:
+    """An admin (ada) and three accounts without roles (ben, cy, dee), each logged in:
+    ``ids[name]`` and ``tokens[name]`` (an access token of a fresh session)."""
+
+    def __init__(self, iam: Iam) -> None:
+        self.iam = iam
+        self.ids: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        for name, roles in [("ada", ["admin"]), ("ben", []), ("cy", []), ("dee", [])]:
+            self.ids[name] = iam.create_account(name, PASSWORD, roles=roles)
+            self.relogin(name)
+
+    def relogin(self, name: str) -> str:
+        """Logs ``name`` in again; returns (and keeps) the new access token."""
+        self.tokens[name] = self.iam.login(name, PASSWORD).access_token
+        return self.tokens[name]
+
+
+@pytest.fixture
+def people(iam):
+    """:class:`People` in the test's ``iam``."""
+    return People(iam)

@@ -32,9 +32,7 @@ from iam_ffi import (
     WrongTokenKindError,
 )
 
-from conftest import config
-
-PASSWORD = "correct horse battery"
+from conftest import PASSWORD, config
 
 
 def totp(secret_base32: str, at: float) -> str:

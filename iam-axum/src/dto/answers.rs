@@ -10,6 +10,7 @@ use iam_core::{
     Account, AccountKind, ApiTokenInfo, AuditEvent, ElevationRequest, Membership, Organization,
     Principal, Profile, PublicKeyInfo, ServiceToken, Session, TokenPair, TotpEnrolment, TotpStatus,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{opt_time, rfc3339, TokenType};
@@ -18,7 +19,7 @@ use super::{opt_time, rfc3339, TokenType};
 macro_rules! list_answers {
     ($($(#[doc = $doc:literal])* $name:ident { $field:ident: $item:ty })*) => {$(
         $(#[doc = $doc])*
-        #[derive(Serialize, Deserialize)]
+        #[derive(Serialize, Deserialize, JsonSchema)]
         pub struct $name {
             /// The items, in the server's order.
             pub $field: Vec<$item>,
@@ -57,7 +58,7 @@ list_answers! {
 }
 
 /// A token pair: `POST /refresh`, and the tokens of `POST /login`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct TokensOut {
     /// The access token.
     pub access_token: String,
@@ -84,7 +85,7 @@ impl From<&TokenPair> for TokensOut {
 }
 
 /// `POST /login`'s answer.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct LoginOut {
     /// The new session's tokens.
     #[serde(flatten)]
@@ -94,7 +95,7 @@ pub struct LoginOut {
 }
 
 /// An access token without a refresh token: `POST /reauthenticate`, `POST /orgs/{id}/token`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct AccessTokenOut {
     /// The access token.
     pub access_token: String,
@@ -113,7 +114,7 @@ impl AccessTokenOut {
 }
 
 /// An account.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct AccountOut {
     /// The account id.
     pub id: String,
@@ -132,8 +133,10 @@ pub struct AccountOut {
     /// The TOTP state.
     pub totp: TotpStatus,
     /// When a scheduled deletion happens.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
     pub deletion_due: Option<String>,
     /// Creation time.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub created_at: String,
     /// Name and email.
     #[serde(default)]
@@ -141,7 +144,7 @@ pub struct AccountOut {
 }
 
 /// An account's profile (what OpenID Connect's userinfo serves besides the username).
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileOut {
     /// The display name.
     pub name: Option<String>,
@@ -150,6 +153,7 @@ pub struct ProfileOut {
     /// Whether an admin marked the email address verified.
     pub email_verified: bool,
     /// When the profile last changed (`null` until the first change).
+    #[schemars(schema_with = "super::schema::opt_date_time")]
     pub updated_at: Option<String>,
 }
 
@@ -183,21 +187,22 @@ impl From<Account> for AccountOut {
 }
 
 /// How many were revoked: `DELETE /sessions`, `DELETE /accounts/{id}/sessions`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct RevokedOut {
     /// The number of sessions revoked.
     pub revoked: usize,
 }
 
 /// `POST /accounts/{id}/deletion`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct DeletionOut {
     /// When the account will be deleted (unless cancelled before).
+    #[schemars(schema_with = "super::schema::date_time")]
     pub deletion_due: String,
 }
 
 /// `POST /totp/enrol`: the new TOTP secret, shown once.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct TotpEnrolmentOut {
     /// The shared secret in base32.
     pub secret: String,
@@ -215,13 +220,15 @@ impl From<&TotpEnrolment> for TotpEnrolmentOut {
 }
 
 /// An open elevation.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ElevationOut {
     /// The role.
     pub role: String,
     /// When it was opened.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub since: String,
     /// When it closes.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub until: String,
 }
 
@@ -237,7 +244,7 @@ impl From<&ActiveElevation> for ElevationOut {
 
 /// Where an elevation stands: `POST /elevation` (active or pending) and
 /// `POST /elevation/requests/{id}/approve` (approved); tagged by `status`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ElevationStatusOut {
     /// The role is open for the session now (200).
@@ -254,6 +261,7 @@ pub enum ElevationStatusOut {
         /// The request id, for the approver.
         request_id: String,
         /// When the request lapses unanswered.
+        #[schemars(schema_with = "super::schema::date_time")]
         expires_at: String,
     },
     /// An approver opened the role for the requesting session.
@@ -264,21 +272,26 @@ pub enum ElevationStatusOut {
 }
 
 /// A session.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct SessionOut {
     /// The session id.
     pub id: String,
     /// Its account.
     pub account_id: String,
     /// When it began.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub created_at: String,
     /// When it ends unless renewed.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub expires_at: String,
     /// When it was revoked.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
     pub revoked_at: Option<String>,
     /// When its refresh token last rotated.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
     pub last_refreshed_at: Option<String>,
     /// When the user last authenticated.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub auth_time: String,
     /// How the user authenticated (`pwd`, `otp`, ...).
     pub amr: Vec<String>,
@@ -307,7 +320,7 @@ impl SessionOut {
 }
 
 /// An organization reference in a principal.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct OrgRef {
     /// The organization id.
     pub id: String,
@@ -316,7 +329,7 @@ pub struct OrgRef {
 }
 
 /// `GET /whoami`: what the caller's token says.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct PrincipalOut {
     /// The account.
     pub account_id: String,
@@ -333,16 +346,20 @@ pub struct PrincipalOut {
     /// How the user authenticated.
     pub amr: Vec<String>,
     /// When the token was issued.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub issued_at: String,
     /// When the token expires.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub expires_at: String,
     /// When the user last authenticated.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub auth_time: String,
     /// The organization of an organization token.
     pub org: Option<OrgRef>,
     /// Roles open by elevation.
     pub elevated_roles: Vec<String>,
     /// When the elevation ends.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
     pub elevated_until: Option<String>,
 }
 
@@ -368,7 +385,7 @@ impl From<Principal> for PrincipalOut {
 
 /// A service account's token: `POST /accounts/{id}/service-token`, `POST
 /// /service-token/renew`. The token is shown once.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ServiceTokenOut {
     /// The token the service presents.
     pub token: String,
@@ -377,6 +394,7 @@ pub struct ServiceTokenOut {
     /// The grant id (the token's `sid`).
     pub grant_id: String,
     /// When it expires.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub expires_at: String,
 }
 
@@ -392,7 +410,7 @@ impl From<&ServiceToken> for ServiceTokenOut {
 }
 
 /// An API token's metadata.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ApiTokenOut {
     /// The token id.
     pub id: String,
@@ -403,10 +421,13 @@ pub struct ApiTokenOut {
     /// The scopes it carries.
     pub scopes: Vec<String>,
     /// Creation time.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub created_at: String,
     /// Expiry.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub expires_at: String,
     /// When it was revoked.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
     pub revoked_at: Option<String>,
 }
 
@@ -425,7 +446,7 @@ impl From<ApiTokenInfo> for ApiTokenOut {
 }
 
 /// `POST /api-tokens`: the new token (shown once) and its metadata.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct NewApiTokenOut {
     /// The token.
     pub token: String,
@@ -434,7 +455,7 @@ pub struct NewApiTokenOut {
 }
 
 /// A pending elevation request.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ElevationRequestOut {
     /// The request id.
     pub id: String,
@@ -447,8 +468,10 @@ pub struct ElevationRequestOut {
     /// Requested duration in seconds.
     pub duration: u64,
     /// When it was filed.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub created_at: String,
     /// When it lapses unanswered.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub expires_at: String,
 }
 
@@ -467,11 +490,12 @@ impl From<ElevationRequest> for ElevationRequestOut {
 }
 
 /// An audit event.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct AuditEventOut {
     /// Position in the chain, from 1.
     pub seq: u64,
     /// When it happened.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub at: String,
     /// What happened (`login_succeeded`, ...).
     pub kind: String,
@@ -516,7 +540,7 @@ impl From<&AuditEvent> for AuditEventOut {
 }
 
 /// `GET /audit/verify`: `{"intact": true, "events": n}` or `{"intact": false, "break": "..."}`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct AuditVerifyOut {
     /// Whether the hash chain is unbroken.
     pub intact: bool,
@@ -529,14 +553,14 @@ pub struct AuditVerifyOut {
 }
 
 /// `POST /keys/rotate`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ActiveKeyOut {
     /// The PASERK id of the new active signing key.
     pub active_kid: String,
 }
 
 /// A token-verification key as PASERK, in `GET /keys`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct PaserkKeyOut {
     /// The PASERK id (`k4.pid.…`).
     pub kid: String,
@@ -557,14 +581,14 @@ impl From<PublicKeyInfo> for PaserkKeyOut {
 }
 
 /// `GET /health`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct HealthOut {
     /// Whether this instance can check tokens.
     pub status: Health,
 }
 
 /// The state `GET /health` reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Tokens are checked (200).
@@ -574,13 +598,14 @@ pub enum Health {
 }
 
 /// An organization.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct OrgOut {
     /// The organization id.
     pub id: String,
     /// Its name.
     pub name: String,
     /// Creation time.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub created_at: String,
 }
 
@@ -595,7 +620,7 @@ impl From<Organization> for OrgOut {
 }
 
 /// A membership.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct MembershipOut {
     /// The organization.
     pub org_id: String,
@@ -604,6 +629,7 @@ pub struct MembershipOut {
     /// The member's role.
     pub role: String,
     /// Since when.
+    #[schemars(schema_with = "super::schema::date_time")]
     pub since: String,
 }
 
@@ -620,7 +646,7 @@ impl From<Membership> for MembershipOut {
 
 /// `POST /clients`: the registered client and, for a confidential one, its secret (shown
 /// once).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct RegisteredClientOut {
     /// The client.
     pub client: OAuthClient,
@@ -629,23 +655,24 @@ pub struct RegisteredClientOut {
 }
 
 /// `POST /clients/{id}/secret`: the new secret, shown once.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ClientSecretOut {
     /// The new secret.
     pub client_secret: String,
 }
 
 /// `POST /clients/{id}/disable`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ClientDisabledOut {
     /// How many token families of the client were revoked.
     pub revoked_token_families: usize,
 }
 
 /// Every REST error: `{"error": "<stable_code>", "message": "..."}`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ErrorOut {
     /// The stable machine-readable code.
+    #[schemars(schema_with = "super::schema::error_code")]
     pub error: String,
     /// A human-readable message.
     pub message: String,
@@ -653,7 +680,7 @@ pub struct ErrorOut {
 
 /// An error of the OAuth side that RFC 6749 does not name, in its shape:
 /// `{"error": "...", "error_description": "..."}`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct OAuthStyleErrorOut {
     /// The error code.
     pub error: String,
@@ -662,7 +689,7 @@ pub struct OAuthStyleErrorOut {
 }
 
 /// A WebFinger answer (RFC 7033 JRD).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct JrdOut {
     /// The resource asked about (`acct:user@host`).
     pub subject: String,
@@ -671,7 +698,7 @@ pub struct JrdOut {
 }
 
 /// A link of a [`JrdOut`].
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct JrdLink {
     /// The relation.
     pub rel: String,

@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod requests;
+pub mod schema;
 
 use iam_core::{SecretString, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -41,6 +42,20 @@ impl Secret {
     }
 }
 
+impl schemars::JsonSchema for Secret {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(Secret::new)
@@ -54,11 +69,69 @@ impl Serialize for Secret {
 }
 
 /// The `token_type` of every token answer: iam issues bearer tokens only.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum TokenType {
     /// `"Bearer"` (RFC 6750).
     #[default]
     Bearer,
+}
+
+/// Reads a whole number given as a JSON integer or as a number with a zero fraction
+/// (`4503.0`): JSON Schema's `integer` is a mathematical integer, so a client may write either.
+/// Fractions, negatives and values too large for `T` are refused.
+pub(crate) fn whole<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Whole<T>(std::marker::PhantomData<T>);
+
+    impl<T: TryFrom<u64>> serde::de::Visitor<'_> for Whole<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a whole number from 0 to {}", std::any::type_name::<T>())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            u64::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+                .and_then(|v| self.visit_u64(v))
+        }
+
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+            // Exactly representable whole values below 2^64 only.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                self.visit_u64(v as u64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    d.deserialize_any(Whole(std::marker::PhantomData))
+}
+
+/// [`whole`] of an optional field (`null` is `None`).
+pub(crate) fn opt_whole<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    #[derive(Deserialize)]
+    struct Wrapped<T: TryFrom<u64>>(#[serde(deserialize_with = "whole")] T);
+    Option::<Wrapped<T>>::deserialize(d).map(|w| w.map(|Wrapped(v)| v))
 }
 
 /// RFC 3339 text of a timestamp, as every answer gives times.

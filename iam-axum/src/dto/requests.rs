@@ -7,12 +7,17 @@ use iam_core::jose::JwsAlg;
 use iam_core::oauth::{ClientKind, TokenEndpointAuthMethod};
 use iam_core::oidc::AccessTokenFormat;
 use iam_core::{AccountKind, DbCredentials, ProfileUpdate};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::schema::{
+    ApiTokenLifetime, ElevationDuration, NewPassword, DISPLAY_NAME_PATTERN, EMAIL_PATTERN,
+    LABEL_PATTERN, ROLE_PATTERN, SCOPE_TOKEN_PATTERN, TOTP_CODE_PATTERN, USERNAME_PATTERN,
+};
 use super::Secret;
 
 /// `POST /login`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// The username.
@@ -25,7 +30,7 @@ pub struct LoginBody {
 }
 
 /// `POST /refresh`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The refresh token to rotate.
@@ -33,27 +38,36 @@ pub struct RefreshBody {
 }
 
 /// `POST /totp/confirm`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpCodeBody {
     /// The first code of the new authenticator.
+    #[schemars(regex(pattern = TOTP_CODE_PATTERN))]
     pub code: String,
 }
 
-/// `POST /accounts`.
-#[derive(Serialize, Deserialize)]
+/// `POST /accounts`. A human account needs a password; a system account has none.
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = { "properties": { "kind": { "const": "system" } }, "required": ["kind"] },
+    "then" = { "properties": { "password": { "type": "null" } } },
+    "else" = { "properties": { "password": { "type": "string" } }, "required": ["password"] },
+))]
 pub struct NewAccountBody {
     /// The username.
+    #[schemars(regex(pattern = USERNAME_PATTERN))]
     pub username: String,
     /// Human (the default) or system.
     #[serde(default = "human")]
     pub kind: AccountKind,
     /// The password (human accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<NewPassword>")]
     pub password: Option<Secret>,
     /// Roles to grant.
     #[serde(default)]
+    #[schemars(inner(regex(pattern = ROLE_PATTERN)))]
     pub roles: Vec<String>,
 }
 
@@ -62,25 +76,27 @@ fn human() -> AccountKind {
 }
 
 /// `PUT /accounts/{id}/password`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     /// The new password.
+    #[schemars(with = "NewPassword")]
     pub password: Secret,
 }
 
 /// `PUT /password`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordBody {
     /// The caller's current password.
     pub current_password: Secret,
     /// The new password.
+    #[schemars(with = "NewPassword")]
     pub new_password: Secret,
 }
 
 /// `PATCH /accounts/{id}/profile` (admin): a field left out stays as it is, `null` clears it.
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     /// The display name (1-128 characters, trimmed).
@@ -89,6 +105,7 @@ pub struct ProfileBody {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", length(max = 128), regex(pattern = DISPLAY_NAME_PATTERN))]
     pub name: Option<Option<String>>,
     /// The email address; a different address is unverified unless `email_verified` is given.
     #[serde(
@@ -96,6 +113,7 @@ pub struct ProfileBody {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", length(max = 254), regex(pattern = EMAIL_PATTERN))]
     pub email: Option<Option<String>>,
     /// Whether the email address is verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,11 +131,17 @@ impl From<ProfileBody> for ProfileUpdate {
 }
 
 /// `PATCH /profile`: the caller's own name, `null` to clear it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnProfileBody {
     /// The display name (1-128 characters, trimmed); required, `null` clears it.
     #[serde(deserialize_with = "nullable")]
+    #[schemars(
+        required,
+        length(max = 128),
+        regex(pattern = DISPLAY_NAME_PATTERN),
+        extend("type" = ["string", "null"])
+    )]
     pub name: Option<String>,
 }
 
@@ -142,37 +166,45 @@ where
 }
 
 /// `POST /api-tokens`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiTokenBody {
     /// A label for the owner.
+    #[schemars(length(max = 128), regex(pattern = LABEL_PATTERN))]
     pub label: String,
     /// The scopes the token carries.
     #[serde(default)]
+    #[schemars(inner(regex(pattern = ROLE_PATTERN)))]
     pub scopes: Vec<String>,
     /// Lifetime in seconds from now.
+    #[schemars(with = "ApiTokenLifetime")]
+    #[serde(deserialize_with = "super::whole")]
     pub expires_in: u64,
 }
 
 /// `POST /elevation`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ElevateBody {
     /// The elevatable role to open.
+    #[schemars(regex(pattern = ROLE_PATTERN))]
     pub role: String,
     /// Requested duration in seconds (the role's maximum when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<ElevationDuration>")]
+    #[serde(deserialize_with = "super::opt_whole")]
     pub duration: Option<u64>,
     /// The step-up password, when the role asks for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
     /// The step-up TOTP code, when the role asks for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = TOTP_CODE_PATTERN))]
     pub totp_code: Option<String>,
 }
 
 /// `POST /reauthenticate`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateBody {
     /// The caller's password.
@@ -184,12 +216,13 @@ pub struct ReauthenticateBody {
 
 /// A system account's database credentials: the body of `PUT /accounts/{id}/db-credentials`
 /// and the answer of `GET` on the same path.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DbCredentialsBody {
     /// Server host name.
     pub host: String,
     /// Server port.
+    #[serde(deserialize_with = "super::whole")]
     pub port: u16,
     /// Database name.
     pub database: String,
@@ -224,26 +257,29 @@ impl From<DbCredentialsBody> for DbCredentials {
 }
 
 /// `POST /orgs`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrgBody {
     /// The organization's name.
+    #[schemars(regex(pattern = USERNAME_PATTERN))]
     pub name: String,
 }
 
 /// `PUT /orgs/{id}/members/{account}`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     /// The member's role in the organization.
+    #[schemars(regex(pattern = ROLE_PATTERN))]
     pub role: String,
 }
 
 /// `POST /clients`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClientBody {
     /// Display name.
+    #[schemars(length(max = 128), regex(pattern = LABEL_PATTERN))]
     pub name: String,
     /// Confidential or public.
     pub kind: ClientKind,
@@ -251,12 +287,19 @@ pub struct NewClientBody {
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// `grant_type` values (`authorization_code`, `client_credentials`, ...).
+    #[schemars(with = "Vec<iam_core::oauth::GrantType>", length(min = 1))]
     pub grant_types: Vec<String>,
     /// Allowed scopes.
     #[serde(default)]
+    #[schemars(
+        with = "Vec<String>",
+        length(max = 64),
+        inner(regex(pattern = SCOPE_TOKEN_PATTERN))
+    )]
     pub scopes: BTreeSet<String>,
     /// Allowed resource indicators.
     #[serde(default)]
+    #[schemars(with = "Vec<String>", length(max = 64))]
     pub resources: BTreeSet<String>,
     /// Whether authorization requests must carry PKCE (the server's default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +318,7 @@ pub struct NewClientBody {
     pub post_logout_redirect_uris: Vec<String>,
     /// The `max_age` (seconds) of authorization requests that give none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "super::opt_whole")]
     pub default_max_age: Option<u64>,
     /// The format of the client's access tokens: `paseto` (the default) or `jwt` (RFC 9068,
     /// signed with `id_token_signed_response_alg`).
@@ -297,7 +341,7 @@ pub struct NewClientBody {
 }
 
 /// Query of `GET /accounts`.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountListQuery {
     /// List the accounts after this account id (paging).
@@ -312,7 +356,7 @@ pub struct AccountListQuery {
 }
 
 /// Query of `GET /sessions` and `GET /api-tokens`: whose (an admin may name another account).
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerQuery {
     /// The account (the caller's own when absent).
@@ -321,20 +365,23 @@ pub struct OwnerQuery {
 }
 
 /// Query of `GET /audit`.
-#[derive(Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Serialize, Deserialize, Default, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuditListQuery {
     /// Only events about this account id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// Only events of this kind.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::audit_kind")]
     pub kind: Option<String>,
     /// Only events at or after this RFC 3339 time.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::date_time")]
     pub from: Option<String>,
     /// Only events before this RFC 3339 time.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::date_time")]
     pub to: Option<String>,
     /// Only events after this sequence number (paging).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,8 @@ mod public;
 mod session;
 mod tokens;
 
+pub(crate) use admin::AUDIT_EXPORT_TYPE;
+
 use std::sync::Arc;
 use std::time::Instant;
 

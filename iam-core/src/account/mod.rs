@@ -28,6 +28,7 @@ pub const USERNAME_MIN: usize = 2;
 pub const USERNAME_MAX: usize = 64;
 
 /// Whether an account is a person or a machine.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
@@ -38,6 +39,7 @@ pub enum AccountKind {
 }
 
 /// Whether TOTP protects an account.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TotpStatus {

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use jwt::JwtRefusal;
 
 /// A JWS signature algorithm iam signs JWTs with (RFC 7518 §3.1, RFC 8037 §3.1).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]

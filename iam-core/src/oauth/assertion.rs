@@ -40,6 +40,7 @@ const PRIVATE_MEMBERS: [&str; 9] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k",
 
 /// How a client authenticates at the token, revocation, introspection and device endpoints
 /// (OpenID Connect Core §9; RFC 7591 §2).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuthMethod {
@@ -89,6 +90,7 @@ impl TokenEndpointAuthMethod {
 }
 
 /// One public key of a client (RFC 7517 §4): RSA, EC P-256 or OKP Ed25519, public members only.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientJwk {
     /// `kty`: `RSA`, `EC` or `OKP`.
@@ -120,6 +122,7 @@ pub struct ClientJwk {
 }
 
 /// A client's registered public keys: an RFC 7517 JWK set (`{"keys": [...]}`).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientJwks {
     /// The keys.

@@ -20,6 +20,7 @@ const MAX_LIST: usize = 64;
 const MAX_URI_LEN: usize = 512;
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientKind {
@@ -30,6 +31,7 @@ pub enum ClientKind {
 }
 
 /// A grant type a client may use, named as in the token request's `grant_type`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum GrantType {
     /// `authorization_code` (RFC 6749 §4.1).
@@ -168,6 +170,7 @@ impl NewClient {
 
 /// A registered client as callers see it (never its secret).
 #[allow(clippy::struct_excessive_bools)] // each flag is a distinct, documented registration fact
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthClient {
     /// The `client_id` (`cli_…`).

@@ -10,6 +10,7 @@ use crate::oidc::{supported_claims, ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR, OPENID_
 
 /// The metadata document. Optional fields are omitted when `None` or empty.
 #[allow(clippy::struct_excessive_bools)] // each flag is a field of RFC 8414 or OpenID Discovery
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationServerMetadata {
     /// `issuer`: the base URL, https with no query or fragment.

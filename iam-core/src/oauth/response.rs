@@ -233,6 +233,7 @@ pub struct DevicePrompt {
 
 /// An introspection response (RFC 7662 §2.2). Inactive tokens serialize as `{"active": false}`
 /// and nothing else.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Introspection {
     /// Whether the token is valid now.
@@ -286,6 +287,7 @@ impl Introspection {
 }
 
 /// The `act` claim (RFC 8693 §4.1): who the token's subject acts for.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Actor {
     /// The acting party's subject (an account id).

@@ -27,6 +27,7 @@ use crate::oauth::{ClientJwks, ClientKind, TokenEndpointAuthMethod};
 const MAX_DEFAULT_MAX_AGE: u64 = 365 * 24 * 3600;
 
 /// The format of the access tokens a client receives.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessTokenFormat {
@@ -50,6 +51,7 @@ impl AccessTokenFormat {
 
 /// A client's OpenID Connect registration settings (OpenID Connect Dynamic Client
 /// Registration §2 and RP-Initiated Logout §3.1).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcClientSettings {
     /// `id_token_signed_response_alg` (default RS256).

@@ -2,59 +2,31 @@
  * The C side of iam-ffi's tests: compiled with gcc against include/iam.h and the cdylib, and
  * run (also under valgrind) by tests/c_api.rs.
  * Usage: iam_test SQLITE_PATH OIDC_SQLITE_PATH CLIENT_ID ID_TOKEN JWT_ACCESS_TOKEN
- * Runs the whole cycle on the in-memory store and on SQLite, verifies the tokens of an OpenID
- * Connect sign-in made in OIDC_SQLITE_PATH (an ID token and an RFC 9068 JWT access token),
- * then the misuse cases.
+ *                 CLIENT_SECRET CC_TOKEN CC_RESOURCE
+ * Runs the whole cycle and the admin functions (admin_test.c) on the in-memory store and on
+ * SQLite, verifies the tokens of an OpenID Connect sign-in made in OIDC_SQLITE_PATH (an ID
+ * token and an RFC 9068 JWT access token of CLIENT_ID, and a client-credentials token bound to
+ * CC_RESOURCE; resource_server_test.c), then the misuse cases.
  */
 #define _POSIX_C_SOURCE 200809L /* sleep() */
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "iam.h"
+#include "check.h"
 
-static int passed = 0;
-static int failed = 0;
+int passed = 0;
+int failed = 0;
 
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (cond) {                                                                      \
-      passed++;                                                                      \
-    } else {                                                                         \
-      failed++;                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__,       \
-              __LINE__, #cond, iam_last_error());                                    \
-    }                                                                                \
-  } while (0)
-
-#define CHECK_STATUS(call, expected)                                                 \
-  do {                                                                               \
-    iam_status got_ = (call);                                                        \
-    if (got_ == (expected)) {                                                        \
-      passed++;                                                                      \
-    } else {                                                                         \
-      failed++;                                                                      \
-      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n",       \
-              __FILE__, __LINE__, #call, iam_status_name(got_),                      \
-              iam_status_name(expected), iam_last_error());                          \
-    }                                                                                \
-  } while (0)
-
-static const char *CONFIG =
+const char *const CONFIG =
     "{\"master_key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
     " \"issuer\": \"c-test\", \"audience\": \"c-test\","
     " \"password\": {\"memory_kib\": 64, \"iterations\": 1},"
     " \"worker_threads\": 2,"
     " \"elevation\": {\"breakglass\": {\"step_up\": \"none\", \"approver_role\": \"admin\","
     " \"max_duration_secs\": 600}}}";
-
-static int str_eq(const char *a, const char *b) {
-  return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
 
 /* Who asks, through `actor_token`: a user's access token is authorized like any other caller
  * (the refusal names its reason), an admin's may act, and a service token is the wrong kind of
@@ -762,19 +734,26 @@ static void run_misuse(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
+  if (argc != 9) {
     fprintf(stderr,
-            "usage: %s SQLITE_PATH OIDC_SQLITE_PATH CLIENT_ID ID_TOKEN JWT_ACCESS_TOKEN\n",
+            "usage: %s SQLITE_PATH OIDC_SQLITE_PATH CLIENT_ID ID_TOKEN JWT_ACCESS_TOKEN"
+            " CLIENT_SECRET CC_TOKEN CC_RESOURCE\n",
             argv[0]);
     return 2;
   }
   iam_t *iam = NULL;
   CHECK_STATUS(iam_open_memory(CONFIG, &iam), IAM_STATUS_OK);
-  if (iam != NULL) run_cycle(iam);
+  if (iam != NULL) {
+    run_cycle(iam);
+    run_admin(iam);
+  }
   iam_free(&iam);
 
   CHECK_STATUS(iam_open_sqlite(argv[1], CONFIG, &iam), IAM_STATUS_OK);
-  if (iam != NULL) run_cycle(iam);
+  if (iam != NULL) {
+    run_cycle(iam);
+    run_admin(iam);
+  }
   iam_free(&iam);
 
   /* The SQLite database keeps its state across handles. */
@@ -785,8 +764,11 @@ int main(int argc, char **argv) {
   iam_free(&iam);
 
   run_oidc(argv[2], argv[3], argv[4], argv[5]);
+  run_resource_server(argv[2], argv[3], argv[6], argv[5], argv[7], argv[8]);
   run_recent_authentication();
+  run_deletion();
   run_misuse();
+  run_admin_misuse();
 
   printf("C API: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -21,12 +21,21 @@ pub struct OidcTokens {
     pub id_token: String,
     /// The JWT access token.
     pub access_token: String,
+    /// The client's secret (it may introspect tokens issued to it).
+    pub client_secret: String,
+    /// A client-credentials token of another client, registered by `carol` to act for her
+    /// and bound to the resource [`CC_RESOURCE`].
+    pub client_credentials_token: String,
 }
+
+/// The resource (RFC 8707) the client-credentials token of [`OidcTokens`] is bound to.
+pub const CC_RESOURCE: &str = "https://api.example";
 
 /// Makes an OpenID Connect sign-in in the SQLite database `db` under a configuration with
 /// `master_key` and `issuer` (also the audience): an account signs in to a client whose access
-/// tokens are RFC 9068 JWTs. (The C API runs no OAuth flows; the tests of the languages that
-/// call it verify these tokens.)
+/// tokens are RFC 9068 JWTs; and `carol` registers a client acting for her, which gets a
+/// client-credentials token for [`CC_RESOURCE`]. (The C API runs no OAuth flows; the tests of
+/// the languages that call it verify these tokens.)
 pub fn oidc_sign_in(db: &Path, master_key: &str, issuer: &str) -> OidcTokens {
     const PW: &str = "correct horse battery";
     const CB: &str = "https://rp.example/cb";
@@ -67,7 +76,8 @@ pub fn oidc_sign_in(db: &Path, master_key: &str, issuer: &str) -> OidcTokens {
         new.oidc.access_token_format = iam_core::oidc::AccessTokenFormat::Jwt;
         let reg = iam.register_client(&admin, new).await.expect("register");
         let client_id = reg.client.id.clone();
-        let auth = ClientAuth::secret(client_id.clone(), reg.client_secret.expect("secret"));
+        let client_secret = reg.client_secret.expect("secret");
+        let auth = ClientAuth::secret(client_id.clone(), client_secret.clone());
         let req = AuthorizeRequest {
             response_type: Some("code".into()),
             client_id: Some(client_id.clone()),
@@ -102,11 +112,35 @@ pub fn oidc_sign_in(db: &Path, master_key: &str, issuer: &str) -> OidcTokens {
             .await
             .expect("exchange");
         let json = serde_json::to_value(&t).expect("json");
+        let service = NewClient::confidential("carol's script")
+            .grants([GrantType::ClientCredentials])
+            .resources([CC_RESOURCE])
+            .acting_for_owner();
+        let service = iam
+            .register_client(&carol, service)
+            .await
+            .expect("register carol's client");
+        let service_auth = ClientAuth::secret(
+            service.client.id.clone(),
+            service.client_secret.expect("secret"),
+        );
+        let cc = iam
+            .token(
+                &service_auth,
+                &TokenRequest::ClientCredentials {
+                    scope: None,
+                    resource: vec![CC_RESOURCE.into()],
+                },
+            )
+            .await
+            .expect("client credentials");
         OidcTokens {
             db: db.to_path_buf(),
             client_id,
             id_token: json["id_token"].as_str().expect("an ID token").to_owned(),
             access_token: t.access_token.expose().to_owned(),
+            client_secret: client_secret.expose().to_owned(),
+            client_credentials_token: cc.access_token.expose().to_owned(),
         }
     })
 }
