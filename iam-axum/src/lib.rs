@@ -75,6 +75,7 @@
 //! | `POST /elevation`, `DELETE /elevation/{role}` | session token | open (200) or request (202) / end |
 //! | `GET /elevation/requests`, `POST .../{id}/approve`, `POST .../{id}/deny` | approver role | answer requests |
 //! | `GET /audit[?account=&kind=&from=&to=&after_seq=&limit=]`, `GET /audit/verify` | admin | audit log |
+//! | `GET /audit/export` | admin | the audit log as JSON lines with signed checkpoints, verifiable offline |
 //! | `POST /orgs`, `GET /orgs/{id}`, `GET /orgs/{id}/members`, `PUT/DELETE /orgs/{id}/members/{account}`, `POST /orgs/{id}/token`, `GET /accounts/{id}/memberships` | bearer (owners/admins manage) | organizations |
 //! | `GET/POST /clients`, `GET /clients/{id}`, `POST /clients/{id}/secret`, `POST /clients/{id}/disable` | admin (owners read their own) | OAuth client registry; secrets shown once |
 //! | `GET /openapi.json` | anyone | the OpenAPI 3.1 description of these routes ([`openapi`]) |

@@ -145,6 +145,8 @@ pub enum Action<'a> {
     RotateSigningKey,
     /// Read or verify the audit log (admin).
     ReadAudit,
+    /// Export the audit log with a signed checkpoint of its head (admin).
+    ExportAudit,
     /// List every OAuth client (admin).
     ListClients,
     /// Revoke a service account's token (admin).
@@ -269,6 +271,7 @@ pub fn authorize(
         | Action::UpdateProfile { .. }
         | Action::RotateSigningKey
         | Action::ReadAudit
+        | Action::ExportAudit
         | Action::ListClients => admin(p),
         Action::RevokeServiceToken
         | Action::StoreDbCredentials

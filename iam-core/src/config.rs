@@ -58,6 +58,11 @@ pub struct Config {
     /// signature check (expiry, audience and revocation are checked on every use): default
     /// [`VERIFIED_TOKEN_CAPACITY`](crate::VERIFIED_TOKEN_CAPACITY); 0 remembers none.
     pub verified_token_capacity: usize,
+    /// How often the audit chain's head is signed as a checkpoint: [`crate::Iam::sweep`] signs
+    /// it when the latest checkpoint is at least this old and events came after it (default 1
+    /// hour; `None` signs only at exports). Events after the latest checkpoint are the ones a
+    /// writer to the database could still rewrite or cut off unnoticed.
+    pub audit_checkpoint_interval: Option<Duration>,
 }
 
 /// How the OAuth 2.0 authorization server behaves.
@@ -196,6 +201,7 @@ impl Config {
             api_tokens_survive_password_reset: false,
             oauth: OAuthConfig::default(),
             verified_token_capacity: crate::token::VERIFIED_TOKEN_CAPACITY,
+            audit_checkpoint_interval: Some(Duration::from_secs(3600)),
         }
     }
 
@@ -214,6 +220,11 @@ impl Config {
         {
             return Err(InvalidInput::Config(
                 "token, session and elevation-request lifetimes must be positive",
+            ));
+        }
+        if self.audit_checkpoint_interval.is_some_and(|d| d.is_zero()) {
+            return Err(InvalidInput::Config(
+                "audit_checkpoint_interval must be positive (None turns periodic checkpoints off)",
             ));
         }
         if self.recent_authentication.is_zero() {
@@ -281,7 +292,7 @@ mod tests {
     #[test]
     fn validate_refuses_elevation_and_hashing_settings_that_cannot_work() {
         assert!(config().validate().is_ok());
-        let cases: [fn(&mut Config); 6] = [
+        let cases: [fn(&mut Config); 7] = [
             |c| c.default_elevation.max_duration = Duration::ZERO,
             |c| {
                 c.elevation.insert(
@@ -299,6 +310,7 @@ mod tests {
             |c| c.elevation_request_ttl = Duration::ZERO,
             |c| c.passwords.memory_kib = 4,
             |c| c.passwords.iterations = 0,
+            |c| c.audit_checkpoint_interval = Some(Duration::ZERO),
         ];
         for (i, change) in cases.iter().enumerate() {
             let mut c = config();

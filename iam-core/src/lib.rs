@@ -65,7 +65,8 @@
 //!   endings fill and the HTTP adapter drains.
 //! - [`jose`]: JOSE keys (RS256, ES256, EdDSA) and JWTs for OpenID Connect, a key ring apart
 //!   from the PASETO one, published with it in [`Iam::jwks`].
-//! - [`audit`]: the hash-chained audit log, its events and its verification.
+//! - [`audit`]: the hash-chained audit log, its events and its verification; checkpoints of
+//!   its head signed with the token key, and exports that verify offline.
 //! - [`revocation`]: the in-memory revocation cache the store's change feed keeps current;
 //!   verification consults it and fails closed when the feed is down.
 //! - [`error`]: one vocabulary ([`ErrorCode`]) with a stable string and number per failure,
@@ -109,7 +110,10 @@ pub use account::{
     Account, AccountKind, NewAccount, Profile, ProfileUpdate, SweepReport, TotpStatus,
     THROTTLE_IDLE,
 };
-pub use audit::{AuditEvent, AuditKind, AuditQuery};
+pub use audit::{
+    verify_export, AuditCheckpoint, AuditEvent, AuditExport, AuditKind, AuditQuery, ExportFault,
+    ExportVerified, PinnedKey,
+};
 pub use authz::{authorize, Action, Caller, CredentialKind, ADMIN_ROLE, MANAGEMENT_SCOPE};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{Config, OAuthConfig};

@@ -745,10 +745,12 @@ iam_status iam_cancel_deletion(const iam_t *iam,
 // Carries out every deletion due by now (voiding the account's tokens, then removing the
 // account, its API tokens, memberships, stored credentials and pending requests; audit events
 // stay), then prunes expired sessions, tokens, grants, lapsed requests and idle throttle
-// counters. Run it periodically (e.g. hourly); it is idempotent. It acts for the embedding
+// counters, and signs a checkpoint of the audit chain's head when one is due. Run it
+// periodically (e.g. hourly); it is idempotent. It acts for the embedding
 // application itself. If `out_report_json` is not NULL it receives a JSON object (free it with
-// `iam_string_free`): `deleted_accounts` (the ids deleted) and `pruned` (`records`, a list of
-// `[kind, count]` pairs, `throttles`, `revocations`).
+// `iam_string_free`): `deleted_accounts` (the ids deleted), `pruned` (`records`, a list of
+// `[kind, count]` pairs, `throttles`, `revocations`) and `audit_checkpoint` (the audit event a
+// new checkpoint signed, or null).
 //
 // # Safety
 // `iam` must be NULL or a live handle; `out_report_json` NULL or writable.

@@ -135,3 +135,113 @@ async fn an_edited_or_deleted_audit_event_breaks_the_chain() {
         Err(Error::AuditChain(_))
     ));
 }
+
+/// `bytes` as an SQL blob literal.
+fn blob(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let hex = bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    format!("x'{hex}'")
+}
+
+/// SQL that overwrites the stored rows of `events` (links, hashes and details) with theirs.
+fn overwrite_rows(events: &[iam_core::audit::AuditEvent]) -> String {
+    use std::fmt::Write as _;
+    events.iter().fold(String::new(), |mut sql, e| {
+        let _ = write!(
+            sql,
+            "UPDATE audit SET prev_hash = {}, hash = {}, detail = '{}' WHERE seq = {};",
+            blob(&e.prev_hash),
+            blob(&e.hash),
+            serde_json::to_string(&e.draft.detail).expect("detail"),
+            e.seq
+        );
+        sql
+    })
+}
+
+#[tokio::test]
+async fn a_rewritten_or_cut_chain_contradicts_its_signed_checkpoints() {
+    use iam_core::audit::{verify_export, AuditEvent, ChainBreak, ExportFault, PinnedKey};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("iam.db");
+    let mut config = Config::new(MasterKey::from_bytes([9; 32]));
+    config.passwords = PasswordPolicy::insecure_fast_for_tests();
+    let iam = Iam::builder(SqliteStore::open(&path).await.expect("open"), config)
+        .open()
+        .await
+        .expect("iam");
+    for name in ["alice", "bob", "carol"] {
+        iam.create_account(
+            NewAccount::human(name, "correct horse battery"),
+            Caller::System,
+        )
+        .await
+        .expect("create");
+    }
+    let signed = iam
+        .sweep()
+        .await
+        .expect("sweep")
+        .audit_checkpoint
+        .expect("the first sweep signs the head");
+    let pinned: Vec<PinnedKey> = iam
+        .public_keys()
+        .iter()
+        .filter_map(|k| PinnedKey::parse(&k.paserk))
+        .collect();
+    let export = |iam: Iam<SqliteStore>| async move {
+        iam.export_audit(Caller::System)
+            .await
+            .expect("export")
+            .into_text()
+            .await
+            .expect("text")
+    };
+    assert!(verify_export(&export(iam.clone()).await, &pinned).is_ok());
+
+    // Someone with write access to the file edits event 2 and recomputes every later hash, so
+    // that the chain links again.
+    let events = iam
+        .store()
+        .audit(&AuditQuery::default())
+        .await
+        .expect("events");
+    let mut rewritten: Vec<AuditEvent> = vec![events[0].clone()];
+    for e in &events[1..] {
+        let mut draft = e.draft.clone();
+        if e.seq == 2 {
+            draft.detail.insert("username".into(), "mallory".into());
+        }
+        let prev = rewritten.last().expect("an event before");
+        rewritten.push(AuditEvent::chain(prev.seq, prev.hash, draft));
+    }
+    let sql = overwrite_rows(&rewritten[1..]);
+    tamper(&path, &sql).await;
+    assert!(
+        matches!(
+            iam.verify_audit_chain(Caller::System).await,
+            Err(Error::AuditChain(ChainBreak::CheckpointMismatch { seq })) if seq == signed
+        ),
+        "the links hold, the signed checkpoint does not"
+    );
+    let text = export(iam.clone()).await;
+    assert_eq!(
+        verify_export(&text, &pinned).err(),
+        Some(ExportFault::Chain(ChainBreak::CheckpointMismatch {
+            seq: signed
+        }))
+    );
+
+    // Cutting the newest events off instead (the rows restored first).
+    let restore = overwrite_rows(&events);
+    tamper(&path, &restore).await;
+    tamper(&path, &format!("DELETE FROM audit WHERE seq >= {signed}")).await;
+    assert!(matches!(
+        iam.verify_audit_chain(Caller::System).await,
+        Err(Error::AuditChain(ChainBreak::CheckpointMismatch { .. }))
+    ));
+}

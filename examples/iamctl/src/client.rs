@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use iam_axum::dto::{ErrorOut, LoginBody, LoginOut, RefreshBody, Secret, TokensOut};
 use reqwest::{Method, StatusCode};
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::tls;
@@ -192,6 +192,12 @@ pub fn save_session(path: &Path, session: &Session) -> Result<()> {
             .create(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
+    let body = serde_json::to_vec_pretty(session).context("encoding the session")?;
+    write_private(path, &body)
+}
+
+/// Writes `body` to `path` atomically (a temporary file renamed into place) with mode 0600.
+pub fn write_private(path: &Path, body: &[u8]) -> Result<()> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
@@ -200,11 +206,10 @@ pub fn save_session(path: &Path, session: &Session) -> Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let body = serde_json::to_vec_pretty(session).context("encoding the session")?;
     options
         .open(&tmp)
         .and_then(|mut f| {
-            f.write_all(&body)?;
+            f.write_all(body)?;
             f.sync_all()
         })
         .with_context(|| format!("writing {}", tmp.display()))?;
@@ -423,9 +428,6 @@ impl Api {
             .await
             .map_err(|e| transport_error(&self.target, &e))?;
         if status.is_success() {
-            if !bytes.is_empty() && serde_json::from_slice::<IgnoredAny>(&bytes).is_err() {
-                bail!("the server answered {status} with a body that is not JSON");
-            }
             return Ok(bytes.to_vec());
         }
         let error: Option<ErrorOut> = serde_json::from_slice(&bytes).ok();
@@ -543,6 +545,22 @@ impl Api {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
+        let bytes = self.call_raw(method, path, query, body).await?;
+        decode(&bytes, path)
+    }
+
+    /// Like [`Api::call`], answering the body as it came (for answers that are not JSON).
+    pub async fn call_raw<Q, B>(
+        &mut self,
+        method: Method,
+        path: &str,
+        query: Option<&Q>,
+        body: Option<&B>,
+    ) -> Result<Vec<u8>>
+    where
+        Q: Serialize + ?Sized,
+        B: Serialize + ?Sized,
+    {
         let body = body.map(encode).transpose()?;
         let expires = self
             .session
@@ -572,10 +590,15 @@ impl Api {
                     self.refresh().await?;
                     refreshed = true;
                 }
-                Ok(bytes) => return decode(&bytes, path),
-                Err(e) => return Err(e),
+                other => return other,
             }
         }
+    }
+
+    /// `GET path` without a token (public routes such as `/keys`).
+    pub async fn get_anonymous<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let bytes = self.send::<()>(Method::GET, path, None, None, None).await?;
+        decode(&bytes, path)
     }
 
     /// `GET path`.

@@ -10,6 +10,10 @@
 
 mod common;
 
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Output;
+
 use common::{iamctl, ok, ok_json, text, Server};
 use serde_json::Value;
 
@@ -487,6 +491,7 @@ fn iamctl_against_iamd() {
     );
     let o = ok(&run(conn(&["audit", "verify"]), None, &[]));
     assert!(o.contains("intact"), "{o}");
+    audit_export_verifies_offline(&home, dir.path(), &|args| run(conn(args), None, &[]));
 
     // An expired access token is refreshed automatically (and the pair rotated on disk).
     let mut stored: Value = serde_json::from_slice(&std::fs::read(&session).unwrap()).unwrap();
@@ -556,4 +561,79 @@ fn iamctl_against_iamd() {
     let out = run(conn(&["whoami"]), None, &[]);
     assert!(!out.status.success());
     assert!(text(&out).1.contains("not logged in"), "{}", text(&out).1);
+}
+
+/// `audit export`, then `audit verify FILE` offline (no server flags, no session) against the
+/// key `keys list` shows: it verifies; without a key it warns; an edited event fails, named.
+fn audit_export_verifies_offline(home: &Path, dir: &Path, online: &dyn Fn(&[&str]) -> Output) {
+    let export = dir.join("audit.jsonl");
+    let export_s = export.to_str().unwrap();
+    ok(&online(&["audit", "export", "--out", export_s]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&export).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the export names accounts: kept private"
+        );
+    }
+    let keys = ok_json(&online(&["keys", "list", "--json"]));
+    let key = keys["keys"][0]["paserk"].as_str().unwrap().to_owned();
+    let offline = |args: &[&str]| iamctl(home, args, None, &[]);
+
+    let o = ok(&offline(&[
+        "audit",
+        "verify",
+        export_s,
+        "--public-key",
+        &key,
+    ]));
+    assert!(o.contains("audit export verified"), "{o}");
+    let kid = keys["keys"][0]["kid"].as_str().unwrap();
+    let v = ok_json(&offline(&[
+        "audit",
+        "verify",
+        export_s,
+        "--public-key",
+        kid,
+        "--json",
+    ]));
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["pinned"], true, "{v}");
+    let out = offline(&["audit", "verify", export_s]);
+    let (_, e) = text(&out);
+    assert!(out.status.success(), "{e}");
+    assert!(e.contains("warning: no --public-key"), "{e}");
+
+    let mut lines: Vec<Value> = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let i = lines
+        .iter()
+        .position(|l| l["kind"] == "account.created")
+        .unwrap();
+    let seq = lines[i]["seq"].as_u64().unwrap();
+    lines[i]["detail"]["username"] = Value::from("mallory");
+    let edited = dir.join("edited.jsonl");
+    let body = lines.iter().fold(String::new(), |mut s, l| {
+        let _ = writeln!(s, "{l}");
+        s
+    });
+    std::fs::write(&edited, body).unwrap();
+    let edited_s = edited.to_str().unwrap();
+    let out = offline(&["audit", "verify", edited_s, "--public-key", &key]);
+    let (_, e) = text(&out);
+    assert!(!out.status.success(), "an edited export verified");
+    assert!(e.contains(&format!("event {seq}")), "{e}");
+    let out = offline(&["audit", "verify", edited_s, "--public-key", &key, "--json"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], false, "{v}");
+    assert_eq!(v["event"], seq, "{v}");
+    let out = offline(&["audit", "verify", export_s, "--public-key", "not-a-key"]);
+    assert!(!out.status.success());
 }

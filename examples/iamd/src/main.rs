@@ -195,7 +195,7 @@ async fn bootstrap_admin<S: Store>(iam: &Iam<S>) -> Result<()> {
     Ok(())
 }
 
-/// Runs [`Iam::sweep`] every `interval` (scheduled deletions, pruning).
+/// Runs [`Iam::sweep`] every `interval` (scheduled deletions, pruning, audit checkpoints).
 async fn sweep_forever<S: Store>(iam: Iam<S>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -206,6 +206,7 @@ async fn sweep_forever<S: Store>(iam: Iam<S>, interval: Duration) {
                 deleted_accounts = report.deleted_accounts.len(),
                 pruned_throttles = report.pruned.throttles,
                 pruned_revocations = report.pruned.revocations,
+                audit_checkpoint = report.audit_checkpoint,
                 "sweep done"
             ),
             Err(e) => tracing::error!(error = %e, "sweep failed"),

@@ -80,6 +80,8 @@ struct FileSettings {
     deletion_grace_secs: Option<u64>,
     recent_authentication_secs: Option<u64>,
     api_tokens_survive_password_reset: Option<bool>,
+    /// Seconds between signed checkpoints of the audit chain; 0 signs only at exports.
+    audit_checkpoint_interval_secs: Option<u64>,
     totp_issuer: Option<String>,
     /// `[password]`: Argon2id cost and length rules (the core's type).
     password: Option<PasswordPolicy>,
@@ -334,6 +336,16 @@ OpenID metadata); set public_url instead, and list the old issuer in previous_is
     if let Some(v) = file.api_tokens_survive_password_reset {
         c.api_tokens_survive_password_reset = v;
     }
+    // A minute at least: each checkpoint is a signature and a stored record.
+    c.audit_checkpoint_interval = match file.audit_checkpoint_interval_secs {
+        Some(0) => None,
+        Some(v) => Some(Duration::from_secs(in_range(
+            "audit_checkpoint_interval_secs",
+            v,
+            MINUTE..=7 * DAY,
+        )?)),
+        None => c.audit_checkpoint_interval,
+    };
     if let Some(p) = &file.password {
         c.passwords = password_policy(p)?;
     }
@@ -580,6 +592,7 @@ mod tests {
             c.api_tokens_survive_password_reset,
             d.api_tokens_survive_password_reset
         );
+        assert_eq!(c.audit_checkpoint_interval, d.audit_checkpoint_interval);
     }
 
     #[test]
@@ -597,6 +610,7 @@ mod tests {
             deletion_grace_secs = 0
             recent_authentication_secs = 313
             api_tokens_survive_password_reset = true
+            audit_checkpoint_interval_secs = 314
             [password]
             memory_kib = 65536
             iterations = 3
@@ -655,6 +669,18 @@ mod tests {
             ]
         );
         assert!(c.api_tokens_survive_password_reset);
+        assert_eq!(c.audit_checkpoint_interval, Some(secs(314)));
+        assert_eq!(
+            core_of("audit_checkpoint_interval_secs = 0")
+                .expect("parses")
+                .audit_checkpoint_interval,
+            None,
+            "0 turns periodic checkpoints off"
+        );
+        assert_eq!(
+            core_of("").expect("parses").audit_checkpoint_interval,
+            Some(secs(3600))
+        );
         assert_eq!(
             c.passwords,
             PasswordPolicy {
@@ -776,6 +802,10 @@ mod tests {
             (
                 "access_token_ttl_secs = 0",
                 "access_token_ttl_secs: must be at least 1",
+            ),
+            (
+                "audit_checkpoint_interval_secs = 5",
+                "audit_checkpoint_interval_secs: must be at least 60",
             ),
             (
                 "[password]\nmin_length = 2000",

@@ -464,13 +464,15 @@ class Membership:
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What :meth:`Iam.sweep` did: the accounts whose deletion it carried out, and how many
-    expired records of each kind, idle throttle counters and old revocations it pruned."""
+    """What :meth:`Iam.sweep` did: the accounts whose deletion it carried out, how many
+    expired records of each kind, idle throttle counters and old revocations it pruned, and the
+    audit event a new signed checkpoint of the audit chain covers (``None`` when none was due)."""
 
     deleted_accounts: tuple[str, ...]
     pruned_records: Mapping[str, int]
     pruned_throttles: int
     pruned_revocations: int
+    audit_checkpoint: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SweepReport:
@@ -481,4 +483,7 @@ class SweepReport:
             pruned_records={str(kind): int(n) for kind, n in pruned.get("records") or ()},
             pruned_throttles=int(pruned.get("throttles", 0)),
             pruned_revocations=int(pruned.get("revocations", 0)),
+            audit_checkpoint=(
+                None if data.get("audit_checkpoint") is None else int(data["audit_checkpoint"])
+            ),
         )

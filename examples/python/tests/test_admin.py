@@ -154,11 +154,15 @@ def test_the_sweep_carries_out_a_due_deletion():
         report = iam.sweep()
         assert report.deleted_accounts == (gus,)
         assert all(isinstance(n, int) for n in report.pruned_records.values())
+        # The first sweep signs the audit chain's head; the next is not due for an hour.
+        assert isinstance(report.audit_checkpoint, int) and report.audit_checkpoint > 0
         with pytest.raises(NotFoundError):
             iam.find_account("gus")
         with pytest.raises(DeniedError):
             iam.verify(session)
-        assert iam.sweep().deleted_accounts == ()
+        again = iam.sweep()
+        assert again.deleted_accounts == ()
+        assert again.audit_checkpoint is None
         # Audit events outlive the account.
         kinds = [e.kind for e in iam.iter_audit_events(account_id=gus, actor_token=APPLICATION)]
         assert "account.created" in kinds

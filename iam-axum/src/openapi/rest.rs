@@ -264,6 +264,20 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
         ("post", "/elevation/requests/{id}/approve") => op.json::<ElevationStatusOut>(200),
         ("get", "/audit") => op.query::<AuditListQuery>().json::<AuditEventList>(200),
         ("get", "/audit/verify") => op.json::<AuditVerifyOut>(200),
+        ("get", "/audit/export") => {
+            let mut op = op;
+            op.answers.insert(
+                "200".into(),
+                json!({
+                    "description": "The audit log as JSON lines: a header, the signing keys, \
+                        the signed checkpoints, then the events (docs/api.md, Audit export)",
+                    "content": {
+                        crate::routes::AUDIT_EXPORT_TYPE: { "schema": { "type": "string" } },
+                    },
+                }),
+            );
+            op
+        }
         ("post", "/orgs") => op.body::<NewOrgBody>().json::<OrgOut>(201),
         ("get", "/orgs/{id}") => op.json::<OrgOut>(200),
         ("get", "/orgs/{id}/members") => op.json::<MemberList>(200),

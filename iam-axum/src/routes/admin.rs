@@ -1,7 +1,10 @@
 //! Audit queries and the database-credentials vault.
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::TryStreamExt as _;
 use iam_core::{AuditKind, AuditQuery, Clock, Store, Timestamp};
 
 use super::ApiCtx;
@@ -81,6 +84,35 @@ pub(crate) async fn audit_verify<S: Store, C: Clock>(
         })),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The media type of an audit export (JSON lines).
+pub(crate) const AUDIT_EXPORT_TYPE: &str = "application/x-ndjson";
+
+/// `GET /audit/export` (admin): the audit log as JSON lines, ending with a checkpoint of its
+/// head signed by the token key, streamed a page at a time. An error mid-way ends the body
+/// early, which verification reports as a cut export.
+pub(crate) async fn audit_export<S: Store, C: Clock>(
+    st: ApiCtx<S, C>,
+    RequireAuth(p): RequireAuth,
+) -> ApiResult<Response> {
+    let export = st.iam.export_audit((&p).into()).await?;
+    let chunks = futures_util::stream::try_unfold(export, |mut export| async move {
+        Ok::<_, iam_core::Error>(export.next_chunk().await?.map(|chunk| (chunk, export)))
+    })
+    .inspect_err(|e| tracing::error!(error = %e, "audit export ended early"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, AUDIT_EXPORT_TYPE),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"iam-audit.jsonl\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response())
 }
 
 /// `PUT /accounts/{id}/db-credentials` (admin): stores a system account's credentials.

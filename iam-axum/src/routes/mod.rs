@@ -11,6 +11,8 @@ mod public;
 mod session;
 mod tokens;
 
+pub(crate) use admin::AUDIT_EXPORT_TYPE;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -130,6 +132,7 @@ route_table! {
         delete "/elevation/{role}" => elevation::end::<S, C>, "End an elevation";
         get "/audit" => admin::audit::<S, C>, "Query the audit log";
         get "/audit/verify" => admin::audit_verify::<S, C>, "Verify the audit log's hash chain";
+        get "/audit/export" => admin::audit_export::<S, C>, "Export the audit log as JSON lines with its signed checkpoints and their keys, for offline verification (admin)";
         post "/orgs" => orgs::create::<S, C>, "Create an organization";
         get "/orgs/{id}" => orgs::get_one::<S, C>, "Read an organization";
         get "/orgs/{id}/members" => orgs::members::<S, C>, "List an organization's members";

@@ -20,6 +20,10 @@ pub struct SweepReport {
     pub deleted_accounts: Vec<String>,
     /// Expired records, revocations and idle throttle counters removed.
     pub pruned: PruneReport,
+    /// The audit event a new checkpoint signed, when one fell due
+    /// ([`Iam::checkpoint_audit_if_due`]).
+    #[serde(default)]
+    pub audit_checkpoint: Option<u64>,
 }
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -91,6 +95,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// its longest-lived token), then removes its personal data: the account (freeing the
     /// username), API tokens, memberships, stored credentials, pending requests. Audit events
     /// stay; they name the account only by id.
+    ///
+    /// Last, it signs the audit chain's head when a checkpoint is due
+    /// ([`Iam::checkpoint_audit_if_due`]); a chain that no longer extends its latest checkpoint
+    /// fails the sweep with [`Error::AuditChain`](crate::Error::AuditChain) after the rest is done.
     pub async fn sweep(&self) -> Result<SweepReport> {
         let now = self.now();
         let mut deleted = Vec::new();
@@ -135,7 +143,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
         let plan = rules::sweep_completed(deleted, pruned, now);
         self.inner.store.commit(plan.commit).await?;
-        Ok(plan.output)
+        let mut report = plan.output;
+        report.audit_checkpoint = self.checkpoint_audit_if_due().await?.map(|c| c.seq);
+        Ok(report)
     }
 
     /// Reads what deleting `account_id` touches (see [`rules::delete_due_account`]).

@@ -511,6 +511,7 @@ pub(crate) fn sweep_completed(
     Plan::new(SweepReport {
         deleted_accounts,
         pruned,
+        audit_checkpoint: None,
     })
     .audit(audit)
 }

@@ -3,8 +3,29 @@
 //! Each event holds the hash of the one before it; [`verify_chain`] recomputes every link and
 //! names the first event that was edited, removed or inserted. Events never hold secrets:
 //! only ids, kinds, times and short non-secret details.
+//!
+//! The hash chain alone shows edits, but anyone who can write the database could rewrite
+//! every hash after an edit, or cut the newest events off. So iam signs the chain's head from
+//! time to time with its token-signing key ([`AuditCheckpoint`], made by [`Iam::sweep`] at
+//! [`Config::audit_checkpoint_interval`] and by every export). An export
+//! ([`Iam::export_audit`], JSON lines) holds the events, the checkpoints and the public keys
+//! that signed them; [`verify_export`] checks it offline, trusting only the keys it is given.
+//!
+//! [`Iam::sweep`]: crate::Iam::sweep
+//! [`Iam::export_audit`]: crate::Iam::export_audit
+//! [`Config::audit_checkpoint_interval`]: crate::Config::audit_checkpoint_interval
 
+mod checkpoint;
+mod export;
+mod hex;
 mod read;
+mod verify_export;
+
+pub use checkpoint::{AuditCheckpoint, CHECKPOINT_IMPLICIT_ASSERTION};
+pub use export::{AuditExport, EXPORT_FORMAT, EXPORT_VERSION};
+pub use verify_export::{
+    verify_export, ExportFault, ExportVerified, ExportVerifier, PinnedKey, VerifiedCheckpoint,
+};
 
 use std::collections::BTreeMap;
 
@@ -188,11 +209,15 @@ pub enum AuditKind {
     /// (detail `client_id`, `status` of the last attempt, `attempts`).
     #[serde(rename = "oidc.logout_abandoned")]
     OidcLogoutAbandoned,
+    /// The audit log was exported (detail `through`: the last event the export holds, signed
+    /// by its checkpoint; `end` when the chain could not be signed).
+    #[serde(rename = "audit.exported")]
+    AuditExported,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 57] = [
+    pub const ALL: [AuditKind; 58] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -250,6 +275,7 @@ impl AuditKind {
         AuditKind::OAuthTokenRevoked,
         AuditKind::OidcLogoutDelivered,
         AuditKind::OidcLogoutAbandoned,
+        AuditKind::AuditExported,
     ];
 
     /// The stable name.
@@ -312,6 +338,7 @@ impl AuditKind {
             AuditKind::OAuthTokenRevoked => "oauth.token_revoked",
             AuditKind::OidcLogoutDelivered => "oidc.logout_delivered",
             AuditKind::OidcLogoutAbandoned => "oidc.logout_abandoned",
+            AuditKind::AuditExported => "audit.exported",
         }
     }
 
@@ -482,6 +509,20 @@ pub enum ChainBreak {
         /// The altered event.
         seq: u64,
     },
+    /// The event's hash is not the one a signed checkpoint recorded for it: this event or one
+    /// before it was changed, and the hashes after it rewritten to match (or the event is gone).
+    #[error("event {seq} differs from the signed checkpoint of it: it or an earlier event was rewritten")]
+    CheckpointMismatch {
+        /// The checkpointed event.
+        seq: u64,
+    },
+    /// The stored checkpoint of this event does not carry a valid signature by the key it
+    /// names: it was written by someone without the signing key.
+    #[error("the checkpoint of event {seq} is not validly signed")]
+    ForgedCheckpoint {
+        /// The event the checkpoint names.
+        seq: u64,
+    },
 }
 
 /// Checks events one at a time, in chain order from the first, keeping only the last link.
@@ -501,6 +542,19 @@ impl Default for ChainVerifier {
 }
 
 impl ChainVerifier {
+    /// A verifier that continues after the event `seq` whose hash is `hash` (a checkpoint).
+    pub fn after(seq: u64, hash: ChainHash) -> Self {
+        ChainVerifier {
+            expected_seq: seq + 1,
+            prev: hash,
+        }
+    }
+
+    /// The last event checked: its sequence number and hash (0 and [`GENESIS`] before any).
+    pub fn head(&self) -> (u64, ChainHash) {
+        (self.expected_seq - 1, self.prev)
+    }
+
     /// Checks the next event.
     pub fn push(&mut self, e: &AuditEvent) -> Result<(), ChainBreak> {
         if e.seq != self.expected_seq {
@@ -520,7 +574,8 @@ impl ChainVerifier {
         Ok(())
     }
 
-    /// How many events have verified so far.
+    /// The sequence number of the last event checked: from the start of the chain, how many
+    /// events have verified so far.
     pub fn count(&self) -> u64 {
         self.expected_seq - 1
     }

@@ -1,14 +1,13 @@
 //! Reading the audit log and verifying its hash chain.
 
-use crate::audit::{AuditEvent, AuditQuery, ChainVerifier};
+use std::collections::BTreeMap;
+
+use crate::audit::{AuditEvent, AuditQuery, ChainBreak, ChainVerifier};
 use crate::authz::{Action, Caller};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::iam::Iam;
 use crate::store::Store;
-
-/// Audit events read per page when verifying the chain.
-const AUDIT_PAGE: usize = 5_000;
 
 impl<S: Store, C: Clock> Iam<S, C> {
     /// Audit events matching `query`, in chain order.
@@ -22,25 +21,30 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Walks the whole audit chain; returns the number of events, or
-    /// [`Error::AuditChain`](crate::Error::AuditChain) naming the first broken link.
+    /// [`Error::AuditChain`](crate::Error::AuditChain) naming the first broken link. Every
+    /// stored checkpoint's event must still have the hash it signed
+    /// ([`ChainBreak::CheckpointMismatch`] otherwise), and none may name an event past the end
+    /// of the chain (the newest events were cut off).
     pub async fn verify_audit_chain(&self, caller: Caller<'_>) -> Result<u64> {
         self.may(caller, Action::ReadAudit)?;
+        let signed: BTreeMap<u64, _> = self
+            .stored_checkpoints()
+            .await?
+            .into_iter()
+            .map(|c| (c.seq, c.head))
+            .collect();
         let mut verifier = ChainVerifier::default();
-        let mut after = None;
-        loop {
-            let q = AuditQuery {
-                after_seq: after,
-                limit: Some(AUDIT_PAGE),
-                ..AuditQuery::default()
-            };
-            let page = self.inner.store.audit(&q).await?;
-            for e in &page {
-                verifier.push(e)?;
+        self.walk_audit(&mut verifier, |e| match signed.get(&e.seq) {
+            Some(head) if *head != e.hash => {
+                Err(ChainBreak::CheckpointMismatch { seq: e.seq }.into())
             }
-            match page.last() {
-                Some(last) if page.len() == AUDIT_PAGE => after = Some(last.seq),
-                _ => return Ok(verifier.count()),
-            }
+            _ => Ok(()),
+        })
+        .await?;
+        let count = verifier.count();
+        match signed.keys().next_back() {
+            Some(&last) if last > count => Err(ChainBreak::CheckpointMismatch { seq: last }.into()),
+            _ => Ok(count),
         }
     }
 }

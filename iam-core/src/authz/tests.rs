@@ -128,6 +128,7 @@ fn an_admin_acting_on_another_account() {
         ),
         ("rotate key", Action::RotateSigningKey, ADMIN_ONLY),
         ("read audit", Action::ReadAudit, ADMIN_ONLY),
+        ("export audit", Action::ExportAudit, ADMIN_ONLY),
         ("list clients", Action::ListClients, ADMIN_ONLY),
         (
             "revoke service token",
@@ -261,6 +262,7 @@ fn an_ordinary_user_acting_on_itself() {
             "- - - - - - - - -",
         ),
         ("read audit", Action::ReadAudit, "- - - - - - - - -"),
+        ("export audit", Action::ExportAudit, "- - - - - - - - -"),
         (
             "read own account",
             Action::ReadAccount { account: me },

@@ -52,11 +52,15 @@ pub enum RecordKind {
     /// A used client assertion (`private_key_jwt`; id is the hash of client id and `jti`),
     /// kept until the assertion expires so it cannot be replayed; parent is the client.
     ClientAssertion,
+    /// A signed checkpoint of the audit chain's head (id: the signed event's sequence number,
+    /// zero-padded to 20 digits so ids sort in chain order), and the pointer to the latest one
+    /// (id `latest`).
+    AuditCheckpoint,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 22] = [
+    pub const ALL: [RecordKind; 23] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -79,6 +83,7 @@ impl RecordKind {
         RecordKind::LogoutSubscription,
         RecordKind::LogoutDelivery,
         RecordKind::ClientAssertion,
+        RecordKind::AuditCheckpoint,
     ];
 
     /// The stable name adapters store.
@@ -106,6 +111,7 @@ impl RecordKind {
             RecordKind::LogoutSubscription => "oidc_logout_subscription",
             RecordKind::LogoutDelivery => "oidc_logout_delivery",
             RecordKind::ClientAssertion => "oauth_client_assertion",
+            RecordKind::AuditCheckpoint => "audit_checkpoint",
         }
     }
 

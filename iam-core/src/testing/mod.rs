@@ -21,7 +21,7 @@ pub mod records;
 pub mod revocation;
 pub mod throttle;
 
-pub use audit::audit_chain_and_queries;
+pub use audit::{audit_chain_and_queries, audit_checkpoints};
 pub use commit::{
     aborted_commit_leaves_nothing, check_conflicts_when_changed, check_conflicts_when_deleted,
     check_passes_when_unchanged, commit_uniqueness, commit_versions,
@@ -138,7 +138,7 @@ macro_rules! store_contract_tests {
             commit_versions commit_uniqueness aborted_commit_leaves_nothing
             check_passes_when_unchanged check_conflicts_when_changed check_conflicts_when_deleted
             throttle_counters throttle_reservations
-            audit_chain_and_queries
+            audit_chain_and_queries audit_checkpoints
             revocations_and_subscriptions
             race_record_writes race_check_and_update race_throttle_failures
             race_throttle_reservations race_audit_appends race_revocation_feed

@@ -59,8 +59,31 @@ pub(crate) fn paserk_id(public: &[u8; 32]) -> Result<String, Error> {
     Ok(out)
 }
 
-fn paserk_public(public: &VerifyingKey) -> String {
+/// The PASERK `k4.public.…` form of an Ed25519 public key.
+pub(crate) fn paserk_public(public: &VerifyingKey) -> String {
     format!("k4.public.{}", URL_SAFE_NO_PAD.encode(public.as_bytes()))
+}
+
+/// Parses a PASERK `k4.public.…` key (the form `/keys` publishes); `None` unless it is one.
+pub(crate) fn parse_paserk_public(text: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(text.strip_prefix("k4.public.")?)
+        .ok()?
+        .try_into()
+        .ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
+impl StoredKey {
+    /// The public half.
+    pub(crate) fn verifying_key(&self) -> Result<VerifyingKey, Error> {
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(&self.public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Error::Crypto("stored public key is malformed"))?;
+        VerifyingKey::from_bytes(&bytes).map_err(|_| Error::Crypto("stored public key is invalid"))
+    }
 }
 
 /// The footer iam writes into every token signed with `kid`.
@@ -150,13 +173,7 @@ impl KeyRing {
             {
                 continue;
             }
-            let bytes: [u8; 32] = URL_SAFE_NO_PAD
-                .decode(&stored.public_key)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Error::Crypto("stored public key is malformed"))?;
-            let vk = VerifyingKey::from_bytes(&bytes)
-                .map_err(|_| Error::Crypto("stored public key is invalid"))?;
+            let vk = stored.verifying_key()?;
             verifiers.insert(footer_for(kid), vk);
             published.push(PublicKeyInfo {
                 kid: kid.clone(),
@@ -187,7 +204,14 @@ impl KeyRing {
 
     /// Signs `message` with the active key.
     pub fn sign(&self, message: &[u8]) -> String {
-        super::paseto::sign(&self.active.key, message, &self.active.footer, b"")
+        self.sign_asserting(message, b"")
+    }
+
+    /// Signs `message` with the active key and the PASETO implicit assertion `implicit`, which
+    /// keeps tokens of one purpose from verifying as another (see
+    /// [`CHECKPOINT_IMPLICIT_ASSERTION`](crate::audit::CHECKPOINT_IMPLICIT_ASSERTION)).
+    pub fn sign_asserting(&self, message: &[u8], implicit: &[u8]) -> String {
+        super::paseto::sign(&self.active.key, message, &self.active.footer, implicit)
     }
 
     /// The verifying key for a token footer, if trusted.
