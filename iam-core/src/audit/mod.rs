@@ -188,11 +188,23 @@ pub enum AuditKind {
     /// (detail `client_id`, `status` of the last attempt, `attempts`).
     #[serde(rename = "oidc.logout_abandoned")]
     OidcLogoutAbandoned,
+    /// An invitation to create an account was made (detail `invitation`, `roles`, `org`, `expires_at`).
+    #[serde(rename = "invitation.created")]
+    InvitationCreated,
+    /// An invitation was used: its account was created (detail `invitation`).
+    #[serde(rename = "invitation.used")]
+    InvitationUsed,
+    /// An invitation was revoked before use (detail `invitation`).
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
+    /// A use of an expired, used or revoked invitation was refused (detail `invitation`, `reason`).
+    #[serde(rename = "invitation.refused")]
+    InvitationRefused,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 57] = [
+    pub const ALL: [AuditKind; 61] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -250,6 +262,10 @@ impl AuditKind {
         AuditKind::OAuthTokenRevoked,
         AuditKind::OidcLogoutDelivered,
         AuditKind::OidcLogoutAbandoned,
+        AuditKind::InvitationCreated,
+        AuditKind::InvitationUsed,
+        AuditKind::InvitationRevoked,
+        AuditKind::InvitationRefused,
     ];
 
     /// The stable name.
@@ -312,6 +328,10 @@ impl AuditKind {
             AuditKind::OAuthTokenRevoked => "oauth.token_revoked",
             AuditKind::OidcLogoutDelivered => "oidc.logout_delivered",
             AuditKind::OidcLogoutAbandoned => "oidc.logout_abandoned",
+            AuditKind::InvitationCreated => "invitation.created",
+            AuditKind::InvitationUsed => "invitation.used",
+            AuditKind::InvitationRevoked => "invitation.revoked",
+            AuditKind::InvitationRefused => "invitation.refused",
         }
     }
 

@@ -52,11 +52,14 @@ pub enum RecordKind {
     /// A used client assertion (`private_key_jwt`; id is the hash of client id and `jti`),
     /// kept until the assertion expires so it cannot be replayed; parent is the client.
     ClientAssertion,
+    /// An invitation to create an account (id `inv_…`, lookup the keyed hash of its secret);
+    /// parent is the inviting account.
+    Invitation,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 22] = [
+    pub const ALL: [RecordKind; 23] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -79,6 +82,7 @@ impl RecordKind {
         RecordKind::LogoutSubscription,
         RecordKind::LogoutDelivery,
         RecordKind::ClientAssertion,
+        RecordKind::Invitation,
     ];
 
     /// The stable name adapters store.
@@ -106,6 +110,7 @@ impl RecordKind {
             RecordKind::LogoutSubscription => "oidc_logout_subscription",
             RecordKind::LogoutDelivery => "oidc_logout_delivery",
             RecordKind::ClientAssertion => "oauth_client_assertion",
+            RecordKind::Invitation => "invitation",
         }
     }
 
