@@ -254,6 +254,17 @@ pub enum Action<'a> {
     OrgToken,
     /// Read the user's claims from userinfo (a user-delegated OAuth token with `openid`).
     ReadUserInfo,
+    /// Invite someone to create an account, or list invitations (admins; holders of a
+    /// configured inviter role, who list only their own).
+    Invite {
+        /// Whether the caller holds one of [`crate::Config::inviter_roles`].
+        inviter: bool,
+    },
+    /// Revoke an invitation (its creator, or admin).
+    RevokeInvitation {
+        /// The account that created it (`None`: the embedding application).
+        creator: Option<&'a str>,
+    },
 }
 
 /// Decides whether `p` may perform `action` at `now`. `recent` is the window within which the
@@ -354,6 +365,17 @@ pub fn authorize(
         Action::OrgToken => match p.credential {
             CredentialKind::Session | CredentialKind::ServiceToken => Ok(()),
             _ => Err(Denial::WrongTokenKind),
+        },
+        Action::Invite { inviter } => {
+            if inviter {
+                manage(p)
+            } else {
+                admin(p)
+            }
+        }
+        Action::RevokeInvitation { creator } => match creator {
+            Some(creator) => self_or_admin(p, creator, manage),
+            None => admin_else_not_permitted(p),
         },
         Action::ReadUserInfo => {
             kind(p, CredentialKind::OAuthUser)?;

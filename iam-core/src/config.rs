@@ -63,6 +63,13 @@ pub struct Config {
     /// hour; `None` signs only at exports). Events after the latest checkpoint are the ones a
     /// writer to the database could still rewrite or cut off unnoticed.
     pub audit_checkpoint_interval: Option<Duration>,
+    /// Roles whose holders may invite people (besides admins), granting only roles they hold
+    /// themselves (default none: only admins invite).
+    pub inviter_roles: Vec<String>,
+    /// How long an invitation stays usable when its creator names no lifetime (default 7 days).
+    pub invitation_ttl: Duration,
+    /// Longest lifetime an invitation may be given (default 30 days).
+    pub invitation_max_ttl: Duration,
 }
 
 /// How the OAuth 2.0 authorization server behaves.
@@ -202,6 +209,9 @@ impl Config {
             oauth: OAuthConfig::default(),
             verified_token_capacity: crate::token::VERIFIED_TOKEN_CAPACITY,
             audit_checkpoint_interval: Some(Duration::from_secs(3600)),
+            inviter_roles: Vec::new(),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            invitation_max_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 
@@ -236,6 +246,14 @@ impl Config {
         for (role, policy) in &self.elevation {
             crate::account::validate_role(role)?;
             policy.validate()?;
+        }
+        if self.invitation_ttl.is_zero() || self.invitation_ttl > self.invitation_max_ttl {
+            return Err(InvalidInput::Config(
+                "invitation_ttl must be positive and at most invitation_max_ttl",
+            ));
+        }
+        for role in &self.inviter_roles {
+            crate::account::validate_role(role)?;
         }
         if self.totp_issuer.contains(':') || self.totp_issuer.is_empty() {
             return Err(InvalidInput::Config(

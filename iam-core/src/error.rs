@@ -287,7 +287,7 @@ pub enum Missing {
     /// An organization.
     #[error("organization")]
     Organization,
-    /// An invitation to an organization.
+    /// An invitation: to an organization, or to create an account (also a closed one, when used).
     #[error("invitation")]
     Invitation,
     /// Issued database credentials.

@@ -58,7 +58,8 @@
 //! - [`oauth`]: the OAuth 2.0 authorization server. Its pure protocol pieces (request
 //!   parsing, PKCE, scopes, redirect matching, prompt and device-poll decisions) sit beside
 //!   the `serve` module, which runs the flows against the store.
-//! - `org`: organizations, memberships, invitations and organization tokens.
+//! - `org`: organizations, memberships, invitations to them and organization tokens.
+//! - `invite`: single-use invitation links with which a new person creates an account.
 //! - `vault`: sealed database credentials handed to service accounts.
 //! - [`oidc`]: the OpenID Connect provider on the OAuth server: ID tokens, claims, userinfo,
 //!   RP-initiated logout, and the back-channel logout outbox (`oidc::logout`) that session
@@ -86,6 +87,7 @@ pub mod error;
 #[cfg(test)]
 mod fixtures;
 mod iam;
+mod invite;
 pub mod jose;
 pub mod oauth;
 pub mod offload;
@@ -120,6 +122,10 @@ pub use config::{Config, OAuthConfig};
 pub use elevation::{ElevationOutcome, ElevationRequest, StepUpProof};
 pub use error::{Conflict, Denial, Error, ErrorCode, InvalidInput, Missing, ProfileRule, Result};
 pub use iam::{Iam, IamBuilder};
+pub use invite::{
+    CreatedInvitation, Invitation, InvitationAnswer, InvitationState, InvitationStatus,
+    NewInvitation, DEFAULT_ORG_ROLE, INVITATION_PREFIX, INVITATION_RETENTION,
+};
 pub use jose::{JwsAlg, JwtRefusal};
 pub use oauth::{
     AuthorizationServerMetadata, AuthorizeOutcome, AuthorizeRequest, ClientAuth, ClientKind,

@@ -39,7 +39,7 @@ pub enum ApiTokensCmd {
 }
 
 /// Parses a lifetime: seconds, or a number with `s`, `m`, `h` or `d`.
-fn parse_duration(text: &str) -> Result<u64> {
+pub(crate) fn parse_duration(text: &str) -> Result<u64> {
     let text = text.trim();
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),

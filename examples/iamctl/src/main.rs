@@ -32,6 +32,7 @@ mod connect;
 mod credentials;
 mod elevation;
 mod hints;
+mod invite;
 mod keys;
 mod output;
 mod roles;
@@ -101,6 +102,9 @@ enum Command {
     /// Personal API tokens of the logged-in account.
     #[command(subcommand, name = "api-tokens")]
     ApiTokens(api_tokens::ApiTokensCmd),
+    /// Invitation links for new people (admins and inviters).
+    #[command(subcommand)]
+    Invite(invite::InviteCmd),
     /// Database credentials of system accounts.
     #[command(subcommand)]
     Credentials(credentials::CredentialsCmd),
@@ -152,6 +156,7 @@ async fn run(cli: &Cli) -> Result<()> {
         Command::Roles(cmd) => roles::run(g, cmd).await,
         Command::ServiceToken(cmd) => service_token::run(g, cmd).await,
         Command::ApiTokens(cmd) => api_tokens::run(g, cmd).await,
+        Command::Invite(cmd) => invite::run(g, cmd).await,
         Command::Credentials(cmd) => credentials::run(g, cmd).await,
         Command::Audit(cmd) => audit::run(g, cmd).await,
         Command::Elevation(cmd) => elevation::run(g, cmd).await,

@@ -323,6 +323,42 @@ fn iamctl_against_iamd() {
         .unwrap();
     assert!(!listed["revoked_at"].is_null(), "{listed}");
 
+    // Invitations: create (the link printed once), list, revoke.
+    let o = ok(&run(
+        conn(&[
+            "invite",
+            "create",
+            "--role",
+            "reports",
+            "--expires-in",
+            "2d",
+        ]),
+        None,
+        &[],
+    ));
+    let link = o
+        .lines()
+        .find_map(|l| l.strip_prefix("link:"))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(link.contains("/invite/iam_inv_"), "{o}");
+    let id = o
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let o = ok(&run(conn(&["invite", "list"]), None, &[]));
+    assert!(
+        o.lines()
+            .any(|l| l.contains(&id) && l.contains("open") && l.contains("reports")),
+        "{o}"
+    );
+    ok(&run(conn(&["invite", "revoke", &id]), None, &[]));
+    let v = ok_json(&run(conn(&["invite", "list", "--json"]), None, &[]));
+    assert_eq!(v["invitations"][0]["state"], "revoked", "{v}");
+
     // A system account: service token and database credentials.
     let svc = ok_json(&run(
         conn(&["accounts", "create", "svc", "--kind", "system", "--json"]),

@@ -82,6 +82,10 @@ struct FileSettings {
     api_tokens_survive_password_reset: Option<bool>,
     /// Seconds between signed checkpoints of the audit chain; 0 signs only at exports.
     audit_checkpoint_interval_secs: Option<u64>,
+    /// Roles whose holders may invite people besides admins.
+    inviter_roles: Option<Vec<String>>,
+    invitation_ttl_secs: Option<u64>,
+    invitation_max_ttl_secs: Option<u64>,
     totp_issuer: Option<String>,
     /// `[password]`: Argon2id cost and length rules (the core's type).
     password: Option<PasswordPolicy>,
@@ -346,6 +350,14 @@ OpenID metadata); set public_url instead, and list the old issuer in previous_is
         )?)),
         None => c.audit_checkpoint_interval,
     };
+    secs!(file.invitation_ttl_secs => c.invitation_ttl, 60..=YEAR);
+    secs!(file.invitation_max_ttl_secs => c.invitation_max_ttl, 60..=YEAR);
+    if let Some(roles) = &file.inviter_roles {
+        for role in roles {
+            validate_role(role).map_err(|err| anyhow!("inviter_roles: {err}"))?;
+        }
+        c.inviter_roles.clone_from(roles);
+    }
     if let Some(p) = &file.password {
         c.passwords = password_policy(p)?;
     }

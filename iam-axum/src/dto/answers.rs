@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use iam_core::oauth::OAuthClient;
 use iam_core::session::ActiveElevation;
 use iam_core::{
-    Account, AccountKind, ApiTokenInfo, AuditEvent, ElevationRequest, Membership, Organization,
-    Principal, Profile, PublicKeyInfo, ServiceToken, Session, TokenPair, TotpEnrolment, TotpStatus,
+    Account, AccountKind, ApiTokenInfo, AuditEvent, ElevationRequest, Invitation, InvitationState,
+    Membership, Organization, Principal, Profile, PublicKeyInfo, ServiceToken, Session, TokenPair,
+    TotpEnrolment, TotpStatus,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,8 @@ list_answers! {
     MembershipList { memberships: MembershipOut }
     /// `GET /clients`.
     ClientList { clients: OAuthClient }
+    /// `GET /invitations`.
+    InvitationList { invitations: InvitationOut }
     /// `GET /keys`.
     KeyList { keys: PaserkKeyOut }
     /// `GET /keys/jwks.json` and `GET /oauth2/jwks`: an RFC 7517 JWK set (the PASETO Ed25519
@@ -452,6 +455,80 @@ pub struct NewApiTokenOut {
     pub token: String,
     /// Its metadata.
     pub info: ApiTokenOut,
+}
+
+/// An invitation (never its secret).
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct InvitationOut {
+    /// The invitation id.
+    pub id: String,
+    /// Standing roles the new account gets.
+    pub roles: Vec<String>,
+    /// The organization the new account joins.
+    pub org_id: Option<String>,
+    /// Its role there.
+    pub org_role: Option<String>,
+    /// The inviting account (`null`: the server's application).
+    pub created_by: Option<String>,
+    /// Creation time.
+    #[schemars(schema_with = "super::schema::date_time")]
+    pub created_at: String,
+    /// When it stops being usable.
+    #[schemars(schema_with = "super::schema::date_time")]
+    pub expires_at: String,
+    /// `open`, `used` or `revoked` (an open one past `expires_at` can no longer be used).
+    pub state: InvitationStateOut,
+    /// The account it created, once used.
+    pub account_id: Option<String>,
+    /// When it was used or revoked.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
+    pub closed_at: Option<String>,
+}
+
+/// Where an invitation stands.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStateOut {
+    /// Not used yet.
+    Open,
+    /// Used to create an account.
+    Used,
+    /// Revoked.
+    Revoked,
+}
+
+impl From<Invitation> for InvitationOut {
+    fn from(i: Invitation) -> Self {
+        let (state, account_id, closed_at) = match i.state {
+            InvitationState::Open => (InvitationStateOut::Open, None, None),
+            InvitationState::Used { account_id, at } => {
+                (InvitationStateOut::Used, Some(account_id), Some(at))
+            }
+            InvitationState::Revoked { at } => (InvitationStateOut::Revoked, None, Some(at)),
+        };
+        InvitationOut {
+            id: i.id,
+            roles: i.roles.into_iter().collect(),
+            org_id: i.org_id,
+            org_role: i.org_role,
+            created_by: i.created_by,
+            created_at: rfc3339(i.created_at),
+            expires_at: rfc3339(i.expires_at),
+            state,
+            account_id,
+            closed_at: opt_time(closed_at),
+        }
+    }
+}
+
+/// `POST /invitations`: the secret (shown once; the link is `/invite/{secret}` on the server's
+/// pages) and the invitation.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct NewInvitationOut {
+    /// The secret to hand on (`iam_inv_…`).
+    pub secret: String,
+    /// The invitation.
+    pub invitation: InvitationOut,
 }
 
 /// A pending elevation request.

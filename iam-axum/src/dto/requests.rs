@@ -11,8 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    ApiTokenLifetime, ElevationDuration, NewPassword, DISPLAY_NAME_PATTERN, EMAIL_PATTERN,
-    LABEL_PATTERN, ROLE_PATTERN, SCOPE_TOKEN_PATTERN, TOTP_CODE_PATTERN, USERNAME_PATTERN,
+    ApiTokenLifetime, ElevationDuration, InvitationLifetime, NewPassword, DISPLAY_NAME_PATTERN,
+    EMAIL_PATTERN, LABEL_PATTERN, ROLE_PATTERN, SCOPE_TOKEN_PATTERN, TOTP_CODE_PATTERN,
+    USERNAME_PATTERN,
 };
 use super::Secret;
 
@@ -180,6 +181,29 @@ pub struct NewApiTokenBody {
     #[schemars(with = "ApiTokenLifetime")]
     #[serde(deserialize_with = "super::whole")]
     pub expires_in: u64,
+}
+
+/// `POST /invitations`.
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitationBody {
+    /// Standing roles the new account gets (an inviter that is not an admin may name only
+    /// roles it holds).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = ROLE_PATTERN)))]
+    pub roles: Vec<String>,
+    /// The organization the new account joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// Its role there (default `member`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ROLE_PATTERN))]
+    pub org_role: Option<String>,
+    /// Lifetime in seconds from now (default the server's invitation_ttl).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<InvitationLifetime>")]
+    #[serde(deserialize_with = "super::opt_whole")]
+    pub expires_in: Option<u64>,
 }
 
 /// `POST /elevation`.

@@ -79,6 +79,24 @@ impl JsonSchema for ApiTokenLifetime {
     }
 }
 
+/// An invitation's lifetime in seconds: named `InvitationLifetime`; the OpenAPI document
+/// gives it the configured maximum.
+pub struct InvitationLifetime;
+
+impl JsonSchema for InvitationLifetime {
+    fn schema_name() -> Cow<'static, str> {
+        "InvitationLifetime".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "integer",
+            "minimum": 1,
+            "description": "Seconds from now; at most the server's invitation_max_ttl",
+        })
+    }
+}
+
 /// An elevation's duration in seconds: named `ElevationDuration`; the OpenAPI document gives
 /// it the longest duration the configured elevation policies allow.
 pub struct ElevationDuration;

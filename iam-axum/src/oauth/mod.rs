@@ -96,6 +96,11 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 /// Path of WebFinger (RFC 7033).
 pub const WEBFINGER_PATH: &str = "/.well-known/webfinger";
 
+/// The invitation page's path before its secret (`/invite/{secret}`).
+pub const INVITE_PREFIX: &str = "/invite/";
+/// The invitation page's route.
+pub const INVITE_PATH: &str = "/invite/{secret}";
+
 /// Largest request body the OAuth endpoints read (every OAuth request is far smaller).
 pub const OAUTH_BODY_LIMIT: usize = 16 * 1024;
 
@@ -324,6 +329,10 @@ metadata name one issuer",
             .route(
                 DEVICE_PATH,
                 get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
+            )
+            .route(
+                INVITE_PATH,
+                get(pages::invite_page::<S, C>).post(pages::accept_invite::<S, C>),
             )
             .route(WEBFINGER_PATH, get(endpoints::webfinger::<S, C>));
         // A relative configured verification URI (the default `/device`) is served too, under

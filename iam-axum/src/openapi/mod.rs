@@ -204,7 +204,8 @@ fn fixed_schemas() -> Vec<(&'static str, Value)> {
 }
 
 /// Gives the schemas the configuration bounds their limits: the password policy's lengths
-/// (`NewPassword`), the longest personal API token (`ApiTokenLifetime`) and the longest
+/// (`NewPassword`), the longest personal API token (`ApiTokenLifetime`) and invitation
+/// (`InvitationLifetime`), and the longest
 /// elevation (`ElevationDuration`).
 fn configure(components: &mut Map<String, Value>, config: &Config) {
     if let Some(p) = components.get_mut("NewPassword") {
@@ -213,6 +214,9 @@ fn configure(components: &mut Map<String, Value>, config: &Config) {
     }
     if let Some(t) = components.get_mut("ApiTokenLifetime") {
         t["maximum"] = json!(config.api_token_max_ttl.as_secs());
+    }
+    if let Some(t) = components.get_mut("InvitationLifetime") {
+        t["maximum"] = json!(config.invitation_max_ttl.as_secs());
     }
     if let Some(d) = components.get_mut("ElevationDuration") {
         let longest = config

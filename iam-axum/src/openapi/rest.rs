@@ -9,11 +9,12 @@ use crate::dto::{
     AccessTokenOut, AccountList, AccountListQuery, AccountOut, ActiveKeyOut, ApiTokenList,
     AuditEventList, AuditListQuery, AuditVerifyOut, ChangePasswordBody, ClientDisabledOut,
     ClientList, ClientSecretOut, DbCredentialsBody, DeletionOut, ElevateBody, ElevationRequestList,
-    ElevationStatusOut, ErrorOut, HealthOut, JwkSet, KeyList, LoginBody, LoginOut, MemberBody,
-    MemberList, MembershipList, MembershipOut, NewAccountBody, NewApiTokenBody, NewApiTokenOut,
-    NewClientBody, NewOrgBody, OAuthClient, OrgOut, OwnProfileBody, OwnerQuery, PasswordBody,
-    PrincipalOut, ProfileBody, ReauthenticateBody, RefreshBody, RegisteredClientOut, RevokedOut,
-    ServiceTokenOut, TokensOut, TotpCodeBody, TotpEnrolmentOut,
+    ElevationStatusOut, ErrorOut, HealthOut, InvitationList, JwkSet, KeyList, LoginBody, LoginOut,
+    MemberBody, MemberList, MembershipList, MembershipOut, NewAccountBody, NewApiTokenBody,
+    NewApiTokenOut, NewClientBody, NewInvitationBody, NewInvitationOut, NewOrgBody, OAuthClient,
+    OrgOut, OwnProfileBody, OwnerQuery, PasswordBody, PrincipalOut, ProfileBody,
+    ReauthenticateBody, RefreshBody, RegisteredClientOut, RevokedOut, ServiceTokenOut, TokensOut,
+    TotpCodeBody, TotpEnrolmentOut,
 };
 
 /// What one REST operation takes and answers, as it is built up.
@@ -218,6 +219,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             | "/accounts/{id}/deletion"
             | "/accounts/{id}/service-token"
             | "/api-tokens/{id}"
+            | "/invitations/{id}"
             | "/elevation/{role}"
             | "/orgs/{id}/members/{account_id}",
         ) => op.empty(204),
@@ -255,6 +257,8 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
         ("put", "/accounts/{id}/db-credentials") => op.body::<DbCredentialsBody>().empty(204),
         ("get", "/api-tokens") => op.query::<OwnerQuery>().json::<ApiTokenList>(200),
         ("post", "/api-tokens") => op.body::<NewApiTokenBody>().json::<NewApiTokenOut>(201),
+        ("get", "/invitations") => op.json::<InvitationList>(200),
+        ("post", "/invitations") => op.body::<NewInvitationBody>().json::<NewInvitationOut>(201),
         ("post", "/elevation") => op
             .body::<ElevateBody>()
             .json::<ElevationStatusOut>(200)

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod clients;
 mod elevation;
+mod invitations;
 mod orgs;
 mod profile;
 mod public;
@@ -125,6 +126,9 @@ route_table! {
         get "/api-tokens" => tokens::list_api::<S, C>, "List personal API tokens (own, or another account's for admins)";
         post "/api-tokens" => tokens::create_api::<S, C>, "Create a personal API token";
         delete "/api-tokens/{id}" => tokens::revoke_api::<S, C>, "Revoke a personal API token";
+        get "/invitations" => invitations::list::<S, C>, "List invitations (all for admins, an inviter's own)";
+        post "/invitations" => invitations::create::<S, C>, "Invite someone to create an account (the secret is shown once)";
+        delete "/invitations/{id}" => invitations::revoke::<S, C>, "Revoke an invitation";
         post "/elevation" => elevation::elevate::<S, C>, "Open (200) or request (202) an elevation";
         get "/elevation/requests" => elevation::pending::<S, C>, "Pending elevation requests the caller may answer";
         post "/elevation/requests/{id}/approve" => elevation::approve::<S, C>, "Approve an elevation request";

@@ -213,11 +213,23 @@ pub enum AuditKind {
     /// by its checkpoint; `end` when the chain could not be signed).
     #[serde(rename = "audit.exported")]
     AuditExported,
+    /// An invitation to create an account was made (detail `invitation`, `roles`, `org`, `expires_at`).
+    #[serde(rename = "invitation.created")]
+    InvitationCreated,
+    /// An invitation was used: its account was created (detail `invitation`).
+    #[serde(rename = "invitation.used")]
+    InvitationUsed,
+    /// An invitation was revoked before use (detail `invitation`).
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
+    /// A use of an expired, used or revoked invitation was refused (detail `invitation`, `reason`).
+    #[serde(rename = "invitation.refused")]
+    InvitationRefused,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 58] = [
+    pub const ALL: [AuditKind; 62] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -276,6 +288,10 @@ impl AuditKind {
         AuditKind::OidcLogoutDelivered,
         AuditKind::OidcLogoutAbandoned,
         AuditKind::AuditExported,
+        AuditKind::InvitationCreated,
+        AuditKind::InvitationUsed,
+        AuditKind::InvitationRevoked,
+        AuditKind::InvitationRefused,
     ];
 
     /// The stable name.
@@ -339,6 +355,10 @@ impl AuditKind {
             AuditKind::OidcLogoutDelivered => "oidc.logout_delivered",
             AuditKind::OidcLogoutAbandoned => "oidc.logout_abandoned",
             AuditKind::AuditExported => "audit.exported",
+            AuditKind::InvitationCreated => "invitation.created",
+            AuditKind::InvitationUsed => "invitation.used",
+            AuditKind::InvitationRevoked => "invitation.revoked",
+            AuditKind::InvitationRefused => "invitation.refused",
         }
     }
 

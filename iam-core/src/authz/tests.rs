@@ -223,6 +223,24 @@ fn an_admin_acting_on_another_account() {
             Action::AnswerInvitation { account: other },
             "- - - - - - - - -",
         ),
+        ("invite", Action::Invite { inviter: false }, ADMIN_ONLY),
+        (
+            "invite as inviter",
+            Action::Invite { inviter: true },
+            ADMIN_ONLY,
+        ),
+        (
+            "revoke another's invitation",
+            Action::RevokeInvitation {
+                creator: Some(other),
+            },
+            ADMIN_ONLY,
+        ),
+        (
+            "revoke an invitation of the application",
+            Action::RevokeInvitation { creator: None },
+            ADMIN_ONLY,
+        ),
         (
             "answer elevation",
             Action::AnswerElevation {
@@ -436,6 +454,33 @@ fn an_ordinary_user_acting_on_itself() {
             "Y - - - - - - - -",
         ),
         ("org token", Action::OrgToken, "Y Y - - - - - - -"),
+        (
+            "invite without an inviter role",
+            Action::Invite { inviter: false },
+            "- - - - - - - - -",
+        ),
+        (
+            "invite as inviter",
+            Action::Invite { inviter: true },
+            "Y Y - Y - Y - Y -",
+        ),
+        (
+            "revoke own invitation",
+            Action::RevokeInvitation { creator: Some(me) },
+            "Y Y - Y - Y - - -",
+        ),
+        (
+            "revoke another's invitation",
+            Action::RevokeInvitation {
+                creator: Some("acc_x"),
+            },
+            "- - - - - - - - -",
+        ),
+        (
+            "revoke an invitation of the application",
+            Action::RevokeInvitation { creator: None },
+            "- - - - - - - - -",
+        ),
     ];
     for (name, action, row) in fresh_rows {
         run(name, action, fresh, row);

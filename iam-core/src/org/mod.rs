@@ -209,7 +209,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         .await
     }
 
-    async fn membership_record(
+    pub(crate) async fn membership_record(
         &self,
         org_id: &str,
         account_id: &str,

@@ -56,11 +56,14 @@ pub enum RecordKind {
     /// zero-padded to 20 digits so ids sort in chain order), and the pointer to the latest one
     /// (id `latest`).
     AuditCheckpoint,
+    /// An invitation to create an account (id `inv_…`, lookup the keyed hash of its secret);
+    /// parent is the inviting account.
+    Invitation,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 23] = [
+    pub const ALL: [RecordKind; 24] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -84,6 +87,7 @@ impl RecordKind {
         RecordKind::LogoutDelivery,
         RecordKind::ClientAssertion,
         RecordKind::AuditCheckpoint,
+        RecordKind::Invitation,
     ];
 
     /// The stable name adapters store.
@@ -112,6 +116,7 @@ impl RecordKind {
             RecordKind::LogoutDelivery => "oidc_logout_delivery",
             RecordKind::ClientAssertion => "oauth_client_assertion",
             RecordKind::AuditCheckpoint => "audit_checkpoint",
+            RecordKind::Invitation => "invitation",
         }
     }
 

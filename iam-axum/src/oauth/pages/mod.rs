@@ -8,6 +8,7 @@
 
 mod authorize;
 mod device;
+mod invite;
 mod login;
 
 use std::collections::BTreeSet;
@@ -25,6 +26,7 @@ use super::{oauth_error, OAuthState, LOGIN_PATH};
 
 pub(crate) use authorize::{authorize_get, authorize_post, consent};
 pub(crate) use device::{device_decision, device_entry, device_page};
+pub(crate) use invite::{accept_invite, invite_page};
 pub(crate) use login::{login, login_page, logout};
 
 /// What the login page continues with once the user has signed in.
