@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{first_admin_password, free_addr, iamd};
+use common::{admin_token, first_admin_password, free_addr, iamd};
 use iam_core::{AuditKind, AuditQuery, Caller, Config, Iam, MasterKey, Store};
 use iam_store_postgres::{PostgresStore, PostgresStoreOptions};
 use iam_store_sqlite::SqliteStore;
@@ -90,18 +90,7 @@ async fn wait_up(http: &reqwest::Client, base: &str) {
 /// client-credentials grant; returns its id and secret.
 async fn register_client(http: &reqwest::Client, server: &Server) -> (String, String) {
     let base = &server.base;
-    let login: serde_json::Value = http
-        .post(format!("{base}/login"))
-        .json(&serde_json::json!({ "username": "admin", "password": server.admin_password }))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = login["access_token"].as_str().unwrap();
+    let admin = &admin_token(http, base, &server.admin_password).await;
     let registered: serde_json::Value = http
         .post(format!("{base}/clients"))
         .bearer_auth(admin)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{first_admin_password, free_addr, iamd};
+use common::{admin_token, first_admin_password, free_addr, iamd};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -159,16 +159,7 @@ async fn the_example_configuration_puts_dba_under_two_person_approval() {
             .send()
     };
 
-    let login: serde_json::Value = client
-        .post(format!("{base}/login"))
-        .json(&serde_json::json!({ "username": "admin", "password": password }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = admin_token(&client, &base, &password).await;
     let who: serde_json::Value = client
         .get(format!("{base}/whoami"))
         .bearer_auth(&token)

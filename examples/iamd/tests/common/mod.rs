@@ -42,3 +42,22 @@ pub fn first_admin_password(
     }
     panic!("no one-time admin password on stdout");
 }
+
+/// Signs in at `base` as the bootstrap admin with `password`; returns the access token.
+pub async fn admin_token(client: &reqwest::Client, base: &str, password: &str) -> String {
+    let login: serde_json::Value = client
+        .post(format!("{base}/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": password }))
+        .send()
+        .await
+        .expect("POST /login")
+        .error_for_status()
+        .expect("the admin signs in")
+        .json()
+        .await
+        .expect("a JSON answer from /login");
+    login["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
