@@ -93,13 +93,12 @@ async fn malformed_rows_read_back_as_corrupt() {
     ));
 }
 
-#[tokio::test]
-async fn an_edited_or_deleted_audit_event_breaks_the_chain() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("iam.db");
+/// iam over a new SQLite file at `path`, with the accounts alice, bob and carol created (so
+/// the audit chain holds the signing key's event, then theirs).
+async fn iam_with_three_accounts(path: &Path) -> Iam<SqliteStore> {
     let mut config = Config::new(MasterKey::from_bytes([9; 32]));
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
-    let iam = Iam::builder(SqliteStore::open(&path).await.expect("open"), config)
+    let iam = Iam::builder(SqliteStore::open(path).await.expect("open"), config)
         .open()
         .await
         .expect("iam");
@@ -111,6 +110,14 @@ async fn an_edited_or_deleted_audit_event_breaks_the_chain() {
         .await
         .expect("create");
     }
+    iam
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_audit_event_breaks_the_chain() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("iam.db");
+    let iam = iam_with_three_accounts(&path).await;
     assert_eq!(
         iam.verify_audit_chain(Caller::System)
             .await
@@ -168,20 +175,7 @@ async fn a_rewritten_or_cut_chain_contradicts_its_signed_checkpoints() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("iam.db");
-    let mut config = Config::new(MasterKey::from_bytes([9; 32]));
-    config.passwords = PasswordPolicy::insecure_fast_for_tests();
-    let iam = Iam::builder(SqliteStore::open(&path).await.expect("open"), config)
-        .open()
-        .await
-        .expect("iam");
-    for name in ["alice", "bob", "carol"] {
-        iam.create_account(
-            NewAccount::human(name, "correct horse battery"),
-            Caller::System,
-        )
-        .await
-        .expect("create");
-    }
+    let iam = iam_with_three_accounts(&path).await;
     let signed = iam
         .sweep()
         .await
