@@ -9,7 +9,14 @@ use axum::response::{IntoResponse, Response};
 pub(crate) const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;\
+/// `Content-Security-Policy` of the account pages: that of every page, plus scripts from this
+/// origin only (the account pages' one static script; never an inline script).
+pub(crate) const ACCOUNT_CSP: &str = "default-src 'none'; script-src 'self'; \
+style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+/// The style sheet every page carries inline.
+pub(crate) const STYLE: &str =
+    "body{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;\
 padding:0 1rem;color:#222}h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}\
 input{width:100%;padding:.45rem;box-sizing:border-box;font-size:1rem}\
 button{margin:1.2rem .6rem 0 0;padding:.5rem 1.3rem;font-size:1rem}\

@@ -96,6 +96,8 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 /// Path of WebFinger (RFC 7033).
 pub const WEBFINGER_PATH: &str = "/.well-known/webfinger";
 
+pub use pages::account::{ACCOUNT_PATH, ASSET_PATH};
+
 /// The invitation page's path before its secret (`/invite/{secret}`).
 pub const INVITE_PREFIX: &str = "/invite/";
 /// The invitation page's route.
@@ -383,7 +385,8 @@ metadata name one issuer",
                 END_SESSION_PATH,
                 get(oidc::end_session::<S, C>).post(oidc::end_session::<S, C>),
             )
-            .route(JWKS_PATH, get(endpoints::jwks::<S, C>));
+            .route(JWKS_PATH, get(endpoints::jwks::<S, C>))
+            .merge(pages::account::routes::<S, C>());
         router
             .with_state(state)
             .layer(DefaultBodyLimit::max(OAUTH_BODY_LIMIT))

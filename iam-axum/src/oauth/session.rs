@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use iam_core::{Clock, Denial, Principal, SecureRandom, Store, TokenPair};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use super::form::Params;
 use super::OAuthState;
@@ -73,6 +74,9 @@ pub(crate) struct Browser {
     pub csrf: String,
     /// `Set-Cookie` values for the answer.
     set: Vec<HeaderValue>,
+    /// The live session's refresh token (as in the cookie the answer leaves), kept to renew
+    /// the cookie's access token after a re-authentication.
+    refresh: Option<Zeroizing<String>>,
     secure: bool,
     session_max_age: u64,
 }
@@ -89,6 +93,7 @@ impl Browser {
             sent_csrf: None,
             csrf: String::new(),
             set: Vec::new(),
+            refresh: None,
             secure: st.secure,
             session_max_age: st.iam.config().session_ttl.as_secs(),
         };
@@ -111,7 +116,10 @@ impl Browser {
             return b;
         };
         match st.iam.verify(access).await {
-            Ok(p) if p.is_session_token() => b.user = Some(p),
+            Ok(p) if p.is_session_token() => {
+                b.user = Some(p);
+                b.refresh = Some(Zeroizing::new(refresh.to_owned()));
+            }
             Err(Denial::TokenExpired) => match st.refresh_session(refresh).await {
                 Some(pair) => match st.iam.verify(pair.access_token.expose()).await {
                     Ok(p) if p.is_session_token() => {
@@ -142,13 +150,29 @@ impl Browser {
     }
 
     fn set_session_cookie(&mut self, name: &str, pair: &TokenPair) {
-        let value = format!(
-            "{}{SEP}{}",
+        self.set_session_tokens(
+            name,
             pair.access_token.expose(),
-            pair.refresh_token.expose()
+            pair.refresh_token.expose(),
         );
+    }
+
+    fn set_session_tokens(&mut self, name: &str, access: &str, refresh: &str) {
+        let value = Zeroizing::new(format!("{access}{SEP}{refresh}"));
         self.set
             .extend(set_cookie(name, &value, self.session_max_age, self.secure));
+        self.refresh = Some(Zeroizing::new(refresh.to_owned()));
+    }
+
+    /// Records a re-authentication of the signed-in session: the cookie carries `access` (the
+    /// session's new access token, whose sign-in time is now) beside the same refresh token,
+    /// and `user` becomes its principal.
+    pub(crate) fn reauthenticated(&mut self, access: &str, user: Principal) {
+        let (name, _) = cookie_names(self.secure);
+        if let Some(refresh) = self.refresh.take() {
+            self.set_session_tokens(name, access, &refresh);
+        }
+        self.user = Some(user);
     }
 
     fn clear_session(&mut self, name: &str) {
@@ -169,6 +193,7 @@ impl Browser {
         let (name, _) = cookie_names(self.secure);
         self.clear_session(name);
         self.user = None;
+        self.refresh = None;
         self.new_csrf(rng);
     }
 

@@ -1,10 +1,12 @@
 //! The sign-in page (`/oauth2/login`) and signing out (`/oauth2/logout`).
 
 use axum::body::Bytes;
+use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use iam_core::{AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError, Store};
 
+use super::account::{return_path, see_other, ACCOUNT_PATH};
 use super::authorize::{outcome_response, without_login_prompt};
 use super::device::{device_entry_form, device_prompt_page};
 use super::{after_login_for, login_form, posted_form, shown_error, AfterLogin};
@@ -16,24 +18,40 @@ use crate::oauth::{OAuthCtx, OAuthState, LOGOUT_PATH};
 /// The page after a login without anything to continue with.
 fn signed_in<S: Store, C: Clock>(st: &OAuthState<S, C>, b: &Browser) -> Response {
     let body = format!(
-        "{}<form method=\"post\" action=\"{}\">{}<button type=\"submit\">Sign out</button></form>",
+        "{}<p><a href=\"{}\">Manage your account</a></p>\
+<form method=\"post\" action=\"{}\">{}<button type=\"submit\">Sign out</button></form>",
         message("You are signed in. You can close this page.", false),
+        escape(&st.path(ACCOUNT_PATH)),
         escape(&st.path(LOGOUT_PATH)),
         hidden("csrf", &b.csrf),
     );
     page(StatusCode::OK, "Signed in", &body)
 }
 
-/// `GET /oauth2/login`.
+/// `GET /oauth2/login`; `?return_to=/account/...` comes back to that account page (and
+/// goes there at once when already signed in).
 pub(crate) async fn login_page<S: Store, C: Clock>(
     st: OAuthCtx<S, C>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let b = Browser::load(&st, &headers).await;
-    let r = if b.user.is_some() {
-        signed_in(&st, &b)
-    } else {
-        login_form(&st, &b, &AfterLogin::Plain, None, StatusCode::OK)
+    let params = parse_params(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let back = single(&params, "return_to")
+        .ok()
+        .flatten()
+        .and_then(return_path);
+    let r = match (&b.user, back) {
+        (Some(_), Some(path)) => see_other(&st.path(path)),
+        (Some(_), None) => signed_in(&st, &b),
+        (None, Some(path)) => login_form(
+            &st,
+            &b,
+            &AfterLogin::Account(path.to_owned()),
+            None,
+            StatusCode::OK,
+        ),
+        (None, None) => login_form(&st, &b, &AfterLogin::Plain, None, StatusCode::OK),
     };
     b.finish(r)
 }
@@ -92,6 +110,8 @@ pub(crate) async fn login<S: Store, C: Clock>(
         "device" => {
             AfterLogin::Device(Some(field("user_code").to_owned()).filter(|c| !c.is_empty()))
         }
+        "account" => return_path(field("return_to"))
+            .map_or(AfterLogin::Plain, |p| AfterLogin::Account(p.to_owned())),
         _ => AfterLogin::Plain,
     };
     let mut req = LoginRequest::password(field("username"), field("password"));
@@ -131,6 +151,7 @@ pub(crate) async fn login<S: Store, C: Clock>(
         }
         AfterLogin::Device(Some(code)) => device_prompt_page(&st, &b, &user, &code).await,
         AfterLogin::Device(None) => device_entry_form(&st, &b, None, StatusCode::OK),
+        AfterLogin::Account(path) => see_other(&st.path(&path)),
         AfterLogin::Plain => signed_in(&st, &b),
     };
     b.finish(r)

@@ -6,6 +6,7 @@
 //! endpoint and the consent page), [`device`] (device verification); this file holds what
 //! they share.
 
+pub(crate) mod account;
 mod authorize;
 mod device;
 mod invite;
@@ -36,6 +37,8 @@ enum AfterLogin {
     Authorize(Params, Option<String>),
     /// The device page, with the user code if one was given.
     Device(Option<String>),
+    /// An account page: its path (checked by [`account::return_path`]).
+    Account(String),
     /// Nothing: the plain login page.
     Plain,
 }
@@ -123,13 +126,19 @@ impl IntoResponse for Refused {
     }
 }
 
-/// Parses a page form: content type, strict form, CSRF, no repeated fields.
-fn page_form(headers: &HeaderMap, body: &[u8], b: &Browser) -> Result<Params, Refused> {
+/// Parses a page form: content type, strict form, CSRF, no repeated fields but those named
+/// in `may_repeat`.
+fn page_form(
+    headers: &HeaderMap,
+    body: &[u8],
+    b: &Browser,
+    may_repeat: &[&str],
+) -> Result<Params, Refused> {
     let params = form_body(headers, body).map_err(Refused::Bad)?;
     if !b.csrf_ok(&params) {
         return Err(Refused::Csrf);
     }
-    no_repeats(&params, &[]).map_err(Refused::Bad)?;
+    no_repeats(&params, may_repeat).map_err(Refused::Bad)?;
     Ok(params)
 }
 
@@ -140,8 +149,19 @@ async fn posted_form<S: Store, C: Clock>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Browser, Params), Response> {
+    posted_form_repeating(st, headers, body, &[]).await
+}
+
+/// [`posted_form`] for a form whose fields named in `may_repeat` may repeat (a group of
+/// checkboxes).
+async fn posted_form_repeating<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    headers: &HeaderMap,
+    body: &[u8],
+    may_repeat: &[&str],
+) -> Result<(Browser, Params), Response> {
     let b = Browser::load(st, headers).await;
-    match page_form(headers, body, &b) {
+    match page_form(headers, body, &b, may_repeat) {
         Ok(params) => Ok((b, params)),
         Err(r) => Err(b.finish(r.into_response())),
     }
@@ -251,6 +271,10 @@ fn login_form<S: Store, C: Clock>(
             if let Some(code) = code {
                 fields.push_str(&hidden("user_code", code));
             }
+        }
+        AfterLogin::Account(path) => {
+            fields.push_str(&hidden("next", "account"));
+            fields.push_str(&hidden("return_to", path));
         }
         AfterLogin::Plain => {}
     }
