@@ -11,9 +11,8 @@
 
 #[path = "interop/harness.rs"]
 mod harness;
-
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+#[path = "interop/webdriver.rs"]
+mod webdriver;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -23,227 +22,14 @@ use iam_core::{
     SystemClock,
 };
 use serde_json::{json, Value};
+use webdriver::{browser_available, Driver, Session};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// A chromedriver process, killed on drop.
-struct Driver {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    async fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let d = Driver {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        };
-        for _ in 0..100 {
-            if let Ok(r) = d.http.get(format!("{}/status", d.base)).send().await {
-                if r.status().is_success() {
-                    return d;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not start");
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {v}");
-        v["value"].clone()
-    }
-}
-
-/// A browser session.
-struct Session<'a> {
-    d: &'a Driver,
-    id: String,
-}
-
-impl Session<'_> {
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.d
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{}{path}", self.id),
-                Some(body),
-            )
-            .await
-    }
-
-    async fn url(&self) -> String {
-        self.d
-            .call(
-                reqwest::Method::GET,
-                &format!("/session/{}/url", self.id),
-                None,
-            )
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn goto(&self, url: &str) {
-        self.post("/url", json!({ "url": url })).await;
-    }
-
-    /// Waits until the browser is at a URL starting with `prefix`; returns that URL.
-    async fn wait_for_url(&self, prefix: &str) -> String {
-        let mut landed = String::new();
-        for _ in 0..100 {
-            landed = self.url().await;
-            if landed.starts_with(prefix) {
-                return landed;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let log = self.post("/se/log", json!({ "type": "browser" })).await;
-        panic!(
-            "ended at {landed}, not {prefix}: {}\nbrowser log: {log}",
-            self.text().await
-        );
-    }
-
-    /// Signs in as alice on the login page, then allows on the consent page.
-    async fn sign_in_and_allow(&self, client_name: &str) {
-        self.wait_for("#username").await;
-        self.type_into("#username", "alice").await;
-        self.type_into("#password", ALICE_PASSWORD).await;
-        self.click("button[type=submit]").await;
-        self.wait_for("button[value=allow]").await;
-        assert!(self.text().await.contains(client_name));
-        self.click("button[value=allow]").await;
-    }
-
-    async fn close(self) {
-        let _ = self
-            .d
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/session/{}", self.id),
-                None,
-            )
-            .await;
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let v = self
-            .post("/element", json!({ "using": "css selector", "value": css }))
-            .await;
-        v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("{css}: {v}"))
-            .to_owned()
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css).await;
-        self.post(&format!("/element/{e}/value"), json!({ "text": text }))
-            .await;
-    }
-
-    async fn click(&self, css: &str) {
-        let e = self.find(css).await;
-        self.post(&format!("/element/{e}/click"), json!({})).await;
-    }
-
-    async fn text(&self) -> String {
-        let body = self.find("body").await;
-        self.d
-            .call(
-                reqwest::Method::GET,
-                &format!("/session/{}/element/{body}/text", self.id),
-                None,
-            )
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    /// Waits until the page shows `css`.
-    async fn wait_for(&self, css: &str) {
-        for _ in 0..100 {
-            let r = self
-                .d
-                .http
-                .post(format!("{}/session/{}/element", self.d.base, self.id))
-                .json(&json!({ "using": "css selector", "value": css }))
-                .send()
-                .await
-                .unwrap();
-            if r.status().is_success() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no {css} on {}: {}", self.url().await, self.text().await);
-    }
-}
-
-impl Driver {
-    /// A new headless Chromium session.
-    async fn session(&self) -> Session<'_> {
-        let caps = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            },
-            "goog:loggingPrefs": { "browser": "ALL" },
-        }}});
-        let created = self
-            .call(reqwest::Method::POST, "/session", Some(caps))
-            .await;
-        Session {
-            d: self,
-            id: created["sessionId"].as_str().unwrap().to_owned(),
-        }
-    }
-}
-
-fn browser_available() -> bool {
-    let present =
-        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium and chromium-driver must be installed in CI"
-        );
-        eprintln!("skipped: install Debian's chromium and chromium-driver to run this test");
-    }
-    present
+/// Signs in as alice on the login page, then allows on the consent page.
+async fn sign_in_and_allow(session: &Session<'_>, client_name: &str) {
+    session.sign_in("alice", ALICE_PASSWORD).await;
+    session.wait_for("button[value=allow]").await;
+    assert!(session.text().await.contains(client_name));
+    session.click("button[value=allow]").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -447,7 +233,7 @@ async fn single_sign_on_and_logout_across_two_relying_parties_in_headless_chromi
     // Signing in for RP one: the login and consent pages, then RP one's code and ID token.
     let (url, verifier) = oidc_authorize_url(&s, &reg1.client.id, &cb1, "one", None);
     session.goto(&url).await;
-    session.sign_in_and_allow("RP one").await;
+    sign_in_and_allow(&session, "RP one").await;
     let q = query_params(&session.wait_for_url(&cb1).await);
     assert_eq!(q["state"], "one");
     assert!(session.text().await.contains("RP one callback"));

@@ -11,7 +11,8 @@
 //!   [`MANAGEMENT_SCOPE`]; organization tokens never do.
 //! - **Self-service** that changes an account's credentials or its existence (revoking
 //!   sessions and tokens, TOTP, deletion, minting API tokens) or one's own name needs a login
-//!   session; the sensitive ones also need an authentication within the configured window
+//!   session; the sensitive ones (TOTP enrolment and removal, deletion, API tokens that carry
+//!   roles) also need an authentication within the configured window
 //!   ([`Denial::RecentAuthenticationRequired`]).
 //! - **Interactive approvals** (consent, device approval, elevation requests) need a login
 //!   session of a human account; an elevation is approved by someone other than its requester.
@@ -173,7 +174,7 @@ pub enum Action<'a> {
         /// The account.
         account: &'a str,
     },
-    /// Enrol or confirm one's own TOTP (the account's own session).
+    /// Enrol or confirm one's own TOTP (the account's own session, with a recent sign-in).
     EnrolTotp {
         /// The account.
         account: &'a str,
@@ -294,14 +295,11 @@ pub fn authorize(
             self_or_admin(p, account, |p| recent_session(p, now, recent))
         }
         Action::ChangeOwnPassword | Action::ChangeOwnName | Action::Elevate => session(p),
-        Action::EnrolTotp { account } | Action::AnswerInvitation { account } => {
-            session(p)?;
-            if p.account_id == account {
-                Ok(())
-            } else {
-                Err(Denial::NotPermitted)
-            }
+        Action::EnrolTotp { account } => {
+            own_session(p, account)?;
+            recent_session(p, now, recent)
         }
+        Action::AnswerInvitation { account } => own_session(p, account),
         Action::CreateApiToken { carries_roles } => {
             if carries_roles {
                 recent_session(p, now, recent)
@@ -427,6 +425,16 @@ fn kind(p: &Principal, want: CredentialKind) -> Result<(), Denial> {
 /// A login session's token.
 fn session(p: &Principal) -> Result<(), Denial> {
     kind(p, CredentialKind::Session)
+}
+
+/// A login session of `account` itself.
+fn own_session(p: &Principal, account: &str) -> Result<(), Denial> {
+    session(p)?;
+    if p.account_id == account {
+        Ok(())
+    } else {
+        Err(Denial::NotPermitted)
+    }
 }
 
 fn human_session(p: &Principal) -> Result<(), Denial> {

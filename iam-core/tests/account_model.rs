@@ -1248,6 +1248,14 @@ async fn sensitive_self_service_needs_a_recent_sign_in_and_reauthentication_rene
         ),
         want
     );
+    // Enrolling a second factor on a session left open would lock its owner out.
+    assert_eq!(
+        denial(
+            iam.enrol_totp(Caller::Principal(&me), &me.account_id)
+                .await
+        ),
+        want
+    );
     // Sign-out-everywhere is protective and needs no recent sign-in.
     // A token without roles needs none either.
     iam.create_api_token(&me, "no roles", &[], expires)
@@ -1276,6 +1284,9 @@ async fn sensitive_self_service_needs_a_recent_sign_in_and_reauthentication_rene
     iam.create_api_token(&renewed, "renewed", &["reports".into()], expires)
         .await
         .expect("renewed sign-in");
+    iam.enrol_totp(Caller::Principal(&renewed), &renewed.account_id)
+        .await
+        .expect("enrol TOTP after the renewed sign-in");
     iam.schedule_deletion(&renewed, &renewed.account_id)
         .await
         .expect("schedule own deletion");

@@ -290,6 +290,16 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The hidden inputs of the (first) form in `html` that posts to `action`, decoded.
+pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let marker = format!("<form method=\"post\" action=\"{action}\">");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no form posting to {action}: {html}"));
+    let form = &html[start..];
+    hidden_fields(&form[..form.find("</form>").unwrap()])
+}
+
 /// The action of the first form in `html`.
 pub fn form_action(html: &str) -> String {
     let i = html.find("<form method=\"post\" action=\"").unwrap() + 28;
@@ -437,6 +447,26 @@ impl Browser {
         );
         let action = form_action(&page.body);
         self.post(&action, &pairs).await
+    }
+
+    /// Submits the form of `page` that posts to `action` with its hidden fields plus `extra`.
+    pub async fn submit_to(&mut self, page: &Page, action: &str, extra: &[(&str, &str)]) -> Page {
+        let mut pairs = form_fields(&page.body, action);
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+        );
+        self.post(action, &pairs).await
+    }
+
+    /// The CSRF token the browser holds (its CSRF cookie).
+    pub fn csrf(&self) -> String {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k.ends_with("iam_csrf"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
     /// Fills the login form on `page` as `username`.

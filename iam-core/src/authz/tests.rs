@@ -497,6 +497,11 @@ fn an_ordinary_user_acting_on_itself() {
             "- - - - - - - - -",
         ),
         (
+            "enrol own totp, stale",
+            Action::EnrolTotp { account: me },
+            "- - - - - - - - -",
+        ),
+        (
             "api token with roles, stale",
             Action::CreateApiToken {
                 carries_roles: true,
