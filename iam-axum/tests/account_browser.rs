@@ -114,7 +114,9 @@ async fn account_pages_in_headless_chromium() {
 
     // Not signed in: the login page, then back to the page asked for.
     session.goto(&s.url("/account/sessions")).await;
-    session.wait_for_url(&s.url("/oauth2/login?return_to=")).await;
+    session
+        .wait_for_url(&s.url("/oauth2/login?return_to="))
+        .await;
     session.sign_in("alice", ALICE_PASSWORD).await;
     session.wait_for_url(&s.url("/account/sessions")).await;
     session.wait_for("main h1").await;
@@ -198,7 +200,10 @@ async fn account_pages_in_headless_chromium() {
                 .await;
             let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
             assert_eq!(inner, u64::from(width), "{page} at {name}");
-            assert!(scroll <= inner, "{page} overflows at {name}: {scroll} > {inner}");
+            assert!(
+                scroll <= inner,
+                "{page} overflows at {name}: {scroll} > {inner}"
+            );
             snap(&session, &format!("account-{page}-{name}")).await;
         }
     }

@@ -1250,10 +1250,7 @@ async fn sensitive_self_service_needs_a_recent_sign_in_and_reauthentication_rene
     );
     // Enrolling a second factor on a session left open would lock its owner out.
     assert_eq!(
-        denial(
-            iam.enrol_totp(Caller::Principal(&me), &me.account_id)
-                .await
-        ),
+        denial(iam.enrol_totp(Caller::Principal(&me), &me.account_id).await),
         want
     );
     // Sign-out-everywhere is protective and needs no recent sign-in.

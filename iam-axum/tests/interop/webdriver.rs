@@ -292,4 +292,3 @@ pub fn browser_available() -> bool {
     }
     present
 }
-

@@ -30,7 +30,7 @@ border-bottom:1px solid #ddd;vertical-align:top}td form button{margin:0}\
 word-break:break-all;background:#f4f4f4;padding:.5rem;display:block}\
 .qr svg{width:12rem;height:12rem;max-width:100%}fieldset{border:1px solid #ccc;margin:1rem 0}\
 input[type=checkbox]{width:auto;margin-right:.4rem}.check{display:flex;align-items:center}\
-select{padding:.4rem;font-size:1rem;width:100%}\
+select{padding:.4rem;font-size:1rem;width:100%}dt{font-weight:bold;margin-top:.5rem}dd{margin-left:0}\
 @media (max-width:40rem){table,tbody,tr,td{display:block;width:100%}thead{display:none}\
 tr{border-bottom:1px solid #ccc;padding:.4rem 0}td{border:0;padding:.15rem 0}\
 td[data-label]::before{content:attr(data-label) \": \";font-weight:bold}}";
