@@ -716,6 +716,14 @@ mod tests {
                 Ends::Login,
             ),
             (
+                Some("select_account"),
+                None,
+                Some(&p),
+                Some(session_read("ses_1", "acc_a")),
+                Some(&["read"]),
+                Ends::Login,
+            ),
+            (
                 None,
                 None,
                 Some(&p),
