@@ -8,7 +8,7 @@
 mod harness;
 
 use base64::Engine as _;
-use harness::{pkce, query_params, start, Browser, Options, Server, ALICE_PASSWORD};
+use harness::{jwt_claims, pkce, query_params, start, Browser, Options, Server, ALICE_PASSWORD};
 use iam_core::{Caller, GrantType, NewClient, ProfileUpdate, SystemClock};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -92,17 +92,6 @@ async fn redeem(
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
-}
-
-/// The payload of a JWT, unverified (the tests read what the server put in).
-fn jwt_claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 /// The id of the account `username`.

@@ -60,6 +60,25 @@ pub fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// The claims of a JWT, unverified (what the server put in).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// The claims of a PASETO v4.public token, unverified: its body is base64url of the JSON
+/// claims followed by a 64-byte Ed25519 signature.
+pub fn paseto_claims(token: &str) -> serde_json::Value {
+    let body = token
+        .strip_prefix("v4.public.")
+        .unwrap_or_else(|| panic!("not a v4.public token: {token}"));
+    let raw = URL_SAFE_NO_PAD
+        .decode(body.split('.').next().unwrap())
+        .unwrap();
+    assert!(raw.len() > 64, "token body too short");
+    serde_json::from_slice(&raw[..raw.len() - 64]).unwrap()
+}
+
 /// Form-encodes one component.
 pub fn enc(value: &str) -> String {
     let mut out = String::new();
