@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::missing_panics_doc, clippy::unwrap_used)]
 
 #[path = "browser.rs"]
-mod browser;
+pub mod browser;
 pub use browser::*;
 
 use std::net::SocketAddr;
