@@ -266,3 +266,114 @@ async fn private_key_jwt_clients_register_over_rest() {
         .await
         .assert_error(422, "invalid_oauth_client");
 }
+
+/// The OpenID Connect registration fields come back as registered, from the registration, a
+/// read and the listing; values the core refuses are `422 invalid_oauth_client`, and an
+/// algorithm iam never signs with does not fit the body (`422 invalid_body`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_registration_fields_round_trip_over_rest() {
+    let srv = start().await;
+    let login = srv.login("admin", ADMIN_PASSWORD).await;
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let body = |changes: serde_json::Value| {
+        let mut b = json!({
+            "name": "wiki",
+            "kind": "confidential",
+            "redirect_uris": ["https://wiki.example/cb"],
+            "grant_types": ["authorization_code"],
+            "scopes": ["openid", "profile"],
+            "id_token_signed_response_alg": "ES256",
+            "post_logout_redirect_uris": ["https://wiki.example/bye", "https://wiki.example/"],
+            "backchannel_logout_uri": "https://wiki.example/backchannel",
+            "default_max_age": 3600,
+        });
+        for (k, v) in changes.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let created = srv
+        .post("/iam/clients", Some(&admin), body(json!({})))
+        .await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    let id = created.body["client"]["id"].as_str().unwrap().to_owned();
+    let one = srv.get(&format!("/iam/clients/{id}"), &admin).await;
+    let list = srv.get("/iam/clients", &admin).await;
+    let listed = list.body["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    for client in [&created.body["client"], &one.body, &listed] {
+        assert_eq!(client["id_token_signed_response_alg"], "ES256", "{client}");
+        assert_eq!(
+            client["post_logout_redirect_uris"],
+            json!(["https://wiki.example/bye", "https://wiki.example/"]),
+            "{client}"
+        );
+        assert_eq!(
+            client["backchannel_logout_uri"], "https://wiki.example/backchannel",
+            "{client}"
+        );
+        assert_eq!(
+            client["backchannel_logout_session_required"], true,
+            "{client}"
+        );
+        assert_eq!(client["default_max_age"], 3600, "{client}");
+    }
+    // Without them: the defaults.
+    let plain = srv
+        .post(
+            "/iam/clients",
+            Some(&admin),
+            json!({
+                "name": "plain",
+                "kind": "confidential",
+                "redirect_uris": ["https://plain.example/cb"],
+                "grant_types": ["authorization_code"],
+                "scopes": ["openid"],
+            }),
+        )
+        .await;
+    assert_eq!(plain.status.as_u16(), 201, "{}", plain.body);
+    let c = &plain.body["client"];
+    assert_eq!(c["id_token_signed_response_alg"], "RS256", "{c}");
+    assert!(
+        c.get("post_logout_redirect_uris")
+            .is_none_or(|v| v.as_array().is_some_and(Vec::is_empty)),
+        "{c}"
+    );
+    assert!(
+        c.get("backchannel_logout_uri")
+            .is_none_or(serde_json::Value::is_null),
+        "{c}"
+    );
+    assert!(
+        c.get("default_max_age")
+            .is_none_or(serde_json::Value::is_null),
+        "{c}"
+    );
+
+    for refused in [
+        json!({ "default_max_age": 365 * 24 * 3600 + 1 }),
+        json!({ "backchannel_logout_uri": "http://wiki.example/backchannel" }),
+        json!({ "backchannel_logout_uri": "https://wiki.example/backchannel#frag" }),
+        json!({ "post_logout_redirect_uris": ["https://wiki.example/bye#frag"] }),
+        json!({ "post_logout_redirect_uris": ["not a uri"] }),
+    ] {
+        srv.post("/iam/clients", Some(&admin), body(refused))
+            .await
+            .assert_error(422, "invalid_oauth_client");
+    }
+    for unknown_alg in ["none", "HS256"] {
+        srv.post(
+            "/iam/clients",
+            Some(&admin),
+            body(json!({ "id_token_signed_response_alg": unknown_alg })),
+        )
+        .await
+        .assert_error(422, "invalid_body");
+    }
+}

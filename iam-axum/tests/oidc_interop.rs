@@ -4,11 +4,8 @@
 //! - Authlib's client (Python) in `tests/interop/rp/rp_authlib.py`,
 //! - the `openidconnect` crate, in process.
 //!
-//! The external relying parties speak a line protocol with the test: they print
-//! `{"authorize_url": ...}`, the test's browser logs in and consents, the test writes the
-//! callback URL to their stdin, and they print what they got (`{"claims", "userinfo", "nonce"}`
-//! for OpenID Connect, `{"access_token", "token_type", "scope"}` for plain OAuth 2.0) or
-//! `{"error": ...}` with a non-zero exit.
+//! The relying parties and their line protocol are in `interop/relying_party.rs` and
+//! `interop/openidconnect_rp.rs`, shared with iamd's `oidc_interop` test (the real binary).
 //!
 //! `npm ci` in `tests/interop/rp` and `pip install authlib requests` provide them (`.ci/run`
 //! does). Where Node, openid-client, Python or Authlib are missing the test says why and
@@ -18,67 +15,24 @@
 
 #[path = "interop/harness.rs"]
 mod harness;
+#[path = "interop/openidconnect_rp.rs"]
+mod openidconnect_rp;
+#[path = "interop/relying_party.rs"]
+mod relying_party;
 #[path = "interop/script.rs"]
 mod script;
 
 use std::io::Write as _;
-use std::process::Command;
 
-use harness::{query_params, start, Options, Server, ALICE_PASSWORD};
+use harness::browser;
+
+use harness::{start, Options, Server, ALICE_PASSWORD};
 use iam_core::{Caller, GrantType, NewClient, SystemClock};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
-};
-use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
-};
-use script::{available, runs, script_dir as rp_dir, Script};
+use openidconnect_rp::{openidconnect_login, Login};
+use relying_party::{check_oidc, spawn, with_param, Mode, Provider, Rp, Running};
 use serde_json::Value;
 
 const REDIRECT: &str = "https://app.example/callback";
-
-/// An external relying-party library.
-#[derive(Clone, Copy, Debug)]
-enum Rp {
-    /// openid-client on Node.
-    OpenIdClient,
-    /// Authlib on Python.
-    Authlib,
-}
-
-/// What the external relying party does.
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    /// Plain OAuth 2.0 (RFC 8414 discovery, no ID token): works with any authorization server.
-    OAuth2,
-    /// OpenID Connect: `/.well-known/openid-configuration`, nonce, ID token, userinfo.
-    Oidc,
-}
-
-impl Rp {
-    /// Why this relying party cannot run here, if it cannot.
-    fn missing(self) -> Option<String> {
-        match self {
-            Rp::OpenIdClient if !runs("node", &["--version"]) => Some("no `node`".into()),
-            Rp::OpenIdClient if !rp_dir().join("node_modules/openid-client").is_dir() => {
-                Some(format!(
-                    "openid-client is not installed (npm ci in {})",
-                    rp_dir().display()
-                ))
-            }
-            Rp::Authlib if !runs("python3", &["-c", "import authlib, requests"]) => {
-                Some("no python3 with authlib and requests (pip install authlib requests)".into())
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether it can run; outside CI a missing tool skips the test with the reason.
-    fn available(self) -> bool {
-        available(&format!("{self:?}"), self.missing())
-    }
-}
 
 /// A server with a confidential web client and the file of the CA its certificate is under.
 struct Env {
@@ -125,63 +79,17 @@ async fn setup() -> Env {
     }
 }
 
-/// A running external relying party waiting for its callback.
-struct Running {
-    script: Script,
-    authorize_url: String,
-}
-
-impl Running {
-    /// Hands the relying party `callback`: its result, or its error message.
-    async fn finish(mut self, callback: &str) -> Result<Value, String> {
-        let out = self.script.ask(callback).await;
-        let ok = self.script.exited_ok();
-        if let Some(e) = out.get("error") {
-            assert!(!ok, "an error with exit status 0: {out}");
-            return Err(e.as_str().unwrap_or_default().to_owned());
-        }
-        assert!(ok, "a failed exit: {out}");
-        Ok(out)
-    }
-}
-
 impl Env {
     /// Starts `rp` in `mode`, up to its authorization URL.
     async fn spawn(&self, rp: Rp, mode: Mode) -> Running {
-        let ca = self.ca.path();
-        let mut cmd = match rp {
-            Rp::OpenIdClient => {
-                let mut c = Command::new("node");
-                c.arg("rp.mjs").env("NODE_EXTRA_CA_CERTS", ca);
-                c
-            }
-            Rp::Authlib => {
-                let mut c = Command::new("python3");
-                c.arg("rp_authlib.py").env("REQUESTS_CA_BUNDLE", ca);
-                c
-            }
+        let provider = Provider {
+            issuer: &self.s.base,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            redirect_uri: REDIRECT,
+            ca: self.ca.path(),
         };
-        cmd.env("ISSUER", &self.s.base)
-            .env("CLIENT_ID", &self.client_id)
-            .env("CLIENT_SECRET", &self.client_secret)
-            .env("REDIRECT_URI", REDIRECT)
-            .env(
-                "RP_MODE",
-                match mode {
-                    Mode::OAuth2 => "oauth2",
-                    Mode::Oidc => "oidc",
-                },
-            );
-        let mut script = Script::spawn(cmd);
-        let first = script.line().await;
-        let authorize_url = first["authorize_url"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{rp:?}: no authorization URL: {first}"))
-            .to_owned();
-        Running {
-            script,
-            authorize_url,
-        }
+        spawn(rp, mode, &provider).await
     }
 
     /// Alice logs in and consents at `authorize_url`: the callback URL she is sent to.
@@ -229,38 +137,14 @@ impl Env {
 
     /// Checks an OpenID Connect result: the ID token the library accepted and the userinfo.
     fn check_oidc(&self, out: &Value, authorize_url: &str) {
-        let claims = &out["claims"];
-        assert_eq!(claims["iss"], self.s.base.as_str(), "{out}");
-        let aud = match &claims["aud"] {
-            Value::Array(a) => a.clone(),
-            one => vec![one.clone()],
-        };
-        assert!(aud.contains(&Value::from(self.client_id.as_str())), "{out}");
-        assert_eq!(claims["sub"], self.alice.as_str(), "{out}");
-        // The nonce the library made, sent, and checked the ID token against.
-        let nonce = out["nonce"].as_str().unwrap();
-        assert_eq!(query_params(authorize_url)["nonce"], nonce);
-        assert_eq!(claims["nonce"], nonce, "{out}");
-        assert_eq!(out["userinfo"]["sub"], claims["sub"], "{out}");
+        check_oidc(
+            out,
+            authorize_url,
+            &self.s.base,
+            &self.client_id,
+            &self.alice,
+        );
     }
-}
-
-/// `url` with the query parameter `name` set to `value` (already URL-safe).
-fn with_param(url: &str, name: &str, value: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap();
-    let mut found = false;
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k == name => {
-                found = true;
-                format!("{k}={value}")
-            }
-            _ => kv.to_owned(),
-        })
-        .collect();
-    assert!(found, "no {name} in {url}");
-    format!("{base}?{}", pairs.join("&"))
 }
 
 /// A relying party completes a plain OAuth 2.0 login (PKCE S256, state).
@@ -373,93 +257,28 @@ async fn authlib_refuses_an_id_token_for_another_nonce() {
     refuses_another_nonce(Rp::Authlib).await;
 }
 
-/// The `openidconnect` crate: discovery, authorization (PKCE S256, state, nonce), code
-/// exchange, the ID token checked by its verifier, userinfo. With `nonce_in_request`, the
-/// request reaching the provider carries that nonce instead of the library's: its ID token
-/// check's error is returned.
-async fn openidconnect_login(nonce_in_request: Option<&str>) -> Result<(), String> {
+/// The `openidconnect` crate's login (see [`openidconnect_login`]), alice signing in.
+async fn openidconnect_as_alice(nonce_in_request: Option<&str>) -> Result<(), String> {
     let env = setup().await;
-    // The library's HTTP client: no redirects (as its docs require), trusting the test CA.
-    let http = env.s.http.clone();
-    let meta =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(env.s.base.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new(env.client_id.clone()),
-        Some(ClientSecret::new(env.client_secret.clone())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
-
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .add_scope(Scope::new("profile".into()))
-        .add_scope(Scope::new("email".into()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let url = match nonce_in_request {
-        Some(other) => with_param(url.as_str(), "nonce", other),
-        None => url.to_string(),
+    let login = Login {
+        http: &env.s.http,
+        issuer: &env.s.base,
+        client_id: &env.client_id,
+        client_secret: &env.client_secret,
+        redirect_uri: REDIRECT,
+        subject: &env.alice,
     };
-    let q = query_params(&env.log_in(&url).await);
-    assert_eq!(&q["state"], state.secret());
-
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(q["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
-    let id_token = tokens.id_token().expect("an ID token");
-    // The verifier's defaults: a client made from discovery accepts the algorithms the
-    // provider announces in id_token_signing_alg_values_supported (RS256 only otherwise).
-    let id_verifier = client.id_token_verifier();
-    let claims = id_token
-        .claims(&id_verifier, &nonce)
-        .map_err(|e| e.to_string())?;
-    assert_eq!(claims.issuer().as_str(), env.s.base);
-    assert!(claims
-        .audiences()
-        .iter()
-        .any(|a| a.as_str() == env.client_id));
-    assert_eq!(claims.subject().as_str(), env.alice);
-    if let Some(expected) = claims.access_token_hash() {
-        let actual = AccessTokenHash::from_token(
-            tokens.access_token(),
-            id_token.signing_alg().unwrap(),
-            id_token.signing_key(&id_verifier).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(&actual, expected);
-    }
-    let userinfo: CoreUserInfoClaims = client
-        .user_info(
-            tokens.access_token().clone(),
-            Some(claims.subject().clone()),
-        )
-        .unwrap()
-        .request_async(&http)
-        .await
-        .unwrap();
-    assert_eq!(userinfo.subject(), claims.subject());
-    Ok(())
+    openidconnect_login(&login, nonce_in_request, async |url| env.log_in(&url).await).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openidconnect_crate_completes_an_oidc_login() {
-    openidconnect_login(None).await.unwrap();
+    openidconnect_as_alice(None).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openidconnect_crate_refuses_an_id_token_for_another_nonce() {
-    let e = openidconnect_login(Some("another-logins-nonce"))
+    let e = openidconnect_as_alice(Some("another-logins-nonce"))
         .await
         .expect_err("an ID token for another nonce is refused");
     assert!(e.to_lowercase().contains("nonce"), "{e}");

@@ -1,7 +1,8 @@
 //! Interoperability of iam access tokens (PASETO v4.public) with a third-party PASETO library
 //! at its defaults: pyseto (Python, `tests/interop/rp/verify_pyseto.py`) loads the keys from
 //! `GET /keys` (PASERK `k4.public.…`) and verifies a token the moment after it was minted,
-//! checking `exp` and `nbf` against the current time in whole seconds with no leeway.
+//! checking `exp` and `nbf` against the current time in whole seconds with no leeway; `nbf`
+//! and `iat` are whole seconds.
 //!
 //! `pip install pyseto` provides it (`.ci/run` does). Without Python or pyseto the test says
 //! why and passes, except under `CI=true`, where it fails.
@@ -85,10 +86,18 @@ async fn pyseto_verifies_a_fresh_access_token_at_its_defaults() {
     assert_eq!(claims["kind"], "human", "{claims}");
     assert_eq!(claims["roles"], serde_json::json!(["admin"]), "{claims}");
     assert_eq!(claims["amr"], serde_json::json!(["pwd"]), "{claims}");
-    // The time claims are RFC 3339; `nbf` in whole seconds, `exp` after it.
+    // The time claims are RFC 3339; `nbf` and `iat` in whole seconds (the same second: nbf
+    // never after the mint time), `exp` after them. The mint time in milliseconds is iam's
+    // own `iat_ms`, within that second.
     let nbf = claims["nbf"].as_str().unwrap();
-    assert!(nbf.ends_with('Z') && !nbf.contains('.'), "{claims}");
-    assert!(claims["exp"].as_str().unwrap() > nbf, "{claims}");
+    let iat = claims["iat"].as_str().unwrap();
+    for t in [nbf, iat] {
+        assert!(t.ends_with('Z') && !t.contains('.'), "{claims}");
+    }
+    assert_eq!(nbf, iat, "{claims}");
+    assert!(claims["exp"].as_str().unwrap() > iat, "{claims}");
+    let iat_ms = claims["iat_ms"].as_i64().unwrap();
+    assert_eq!(iat_ms, who.issued_at.as_millis(), "{claims}");
 
     // An altered token is refused.
     let mut tampered = token.clone().into_bytes();

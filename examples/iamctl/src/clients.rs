@@ -67,6 +67,11 @@ pub enum ClientsCmd {
         /// Where RP-initiated logout may return the browser (repeatable).
         #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
         post_logout_redirect_uris: Vec<String>,
+        /// The longest a sign-in may be ago, in seconds, for an authorization request
+        /// without `max_age` (OpenID Connect `default_max_age`; at most a year): an older
+        /// one signs in again.
+        #[arg(long, value_name = "SECONDS")]
+        default_max_age: Option<u64>,
         /// The format of its access tokens: paseto (default) or jwt (RFC 9068, signed with
         /// the ID-token algorithm).
         #[arg(long, value_enum, value_name = "FORMAT")]
@@ -129,6 +134,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
             acts_for_owner,
             id_token_alg,
             post_logout_redirect_uris,
+            default_max_age,
             access_token_format,
             backchannel_logout_uri,
             auth_method,
@@ -174,7 +180,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ClientsCmd) -> Result<()> {
                 first_party: false,
                 id_token_signed_response_alg,
                 post_logout_redirect_uris: post_logout_redirect_uris.clone(),
-                default_max_age: None,
+                default_max_age: *default_max_age,
                 access_token_format: access_token_format.map(|f| match f {
                     AccessTokenFormatArg::Paseto => AccessTokenFormat::Paseto,
                     AccessTokenFormatArg::Jwt => AccessTokenFormat::Jwt,

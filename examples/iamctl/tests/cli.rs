@@ -493,6 +493,38 @@ fn iamctl_against_iamd() {
     );
     assert_eq!(signer["client"]["jwks"]["keys"][0]["kid"], "k1");
 
+    // An OpenID Connect client whose users sign in again after an hour; more than a year is
+    // refused by the server.
+    let oidc_args = |max_age: &'static str| {
+        conn(&[
+            "clients",
+            "register",
+            "wiki",
+            "--grant",
+            "authorization_code",
+            "--redirect-uri",
+            "https://wiki.example/cb",
+            "--scope",
+            "openid",
+            "--default-max-age",
+            max_age,
+            "--json",
+        ])
+    };
+    let wiki = ok_json(&run(oidc_args("3600"), None, &[]));
+    assert_eq!(wiki["client"]["default_max_age"], 3600, "{wiki}");
+    let wiki_id = wiki["client"]["id"].as_str().unwrap().to_owned();
+    let shown = ok_json(&run(
+        conn(&["clients", "show", &wiki_id, "--json"]),
+        None,
+        &[],
+    ));
+    assert_eq!(shown["default_max_age"], 3600, "{shown}");
+    let out = run(oidc_args("31536001"), None, &[]);
+    assert!(!out.status.success());
+    let e = text(&out).1;
+    assert!(e.contains("422") && e.contains("a year"), "{e}");
+
     // Elevation: nothing pending.
     let o = ok(&run(conn(&["elevation", "pending"]), None, &[]));
     assert!(o.contains("(none)"), "{o}");

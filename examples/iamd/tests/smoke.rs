@@ -4,9 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../iam-axum/tests/interop/browser.rs"]
+mod browser;
 mod common;
 
-use common::{admin_token, first_admin_password, free_addr, iamd};
+use browser::{jwt_claims, paseto_claims, pkce, query_params, Browser};
+use common::{admin_token, first_admin_password, free_addr, iamd, Live};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -285,4 +288,76 @@ async fn webfinger_publishes_accounts_only_when_configured() {
         .unwrap();
     assert_eq!(missing.status(), 404);
     terminate(child);
+}
+
+/// Without `--public-url` the issuer is iamd's own address, `https://127.0.0.1:PORT`, and it
+/// is one issuer everywhere: both discovery documents, the authorization response's `iss`, and
+/// the `iss` of access tokens (REST login and OAuth) and of ID tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_public_url_the_issuer_is_iamds_own_address_everywhere() {
+    const REDIRECT: &str = "https://rp.example/cb";
+    let iamd = Live::start(&[]).await;
+    let port = iamd.base.rsplit(':').next().unwrap();
+    let issuer = format!("https://127.0.0.1:{port}");
+    for doc in ["openid-configuration", "oauth-authorization-server"] {
+        let meta: serde_json::Value = iamd
+            .http
+            .get(format!("{issuer}/.well-known/{doc}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(meta["issuer"], issuer.as_str(), "{doc}");
+    }
+    assert_eq!(paseto_claims(&iamd.admin)["iss"], issuer.as_str());
+
+    let (client_id, secret) = iamd
+        .register_client(serde_json::json!({
+            "name": "Wiki",
+            "kind": "confidential",
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code"],
+            "scopes": ["openid", "profile"],
+        }))
+        .await;
+    let carol = iamd.create_user("carol", "carol password 1").await;
+    let mut b = Browser::with_client(&issuer, iamd.http.clone());
+    let (verifier, challenge) = pkce();
+    let login = b
+        .get(&format!(
+            "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}\
+&scope=openid%20profile&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+            browser::enc(REDIRECT)
+        ))
+        .await;
+    let consent = b.login(&login, "carol", "carol password 1").await;
+    let done = b.submit(&consent, &[("decision", "allow")]).await;
+    let callback = query_params(&done.location());
+    assert_eq!(callback["iss"], issuer, "{}", done.location());
+    let tokens: serde_json::Value = iamd
+        .http
+        .post(format!("{issuer}/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", callback["code"].as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["iss"], issuer.as_str());
+    assert_eq!(id_token["sub"], carol.as_str());
+    let access = paseto_claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["iss"], issuer.as_str());
+    assert_eq!(access["sub"], carol.as_str());
 }

@@ -549,4 +549,34 @@ mod tests {
         assert_eq!(split_issuer("https://u@x/"), None);
         assert_eq!(split_issuer("https:///x"), None);
     }
+
+    /// The router serves one issuer: the one tokens and ID tokens carry (`Config::issuer`).
+    /// Another URL (host, scheme, port or path) is refused; a trailing slash is the same URL.
+    #[tokio::test(flavor = "current_thread")]
+    async fn refuses_an_issuer_other_than_the_configured_one() {
+        use iam_core::{Config, MasterKey, MemoryStore, PasswordPolicy, SecureRandom};
+        let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
+        config.passwords = PasswordPolicy::insecure_fast_for_tests();
+        config.issuer = "https://id.example.com".into();
+        let iam = Iam::builder(MemoryStore::new(), config)
+            .open()
+            .await
+            .expect("an in-memory iam opens");
+        for other in [
+            "https://other.example.com",
+            "http://id.example.com",
+            "https://id.example.com:8443",
+            "https://id.example.com/iam",
+        ] {
+            match OAuthRouter::new(iam.clone(), other) {
+                Err(Error::Invalid(InvalidInput::Config(why))) => {
+                    assert!(why.contains("Config::issuer"), "{other}: {why}");
+                }
+                Err(e) => panic!("{other}: unexpected error {e}"),
+                Ok(_) => panic!("{other} accepted beside Config::issuer"),
+            }
+        }
+        assert!(OAuthRouter::new(iam.clone(), "https://id.example.com/").is_ok());
+        assert!(OAuthRouter::new(iam, "https://id.example.com").is_ok());
+    }
 }

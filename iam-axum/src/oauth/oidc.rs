@@ -13,8 +13,9 @@ use base64::Engine as _;
 use iam_core::oauth::AuthorizationRedirect;
 use iam_core::{Clock, Denial, Error, OAuthError, Store};
 use sha2::{Digest, Sha256};
+use zeroize::{Zeroize as _, Zeroizing};
 
-use super::form::{form_body, parse_params, single, Params};
+use super::form::{form_body, is_form, parse_params, single, Params};
 use super::html::{escape, hidden, message, page, secure_headers, CSP};
 use super::session::Browser;
 use super::{oauth_error, OAuthCtx, OAuthState, END_SESSION_PATH};
@@ -27,12 +28,15 @@ const SUBMIT_SCRIPT: &str = "document.forms[0].submit()";
 /// consented scopes release. Errors follow RFC 6750 §3.
 pub(crate) async fn userinfo<S: Store, C: Clock>(
     st: OAuthCtx<S, C>,
+    method: Method,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let Ok(token) = bearer_token(&headers) else {
-        return bearer_error(StatusCode::UNAUTHORIZED, None, "a bearer token is required");
+    let token = match userinfo_token(&method, &headers, &body) {
+        Ok(t) => t,
+        Err((status, error, why)) => return bearer_error(status, error, why),
     };
-    let Ok(principal) = st.iam.verify(token).await else {
+    let Ok(principal) = st.iam.verify(&token).await else {
         return bearer_error(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
@@ -65,6 +69,45 @@ pub(crate) async fn userinfo<S: Store, C: Clock>(
             tracing::error!(error = %e, "userinfo failed");
             oauth_error(OAuthError::server_error())
         }
+    }
+}
+
+/// The access token of a userinfo request: the `Authorization: Bearer` header (RFC 6750
+/// §2.1) or, in a POST with a form body, the `access_token` parameter (§2.2); a request
+/// using both is `400 invalid_request` (§2: one method only). A refusal is the status, error
+/// code and description of its [`bearer_error`].
+fn userinfo_token(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Zeroizing<String>, (StatusCode, Option<&'static str>, &'static str)> {
+    let invalid = |why| (StatusCode::BAD_REQUEST, Some("invalid_request"), why);
+    let in_body = if *method == Method::POST && is_form(headers) {
+        let params = parse_params(body).map_err(|e| invalid(e.description))?;
+        let token = single(&params, "access_token")
+            .map_err(|e| invalid(e.description))?
+            .map(|t| Zeroizing::new(t.to_owned()));
+        // The parsed body holds the token too.
+        for (_, mut v) in params {
+            v.zeroize();
+        }
+        token
+    } else {
+        None
+    };
+    match in_body {
+        Some(_) if headers.contains_key(header::AUTHORIZATION) => {
+            Err(invalid("the access token is sent in more than one way"))
+        }
+        Some(token) if token.is_empty() => Err((
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "the access token is invalid, expired or revoked",
+        )),
+        Some(token) => Ok(token),
+        None => bearer_token(headers)
+            .map(|t| Zeroizing::new(t.to_owned()))
+            .map_err(|_| (StatusCode::UNAUTHORIZED, None, "a bearer token is required")),
     }
 }
 

@@ -355,11 +355,23 @@ pub(super) fn operation(r: &RouteInfo, schemas: &mut Schemas) -> Value {
         }
         ("get" | "post", USERINFO_PATH) => {
             op["security"] = json!([{ "bearer": [] }]);
+            if r.method == "post" {
+                // RFC 6750 §2.2: the token may come in the form body instead of the header.
+                let mut p = Map::new();
+                p.insert(
+                    "access_token".into(),
+                    text("The access token, when not in the Authorization header (never both)"),
+                );
+                let mut body = form(&p, &[]);
+                body["required"] = Value::Bool(false);
+                op["requestBody"] = body;
+                op["security"] = json!([{ "bearer": [] }, {}]);
+            }
             answers.insert(
                 "200".into(),
                 json_answer("The claims", &component("UserInfo")),
             );
-            for status in [401, 403, 500, 503] {
+            for status in [400, 401, 403, 500, 503] {
                 answers.insert(status.to_string(), oauth_error(status));
             }
         }

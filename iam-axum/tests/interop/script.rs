@@ -13,9 +13,17 @@ use serde_json::Value;
 /// How long a script may take to answer one line.
 const STEP: Duration = Duration::from_secs(60);
 
-/// The folder of the interop scripts (`tests/interop/rp`).
+/// The folder of the interop scripts (`iam-axum/tests/interop/rp`), beside this file: found
+/// from whichever crate includes it (iam-axum, or iamd by `#[path]`), since `file!()` is
+/// relative to the workspace root, an ancestor of the including crate.
 pub fn script_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/rp")
+    let here = Path::new(file!());
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|root| root.join(here))
+        .find(|p| p.is_file())
+        .and_then(|p| p.parent().map(|dir| dir.join("rp")))
+        .expect("the interop scripts beside script.rs")
 }
 
 /// Whether `program args` runs successfully in [`script_dir`].

@@ -16,22 +16,23 @@ pub(crate) struct Prompt {
 }
 
 /// Parses `prompt`: space-delimited `none`, `login`, `consent`, `select_account`; `none`
-/// with any other value, or an unknown value, is `invalid_request`.
+/// with any other value, or an unknown value, is `invalid_request` (OpenID Connect Core
+/// §3.1.2.1). iam has no account chooser: `select_account` is answered as `login`, with the
+/// login page, where the user may sign in as another account.
 pub(crate) fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, OAuthError> {
     let mut p = Prompt::default();
     let mut others = false;
     for v in prompt.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
         match v {
             "none" => p.none = true,
-            "login" => {
-                p.login = true;
-                others = true;
-            }
             "consent" => {
                 p.consent = true;
                 others = true;
             }
-            "select_account" => others = true,
+            "login" | "select_account" => {
+                p.login = true;
+                others = true;
+            }
             _ => return Err(OAuthError::invalid_request("unsupported prompt value")),
         }
     }
@@ -158,6 +159,22 @@ mod tests {
         assert!(parse_prompt(Some("login consent")).is_ok_and(|p| p.login && p.consent));
         assert!(parse_prompt(Some("none login")).is_err());
         assert!(parse_prompt(Some("bogus")).is_err());
+        // No account chooser: select_account is the login page.
+        assert_eq!(
+            parse_prompt(Some("select_account")).ok(),
+            Some(Prompt {
+                login: true,
+                ..Prompt::default()
+            })
+        );
+        assert!(parse_prompt(Some("select_account consent")).is_ok_and(|p| p.login && p.consent));
+        for combined in ["none select_account", "select_account none"] {
+            assert_eq!(
+                parse_prompt(Some(combined)).map_err(|e| e.code),
+                Err(OAuthErrorCode::InvalidRequest),
+                "{combined}"
+            );
+        }
     }
 
     #[test]

@@ -200,6 +200,24 @@ mod tests {
     }
 
     #[test]
+    fn default_max_age_is_at_most_a_year() {
+        let with = |m| OidcClientSettings {
+            default_max_age: Some(m),
+            ..OidcClientSettings::default()
+        };
+        for ok in [0, 3600, MAX_DEFAULT_MAX_AGE] {
+            assert_eq!(with(ok).check(ClientKind::Confidential), Ok(()), "{ok}");
+        }
+        for bad in [MAX_DEFAULT_MAX_AGE + 1, u64::MAX] {
+            assert_eq!(
+                with(bad).check(ClientKind::Public),
+                Err("default_max_age is longer than a year"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn backchannel_logout_uri_is_https_or_loopback_http() {
         for ok in [
             "https://rp.example/logout",

@@ -53,7 +53,12 @@ pub(crate) struct AccessClaims {
     pub aud: Audience,
     pub exp: String,
     pub nbf: String,
+    /// The issue time in whole seconds (RFC 3339), as PASETO libraries compare it.
     pub iat: String,
+    /// The issue time in milliseconds: what revocation cut-offs are compared with. Absent in
+    /// tokens minted before it existed, whose `iat` carries the milliseconds itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     pub jti: String,
     /// The session (grant) id.
     pub sid: String,
@@ -214,10 +219,11 @@ impl AccessClaims {
             sub: sub.to_owned(),
             aud: Audience::One(config.audience.clone()),
             exp: exp.to_rfc3339(),
-            // Whole seconds, at or before `iat`: verifiers that compare in whole seconds
-            // (pyseto, for one) would otherwise refuse a token during its first second.
+            // Whole seconds, at or before the mint time: verifiers that compare in whole
+            // seconds (pyseto, for one) would otherwise refuse a token during its first second.
             nbf: Timestamp::from_secs(now.as_secs()).to_rfc3339(),
-            iat: now.to_rfc3339(),
+            iat: Timestamp::from_secs(now.as_secs()).to_rfc3339(),
+            iat_ms: Some(now.as_millis()),
             jti,
             sid: sid.to_owned(),
             kind,
@@ -259,12 +265,34 @@ impl AccessClaims {
         }
     }
 
+    /// The claims issued at `at`: `iat` in whole seconds, `iat_ms` to the millisecond.
+    #[must_use]
+    pub fn issued_at(self, at: Timestamp) -> Self {
+        AccessClaims {
+            iat: Timestamp::from_secs(at.as_secs()).to_rfc3339(),
+            iat_ms: Some(at.as_millis()),
+            ..self
+        }
+    }
+
+    /// The issue time to the millisecond, what revocation cut-offs are compared with:
+    /// `iat_ms`, which must fall in the second `iat` names; for a token minted before
+    /// `iat_ms` existed, `iat` itself (which then carries the milliseconds).
+    pub fn minted(&self) -> Result<Timestamp, Denial> {
+        let iat = Timestamp::parse_rfc3339(&self.iat).ok_or(Denial::TokenMalformed)?;
+        match self.iat_ms.map(Timestamp::from_millis) {
+            None => Ok(iat),
+            Some(ms) if ms.as_secs() == iat.as_secs() && iat.as_millis() % 1000 == 0 => Ok(ms),
+            Some(_) => Err(Denial::TokenMalformed),
+        }
+    }
+
     /// Parses the time claims; a missing or malformed one makes the token malformed.
     pub fn times(&self) -> Result<ClaimTimes, Denial> {
         let p = |s: &str| Timestamp::parse_rfc3339(s).ok_or(Denial::TokenMalformed);
         let elev_until = self.elev_until.as_deref().map(p).transpose()?;
         Ok(ClaimTimes {
-            iat: p(&self.iat)?,
+            iat: self.minted()?,
             nbf: p(&self.nbf)?,
             exp: p(&self.exp)?,
             auth_time: p(&self.auth_time)?,
@@ -350,10 +378,65 @@ mod tests {
             now.plus(std::time::Duration::from_secs(60)),
         );
         assert_eq!(claims.nbf, "2023-11-14T22:13:20Z");
-        assert_eq!(claims.iat, "2023-11-14T22:13:20.999Z");
+        assert_eq!(claims.iat, "2023-11-14T22:13:20Z");
+        assert_eq!(claims.iat_ms, Some(1_700_000_000_999));
         let times = claims.times().expect("times");
+        // The millisecond mint time is what revocation cut-offs see.
+        assert_eq!(times.iat, now);
         // Valid from the moment of issue on.
         assert_eq!(claims.check(&times, "iam", None, now), Ok(()));
+        let json = serde_json::to_value(&claims).expect("json");
+        assert_eq!(json["iat"], "2023-11-14T22:13:20Z");
+        assert_eq!(json["iat_ms"], 1_700_000_000_999_i64);
+    }
+
+    /// Tokens minted before `iat_ms` existed carry the milliseconds in `iat`: they keep
+    /// their millisecond issue time until they expire. An `iat_ms` outside the second of
+    /// `iat` (or beside an `iat` with a fraction) is malformed.
+    #[test]
+    fn the_mint_time_comes_from_iat_ms_or_an_older_tokens_iat() {
+        let config = crate::config::Config::new(crate::secret::MasterKey::from_bytes([1; 32]));
+        let now = Timestamp::from_millis(1_700_000_000_999);
+        let claims = AccessClaims::base(
+            &config,
+            "acc_1",
+            "ses_1",
+            "tok_1".into(),
+            AccountKind::Human,
+            CredentialKind::Session,
+            now,
+            now.plus(std::time::Duration::from_secs(60)),
+        );
+        let mut json = serde_json::to_value(&claims).expect("json");
+        let obj = json.as_object_mut().expect("an object");
+        obj.remove("iat_ms");
+        obj.insert("iat".into(), "2023-11-14T22:13:20.999Z".into());
+        let older: AccessClaims = serde_json::from_value(json).expect("an older token parses");
+        assert_eq!(older.iat_ms, None);
+        assert_eq!(older.minted(), Ok(now));
+        assert_eq!(older.times().expect("times").iat, now);
+
+        let moved = claims
+            .clone()
+            .issued_at(Timestamp::from_millis(1_700_000_001_000));
+        assert_eq!(moved.iat, "2023-11-14T22:13:21Z");
+        assert_eq!(
+            moved.minted(),
+            Ok(Timestamp::from_millis(1_700_000_001_000))
+        );
+        for (iat, iat_ms) in [
+            ("2023-11-14T22:13:21Z", 1_700_000_000_999),
+            ("2023-11-14T22:13:20Z", 1_700_000_001_000),
+            ("2023-11-14T22:13:20.500Z", 1_700_000_000_999),
+        ] {
+            let bad = AccessClaims {
+                iat: iat.into(),
+                iat_ms: Some(iat_ms),
+                ..claims.clone()
+            };
+            assert_eq!(bad.minted(), Err(Denial::TokenMalformed), "{iat} {iat_ms}");
+            assert!(bad.times().is_err());
+        }
     }
 
     #[test]

@@ -93,13 +93,15 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(())
     }
 
-    /// The `iat` of a token with `claims`: their issue time, moved just past a cut-off made in
+    /// The issue time of a token with `claims` (to the millisecond): their mint time, moved just past a cut-off made in
     /// the same millisecond (see [`RevocationCache::issue_time`]) for any subject that can void
     /// the token, so a token minted after it is not void at once.
     ///
     /// [`RevocationCache::issue_time`]: crate::revocation::RevocationCache::issue_time
     fn issue_time_of(&self, claims: &AccessClaims) -> Result<Timestamp> {
-        let minted = Timestamp::parse_rfc3339(&claims.iat).ok_or(Error::Crypto("bad iat claim"))?;
+        let minted = claims
+            .minted()
+            .map_err(|_| Error::Crypto("bad iat claim"))?;
         let membership = claims
             .org
             .as_ref()
@@ -119,20 +121,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         Ok(self.inner.revocations.issue_time_for(minted, &subjects))
     }
 
-    /// Signs access-token claims with the active PASETO key, with the `iat` of
-    /// [`Self::issue_time_of`].
+    /// Signs access-token claims with the active PASETO key, issued at
+    /// [`Self::issue_time_of`] (`iat` in whole seconds, `iat_ms` to the millisecond).
     pub(crate) fn sign_claims(&self, claims: &AccessClaims) -> Result<String> {
         let encode = |c: &AccessClaims| {
             serde_json::to_vec(c).map_err(|_| Error::Crypto("claims encoding failed"))
         };
         let iat = self.issue_time_of(claims)?;
-        let json = if Timestamp::parse_rfc3339(&claims.iat) == Some(iat) {
+        let json = if claims.minted() == Ok(iat) {
             encode(claims)?
         } else {
-            encode(&AccessClaims {
-                iat: iat.to_rfc3339(),
-                ..claims.clone()
-            })?
+            encode(&claims.clone().issued_at(iat))?
         };
         Ok(self.ring().sign(&json))
     }

@@ -58,7 +58,8 @@ pub(super) async fn outcome_response<S: Store, C: Clock>(
     }
 }
 
-/// The request parameters with `login` taken out of `prompt` (the login just happened).
+/// The request parameters with `login` and `select_account` taken out of `prompt` (the
+/// login, where the user chose the account, just happened).
 pub(super) fn without_login_prompt(params: &Params) -> Params {
     params
         .iter()
@@ -68,7 +69,7 @@ pub(super) fn without_login_prompt(params: &Params) -> Params {
             }
             let rest: Vec<&str> = v
                 .split(' ')
-                .filter(|p| !p.is_empty() && *p != "login")
+                .filter(|p| !p.is_empty() && !matches!(*p, "login" | "select_account"))
                 .collect();
             (!rest.is_empty()).then(|| (n.clone(), rest.join(" ")))
         })

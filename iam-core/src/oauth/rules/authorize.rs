@@ -603,6 +603,43 @@ mod tests {
         assert_eq!(denied.state.as_deref(), Some("xyz"));
     }
 
+    /// A request without `max_age` inherits the client's `default_max_age` (OpenID Connect
+    /// Registration §2): a session authenticated longer ago than that must log in again (or,
+    /// with `prompt=none`, gets `login_required`); the request's own `max_age` overrides it.
+    #[test]
+    fn the_clients_default_max_age_applies_to_requests_without_max_age() {
+        let now = Timestamp::from_secs(1_000); // the session authenticated at 900 s
+        let p = principal("acc_a", "ses_1");
+        let ends_with = |default: Option<u64>, max_age: Option<u64>, prompt: Option<&str>| {
+            let (record, mut stored) = client_read("cli_1");
+            stored.info.oidc.default_max_age = default;
+            let mut req = request();
+            req.max_age = max_age;
+            req.prompt = prompt.map(str::to_owned);
+            let c = check_request(&req, Some((record, stored)))
+                .expect("shown")
+                .expect("redirected");
+            assert_eq!(c.max_age, max_age.or(default));
+            let state = UserState {
+                user: Some(&p),
+                session: Some(session_read("ses_1", "acc_a")),
+                consent: Some(consent_read(&["read"])),
+            };
+            let ttl = Duration::from_secs(60);
+            let plan = decide_authorize(&c, state, None, secret("code"), ttl, now).expect("plan");
+            ends(&plan.output)
+        };
+        assert_eq!(ends_with(None, None, None), Ends::Code);
+        assert_eq!(ends_with(Some(200), None, None), Ends::Code);
+        assert_eq!(ends_with(Some(50), None, None), Ends::Login);
+        assert_eq!(
+            ends_with(Some(50), None, Some("none")),
+            Ends::Error(OAuthErrorCode::LoginRequired)
+        );
+        assert_eq!(ends_with(Some(50), Some(500), None), Ends::Code);
+        assert_eq!(ends_with(Some(500), Some(50), None), Ends::Login);
+    }
+
     /// What an authorization ends in, for the table.
     #[derive(Debug, PartialEq)]
     enum Ends {
@@ -709,6 +746,14 @@ mod tests {
             ),
             (
                 Some("login"),
+                None,
+                Some(&p),
+                Some(session_read("ses_1", "acc_a")),
+                Some(&["read"]),
+                Ends::Login,
+            ),
+            (
+                Some("select_account"),
                 None,
                 Some(&p),
                 Some(session_read("ses_1", "acc_a")),
