@@ -117,7 +117,7 @@ pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use ipnet::IpNet;
 pub use metrics::Metrics;
-pub use oauth::{oauth_router, OAuthRouter, WebFingerPublication};
+pub use oauth::{oauth_router, upstream_http_client, OAuthRouter, WebFingerPublication};
 pub use rate_limit::RateLimit;
 
 /// Default largest request body: 64 KiB (every iam request is far smaller).

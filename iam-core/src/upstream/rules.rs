@@ -160,7 +160,7 @@ pub(crate) fn mapped_roles(
 /// listed, or its email is listed and the upstream asserts it verified.
 pub(crate) fn is_bootstrap_admin(provider: &UpstreamProvider, claims: &UpstreamClaims) -> bool {
     let b = &provider.bootstrap_admins;
-    let by_subject = b.subjects.iter().any(|s| *s == claims.subject);
+    let by_subject = b.subjects.contains(&claims.subject);
     let by_email = claims.email_verified
         && claims.email.as_deref().is_some_and(|e| {
             b.verified_emails
@@ -213,7 +213,7 @@ pub(crate) enum SignInDecision {
     /// A session was opened for the account.
     SignedIn {
         /// The account as written.
-        account: StoredAccount,
+        account: Box<StoredAccount>,
         /// The new session.
         session: Session,
         /// Whether the account was created now.
@@ -487,7 +487,7 @@ fn open_session(
         )?))
         .audit(event);
     Ok(plan.map(|()| SignInDecision::SignedIn {
-        account,
+        account: Box::new(account),
         session,
         provisioned,
         linked,
