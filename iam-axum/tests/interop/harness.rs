@@ -43,6 +43,9 @@ impl<C: Clock> Drop for Server<C> {
     }
 }
 
+/// A change to the configuration that captures values of the test.
+pub type Adjust = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// How to build the router.
 pub struct Options {
     pub secure_cookies: bool,
@@ -59,6 +62,11 @@ pub struct Options {
     pub webfinger: WebFingerPublication,
     /// Changes to the configuration before the server opens.
     pub configure: fn(&mut Config),
+    /// Further changes that need values of the test (run after `configure`).
+    pub adjust: Option<Adjust>,
+    /// A listener bound in advance (when the test must know the address before the server
+    /// starts); otherwise one on an ephemeral port of 127.0.0.1.
+    pub listener: Option<std::net::TcpListener>,
 }
 
 impl Default for Options {
@@ -72,6 +80,8 @@ impl Default for Options {
             client_rate_limit: RateLimit::per_client_default(),
             webfinger: WebFingerPublication::default(),
             configure: |_| {},
+            adjust: None,
+            listener: None,
         }
     }
 }
@@ -97,10 +107,13 @@ pub fn http() -> Client {
 }
 
 /// Starts a server over `clock`.
-pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
+pub async fn start<C: Clock>(clock: C, mut opts: Options) -> Server<C> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std_listener = opts
+        .listener
+        .take()
+        .unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
     let base = if opts.tls {
@@ -113,6 +126,9 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
     config.oauth.device_poll_interval = opts.poll_interval;
     config.issuer.clone_from(&base);
     (opts.configure)(&mut config);
+    if let Some(adjust) = opts.adjust.take() {
+        adjust(&mut config);
+    }
     let iam = Iam::builder(store, config)
         .clock(clock)
         .open()
@@ -277,7 +293,7 @@ pub fn unescape(s: &str) -> String {
 /// The hidden inputs of the first form in `html`, decoded.
 pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut rest = html;
+    let mut rest = html.split("</form>").next().unwrap_or(html);
     while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
         rest = &rest[i + "<input type=\"hidden\" name=\"".len()..];
         let name_end = rest.find('"').unwrap();
