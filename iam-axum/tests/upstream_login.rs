@@ -4,6 +4,9 @@
 //! another issuer. Browsers are reqwest clients keeping cookies per server; both servers are
 //! plain HTTP on 127.0.0.1.
 //!
+//! node-oidc-provider (`tests/interop/op`, installed by `.ci/run`) is a third-party upstream
+//! too; where Node or it is missing that test says why and passes, except under `CI=true`.
+//!
 //! Covered: provisioning at the first login (groups to roles, sysadmin bootstrap at the first
 //! login only), later logins by the link, an OAuth authorization of the downstream server's own
 //! client passing through the upstream login, a signed-in user linking and unlinking, an
@@ -19,6 +22,8 @@
 
 #[path = "interop/harness.rs"]
 mod harness;
+#[path = "interop/script.rs"]
+mod script;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -749,4 +754,135 @@ async fn forged_id_tokens_are_refused_with_a_page_and_an_audit_event() {
     let who = down.iam.verify(&session_token(&b)).await.unwrap();
     assert_eq!(who.amr, vec!["fed".to_owned()]);
     assert_eq!(census(&down).await, (before.0 + 1, before.1 + 1));
+}
+
+/// The folder of the node-oidc-provider script (`tests/interop/op`).
+fn op_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/op")
+}
+
+/// Why node-oidc-provider cannot run here, if it cannot.
+fn op_missing() -> Option<String> {
+    if !script::runs("node", &["--version"]) {
+        return Some("no `node`".into());
+    }
+    if !op_dir().join("node_modules/oidc-provider").is_dir() {
+        return Some(format!(
+            "oidc-provider is not installed (npm ci in {})",
+            op_dir().display()
+        ));
+    }
+    None
+}
+
+/// The `action` of the first form on `html` and its hidden inputs (node-oidc-provider's
+/// development pages put attributes in their own order).
+fn op_form(html: &str) -> (String, Vec<(String, String)>) {
+    let form = &html[html.find("<form").expect("a form")..];
+    let at = form.find("action=\"").unwrap() + "action=\"".len();
+    let action = harness::unescape(&form[at..at + form[at..].find('"').unwrap()]);
+    let mut fields = Vec::new();
+    let form = &form[..form.find("</form>").unwrap()];
+    for input in form.split("<input").skip(1) {
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            input.find(&key).map(|i| {
+                let v = &input[i + key.len()..];
+                harness::unescape(&v[..v.find('"').unwrap()])
+            })
+        };
+        if attr("type").as_deref() == Some("hidden") {
+            fields.push((attr("name").unwrap(), attr("value").unwrap_or_default()));
+        }
+    }
+    (action, fields)
+}
+
+#[tokio::test]
+async fn node_oidc_provider_signs_people_in_and_its_groups_map_to_roles() {
+    if !script::available("node-oidc-provider", op_missing()) {
+        return;
+    }
+    let (listener, down_base) = reserve();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(op_dir().join("op.mjs")).args([
+        port.to_string(),
+        "iam-downstream".into(),
+        "a client secret of the test".into(),
+        format!("{down_base}{}", callback_path(CORP)),
+    ]);
+    let mut op = script::Script::spawn(cmd);
+    let issuer = op.line().await["issuer"].as_str().unwrap().to_owned();
+    let mut provider = UpstreamProvider::new(
+        CORP,
+        "Corp",
+        issuer.clone(),
+        "iam-downstream",
+        SealedClientSecret::from_sealed(""),
+    );
+    provider.provisioning = Provisioning::CreateOnFirstLogin;
+    provider.scopes.push("groups".into());
+    provider.claims.groups = Some("groups".into());
+    provider
+        .claims
+        .group_roles
+        .insert("ops".into(), vec!["deploy".into()]);
+    provider.bootstrap_admins.verified_emails = vec!["grace@example.org".into()];
+    let down = downstream(listener, provider, "a client secret of the test").await;
+
+    let (mut b, page) = login_page(&down).await;
+    let mut at_op = click_upstream(&mut b, &page, CORP).await;
+    let mut u = Browser::new(&issuer);
+    // The provider's development pages: sign in (any password), then consent.
+    let callback = loop {
+        let answer = u.get(&at_op).await;
+        let next = answer.location();
+        if next.starts_with(&down_base) {
+            break next;
+        }
+        if !next.is_empty() {
+            at_op = next;
+            continue;
+        }
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let (action, mut fields) = op_form(&answer.body);
+        if answer.body.contains("name=\"login\"") {
+            fields.push(("login".into(), "grace".into()));
+            fields.push(("password".into(), "anything".into()));
+        }
+        let posted = u.post(&action, &fields).await;
+        at_op = posted.location();
+        assert!(!at_op.is_empty(), "{} {}", posted.status, posted.body);
+    };
+    let answer = b.get(&callback).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let who = down.iam.verify(&session_token(&b)).await.unwrap();
+    assert_eq!(who.amr, vec!["fed".to_owned()]);
+    let account = down
+        .iam
+        .account(Caller::System, &who.account_id)
+        .await
+        .unwrap();
+    assert_eq!(account.username, "grace");
+    assert!(account.roles.contains("deploy"), "{:?}", account.roles);
+    assert!(
+        account.roles.contains("admin"),
+        "bootstrap by verified email"
+    );
+    assert_eq!(account.profile.email.as_deref(), Some("grace@example.org"));
+    assert!(account.profile.email_verified);
+    let links = down
+        .iam
+        .upstream_links(Caller::System, &account.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (links[0].issuer.as_str(), links[0].subject.as_str()),
+        (issuer.as_str(), "grace")
+    );
 }

@@ -67,6 +67,9 @@ pub struct Options {
     /// A listener bound in advance (when the test must know the address before the server
     /// starts); otherwise one on an ephemeral port of 127.0.0.1.
     pub listener: Option<std::net::TcpListener>,
+    /// The host name of the plain-HTTP base URL (default `127.0.0.1`; `localhost` gives a
+    /// second server its own cookies in a real browser).
+    pub host: &'static str,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             configure: |_| {},
             adjust: None,
             listener: None,
+            host: "127.0.0.1",
         }
     }
 }
@@ -119,7 +123,7 @@ pub async fn start<C: Clock>(clock: C, mut opts: Options) -> Server<C> {
     let base = if opts.tls {
         format!("https://localhost:{}", addr.port())
     } else {
-        format!("http://127.0.0.1:{}", addr.port())
+        format!("http://{}:{}", opts.host, addr.port())
     };
     let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
