@@ -716,7 +716,7 @@ mod tests {
                 "Not A Role",
             ),
         ] {
-            let (head, tail) = bad.split_once('\n').unwrap();
+            let (head, tail) = bad.split_once('\n').expect("a section line");
             let text = format!("{head}\n{base}{tail}");
             let err = refusal(&text);
             assert!(err.contains(says), "{text}: {err}");
