@@ -16,8 +16,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
 
 /// How long discovered metadata (and its keys) is used before it is read again.
@@ -207,9 +207,73 @@ impl UpstreamClients {
             }
             other => other?,
         };
-        let raw = payload(&id_token.to_string())
+        let mut raw = payload(&id_token.to_string())
             .ok_or(UpstreamRefusal::IdTokenInvalid(IdTokenFault::Malformed))?;
+        // Claims the ID token lacks may be at userinfo (OpenID Connect Core §5.4 releases
+        // scope claims there by default); the ID token's own values always win.
+        let wanted = [
+            Some(&p.claims.username),
+            Some(&p.claims.email),
+            Some(&p.claims.email_verified),
+            Some(&p.claims.name),
+            p.claims.groups.as_ref(),
+        ];
+        let missing = wanted
+            .iter()
+            .flatten()
+            .any(|c| !raw.contains_key(c.as_str()));
+        if let (true, Some(endpoint)) = (missing, metadata.userinfo_endpoint()) {
+            let more = self
+                .userinfo(
+                    p,
+                    endpoint.url().as_str(),
+                    tokens.access_token().secret(),
+                    &subject,
+                )
+                .await;
+            for (name, value) in more {
+                raw.entry(name).or_insert(value);
+            }
+        }
         Ok(p.claims.read(&issuer, &subject, &raw))
+    }
+
+    /// The claims userinfo serves for `access_token`, when it answers JSON about `subject`;
+    /// none otherwise (the ID token's claims are then all there is).
+    async fn userinfo(
+        &self,
+        p: &UpstreamProvider,
+        endpoint: &str,
+        access_token: &str,
+        subject: &str,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let answer = self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        let claims = match answer {
+            Ok(r) => r.json::<serde_json::Value>().await.ok(),
+            Err(e) => {
+                tracing::warn!(provider = %p.id, error = %e, "upstream userinfo failed");
+                None
+            }
+        };
+        match claims {
+            // OpenID Connect Core §5.3.2: a userinfo answer about someone else is not used.
+            Some(serde_json::Value::Object(map))
+                if map.get("sub").and_then(serde_json::Value::as_str) == Some(subject) =>
+            {
+                map
+            }
+            _ => {
+                tracing::warn!(provider = %p.id, "upstream userinfo unusable; ID-token claims only");
+                serde_json::Map::new()
+            }
+        }
     }
 }
 

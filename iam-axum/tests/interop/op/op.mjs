@@ -1,7 +1,8 @@
 // node-oidc-provider as an upstream OpenID Provider for iam-axum's upstream_login test.
 // Usage: node op.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI
 // Prints {"issuer": "..."} once listening. Its development interactions sign anyone in with
-// any password; every account has a verified email and the groups ["ops"].
+// any password; every account has a verified email and the groups ["ops"], served at userinfo
+// (the default `conformIdTokenClaims`), not in the ID token.
 import Provider from 'oidc-provider';
 
 const [port, clientId, clientSecret, redirectUri] = process.argv.slice(2);
@@ -36,8 +37,8 @@ const provider = new Provider(issuer, {
     groups: ['groups'],
   },
   scopes: ['openid', 'email', 'profile', 'groups'],
-  // The scopes' claims go into the ID token too (iam reads the ID token's claims).
-  conformIdTokenClaims: false,
+  // The default: the scopes' claims are served at userinfo, not in the ID token.
+  conformIdTokenClaims: true,
   features: { devInteractions: { enabled: true } },
   cookies: { keys: ['iam upstream_login test cookie key'] },
 });
