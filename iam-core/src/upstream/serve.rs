@@ -142,13 +142,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
     ) -> Result<std::result::Result<PendingUpstream, UpstreamRefusal>> {
         let now = self.now();
         if self.upstream_provider(provider_id).is_none() {
-            let plan = rules::refusal(
-                provider_id,
-                UpstreamRefusal::UnknownProvider,
-                None,
-                None,
-                now,
-            );
+            // The id comes from the URL: it is not written to the audit log as it came.
+            let plan = rules::refusal("unknown", UpstreamRefusal::UnknownProvider, None, None, now);
             return plan.apply(&self.inner.store).await.map(Err);
         }
         let id = is_opaque_token_shape(state).then(|| self.inner.token_hasher.hash(state));
