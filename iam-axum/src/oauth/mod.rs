@@ -32,6 +32,13 @@
 //! than a redirect, because browsers apply the pages' `form-action 'self'` to redirects that
 //! follow a submission.
 //!
+//! With upstream OpenID Providers configured (`Config::upstream`), the login page shows a
+//! "Sign in with …" button per provider: `/login/upstream/{provider}` begins the login and
+//! `/login/upstream/{provider}/callback` (the redirect URI to register at the provider) ends it,
+//! continuing with the pending authorization request; `/account/upstream` lists, links and
+//! unlinks the signed-in user's upstream identities. [`OAuthRouter::upstream_http_client`]
+//! sets the HTTP client that talks to the providers.
+//!
 //! Protocol errors are RFC 6749 §5.2 JSON (`{"error": "...", "error_description": "..."}`),
 //! including for malformed bodies, wrong content types, repeated parameters and wrong
 //! methods. Errors of the authorization endpoint that must not be redirected (unknown client,
