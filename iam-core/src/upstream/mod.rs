@@ -21,6 +21,10 @@
 //!
 //! The upstream identity is always the pair (issuer, subject), never an email alone.
 //! Sessions opened this way carry `amr` `["fed"]` and the upstream's `acr`.
+//!
+//! [`Iam::begin_upstream_login`]: crate::Iam::begin_upstream_login
+//! [`Iam::take_upstream_attempt`]: crate::Iam::take_upstream_attempt
+//! [`Iam::complete_upstream_login`]: crate::Iam::complete_upstream_login
 
 pub(crate) mod rules;
 mod serve;
