@@ -78,6 +78,7 @@
 //! | `GET /audit/export` | admin | the audit log as JSON lines with signed checkpoints, verifiable offline |
 //! | `POST /orgs`, `GET /orgs/{id}`, `GET /orgs/{id}/members`, `PUT/DELETE /orgs/{id}/members/{account}`, `POST /orgs/{id}/token`, `GET /accounts/{id}/memberships` | bearer (owners/admins manage) | organizations |
 //! | `GET/POST /clients`, `GET /clients/{id}`, `POST /clients/{id}/secret`, `POST /clients/{id}/disable` | admin (owners read their own) | OAuth client registry; secrets shown once |
+//! | `GET /accounts/{id}/upstream-links`, `DELETE /accounts/{id}/upstream-links/{link}` | self or admin | upstream (OpenID Provider) identities linked to the account |
 //! | `GET /openapi.json` | anyone | the OpenAPI 3.1 description of these routes ([`openapi`]) |
 //! | `GET /metrics` | loopback (or [`IamRouter::metrics_networks`]), or a token with scope `iam:metrics` | Prometheus metrics ([`metrics`]; see [`IamRouter::metrics`]) |
 //!
@@ -117,7 +118,7 @@ pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use ipnet::IpNet;
 pub use metrics::Metrics;
-pub use oauth::{oauth_router, OAuthRouter, WebFingerPublication};
+pub use oauth::{oauth_router, upstream_http_client, OAuthRouter, WebFingerPublication};
 pub use rate_limit::RateLimit;
 
 /// Default largest request body: 64 KiB (every iam request is far smaller).

@@ -295,3 +295,98 @@ async fn single_sign_on_and_logout_across_two_relying_parties_in_headless_chromi
     assert!(!q.contains_key("code"));
     session.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_with_an_upstream_iam_in_headless_chromium() {
+    use iam_core::upstream::{Provisioning, SealedClientSecret};
+    use iam_core::{Caller, NewAccount, SecretString, UpstreamProvider};
+
+    if !browser_available() {
+        return;
+    }
+    // The upstream on `localhost`, the downstream on `127.0.0.1`: two origins, two cookie jars.
+    let up = start(
+        SystemClock,
+        Options {
+            host: "localhost",
+            ..Options::default()
+        },
+    )
+    .await;
+    up.iam
+        .create_account(NewAccount::human("dora", "dora password 1"), Caller::System)
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let reg = up
+        .register(
+            NewClient::confidential("Downstream iam")
+                .redirect_uri(format!("{down_base}/login/upstream/corp/callback"))
+                .grants([GrantType::AuthorizationCode])
+                .scopes(["openid", "profile", "email"]),
+        )
+        .await;
+    let secret = SecretString::new(reg.client_secret.unwrap().expose());
+    let issuer = up.base.clone();
+    let client_id = reg.client.id.clone();
+    let down = start(
+        SystemClock,
+        Options {
+            listener: Some(listener),
+            adjust: Some(Box::new(move |c| {
+                let sealed = SealedClientSecret::seal(&c.master_key, "corp", &secret).unwrap();
+                let mut p = UpstreamProvider::new("corp", "Corp", issuer, client_id, sealed);
+                p.provisioning = Provisioning::CreateOnFirstLogin;
+                c.upstream = vec![p];
+            })),
+            ..Options::default()
+        },
+    )
+    .await;
+
+    let d = Driver::start().await;
+    let b = d.session().await;
+    b.goto(&down.url("/oauth2/login")).await;
+    b.wait_for("form[action=\"/login/upstream/corp\"] button")
+        .await;
+    assert!(b.text().await.contains("Sign in with Corp"));
+    b.click("form[action=\"/login/upstream/corp\"] button")
+        .await;
+    // The upstream's pages: sign in, then allow the downstream iam.
+    b.wait_for_url(&up.base).await;
+    b.wait_for("#username").await;
+    b.type_into("#username", "dora").await;
+    b.type_into("#password", "dora password 1").await;
+    b.click("button[type=submit]").await;
+    b.wait_for("button[value=allow]").await;
+    assert!(b.text().await.contains("Downstream iam"));
+    b.click("button[value=allow]").await;
+    // Back at the downstream, signed in.
+    b.wait_for_url(&down.base).await;
+    b.wait_for("main").await;
+    for _ in 0..50 {
+        if b.text().await.contains("You are signed in") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        b.text().await.contains("You are signed in"),
+        "{}",
+        b.text().await
+    );
+    let dora = down
+        .iam
+        .account_by_username(Caller::System, "dora")
+        .await
+        .unwrap()
+        .expect("provisioned at the first login");
+    let links = down
+        .iam
+        .upstream_links(Caller::System, &dora.id)
+        .await
+        .unwrap();
+    assert_eq!(links[0].issuer, up.base);
+    b.close().await;
+}

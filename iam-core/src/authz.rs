@@ -266,6 +266,17 @@ pub enum Action<'a> {
         /// The account that created it (`None`: the embedding application).
         creator: Option<&'a str>,
     },
+    /// Link an upstream (OpenID) identity to one's own account: a new way to sign in, so only
+    /// the account's own session with a recent sign-in.
+    LinkUpstream {
+        /// The account.
+        account: &'a str,
+    },
+    /// Unlink an upstream identity from an account (itself with a session, or admin).
+    UnlinkUpstream {
+        /// The account.
+        account: &'a str,
+    },
 }
 
 /// Decides whether `p` may perform `action` at `now`. `recent` is the window within which the
@@ -290,7 +301,18 @@ pub fn authorize(
         | Action::ReadOrganization { member: false }
         | Action::ManageOrganization { owner: false } => admin_else_not_permitted(p),
         Action::ReadAccount { account } => self_or_admin(p, account, manage),
-        Action::RevokeCredentials { account } => self_or_admin(p, account, session),
+        Action::RevokeCredentials { account } | Action::UnlinkUpstream { account } => {
+            self_or_admin(p, account, session)
+        }
+        Action::LinkUpstream { account } => {
+            human_session(p)?;
+            recent_session(p, now, recent)?;
+            if p.account_id == account {
+                Ok(())
+            } else {
+                Err(Denial::NotPermitted)
+            }
+        }
         Action::ScheduleDeletion { account } | Action::RemoveTotp { account } => {
             self_or_admin(p, account, |p| recent_session(p, now, recent))
         }

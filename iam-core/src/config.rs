@@ -70,6 +70,8 @@ pub struct Config {
     pub invitation_ttl: Duration,
     /// Longest lifetime an invitation may be given (default 30 days).
     pub invitation_max_ttl: Duration,
+    /// OpenID Providers people may sign in through (default none). See [`crate::upstream`].
+    pub upstream: Vec<crate::upstream::UpstreamProvider>,
 }
 
 /// How the OAuth 2.0 authorization server behaves.
@@ -212,6 +214,7 @@ impl Config {
             inviter_roles: Vec::new(),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             invitation_max_ttl: Duration::from_secs(30 * 24 * 3600),
+            upstream: Vec::new(),
         }
     }
 
@@ -254,6 +257,12 @@ impl Config {
         }
         for role in &self.inviter_roles {
             crate::account::validate_role(role)?;
+        }
+        for (i, provider) in self.upstream.iter().enumerate() {
+            provider.validate()?;
+            if self.upstream[..i].iter().any(|p| p.id == provider.id) {
+                return Err(InvalidInput::Config("two upstream providers share an id"));
+            }
         }
         if self.totp_issuer.contains(':') || self.totp_issuer.is_empty() {
             return Err(InvalidInput::Config(

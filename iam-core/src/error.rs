@@ -293,6 +293,12 @@ pub enum Missing {
     /// Issued database credentials.
     #[error("database credentials")]
     DatabaseCredentials,
+    /// A configured upstream (OpenID) provider.
+    #[error("upstream provider")]
+    UpstreamProvider,
+    /// An upstream identity linked to an account.
+    #[error("upstream identity link")]
+    UpstreamLink,
 }
 
 /// How an operation conflicts with the state of its object ([`Error::State`]).

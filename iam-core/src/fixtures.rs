@@ -89,6 +89,7 @@ pub(crate) fn session(
         auth_time: created_at,
         amr: vec!["pwd".into()],
         elevations: vec![],
+        upstream_acr: None,
     }
 }
 

@@ -61,6 +61,8 @@
 //! - `org`: organizations, memberships, invitations to them and organization tokens.
 //! - `invite`: single-use invitation links with which a new person creates an account.
 //! - `vault`: sealed database credentials handed to service accounts.
+//! - [`upstream`]: signing in through another OpenID Provider: provider settings, the
+//!   browser-bound login attempt, and the decision to sign in, link, provision or refuse.
 //! - [`oidc`]: the OpenID Connect provider on the OAuth server: ID tokens, claims, userinfo,
 //!   RP-initiated logout, and the back-channel logout outbox (`oidc::logout`) that session
 //!   endings fill and the HTTP adapter drains.
@@ -106,6 +108,7 @@ pub mod testing;
 pub mod throttle;
 pub mod token;
 pub mod totp;
+pub mod upstream;
 mod vault;
 
 pub use account::{
@@ -146,4 +149,8 @@ pub use token::{
     VERIFIED_TOKEN_TTL,
 };
 pub use totp::TotpEnrolment;
+pub use upstream::{
+    UpstreamClaims, UpstreamLink, UpstreamOutcome, UpstreamProvider, UpstreamRefusal,
+    UpstreamSignIn, UpstreamStart,
+};
 pub use vault::DbCredentials;

@@ -43,11 +43,51 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let settings = Settings::load(&args)?;
+    if let Some(provider) = &args.seal_upstream_secret {
+        return seal_upstream_secret(&settings, provider);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(serve(settings))
+}
+
+/// `--seal-upstream-secret ID`: seals the client secret read from standard input under the
+/// master key and prints it for `client_secret_sealed` in `[upstream.ID]`.
+fn seal_upstream_secret(settings: &Settings, provider: &str) -> Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let key = settings.master_key()?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the client secret from standard input")?;
+    let kept = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(kept);
+    // Moved into a secret: wiped when dropped.
+    let secret = iam_core::SecretString::new(line);
+    if secret.expose().is_empty() {
+        anyhow::bail!("no client secret on standard input");
+    }
+    let sealed = iam_core::upstream::SealedClientSecret::seal(&key, provider, &secret)
+        .context("sealing the client secret")?;
+    println!("{}", sealed.as_sealed());
+    Ok(())
+}
+
+/// Checks that every upstream provider's sealed client secret opens with the master key.
+fn check_upstream_secrets<S: Store>(iam: &Iam<S>) -> Result<()> {
+    for p in &iam.config().upstream {
+        iam.upstream_client_secret(&p.id).with_context(|| {
+            format!(
+                "upstream.{}.client_secret_sealed does not open with this master key (seal it \
+                 with iamd --seal-upstream-secret {})",
+                p.id, p.id
+            )
+        })?;
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> Result<()> {
@@ -88,6 +128,7 @@ async fn run<S: Store>(store: S, config: Config, settings: &Settings) -> Result<
         .open()
         .await
         .context("opening iam")?;
+    check_upstream_secrets(&iam)?;
     bootstrap_admin(&iam).await?;
 
     let app = IamRouter::new(iam.clone())

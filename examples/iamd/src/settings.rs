@@ -16,7 +16,8 @@ use clap::Parser;
 use iam_axum::WebFingerPublication;
 use iam_core::account::validate_role;
 use iam_core::config::ElevationPolicy;
-use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, ThrottlePolicy};
+use iam_core::upstream::{BootstrapAdmins, ClaimMapping, Provisioning, SealedClientSecret};
+use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, ThrottlePolicy, UpstreamProvider};
 use serde::Deserialize;
 
 /// The iam server.
@@ -48,6 +49,10 @@ pub struct Args {
     /// [default: https://LISTEN/PREFIX, or http:// with --http].
     #[arg(long, env = "IAM_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Seal the client secret of upstream provider PROVIDER_ID (read from standard input)
+    /// under the master key, print it for `client_secret_sealed`, and exit.
+    #[arg(long, value_name = "PROVIDER_ID")]
+    pub seal_upstream_secret: Option<String>,
 }
 
 /// The TOML file's shape (every key optional).
@@ -98,6 +103,9 @@ struct FileSettings {
     elevation: BTreeMap<String, ElevationPolicy>,
     /// `[oauth]`: the OAuth authorization server.
     oauth: Option<OAuthFile>,
+    /// `[upstream.ID]`: OpenID Providers people may sign in through.
+    #[serde(default)]
+    upstream: BTreeMap<String, UpstreamFile>,
     /// Which accounts `/.well-known/webfinger` publishes: `"off"` or `"all"`.
     webfinger: Option<WebFingerFile>,
     sweep_interval_secs: Option<u64>,
@@ -119,6 +127,31 @@ struct OAuthFile {
     device_code_ttl_secs: Option<u64>,
     device_poll_interval_secs: Option<u64>,
     verification_uri: Option<String>,
+}
+
+/// One `[upstream.ID]` section: an OpenID Provider people may sign in through.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpstreamFile {
+    /// The name on the "Sign in with …" button.
+    display_name: String,
+    /// The issuer URL (its `/.well-known/openid-configuration` is read).
+    issuer: String,
+    /// iam's client id at the provider.
+    client_id: String,
+    /// iam's client secret there, sealed under the master key (`iamd --seal-upstream-secret ID`).
+    client_secret_sealed: String,
+    /// The scopes to ask for (default `openid email profile`).
+    scopes: Option<Vec<String>>,
+    /// `create_on_first_login`, `link_only` (default) or `invitation_required`.
+    provisioning: Option<Provisioning>,
+    /// Whether its verified emails may link existing accounts (default false).
+    trust_verified_email: Option<bool>,
+    /// `[upstream.ID.claims]`: the claim mapping (the core's type).
+    claims: Option<ClaimMapping>,
+    /// `[upstream.ID.bootstrap_admins]`: subjects and verified emails made admins at their
+    /// first login (the core's type).
+    bootstrap_admins: Option<BootstrapAdmins>,
 }
 
 /// The `webfinger` key: which accounts `/.well-known/webfinger` publishes.
@@ -375,6 +408,9 @@ OpenID metadata); set public_url instead, and list the old issuer in previous_is
     if let Some(o) = &file.oauth {
         oauth_config(&mut c.oauth, o)?;
     }
+    for (id, u) in &file.upstream {
+        c.upstream.push(upstream_provider(id, u)?);
+    }
     c.validate().context("the configuration is inconsistent")?;
     Ok(c)
 }
@@ -439,6 +475,35 @@ fn oauth_config(c: &mut OAuthConfig, o: &OAuthFile) -> Result<()> {
         c.verification_uri.clone_from(uri);
     }
     Ok(())
+}
+
+/// One `[upstream.ID]` section, checked (a refusal names the section). Its sealed secret is
+/// checked against the master key at start.
+fn upstream_provider(id: &str, u: &UpstreamFile) -> Result<UpstreamProvider> {
+    let mut p = UpstreamProvider::new(
+        id,
+        u.display_name.clone(),
+        u.issuer.clone(),
+        u.client_id.clone(),
+        SealedClientSecret::from_sealed(u.client_secret_sealed.trim()),
+    );
+    if let Some(scopes) = &u.scopes {
+        p.scopes.clone_from(scopes);
+    }
+    if let Some(v) = u.provisioning {
+        p.provisioning = v;
+    }
+    if let Some(v) = u.trust_verified_email {
+        p.trust_verified_email = v;
+    }
+    if let Some(claims) = &u.claims {
+        p.claims = claims.clone();
+    }
+    if let Some(b) = &u.bootstrap_admins {
+        p.bootstrap_admins = b.clone();
+    }
+    p.validate().map_err(|e| anyhow!("upstream.{id}: {e}"))?;
+    Ok(p)
 }
 
 /// `value`, if it lies within `bounds`; else an error naming `key`.
@@ -605,6 +670,57 @@ mod tests {
             d.api_tokens_survive_password_reset
         );
         assert_eq!(c.audit_checkpoint_interval, d.audit_checkpoint_interval);
+    }
+
+    #[test]
+    fn upstream_sections_become_providers_and_bad_ones_are_refused_by_name() {
+        let c = core_of(
+            r#"
+            [upstream.corp]
+            display_name = "Corp SSO"
+            issuer = "https://sso.example.com"
+            client_id = "iam"
+            client_secret_sealed = "sealed-text"
+            provisioning = "create_on_first_login"
+            trust_verified_email = true
+            [upstream.corp.claims]
+            groups = "groups"
+            group_roles = { ops = ["deploy", "reports"] }
+            [upstream.corp.bootstrap_admins]
+            subjects = ["root-sub"]
+            "#,
+        )
+        .expect("parses");
+        let p = &c.upstream[0];
+        assert_eq!(c.upstream.len(), 1);
+        assert_eq!(
+            (p.id.as_str(), p.display_name.as_str()),
+            ("corp", "Corp SSO")
+        );
+        assert_eq!(p.issuer, "https://sso.example.com");
+        assert_eq!(p.client_secret.as_sealed(), "sealed-text");
+        assert_eq!(p.provisioning, Provisioning::CreateOnFirstLogin);
+        assert!(p.trust_verified_email);
+        assert_eq!(p.scopes, ["openid", "email", "profile"]);
+        assert_eq!(p.claims.username, "preferred_username", "defaults kept");
+        assert_eq!(p.claims.group_roles["ops"], ["deploy", "reports"]);
+        assert_eq!(p.bootstrap_admins.subjects, ["root-sub"]);
+        let base = "display_name = \"X\"\nissuer = \"https://x.example\"\nclient_id = \"c\"\nclient_secret_sealed = \"s\"\n";
+        for (bad, says) in [
+            ("[upstream.Bad]\n", "upstream.Bad"),
+            ("[upstream.x]\nscopes = [\"email\"]\n", "openid"),
+            ("[upstream.x]\nprovisioning = \"always\"\n", "always"),
+            ("[upstream.x]\ncolour = \"red\"\n", "colour"),
+            (
+                "[upstream.x]\n[upstream.x.claims]\ngroup_roles = { g = [\"Not A Role\"] }\n",
+                "Not A Role",
+            ),
+        ] {
+            let (head, tail) = bad.split_once('\n').expect("a section line");
+            let text = format!("{head}\n{base}{tail}");
+            let err = refusal(&text);
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use iam_core::session::ActiveElevation;
 use iam_core::{
     Account, AccountKind, ApiTokenInfo, AuditEvent, ElevationRequest, Invitation, InvitationState,
     Membership, Organization, Principal, Profile, PublicKeyInfo, ServiceToken, Session, TokenPair,
-    TotpEnrolment, TotpStatus,
+    TotpEnrolment, TotpStatus, UpstreamLink,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,8 @@ list_answers! {
     ClientList { clients: OAuthClient }
     /// `GET /invitations`.
     InvitationList { invitations: InvitationOut }
+    /// `GET /accounts/{id}/upstream-links`.
+    UpstreamLinkList { links: UpstreamLinkOut }
     /// `GET /keys`.
     KeyList { keys: PaserkKeyOut }
     /// `GET /keys/jwks.json` and `GET /oauth2/jwks`: an RFC 7517 JWK set (the PASETO Ed25519
@@ -495,6 +497,40 @@ pub enum InvitationStateOut {
     Used,
     /// Revoked.
     Revoked,
+}
+
+/// An upstream (OpenID Provider) identity linked to an account.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct UpstreamLinkOut {
+    /// The link id (for unlinking).
+    pub id: String,
+    /// The provider it was linked through.
+    pub provider: String,
+    /// The upstream issuer.
+    pub issuer: String,
+    /// The person's subject at the upstream.
+    pub subject: String,
+    /// The local account.
+    pub account_id: String,
+    /// When it was linked.
+    #[schemars(schema_with = "super::schema::date_time")]
+    pub linked_at: String,
+    /// How: `provisioned`, `user` or `verified_email`.
+    pub via: String,
+}
+
+impl From<UpstreamLink> for UpstreamLinkOut {
+    fn from(l: UpstreamLink) -> Self {
+        UpstreamLinkOut {
+            id: l.id,
+            provider: l.provider,
+            issuer: l.issuer,
+            subject: l.subject,
+            account_id: l.account_id,
+            linked_at: rfc3339(l.linked_at),
+            via: l.via,
+        }
+    }
 }
 
 impl From<Invitation> for InvitationOut {

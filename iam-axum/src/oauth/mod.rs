@@ -32,6 +32,13 @@
 //! than a redirect, because browsers apply the pages' `form-action 'self'` to redirects that
 //! follow a submission.
 //!
+//! With upstream OpenID Providers configured (`Config::upstream`), the login page shows a
+//! "Sign in with …" button per provider: `/login/upstream/{provider}` begins the login and
+//! `/login/upstream/{provider}/callback` (the redirect URI to register at the provider) ends it,
+//! continuing with the pending authorization request; `/account/upstream` lists, links and
+//! unlinks the signed-in user's upstream identities. [`OAuthRouter::upstream_http_client`]
+//! sets the HTTP client that talks to the providers.
+//!
 //! Protocol errors are RFC 6749 §5.2 JSON (`{"error": "...", "error_description": "..."}`),
 //! including for malformed bodies, wrong content types, repeated parameters and wrong
 //! methods. Errors of the authorization endpoint that must not be redirected (unknown client,
@@ -42,7 +49,10 @@ mod form;
 mod html;
 mod oidc;
 mod pages;
+mod relying_party;
 mod session;
+
+pub use relying_party::upstream_http_client;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -103,6 +113,17 @@ pub const INVITE_PREFIX: &str = "/invite/";
 /// The invitation page's route.
 pub const INVITE_PATH: &str = "/invite/{secret}";
 
+/// Begins a sign-in through an upstream provider (`GET` link, `POST` button).
+pub const UPSTREAM_LOGIN_PATH: &str = "/login/upstream/{provider}";
+/// An upstream provider's callback (its redirect URI there is the issuer URL plus this path).
+pub const UPSTREAM_CALLBACK_PATH: &str = "/login/upstream/{provider}/callback";
+/// The page listing the signed-in user's linked upstream identities.
+pub const UPSTREAM_ACCOUNT_PATH: &str = "/account/upstream";
+/// Begins linking an upstream identity to the signed-in account (a form).
+pub const UPSTREAM_LINK_PATH: &str = "/account/upstream/{provider}/link";
+/// Unlinks an upstream identity from the signed-in account (a form).
+pub const UPSTREAM_UNLINK_PATH: &str = "/account/upstream/unlink";
+
 /// Largest request body the OAuth endpoints read (every OAuth request is far smaller).
 pub const OAUTH_BODY_LIMIT: usize = 16 * 1024;
 
@@ -132,6 +153,8 @@ pub(crate) struct OAuthState<S: Store, C: Clock> {
     /// Which accounts WebFinger answers for.
     pub webfinger: WebFingerPublication,
     pub rng: SecureRandom,
+    /// The upstream OpenID Providers' relying-party side.
+    pub upstream: relying_party::UpstreamClients,
     /// Session refreshes of the last moments, by the refresh token presented: a browser that
     /// sends the same expired cookie twice at once (two tabs) gets the same successor instead
     /// of tripping refresh-token reuse detection, which would end the session.
@@ -200,6 +223,7 @@ pub struct OAuthRouter<S: Store, C: Clock> {
     client_rate_limit: RateLimit,
     trusted_proxies: Vec<IpAddr>,
     webfinger: WebFingerPublication,
+    upstream_http: Option<reqwest::Client>,
 }
 
 /// Splits an `http(s)://host[:port][/path]` URL into (scheme is https, host, path).
@@ -254,6 +278,7 @@ metadata name one issuer",
             client_rate_limit: RateLimit::per_client_default(),
             trusted_proxies: Vec::new(),
             webfinger: WebFingerPublication::Off,
+            upstream_http: None,
         })
     }
 
@@ -306,6 +331,15 @@ metadata name one issuer",
         self
     }
 
+    /// Sets the HTTP client that talks to upstream OpenID Providers (default
+    /// [`upstream_http_client`]: no redirects, a 10 s timeout, the webpki roots). Give one
+    /// that trusts a private CA when a provider uses one; keep redirects off.
+    #[must_use]
+    pub fn upstream_http_client(mut self, client: reqwest::Client) -> Self {
+        self.upstream_http = Some(client);
+        self
+    }
+
     /// The router. Merge it into an app served at the issuer URL's root path (or nest it at
     /// the issuer's path); serve with connection info so the per-address limit sees addresses.
     pub fn build(self) -> Router {
@@ -321,6 +355,11 @@ metadata name one issuer",
             clients: ClientLimiter::new(self.client_rate_limit),
             webfinger: self.webfinger,
             rng: SecureRandom::from_entropy(),
+            upstream: relying_party::UpstreamClients::new(
+                self.upstream_http
+                    .or_else(|| upstream_http_client().ok())
+                    .unwrap_or_default(),
+            ),
             refreshes: tokio::sync::Mutex::new(HashMap::new()),
         });
         let mut limited = Router::new()
@@ -336,7 +375,15 @@ metadata name one issuer",
                 INVITE_PATH,
                 get(pages::invite_page::<S, C>).post(pages::accept_invite::<S, C>),
             )
-            .route(WEBFINGER_PATH, get(endpoints::webfinger::<S, C>));
+            .route(WEBFINGER_PATH, get(endpoints::webfinger::<S, C>))
+            .route(
+                UPSTREAM_LOGIN_PATH,
+                get(pages::upstream_start::<S, C>).post(pages::upstream_start_form::<S, C>),
+            )
+            .route(
+                UPSTREAM_CALLBACK_PATH,
+                get(pages::upstream_callback::<S, C>),
+            );
         // A relative configured verification URI (the default `/device`) is served too, under
         // the same limit as the page it stands for.
         let configured = state.iam.config().oauth.verification_uri.clone();
@@ -386,6 +433,12 @@ metadata name one issuer",
                 get(oidc::end_session::<S, C>).post(oidc::end_session::<S, C>),
             )
             .route(JWKS_PATH, get(endpoints::jwks::<S, C>))
+            .route(
+                UPSTREAM_ACCOUNT_PATH,
+                get(pages::upstream_account_page::<S, C>),
+            )
+            .route(UPSTREAM_LINK_PATH, post(pages::link_upstream::<S, C>))
+            .route(UPSTREAM_UNLINK_PATH, post(pages::unlink_upstream::<S, C>))
             .merge(pages::account::routes::<S, C>());
         router
             .with_state(state)

@@ -34,6 +34,18 @@ pub(crate) fn cookie_names(secure: bool) -> (&'static str, &'static str) {
     }
 }
 
+/// The name of the cookie that binds an upstream login to the browser that began it.
+pub(crate) fn upstream_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-iam_upstream"
+    } else {
+        "iam_upstream"
+    }
+}
+
+/// How long the upstream-binding cookie lives: as long as a begun upstream login.
+const UPSTREAM_COOKIE_MAX_AGE: u64 = iam_core::upstream::UPSTREAM_ATTEMPT_TTL.as_secs();
+
 /// The value of cookie `name` in the request, if present once with a sane size.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let mut found = None;
@@ -207,6 +219,31 @@ impl Browser {
             (Some((_, v)), None) => bool::from(v.as_bytes().ct_eq(sent.as_bytes())),
             _ => false,
         }
+    }
+
+    /// The upstream-binding cookie's value the browser sent, if any.
+    pub(crate) fn upstream_binding<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        cookie(headers, upstream_cookie_name(self.secure))
+    }
+
+    /// Sets the upstream-binding cookie to `value` on the answer.
+    pub(crate) fn set_upstream_binding(&mut self, value: &str) {
+        self.set.extend(set_cookie(
+            upstream_cookie_name(self.secure),
+            value,
+            UPSTREAM_COOKIE_MAX_AGE,
+            self.secure,
+        ));
+    }
+
+    /// Clears the upstream-binding cookie.
+    pub(crate) fn clear_upstream_binding(&mut self) {
+        self.set.extend(set_cookie(
+            upstream_cookie_name(self.secure),
+            "",
+            0,
+            self.secure,
+        ));
     }
 
     /// Adds the cookies to `response`.

@@ -14,7 +14,7 @@ use crate::dto::{
     NewApiTokenOut, NewClientBody, NewInvitationBody, NewInvitationOut, NewOrgBody, OAuthClient,
     OrgOut, OwnProfileBody, OwnerQuery, PasswordBody, PrincipalOut, ProfileBody,
     ReauthenticateBody, RefreshBody, RegisteredClientOut, RevokedOut, ServiceTokenOut, TokensOut,
-    TotpCodeBody, TotpEnrolmentOut,
+    TotpCodeBody, TotpEnrolmentOut, UpstreamLinkList,
 };
 
 /// What one REST operation takes and answers, as it is built up.
@@ -220,6 +220,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             | "/accounts/{id}/service-token"
             | "/api-tokens/{id}"
             | "/invitations/{id}"
+            | "/accounts/{id}/upstream-links/{link}"
             | "/elevation/{role}"
             | "/orgs/{id}/members/{account_id}",
         ) => op.empty(204),
@@ -251,6 +252,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
         ) => op.json::<AccountOut>(200),
         ("post", "/accounts/{id}/deletion") => op.json::<DeletionOut>(202),
         ("get", "/accounts/{id}/memberships") => op.json::<MembershipList>(200),
+        ("get", "/accounts/{id}/upstream-links") => op.json::<UpstreamLinkList>(200),
         ("post", "/accounts/{id}/service-token") => op.json::<ServiceTokenOut>(201),
         ("post", "/service-token/renew") => op.json::<ServiceTokenOut>(200),
         ("get", "/accounts/{id}/db-credentials") => op.json::<DbCredentialsBody>(200),

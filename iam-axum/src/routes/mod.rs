@@ -11,6 +11,7 @@ mod profile;
 mod public;
 mod session;
 mod tokens;
+mod upstream;
 
 pub(crate) use admin::AUDIT_EXPORT_TYPE;
 
@@ -118,6 +119,8 @@ route_table! {
         post "/accounts/{id}/deletion" => accounts::schedule_deletion::<S, C>, "Schedule an account's deletion";
         delete "/accounts/{id}/deletion" => accounts::cancel_deletion::<S, C>, "Cancel a scheduled deletion";
         get "/accounts/{id}/memberships" => orgs::memberships_of::<S, C>, "An account's organization memberships";
+        get "/accounts/{id}/upstream-links" => upstream::list::<S, C>, "The upstream (OpenID Provider) identities linked to an account";
+        delete "/accounts/{id}/upstream-links/{link}" => upstream::unlink::<S, C>, "Unlink an upstream identity from an account";
         post "/accounts/{id}/service-token" => tokens::issue_service::<S, C>, "Issue a service account's token";
         delete "/accounts/{id}/service-token" => tokens::revoke_service::<S, C>, "Revoke a service account's token";
         post "/service-token/renew" => tokens::renew_service::<S, C>, "Renew the calling service's token";

@@ -143,7 +143,7 @@ pub fn unescape(s: &str) -> String {
 /// The hidden inputs of the first form in `html`, decoded.
 pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut rest = html;
+    let mut rest = html.split("</form>").next().unwrap_or(html);
     while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
         rest = &rest[i + "<input type=\"hidden\" name=\"".len()..];
         let name_end = rest.find('"').unwrap();

@@ -42,6 +42,9 @@ impl<C: Clock> Drop for Server<C> {
     }
 }
 
+/// A change to the configuration that captures values of the test.
+pub type Adjust = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// How to build the router.
 pub struct Options {
     pub secure_cookies: bool,
@@ -58,6 +61,14 @@ pub struct Options {
     pub webfinger: WebFingerPublication,
     /// Changes to the configuration before the server opens.
     pub configure: fn(&mut Config),
+    /// Further changes that need values of the test (run after `configure`).
+    pub adjust: Option<Adjust>,
+    /// A listener bound in advance (when the test must know the address before the server
+    /// starts); otherwise one on an ephemeral port of 127.0.0.1.
+    pub listener: Option<std::net::TcpListener>,
+    /// The host name of the plain-HTTP base URL (default `127.0.0.1`; `localhost` gives a
+    /// second server its own cookies in a real browser).
+    pub host: &'static str,
 }
 
 impl Default for Options {
@@ -71,27 +82,36 @@ impl Default for Options {
             client_rate_limit: RateLimit::per_client_default(),
             webfinger: WebFingerPublication::default(),
             configure: |_| {},
+            adjust: None,
+            listener: None,
+            host: "127.0.0.1",
         }
     }
 }
 
 /// Starts a server over `clock`.
-pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
+pub async fn start<C: Clock>(clock: C, mut opts: Options) -> Server<C> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("iam.db")).await.unwrap();
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std_listener = opts
+        .listener
+        .take()
+        .unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
     let base = if opts.tls {
         format!("https://localhost:{}", addr.port())
     } else {
-        format!("http://127.0.0.1:{}", addr.port())
+        format!("http://{}:{}", opts.host, addr.port())
     };
     let mut config = Config::new(MasterKey::generate(&SecureRandom::from_entropy()));
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
     config.oauth.device_poll_interval = opts.poll_interval;
     config.issuer.clone_from(&base);
     (opts.configure)(&mut config);
+    if let Some(adjust) = opts.adjust.take() {
+        adjust(&mut config);
+    }
     let iam = Iam::builder(store, config)
         .clock(clock)
         .open()

@@ -225,11 +225,30 @@ pub enum AuditKind {
     /// A use of an expired, used or revoked invitation was refused (detail `invitation`, `reason`).
     #[serde(rename = "invitation.refused")]
     InvitationRefused,
+    /// A sign-in through an upstream provider (detail `provider`, `issuer`, `subject`, `amr`,
+    /// `acr` when the upstream gave one).
+    #[serde(rename = "upstream.login")]
+    UpstreamLogin,
+    /// An account was created at the first sign-in of an upstream identity (detail `provider`,
+    /// `issuer`, `subject`, `username`, `roles`, `bootstrap_admin`).
+    #[serde(rename = "upstream.provisioned")]
+    UpstreamProvisioned,
+    /// An upstream identity was linked to an account (detail `provider`, `issuer`, `subject`,
+    /// `via`: `user` or `verified_email`).
+    #[serde(rename = "upstream.linked")]
+    UpstreamLinked,
+    /// An upstream identity was unlinked from an account (detail `provider`, `issuer`, `subject`).
+    #[serde(rename = "upstream.unlinked")]
+    UpstreamUnlinked,
+    /// An upstream sign-in or link was refused (detail `provider`, `reason`, `fault`, and
+    /// `issuer`, `subject` once known).
+    #[serde(rename = "upstream.refused")]
+    UpstreamRefused,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 62] = [
+    pub const ALL: [AuditKind; 67] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -292,6 +311,11 @@ impl AuditKind {
         AuditKind::InvitationUsed,
         AuditKind::InvitationRevoked,
         AuditKind::InvitationRefused,
+        AuditKind::UpstreamLogin,
+        AuditKind::UpstreamProvisioned,
+        AuditKind::UpstreamLinked,
+        AuditKind::UpstreamUnlinked,
+        AuditKind::UpstreamRefused,
     ];
 
     /// The stable name.
@@ -359,6 +383,11 @@ impl AuditKind {
             AuditKind::InvitationUsed => "invitation.used",
             AuditKind::InvitationRevoked => "invitation.revoked",
             AuditKind::InvitationRefused => "invitation.refused",
+            AuditKind::UpstreamLogin => "upstream.login",
+            AuditKind::UpstreamProvisioned => "upstream.provisioned",
+            AuditKind::UpstreamLinked => "upstream.linked",
+            AuditKind::UpstreamUnlinked => "upstream.unlinked",
+            AuditKind::UpstreamRefused => "upstream.refused",
         }
     }
 

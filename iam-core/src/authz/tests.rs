@@ -242,6 +242,16 @@ fn an_admin_acting_on_another_account() {
             ADMIN_ONLY,
         ),
         (
+            "link an upstream identity to another's account",
+            Action::LinkUpstream { account: other },
+            "- - - - - - - - -",
+        ),
+        (
+            "unlink another's upstream identity",
+            Action::UnlinkUpstream { account: other },
+            ADMIN_ONLY,
+        ),
+        (
             "answer elevation",
             Action::AnswerElevation {
                 requester: other,
@@ -289,6 +299,16 @@ fn an_ordinary_user_acting_on_itself() {
         (
             "revoke own credentials",
             Action::RevokeCredentials { account: me },
+            "Y - - - - - - - -",
+        ),
+        (
+            "link an upstream identity to own account",
+            Action::LinkUpstream { account: me },
+            "Y - - - - - - - -",
+        ),
+        (
+            "unlink own upstream identity",
+            Action::UnlinkUpstream { account: me },
             "Y - - - - - - - -",
         ),
         (
@@ -518,6 +538,16 @@ fn an_ordinary_user_acting_on_itself() {
         (
             "change own name, stale",
             Action::ChangeOwnName,
+            "Y - - - - - - - -",
+        ),
+        (
+            "link own upstream identity, stale",
+            Action::LinkUpstream { account: me },
+            "- - - - - - - - -",
+        ),
+        (
+            "unlink own upstream identity, stale",
+            Action::UnlinkUpstream { account: me },
             "Y - - - - - - - -",
         ),
         (

@@ -789,6 +789,7 @@ mod tests {
                     auth_time: SINCE,
                     amr: vec!["pwd".into()],
                     elevations: vec![],
+                    upstream_acr: None,
                 };
                 (fixtures::record(RecordKind::Session, "ses_1", 8, &s), s)
             });

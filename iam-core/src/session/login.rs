@@ -238,7 +238,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// A fresh refresh token and its keyed hash (the id of its record).
-    pub(super) fn new_refresh_token(&self) -> (SecretString, String) {
+    pub(crate) fn new_refresh_token(&self) -> (SecretString, String) {
         let token = new_opaque_token(&self.inner.rng);
         let hash = self.inner.token_hasher.hash(token.expose());
         (token, hash)
@@ -246,7 +246,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// The token pair handed out for `session`: a new access token signed at `now`, and
     /// `refresh_token` (whose record the plan inserts).
-    pub(super) fn token_pair(
+    pub(crate) fn token_pair(
         &self,
         account: &StoredAccount,
         session: &Session,

@@ -6,7 +6,7 @@ mod attempts;
 mod clock_reads;
 pub(crate) mod login;
 mod manage;
-mod rules;
+pub(crate) mod rules;
 
 pub use login::{LoginRequest, LoginSuccess};
 
@@ -44,6 +44,9 @@ pub struct Session {
     /// Elevated roles opened for this session, each until its end time.
     #[serde(default)]
     pub elevations: Vec<ActiveElevation>,
+    /// The upstream provider's `acr`, for a sign-in through one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_acr: Option<String>,
 }
 
 /// An elevated role open for a session.

@@ -202,6 +202,7 @@ pub(crate) fn grant_login(
         auth_time: now,
         amr,
         elevations: vec![],
+        upstream_acr: None,
     };
     plan = plan
         .write(Write::Insert(session_record(&session)?))
@@ -235,7 +236,7 @@ fn check(record: &Record) -> Write {
 }
 
 /// The stored record of a new, active refresh token of `session` whose keyed hash is `hash`.
-fn refresh_record(hash: String, session: &Session, now: Timestamp) -> Result<Record> {
+pub(crate) fn refresh_record(hash: String, session: &Session, now: Timestamp) -> Result<Record> {
     let stored = StoredRefresh {
         session_id: session.id.clone(),
         account_id: session.account_id.clone(),

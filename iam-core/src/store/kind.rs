@@ -59,11 +59,16 @@ pub enum RecordKind {
     /// An invitation to create an account (id `inv_…`, lookup the keyed hash of its secret);
     /// parent is the inviting account.
     Invitation,
+    /// An upstream (OpenID Provider) identity linked to an account (id: the hash of issuer and
+    /// subject, see `upstream::upstream_link_id`); parent is the account.
+    UpstreamIdentity,
+    /// A begun upstream login awaiting its callback (id: the keyed hash of its `state`).
+    UpstreamAttempt,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 24] = [
+    pub const ALL: [RecordKind; 26] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -88,6 +93,8 @@ impl RecordKind {
         RecordKind::ClientAssertion,
         RecordKind::AuditCheckpoint,
         RecordKind::Invitation,
+        RecordKind::UpstreamIdentity,
+        RecordKind::UpstreamAttempt,
     ];
 
     /// The stable name adapters store.
@@ -117,6 +124,8 @@ impl RecordKind {
             RecordKind::ClientAssertion => "oauth_client_assertion",
             RecordKind::AuditCheckpoint => "audit_checkpoint",
             RecordKind::Invitation => "invitation",
+            RecordKind::UpstreamIdentity => "upstream_identity",
+            RecordKind::UpstreamAttempt => "upstream_attempt",
         }
     }
 

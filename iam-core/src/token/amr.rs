@@ -11,6 +11,8 @@ pub enum Amr {
     ServiceToken,
     /// A personal API token (`api_token`).
     ApiToken,
+    /// A sign-in through an upstream OpenID Provider (`fed`).
+    Federated,
 }
 
 impl Amr {
@@ -21,6 +23,7 @@ impl Amr {
             Amr::Otp => "otp",
             Amr::ServiceToken => "service_token",
             Amr::ApiToken => "api_token",
+            Amr::Federated => "fed",
         }
     }
 

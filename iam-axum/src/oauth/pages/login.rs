@@ -4,13 +4,15 @@ use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use iam_core::{AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError, Store};
+use iam_core::{
+    AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError, Principal, Store,
+};
 
 use super::account::{return_path, see_other, ACCOUNT_PATH};
 use super::authorize::{outcome_response, without_login_prompt};
 use super::device::{device_entry_form, device_prompt_page};
 use super::{after_login_for, login_form, posted_form, shown_error, AfterLogin};
-use crate::oauth::form::{parse_params, single};
+use crate::oauth::form::{parse_params, single, Params};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;
 use crate::oauth::{OAuthCtx, OAuthState, LOGOUT_PATH};
@@ -102,17 +104,9 @@ pub(crate) async fn login<S: Store, C: Clock>(
         Err(r) => return r,
     };
     let field = |name: &str| single(&params, name).ok().flatten().unwrap_or_default();
-    let next = match field("next") {
-        "authorize" => match parse_params(field("request").as_bytes()) {
-            Ok(p) => after_login_for(&st, p).await,
-            Err(e) => return b.finish(shown_error(e, true)),
-        },
-        "device" => {
-            AfterLogin::Device(Some(field("user_code").to_owned()).filter(|c| !c.is_empty()))
-        }
-        "account" => return_path(field("return_to"))
-            .map_or(AfterLogin::Plain, |p| AfterLogin::Account(p.to_owned())),
-        _ => AfterLogin::Plain,
+    let next = match after_login_from(&st, &params).await {
+        Ok(next) => next,
+        Err(r) => return b.finish(r),
     };
     let mut req = LoginRequest::password(field("username"), field("password"));
     let totp = field("totp").trim();
@@ -140,21 +134,54 @@ pub(crate) async fn login<S: Store, C: Clock>(
             return b.finish(r);
         }
     };
-    let r = match next {
+    let r = continue_after_login(&st, &b, &user, next, true).await;
+    b.finish(r)
+}
+
+/// What a form's `next`, `request` and `user_code` fields (the login form's, or a "Sign in
+/// with …" button's) say to continue with after signing in; a malformed request is answered.
+pub(super) async fn after_login_from<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    params: &Params,
+) -> Result<AfterLogin, Response> {
+    let field = |name: &str| single(params, name).ok().flatten().unwrap_or_default();
+    Ok(match field("next") {
+        "authorize" => match parse_params(field("request").as_bytes()) {
+            Ok(p) => after_login_for(st, p).await,
+            Err(e) => return Err(shown_error(e, true)),
+        },
+        "device" => {
+            AfterLogin::Device(Some(field("user_code").to_owned()).filter(|c| !c.is_empty()))
+        }
+        "account" => return_path(field("return_to"))
+            .map_or(AfterLogin::Plain, |p| AfterLogin::Account(p.to_owned())),
+        _ => AfterLogin::Plain,
+    })
+}
+
+/// Continues with `next` once `user` has signed in: the authorization request, the device
+/// page, or the signed-in page. `after_post` says whether this answers a form post.
+pub(super) async fn continue_after_login<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    b: &Browser,
+    user: &Principal,
+    next: AfterLogin,
+    after_post: bool,
+) -> Response {
+    match next {
         AfterLogin::Authorize(params, _) => {
             let params = without_login_prompt(&params);
             let req = AuthorizeRequest::from_params(&params);
-            match st.iam.authorize(&req, Some(&user)).await {
-                Ok(outcome) => outcome_response(&st, &b, outcome, &params, true).await,
+            match st.iam.authorize(&req, Some(user)).await {
+                Ok(outcome) => outcome_response(st, b, outcome, &params, after_post).await,
                 Err(e) => shown_error(e, true),
             }
         }
-        AfterLogin::Device(Some(code)) => device_prompt_page(&st, &b, &user, &code).await,
-        AfterLogin::Device(None) => device_entry_form(&st, &b, None, StatusCode::OK),
+        AfterLogin::Device(Some(code)) => device_prompt_page(st, b, user, &code).await,
+        AfterLogin::Device(None) => device_entry_form(st, b, None, StatusCode::OK),
         AfterLogin::Account(path) => see_other(&st.path(&path)),
-        AfterLogin::Plain => signed_in(&st, &b),
-    };
-    b.finish(r)
+        AfterLogin::Plain => signed_in(st, b),
+    }
 }
 
 /// `POST /oauth2/logout`: ends the session and clears the cookie.

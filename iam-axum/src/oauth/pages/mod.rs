@@ -11,6 +11,7 @@ mod authorize;
 mod device;
 mod invite;
 mod login;
+mod upstream;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -29,6 +30,10 @@ pub(crate) use authorize::{authorize_get, authorize_post, consent};
 pub(crate) use device::{device_decision, device_entry, device_page};
 pub(crate) use invite::{accept_invite, invite_page};
 pub(crate) use login::{login, login_page, logout};
+pub(crate) use upstream::{
+    link_upstream, unlink_upstream, upstream_account_page, upstream_callback, upstream_start,
+    upstream_start_form,
+};
 
 /// What the login page continues with once the user has signed in.
 enum AfterLogin {
@@ -242,7 +247,8 @@ fn login_form<S: Store, C: Clock>(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let mut fields = hidden("csrf", &b.csrf);
+    // What follows the sign-in, carried by the form and by every "Sign in with …" button.
+    let mut continuation = String::new();
     // The `login_hint` of the authorization request (OpenID Connect Core §3.1.2.1) prefills
     // the username; the password then has the focus.
     let hint = match next {
@@ -263,13 +269,13 @@ fn login_form<S: Store, C: Clock>(
     };
     match next {
         AfterLogin::Authorize(params, _) => {
-            fields.push_str(&hidden("next", "authorize"));
-            fields.push_str(&hidden("request", &encode_params(params)));
+            continuation.push_str(&hidden("next", "authorize"));
+            continuation.push_str(&hidden("request", &encode_params(params)));
         }
         AfterLogin::Device(code) => {
-            fields.push_str(&hidden("next", "device"));
+            continuation.push_str(&hidden("next", "device"));
             if let Some(code) = code {
-                fields.push_str(&hidden("user_code", code));
+                continuation.push_str(&hidden("user_code", code));
             }
         }
         AfterLogin::Account(path) => {
@@ -278,6 +284,7 @@ fn login_form<S: Store, C: Clock>(
         }
         AfterLogin::Plain => {}
     }
+    let fields = format!("{}{continuation}", hidden("csrf", &b.csrf));
     let body = format!(
         "{err}{asking}<form method=\"post\" action=\"{action}\">{fields}\
 <label for=\"username\">Username</label>\
@@ -286,9 +293,10 @@ fn login_form<S: Store, C: Clock>(
 <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}>\
 <label for=\"totp\">One-time code (if enabled)</label>\
 <input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]*\" maxlength=\"10\">\
-<button type=\"submit\">Sign in</button></form>",
+<button type=\"submit\">Sign in</button></form>{upstream}",
         err = error.map(|e| message(e, true)).unwrap_or_default(),
         action = escape(&st.path(LOGIN_PATH)),
+        upstream = upstream::buttons(st, b, &continuation),
     );
     page(status, "Sign in", &body)
 }
