@@ -14,6 +14,8 @@ mod harness;
 #[path = "interop/webdriver.rs"]
 mod webdriver;
 
+use std::time::Duration;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use harness::{pkce, query_params, start, Options, Server, ALICE_PASSWORD};

@@ -279,8 +279,8 @@ fn login_form<S: Store, C: Clock>(
             }
         }
         AfterLogin::Account(path) => {
-            fields.push_str(&hidden("next", "account"));
-            fields.push_str(&hidden("return_to", path));
+            continuation.push_str(&hidden("next", "account"));
+            continuation.push_str(&hidden("return_to", path));
         }
         AfterLogin::Plain => {}
     }
