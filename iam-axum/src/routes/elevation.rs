@@ -25,6 +25,7 @@ pub(crate) async fn elevate<S: Store, C: Clock>(
     let proof = StepUpProof {
         password: body.password.map(|s| s.0),
         totp_code: body.totp_code,
+        passkey: None,
     };
     let duration = body.duration.map(Duration::from_secs);
     match st.iam.elevate(&p, &body.role, duration, &proof).await? {
@@ -62,6 +63,7 @@ pub(crate) async fn reauthenticate<S: Store, C: Clock>(
     let proof = StepUpProof {
         password: Some(body.password.0),
         totp_code: body.totp_code,
+        passkey: None,
     };
     let token = st.iam.reauthenticate(&p, &proof).await?;
     Ok(Json(AccessTokenOut::bearer(token.expose())))
