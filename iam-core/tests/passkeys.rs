@@ -187,7 +187,7 @@ async fn a_passkey_registers_and_signs_in_without_a_password() {
         .list_passkeys((&alice).into(), &alice.account_id)
         .await
         .expect("list");
-    assert_eq!(listed, [info.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&info));
     let registered = events(&iam, AuditKind::PasskeyRegistered).await;
     assert_eq!(registered.len(), 1);
     assert_eq!(registered[0].draft.detail["passkey"], info.id);
@@ -318,7 +318,11 @@ async fn a_cloned_authenticator_is_caught_by_its_counter() {
         .await
         .expect("list");
     assert_eq!(listed[0].counter, 1, "the refused use changed nothing");
-    assert_eq!(count(&iam, RecordKind::Session).await, 2, "no session for the clone");
+    assert_eq!(
+        count(&iam, RecordKind::Session).await,
+        2,
+        "no session for the clone"
+    );
 }
 
 #[tokio::test]
@@ -356,7 +360,10 @@ async fn wrong_origins_and_relying_parties_are_refused() {
     let evil = Url::parse("https://evil.example.com").expect("url");
     let json = answer_registration(&mut soft_passkey(), &c, evil);
     assert_eq!(
-        denial(iam.finish_passkey_registration(&erin, &c.ceremony, &json).await),
+        denial(
+            iam.finish_passkey_registration(&erin, &c.ceremony, &json)
+                .await
+        ),
         Denial::PasskeyRejected
     );
     assert_eq!(count(&iam, RecordKind::Passkey).await, 1);
@@ -428,7 +435,12 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
             .finish_passkey_registration(&gus, &c.ceremony, &json)
             .await
             .expect_err("bad input");
-        assert_eq!(err.code(), ErrorCode::InvalidWebauthn, "{}", &json[..json.len().min(20)]);
+        assert_eq!(
+            err.code(),
+            ErrorCode::InvalidWebauthn,
+            "{}",
+            &json[..json.len().min(20)]
+        );
         let err = iam
             .finish_passkey_login(&c.ceremony, &json)
             .await
@@ -445,17 +457,27 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
         .expect("start");
     let json = answer_registration(&mut other, &stray, origin());
     assert_eq!(
-        denial(iam.finish_passkey_registration(&gus, &c.ceremony, &json).await),
+        denial(
+            iam.finish_passkey_registration(&gus, &c.ceremony, &json)
+                .await
+        ),
         Denial::PasskeyRejected,
         "answered another challenge"
     );
     assert_eq!(count(&iam, RecordKind::Passkey).await, 0);
-    assert_eq!(count(&iam, RecordKind::PasskeyCeremony).await, 1, "only the stray one");
+    assert_eq!(
+        count(&iam, RecordKind::PasskeyCeremony).await,
+        1,
+        "only the stray one"
+    );
     assert_eq!(events(&iam, AuditKind::PasskeyRegistered).await.len(), 0);
     assert_eq!(events(&iam, AuditKind::PasskeyFailed).await.len(), 1);
     // Unknown ceremonies.
     assert_eq!(
-        denial(iam.finish_passkey_registration(&gus, "pkc_nope", &json).await),
+        denial(
+            iam.finish_passkey_registration(&gus, "pkc_nope", &json)
+                .await
+        ),
         Denial::PasskeyCeremonyInvalid
     );
 }
@@ -581,7 +603,10 @@ async fn an_aaguid_list_admits_only_listed_authenticators() {
         .expect("start");
     let json = answer_registration(&mut soft_passkey(), &c, origin());
     assert_eq!(
-        denial(iam.finish_passkey_registration(&kim, &c.ceremony, &json).await),
+        denial(
+            iam.finish_passkey_registration(&kim, &c.ceremony, &json)
+                .await
+        ),
         Denial::AuthenticatorNotAllowed
     );
     assert_eq!(count(&iam, RecordKind::Passkey).await, 0);

@@ -100,13 +100,17 @@ impl<S: Store, C: Clock> Iam<S, C> {
         now: Timestamp,
     ) -> Result<StepUpChecked> {
         if let Some(assertion) = &proof.passkey {
-            let amr = self.check_passkey_step_up(principal, assertion, now).await?;
+            let amr = self
+                .check_passkey_step_up(principal, assertion, now)
+                .await?;
             return Ok(StepUpChecked {
                 totp_step: None,
                 passkey_amr: Some(amr),
             });
         }
-        let totp_step = self.check_password_step_up(account, step_up, proof, now).await?;
+        let totp_step = self
+            .check_password_step_up(account, step_up, proof, now)
+            .await?;
         Ok(StepUpChecked {
             totp_step,
             passkey_amr: None,

@@ -81,7 +81,9 @@ impl PasskeyConfig {
     pub(crate) fn relying_party(&self) -> Result<Webauthn, InvalidInput> {
         let bad = |why| InvalidInput::Config(why);
         if self.ceremony_ttl.is_zero() || self.ceremony_ttl > MAX_CEREMONY_TTL {
-            return Err(bad("passkeys.ceremony_ttl must be positive and at most 1 hour"));
+            return Err(bad(
+                "passkeys.ceremony_ttl must be positive and at most 1 hour",
+            ));
         }
         if self.rp_name.trim().is_empty() {
             return Err(bad("passkeys.rp_name must not be empty"));

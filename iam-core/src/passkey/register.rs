@@ -11,8 +11,7 @@ use crate::token::Principal;
 
 use super::rules::{self, Registered};
 use super::{
-    parse_registration_credential, Ceremony, PasskeyChallenge, PasskeyInfo, Purpose,
-    StoredPasskey,
+    parse_registration_credential, Ceremony, PasskeyChallenge, PasskeyInfo, Purpose, StoredPasskey,
 };
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -120,7 +119,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
         let (read, ceremony) = match rules::open_ceremony(found, now) {
             Ok(open) => open,
-            Err(refusal) => return Err(refusal.apply(&self.inner.store).await?),
+            Err(refusal) => return Err((*refusal).apply(&self.inner.store).await?),
         };
         let refusal = rules::Refusal {
             ceremony: Some(&read),
@@ -169,7 +168,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .and_then(|p| p.allowed_aaguids.as_deref());
         let plan = match rules::register(&read, &account, label, registered, allowed, now) {
             Ok(plan) => plan,
-            Err(refused) => return Err(refused.apply(&self.inner.store).await?),
+            Err(refused) => return Err((*refused).apply(&self.inner.store).await?),
         };
         match plan.apply(&self.inner.store).await {
             Err(Error::Store(StoreError::Duplicate {

@@ -140,6 +140,9 @@ pub(crate) fn passkey_record(passkey: &StoredPasskey) -> Result<Record> {
     })
 }
 
+/// A refusal's plan (boxed: it is the error side of decisions that usually succeed).
+pub(crate) type Refused = Box<Plan<Error>>;
+
 /// A refused finish: the ceremony (when it was found) is used up, the failure audited, and
 /// `extra` (a login throttle's failure) applied. Output: the error to return.
 #[derive(Debug)]
@@ -191,7 +194,7 @@ impl Refusal<'_> {
 pub(crate) fn open_ceremony(
     found: Option<(Record, Ceremony)>,
     now: Timestamp,
-) -> std::result::Result<(Record, Ceremony), Plan<Error>> {
+) -> std::result::Result<(Record, Ceremony), Refused> {
     let Some((read, ceremony)) = found else {
         let refusal = Refusal {
             ceremony: None,
@@ -200,7 +203,11 @@ pub(crate) fn open_ceremony(
             passkey: None,
             throttle_key: None,
         };
-        return Err(refusal.plan("unknown_ceremony", Denial::PasskeyCeremonyInvalid.into(), now));
+        return Err(Box::new(refusal.plan(
+            "unknown_ceremony",
+            Denial::PasskeyCeremonyInvalid.into(),
+            now,
+        )));
     };
     if now >= ceremony.expires_at {
         let refusal = Refusal {
@@ -210,7 +217,11 @@ pub(crate) fn open_ceremony(
             passkey: None,
             throttle_key: None,
         };
-        return Err(refusal.plan("expired", Denial::PasskeyCeremonyInvalid.into(), now));
+        return Err(Box::new(refusal.plan(
+            "expired",
+            Denial::PasskeyCeremonyInvalid.into(),
+            now,
+        )));
     }
     Ok((read, ceremony))
 }
@@ -237,7 +248,7 @@ pub(crate) fn register(
     registered: Registered,
     allowed_aaguids: Option<&[Uuid]>,
     now: Timestamp,
-) -> std::result::Result<Plan<PasskeyInfo>, Plan<Error>> {
+) -> std::result::Result<Plan<PasskeyInfo>, Refused> {
     let (account_read, stored_account) = account;
     let refusal = Refusal {
         ceremony: Some(ceremony),
@@ -248,15 +259,15 @@ pub(crate) fn register(
     };
     if let Some(allowed) = allowed_aaguids {
         if !registered.aaguid.is_some_and(|a| allowed.contains(&a)) {
-            return Err(refusal.plan(
+            return Err(Box::new(refusal.plan(
                 "aaguid_not_allowed",
                 Denial::AuthenticatorNotAllowed.into(),
                 now,
-            ));
+            )));
         }
     }
     if let Err(e) = may_hold_passkeys(stored_account) {
-        return Err(refusal.plan("account", e, now));
+        return Err(Box::new(refusal.plan("account", e, now)));
     }
     let credential = webauthn_rs::prelude::Credential::from(registered.passkey.clone());
     let info = PasskeyInfo {
@@ -275,7 +286,7 @@ pub(crate) fn register(
         info: info.clone(),
         passkey: registered.passkey,
     };
-    let record = passkey_record(&stored).map_err(|e| refusal.plan("internal", e, now))?;
+    let record = passkey_record(&stored).map_err(|e| Box::new(refusal.plan("internal", e, now)))?;
     let aaguid = info.aaguid.map(|a| a.to_string()).unwrap_or_default();
     Ok(Plan::new(info.clone())
         .write(Write::Delete {

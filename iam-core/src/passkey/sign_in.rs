@@ -47,7 +47,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let Some(req) = password_first else {
             let (rcr, state) = discoverable_challenge(&rp)?;
             let purpose = Purpose::Login { state };
-            return self.begin_authentication(rcr, purpose, &[], None, now).await;
+            return self
+                .begin_authentication(rcr, purpose, &[], None, now)
+                .await;
         };
         let key = self.reserve_login(&req.username, now).await?;
         let outcome = self
@@ -66,7 +68,9 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 };
                 // The password was right: the attempt is no failed guess. The passkey's answer
                 // settles the back-off (cleared, or counted when it fails).
-                let refund = key.as_ref().map(|k| ThrottleWrite::Refund { key: k.clone() });
+                let refund = key
+                    .as_ref()
+                    .map(|k| ThrottleWrite::Refund { key: k.clone() });
                 self.begin_authentication(rcr, purpose, &passkeys, refund, now)
                     .await
             })
@@ -194,7 +198,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             .await?;
         let (read, ceremony) = match rules::open_ceremony(found, now) {
             Ok(open) => open,
-            Err(refusal) => return Err(refusal.apply(&self.inner.store).await?),
+            Err(refusal) => return Err((*refusal).apply(&self.inner.store).await?),
         };
         let credential_id = rules::credential_id(credential.raw_id.as_slice());
         let passkey = self
@@ -235,7 +239,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 (state, Some(account_id.as_str()))
             }
             _ => {
-                let plan = refusal.plan("wrong_ceremony", Denial::PasskeyCeremonyInvalid.into(), now);
+                let plan =
+                    refusal.plan("wrong_ceremony", Denial::PasskeyCeremonyInvalid.into(), now);
                 return Err(plan.apply(&self.inner.store).await?);
             }
         };
@@ -270,16 +275,18 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let plan = refuse("account_disabled", Denial::AccountDisabled.into());
             return Err(plan.apply(&self.inner.store).await?);
         }
-        let result =
-            match rp.finish_discoverable_authentication_v2(credential, state.clone(), &passkey.passkey)
-            {
-                Ok(result) => result,
-                Err(e) => {
-                    let (reason, denial) = rules::failure(&e);
-                    let plan = refuse(reason, denial.into());
-                    return Err(plan.apply(&self.inner.store).await?);
-                }
-            };
+        let result = match rp.finish_discoverable_authentication_v2(
+            credential,
+            state.clone(),
+            &passkey.passkey,
+        ) {
+            Ok(result) => result,
+            Err(e) => {
+                let (reason, denial) = rules::failure(&e);
+                let plan = refuse(reason, denial.into());
+                return Err(plan.apply(&self.inner.store).await?);
+            }
+        };
         let plan = rules::record_use(
             &read,
             ceremony.purpose.name(),
@@ -314,9 +321,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         if !allowed.is_empty() {
             let list: Vec<serde_json::Value> = allowed
                 .iter()
-                .map(|(_, p)| {
-                    serde_json::json!({"type": "public-key", "id": p.info.credential_id})
-                })
+                .map(|(_, p)| serde_json::json!({"type": "public-key", "id": p.info.credential_id}))
                 .collect();
             if let Some(public_key) = options
                 .get_mut("publicKey")

@@ -606,7 +606,8 @@ mod tests {
         for (i, (acc, checks, key, reason, denial, refunded)) in cases.into_iter().enumerate() {
             let found = acc.map(|(disabled, totp)| account(disabled, totp));
             let has_account = found.is_some();
-            let LoginVerdict::Refused(plan) = judge_login(found, checks, "alice", key, false, NOW) else {
+            let LoginVerdict::Refused(plan) = judge_login(found, checks, "alice", key, false, NOW)
+            else {
                 panic!("case {i}: accepted");
             };
             assert_eq!(plan.output, denial, "case {i}");

@@ -478,7 +478,13 @@ fn reauthentication_renews_the_sign_in_and_clears_the_back_off() {
     );
     let cases: [Case<'_>; 4] = [
         (false, None, None, "check Account acc_1 @3", &["pwd"]),
-        (true, Some(7), None, "update Account acc_1 @3", &["pwd", "otp"]),
+        (
+            true,
+            Some(7),
+            None,
+            "update Account acc_1 @3",
+            &["pwd", "otp"],
+        ),
         // TOTP removed since the proof: nothing to spend.
         (false, Some(7), None, "check Account acc_1 @3", &["pwd"]),
         // A passkey answered: its methods replace the password's.
