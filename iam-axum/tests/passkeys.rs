@@ -135,7 +135,9 @@ async fn passkeys_register_sign_in_and_step_up_over_http() {
     assert_eq!(who.body["amr"], json!(["pwd", "hwk", "mfa"]));
 
     // A passkey step-up renews the sign-in.
-    let start = s.post("/iam/passkeys/step-up", Some(&token), json!({})).await;
+    let start = s
+        .post("/iam/passkeys/step-up", Some(&token), json!({}))
+        .await;
     assert_eq!(start.status, StatusCode::OK, "{}", start.body);
     let answer = device.answer(&start.body["options"]);
     let reauth = s
@@ -201,7 +203,8 @@ async fn bad_passkey_input_gets_typed_client_errors() {
         .await
         .assert_error(400, "malformed_json");
     // Oversized.
-    let huge = json!({"id": "A".repeat(70_000), "rawId": "x", "type": "public-key", "response": {}});
+    let huge =
+        json!({"id": "A".repeat(70_000), "rawId": "x", "type": "public-key", "response": {}});
     s.post(&path, None, huge)
         .await
         .assert_error(413, "payload_too_large");

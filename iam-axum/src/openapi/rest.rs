@@ -13,9 +13,9 @@ use crate::dto::{
     MemberBody, MemberList, MembershipList, MembershipOut, NewAccountBody, NewApiTokenBody,
     NewApiTokenOut, NewClientBody, NewInvitationBody, NewInvitationOut, NewOrgBody, OAuthClient,
     OrgOut, OwnProfileBody, OwnerQuery, PasskeyChallengeOut, PasskeyLabelBody, PasskeyList,
-    PasskeyLoginBody, PasskeyOut, PasswordBody, PrincipalOut, ProfileBody, WebauthnCredential,
-    ReauthenticateBody, RefreshBody, RegisteredClientOut, RevokedOut, ServiceTokenOut, TokensOut,
-    TotpCodeBody, TotpEnrolmentOut,
+    PasskeyLoginBody, PasskeyOut, PasswordBody, PrincipalOut, ProfileBody, ReauthenticateBody,
+    RefreshBody, RegisteredClientOut, RevokedOut, ServiceTokenOut, TokensOut, TotpCodeBody,
+    TotpEnrolmentOut, WebauthnCredential,
 };
 
 /// What one REST operation takes and answers, as it is built up.
@@ -204,9 +204,9 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             .json::<LoginOut>(200)
             .errors(&[400, 401, 403, 422, 429]),
         ("get", "/passkeys") => op.query::<OwnerQuery>().json::<PasskeyList>(200),
-        ("post", "/passkeys/registration") => {
-            op.body::<PasskeyLabelBody>().json::<PasskeyChallengeOut>(200)
-        }
+        ("post", "/passkeys/registration") => op
+            .body::<PasskeyLabelBody>()
+            .json::<PasskeyChallengeOut>(200),
         ("post", "/passkeys/registration/{ceremony}") => {
             op.body::<WebauthnCredential>().json::<PasskeyOut>(201)
         }

@@ -8,11 +8,11 @@ use iam_core::{Clock, ElevationOutcome, StepUpProof, Store};
 
 use super::ApiCtx;
 use crate::auth::RequireAuth;
+use crate::dto::PasskeyAssertionBody;
 use crate::dto::{
     rfc3339, AccessTokenOut, ElevateBody, ElevationOut, ElevationRequestList, ElevationRequestOut,
     ElevationStatusOut, ReauthenticateBody, TokenType,
 };
-use crate::dto::PasskeyAssertionBody;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
 
