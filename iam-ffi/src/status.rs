@@ -422,6 +422,10 @@ mod tests {
                 },
                 S::RecentAuthenticationRequired,
             ),
+            (Denial::PasskeyRejected, S::BadCredentials),
+            (Denial::PasskeyCounterRegressed, S::BadCredentials),
+            (Denial::PasskeyCeremonyInvalid, S::InvalidState),
+            (Denial::AuthenticatorNotAllowed, S::NotPermitted),
         ]
     }
 
