@@ -28,10 +28,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
 };
 
-pub use webauthn_rs::prelude::Uuid;
+/// AAGUIDs (authenticator models) and URLs (origins), as webauthn-rs takes them.
+pub use webauthn_rs::prelude::{Url, Uuid};
 
 use crate::clock::Timestamp;
 use crate::error::{InvalidInput, Result};
@@ -136,7 +137,7 @@ pub struct PasskeyInfo {
     pub label: String,
     /// The WebAuthn credential id (base64url).
     pub credential_id: String,
-    /// The authenticator model's AAGUID as it claimed it (nil for authenticators that hide it).
+    /// The authenticator model's AAGUID as it claimed it (`None` for authenticators that hide it).
     pub aaguid: Option<Uuid>,
     /// When it was registered.
     pub created_at: Timestamp,
