@@ -678,6 +678,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_password_before_a_passkey_needs_no_totp_code_but_still_a_right_password() {
+        let verdict = |matched, disabled| {
+            judge_login(
+                Some(account(disabled, Totp::On)),
+                checks(matched, false, None),
+                "alice",
+                Some("login:alice"),
+                true,
+                NOW,
+            )
+        };
+        let LoginVerdict::Accepted(a) = verdict(true, false) else {
+            panic!("refused");
+        };
+        assert_eq!(
+            a.totp_step, None,
+            "no code spent: the passkey is the second factor"
+        );
+        let LoginVerdict::Refused(plan) = verdict(false, false) else {
+            panic!("accepted a wrong password");
+        };
+        assert_eq!(plan.output, Denial::BadCredentials);
+        let LoginVerdict::Refused(plan) = verdict(true, true) else {
+            panic!("accepted a disabled account");
+        };
+        assert_eq!(plan.output, Denial::AccountDisabled);
+    }
+
     fn accepted(totp: Totp, totp_step: Option<u64>) -> LoginAccepted {
         let (record, account) = account(false, totp);
         LoginAccepted {
