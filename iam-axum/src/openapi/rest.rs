@@ -202,7 +202,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
         ("post", "/login/passkey/{ceremony}") => op
             .body::<WebauthnCredential>()
             .json::<LoginOut>(200)
-            .errors(&[400, 401, 403, 422, 429]),
+            .errors(&[400, 401, 403, 404, 422, 429]),
         ("get", "/passkeys") => op.query::<OwnerQuery>().json::<PasskeyList>(200),
         ("post", "/passkeys/registration") => op
             .body::<PasskeyLabelBody>()
