@@ -277,6 +277,16 @@ pub enum Action<'a> {
         /// The account.
         account: &'a str,
     },
+    /// Register a passkey for one's own account (a person's session, signed in recently).
+    RegisterPasskey {
+        /// The account.
+        account: &'a str,
+    },
+    /// Rename or remove an account's passkey (itself with a recent session, or admin).
+    ManagePasskeys {
+        /// The account.
+        account: &'a str,
+    },
 }
 
 /// Decides whether `p` may perform `action` at `now`. `recent` is the window within which the
@@ -313,7 +323,9 @@ pub fn authorize(
                 Err(Denial::NotPermitted)
             }
         }
-        Action::ScheduleDeletion { account } | Action::RemoveTotp { account } => {
+        Action::ScheduleDeletion { account }
+        | Action::RemoveTotp { account }
+        | Action::ManagePasskeys { account } => {
             self_or_admin(p, account, |p| recent_session(p, now, recent))
         }
         Action::ChangeOwnPassword | Action::ChangeOwnName | Action::Elevate => session(p),
@@ -322,6 +334,13 @@ pub fn authorize(
             recent_session(p, now, recent)
         }
         Action::AnswerInvitation { account } => own_session(p, account),
+        Action::RegisterPasskey { account } => {
+            human_session(p)?;
+            if p.account_id != account {
+                return Err(Denial::NotPermitted);
+            }
+            recent_session(p, now, recent)
+        }
         Action::CreateApiToken { carries_roles } => {
             if carries_roles {
                 recent_session(p, now, recent)

@@ -72,6 +72,9 @@ pub struct Config {
     pub invitation_max_ttl: Duration,
     /// OpenID Providers people may sign in through (default none). See [`crate::upstream`].
     pub upstream: Vec<crate::upstream::UpstreamProvider>,
+    /// Passkeys (WebAuthn): the relying party they are bound to. `None` (the default) turns
+    /// passkeys off.
+    pub passkeys: Option<crate::passkey::PasskeyConfig>,
 }
 
 /// How the OAuth 2.0 authorization server behaves.
@@ -215,6 +218,7 @@ impl Config {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             invitation_max_ttl: Duration::from_secs(30 * 24 * 3600),
             upstream: Vec::new(),
+            passkeys: None,
         }
     }
 
@@ -282,6 +286,9 @@ impl Config {
             return Err(InvalidInput::Config(
                 "the device verification URI must not be empty",
             ));
+        }
+        if let Some(passkeys) = &self.passkeys {
+            passkeys.relying_party()?;
         }
         self.passwords.validate()
     }

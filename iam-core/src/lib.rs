@@ -60,6 +60,8 @@
 //!   the `serve` module, which runs the flows against the store.
 //! - `org`: organizations, memberships, invitations to them and organization tokens.
 //! - `invite`: single-use invitation links with which a new person creates an account.
+//! - [`passkey`]: passkeys (WebAuthn through webauthn-rs): registration, passwordless sign-in,
+//!   a passkey as second factor or step-up proof; single-use ceremonies kept in the store.
 //! - `vault`: sealed database credentials handed to service accounts.
 //! - [`upstream`]: signing in through another OpenID Provider: provider settings, the
 //!   browser-bound login attempt, and the decision to sign in, link, provision or refuse.
@@ -95,6 +97,7 @@ pub mod oauth;
 pub mod offload;
 pub mod oidc;
 mod org;
+pub mod passkey;
 pub mod password;
 mod plan;
 pub mod random;
@@ -137,6 +140,7 @@ pub use oauth::{
 };
 pub use offload::{Inline, Offload, OsThreads};
 pub use org::{Membership, Organization, OWNER_ROLE};
+pub use passkey::{PasskeyAssertion, PasskeyChallenge, PasskeyConfig, PasskeyInfo};
 pub use password::PasswordPolicy;
 pub use random::SecureRandom;
 pub use secret::{MasterKey, MasterKeyError, SecretString};

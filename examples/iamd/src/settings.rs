@@ -17,7 +17,9 @@ use iam_axum::WebFingerPublication;
 use iam_core::account::validate_role;
 use iam_core::config::ElevationPolicy;
 use iam_core::upstream::{BootstrapAdmins, ClaimMapping, Provisioning, SealedClientSecret};
-use iam_core::{Config, MasterKey, OAuthConfig, PasswordPolicy, ThrottlePolicy, UpstreamProvider};
+use iam_core::{
+    Config, MasterKey, OAuthConfig, PasskeyConfig, PasswordPolicy, ThrottlePolicy, UpstreamProvider,
+};
 use serde::Deserialize;
 
 /// The iam server.
@@ -106,6 +108,8 @@ struct FileSettings {
     /// `[upstream.ID]`: OpenID Providers people may sign in through.
     #[serde(default)]
     upstream: BTreeMap<String, UpstreamFile>,
+    /// `[passkeys]`: passkeys (WebAuthn); off without this section.
+    passkeys: Option<PasskeysFile>,
     /// Which accounts `/.well-known/webfinger` publishes: `"off"` or `"all"`.
     webfinger: Option<WebFingerFile>,
     sweep_interval_secs: Option<u64>,
@@ -152,6 +156,52 @@ struct UpstreamFile {
     /// `[upstream.ID.bootstrap_admins]`: subjects and verified emails made admins at their
     /// first login (the core's type).
     bootstrap_admins: Option<BootstrapAdmins>,
+}
+
+/// The `[passkeys]` section: the relying party passkeys are bound to.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PasskeysFile {
+    /// The relying-party id, a domain (default: the public URL's host).
+    rp_id: Option<String>,
+    /// The origins pages run ceremonies from (default: the public URL's origin).
+    origins: Option<Vec<String>>,
+    /// The name authenticators show (default: the RP id).
+    rp_name: Option<String>,
+    /// Only these authenticator models (AAGUIDs) may register; self-asserted without attestation.
+    allowed_aaguids: Option<Vec<String>>,
+    ceremony_ttl_secs: Option<u64>,
+}
+
+/// The passkey settings of `[passkeys]`, defaulting to the public URL's host and origin.
+fn passkey_config(p: &PasskeysFile, public_url: &str) -> Result<PasskeyConfig> {
+    let url = iam_core::passkey::Url::parse(public_url).context("public_url")?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| anyhow!("passkeys: the public URL has no host"))?;
+    let rp_id = p.rp_id.clone().unwrap_or_else(|| host.to_owned());
+    let mut c = PasskeyConfig::new(rp_id, url.origin().ascii_serialization());
+    if let Some(origins) = &p.origins {
+        c.rp_origins.clone_from(origins);
+    }
+    if let Some(name) = &p.rp_name {
+        c.rp_name.clone_from(name);
+    }
+    if let Some(list) = &p.allowed_aaguids {
+        let parsed = list
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| anyhow!("passkeys.allowed_aaguids: {a:?} is no UUID"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        c.allowed_aaguids = Some(parsed);
+    }
+    if let Some(secs) = p.ceremony_ttl_secs {
+        c.ceremony_ttl =
+            Duration::from_secs(in_range("passkeys.ceremony_ttl_secs", secs, 30..=3600)?);
+    }
+    Ok(c)
 }
 
 /// The `webfinger` key: which accounts `/.well-known/webfinger` publishes.
@@ -410,6 +460,9 @@ OpenID metadata); set public_url instead, and list the old issuer in previous_is
     }
     for (id, u) in &file.upstream {
         c.upstream.push(upstream_provider(id, u)?);
+    }
+    if let Some(p) = &file.passkeys {
+        c.passkeys = Some(passkey_config(p, public_url)?);
     }
     c.validate().context("the configuration is inconsistent")?;
     Ok(c)

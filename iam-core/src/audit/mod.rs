@@ -244,11 +244,28 @@ pub enum AuditKind {
     /// `issuer`, `subject` once known).
     #[serde(rename = "upstream.refused")]
     UpstreamRefused,
+    /// A passkey was registered (detail `passkey`, `label`, `aaguid`, `backup_eligible`).
+    #[serde(rename = "passkey.registered")]
+    PasskeyRegistered,
+    /// A passkey proved its holder: a login, a second factor or a step-up (detail `passkey`,
+    /// `purpose`, `counter`).
+    #[serde(rename = "passkey.used")]
+    PasskeyUsed,
+    /// A passkey ceremony failed (detail `purpose`, `reason`; `passkey` when known). A
+    /// `reason` of `counter_regressed` means the authenticator may have been cloned.
+    #[serde(rename = "passkey.failed")]
+    PasskeyFailed,
+    /// A passkey was renamed (detail `passkey`, `label`).
+    #[serde(rename = "passkey.renamed")]
+    PasskeyRenamed,
+    /// A passkey was removed (detail `passkey`).
+    #[serde(rename = "passkey.removed")]
+    PasskeyRemoved,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 67] = [
+    pub const ALL: [AuditKind; 72] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -316,6 +333,11 @@ impl AuditKind {
         AuditKind::UpstreamLinked,
         AuditKind::UpstreamUnlinked,
         AuditKind::UpstreamRefused,
+        AuditKind::PasskeyRegistered,
+        AuditKind::PasskeyUsed,
+        AuditKind::PasskeyFailed,
+        AuditKind::PasskeyRenamed,
+        AuditKind::PasskeyRemoved,
     ];
 
     /// The stable name.
@@ -388,6 +410,11 @@ impl AuditKind {
             AuditKind::UpstreamLinked => "upstream.linked",
             AuditKind::UpstreamUnlinked => "upstream.unlinked",
             AuditKind::UpstreamRefused => "upstream.refused",
+            AuditKind::PasskeyRegistered => "passkey.registered",
+            AuditKind::PasskeyUsed => "passkey.used",
+            AuditKind::PasskeyFailed => "passkey.failed",
+            AuditKind::PasskeyRenamed => "passkey.renamed",
+            AuditKind::PasskeyRemoved => "passkey.removed",
         }
     }
 

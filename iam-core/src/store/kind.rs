@@ -64,11 +64,17 @@ pub enum RecordKind {
     UpstreamIdentity,
     /// A begun upstream login awaiting its callback (id: the keyed hash of its `state`).
     UpstreamAttempt,
+    /// A registered passkey (id `pk_…`, lookup its WebAuthn credential id in base64url);
+    /// parent is its account.
+    Passkey,
+    /// A passkey registration or authentication in progress (id `pkc_…`), single-use and
+    /// short-lived; parent is the account when one is known.
+    PasskeyCeremony,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 26] = [
+    pub const ALL: [RecordKind; 28] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -95,6 +101,8 @@ impl RecordKind {
         RecordKind::Invitation,
         RecordKind::UpstreamIdentity,
         RecordKind::UpstreamAttempt,
+        RecordKind::Passkey,
+        RecordKind::PasskeyCeremony,
     ];
 
     /// The stable name adapters store.
@@ -126,6 +134,8 @@ impl RecordKind {
             RecordKind::Invitation => "invitation",
             RecordKind::UpstreamIdentity => "upstream_identity",
             RecordKind::UpstreamAttempt => "upstream_attempt",
+            RecordKind::Passkey => "passkey",
+            RecordKind::PasskeyCeremony => "passkey_ceremony",
         }
     }
 

@@ -13,6 +13,14 @@ pub enum Amr {
     ApiToken,
     /// A sign-in through an upstream OpenID Provider (`fed`).
     Federated,
+    /// A hardware-bound key (`hwk`): a passkey that cannot leave its authenticator.
+    HardwareKey,
+    /// A software-secured key (`swk`): a passkey that may be synced or backed up.
+    SoftwareKey,
+    /// A test of the user's presence and verification by the authenticator (`user`).
+    User,
+    /// Several factors (`mfa`): a password and a passkey.
+    MultiFactor,
 }
 
 impl Amr {
@@ -24,6 +32,10 @@ impl Amr {
             Amr::ServiceToken => "service_token",
             Amr::ApiToken => "api_token",
             Amr::Federated => "fed",
+            Amr::HardwareKey => "hwk",
+            Amr::SoftwareKey => "swk",
+            Amr::User => "user",
+            Amr::MultiFactor => "mfa",
         }
     }
 
