@@ -170,7 +170,11 @@ pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challeng
     use Challenge::{InsufficientScope, InvalidToken};
     use ErrorCode as C;
     let (status, challenge) = match code {
-        C::InvalidCredentials | C::TotpRequired => (StatusCode::UNAUTHORIZED, Challenge::None),
+        C::InvalidCredentials
+        | C::TotpRequired
+        | C::PasskeyRejected
+        | C::PasskeyCounterRegressed => (StatusCode::UNAUTHORIZED, Challenge::None),
+        C::PasskeyCeremonyInvalid => (StatusCode::BAD_REQUEST, Challenge::None),
         C::RefreshTokenInvalid | C::RefreshTokenReused => {
             (StatusCode::UNAUTHORIZED, Challenge::None)
         }
@@ -197,6 +201,7 @@ pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challeng
         | C::StepUpRequired
         | C::ElevationNotAllowed
         | C::SelfApproval
+        | C::AuthenticatorNotAllowed
         | C::WrongTokenKind => (StatusCode::FORBIDDEN, Challenge::None),
         C::MissingRole | C::MissingScope | C::MissingOrgRole => {
             (StatusCode::FORBIDDEN, InsufficientScope)
@@ -214,7 +219,8 @@ pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challeng
         | C::ExpiryInPast
         | C::InvalidLabel
         | C::InvalidOAuthClient
-        | C::InvalidProfile => (StatusCode::UNPROCESSABLE_ENTITY, Challenge::None),
+        | C::InvalidProfile
+        | C::InvalidWebauthn => (StatusCode::UNPROCESSABLE_ENTITY, Challenge::None),
         C::NotFound => (StatusCode::NOT_FOUND, Challenge::None),
         C::ElevationRequestClosed
         | C::UsernameTaken
@@ -223,7 +229,8 @@ pub(crate) fn code_parts(code: ErrorCode) -> (StatusCode, &'static str, Challeng
         | C::TotpAlreadyConfirmed
         | C::PublicClientHasNoSecret
         | C::OrganizationNameTaken
-        | C::RoleNeedsNoApproval => (StatusCode::CONFLICT, Challenge::None),
+        | C::RoleNeedsNoApproval
+        | C::PasskeyAlreadyRegistered => (StatusCode::CONFLICT, Challenge::None),
         C::InvalidConfig | C::InconsistentState | C::AuditChainBroken | C::CryptoFailure => {
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -266,6 +266,16 @@ pub enum Action<'a> {
         /// The account that created it (`None`: the embedding application).
         creator: Option<&'a str>,
     },
+    /// Register a passkey for one's own account (a person's session, signed in recently).
+    RegisterPasskey {
+        /// The account.
+        account: &'a str,
+    },
+    /// Rename or remove an account's passkey (itself with a recent session, or admin).
+    ManagePasskeys {
+        /// The account.
+        account: &'a str,
+    },
 }
 
 /// Decides whether `p` may perform `action` at `now`. `recent` is the window within which the
@@ -291,7 +301,9 @@ pub fn authorize(
         | Action::ManageOrganization { owner: false } => admin_else_not_permitted(p),
         Action::ReadAccount { account } => self_or_admin(p, account, manage),
         Action::RevokeCredentials { account } => self_or_admin(p, account, session),
-        Action::ScheduleDeletion { account } | Action::RemoveTotp { account } => {
+        Action::ScheduleDeletion { account }
+        | Action::RemoveTotp { account }
+        | Action::ManagePasskeys { account } => {
             self_or_admin(p, account, |p| recent_session(p, now, recent))
         }
         Action::ChangeOwnPassword | Action::ChangeOwnName | Action::Elevate => session(p),
@@ -300,6 +312,13 @@ pub fn authorize(
             recent_session(p, now, recent)
         }
         Action::AnswerInvitation { account } => own_session(p, account),
+        Action::RegisterPasskey { account } => {
+            human_session(p)?;
+            if p.account_id != account {
+                return Err(Denial::NotPermitted);
+            }
+            recent_session(p, now, recent)
+        }
         Action::CreateApiToken { carries_roles } => {
             if carries_roles {
                 recent_session(p, now, recent)

@@ -70,6 +70,9 @@ pub struct Config {
     pub invitation_ttl: Duration,
     /// Longest lifetime an invitation may be given (default 30 days).
     pub invitation_max_ttl: Duration,
+    /// Passkeys (WebAuthn): the relying party they are bound to. `None` (the default) turns
+    /// passkeys off.
+    pub passkeys: Option<crate::passkey::PasskeyConfig>,
 }
 
 /// How the OAuth 2.0 authorization server behaves.
@@ -212,6 +215,7 @@ impl Config {
             inviter_roles: Vec::new(),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             invitation_max_ttl: Duration::from_secs(30 * 24 * 3600),
+            passkeys: None,
         }
     }
 
@@ -273,6 +277,9 @@ impl Config {
             return Err(InvalidInput::Config(
                 "the device verification URI must not be empty",
             ));
+        }
+        if let Some(passkeys) = &self.passkeys {
+            passkeys.relying_party()?;
         }
         self.passwords.validate()
     }

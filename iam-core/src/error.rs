@@ -114,6 +114,19 @@ pub enum Denial {
         /// How recent the authentication must be.
         max_age: Duration,
     },
+    /// A passkey's answer did not verify: wrong challenge, origin or relying party, a bad
+    /// signature, no user verification, or a credential this ceremony does not accept.
+    #[error("the passkey was not accepted")]
+    PasskeyRejected,
+    /// A passkey's signature counter did not advance: the authenticator may have been cloned.
+    #[error("the passkey's signature counter went backwards; it may have been cloned")]
+    PasskeyCounterRegressed,
+    /// The passkey ceremony is unknown, already used, expired, or belongs to someone else.
+    #[error("the passkey ceremony is unknown, used or expired")]
+    PasskeyCeremonyInvalid,
+    /// The authenticator's AAGUID is not among the allowed ones.
+    #[error("this kind of authenticator is not allowed")]
+    AuthenticatorNotAllowed,
 }
 
 /// Which username rule was broken.
@@ -224,6 +237,9 @@ pub enum InvalidInput {
     /// A profile attribute (name, email) breaks a rule.
     #[error("invalid profile: {0}")]
     Profile(ProfileRule),
+    /// A WebAuthn credential (or its JSON) is malformed or too large.
+    #[error("invalid WebAuthn credential: {0}")]
+    Webauthn(&'static str),
 }
 
 /// Everything an iam operation can fail with.
@@ -293,6 +309,12 @@ pub enum Missing {
     /// Issued database credentials.
     #[error("database credentials")]
     DatabaseCredentials,
+    /// A passkey (or, for an account, any passkey).
+    #[error("passkey")]
+    Passkey,
+    /// Passkey support: no relying party is configured.
+    #[error("passkey support")]
+    PasskeySupport,
 }
 
 /// How an operation conflicts with the state of its object ([`Error::State`]).
@@ -323,6 +345,9 @@ pub enum Conflict {
     /// An approval was recorded but opened no elevation (an internal fault).
     #[error("approval opened no elevation")]
     ApprovalOpenedNoElevation,
+    /// The passkey's credential is already registered.
+    #[error("this passkey is already registered")]
+    PasskeyAlreadyRegistered,
 }
 
 impl Conflict {
@@ -335,6 +360,7 @@ impl Conflict {
             Conflict::PublicClientHasNoSecret => ErrorCode::PublicClientHasNoSecret,
             Conflict::OrganizationNameTaken => ErrorCode::OrganizationNameTaken,
             Conflict::RoleNeedsNoApproval => ErrorCode::RoleNeedsNoApproval,
+            Conflict::PasskeyAlreadyRegistered => ErrorCode::PasskeyAlreadyRegistered,
             Conflict::TotpStateMissing | Conflict::ApprovalOpenedNoElevation => {
                 ErrorCode::InconsistentState
             }
@@ -377,6 +403,10 @@ impl Denial {
             Denial::RecentAuthenticationRequired { .. } => {
                 ErrorCode::InsufficientUserAuthentication
             }
+            Denial::PasskeyRejected => ErrorCode::PasskeyRejected,
+            Denial::PasskeyCounterRegressed => ErrorCode::PasskeyCounterRegressed,
+            Denial::PasskeyCeremonyInvalid => ErrorCode::PasskeyCeremonyInvalid,
+            Denial::AuthenticatorNotAllowed => ErrorCode::AuthenticatorNotAllowed,
         }
     }
 }
@@ -397,6 +427,7 @@ impl InvalidInput {
             InvalidInput::Config(_) => ErrorCode::InvalidConfig,
             InvalidInput::OAuthClient(_) => ErrorCode::InvalidOAuthClient,
             InvalidInput::Profile(_) => ErrorCode::InvalidProfile,
+            InvalidInput::Webauthn(_) => ErrorCode::InvalidWebauthn,
         }
     }
 }

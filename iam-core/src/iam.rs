@@ -45,6 +45,8 @@ pub(crate) struct Inner<S, C> {
     pub(crate) verified: VerifiedTokens,
     /// OAuth clients read earlier ([`KnownClients`]).
     pub(crate) clients: KnownClients,
+    /// The WebAuthn relying party, when passkeys are configured.
+    pub(crate) passkeys: Option<webauthn_rs::Webauthn>,
 }
 
 /// The identity and access service over a [`Store`] and a [`Clock`]. Cheap to clone; clones share state.
@@ -133,6 +135,10 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
         let revocations = Arc::new(RevocationCache::new());
         self.store.subscribe(Arc::clone(&revocations)).await?;
         let verified = VerifiedTokens::new(self.config.verified_token_capacity);
+        let passkeys = match &self.config.passkeys {
+            Some(p) => Some(p.relying_party()?),
+            None => None,
+        };
         Ok(Iam {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -149,6 +155,7 @@ impl<S: Store, C: Clock> IamBuilder<S, C> {
                 revocations,
                 verified,
                 clients: KnownClients::default(),
+                passkeys,
             }),
         })
     }

@@ -60,6 +60,8 @@
 //!   the `serve` module, which runs the flows against the store.
 //! - `org`: organizations, memberships, invitations to them and organization tokens.
 //! - `invite`: single-use invitation links with which a new person creates an account.
+//! - [`passkey`]: passkeys (WebAuthn through webauthn-rs): registration, passwordless sign-in,
+//!   a passkey as second factor or step-up proof; single-use ceremonies kept in the store.
 //! - `vault`: sealed database credentials handed to service accounts.
 //! - [`oidc`]: the OpenID Connect provider on the OAuth server: ID tokens, claims, userinfo,
 //!   RP-initiated logout, and the back-channel logout outbox (`oidc::logout`) that session
@@ -93,6 +95,7 @@ pub mod oauth;
 pub mod offload;
 pub mod oidc;
 mod org;
+pub mod passkey;
 pub mod password;
 mod plan;
 pub mod random;
@@ -134,6 +137,7 @@ pub use oauth::{
 };
 pub use offload::{Inline, Offload, OsThreads};
 pub use org::{Membership, Organization, OWNER_ROLE};
+pub use passkey::{PasskeyAssertion, PasskeyChallenge, PasskeyConfig, PasskeyInfo};
 pub use password::PasswordPolicy;
 pub use random::SecureRandom;
 pub use secret::{MasterKey, MasterKeyError, SecretString};

@@ -62,6 +62,7 @@ fn password_proof() -> StepUpProof {
     StepUpProof {
         password: Some(SecretString::new(PW.to_owned())),
         totp_code: None,
+        passkey: None,
     }
 }
 
@@ -558,6 +559,7 @@ async fn elevation_opens_explicitly_expires_and_ends() {
     let wrong = StepUpProof {
         password: Some(SecretString::new("not the password".to_owned())),
         totp_code: None,
+        passkey: None,
     };
     assert_eq!(
         denial(iam.elevate(&alice, "ops", None, &wrong).await),
@@ -862,6 +864,7 @@ async fn failed_step_up_counts_towards_back_off() {
     let wrong = StepUpProof {
         password: Some(SecretString::new("wrong password!".to_owned())),
         totp_code: None,
+        passkey: None,
     };
     let mut throttled = false;
     for _ in 0..10 {
@@ -1262,6 +1265,7 @@ async fn sensitive_self_service_needs_a_recent_sign_in_and_reauthentication_rene
     let wrong = StepUpProof {
         password: Some("not the password".into()),
         totp_code: None,
+        passkey: None,
     };
     assert_eq!(
         denial(iam.reauthenticate(&me, &wrong).await),
@@ -1270,6 +1274,7 @@ async fn sensitive_self_service_needs_a_recent_sign_in_and_reauthentication_rene
     let right = StepUpProof {
         password: Some(PW.into()),
         totp_code: None,
+        passkey: None,
     };
     let token = iam
         .reauthenticate(&me, &right)

@@ -161,6 +161,7 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
     let proof = StepUpProof {
         password: Some(SecretString::new(NEW_PASSWORD.to_owned())),
         totp_code: None,
+        passkey: None,
     };
     seen.debug(&proof);
     let elevated = iam.elevate(&admin_p, "ops", None, &proof).await;
@@ -169,6 +170,7 @@ async fn no_secret_reaches_debug_errors_audit_or_store() {
     let wrong = StepUpProof {
         password: Some(SecretString::new(PASSWORD.to_owned())),
         totp_code: None,
+        passkey: None,
     };
     let denied = iam.elevate(&admin_p, "ops", None, &wrong).await;
     assert!(matches!(

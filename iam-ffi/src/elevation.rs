@@ -125,6 +125,7 @@ pub unsafe extern "C" fn iam_elevate(
         let proof = StepUpProof {
             password: password.map(SecretString::new),
             totp_code: totp_code.map(str::to_owned),
+            passkey: None,
         };
         let duration = (duration_secs > 0).then(|| Duration::from_secs(duration_secs));
         let outcome = on_iam!(handle, |iam| {

@@ -229,7 +229,9 @@ const ALL: [iam_status; 35] = [
 pub(crate) fn code_status(code: ErrorCode) -> iam_status {
     use ErrorCode as C;
     match code {
-        C::InvalidCredentials => iam_status::BadCredentials,
+        C::InvalidCredentials | C::PasskeyRejected | C::PasskeyCounterRegressed => {
+            iam_status::BadCredentials
+        }
         C::TotpRequired => iam_status::TotpRequired,
         C::Throttled => iam_status::Throttled,
         C::AccountDisabled => iam_status::AccountDisabled,
@@ -248,9 +250,11 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
         C::SessionExpired => iam_status::SessionExpired,
         C::RefreshTokenInvalid => iam_status::RefreshTokenInvalid,
         C::RefreshTokenReused => iam_status::RefreshTokenReused,
-        C::MissingRole | C::MissingScope | C::MissingOrgRole | C::NotPermitted => {
-            iam_status::NotPermitted
-        }
+        C::MissingRole
+        | C::MissingScope
+        | C::MissingOrgRole
+        | C::NotPermitted
+        | C::AuthenticatorNotAllowed => iam_status::NotPermitted,
         C::StepUpRequired => iam_status::StepUpRequired,
         C::ElevationNotAllowed => iam_status::ElevationNotAllowed,
         C::SelfApproval => iam_status::SelfApproval,
@@ -266,7 +270,8 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
         | C::ExpiryInPast
         | C::InvalidLabel
         | C::InvalidOAuthClient
-        | C::InvalidProfile => iam_status::InvalidArgument,
+        | C::InvalidProfile
+        | C::InvalidWebauthn => iam_status::InvalidArgument,
         C::InvalidConfig => iam_status::InvalidConfig,
         C::NotFound => iam_status::NotFound,
         C::UsernameTaken => iam_status::UsernameTaken,
@@ -276,6 +281,8 @@ pub(crate) fn code_status(code: ErrorCode) -> iam_status {
         | C::PublicClientHasNoSecret
         | C::OrganizationNameTaken
         | C::RoleNeedsNoApproval
+        | C::PasskeyCeremonyInvalid
+        | C::PasskeyAlreadyRegistered
         | C::InconsistentState => iam_status::InvalidState,
         // An overloaded store changed nothing, and a retry shortly after may succeed.
         C::Contention | C::Overloaded => iam_status::Contention,

@@ -64,6 +64,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ElevationCmd) -> Result<()> {
                 duration: *duration,
                 password: password.map(Secret::new),
                 totp_code: totp.clone(),
+                passkey: None,
             };
             let v: ElevationStatusOut = match api.send_json(Method::POST, "/elevation", &body).await
             {

@@ -127,6 +127,20 @@ fn core_hint(code: ErrorCode) -> &'static str {
             "the role no longer needs approval: the requester can open it with `iamctl elevation request ROLE`"
         }
         C::InvalidProfile => "the message names the profile rule that is broken (name or email)",
+        C::InvalidWebauthn => "send the credential JSON the browser produced, unchanged",
+        C::PasskeyRejected => {
+            "the passkey's answer did not verify: start the ceremony again from an allowed origin"
+        }
+        C::PasskeyCounterRegressed => {
+            "the authenticator may have been cloned: remove the passkey and register a new one"
+        }
+        C::PasskeyCeremonyInvalid => {
+            "the passkey ceremony is unknown, used or expired: start a new one"
+        }
+        C::AuthenticatorNotAllowed => {
+            "this kind of authenticator is not on the server's list (passkeys.allowed_aaguids)"
+        }
+        C::PasskeyAlreadyRegistered => "this passkey is already registered",
         C::Contention | C::StoreUnavailable | C::Overloaded => {
             "the server is busy or its database is unavailable: retry in a moment"
         }

@@ -8,8 +8,8 @@ use iam_core::oauth::OAuthClient;
 use iam_core::session::ActiveElevation;
 use iam_core::{
     Account, AccountKind, ApiTokenInfo, AuditEvent, ElevationRequest, Invitation, InvitationState,
-    Membership, Organization, Principal, Profile, PublicKeyInfo, ServiceToken, Session, TokenPair,
-    TotpEnrolment, TotpStatus,
+    Membership, Organization, PasskeyChallenge, PasskeyInfo, Principal, Profile, PublicKeyInfo,
+    ServiceToken, Session, TokenPair, TotpEnrolment, TotpStatus,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,8 @@ list_answers! {
     ClientList { clients: OAuthClient }
     /// `GET /invitations`.
     InvitationList { invitations: InvitationOut }
+    /// `GET /passkeys`.
+    PasskeyList { passkeys: PasskeyOut }
     /// `GET /keys`.
     KeyList { keys: PaserkKeyOut }
     /// `GET /keys/jwks.json` and `GET /oauth2/jwks`: an RFC 7517 JWK set (the PASETO Ed25519
@@ -794,6 +796,72 @@ impl JwkSet {
         match document.get_mut("keys").map(serde_json::Value::take) {
             Some(serde_json::Value::Array(keys)) => keys.into(),
             _ => Vec::new().into(),
+        }
+    }
+}
+
+/// A started passkey ceremony: `POST /passkeys/registration`, `POST /passkeys/step-up` and
+/// `POST /login/passkey`.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyChallengeOut {
+    /// The ceremony id, to finish it with (single-use).
+    pub ceremony: String,
+    /// What the browser's `navigator.credentials.create()` (registration) or `.get()`
+    /// (sign-in, step-up) takes: `{"publicKey": {...}}`, binary values in base64url.
+    #[schemars(schema_with = "super::schema::passkey_options")]
+    pub options: serde_json::Value,
+    /// When the ceremony closes.
+    #[schemars(schema_with = "super::schema::date_time")]
+    pub expires_at: String,
+}
+
+impl From<PasskeyChallenge> for PasskeyChallengeOut {
+    fn from(c: PasskeyChallenge) -> Self {
+        PasskeyChallengeOut {
+            ceremony: c.ceremony,
+            options: c.options,
+            expires_at: rfc3339(c.expires_at),
+        }
+    }
+}
+
+/// A registered passkey (no key material).
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyOut {
+    /// The passkey id (`pk_…`).
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// The WebAuthn credential id (base64url).
+    pub credential_id: String,
+    /// The AAGUID the authenticator claimed (unverified: no attestation is asked for).
+    pub aaguid: Option<String>,
+    /// When it was registered.
+    #[schemars(schema_with = "super::schema::date_time")]
+    pub created_at: String,
+    /// When it last proved its holder.
+    #[schemars(schema_with = "super::schema::opt_date_time")]
+    pub last_used_at: Option<String>,
+    /// Whether the key may be synced or backed up (`amr` `swk`; else `hwk`).
+    pub backup_eligible: bool,
+    /// Whether it is backed up or synced now.
+    pub backup_state: bool,
+    /// The signature counter last seen (0 for authenticators without one).
+    pub counter: u32,
+}
+
+impl From<PasskeyInfo> for PasskeyOut {
+    fn from(p: PasskeyInfo) -> Self {
+        PasskeyOut {
+            id: p.id,
+            label: p.label,
+            credential_id: p.credential_id,
+            aaguid: p.aaguid.map(|a| a.to_string()),
+            created_at: rfc3339(p.created_at),
+            last_used_at: opt_time(p.last_used_at),
+            backup_eligible: p.backup_eligible,
+            backup_state: p.backup_state,
+            counter: p.counter,
         }
     }
 }

@@ -225,17 +225,97 @@ pub struct ElevateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = TOTP_CODE_PATTERN))]
     pub totp_code: Option<String>,
+    /// The answer to a passkey step-up challenge (`POST /passkeys/step-up`), which satisfies
+    /// any role's step-up on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAssertionBody>,
 }
 
 /// `POST /reauthenticate`.
 #[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateBody {
-    /// The caller's password.
-    pub password: Secret,
-    /// Required when the account has TOTP on.
+    /// The caller's password (unless a passkey answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Required with the password when the account has TOTP on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_code: Option<String>,
+    /// The answer to a passkey step-up challenge (`POST /passkeys/step-up`), instead of the
+    /// password and code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAssertionBody>,
+}
+
+/// The answer to a passkey challenge, as a step-up proof.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAssertionBody {
+    /// The ceremony id the challenge came with.
+    #[schemars(length(min = 1))]
+    pub ceremony: String,
+    /// What `navigator.credentials.get()` produced, as JSON.
+    pub credential: WebauthnCredential,
+}
+
+impl PasskeyAssertionBody {
+    /// The step-up proof this answer is.
+    pub fn into_assertion(self) -> iam_core::PasskeyAssertion {
+        iam_core::PasskeyAssertion {
+            ceremony: self.ceremony,
+            credential: self.credential.0.to_string(),
+        }
+    }
+}
+
+/// The JSON a browser's `navigator.credentials.create()` or `.get()` produced (a
+/// `PublicKeyCredential`, binary values in base64url). iam-core parses it; a malformed one is
+/// answered `invalid_webauthn`.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(transparent)]
+pub struct WebauthnCredential(pub serde_json::Value);
+
+impl JsonSchema for WebauthnCredential {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WebauthnCredential".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "A PublicKeyCredential as JSON (WebAuthn Level 3, toJSON())",
+            "required": ["id", "rawId", "type", "response"],
+            "properties": {
+                "id": { "type": "string" },
+                "rawId": { "type": "string" },
+                "type": { "type": "string" },
+                "response": { "type": "object" },
+            },
+        })
+    }
+}
+
+/// `POST /passkeys/registration` and `PATCH /passkeys/{id}`: the passkey's label.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyLabelBody {
+    /// 1-128 characters, trimmed, no control characters.
+    #[schemars(length(min = 1, max = 128), regex(pattern = LABEL_PATTERN))]
+    pub label: String,
+}
+
+/// `POST /login/passkey`: empty for a passwordless sign-in, or the username and password
+/// first (the passkey is then the second factor).
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("dependentRequired" = { "username": ["password"], "password": ["username"] }))]
+pub struct PasskeyLoginBody {
+    /// The username, for the password-first path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The password, for the password-first path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
 }
 
 /// A system account's database credentials: the body of `PUT /accounts/{id}/db-credentials`

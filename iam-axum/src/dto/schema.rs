@@ -129,6 +129,15 @@ pub(crate) fn date_time(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "format": "date-time" })
 }
 
+/// The options of a passkey ceremony: an object holding `publicKey`.
+pub(crate) fn passkey_options(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["publicKey"],
+        "properties": { "publicKey": { "type": "object", "required": ["challenge"] } },
+    })
+}
+
 /// [`date_time`] or `null`.
 pub(crate) fn opt_date_time(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": ["string", "null"], "format": "date-time" })

@@ -46,11 +46,13 @@ pub struct RouteInfo {
 }
 
 /// Routes that need no bearer token.
-const ANONYMOUS: [&str; 6] = [
+const ANONYMOUS: [&str; 8] = [
     "/health",
     "/keys",
     "/keys/jwks.json",
     "/login",
+    "/login/passkey",
+    "/login/passkey/{ceremony}",
     "/refresh",
     OPENAPI_PATH,
 ];

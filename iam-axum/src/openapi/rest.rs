@@ -12,9 +12,10 @@ use crate::dto::{
     ElevationStatusOut, ErrorOut, HealthOut, InvitationList, JwkSet, KeyList, LoginBody, LoginOut,
     MemberBody, MemberList, MembershipList, MembershipOut, NewAccountBody, NewApiTokenBody,
     NewApiTokenOut, NewClientBody, NewInvitationBody, NewInvitationOut, NewOrgBody, OAuthClient,
-    OrgOut, OwnProfileBody, OwnerQuery, PasswordBody, PrincipalOut, ProfileBody,
-    ReauthenticateBody, RefreshBody, RegisteredClientOut, RevokedOut, ServiceTokenOut, TokensOut,
-    TotpCodeBody, TotpEnrolmentOut,
+    OrgOut, OwnProfileBody, OwnerQuery, PasskeyChallengeOut, PasskeyLabelBody, PasskeyList,
+    PasskeyLoginBody, PasskeyOut, PasswordBody, PrincipalOut, ProfileBody, ReauthenticateBody,
+    RefreshBody, RegisteredClientOut, RevokedOut, ServiceTokenOut, TokensOut, TotpCodeBody,
+    TotpEnrolmentOut, WebauthnCredential,
 };
 
 /// What one REST operation takes and answers, as it is built up.
@@ -194,6 +195,23 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             .body::<LoginBody>()
             .json::<LoginOut>(200)
             .errors(&[401, 403, 422, 429]),
+        ("post", "/login/passkey") => op
+            .body::<PasskeyLoginBody>()
+            .json::<PasskeyChallengeOut>(200)
+            .errors(&[401, 403, 404, 422, 429]),
+        ("post", "/login/passkey/{ceremony}") => op
+            .body::<WebauthnCredential>()
+            .json::<LoginOut>(200)
+            .errors(&[400, 401, 403, 422, 429]),
+        ("get", "/passkeys") => op.query::<OwnerQuery>().json::<PasskeyList>(200),
+        ("post", "/passkeys/registration") => op
+            .body::<PasskeyLabelBody>()
+            .json::<PasskeyChallengeOut>(200),
+        ("post", "/passkeys/registration/{ceremony}") => {
+            op.body::<WebauthnCredential>().json::<PasskeyOut>(201)
+        }
+        ("post", "/passkeys/step-up") => op.json::<PasskeyChallengeOut>(200),
+        ("patch", "/passkeys/{id}") => op.body::<PasskeyLabelBody>().json::<PasskeyOut>(200),
         ("post", "/refresh") => op
             .body::<RefreshBody>()
             .json::<TokensOut>(200)
@@ -220,6 +238,7 @@ fn describe<'a>(method: &str, path: &str, op: Op<'a>) -> Op<'a> {
             | "/accounts/{id}/service-token"
             | "/api-tokens/{id}"
             | "/invitations/{id}"
+            | "/passkeys/{id}"
             | "/elevation/{role}"
             | "/orgs/{id}/members/{account_id}",
         ) => op.empty(204),

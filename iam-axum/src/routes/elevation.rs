@@ -8,6 +8,7 @@ use iam_core::{Clock, ElevationOutcome, StepUpProof, Store};
 
 use super::ApiCtx;
 use crate::auth::RequireAuth;
+use crate::dto::PasskeyAssertionBody;
 use crate::dto::{
     rfc3339, AccessTokenOut, ElevateBody, ElevationOut, ElevationRequestList, ElevationRequestOut,
     ElevationStatusOut, ReauthenticateBody, TokenType,
@@ -25,6 +26,7 @@ pub(crate) async fn elevate<S: Store, C: Clock>(
     let proof = StepUpProof {
         password: body.password.map(|s| s.0),
         totp_code: body.totp_code,
+        passkey: body.passkey.map(PasskeyAssertionBody::into_assertion),
     };
     let duration = body.duration.map(Duration::from_secs);
     match st.iam.elevate(&p, &body.role, duration, &proof).await? {
@@ -60,8 +62,9 @@ pub(crate) async fn reauthenticate<S: Store, C: Clock>(
     ApiJson(body): ApiJson<ReauthenticateBody>,
 ) -> ApiResult<Json<AccessTokenOut>> {
     let proof = StepUpProof {
-        password: Some(body.password.0),
+        password: body.password.map(|s| s.0),
         totp_code: body.totp_code,
+        passkey: body.passkey.map(PasskeyAssertionBody::into_assertion),
     };
     let token = st.iam.reauthenticate(&p, &proof).await?;
     Ok(Json(AccessTokenOut::bearer(token.expose())))

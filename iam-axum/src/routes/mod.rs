@@ -7,6 +7,7 @@ mod clients;
 mod elevation;
 mod invitations;
 mod orgs;
+mod passkeys;
 mod profile;
 mod public;
 mod session;
@@ -86,6 +87,8 @@ route_table! {
         post "/login" => session::login::<S, C>, "Log in with password (and TOTP code) for a session and token pair";
         post "/refresh" => session::refresh::<S, C>, "Rotate a refresh token for a new token pair";
         post "/reauthenticate" => elevation::reauthenticate::<S, C>, "Prove the caller's credentials again (renews the recent sign-in)";
+        post "/login/passkey" => passkeys::start_login::<S, C>, "Start a passkey sign-in: passwordless, or after username and password";
+        post "/login/passkey/{ceremony}" => passkeys::finish_login::<S, C>, "Finish a passkey sign-in with the browser's credential, for a session and token pair";
     }
     open {
         get "/health" => public::health::<S, C>, "Health: 503 while tokens cannot be checked for revocation";
@@ -126,6 +129,12 @@ route_table! {
         get "/api-tokens" => tokens::list_api::<S, C>, "List personal API tokens (own, or another account's for admins)";
         post "/api-tokens" => tokens::create_api::<S, C>, "Create a personal API token";
         delete "/api-tokens/{id}" => tokens::revoke_api::<S, C>, "Revoke a personal API token";
+        get "/passkeys" => passkeys::list::<S, C>, "List passkeys (own, or another account's for admins)";
+        post "/passkeys/registration" => passkeys::start_registration::<S, C>, "Start registering a passkey for the caller (a recent session)";
+        post "/passkeys/registration/{ceremony}" => passkeys::finish_registration::<S, C>, "Finish registering a passkey with the browser's credential";
+        post "/passkeys/step-up" => passkeys::step_up::<S, C>, "A passkey challenge for a step-up (reauthenticate, elevation)";
+        patch "/passkeys/{id}" => passkeys::rename::<S, C>, "Rename a passkey";
+        delete "/passkeys/{id}" => passkeys::remove::<S, C>, "Remove a passkey";
         get "/invitations" => invitations::list::<S, C>, "List invitations (all for admins, an inviter's own)";
         post "/invitations" => invitations::create::<S, C>, "Invite someone to create an account (the secret is shown once)";
         delete "/invitations/{id}" => invitations::revoke::<S, C>, "Revoke an invitation";

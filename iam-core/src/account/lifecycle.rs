@@ -178,6 +178,8 @@ impl<S: Store, C: Clock> Iam<S, C> {
             RecordKind::ApiToken,
             RecordKind::ServiceGrant,
             RecordKind::ElevationRequest,
+            RecordKind::Passkey,
+            RecordKind::PasskeyCeremony,
         ] {
             loaded.owned.extend(self.children(kind, account_id).await?);
         }

@@ -225,11 +225,28 @@ pub enum AuditKind {
     /// A use of an expired, used or revoked invitation was refused (detail `invitation`, `reason`).
     #[serde(rename = "invitation.refused")]
     InvitationRefused,
+    /// A passkey was registered (detail `passkey`, `label`, `aaguid`, `backup_eligible`).
+    #[serde(rename = "passkey.registered")]
+    PasskeyRegistered,
+    /// A passkey proved its holder: a login, a second factor or a step-up (detail `passkey`,
+    /// `purpose`, `counter`).
+    #[serde(rename = "passkey.used")]
+    PasskeyUsed,
+    /// A passkey ceremony failed (detail `purpose`, `reason`; `passkey` when known). A
+    /// `reason` of `counter_regressed` means the authenticator may have been cloned.
+    #[serde(rename = "passkey.failed")]
+    PasskeyFailed,
+    /// A passkey was renamed (detail `passkey`, `label`).
+    #[serde(rename = "passkey.renamed")]
+    PasskeyRenamed,
+    /// A passkey was removed (detail `passkey`).
+    #[serde(rename = "passkey.removed")]
+    PasskeyRemoved,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and documentation.
-    pub const ALL: [AuditKind; 62] = [
+    pub const ALL: [AuditKind; 67] = [
         AuditKind::AccountCreated,
         AuditKind::AccountDisabled,
         AuditKind::AccountEnabled,
@@ -292,6 +309,11 @@ impl AuditKind {
         AuditKind::InvitationUsed,
         AuditKind::InvitationRevoked,
         AuditKind::InvitationRefused,
+        AuditKind::PasskeyRegistered,
+        AuditKind::PasskeyUsed,
+        AuditKind::PasskeyFailed,
+        AuditKind::PasskeyRenamed,
+        AuditKind::PasskeyRemoved,
     ];
 
     /// The stable name.
@@ -359,6 +381,11 @@ impl AuditKind {
             AuditKind::InvitationUsed => "invitation.used",
             AuditKind::InvitationRevoked => "invitation.revoked",
             AuditKind::InvitationRefused => "invitation.refused",
+            AuditKind::PasskeyRegistered => "passkey.registered",
+            AuditKind::PasskeyUsed => "passkey.used",
+            AuditKind::PasskeyFailed => "passkey.failed",
+            AuditKind::PasskeyRenamed => "passkey.renamed",
+            AuditKind::PasskeyRemoved => "passkey.removed",
         }
     }
 

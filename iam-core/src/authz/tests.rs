@@ -242,6 +242,16 @@ fn an_admin_acting_on_another_account() {
             ADMIN_ONLY,
         ),
         (
+            "register a passkey for another",
+            Action::RegisterPasskey { account: other },
+            "- - - - - - - - -",
+        ),
+        (
+            "manage another's passkeys",
+            Action::ManagePasskeys { account: other },
+            ADMIN_ONLY,
+        ),
+        (
             "answer elevation",
             Action::AnswerElevation {
                 requester: other,
@@ -304,6 +314,16 @@ fn an_ordinary_user_acting_on_itself() {
         (
             "enrol own totp",
             Action::EnrolTotp { account: me },
+            "Y - - - - - - - -",
+        ),
+        (
+            "register own passkey",
+            Action::RegisterPasskey { account: me },
+            "Y - - - - - - - -",
+        ),
+        (
+            "manage own passkeys",
+            Action::ManagePasskeys { account: me },
             "Y - - - - - - - -",
         ),
         (
@@ -499,6 +519,16 @@ fn an_ordinary_user_acting_on_itself() {
         (
             "enrol own totp, stale",
             Action::EnrolTotp { account: me },
+            "- - - - - - - - -",
+        ),
+        (
+            "register own passkey, stale",
+            Action::RegisterPasskey { account: me },
+            "- - - - - - - - -",
+        ),
+        (
+            "manage own passkeys, stale",
+            Action::ManagePasskeys { account: me },
             "- - - - - - - - -",
         ),
         (

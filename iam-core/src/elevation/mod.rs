@@ -24,6 +24,9 @@ pub struct StepUpProof {
     pub password: Option<SecretString>,
     /// A current TOTP code.
     pub totp_code: Option<String>,
+    /// The answer to a passkey step-up challenge ([`crate::Iam::start_passkey_step_up`]); it
+    /// satisfies every step-up policy on its own.
+    pub passkey: Option<crate::passkey::PasskeyAssertion>,
 }
 
 /// What [`Iam::elevate`](crate::iam::Iam::elevate) achieved.

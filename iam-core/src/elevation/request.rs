@@ -65,10 +65,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
             self.reserve_step_up_at(&account.id, now).await?;
         }
         let totp_step = match self
-            .check_step_up_at(&account, policy.step_up, proof, now)
+            .check_step_up_at(principal, &account, policy.step_up, proof, now)
             .await
         {
-            Ok(step) => step,
+            Ok(checked) => checked.totp_step,
             Err(e) => {
                 let audit =
                     rules::elevation_step_up_failed(&account.id, &principal.session_id, role, now);

@@ -267,22 +267,34 @@ pub(crate) fn elevate(
     Ok(proved(plan.map(|()| Elevated::Open { elevation, session })))
 }
 
+/// What a step-up proof established.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StepUpChecked {
+    /// The TOTP step the proof used, if any.
+    pub totp_step: Option<u64>,
+    /// The `amr` of the passkey that answered instead of a password, if one did.
+    pub passkey_amr: Option<Vec<String>>,
+}
+
 /// Re-authenticating the account's own live session after its proof passed: the session's
-/// sign-in time becomes `now` and its methods `pwd` (and `otp` when a TOTP step was spent);
-/// the account is pinned (written when the step is spent) and the step-up back-off cleared.
-/// The output is the session as committed, to mint the token from.
+/// sign-in time becomes `now` and its methods `pwd` (and `otp` when a TOTP step was spent), or
+/// the passkey's when one answered; the account is pinned (written when the step is spent) and
+/// the step-up back-off cleared. The output is the session as committed, to mint the token from.
 pub(crate) fn reauthenticate(
     account: &Loaded<StoredAccount>,
     session: Option<&Loaded<Session>>,
-    totp_step: Option<u64>,
+    checked: &StepUpChecked,
     now: Timestamp,
 ) -> Result<Plan<Session>> {
     let id = account.1.id.as_str();
     let (session_read, session) = own_live_session(id, session, now)?;
-    let (account_write, spent) = spend_totp_step(account, totp_step)?;
+    let (account_write, spent) = spend_totp_step(account, checked.totp_step)?;
     let mut session = session.clone();
     session.auth_time = now;
-    session.amr = vec![String::from(Amr::Password)];
+    session.amr = match &checked.passkey_amr {
+        Some(amr) => amr.clone(),
+        None => vec![String::from(Amr::Password)],
+    };
     if spent {
         session.amr.push(Amr::Otp.into());
     }

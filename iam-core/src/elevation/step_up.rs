@@ -15,7 +15,7 @@ use crate::session::Session;
 use crate::store::{RecordKind, Store};
 use crate::token::Principal;
 
-use super::rules::{self, step_up_throttle_key};
+use super::rules::{self, step_up_throttle_key, StepUpChecked};
 use super::StepUpProof;
 
 impl<S: Store, C: Clock> Iam<S, C> {
@@ -34,8 +34,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let (_, account) = self.stored_account(&principal.account_id).await?;
         let step_up = rules::reauthentication_step_up(&account);
         self.reserve_step_up_at(&account.id, now).await?;
-        let totp_step = match self.check_step_up_at(&account, step_up, proof, now).await {
-            Ok(step) => step,
+        let checked = match self
+            .check_step_up_at(principal, &account, step_up, proof, now)
+            .await
+        {
+            Ok(checked) => checked,
             Err(e) => {
                 let audit = rules::reauthentication_failed(&account.id, &principal.session_id, now);
                 self.record_step_up_failure(audit).await?;
@@ -47,7 +50,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
             let session = self
                 .load::<Session>(RecordKind::Session, &principal.session_id)
                 .await?;
-            let plan = rules::reauthenticate(&account, session.as_ref(), totp_step, now)?;
+            let plan = rules::reauthenticate(&account, session.as_ref(), &checked, now)?;
             let (access_token, _) = self.session_access_token(&account.1, &plan.output, now)?;
             self.inner.store.commit(plan.commit).await?;
             Ok(SecretString::new(access_token))
@@ -84,9 +87,38 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// Checks the proof a step-up policy asks for, at `now` (the TOTP code is checked against
-    /// the time step of `now`); returns the TOTP step used, if any. These are the costly checks (Argon2id, the
-    /// TOTP code) whose result the elevation rules take as input.
+    /// the time step of `now`); returns what it proved. These are the costly checks (Argon2id,
+    /// the TOTP code, a passkey's signature) whose result the elevation rules take as input. A
+    /// passkey answer, when given, satisfies any policy on its own (its use is committed here:
+    /// its ceremony is single-use).
     pub(crate) async fn check_step_up_at(
+        &self,
+        principal: &Principal,
+        account: &StoredAccount,
+        step_up: StepUp,
+        proof: &StepUpProof,
+        now: Timestamp,
+    ) -> Result<StepUpChecked> {
+        if let Some(assertion) = &proof.passkey {
+            let amr = self
+                .check_passkey_step_up(principal, assertion, now)
+                .await?;
+            return Ok(StepUpChecked {
+                totp_step: None,
+                passkey_amr: Some(amr),
+            });
+        }
+        let totp_step = self
+            .check_password_step_up(account, step_up, proof, now)
+            .await?;
+        Ok(StepUpChecked {
+            totp_step,
+            passkey_amr: None,
+        })
+    }
+
+    /// The password and TOTP part of [`Self::check_step_up_at`]: returns the TOTP step used.
+    async fn check_password_step_up(
         &self,
         account: &StoredAccount,
         step_up: StepUp,

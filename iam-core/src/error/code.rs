@@ -151,6 +151,19 @@ error_codes! {
     Overloaded = 54, "overloaded";
     /// A profile attribute (name, email) breaks a rule.
     InvalidProfile = 55, "invalid_profile";
+    /// A WebAuthn credential (or its JSON) is malformed or too large.
+    InvalidWebauthn = 56, "invalid_webauthn";
+    /// A passkey's answer did not verify (challenge, origin, relying party, signature or user
+    /// verification).
+    PasskeyRejected = 57, "passkey_rejected";
+    /// A passkey's signature counter went backwards: the authenticator may have been cloned.
+    PasskeyCounterRegressed = 58, "passkey_counter_regressed";
+    /// The passkey ceremony is unknown, already used, expired or someone else's.
+    PasskeyCeremonyInvalid = 59, "passkey_ceremony_invalid";
+    /// The authenticator's AAGUID is not on the configured list.
+    AuthenticatorNotAllowed = 60, "authenticator_not_allowed";
+    /// The passkey is already registered (to this or another account).
+    PasskeyAlreadyRegistered = 61, "passkey_already_registered";
 }
 
 /// Strings of codes that are no longer produced. They stay reserved: no code may use them again.

@@ -6,7 +6,7 @@ use crate::error::{Conflict, Denial, Error, Result};
 use crate::iam::Iam;
 use crate::plan::Plan;
 use crate::secret::SecretString;
-use crate::session::rules::{self, FreshLogin, LoginChecks, LoginVerdict};
+use crate::session::rules::{self, FreshLogin, LoginAccepted, LoginChecks, LoginVerdict};
 use crate::session::Session;
 use crate::store::Store;
 use crate::token::access::AccessClaims;
@@ -61,24 +61,41 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// code are checked, so concurrent guesses are checked only as far as the back-off allows.
     pub async fn login(&self, req: &LoginRequest) -> Result<LoginSuccess> {
         let now = self.now();
-        let key = rules::login_throttle_key(&req.username);
+        let key = self.reserve_login(&req.username, now).await?;
+        let outcome = self
+            .retrying(|| self.try_login(req, key.as_deref(), now))
+            .await;
+        self.settle_login(key.as_deref(), outcome).await
+    }
+
+    /// Reserves one login attempt for `username` at `now` and returns its throttle key (`None`
+    /// for a name that can never exist, which is not throttled); a throttled attempt is
+    /// audited and denied.
+    pub(crate) async fn reserve_login(
+        &self,
+        username: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        let key = rules::login_throttle_key(username);
         if let Some(key) = &key {
             match self.reserve_attempt_at(key, now).await {
                 Err(Error::Denied(Denial::Throttled { retry_after })) => {
-                    let plan = rules::login_throttled(&req.username, retry_after, now);
+                    let plan = rules::login_throttled(username, retry_after, now);
                     self.inner.store.commit(plan.commit).await?;
                     return Err(plan.output.into());
                 }
                 other => other?,
             }
         }
-        let outcome = self
-            .retrying(|| self.try_login(req, key.as_deref(), now))
-            .await;
-        if let (Some(key), Err(e)) = (&key, &outcome) {
+        Ok(key)
+    }
+
+    /// Settles the attempt reserved under `key` by what the login concluded: an error that is
+    /// no denial means the credentials could not be checked, so the attempt does not count.
+    pub(crate) async fn settle_login<T>(&self, key: Option<&str>, outcome: Result<T>) -> Result<T> {
+        if let (Some(key), Err(e)) = (key, &outcome) {
             if !matches!(e, Error::Denied(_)) {
-                // The credentials could not be checked: no failed guess, so the attempt does not
-                // count. Should the refund fail too, it stays counted (fail closed).
+                // Should the refund fail too, it stays counted (fail closed).
                 let _ = self.refund_attempt(key).await;
             }
         }
@@ -93,20 +110,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         key: Option<&str>,
         now: Timestamp,
     ) -> Result<LoginSuccess> {
-        let found = match key {
-            Some(_) => self.stored_account_by_name(&req.username).await?,
-            None => None,
-        };
-        let checks = self
-            .check_credentials(found.as_ref().map(|(_, a)| a), req, now)
-            .await?;
-        let accepted = match rules::judge_login(found, checks, &req.username, key, now) {
-            LoginVerdict::Refused(plan) => {
-                self.inner.store.commit(plan.commit).await?;
-                return Err(plan.output.into());
-            }
-            LoginVerdict::Accepted(accepted) => *accepted,
-        };
+        let accepted = self.judge_password(req, key, false, now).await?;
         let password_hash = if accepted.rehash {
             Some(
                 self.inner
@@ -136,6 +140,31 @@ impl<S: Store, C: Clock> Iam<S, C> {
             session,
             tokens,
         })
+    }
+
+    /// Checks the password (and the TOTP code, unless `passkey_follows`) of `req` at `now` under
+    /// the reservation made under `key`; a refusal is committed and returned as the error.
+    pub(crate) async fn judge_password(
+        &self,
+        req: &LoginRequest,
+        key: Option<&str>,
+        passkey_follows: bool,
+        now: Timestamp,
+    ) -> Result<LoginAccepted> {
+        let found = match key {
+            Some(_) => self.stored_account_by_name(&req.username).await?,
+            None => None,
+        };
+        let checks = self
+            .check_credentials(found.as_ref().map(|(_, a)| a), req, now)
+            .await?;
+        match rules::judge_login(found, checks, &req.username, key, passkey_follows, now) {
+            LoginVerdict::Refused(plan) => {
+                self.inner.store.commit(plan.commit).await?;
+                Err(plan.output.into())
+            }
+            LoginVerdict::Accepted(accepted) => Ok(*accepted),
+        }
     }
 
     /// Runs the costly checks of a login at `now`: the password against the account's hash
@@ -238,7 +267,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
     }
 
     /// A fresh refresh token and its keyed hash (the id of its record).
-    pub(super) fn new_refresh_token(&self) -> (SecretString, String) {
+    pub(crate) fn new_refresh_token(&self) -> (SecretString, String) {
         let token = new_opaque_token(&self.inner.rng);
         let hash = self.inner.token_hasher.hash(token.expose());
         (token, hash)
@@ -246,7 +275,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
 
     /// The token pair handed out for `session`: a new access token signed at `now`, and
     /// `refresh_token` (whose record the plan inserts).
-    pub(super) fn token_pair(
+    pub(crate) fn token_pair(
         &self,
         account: &StoredAccount,
         session: &Session,

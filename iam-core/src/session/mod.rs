@@ -6,7 +6,7 @@ mod attempts;
 mod clock_reads;
 pub(crate) mod login;
 mod manage;
-mod rules;
+pub(crate) mod rules;
 
 pub use login::{LoginRequest, LoginSuccess};
 

@@ -96,11 +96,15 @@ pub(crate) enum LoginVerdict {
 /// counted for a failed guess (wrong password or code) and is refunded otherwise (code missing,
 /// account disabled). A refusal carries no read precondition: it grants nothing, so a stale
 /// account can only make it fail closed.
+///
+/// With `passkey_follows` (the password is the first step of a passkey sign-in) the TOTP code
+/// is not asked for: the passkey is the second factor.
 pub(crate) fn judge_login(
     found: Option<(Record, StoredAccount)>,
     checks: LoginChecks,
     username: &str,
     key: Option<&str>,
+    passkey_follows: bool,
     now: Timestamp,
 ) -> LoginVerdict {
     let account_id = found.as_ref().map(|(_, a)| a.id.clone());
@@ -121,7 +125,7 @@ pub(crate) fn judge_login(
         return refuse("bad_credentials", Denial::BadCredentials, true);
     };
     let mut totp_step = None;
-    if account.totp_required() {
+    if account.totp_required() && !passkey_follows {
         if !checks.totp_code_given {
             return refuse("totp_required", Denial::TotpRequired, false);
         }
@@ -192,37 +196,72 @@ pub(crate) fn grant_login(
         Some(_) => vec![Amr::Password.into(), Amr::Otp.into()],
         None => vec![Amr::Password.into()],
     };
+    let opening = SessionOpening {
+        account_id: &account.id,
+        session_id: fresh.session_id,
+        refresh_hash: fresh.refresh_hash,
+        amr,
+        throttle_key: key,
+    };
+    let (plan, session) = open_session(plan, opening, session_ttl, now)?;
+    Ok(plan.map(|()| (account, session)))
+}
+
+/// A session a successful sign-in opens.
+#[derive(Debug)]
+pub(crate) struct SessionOpening<'a> {
+    /// The account that signed in.
+    pub account_id: &'a str,
+    /// The new session's id.
+    pub session_id: String,
+    /// The keyed hash of its first refresh token.
+    pub refresh_hash: String,
+    /// How the account proved itself (RFC 8176 values).
+    pub amr: Vec<String>,
+    /// The login throttle key to clear, if any.
+    pub throttle_key: Option<&'a str>,
+}
+
+/// Adds to `plan` the opening of a session at `now` (lasting `session_ttl`): the session and
+/// its refresh token are inserted, `login.succeeded` recorded with the `amr`, and the login
+/// throttle counter cleared. Returns the plan and the session.
+pub(crate) fn open_session<T>(
+    mut plan: Plan<T>,
+    opening: SessionOpening<'_>,
+    session_ttl: Duration,
+    now: Timestamp,
+) -> Result<(Plan<T>, Session)> {
     let session = Session {
-        id: fresh.session_id,
-        account_id: account.id.clone(),
+        id: opening.session_id,
+        account_id: opening.account_id.to_owned(),
         created_at: now,
         expires_at: now.plus(session_ttl),
         revoked_at: None,
         last_refreshed_at: None,
         auth_time: now,
-        amr,
+        amr: opening.amr,
         elevations: vec![],
     };
     plan = plan
         .write(Write::Insert(session_record(&session)?))
         .write(Write::Insert(refresh_record(
-            fresh.refresh_hash,
+            opening.refresh_hash,
             &session,
             now,
         )?))
         .audit(
             AuditDraft::new(AuditKind::LoginSucceeded, now)
-                .actor(Some(&account.id))
-                .account(&account.id)
+                .actor(Some(opening.account_id))
+                .account(opening.account_id)
                 .session(&session.id)
                 .detail("amr", session.amr.join(",")),
         );
-    if let Some(key) = key {
+    if let Some(key) = opening.throttle_key {
         plan = plan.throttle(ThrottleWrite::Reset {
             key: key.to_owned(),
         });
     }
-    Ok(plan.map(|()| (account, session)))
+    Ok((plan, session))
 }
 
 /// A read precondition on `record` as it was read.
@@ -567,7 +606,8 @@ mod tests {
         for (i, (acc, checks, key, reason, denial, refunded)) in cases.into_iter().enumerate() {
             let found = acc.map(|(disabled, totp)| account(disabled, totp));
             let has_account = found.is_some();
-            let LoginVerdict::Refused(plan) = judge_login(found, checks, "alice", key, NOW) else {
+            let LoginVerdict::Refused(plan) = judge_login(found, checks, "alice", key, false, NOW)
+            else {
                 panic!("case {i}: accepted");
             };
             assert_eq!(plan.output, denial, "case {i}");
@@ -596,13 +636,13 @@ mod tests {
     fn judge_login_logs_an_impossible_username_escaped_and_cut() {
         let name = format!("{}\n", "X".repeat(100));
         let LoginVerdict::Refused(plan) =
-            judge_login(None, checks(false, false, None), &name, None, NOW)
+            judge_login(None, checks(false, false, None), &name, None, false, NOW)
         else {
             panic!("accepted");
         };
         assert_eq!(plan.commit.audit[0].detail["username"], "X".repeat(64));
         let LoginVerdict::Refused(plan) =
-            judge_login(None, checks(false, false, None), "É\n", None, NOW)
+            judge_login(None, checks(false, false, None), "É\n", None, false, NOW)
         else {
             panic!("accepted");
         };
@@ -627,6 +667,7 @@ mod tests {
                 checks,
                 "alice",
                 Some("login:alice"),
+                false,
                 NOW,
             );
             let LoginVerdict::Accepted(a) = verdict else {

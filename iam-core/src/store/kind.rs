@@ -59,11 +59,17 @@ pub enum RecordKind {
     /// An invitation to create an account (id `inv_…`, lookup the keyed hash of its secret);
     /// parent is the inviting account.
     Invitation,
+    /// A registered passkey (id `pk_…`, lookup its WebAuthn credential id in base64url);
+    /// parent is its account.
+    Passkey,
+    /// A passkey registration or authentication in progress (id `pkc_…`), single-use and
+    /// short-lived; parent is the account when one is known.
+    PasskeyCeremony,
 }
 
 impl RecordKind {
     /// Every kind, for adapters that create one table partition per kind.
-    pub const ALL: [RecordKind; 24] = [
+    pub const ALL: [RecordKind; 26] = [
         RecordKind::Account,
         RecordKind::Session,
         RecordKind::RefreshToken,
@@ -88,6 +94,8 @@ impl RecordKind {
         RecordKind::ClientAssertion,
         RecordKind::AuditCheckpoint,
         RecordKind::Invitation,
+        RecordKind::Passkey,
+        RecordKind::PasskeyCeremony,
     ];
 
     /// The stable name adapters store.
@@ -117,6 +125,8 @@ impl RecordKind {
             RecordKind::ClientAssertion => "oauth_client_assertion",
             RecordKind::AuditCheckpoint => "audit_checkpoint",
             RecordKind::Invitation => "invitation",
+            RecordKind::Passkey => "passkey",
+            RecordKind::PasskeyCeremony => "passkey_ceremony",
         }
     }
 

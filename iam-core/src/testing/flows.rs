@@ -116,6 +116,7 @@ pub async fn account_model_flows<S: Store>(store: S) {
     let proof = StepUpProof {
         password: Some(SecretString::new(pw.to_owned())),
         totp_code: None,
+        passkey: None,
     };
     let Ok(ElevationOutcome::Active { access_token, .. }) =
         iam.elevate(&dora_p, "ops", None, &proof).await

@@ -11,6 +11,14 @@ pub enum Amr {
     ServiceToken,
     /// A personal API token (`api_token`).
     ApiToken,
+    /// A hardware-bound key (`hwk`): a passkey that cannot leave its authenticator.
+    HardwareKey,
+    /// A software-secured key (`swk`): a passkey that may be synced or backed up.
+    SoftwareKey,
+    /// A test of the user's presence and verification by the authenticator (`user`).
+    User,
+    /// Several factors (`mfa`): a password and a passkey.
+    MultiFactor,
 }
 
 impl Amr {
@@ -21,6 +29,10 @@ impl Amr {
             Amr::Otp => "otp",
             Amr::ServiceToken => "service_token",
             Amr::ApiToken => "api_token",
+            Amr::HardwareKey => "hwk",
+            Amr::SoftwareKey => "swk",
+            Amr::User => "user",
+            Amr::MultiFactor => "mfa",
         }
     }
 

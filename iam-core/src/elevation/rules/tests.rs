@@ -457,29 +457,57 @@ fn reauthentication_is_denied_without_a_live_own_session_or_with_a_replayed_code
         ),
     ];
     for (session, step, denial) in cases {
-        let got = reauthenticate(&holder, session.as_ref(), step, NOW);
+        let checked = StepUpChecked {
+            totp_step: step,
+            passkey_amr: None,
+        };
+        let got = reauthenticate(&holder, session.as_ref(), &checked, NOW);
         assert_eq!(error(got), denied(denial.clone()), "{denial:?}");
     }
 }
 
 #[test]
 fn reauthentication_renews_the_sign_in_and_clears_the_back_off() {
-    // (TOTP on, step used, account write, amr)
-    type Case<'a> = (bool, Option<u64>, &'a str, &'a [&'a str]);
-    let cases: [Case<'_>; 3] = [
-        (false, None, "check Account acc_1 @3", &["pwd"]),
-        (true, Some(7), "update Account acc_1 @3", &["pwd", "otp"]),
+    // (TOTP on, step used, passkey amr, account write, amr)
+    type Case<'a> = (
+        bool,
+        Option<u64>,
+        Option<&'a [&'a str]>,
+        &'a str,
+        &'a [&'a str],
+    );
+    let cases: [Case<'_>; 4] = [
+        (false, None, None, "check Account acc_1 @3", &["pwd"]),
+        (
+            true,
+            Some(7),
+            None,
+            "update Account acc_1 @3",
+            &["pwd", "otp"],
+        ),
         // TOTP removed since the proof: nothing to spend.
-        (false, Some(7), "check Account acc_1 @3", &["pwd"]),
+        (false, Some(7), None, "check Account acc_1 @3", &["pwd"]),
+        // A passkey answered: its methods replace the password's.
+        (
+            true,
+            None,
+            Some(&["hwk", "user"]),
+            "check Account acc_1 @3",
+            &["hwk", "user"],
+        ),
     ];
     let live = session("acc_1", 3_600, &[("ops", 60)]);
-    for (totp, step, account_write, amr) in cases {
+    for (totp, step, passkey_amr, account_write, amr) in cases {
         let holder = if totp {
             with_totp(account("acc_1", &[]), None)
         } else {
             account("acc_1", &[])
         };
-        let plan = reauthenticate(&holder, Some(&live), step, NOW).expect("plan");
+        let checked = StepUpChecked {
+            totp_step: step,
+            passkey_amr: passkey_amr.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        let plan = reauthenticate(&holder, Some(&live), &checked, NOW).expect("plan");
         assert_eq!(
             writes(&plan.commit),
             [account_write, "update Session ses_1 @5"]
