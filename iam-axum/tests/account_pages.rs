@@ -220,7 +220,7 @@ async fn pages_have_landmarks_labels_and_the_script_policy() {
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
         assert_eq!(
             p.header("content-security-policy"),
-            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
 form-action 'self'; frame-ancestors 'none'"
         );
         assert_eq!(p.header("cache-control"), "no-store");

@@ -59,6 +59,9 @@ pub struct Options {
     pub webfinger: WebFingerPublication,
     /// Changes to the configuration before the server opens.
     pub configure: fn(&mut Config),
+    /// Turn passkeys on for the relying party `localhost`, used from
+    /// `http://localhost:<port>` (browsers refuse an IP address as the RP id).
+    pub passkeys: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             client_rate_limit: RateLimit::per_client_default(),
             webfinger: WebFingerPublication::default(),
             configure: |_| {},
+            passkeys: false,
         }
     }
 }
@@ -112,6 +116,12 @@ pub async fn start<C: Clock>(clock: C, opts: Options) -> Server<C> {
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
     config.oauth.device_poll_interval = opts.poll_interval;
     config.issuer.clone_from(&base);
+    if opts.passkeys {
+        config.passkeys = Some(iam_core::PasskeyConfig::new(
+            "localhost",
+            format!("http://localhost:{}", addr.port()),
+        ));
+    }
     (opts.configure)(&mut config);
     let iam = Iam::builder(store, config)
         .clock(clock)
@@ -198,6 +208,37 @@ impl<C: Clock> Server<C> {
             cookies: HashMap::new(),
             base: self.base.clone(),
         }
+    }
+
+    /// Exchanges `code` at the token endpoint as the confidential client `reg`; the JSON
+    /// answer.
+    pub async fn exchange(
+        &self,
+        reg: &RegisteredClient,
+        redirect: &str,
+        code: &str,
+        verifier: &str,
+    ) -> serde_json::Value {
+        let tok = self
+            .http
+            .post(self.url("/oauth2/token"))
+            .basic_auth(
+                &reg.client.id,
+                reg.client_secret
+                    .as_ref()
+                    .map(iam_core::SecretString::expose),
+            )
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tok.status(), StatusCode::OK);
+        tok.json().await.unwrap()
     }
 
     /// Registers a client as the admin.
@@ -458,6 +499,22 @@ impl Browser {
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
         );
         self.post(action, &pairs).await
+    }
+
+    /// Posts `body` as JSON, as the pages' script does: with the CSRF token in the
+    /// `X-CSRF-Token` header when `csrf` is given.
+    pub async fn post_json(&mut self, url: &str, csrf: Option<&str>, body: &str) -> Page {
+        let mut req = self
+            .http
+            .post(self.abs(url))
+            .header("content-type", "application/json")
+            .header(COOKIE, self.cookie_header())
+            .body(body.to_owned());
+        if let Some(token) = csrf {
+            req = req.header("x-csrf-token", token);
+        }
+        let r = req.send().await.unwrap();
+        self.keep(r).await
     }
 
     /// The CSRF token the browser holds (its CSRF cookie).

@@ -32,7 +32,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use iam_core::{Account, Caller, Clock, Denial, Error, Principal, Store, Timestamp};
 
-use super::posted_form_repeating;
+use super::{posted_form_repeating, script_call};
 use crate::error::ApiError;
 use crate::oauth::form::{encode_component, Params};
 use crate::oauth::html::secure_headers;
@@ -41,6 +41,8 @@ use crate::oauth::{OAuthState, LOGIN_PATH};
 
 /// Path of the account overview; every account page lives under it.
 pub const ACCOUNT_PATH: &str = "/account";
+/// Path of the passkeys page.
+pub(crate) const PASSKEYS_PATH: &str = "/account/passkeys";
 /// Path of the account pages' static script.
 pub const ASSET_PATH: &str = "/assets/account.js";
 
@@ -76,7 +78,7 @@ impl Section {
         match self {
             Section::Overview => ACCOUNT_PATH,
             Section::Security => "/account/security",
-            Section::Passkeys => "/account/passkeys",
+            Section::Passkeys => PASSKEYS_PATH,
             Section::Sessions => "/account/sessions",
             Section::Tokens => "/account/tokens",
             Section::Apps => "/account/apps",
@@ -125,7 +127,21 @@ pub(crate) fn routes<S: Store, C: Clock>() -> Router<Arc<OAuthState<S, C>>> {
             "/account/security/totp/remove",
             post(security::remove_totp::<S, C>),
         )
-        .route("/account/passkeys", get(passkeys::page::<S, C>))
+        .route(PASSKEYS_PATH, get(passkeys::page::<S, C>))
+        .route("/account/passkeys/rename", post(passkeys::rename::<S, C>))
+        .route("/account/passkeys/remove", post(passkeys::remove::<S, C>))
+        .route(
+            passkeys::REGISTRATION_PATH,
+            post(passkeys::start_registration::<S, C>),
+        )
+        .route(
+            "/account/passkeys/registration/{ceremony}",
+            post(passkeys::finish_registration::<S, C>),
+        )
+        .route(
+            passkeys::STEP_UP_PATH,
+            post(passkeys::start_step_up::<S, C>),
+        )
         .route("/account/sessions", get(sessions::page::<S, C>))
         .route("/account/sessions/revoke", post(sessions::revoke::<S, C>))
         .route(
@@ -233,6 +249,27 @@ async fn posted<S: Store, C: Clock>(
     match b.user.clone() {
         Some(user) => Ok((b, user, params)),
         None => Err(to_login(st, b, section)),
+    }
+}
+
+/// The signed-in visitor behind a JSON call of the script: the browser and its session's
+/// principal, once the CSRF header matches; else the JSON refusal (403, or 401 without a
+/// session).
+async fn script_user<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    headers: &HeaderMap,
+) -> Result<(Browser, Principal), Response> {
+    let b = script_call(st, headers).await?;
+    match b.user.clone() {
+        Some(user) => Ok((b, user)),
+        None => {
+            let refused = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "sign in again, then reload the page",
+            );
+            Err(b.finish(refused.into_response()))
+        }
     }
 }
 
