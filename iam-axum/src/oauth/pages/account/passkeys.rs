@@ -87,7 +87,7 @@ fn row<S: Store, C: Clock>(out: &mut String, st: &OAuthState<S, C>, csrf: &str, 
         "<tr><td data-label=\"Name\">{label}</td><td data-label=\"Added\">{created}</td>\
 <td data-label=\"Last used\">{used}</td><td data-label=\"Kind\">{kind}</td><td>\
 <form method=\"post\" action=\"{rename}\" class=\"rename\">{csrf}{id}\
-<label for=\"rename-{key}\" class=\"vh\">New name for {label}</label>\
+<span class=\"vh\"><label for=\"rename-{key}\">New name for {label}</label></span>\
 <input id=\"rename-{key}\" name=\"label\" required maxlength=\"128\" autocomplete=\"off\" value=\"{label}\">\
 <button type=\"submit\" aria-label=\"Rename the passkey {label}\">Rename</button></form>\
 <form method=\"post\" action=\"{remove}\">{csrf}{id}\
