@@ -959,9 +959,9 @@ async fn passkey_calls_need_the_csrf_header_a_session_and_a_well_formed_body() {
 #[tokio::test]
 async fn passkeys_are_added_renamed_used_and_removed_through_the_pages() {
     let (s, clock) = server().await;
-    let mut a = signed_in(&s, "alice", ALICE_PASSWORD).await;
-    let mut key = add_passkey(&s, &mut a, "laptop").await;
-    let page = a.get("/account/passkeys").await;
+    let mut alice_tab = signed_in(&s, "alice", ALICE_PASSWORD).await;
+    let mut key = add_passkey(&s, &mut alice_tab, "laptop").await;
+    let page = alice_tab.get("/account/passkeys").await;
     assert_ok(&page, "laptop");
     assert!(page.body.contains("data-passkey-add"));
     let mut bob = signed_in(&s, "bob", BOB_PASSWORD).await;
@@ -979,7 +979,7 @@ async fn passkeys_are_added_renamed_used_and_removed_through_the_pages() {
             vec![("passkey_id", bobs.as_str())],
         ),
     ] {
-        let refused = post(&mut a, path, &extra).await;
+        let refused = post(&mut alice_tab, path, &extra).await;
         assert!(
             refused.status.is_client_error(),
             "{path}: {}",
@@ -997,7 +997,7 @@ async fn passkeys_are_added_renamed_used_and_removed_through_the_pages() {
     // Renaming one's own.
     let own = passkey_id(&s, "alice", "laptop").await;
     let renamed = post(
-        &mut a,
+        &mut alice_tab,
         "/account/passkeys/rename",
         &[("passkey_id", &own), ("label", "work laptop")],
     )
@@ -1006,42 +1006,58 @@ async fn passkeys_are_added_renamed_used_and_removed_through_the_pages() {
     assert_eq!(passkey_id(&s, "alice", "work laptop").await, own);
 
     // Passwordless sign-in continues to the page it came for.
-    let mut c = s.browser();
-    let login = c.get("/oauth2/login?return_to=/account/sessions").await;
-    let done = passkey_sign_in(&mut c, &login, &mut key, None).await;
+    let mut passwordless = s.browser();
+    let login = passwordless
+        .get("/oauth2/login?return_to=/account/sessions")
+        .await;
+    let done = passkey_sign_in(&mut passwordless, &login, &mut key, None).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.header("location"), "/account/sessions");
-    assert_ok(&c.get("/account/sessions").await, "passkey, ");
+    assert_ok(&passwordless.get("/account/sessions").await, "passkey, ");
 
     // The passkey as the second factor after the password.
-    let mut d = s.browser();
-    let login = d.get("/oauth2/login").await;
-    let done = passkey_sign_in(&mut d, &login, &mut key, Some(("alice", ALICE_PASSWORD))).await;
+    let mut two_factor = s.browser();
+    let login = two_factor.get("/oauth2/login").await;
+    let done = passkey_sign_in(
+        &mut two_factor,
+        &login,
+        &mut key,
+        Some(("alice", ALICE_PASSWORD)),
+    )
+    .await;
     assert_ok(&done, "You are signed in");
-    assert_ok(&d.get("/account/sessions").await, "password + passkey");
+    assert_ok(
+        &two_factor.get("/account/sessions").await,
+        "password + passkey",
+    );
 
     // An old sign-in: registering answers the re-authentication error, the page asks to
     // confirm, and a passkey confirms.
     clock.advance(Duration::from_secs(6 * 60));
     let stale = call(
-        &mut a,
+        &mut alice_tab,
         "/account/passkeys/registration",
         &json!({"label": "x"}),
     )
     .await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
     assert_eq!(stale.json()["error"], "insufficient_user_authentication");
-    let asked = post(&mut a, "/account/passkeys/remove", &[("passkey_id", &own)]).await;
+    let asked = post(
+        &mut alice_tab,
+        "/account/passkeys/remove",
+        &[("passkey_id", &own)],
+    )
+    .await;
     assert_eq!(asked.status, StatusCode::UNAUTHORIZED);
     assert!(asked.body.contains("Confirm it is you"));
     assert!(asked.body.contains("data-passkey-step-up"));
-    let confirm = a.get("/account/passkeys?confirm").await;
+    let confirm = alice_tab.get("/account/passkeys?confirm").await;
     assert_ok(&confirm, "Confirm it is you");
-    let challenge = call(&mut a, "/account/passkeys/step-up", &json!({})).await;
+    let challenge = call(&mut alice_tab, "/account/passkeys/step-up", &json!({})).await;
     assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
     let challenge = challenge.json();
     let answer = key.answer(&challenge["options"]).to_string();
-    let confirmed = a
+    let confirmed = alice_tab
         .submit_to(
             &confirm,
             "/account/reauthenticate",
@@ -1060,11 +1076,16 @@ async fn passkeys_are_added_renamed_used_and_removed_through_the_pages() {
     assert_eq!(confirmed.header("location"), "/account/passkeys");
 
     // Removal: the passkey signs in no more.
-    let removed = post(&mut a, "/account/passkeys/remove", &[("passkey_id", &own)]).await;
+    let removed = post(
+        &mut alice_tab,
+        "/account/passkeys/remove",
+        &[("passkey_id", &own)],
+    )
+    .await;
     assert_ok(&removed, "The passkey has been removed.");
-    let mut e = s.browser();
-    let login = e.get("/oauth2/login").await;
-    let refused = passkey_sign_in(&mut e, &login, &mut key, None).await;
+    let mut refused_b = s.browser();
+    let login = refused_b.get("/oauth2/login").await;
+    let refused = passkey_sign_in(&mut refused_b, &login, &mut key, None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert!(refused.body.contains("That passkey could not sign you in."));
 }

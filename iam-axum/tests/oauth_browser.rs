@@ -18,8 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use harness::{pkce, query_params, start, Options, Server, ALICE_PASSWORD};
 use iam_core::{
-    AuthorizeOutcome, AuthorizeRequest, GrantType, LoginRequest, NewClient, RegisteredClient,
-    SystemClock,
+    AuthorizeOutcome, AuthorizeRequest, GrantType, LoginRequest, NewClient, SystemClock,
 };
 use serde_json::{json, Value};
 use webdriver::{browser_available, Driver, Session};

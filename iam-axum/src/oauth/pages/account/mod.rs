@@ -260,17 +260,15 @@ async fn script_user<S: Store, C: Clock>(
     headers: &HeaderMap,
 ) -> Result<(Browser, Principal), Response> {
     let b = script_call(st, headers).await?;
-    match b.user.clone() {
-        Some(user) => Ok((b, user)),
-        None => {
-            let refused = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "not_signed_in",
-                "sign in again, then reload the page",
-            );
-            Err(b.finish(refused.into_response()))
-        }
+    if let Some(user) = b.user.clone() {
+        return Ok((b, user));
     }
+    let refused = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "not_signed_in",
+        "sign in again, then reload the page",
+    );
+    Err(b.finish(refused.into_response()))
 }
 
 /// The single value of form field `name` (empty when absent; forms are checked for repeats).
