@@ -219,7 +219,8 @@ async fn a_link_is_followed_to_a_signed_in_account_and_cannot_be_used_twice() {
     // With passkeys on, the welcome page offers adding one (the account needs its password
     // first: iam-core creates invited accounts with one).
     assert!(
-        done.body.contains("<a href=\"/account/passkeys\" data-add-passkey>"),
+        done.body
+            .contains("<a href=\"/account/passkeys\" data-add-passkey>"),
         "{}",
         done.body
     );

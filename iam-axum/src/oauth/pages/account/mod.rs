@@ -1,13 +1,15 @@
 //! The account pages (`/account/...`): a signed-in person's own profile, password, TOTP,
-//! sessions, personal API tokens, connected applications and (for approvers) pending elevation
-//! requests. Server-rendered like the other pages, under the same policy plus `script-src
+//! passkeys, sessions, personal API tokens, connected applications and (for approvers) pending
+//! elevation requests. Server-rendered like the other pages, under the same policy plus `script-src
 //! 'self'` for one small static script ([`ASSET_PATH`]) that only enhances them.
 //!
 //! Every page acts as the browser session's principal: each action is one iam-core call whose
 //! permission table decides it; a refusal for an old sign-in
 //! ([`Denial::RecentAuthenticationRequired`]) shows a page that asks for the password again
 //! ([`reauth`]). A visit without a session goes to the login page, which comes back here
-//! afterwards (only to an `/account` path: see [`return_path`]).
+//! afterwards (only to an `/account` path: see [`return_path`]). The script's JSON calls (the
+//! passkey ceremonies) carry the page's CSRF token in a header instead of a form field and
+//! answer JSON ([`script_user`]).
 //!
 //! One file per page: [`profile`] (overview and name), [`security`] (password and TOTP),
 //! [`passkeys`], [`sessions`], [`tokens`], [`apps`], [`approvals`]; [`layout`] draws the frame
