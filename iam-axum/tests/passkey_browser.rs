@@ -1,7 +1,7 @@
 //! Passkeys in a real browser: headless Chromium over WebDriver (the harness of
 //! `oauth_browser.rs`) with a virtual authenticator (the WebDriver WebAuthn extension).
 //! Registers a passkey on the account page, renames it, signs out, signs in with the passkey
-//! alone, completes an authorization-code + PKCE flow with it (the token's `amr` says so),
+//! alone, then with the password and the passkey as second factor, completes an authorization-code + PKCE flow with it (the token's `amr` says so),
 //! removes it, and sees a sign-in with it refused. Saves PNG screenshots of the passkeys page
 //! and of the sign-in page with its passkey button, at desktop and phone widths, under
 //! `$CARGO_TARGET_TMPDIR/screenshots/`.
@@ -151,6 +151,18 @@ async fn passkeys_in_headless_chromium() {
     assert!(text.contains("work laptop"), "{text}");
     let stored = s.iam.list_passkeys(Caller::System, &alice).await.unwrap();
     assert!(stored[0].last_used_at.is_some(), "the sign-in used it");
+
+    // The passkey as the second factor after the password.
+    sign_out(&session).await;
+    session.goto(&url("/account/sessions")).await;
+    session.wait_for("[data-passkey-second]").await;
+    session.type_into("#username", "alice").await;
+    session.type_into("#password", ALICE_PASSWORD).await;
+    session.click("[data-passkey-second]").await;
+    session.wait_for_url(&url("/account/sessions")).await;
+    session.wait_for("main h1").await;
+    let text = session.text().await;
+    assert!(text.contains("password + passkey"), "{text}");
 
     // Complete an authorization-code + PKCE flow, signing in with the passkey.
     sign_out(&session).await;

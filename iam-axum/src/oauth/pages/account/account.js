@@ -129,8 +129,8 @@ function submitAssertion(form, ceremony, cred) {
 }
 
 // Asks the server at `start` for a challenge (with `body`), runs navigator.credentials.get()
-// and posts `form` with the answer.
-function signWithPasskey(start, form, body, errorBox) {
+// and posts `form` with the answer; `noPasskey` is what to say when the account has none.
+function signWithPasskey(start, form, body, errorBox, noPasskey) {
   var csrf = form.querySelector("input[name=csrf]").value;
   call(start, csrf, body)
     .then(function (challenge) {
@@ -141,7 +141,7 @@ function signWithPasskey(start, form, body, errorBox) {
         });
     })
     .catch(function (e) {
-      showError(errorBox, e);
+      showError(errorBox, e && e.status === 404 && noPasskey ? { message: noPasskey } : e);
     });
 }
 
@@ -215,7 +215,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var start = login.getAttribute("data-start");
     login.querySelector("[data-passkey-button]").addEventListener("click", function () {
       loginError.hidden = true;
-      signWithPasskey(start, loginForm, {}, loginError);
+      signWithPasskey(start, loginForm, {}, loginError, null);
     });
     var second = loginForm.querySelector("[data-passkey-second]");
     if (second) {
@@ -228,7 +228,13 @@ document.addEventListener("DOMContentLoaded", function () {
           showError(loginError, { message: "Enter your username and password first." });
           return;
         }
-        signWithPasskey(start, loginForm, { username: username, password: password }, loginError);
+        signWithPasskey(
+          start,
+          loginForm,
+          { username: username, password: password },
+          loginError,
+          "This account has no passkey. Sign in with your password and code."
+        );
       });
     }
   }
@@ -242,7 +248,7 @@ document.addEventListener("DOMContentLoaded", function () {
     stepUpButton.hidden = false;
     stepUpButton.addEventListener("click", function () {
       stepUpError.hidden = true;
-      signWithPasskey(stepUp.getAttribute("data-start"), stepUpForm, {}, stepUpError);
+      signWithPasskey(stepUp.getAttribute("data-start"), stepUpForm, {}, stepUpError, null);
     });
   }
 });
