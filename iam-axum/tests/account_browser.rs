@@ -15,14 +15,13 @@ mod harness;
 #[path = "interop/webdriver.rs"]
 mod webdriver;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use harness::{start, Options, ALICE_PASSWORD};
 use iam_core::config::{ElevationPolicy, StepUp};
 use iam_core::{Caller, Config, LoginRequest, SystemClock, TotpStatus};
 use serde_json::json;
-use webdriver::{browser_available, Session};
+use webdriver::browser_available;
 
 /// The viewports screenshots are taken at: name, width, height, phone.
 const VIEWPORTS: [(&str, u32, u32, bool); 2] =
@@ -38,18 +37,6 @@ const PAGES: [(&str, &str); 7] = [
     ("apps", "/account/apps"),
     ("approvals", "/account/approvals"),
 ];
-
-/// Where screenshots go.
-fn screenshot_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-}
-
-/// Saves a screenshot named `name` and prints its path.
-async fn snap(session: &Session<'_>, name: &str) {
-    let path = screenshot_dir().join(format!("{name}.png"));
-    session.screenshot(&path).await;
-    println!("screenshot: {}", path.display());
-}
 
 /// Elevating to `ops` needs the approval of a holder of `ops-lead` (so alice, holding it,
 /// sees the Approvals page).
@@ -143,7 +130,9 @@ async fn account_pages_in_headless_chromium() {
     assert!(session.displayed(".qr svg").await, "the QR code shows");
     for (name, width, height, mobile) in VIEWPORTS {
         session.viewport(width, height, mobile).await;
-        snap(&session, &format!("account-totp-enrolment-{name}")).await;
+        session
+            .snap(&format!("account-totp-enrolment-{name}"))
+            .await;
     }
     session.viewport(1280, 800, false).await;
     let secret = session.text_of("#totp-secret").await;
@@ -179,7 +168,7 @@ async fn account_pages_in_headless_chromium() {
     );
     for (name, width, height, mobile) in VIEWPORTS {
         session.viewport(width, height, mobile).await;
-        snap(&session, &format!("account-token-created-{name}")).await;
+        session.snap(&format!("account-token-created-{name}")).await;
     }
     session.viewport(1280, 800, false).await;
     session
@@ -204,7 +193,7 @@ async fn account_pages_in_headless_chromium() {
                 scroll <= inner,
                 "{page} overflows at {name}: {scroll} > {inner}"
             );
-            snap(&session, &format!("account-{page}-{name}")).await;
+            session.snap(&format!("account-{page}-{name}")).await;
         }
     }
 

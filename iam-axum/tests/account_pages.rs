@@ -1,12 +1,16 @@
 //! The account pages over HTTP, driven like a browser without scripts: each page's forms
 //! (allowed), a missing CSRF token (refused), no session (redirected to the login page and
 //! back), an old sign-in (asked for the password again), and another account's objects
-//! (refused).
+//! (refused). The passkey ceremonies the pages' script runs are driven here with a software
+//! passkey: the JSON calls' CSRF header, session and body checks, and the sign-in, second
+//! factor, confirmation, renaming and removal they lead to.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 #[path = "interop/harness.rs"]
 mod harness;
+#[path = "interop/softkey.rs"]
+mod softkey;
 
 use std::time::Duration;
 
@@ -18,6 +22,8 @@ use iam_core::{
     TotpStatus,
 };
 use reqwest::StatusCode;
+use serde_json::{json, Value};
+use softkey::SoftKey;
 
 const BOB_PASSWORD: &str = "bob password 12";
 
@@ -33,8 +39,10 @@ const PAGES: [&str; 7] = [
 ];
 
 /// Every form target of the account pages.
-const FORMS: [&str; 13] = [
+const FORMS: [&str; 15] = [
     "/account/name",
+    "/account/passkeys/rename",
+    "/account/passkeys/remove",
     "/account/security/password",
     "/account/security/totp/enrol",
     "/account/security/totp/confirm",
@@ -70,13 +78,15 @@ fn ops_needs_approval(config: &mut Config) {
     );
 }
 
-/// A server over a manual clock, with bob beside alice and the `ops` approval policy.
+/// A server over a manual clock, with bob beside alice, the `ops` approval policy and
+/// passkeys on.
 async fn server() -> (Server<ManualClock>, ManualClock) {
     let clock = now_clock();
     let s = start(
         clock.clone(),
         Options {
             configure: ops_needs_approval,
+            passkeys: true,
             ..Options::default()
         },
     )
@@ -214,13 +224,15 @@ async fn visits_without_a_session_go_to_the_login_page_and_come_back() {
 async fn pages_have_landmarks_labels_and_the_script_policy() {
     let (s, _) = server().await;
     let mut b = signed_in(&s, "alice", ALICE_PASSWORD).await;
+    // A passkey, so that its rename field is checked too.
+    add_passkey(&s, &mut b, "laptop").await;
     let handler = regex::Regex::new(r"(?i)<[^>]*\son[a-z]+\s*=").unwrap();
     for path in PAGES {
         let p = b.get(path).await;
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
         assert_eq!(
             p.header("content-security-policy"),
-            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
 form-action 'self'; frame-ancestors 'none'"
         );
         assert_eq!(p.header("cache-control"), "no-store");
@@ -273,9 +285,18 @@ form-action 'self'; frame-ancestors 'none'"
     assert_eq!(js.header("x-content-type-options"), "nosniff");
     assert!(js.body.contains("data-copy"));
 
-    // The other pages keep their policy without scripts.
+    // With passkeys on, the sign-in page loads the same static script (no inline one) for its
+    // passkey button; the other pages keep their policy without scripts.
     let login = s.browser().get("/oauth2/login").await;
-    assert!(!login
+    assert!(login
+        .header("content-security-policy")
+        .contains("script-src 'self'; connect-src 'self'"));
+    assert_eq!(login.body.matches("<script").count(), 1);
+    assert!(login.body.contains("data-passkey-login"));
+    assert!(!handler.is_match(&login.body));
+    let invite = s.browser().get("/invite/not-a-link").await;
+    assert!(invite.body.contains("Invitation not usable"));
+    assert!(!invite
         .header("content-security-policy")
         .contains("script-src"));
 }
@@ -683,7 +704,7 @@ async fn approvers_answer_pending_elevation_requests() {
         .unwrap();
     let proof = StepUpProof {
         password: Some(BOB_PASSWORD.into()),
-        totp_code: None,
+        ..StepUpProof::default()
     };
     let mut requests = Vec::new();
     for _ in 0..2 {
@@ -750,4 +771,321 @@ async fn the_admin_signs_in_and_sees_the_overview() {
     let out = b.submit_to(&page, "/oauth2/logout", &[]).await;
     assert_ok(&out, "You are signed out.");
     assert_eq!(b.get("/account").await.status, StatusCode::SEE_OTHER);
+}
+
+/// Where the passkeys of `s` are used from (`http://localhost:<port>`).
+fn passkey_origin<C: Clock>(s: &Server<C>) -> String {
+    format!("http://localhost:{}", s.base.rsplit(':').next().unwrap())
+}
+
+/// Posts `body` to a JSON endpoint of the pages with the browser's CSRF token in the header.
+async fn call(b: &mut Browser, path: &str, body: &Value) -> Page {
+    let csrf = b.csrf();
+    b.post_json(path, Some(&csrf), &body.to_string()).await
+}
+
+/// Adds a passkey labelled `label` for the browser's account, as the passkeys page's script
+/// does; the software key.
+async fn add_passkey<C: Clock>(s: &Server<C>, b: &mut Browser, label: &str) -> SoftKey {
+    let start = call(
+        b,
+        "/account/passkeys/registration",
+        &json!({"label": label}),
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+    let start = start.json();
+    let (key, credential) = SoftKey::register(&passkey_origin(s), &start["options"]);
+    let path = format!(
+        "/account/passkeys/registration/{}",
+        start["ceremony"].as_str().unwrap()
+    );
+    let done = call(b, &path, &credential).await;
+    assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
+    assert_eq!(done.json()["label"], label);
+    key
+}
+
+/// Signs in on the login page `page` with `key`, as the sign-in page's script does: a
+/// challenge (after `password_first` when given), then the form with the key's answer.
+async fn passkey_sign_in(
+    b: &mut Browser,
+    page: &Page,
+    key: &mut SoftKey,
+    password_first: Option<(&str, &str)>,
+) -> Page {
+    let body =
+        password_first.map_or_else(|| json!({}), |(u, p)| json!({"username": u, "password": p}));
+    let start = call(b, "/oauth2/login/passkey", &body).await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+    let start = start.json();
+    let answer = key.answer(&start["options"]).to_string();
+    b.submit(
+        page,
+        &[
+            ("passkey_ceremony", start["ceremony"].as_str().unwrap()),
+            ("passkey_credential", &answer),
+        ],
+    )
+    .await
+}
+
+/// The id of the passkey labelled `label` of `username`.
+async fn passkey_id<C: Clock>(s: &Server<C>, username: &str, label: &str) -> String {
+    let account = id_of(s, username).await;
+    s.iam
+        .list_passkeys(Caller::System, &account)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.label == label)
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn passkey_calls_need_the_csrf_header_a_session_and_a_well_formed_body() {
+    let (s, _) = server().await;
+    let mut b = s.browser();
+    b.get("/oauth2/login").await;
+    let csrf = b.csrf();
+    let label = json!({"label": "x"}).to_string();
+    for path in [
+        "/account/passkeys/registration",
+        "/account/passkeys/registration/pkc_x",
+        "/account/passkeys/step-up",
+        "/oauth2/login/passkey",
+    ] {
+        let body = if path.ends_with("registration") {
+            label.clone()
+        } else {
+            "{}".to_owned()
+        };
+        for sent in [None, Some("A".repeat(43))] {
+            let refused = b.post_json(path, sent.as_deref(), &body).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::FORBIDDEN,
+                "{path}: {}",
+                refused.body
+            );
+            assert_eq!(refused.json()["error"], "csrf_failed", "{path}");
+        }
+    }
+    // Signed out: the account calls are refused, the sign-in challenge is given.
+    for path in [
+        "/account/passkeys/registration",
+        "/account/passkeys/step-up",
+    ] {
+        let refused = b.post_json(path, Some(&csrf), &label).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(refused.json()["error"], "not_signed_in");
+    }
+    let challenge = call(&mut b, "/oauth2/login/passkey", &json!({})).await;
+    assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
+    assert!(challenge.json()["options"]["publicKey"]["challenge"].is_string());
+    let half = call(
+        &mut b,
+        "/oauth2/login/passkey",
+        &json!({"username": "alice"}),
+    )
+    .await;
+    assert_eq!(half.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong = call(
+        &mut b,
+        "/oauth2/login/passkey",
+        &json!({"username": "alice", "password": "not it"}),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+
+    // Signed in: malformed bodies get typed 4xx answers, and nothing is registered.
+    let mut a = signed_in(&s, "alice", ALICE_PASSWORD).await;
+    let start = call(
+        &mut a,
+        "/account/passkeys/registration",
+        &json!({"label": "x"}),
+    )
+    .await;
+    let ceremony = start.json()["ceremony"].as_str().unwrap().to_owned();
+    let finish = format!("/account/passkeys/registration/{ceremony}");
+    let csrf = a.csrf();
+    let not_json = a.post_json(&finish, Some(&csrf), "{\"id\":").await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.json()["error"], "malformed_json");
+    let not_object = a.post_json(&finish, Some(&csrf), "[1]").await;
+    assert_eq!(not_object.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let not_credential = a.post_json(&finish, Some(&csrf), "{\"id\":1}").await;
+    assert_eq!(
+        not_credential.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        not_credential.body
+    );
+    let empty_label = call(
+        &mut a,
+        "/account/passkeys/registration",
+        &json!({"label": " "}),
+    )
+    .await;
+    assert_eq!(empty_label.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let alice = id_of(&s, "alice").await;
+    assert!(s
+        .iam
+        .list_passkeys(Caller::System, &alice)
+        .await
+        .unwrap()
+        .is_empty());
+    // A sign-in form naming an unknown ceremony is refused on the page.
+    let mut c = s.browser();
+    let login = c.get("/oauth2/login").await;
+    let refused = c
+        .submit(
+            &login,
+            &[
+                ("passkey_ceremony", "pkc_nope"),
+                ("passkey_credential", "{}"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body.contains("That passkey could not sign you in."));
+    assert!(
+        !c.cookies.keys().any(|k| k.ends_with("iam_session")),
+        "no session was opened"
+    );
+}
+
+#[tokio::test]
+async fn passkeys_are_added_renamed_used_and_removed_through_the_pages() {
+    let (s, clock) = server().await;
+    let mut alice_tab = signed_in(&s, "alice", ALICE_PASSWORD).await;
+    let mut key = add_passkey(&s, &mut alice_tab, "laptop").await;
+    let page = alice_tab.get("/account/passkeys").await;
+    assert_ok(&page, "laptop");
+    assert!(page.body.contains("data-passkey-add"));
+    let mut bob = signed_in(&s, "bob", BOB_PASSWORD).await;
+    add_passkey(&s, &mut bob, "phone").await;
+    let bobs = passkey_id(&s, "bob", "phone").await;
+
+    // Another account's passkey cannot be renamed or removed.
+    for (path, extra) in [
+        (
+            "/account/passkeys/rename",
+            vec![("passkey_id", bobs.as_str()), ("label", "mine")],
+        ),
+        (
+            "/account/passkeys/remove",
+            vec![("passkey_id", bobs.as_str())],
+        ),
+    ] {
+        let refused = post(&mut alice_tab, path, &extra).await;
+        assert!(
+            refused.status.is_client_error(),
+            "{path}: {}",
+            refused.status
+        );
+        assert!(
+            refused
+                .body
+                .contains("That item does not exist or is not yours."),
+            "{path}"
+        );
+    }
+    assert_eq!(passkey_id(&s, "bob", "phone").await, bobs);
+
+    // Renaming one's own.
+    let own = passkey_id(&s, "alice", "laptop").await;
+    let renamed = post(
+        &mut alice_tab,
+        "/account/passkeys/rename",
+        &[("passkey_id", &own), ("label", "work laptop")],
+    )
+    .await;
+    assert_ok(&renamed, "The passkey has been renamed.");
+    assert_eq!(passkey_id(&s, "alice", "work laptop").await, own);
+
+    // Passwordless sign-in continues to the page it came for.
+    let mut passwordless = s.browser();
+    let login = passwordless
+        .get("/oauth2/login?return_to=/account/sessions")
+        .await;
+    let done = passkey_sign_in(&mut passwordless, &login, &mut key, None).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.header("location"), "/account/sessions");
+    assert_ok(&passwordless.get("/account/sessions").await, "passkey, ");
+
+    // The passkey as the second factor after the password.
+    let mut two_factor = s.browser();
+    let login = two_factor.get("/oauth2/login").await;
+    let done = passkey_sign_in(
+        &mut two_factor,
+        &login,
+        &mut key,
+        Some(("alice", ALICE_PASSWORD)),
+    )
+    .await;
+    assert_ok(&done, "You are signed in");
+    assert_ok(
+        &two_factor.get("/account/sessions").await,
+        "password + passkey",
+    );
+
+    // An old sign-in: registering answers the re-authentication error, the page asks to
+    // confirm, and a passkey confirms.
+    clock.advance(Duration::from_secs(6 * 60));
+    let stale = call(
+        &mut alice_tab,
+        "/account/passkeys/registration",
+        &json!({"label": "x"}),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stale.json()["error"], "insufficient_user_authentication");
+    let asked = post(
+        &mut alice_tab,
+        "/account/passkeys/remove",
+        &[("passkey_id", &own)],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::UNAUTHORIZED);
+    assert!(asked.body.contains("Confirm it is you"));
+    assert!(asked.body.contains("data-passkey-step-up"));
+    let confirm = alice_tab.get("/account/passkeys?confirm").await;
+    assert_ok(&confirm, "Confirm it is you");
+    let challenge = call(&mut alice_tab, "/account/passkeys/step-up", &json!({})).await;
+    assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
+    let challenge = challenge.json();
+    let answer = key.answer(&challenge["options"]).to_string();
+    let confirmed = alice_tab
+        .submit_to(
+            &confirm,
+            "/account/reauthenticate",
+            &[
+                ("passkey_ceremony", challenge["ceremony"].as_str().unwrap()),
+                ("passkey_credential", &answer),
+            ],
+        )
+        .await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        confirmed.body
+    );
+    assert_eq!(confirmed.header("location"), "/account/passkeys");
+
+    // Removal: the passkey signs in no more.
+    let removed = post(
+        &mut alice_tab,
+        "/account/passkeys/remove",
+        &[("passkey_id", &own)],
+    )
+    .await;
+    assert_ok(&removed, "The passkey has been removed.");
+    let mut refused_b = s.browser();
+    let login = refused_b.get("/oauth2/login").await;
+    let refused = passkey_sign_in(&mut refused_b, &login, &mut key, None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body.contains("That passkey could not sign you in."));
 }

@@ -1,5 +1,6 @@
 //! Invitations over HTTP: the REST routes, and a link followed through the page (form posts
-//! with the CSRF token and its cookie) to a signed-in account, then refused a second time.
+//! with the CSRF token and its cookie) to a signed-in account that is offered a passkey, then
+//! refused a second time.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -140,7 +141,13 @@ async fn invitations_are_created_listed_and_revoked_over_rest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_link_is_followed_to_a_signed_in_account_and_cannot_be_used_twice() {
-    let s = start_with_oauth(|_| {}).await;
+    let s = start_with_oauth(|c| {
+        c.passkeys = Some(iam_core::PasskeyConfig::new(
+            "example.com",
+            "https://login.example.com",
+        ));
+    })
+    .await;
     let admin = s.admin_token().await;
     let made = s
         .post(
@@ -208,6 +215,14 @@ async fn a_link_is_followed_to_a_signed_in_account_and_cannot_be_used_twice() {
             .any(|c| c.contains("iam_session") && !c.ends_with('=')),
         "{:?}",
         done.cookies
+    );
+    // With passkeys on, the welcome page offers adding one (the account needs its password
+    // first: iam-core creates invited accounts with one).
+    assert!(
+        done.body
+            .contains("<a href=\"/account/passkeys\" data-add-passkey>"),
+        "{}",
+        done.body
     );
     let friend = s.login("friend", "a long enough password").await;
     assert!(friend["access_token"].is_string());

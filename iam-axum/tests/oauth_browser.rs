@@ -20,8 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use harness::{pkce, query_params, start, Options, Server, ALICE_PASSWORD};
 use iam_core::{
-    AuthorizeOutcome, AuthorizeRequest, GrantType, LoginRequest, NewClient, RegisteredClient,
-    SystemClock,
+    AuthorizeOutcome, AuthorizeRequest, GrantType, LoginRequest, NewClient, SystemClock,
 };
 use serde_json::{json, Value};
 use webdriver::{browser_available, Driver, Session};
@@ -88,38 +87,8 @@ async fn authorization_code_flow_in_headless_chromium() {
     assert_eq!(q["state"], "xyz");
     session.close().await;
 
-    let tok = exchange(&s, &reg, &redirect, &q["code"], &verifier).await;
+    let tok = s.exchange(&reg, &redirect, &q["code"], &verifier).await;
     assert!(tok["access_token"].is_string(), "{tok}");
-}
-
-/// Exchanges `code` at the token endpoint as the confidential client `reg`; the JSON answer.
-async fn exchange(
-    s: &Server<SystemClock>,
-    reg: &RegisteredClient,
-    redirect: &str,
-    code: &str,
-    verifier: &str,
-) -> Value {
-    let tok = s
-        .http
-        .post(s.url("/oauth2/token"))
-        .basic_auth(
-            &reg.client.id,
-            reg.client_secret
-                .as_ref()
-                .map(iam_core::SecretString::expose),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tok.status(), reqwest::StatusCode::OK);
-    tok.json().await.unwrap()
 }
 
 /// The payload of a JWT, unverified (the relying parties' own checks are not under test here).
@@ -239,7 +208,7 @@ async fn single_sign_on_and_logout_across_two_relying_parties_in_headless_chromi
     let q = query_params(&session.wait_for_url(&cb1).await);
     assert_eq!(q["state"], "one");
     assert!(session.text().await.contains("RP one callback"));
-    let tok1 = exchange(&s, &reg1, &cb1, &q["code"], &verifier).await;
+    let tok1 = s.exchange(&reg1, &cb1, &q["code"], &verifier).await;
     let id_token1 = tok1["id_token"].as_str().unwrap().to_owned();
     let c1 = jwt_claims(&id_token1);
     assert_eq!(c1["aud"], reg1.client.id.as_str());
@@ -256,7 +225,7 @@ async fn single_sign_on_and_logout_across_two_relying_parties_in_headless_chromi
     assert_eq!(q["state"], "silent");
     assert!(!q.contains_key("error"), "{q:?}");
     assert!(session.text().await.contains("RP two callback"));
-    let tok2 = exchange(&s, &reg2, &cb2, &q["code"], &verifier).await;
+    let tok2 = s.exchange(&reg2, &cb2, &q["code"], &verifier).await;
     let c2 = jwt_claims(tok2["id_token"].as_str().unwrap());
     assert_eq!(c2["aud"], reg2.client.id.as_str());
     assert_eq!(c2["nonce"], "n-silent");

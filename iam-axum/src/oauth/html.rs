@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 pub(crate) const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
-/// `Content-Security-Policy` of the account pages: that of every page, plus scripts from this
-/// origin only (the account pages' one static script; never an inline script).
+/// `Content-Security-Policy` of the account pages (and of the sign-in page when passkeys are
+/// on): that of every page, plus scripts from this origin only (the pages' one static script;
+/// never an inline script), which may call this origin only (its WebAuthn ceremonies).
 pub(crate) const ACCOUNT_CSP: &str = "default-src 'none'; script-src 'self'; \
-style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
 /// The style sheet every page carries inline.
 pub(crate) const STYLE: &str =
@@ -61,6 +62,23 @@ pub(crate) fn secure_headers(headers: &mut HeaderMap) {
 /// A full page: `title` is escaped here, `body` must already be safe HTML.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     page_with_head(status, title, "", body)
+}
+
+/// A full page that loads the static script at `script` (a path of this server), under
+/// [`ACCOUNT_CSP`].
+pub(crate) fn page_with_script(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    script: &str,
+) -> Response {
+    let head = format!("<script src=\"{}\" defer></script>", escape(script));
+    let mut response = page_with_head(status, title, &head, body);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(ACCOUNT_CSP),
+    );
+    response
 }
 
 /// A page that sends the browser on to `location` (a URI the core returned) by meta refresh,

@@ -368,6 +368,10 @@ metadata name one issuer",
                 get(pages::login_page::<S, C>).post(pages::login::<S, C>),
             )
             .route(
+                pages::PASSKEY_LOGIN_PATH,
+                post(pages::start_passkey_login::<S, C>),
+            )
+            .route(
                 DEVICE_PATH,
                 get(pages::device_page::<S, C>).post(pages::device_entry::<S, C>),
             )

@@ -24,6 +24,10 @@ const MAX_COOKIE_LEN: usize = 4096;
 /// Length of a CSRF token: 32 random bytes, base64url.
 const CSRF_LEN: usize = 43;
 
+/// The request header that carries the CSRF token on the pages' JSON calls (the WebAuthn
+/// ceremonies the static script runs).
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
 /// Cookie names: `__Host-` prefixed when the cookies are `Secure` (so no subdomain or path can
 /// set or shadow them).
 pub(crate) fn cookie_names(secure: bool) -> (&'static str, &'static str) {
@@ -211,12 +215,9 @@ impl Browser {
 
     /// Whether the form's `csrf` field matches the CSRF cookie the browser sent.
     pub(crate) fn csrf_ok(&self, params: &Params) -> bool {
-        let Some(sent) = &self.sent_csrf else {
-            return false;
-        };
         let mut fields = params.iter().filter(|(n, _)| n == "csrf");
         match (fields.next(), fields.next()) {
-            (Some((_, v)), None) => bool::from(v.as_bytes().ct_eq(sent.as_bytes())),
+            (Some((_, v)), None) => self.csrf_matches(v.as_bytes()),
             _ => false,
         }
     }
@@ -244,6 +245,24 @@ impl Browser {
             0,
             self.secure,
         ));
+    }
+
+    /// Whether a script's request carries the CSRF token of the page it came from: one
+    /// [`CSRF_HEADER`] equal to the CSRF cookie the browser sent. (A cross-site page cannot
+    /// set this header without a CORS preflight, which nothing here answers.)
+    pub(crate) fn csrf_header_ok(&self, headers: &HeaderMap) -> bool {
+        let mut values = headers.get_all(CSRF_HEADER).iter();
+        match (values.next(), values.next()) {
+            (Some(v), None) => self.csrf_matches(v.as_bytes()),
+            _ => false,
+        }
+    }
+
+    /// Whether `value` equals the CSRF cookie the browser sent (constant time).
+    fn csrf_matches(&self, value: &[u8]) -> bool {
+        self.sent_csrf
+            .as_ref()
+            .is_some_and(|sent| bool::from(value.ct_eq(sent.as_bytes())))
     }
 
     /// Adds the cookies to `response`.

@@ -7,7 +7,7 @@ mod clients;
 mod elevation;
 mod invitations;
 mod orgs;
-mod passkeys;
+pub(crate) mod passkeys;
 mod profile;
 mod public;
 mod session;

@@ -94,19 +94,23 @@ pub(crate) async fn start_login<S: Store, C: Clock>(
     st: ApiCtx<S, C>,
     ApiJson(body): ApiJson<PasskeyLoginBody>,
 ) -> ApiResult<Json<PasskeyChallengeOut>> {
-    let request = match (body.username, body.password) {
-        (Some(username), Some(password)) => Some(LoginRequest::password(username, password.0)),
-        (None, None) => None,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                "give both username and password, or neither",
-            ))
-        }
-    };
+    let request = password_first(body)?;
     let challenge = st.iam.start_passkey_login(request.as_ref()).await?;
     Ok(Json(challenge.into()))
+}
+
+/// The password a passkey sign-in checks first, if the body gives one (both username and
+/// password, or neither).
+pub(crate) fn password_first(body: PasskeyLoginBody) -> Result<Option<LoginRequest>, ApiError> {
+    match (body.username, body.password) {
+        (Some(username), Some(password)) => Ok(Some(LoginRequest::password(username, password.0))),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "give both username and password, or neither",
+        )),
+    }
 }
 
 /// `POST /login/passkey/{ceremony}`: finishes a passkey sign-in; answers like `POST /login`.

@@ -69,6 +69,9 @@ pub struct Options {
     /// The host name of the plain-HTTP base URL (default `127.0.0.1`; `localhost` gives a
     /// second server its own cookies in a real browser).
     pub host: &'static str,
+    /// Turn passkeys on for the relying party `localhost`, used from
+    /// `http://localhost:<port>` (browsers refuse an IP address as the RP id).
+    pub passkeys: bool,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             adjust: None,
             listener: None,
             host: "127.0.0.1",
+            passkeys: false,
         }
     }
 }
@@ -108,6 +112,12 @@ pub async fn start<C: Clock>(clock: C, mut opts: Options) -> Server<C> {
     config.passwords = PasswordPolicy::insecure_fast_for_tests();
     config.oauth.device_poll_interval = opts.poll_interval;
     config.issuer.clone_from(&base);
+    if opts.passkeys {
+        config.passkeys = Some(iam_core::PasskeyConfig::new(
+            "localhost",
+            format!("http://localhost:{}", addr.port()),
+        ));
+    }
     (opts.configure)(&mut config);
     if let Some(adjust) = opts.adjust.take() {
         adjust(&mut config);
@@ -193,6 +203,37 @@ impl<C: Clock> Server<C> {
     /// A browser for this server.
     pub fn browser(&self) -> Browser {
         Browser::with_client(&self.base, self.http.clone())
+    }
+
+    /// Exchanges `code` at the token endpoint as the confidential client `reg`; the JSON
+    /// answer.
+    pub async fn exchange(
+        &self,
+        reg: &RegisteredClient,
+        redirect: &str,
+        code: &str,
+        verifier: &str,
+    ) -> serde_json::Value {
+        let tok = self
+            .http
+            .post(self.url("/oauth2/token"))
+            .basic_auth(
+                &reg.client.id,
+                reg.client_secret
+                    .as_ref()
+                    .map(iam_core::SecretString::expose),
+            )
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tok.status(), StatusCode::OK);
+        tok.json().await.unwrap()
     }
 
     /// Registers a client as the admin.

@@ -228,6 +228,51 @@ impl Session<'_> {
         std::fs::write(path, bytes).unwrap();
     }
 
+    /// Empties the input matching `css`.
+    pub async fn clear(&self, css: &str) {
+        let e = self.find(css).await;
+        self.post(&format!("/element/{e}/clear"), json!({})).await;
+    }
+
+    /// Adds a virtual authenticator (the WebDriver WebAuthn extension): a platform passkey
+    /// provider (CTAP2, internal transport) that keeps discoverable credentials and verifies
+    /// the user at once. Its id.
+    pub async fn virtual_authenticator(&self) -> String {
+        let v = self
+            .post(
+                "/webauthn/authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                }),
+            )
+            .await;
+        v.as_str().unwrap().to_owned()
+    }
+
+    /// The credentials virtual authenticator `id` holds.
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        self.get(&format!("/webauthn/authenticator/{id}/credentials"))
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Saves a screenshot named `name` under `$CARGO_TARGET_TMPDIR/screenshots/` and prints
+    /// its path.
+    pub async fn snap(&self, name: &str) {
+        let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("screenshots")
+            .join(format!("{name}.png"));
+        self.screenshot(&path).await;
+        println!("screenshot: {}", path.display());
+    }
+
     /// `GET` of a session command; its value.
     async fn get(&self, path: &str) -> Value {
         self.d

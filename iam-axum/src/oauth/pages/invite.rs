@@ -1,5 +1,9 @@
 //! The invitation page (`/invite/{secret}`): the invited person picks a username and sets a
 //! password; the account is created and signed in. A closed link gets a page saying why.
+//!
+//! iam-core creates invited accounts with a password (an [`InvitationAnswer`] carries one), so
+//! a passkey comes second: with passkeys on, the welcome page offers adding one at once on the
+//! passkeys page, where the fresh sign-in counts as recent.
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -9,6 +13,7 @@ use iam_core::{
     Clock, Error, InvitationAnswer, InvitationStatus, LoginRequest, SecretString, Store,
 };
 
+use super::account::PASSKEYS_PATH;
 use super::posted_form;
 use crate::oauth::form::single;
 use crate::oauth::html::{escape, hidden, message, page};
@@ -39,8 +44,7 @@ fn closed_page(status: &InvitationStatus) -> Response {
     page(code, "Invitation not usable", &message(text, true))
 }
 
-/// The form where the invited person chooses their account. The credential fields are one
-/// block, which a passkey registration can join.
+/// The form where the invited person chooses their account.
 fn invite_form<S: Store, C: Clock>(
     st: &OAuthState<S, C>,
     b: &Browser,
@@ -68,8 +72,8 @@ pattern=\"[a-z0-9][a-z0-9._\\-]{{1,63}}\" aria-describedby=\"username-help\" val
     page(status, "Create your account", &body)
 }
 
-/// The fields that set the new account's credentials: a password under the policy. (A
-/// passkey registration joins here.)
+/// The fields that set the new account's credentials: a password under the policy (a
+/// passkey is offered once the account exists: see [`created_page`]).
 fn credential_fields(policy: &iam_core::PasswordPolicy) -> String {
     format!(
         "<label for=\"password\">Password</label>\
@@ -159,10 +163,19 @@ pub(crate) async fn accept_invite<S: Store, C: Clock>(
     b.finish(r)
 }
 
-/// After the account is created and signed in.
+/// After the account is created and signed in; with passkeys on, it offers adding one.
 fn created_page<S: Store, C: Clock>(st: &OAuthState<S, C>, b: &Browser) -> Response {
+    let passkey = if st.iam.config().passkeys.is_some() {
+        format!(
+            "<p>You can also sign in without your password: \
+<a href=\"{}\" data-add-passkey>add a passkey</a> (your device's screen lock or a security key).</p>",
+            escape(&st.path(PASSKEYS_PATH))
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "{}<form method=\"post\" action=\"{}\">{}<button type=\"submit\">Sign out</button></form>",
+        "{}{passkey}<form method=\"post\" action=\"{}\">{}<button type=\"submit\">Sign out</button></form>",
         message("Your account is ready and you are signed in.", false),
         escape(&st.path(LOGOUT_PATH)),
         hidden("csrf", &b.csrf),

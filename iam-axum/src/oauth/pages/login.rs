@@ -1,4 +1,10 @@
 //! The sign-in page (`/oauth2/login`) and signing out (`/oauth2/logout`).
+//!
+//! With passkeys on, the page's static script offers signing in with a passkey: it asks
+//! [`start_passkey_login`] for a challenge (passwordless, or after the username and password
+//! as the second factor), runs `navigator.credentials.get()`, and posts the answer with the
+//! sign-in form (`passkey_ceremony`, `passkey_credential`), which then continues exactly as a
+//! password sign-in does.
 
 use axum::body::Bytes;
 use axum::extract::RawQuery;
@@ -8,14 +14,23 @@ use iam_core::{
     AuthorizeRequest, Clock, Denial, Error, LoginRequest, OAuthError, Principal, Store,
 };
 
+use crate::dto::{PasskeyChallengeOut, PasskeyLoginBody};
+use crate::extract::ApiJson;
+use crate::routes::passkeys::password_first;
+
 use super::account::{return_path, see_other, ACCOUNT_PATH};
 use super::authorize::{outcome_response, without_login_prompt};
 use super::device::{device_entry_form, device_prompt_page};
-use super::{after_login_for, login_form, posted_form, shown_error, AfterLogin};
+use super::{
+    after_login_for, login_form, posted_form, script_answer, script_call, shown_error, AfterLogin,
+};
 use crate::oauth::form::{parse_params, single, Params};
 use crate::oauth::html::{escape, hidden, message, page};
 use crate::oauth::session::Browser;
 use crate::oauth::{OAuthCtx, OAuthState, LOGOUT_PATH};
+
+/// Where the sign-in page's script starts a passkey sign-in.
+pub(crate) const PASSKEY_LOGIN_PATH: &str = "/oauth2/login/passkey";
 
 /// The page after a login without anything to continue with.
 fn signed_in<S: Store, C: Clock>(st: &OAuthState<S, C>, b: &Browser) -> Response {
@@ -58,8 +73,9 @@ pub(crate) async fn login_page<S: Store, C: Clock>(
     b.finish(r)
 }
 
-/// What the login page says for a failed login, and with which status.
-fn login_failure(e: &Error) -> (String, StatusCode, Option<u64>) {
+/// What the login page says for a failed login (with a passkey when `passkey`), and with
+/// which status.
+fn login_failure(e: &Error, passkey: bool) -> (String, StatusCode, Option<u64>) {
     match e {
         Error::Denied(Denial::TotpRequired) => (
             "Enter the one-time code from your authenticator app.".into(),
@@ -77,6 +93,11 @@ fn login_failure(e: &Error) -> (String, StatusCode, Option<u64>) {
         Error::Denied(Denial::AccountDisabled | Denial::PasswordLoginNotAllowed) => (
             "This account cannot sign in here.".into(),
             StatusCode::FORBIDDEN,
+            None,
+        ),
+        Error::Denied(_) | Error::Invalid(_) | Error::NotFound(_) if passkey => (
+            "That passkey could not sign you in.".into(),
+            StatusCode::UNAUTHORIZED,
             None,
         ),
         Error::Denied(_) | Error::Invalid(_) | Error::NotFound(_) => (
@@ -108,12 +129,23 @@ pub(crate) async fn login<S: Store, C: Clock>(
         Ok(next) => next,
         Err(r) => return b.finish(r),
     };
-    let mut req = LoginRequest::password(field("username"), field("password"));
-    let totp = field("totp").trim();
-    if !totp.is_empty() {
-        req = req.with_totp(totp);
-    }
-    let user = match st.iam.login(&req).await {
+    // The script posts a passkey's answer (passwordless, or the second factor after a
+    // password its challenge already checked) instead of the password.
+    let ceremony = field("passkey_ceremony");
+    let passkey = !ceremony.is_empty();
+    let attempt = if passkey {
+        st.iam
+            .finish_passkey_login(ceremony, field("passkey_credential"))
+            .await
+    } else {
+        let mut req = LoginRequest::password(field("username"), field("password"));
+        let totp = field("totp").trim();
+        if !totp.is_empty() {
+            req = req.with_totp(totp);
+        }
+        st.iam.login(&req).await
+    };
+    let user = match attempt {
         Ok(ok) => match st.iam.verify(ok.tokens.access_token.expose()).await {
             Ok(p) => {
                 b.logged_in(&ok.tokens, p.clone(), &st.rng);
@@ -125,7 +157,7 @@ pub(crate) async fn login<S: Store, C: Clock>(
             if !matches!(e, Error::Denied(_) | Error::Invalid(_)) {
                 tracing::error!(error = %e, "login failed");
             }
-            let (text, status, retry) = login_failure(&e);
+            let (text, status, retry) = login_failure(&e, passkey);
             let mut r = login_form(&st, &b, &next, Some(&text), status);
             if let Some(secs) = retry {
                 r.headers_mut()
@@ -182,6 +214,32 @@ pub(super) async fn continue_after_login<S: Store, C: Clock>(
         AfterLogin::Account(path) => see_other(&st.path(&path)),
         AfterLogin::Plain => signed_in(st, b),
     }
+}
+
+/// `POST /oauth2/login/passkey` (the sign-in page's script): starts a passkey sign-in,
+/// passwordless with an empty object, or with `username` and `password` (checked first, under
+/// the login back-off) for the passkey as the second factor. Answers the options for
+/// `navigator.credentials.get()` and the ceremony id, which the script posts with the sign-in
+/// form.
+pub(crate) async fn start_passkey_login<S: Store, C: Clock>(
+    st: OAuthCtx<S, C>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasskeyLoginBody>,
+) -> Response {
+    let b = match script_call(&st, &headers).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let request = match password_first(body) {
+        Ok(r) => r,
+        Err(e) => return b.finish(axum::response::IntoResponse::into_response(e)),
+    };
+    let done = st
+        .iam
+        .start_passkey_login(request.as_ref())
+        .await
+        .map(PasskeyChallengeOut::from);
+    script_answer(b, StatusCode::OK, done)
 }
 
 /// `POST /oauth2/logout`: ends the session and clears the cookie.

@@ -21,15 +21,17 @@ use axum::response::{IntoResponse, Response};
 use iam_core::oauth::{AuthorizationRedirect, ResponseMode};
 use iam_core::{Clock, OAuthError, OAuthErrorCode, Store};
 
+use crate::error::ApiError;
+
 use super::form::{encode_params, form_body, no_repeats, single, Params};
-use super::html::{continue_page, escape, hidden, message, page, secure_headers};
+use super::html::{continue_page, escape, hidden, message, page, page_with_script, secure_headers};
 use super::session::Browser;
 use super::{oauth_error, OAuthState, LOGIN_PATH};
 
 pub(crate) use authorize::{authorize_get, authorize_post, consent};
 pub(crate) use device::{device_decision, device_entry, device_page};
 pub(crate) use invite::{accept_invite, invite_page};
-pub(crate) use login::{login, login_page, logout};
+pub(crate) use login::{login, login_page, logout, start_passkey_login, PASSKEY_LOGIN_PATH};
 pub(crate) use upstream::{
     link_upstream, unlink_upstream, upstream_account_page, upstream_callback, upstream_start,
     upstream_start_form,
@@ -172,6 +174,49 @@ async fn posted_form_repeating<S: Store, C: Clock>(
     }
 }
 
+/// A JSON call from the pages' static script (a WebAuthn ceremony): the browser, once the
+/// call carries the page's CSRF token in its header; else the 403 answer.
+async fn script_call<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    headers: &HeaderMap,
+) -> Result<Browser, Response> {
+    let b = Browser::load(st, headers).await;
+    if b.csrf_header_ok(headers) {
+        Ok(b)
+    } else {
+        let refused = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "the request could not be verified; reload the page and try again",
+        );
+        Err(b.finish(refused.into_response()))
+    }
+}
+
+/// The JSON answer to a script call: `status` and the body of `done`, or the REST API's error
+/// for its failure.
+fn script_answer<T: serde::Serialize>(
+    b: Browser,
+    status: StatusCode,
+    done: Result<T, iam_core::Error>,
+) -> Response {
+    let r = match done {
+        Ok(body) => {
+            let mut r = (status, axum::Json(body)).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            if crate::error::code_parts(e.code()).0.is_server_error() {
+                tracing::error!(error = %e, "passkey ceremony failed");
+            }
+            ApiError::from(e).into_response()
+        }
+    };
+    b.finish(r)
+}
+
 /// The list items naming `scopes`, marking those in `new` as new.
 fn scope_list(scopes: &BTreeSet<String>, new: Option<&BTreeSet<String>>) -> String {
     if scopes.is_empty() {
@@ -249,6 +294,7 @@ fn login_form<S: Store, C: Clock>(
 ) -> Response {
     // What follows the sign-in, carried by the form and by every "Sign in with …" button.
     let mut continuation = String::new();
+    let passkeys = st.iam.config().passkeys.is_some();
     // The `login_hint` of the authorization request (OpenID Connect Core §3.1.2.1) prefills
     // the username; the password then has the focus.
     let hint = match next {
@@ -286,17 +332,38 @@ fn login_form<S: Store, C: Clock>(
     }
     let fields = format!("{}{continuation}", hidden("csrf", &b.csrf));
     let body = format!(
-        "{err}{asking}<form method=\"post\" action=\"{action}\">{fields}\
+        "{err}{asking}<form method=\"post\" action=\"{action}\" data-login>{fields}\
 <label for=\"username\">Username</label>\
 <input id=\"username\" name=\"username\" autocomplete=\"username\" required{username_focus}{username_extra}>\
 <label for=\"password\">Password</label>\
 <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}>\
 <label for=\"totp\">One-time code (if enabled)</label>\
 <input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]*\" maxlength=\"10\">\
-<button type=\"submit\">Sign in</button></form>{upstream}",
+<button type=\"submit\">Sign in</button>{second}</form>{passkey}{upstream}",
         err = error.map(|e| message(e, true)).unwrap_or_default(),
         action = escape(&st.path(LOGIN_PATH)),
+        second = if passkeys {
+            "<button type=\"button\" data-passkey-second hidden>Use a passkey instead of a code</button>"
+        } else {
+            ""
+        },
         upstream = upstream::buttons(st, b, &continuation),
+        passkey = if passkeys {
+            format!(
+                "<section data-passkey-login data-start=\"{}\" hidden>\
+<p>Or, without a password:</p>\
+<button type=\"button\" data-passkey-button>Sign in with a passkey</button>\
+<p class=\"error\" role=\"alert\" data-passkey-error hidden></p></section>",
+                escape(&st.path(login::PASSKEY_LOGIN_PATH))
+            )
+        } else {
+            String::new()
+        },
     );
-    page(status, "Sign in", &body)
+    // With passkeys on, the page loads the static script that runs the WebAuthn ceremony.
+    if passkeys {
+        page_with_script(status, "Sign in", &body, &st.path(account::ASSET_PATH))
+    } else {
+        page(status, "Sign in", &body)
+    }
 }

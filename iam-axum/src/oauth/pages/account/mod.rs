@@ -1,13 +1,15 @@
 //! The account pages (`/account/...`): a signed-in person's own profile, password, TOTP,
-//! sessions, personal API tokens, connected applications and (for approvers) pending elevation
-//! requests. Server-rendered like the other pages, under the same policy plus `script-src
+//! passkeys, sessions, personal API tokens, connected applications and (for approvers) pending
+//! elevation requests. Server-rendered like the other pages, under the same policy plus `script-src
 //! 'self'` for one small static script ([`ASSET_PATH`]) that only enhances them.
 //!
 //! Every page acts as the browser session's principal: each action is one iam-core call whose
 //! permission table decides it; a refusal for an old sign-in
 //! ([`Denial::RecentAuthenticationRequired`]) shows a page that asks for the password again
 //! ([`reauth`]). A visit without a session goes to the login page, which comes back here
-//! afterwards (only to an `/account` path: see [`return_path`]).
+//! afterwards (only to an `/account` path: see [`return_path`]). The script's JSON calls (the
+//! passkey ceremonies) carry the page's CSRF token in a header instead of a form field and
+//! answer JSON ([`script_user`]).
 //!
 //! One file per page: [`profile`] (overview and name), [`security`] (password and TOTP),
 //! [`passkeys`], [`sessions`], [`tokens`], [`apps`], [`approvals`]; [`layout`] draws the frame
@@ -32,7 +34,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use iam_core::{Account, Caller, Clock, Denial, Error, Principal, Store, Timestamp};
 
-use super::posted_form_repeating;
+use super::{posted_form_repeating, script_call};
 use crate::error::ApiError;
 use crate::oauth::form::{encode_component, Params};
 use crate::oauth::html::secure_headers;
@@ -41,6 +43,8 @@ use crate::oauth::{OAuthState, LOGIN_PATH};
 
 /// Path of the account overview; every account page lives under it.
 pub const ACCOUNT_PATH: &str = "/account";
+/// Path of the passkeys page.
+pub(crate) const PASSKEYS_PATH: &str = "/account/passkeys";
 /// Path of the account pages' static script.
 pub const ASSET_PATH: &str = "/assets/account.js";
 
@@ -76,7 +80,7 @@ impl Section {
         match self {
             Section::Overview => ACCOUNT_PATH,
             Section::Security => "/account/security",
-            Section::Passkeys => "/account/passkeys",
+            Section::Passkeys => PASSKEYS_PATH,
             Section::Sessions => "/account/sessions",
             Section::Tokens => "/account/tokens",
             Section::Apps => "/account/apps",
@@ -125,7 +129,21 @@ pub(crate) fn routes<S: Store, C: Clock>() -> Router<Arc<OAuthState<S, C>>> {
             "/account/security/totp/remove",
             post(security::remove_totp::<S, C>),
         )
-        .route("/account/passkeys", get(passkeys::page::<S, C>))
+        .route(PASSKEYS_PATH, get(passkeys::page::<S, C>))
+        .route("/account/passkeys/rename", post(passkeys::rename::<S, C>))
+        .route("/account/passkeys/remove", post(passkeys::remove::<S, C>))
+        .route(
+            passkeys::REGISTRATION_PATH,
+            post(passkeys::start_registration::<S, C>),
+        )
+        .route(
+            "/account/passkeys/registration/{ceremony}",
+            post(passkeys::finish_registration::<S, C>),
+        )
+        .route(
+            passkeys::STEP_UP_PATH,
+            post(passkeys::start_step_up::<S, C>),
+        )
         .route("/account/sessions", get(sessions::page::<S, C>))
         .route("/account/sessions/revoke", post(sessions::revoke::<S, C>))
         .route(
@@ -234,6 +252,25 @@ async fn posted<S: Store, C: Clock>(
         Some(user) => Ok((b, user, params)),
         None => Err(to_login(st, b, section)),
     }
+}
+
+/// The signed-in visitor behind a JSON call of the script: the browser and its session's
+/// principal, once the CSRF header matches; else the JSON refusal (403, or 401 without a
+/// session).
+async fn script_user<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    headers: &HeaderMap,
+) -> Result<(Browser, Principal), Response> {
+    let b = script_call(st, headers).await?;
+    if let Some(user) = b.user.clone() {
+        return Ok((b, user));
+    }
+    let refused = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "not_signed_in",
+        "sign in again, then reload the page",
+    );
+    Err(b.finish(refused.into_response()))
 }
 
 /// The single value of form field `name` (empty when absent; forms are checked for repeats).

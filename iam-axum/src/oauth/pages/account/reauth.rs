@@ -1,15 +1,19 @@
 //! Confirming it is you: the page shown when the core refuses an action for an old sign-in
 //! ([`iam_core::Denial::RecentAuthenticationRequired`]), and `POST /account/reauthenticate`,
-//! which proves the password (and a TOTP code when on) again through
+//! which proves the password (and a TOTP code when on), or a passkey, again through
 //! [`iam_core::Iam::reauthenticate`], renews the session cookie's access token, and returns to
 //! the page the action came from, where the person repeats it.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use iam_core::{Clock, Denial, Error, Principal, SecretString, StepUpProof, Store, TotpStatus};
+use iam_core::{
+    Caller, Clock, Denial, Error, PasskeyAssertion, Principal, SecretString, StepUpProof, Store,
+    TotpStatus,
+};
 
 use super::layout::{render, unavailable};
+use super::passkeys::STEP_UP_PATH;
 use super::{field, own_account, posted, see_other, Notice, Section};
 use crate::oauth::html::{escape, hidden};
 use crate::oauth::session::Browser;
@@ -39,13 +43,30 @@ pattern=\"[0-9]*\" maxlength=\"10\" required>"
     } else {
         ""
     };
+    // With passkeys on and one registered, the script offers confirming with it instead.
+    let has_passkeys = st.iam.config().passkeys.is_some()
+        && st
+            .iam
+            .list_passkeys(Caller::Principal(user), &user.account_id)
+            .await
+            .is_ok_and(|p| !p.is_empty());
+    let passkey = if has_passkeys {
+        format!(
+            " data-passkey-step-up data-start=\"{}\"",
+            escape(&st.path(STEP_UP_PATH))
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<section aria-labelledby=\"reauth-heading\"><h2 id=\"reauth-heading\">Confirm it is you</h2>\
+        "<section aria-labelledby=\"reauth-heading\"{passkey}><h2 id=\"reauth-heading\">Confirm it is you</h2>\
 <p>This action needs a recent sign-in. Enter your password to continue, then repeat the action.</p>\
 <form method=\"post\" action=\"{action}\">{csrf}{back}\
 <label for=\"reauth-password\">Password</label>\
 <input id=\"reauth-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-{totp}<button type=\"submit\">Confirm</button></form></section>",
+{totp}<button type=\"submit\">Confirm</button>\
+<button type=\"button\" data-passkey-button hidden>Confirm with a passkey</button></form>\
+<p class=\"error\" role=\"alert\" data-passkey-error hidden></p></section>",
         action = escape(&st.path(REAUTH_PATH)),
         csrf = hidden("csrf", &b.csrf),
         back = hidden("return_to", section.path()),
@@ -70,9 +91,22 @@ pub(crate) async fn confirm<S: Store, C: Clock>(
     };
     let section = Section::at(field(&params, "return_to")).unwrap_or(Section::Overview);
     let totp = field(&params, "totp").trim();
-    let proof = StepUpProof {
-        password: Some(SecretString::new(field(&params, "password").to_owned())),
-        totp_code: (!totp.is_empty()).then(|| totp.to_owned()),
+    let ceremony = field(&params, "passkey_ceremony");
+    // The script posts a passkey's answer instead of the password.
+    let proof = if ceremony.is_empty() {
+        StepUpProof {
+            password: Some(SecretString::new(field(&params, "password").to_owned())),
+            totp_code: (!totp.is_empty()).then(|| totp.to_owned()),
+            passkey: None,
+        }
+    } else {
+        StepUpProof {
+            passkey: Some(PasskeyAssertion {
+                ceremony: ceremony.to_owned(),
+                credential: field(&params, "passkey_credential").to_owned(),
+            }),
+            ..StepUpProof::default()
+        }
     };
     let failed = match st.iam.reauthenticate(&user, &proof).await {
         Ok(access) => match st.iam.verify(access.expose()).await {
@@ -84,16 +118,25 @@ pub(crate) async fn confirm<S: Store, C: Clock>(
         },
         Err(e) => e,
     };
-    let (text, status) =
-        if let Error::Denied(Denial::BadCredentials | Denial::StepUpRequired) = &failed {
-            (
-                "The password or one-time code is not correct.".to_owned(),
-                StatusCode::UNAUTHORIZED,
-            )
-        } else {
-            let n = super::failure(failed);
-            (n.text, n.status)
-        };
+    let (text, status) = if let Error::Denied(Denial::BadCredentials | Denial::StepUpRequired) =
+        &failed
+    {
+        (
+            "The password or one-time code is not correct.".to_owned(),
+            StatusCode::UNAUTHORIZED,
+        )
+    } else if let Error::Denied(
+        Denial::PasskeyRejected | Denial::PasskeyCeremonyInvalid | Denial::PasskeyCounterRegressed,
+    ) = &failed
+    {
+        (
+            "The passkey was not accepted.".to_owned(),
+            StatusCode::UNAUTHORIZED,
+        )
+    } else {
+        let n = super::failure(failed);
+        (n.text, n.status)
+    };
     let r = prompt(&st, &b, &user, section, Some(text), status).await;
     b.finish(r)
 }

@@ -15,17 +15,22 @@ use crate::oauth::html::{escape, hidden, message};
 use crate::oauth::session::Browser;
 use crate::oauth::{OAuthCtx, OAuthState, LOGOUT_PATH};
 
-/// How a session signed in, in words.
+/// How a session signed in, in words: each factor once (`user`, the passkey's user
+/// verification, and `mfa`, the sum of the others, add no word).
 fn methods(amr: &[String]) -> String {
-    let words: Vec<&str> = amr
-        .iter()
-        .map(|m| match m.as_str() {
+    let mut words: Vec<&str> = Vec::new();
+    for m in amr {
+        let word = match m.as_str() {
             "pwd" => "password",
             "otp" => "one-time code",
-            "hwk" | "swk" | "user" | "pop" => "passkey",
+            "hwk" | "swk" | "pop" => "passkey",
+            "user" | "mfa" => continue,
             other => other,
-        })
-        .collect();
+        };
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
     escape(&words.join(" + "))
 }
 
