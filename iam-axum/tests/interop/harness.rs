@@ -17,7 +17,7 @@ use iam_core::{
     RegisteredClient, SecureRandom,
 };
 use iam_store_sqlite::SqliteStore;
-use reqwest::Client;
+use reqwest::{Client, StatusCode};
 
 /// The user's password.
 pub const ALICE_PASSWORD: &str = "alice password 1";
