@@ -450,6 +450,14 @@ async fn a_signed_in_user_links_and_unlinks_an_upstream_identity() {
         "{}",
         account.body
     );
+    // It is one of the account pages, named in their navigation.
+    assert!(
+        account
+            .body
+            .contains("aria-current=\"page\">Sign-in providers</a>"),
+        "{}",
+        account.body
+    );
     let fields = form_fields(&account, "/account/upstream/corp/link");
     let to_upstream = next_url(&b.post("/account/upstream/corp/link", &fields).await);
     let mut u = p.up.browser();

@@ -28,7 +28,7 @@ use iam_core::{
 };
 
 use super::login::{after_login_from, continue_after_login};
-use super::{posted_form, redirect_to, AfterLogin};
+use super::{account, posted_form, redirect_to, AfterLogin};
 use crate::oauth::form::{encode_params, parse_params, single, Params};
 use crate::oauth::html::{continue_page, escape, hidden, message, page};
 use crate::oauth::session::Browser;
@@ -298,7 +298,9 @@ pub(crate) async fn upstream_links_section<S: Store, C: Clock>(
             .find(|p| p.id == id)
             .map_or_else(|| id.to_owned(), |p| p.display_name.clone())
     };
-    let mut out = String::from("<h2>Sign-in providers</h2>");
+    let mut out = String::from(
+        "<p>Other services you may sign in through. Linking one needs a recent sign-in.</p>",
+    );
     if links.is_empty() {
         out.push_str("<p>No sign-in provider is linked to your account.</p>");
     } else {
@@ -342,17 +344,9 @@ async fn account_page<S: Store, C: Clock>(
     note: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    match upstream_links_section(st, b, user).await {
-        Ok(section) => {
-            let note = note.map(|n| message(n, false)).unwrap_or_default();
-            page(
-                status,
-                "Linked sign-in providers",
-                &format!("{note}{section}"),
-            )
-        }
-        Err(e) => failure_page(&e),
-    }
+    let body = upstream_links_section(st, b, user).await;
+    let note = note.map(|n| (n, !status.is_success(), status));
+    account::providers_page(st, b, user, body, note).await
 }
 
 /// The answer to a browser without a session on the account pages.
@@ -376,7 +370,7 @@ pub(crate) async fn upstream_account_page<S: Store, C: Clock>(
     let b = Browser::load(&st, &headers).await;
     let r = match b.user.clone() {
         Some(user) => account_page(&st, &b, &user, None, StatusCode::OK).await,
-        None => sign_in_first(&st),
+        None => return account::providers_sign_in_first(&st, b),
     };
     b.finish(r)
 }
@@ -407,14 +401,7 @@ pub(crate) async fn link_upstream<S: Store, C: Clock>(
     {
         Ok(start) => send_upstream(&st, b, p, &start, true).await,
         Err(Error::Denied(Denial::RecentAuthenticationRequired { .. })) => {
-            let r = account_page(
-                &st,
-                &b,
-                &user,
-                Some("Linking needs a recent sign-in: sign out, sign in again, then link."),
-                StatusCode::FORBIDDEN,
-            )
-            .await;
+            let r = account::providers_reauthenticate(&st, &b, &user).await;
             b.finish(r)
         }
         Err(Error::Denied(_)) => b.finish(refused_page(&st, &UpstreamRefusal::NotSignedIn)),

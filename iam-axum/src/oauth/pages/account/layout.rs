@@ -87,6 +87,7 @@ fn navigation<S: Store, C: Clock>(
     Section::ALL
         .into_iter()
         .filter(|s| *s != Section::Approvals || approver)
+        .filter(|s| *s != Section::Providers || !st.iam.config().upstream.is_empty())
         .fold(String::new(), |mut out, s| {
             let mark = if s == current {
                 " aria-current=\"page\""

@@ -61,11 +61,13 @@ enum Section {
     Tokens,
     Apps,
     Approvals,
+    /// Upstream OpenID Providers linked to the account (drawn by the upstream pages).
+    Providers,
 }
 
 impl Section {
     /// Every page, in navigation order.
-    const ALL: [Section; 7] = [
+    const ALL: [Section; 8] = [
         Section::Overview,
         Section::Security,
         Section::Passkeys,
@@ -73,6 +75,7 @@ impl Section {
         Section::Tokens,
         Section::Apps,
         Section::Approvals,
+        Section::Providers,
     ];
 
     /// The page's path (under the issuer's path).
@@ -85,6 +88,7 @@ impl Section {
             Section::Tokens => "/account/tokens",
             Section::Apps => "/account/apps",
             Section::Approvals => "/account/approvals",
+            Section::Providers => crate::oauth::UPSTREAM_ACCOUNT_PATH,
         }
     }
 
@@ -98,6 +102,7 @@ impl Section {
             Section::Tokens => "API tokens",
             Section::Apps => "Connected apps",
             Section::Approvals => "Approvals",
+            Section::Providers => "Sign-in providers",
         }
     }
 
@@ -236,6 +241,57 @@ async fn visitor<S: Store, C: Clock>(
         Some(user) => Ok((b, user)),
         None => Err(to_login(st, b, section)),
     }
+}
+
+/// The sign-in providers page (`/account/upstream`) in the account frame: `body` (safe HTML,
+/// from the upstream pages) under `note`, shown as an error when `error`.
+pub(crate) async fn providers_page<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    b: &Browser,
+    user: &Principal,
+    body: Result<String, Error>,
+    note: Option<(&str, bool, StatusCode)>,
+) -> Response {
+    let account = match own_account(st, user).await {
+        Ok(a) => a,
+        Err(e) => return layout::unavailable(st, e),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return layout::unavailable(st, e),
+    };
+    let notice = note.map(|(text, error, status)| Notice {
+        text: text.to_owned(),
+        error,
+        status,
+    });
+    layout::render(st, b, user, &account, Section::Providers, notice, &body)
+}
+
+/// The answer to a visitor of the sign-in providers page without a session: the login page,
+/// returning here.
+pub(crate) fn providers_sign_in_first<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    b: Browser,
+) -> Response {
+    to_login(st, b, Section::Providers)
+}
+
+/// The re-authentication page for linking a sign-in provider (which needs a recent sign-in).
+pub(crate) async fn providers_reauthenticate<S: Store, C: Clock>(
+    st: &OAuthState<S, C>,
+    b: &Browser,
+    user: &Principal,
+) -> Response {
+    reauth::prompt(
+        st,
+        b,
+        user,
+        Section::Providers,
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await
 }
 
 /// A form posted from an account page: checked (content type, CSRF, no repeats but of the
