@@ -143,9 +143,10 @@ async fn session_of<C: Clock>(s: &Server<C>, username: &str, password: &str) -> 
 }
 
 /// The session ids the forms of a sessions page name.
+/// The `session_id` fields of every form on the page (`hidden_fields` reads one form).
 fn session_ids(html: &str) -> Vec<String> {
-    harness::hidden_fields(html)
-        .into_iter()
+    html.split("</form>")
+        .flat_map(harness::hidden_fields)
         .filter(|(n, _)| n == "session_id")
         .map(|(_, v)| v)
         .collect()
