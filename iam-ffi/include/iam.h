@@ -647,7 +647,9 @@ void iam_elevation_free(iam_elevation_t **elevation);
 // a policy being `{"step_up": "none" | "password" | "totp" | "password_and_totp",
 // "approver_role", "max_duration_secs"}`, `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
 // "max_concurrent_hashes"}`), `"throttle"` (`{"free_failures", "base_delay", "max_delay"}`,
-// delays in seconds), `"worker_threads"` (1-256). Unknown fields are refused.
+// delays in seconds), `"worker_threads"` (1-256), `"passkeys"` (`{"rp_id", "rp_origins",
+// "rp_name", "ceremony_ttl_secs"}`: the relying party passkeys are bound to, its domain and the
+// origins ceremonies run from; without it passkeys are off). Unknown fields are refused.
 //
 // # Safety
 // `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or writable.
@@ -877,6 +879,126 @@ iam_status iam_answer_invitation(const iam_t *iam,
                                  const char *access_token,
                                  const char *org_id,
                                  bool accept);
+
+// Starts registering a passkey labelled `label` for the account of `access_token` (a login
+// session of a person, signed in recently). On success `*out_challenge_json` holds
+// `{"ceremony", "options", "expires_at"}`: pass `options` to `navigator.credentials.create()`
+// and its result, with `ceremony`, to `iam_passkey_registration_finish`; free it with
+// `iam_string_free`.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` when passkeys are not configured (`"passkeys"` of the
+// configuration), `IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED`, `IAM_STATUS_INVALID_ARGUMENT`
+// for a bad label, or the statuses of `iam_verify` for the token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_challenge_json` NULL or writable.
+iam_status iam_passkey_registration_start(const iam_t *iam,
+                                          const char *access_token,
+                                          const char *label,
+                                          char **out_challenge_json);
+
+// Finishes registering a passkey: `credential_json` is what `navigator.credentials.create()`
+// produced for the challenge of `ceremony`, `access_token` the same session's token as at the
+// start. The ceremony is used up whatever the outcome. On success `*out_passkey_json` holds the
+// new passkey (as `iam_passkeys_list` lists it); free it with `iam_string_free`.
+//
+// Fails with `IAM_STATUS_INVALID_ARGUMENT` (malformed or oversized credential JSON),
+// `IAM_STATUS_INVALID_STATE` (an unknown, used or expired ceremony, another session's, or a
+// passkey already registered), `IAM_STATUS_BAD_CREDENTIALS` (the answer did not verify), or the
+// statuses of `iam_verify` for the token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_passkey_json` NULL or writable.
+iam_status iam_passkey_registration_finish(const iam_t *iam,
+                                           const char *access_token,
+                                           const char *ceremony,
+                                           const char *credential_json,
+                                           char **out_passkey_json);
+
+// Lists an account's passkeys, oldest first. `actor_token` is the access token of whoever asks
+// (NULL: the embedding application itself): the account itself or an admin. On success
+// `*out_passkeys_json` holds a JSON array of passkeys (`id`, `label`, `credential_id`,
+// `aaguid` (or null), `created_at`, `last_used_at` (or null) in milliseconds since the Unix
+// epoch, `backup_eligible`, `backup_state`, `counter`; no key material); free it with
+// `iam_string_free`.
+//
+// Fails with `IAM_STATUS_NOT_PERMITTED`, or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_passkeys_json` NULL or writable.
+iam_status iam_passkeys_list(const iam_t *iam,
+                             const char *account_id,
+                             const char *actor_token,
+                             char **out_passkeys_json);
+
+// Renames passkey `passkey_id` to `label`. `actor_token` is the access token of whoever asks
+// (NULL: the embedding application itself): its owner, signed in recently, or an admin. On
+// success `*out_passkey_json` holds the renamed passkey; free it with `iam_string_free`.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such passkey, or not the actor's to manage),
+// `IAM_STATUS_INVALID_ARGUMENT` for a bad label, `IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED`,
+// or the statuses of `iam_verify` for the actor token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_passkey_json` NULL or writable.
+iam_status iam_passkey_rename(const iam_t *iam,
+                              const char *passkey_id,
+                              const char *label,
+                              const char *actor_token,
+                              char **out_passkey_json);
+
+// Removes passkey `passkey_id`: it signs in no more. `actor_token` is the access token of
+// whoever asks (NULL: the embedding application itself): its owner, signed in recently, or an
+// admin.
+//
+// Fails with `IAM_STATUS_NOT_FOUND` (no such passkey, or not the actor's to manage),
+// `IAM_STATUS_RECENT_AUTHENTICATION_REQUIRED`, or the statuses of `iam_verify` for the actor
+// token.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated.
+iam_status iam_passkey_remove(const iam_t *iam, const char *passkey_id, const char *actor_token);
+
+// Starts a passkey sign-in. With `username` and `password` both NULL it is passwordless: any
+// discoverable passkey may answer. With both given, the password (and the login back-off) is
+// checked first as `iam_login` checks it, and only that account's passkeys may answer (the
+// passkey is the second factor; TOTP is not asked for). On success `*out_challenge_json` holds
+// `{"ceremony", "options", "expires_at"}`: pass `options` to `navigator.credentials.get()` and
+// its result, with `ceremony`, to `iam_passkey_login_finish`; free it with `iam_string_free`.
+//
+// Fails with `IAM_STATUS_INVALID_ARGUMENT` when only one of `username` and `password` is given,
+// `IAM_STATUS_NOT_FOUND` when passkeys are not configured or the account has none (said only
+// to someone who knew its password), and the statuses of `iam_login` for the password.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated;
+// `out_challenge_json` NULL or writable.
+iam_status iam_passkey_login_start(const iam_t *iam,
+                                   const char *username,
+                                   const char *password,
+                                   char **out_challenge_json);
+
+// Finishes a passkey sign-in: `credential_json` is what `navigator.credentials.get()` produced
+// for the challenge of `ceremony`. The ceremony is used up whatever the outcome. On success
+// `*out_tokens` holds the new session's token pair, as `iam_login` gives it (free it with
+// `iam_tokens_free`).
+//
+// Fails with `IAM_STATUS_INVALID_ARGUMENT` (malformed or oversized credential JSON),
+// `IAM_STATUS_INVALID_STATE` (an unknown, used or expired ceremony),
+// `IAM_STATUS_BAD_CREDENTIALS` (the answer did not verify, or the key's counter went back),
+// `IAM_STATUS_THROTTLED` or `IAM_STATUS_ACCOUNT_DISABLED`.
+//
+// # Safety
+// `iam` must be NULL or a live handle; string arguments NULL or NUL-terminated; `out_tokens`
+// NULL or writable.
+iam_status iam_passkey_login_finish(const iam_t *iam,
+                                    const char *ceremony,
+                                    const char *credential_json,
+                                    iam_tokens_t **out_tokens);
 
 // The account id (`sub`), or NULL if `principal` is NULL. Borrowed: valid until
 // `iam_principal_free`.

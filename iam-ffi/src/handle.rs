@@ -6,7 +6,9 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use iam_core::config::{ElevationPolicy, StepUp};
-use iam_core::{Config, Iam, MasterKey, MemoryStore, PasswordPolicy, ThrottlePolicy};
+use iam_core::{
+    Config, Iam, MasterKey, MemoryStore, PasskeyConfig, PasswordPolicy, ThrottlePolicy,
+};
 use iam_store_sqlite::SqliteStore;
 use serde::Deserialize;
 use tokio::runtime::Runtime;
@@ -122,6 +124,36 @@ struct FfiConfig {
     throttle: Option<ThrottlePolicy>,
     /// Tokio worker threads (default: one per CPU).
     worker_threads: Option<usize>,
+    /// The relying party passkeys are bound to (default: passkeys off).
+    passkeys: Option<FfiPasskeys>,
+}
+
+/// The passkey settings, as written in the JSON configuration. Unknown fields are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FfiPasskeys {
+    /// The relying-party id: the site's domain (`example.com`).
+    rp_id: String,
+    /// The origins ceremonies may run from (`https://login.example.com`); the first is the main one.
+    rp_origins: Vec<String>,
+    /// The name authenticators show (default: the RP id).
+    rp_name: Option<String>,
+    /// How long a ceremony stays open (default 300, at most 3600).
+    ceremony_ttl_secs: Option<u64>,
+}
+
+impl FfiPasskeys {
+    fn into_config(self) -> PasskeyConfig {
+        let mut config = PasskeyConfig::new(self.rp_id, String::new());
+        config.rp_origins = self.rp_origins;
+        if let Some(name) = self.rp_name {
+            config.rp_name = name;
+        }
+        if let Some(v) = self.ceremony_ttl_secs {
+            config.ceremony_ttl = Duration::from_secs(v);
+        }
+        config
+    }
 }
 
 /// How one role may be elevated to, as written in the JSON configuration. Unknown fields are
@@ -228,6 +260,9 @@ fn parse_config(json: &str) -> Result<Settings, FfiError> {
     if let Some(v) = raw.throttle {
         config.throttle = v;
     }
+    if let Some(v) = raw.passkeys {
+        config.passkeys = Some(v.into_config());
+    }
     if let Some(n) = raw.worker_threads {
         if n == 0 || n > MAX_WORKER_THREADS {
             return Err(FfiError::Config(format!(
@@ -303,7 +338,9 @@ fn open(json: &str, sqlite_path: Option<&str>) -> Result<Instance, FfiError> {
 /// a policy being `{"step_up": "none" | "password" | "totp" | "password_and_totp",
 /// "approver_role", "max_duration_secs"}`, `"password"` (`{"memory_kib", "iterations", "parallelism", "min_length", "max_length",
 /// "max_concurrent_hashes"}`), `"throttle"` (`{"free_failures", "base_delay", "max_delay"}`,
-/// delays in seconds), `"worker_threads"` (1-256). Unknown fields are refused.
+/// delays in seconds), `"worker_threads"` (1-256), `"passkeys"` (`{"rp_id", "rp_origins",
+/// "rp_name", "ceremony_ttl_secs"}`: the relying party passkeys are bound to, its domain and the
+/// origins ceremonies run from; without it passkeys are off). Unknown fields are refused.
 ///
 /// # Safety
 /// `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or writable.

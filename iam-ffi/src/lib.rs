@@ -3,7 +3,7 @@
 //! The C ABI of iam, the embeddable identity and access library: open an [`iam_t`] handle over
 //! the in-memory or SQLite store with a JSON configuration, then create accounts, log in, verify
 //! (access tokens, PASETO or RFC 9068 JWT, and OpenID Connect ID tokens) into a principal that
-//! says everything a resource server decides on, refresh and revoke tokens, enrol TOTP, open
+//! says everything a resource server decides on, refresh and revoke tokens, enrol TOTP, register passkeys and sign in with them, open
 //! elevated roles ("sudo mode") and answer requests for them, manage personal API tokens, issue
 //! service tokens, fetch database credentials; and, for an admin tool, manage roles, disable,
 //! enable and delete accounts, register OAuth clients and introspect their tokens, manage
@@ -60,7 +60,7 @@
 //   4. castable                handle ownership and pointer conversion (-> boundary);
 //      args, strings, caller   plain arguments, strings handed out, the acting principal
 //   5. handle, principal, tokens              iam_t, iam_principal_t, iam_tokens_t
-//   6. accounts, api_tokens, audit, elevation, service_accounts, sessions, totp
+//   6. accounts, api_tokens, audit, elevation, passkeys, service_accounts, sessions, totp
 //                              the operations (-> handle and the handles they hand out)
 //   7. this root               re-exports, and the functions on strings and statuses
 // They are declared in alphabetical order, which is the order of the functions in the header.
@@ -78,6 +78,7 @@ mod handle;
 mod keys;
 mod lifecycle;
 mod organizations;
+mod passkeys;
 mod principal;
 mod roles;
 mod service_accounts;
@@ -117,6 +118,10 @@ pub use lifecycle::{
 pub use organizations::{
     iam_answer_invitation, iam_create_organization, iam_get_organization, iam_list_members,
     iam_list_memberships, iam_org_token, iam_remove_member, iam_set_membership,
+};
+pub use passkeys::{
+    iam_passkey_login_finish, iam_passkey_login_start, iam_passkey_registration_finish,
+    iam_passkey_registration_start, iam_passkey_remove, iam_passkey_rename, iam_passkeys_list,
 };
 pub use principal::{
     iam_account_kind, iam_credential_kind, iam_principal_account_id, iam_principal_actor,

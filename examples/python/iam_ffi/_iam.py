@@ -22,6 +22,7 @@ from ._keys import Keys
 from ._library import declare
 from ._lifecycle import Lifecycle
 from ._organizations import Organizations
+from ._passkeys import Passkeys
 from ._roles import Roles
 from ._service_accounts import ServiceAccounts
 from ._sessions import Sessions
@@ -46,6 +47,7 @@ class Iam(
     Lifecycle,
     Sessions,
     Totp,
+    Passkeys,
     ServiceAccounts,
     Elevations,
     ApiTokens,

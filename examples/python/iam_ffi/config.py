@@ -11,6 +11,7 @@ from typing import Literal, TypedDict
 __all__ = [
     "ElevationPolicy",
     "IamConfig",
+    "PasskeysConfig",
     "PasswordPolicy",
     "ThrottlePolicy",
     "generate_master_key",
@@ -44,6 +45,19 @@ class ElevationPolicy(TypedDict, total=False):
     max_duration_secs: int
 
 
+class _PasskeysRequired(TypedDict):
+    rp_id: str
+    rp_origins: list[str]
+
+
+class PasskeysConfig(_PasskeysRequired, total=False):
+    """The relying party passkeys are bound to: ``rp_id`` the site's domain, ``rp_origins`` the
+    origins ceremonies run from (each the RP id or a subdomain of it)."""
+
+    rp_name: str
+    ceremony_ttl_secs: int
+
+
 class _Required(TypedDict):
     master_key: str
 
@@ -68,6 +82,7 @@ class IamConfig(_Required, total=False):
     password: PasswordPolicy
     throttle: ThrottlePolicy
     worker_threads: int
+    passkeys: PasskeysConfig
 
 
 def generate_master_key() -> str:

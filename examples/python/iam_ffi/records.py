@@ -1,4 +1,5 @@
-"""The records iam describes as JSON (accounts, sessions, API tokens, elevation requests,
+"""The records iam describes as JSON (accounts, sessions, passkeys and passkey ceremonies, API
+tokens, elevation requests,
 audit events, OAuth clients, signing keys, organizations and memberships, the sweep report,
 introspection answers), read into frozen dataclasses.
 
@@ -28,6 +29,8 @@ __all__ = [
     "Membership",
     "OAuthClient",
     "Organization",
+    "PasskeyChallenge",
+    "PasskeyInfo",
     "Profile",
     "PublicKey",
     "Session",
@@ -163,6 +166,57 @@ class Session:
             auth_time=_time(data["auth_time"]),
             amr=_strs(data.get("amr")),
             elevations=tuple(SessionElevation.from_json(e) for e in data.get("elevations") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class PasskeyChallenge:
+    """A started passkey ceremony: ``options`` (``{"publicKey": {...}}``, binary values in
+    base64url) go to the browser's ``navigator.credentials.create()`` (registration) or
+    ``.get()`` (sign-in); ``ceremony`` finishes it, once, before ``expires_at``."""
+
+    ceremony: str
+    options: dict[str, Any]
+    expires_at: datetime
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PasskeyChallenge:
+        """Reads a started ceremony as iam writes it."""
+        return cls(
+            ceremony=str(data["ceremony"]),
+            options=dict(data["options"]),
+            expires_at=_time(data["expires_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class PasskeyInfo:
+    """A registered passkey (no key material). ``aaguid`` is the authenticator model it claimed
+    (None when it hides it); ``backup_eligible`` says whether the key may be synced."""
+
+    id: str
+    label: str
+    credential_id: str
+    aaguid: Optional[str]
+    created_at: datetime
+    last_used_at: Optional[datetime]
+    backup_eligible: bool
+    backup_state: bool
+    counter: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PasskeyInfo:
+        """Reads a passkey as iam writes it."""
+        return cls(
+            id=str(data["id"]),
+            label=str(data["label"]),
+            credential_id=str(data["credential_id"]),
+            aaguid=_opt_str(data.get("aaguid")),
+            created_at=_time(data["created_at"]),
+            last_used_at=_opt_time(data.get("last_used_at")),
+            backup_eligible=bool(data.get("backup_eligible")),
+            backup_state=bool(data.get("backup_state")),
+            counter=int(data.get("counter") or 0),
         )
 
 

@@ -38,6 +38,9 @@ OPTIONAL_ACTOR = {
     "revoke_all_sessions": ("acc_x",),
     "enrol_totp": ("acc_x",),
     "confirm_totp": ("acc_x", "123456"),
+    "list_passkeys": ("acc_x",),
+    "rename_passkey": ("pk_x", "desk"),
+    "remove_passkey": ("pk_x",),
     "grant_elevatable_role": ("acc_x", "ops"),
     "revoke_elevatable_role": ("acc_x", "ops"),
     "list_api_tokens": ("acc_x",),
@@ -74,6 +77,8 @@ REQUIRED_ACTOR = {
     "remove_member": ("actor_token", ("org_x", "acc_x")),
     "answer_invitation": ("access_token", ("org_x", True)),
     "org_token": ("access_token", ("org_x",)),
+    "start_passkey_registration": ("access_token", ("laptop",)),
+    "finish_passkey_registration": ("access_token", ("pkc_x", "{}")),
 }
 
 

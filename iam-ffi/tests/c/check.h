@@ -64,6 +64,8 @@ void run_admin(iam_t *iam);
 void run_deletion(void);
 /* admin_test.c: NULL pointers and invalid UTF-8 for the admin functions. */
 void run_admin_misuse(void);
+/* passkey_test.c: the passkeys configuration, the starts of the ceremonies, and the refusals. */
+void run_passkeys(void);
 /* resource_server_test.c: OAuth tokens of the OpenID Connect database, as a resource server
  * sees them. */
 void run_resource_server(const char *db, const char *client_id, const char *client_secret,

@@ -766,6 +766,7 @@ int main(int argc, char **argv) {
   run_oidc(argv[2], argv[3], argv[4], argv[5]);
   run_resource_server(argv[2], argv[3], argv[6], argv[5], argv[7], argv[8]);
   run_recent_authentication();
+  run_passkeys();
   run_deletion();
   run_misuse();
   run_admin_misuse();
