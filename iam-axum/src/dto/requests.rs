@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{
     ApiTokenLifetime, ElevationDuration, InvitationLifetime, NewPassword, DISPLAY_NAME_PATTERN,
-    EMAIL_PATTERN, LABEL_PATTERN, ROLE_PATTERN, SCOPE_TOKEN_PATTERN, TOTP_CODE_PATTERN,
-    USERNAME_PATTERN,
+    EMAIL_PATTERN, LABEL_PATTERN, PASSKEY_LABEL_PATTERN, ROLE_PATTERN, SCOPE_TOKEN_PATTERN,
+    TOTP_CODE_PATTERN, USERNAME_PATTERN,
 };
 use super::Secret;
 
@@ -300,7 +300,7 @@ impl JsonSchema for WebauthnCredential {
 #[serde(deny_unknown_fields)]
 pub struct PasskeyLabelBody {
     /// 1-128 characters, trimmed, no control characters.
-    #[schemars(length(min = 1, max = 128), regex(pattern = LABEL_PATTERN))]
+    #[schemars(length(min = 1, max = 128), regex(pattern = PASSKEY_LABEL_PATTERN))]
     pub label: String,
 }
 
@@ -312,9 +312,11 @@ pub struct PasskeyLabelBody {
 pub struct PasskeyLoginBody {
     /// The username, for the password-first path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub username: Option<String>,
     /// The password, for the password-first path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Secret")]
     pub password: Option<Secret>,
 }
 

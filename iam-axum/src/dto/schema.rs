@@ -24,6 +24,15 @@ pub const TOTP_CODE_PATTERN: &str = "^[0-9]{6}$";
 pub const LABEL_PATTERN: &str =
     "[^\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 
+/// A passkey label: no control characters (Rust's `char::is_control`) and at least one character
+/// that is not whitespace. (The core trims whitespace first, so it also takes labels with
+/// surrounding tabs or newlines, which this pattern refuses.)
+pub const PASSKEY_LABEL_PATTERN: &str = concat!(
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*",
+    "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+    "[^\\x00-\\x1f\\x7f-\\x9f]*$"
+);
+
 /// A display name ([`iam_core::account::validate_name`]) as it is kept: 1-128 characters without
 /// control characters or bidirectional overrides, not starting or ending with whitespace.
 pub const DISPLAY_NAME_PATTERN: &str = concat!(

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::*;
 use crate::dto::schema::{
-    DISPLAY_NAME_PATTERN, EMAIL_PATTERN, LABEL_PATTERN, ROLE_PATTERN, TOTP_CODE_PATTERN,
-    USERNAME_PATTERN,
+    DISPLAY_NAME_PATTERN, EMAIL_PATTERN, LABEL_PATTERN, PASSKEY_LABEL_PATTERN, ROLE_PATTERN,
+    TOTP_CODE_PATTERN, USERNAME_PATTERN,
 };
 
 fn config() -> Config {
@@ -288,6 +288,16 @@ proptest! {
         let short = s.chars().count() <= 254;
         let kept = iam_core::account::validate_email(&s).is_ok_and(|e| e == s);
         prop_assert_eq!(matches(EMAIL_PATTERN, &s) && short, kept, "{:?}", s);
+    }
+
+    #[test]
+    fn a_passkey_label_the_pattern_takes_the_core_takes(s in edgy()) {
+        // The core's rule (iam_core::passkey): trimmed, 1-128 characters, no control characters.
+        let t = s.trim();
+        let core_takes = !t.is_empty() && t.chars().count() <= 128 && !t.chars().any(char::is_control);
+        if matches(PASSKEY_LABEL_PATTERN, &s) && s.chars().count() <= 128 {
+            prop_assert!(core_takes, "{:?}", s);
+        }
     }
 
     #[test]
