@@ -47,10 +47,10 @@
 //! With the default [`Durability::Full`] a commit is on disk when it returns, so a crash (even
 //! SIGKILL) loses no returned commit and leaves the audit chain whole.
 //!
-//! Commits are group-committed by one writer task per store (spawned on the tokio runtime that
-//! opens the store, which must outlive the store's use; after it is shut down, commits fail
-//! at once with `StoreError::Backend`): those that arrive while a batch is
-//! being written wait in a queue, and the writer's next batch takes up to 512 of them into one
+//! Commits are group-committed by one writer per store, on a thread of its own (named
+//! `iam-sqlite-writer`, with a single-threaded tokio runtime, so that under load it never waits
+//! behind request tasks between its statements; dropping the store ends it once the queue is
+//! empty): commits that arrive while a batch is being written wait in a queue, and the writer's next batch takes up to 512 of them into one
 //! `BEGIN IMMEDIATE` transaction (one sync to disk). The checks of consecutive commits that
 //! change nothing are made in one statement. Each commit's writes, counter and revocation changes apply in order,
 //! inside a savepoint when it changes something, so each still lands or fails on its own: a

@@ -115,10 +115,13 @@ pub trait BatchRunner: Send + Sync + 'static {
     fn run_batch(&self, commits: Vec<Commit>) -> impl Future<Output = Vec<StoreResult<()>>> + Send;
 }
 
-/// A store's handle on its writer task: [`Writer::commit`] queues a commit and wakes the
-/// writer. Dropping the handle lets the writer run what is still queued, then stop.
+/// A store's handle on its writer: [`Writer::commit`] queues a commit and wakes the writer.
+/// Dropping the handle lets the writer run what is still queued, then stop.
 pub struct Writer {
-    wake: mpsc::Sender<()>,
+    /// `None` only while the handle is dropped (closing the channel ends the writer).
+    wake: Option<mpsc::Sender<()>>,
+    /// The writer's own thread, joined on drop ([`Writer::start_on_own_thread`]).
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
@@ -133,23 +136,64 @@ impl Writer {
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let (wake, woken) = mpsc::channel(1);
         handle.spawn(write_loop(runner, woken));
-        Some(Writer { wake })
+        Some(Writer {
+            wake: Some(wake),
+            thread: None,
+        })
+    }
+
+    /// Starts the writer of `runner` as [`Writer::start`] does, but on a thread of its own
+    /// (named `name`, running a single-threaded tokio runtime), so it does not depend on the
+    /// runtime that opened the store.
+    ///
+    /// Each batch takes several round trips to the database; on the caller's runtime, the
+    /// writer waits its turn behind every request task after each one, which under load costs
+    /// far more than the statements. On its own thread it resumes as soon as the database
+    /// answers. Dropping the handle waits for the thread to run the queue dry and end.
+    pub fn start_on_own_thread<R: BatchRunner>(
+        runner: Arc<R>,
+        name: &str,
+    ) -> std::io::Result<Writer> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (wake, woken) = mpsc::channel(1);
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || runtime.block_on(write_loop(runner, woken)))?;
+        Ok(Writer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
     }
 
     /// Queues `commit` on `queue` (refused with [`StoreError::Overloaded`] when it is full) and
     /// waits until the writer has run it; returns its outcome.
     ///
-    /// Fails at once, without queueing, when the writer task is gone (the runtime that opened
-    /// the store was shut down), rather than wait for a writer that will never come.
+    /// Fails at once, without queueing, when the writer is gone (a writer task whose runtime
+    /// was shut down), rather than wait for a writer that will never come.
     pub async fn commit(&self, queue: &CommitQueue, commit: Commit) -> StoreResult<()> {
-        if self.wake.is_closed() {
+        let Some(wake) = self.wake.as_ref().filter(|w| !w.is_closed()) else {
             return Err(writer_gone());
-        }
+        };
         let ticket = queue.enqueue(commit)?;
-        match self.wake.try_send(()) {
+        match wake.try_send(()) {
             // Full means a wake-up is already pending, which will find this commit.
             Ok(()) | Err(mpsc::error::TrySendError::Full(())) => ticket.outcome().await,
             Err(mpsc::error::TrySendError::Closed(())) => Err(writer_gone()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel tells the writer to finish what is queued and end.
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.thread().id() != std::thread::current().id() {
+                // A writer that panicked has nothing left to report here.
+                let _ = thread.join();
+            }
         }
     }
 }
