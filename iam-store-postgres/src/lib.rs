@@ -37,7 +37,8 @@
 //!
 //! A commit is durable (committed, with PostgreSQL's own `synchronous_commit`) when it returns.
 //! The commits of one `PostgresStore` are group-committed by one writer task (spawned on the
-//! tokio runtime that opens the store, which must outlive the store's use): those that arrive
+//! tokio runtime that opens the store, which must outlive the store's use; unlike SQLite's
+//! writer it stays on that runtime, whose reactor drives its connections anyway): those that arrive
 //! while a batch is being written wait in a queue, and the writer's next batch takes up to 512
 //! of them into one READ COMMITTED transaction. Each commit's writes, counter and revocation changes apply in order,
 //! inside a savepoint when it changes something, so a conflicting, duplicate or throttled commit

@@ -88,8 +88,9 @@ pub struct SqliteStore {
 /// The queue through which every commit (and prune) of a [`SqliteStore`] reaches the file,
 /// shared with the tasks that run them, and the caches fed after each batch.
 ///
-/// Commits are group-committed ([`CommitQueue`]): the store's writer task takes the turn and
-/// runs up to [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH) queued commits in one
+/// Commits are group-committed ([`CommitQueue`]): the store's writer, on a thread of its own,
+/// takes the turn and runs up to [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH) queued
+/// commits in one
 /// `BEGIN IMMEDIATE` transaction (see [`iam_sql_common::batch`]), so concurrent commits share
 /// one `BEGIN`/`COMMIT` and one sync to disk. The turn also serialises this process's writers
 /// (SQLite admits one anyway), so revocation changes reach the caches in commit order.
@@ -230,8 +231,7 @@ impl SqliteStore {
             pool: pool.clone(),
             subscribers: Mutex::default(),
         });
-        let writer = match Writer::start_on_own_thread(Arc::clone(&commits), "iam-sqlite-writer")
-        {
+        let writer = match Writer::start_on_own_thread(Arc::clone(&commits), "iam-sqlite-writer") {
             Ok(writer) => writer,
             Err(e) => {
                 pool.close().await;

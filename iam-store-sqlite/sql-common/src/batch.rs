@@ -2,7 +2,7 @@
 //! batch of them is applied inside one transaction.
 //!
 //! A commit queues itself ([`Writer::commit`], refused with [`StoreError::Overloaded`] when
-//! [`CommitQueue`]'s bound is reached) and wakes the store's writer task, which takes the turn
+//! [`CommitQueue`]'s bound is reached) and wakes the store's writer, which takes the turn
 //! and runs up to [`MAX_BATCH`] queued commits at a time as one transaction with
 //! [`apply_batch`]: each commit's writes, counter and revocation changes in
 //! order (inside a savepoint when it changes something and shares the transaction), then the
