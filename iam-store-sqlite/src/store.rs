@@ -231,16 +231,17 @@ impl SqliteStore {
             pool: pool.clone(),
             subscribers: Mutex::default(),
         });
-        let writer = match Writer::start_on_own_thread(Arc::clone(&commits), "iam-sqlite-writer") {
-            Ok(writer) => writer,
-            Err(e) => {
-                pool.close().await;
-                return Err(SqliteStoreError::CannotOpen {
-                    path,
-                    reason: format!("cannot start the commit writer's thread: {e}"),
-                });
-            }
-        };
+        let writer =
+            match Writer::start_on_own_thread(Arc::clone(&commits), "iam-sqlite-writer").await {
+                Ok(writer) => writer,
+                Err(e) => {
+                    pool.close().await;
+                    return Err(SqliteStoreError::CannotOpen {
+                        path,
+                        reason: format!("cannot start the commit writer's thread: {e}"),
+                    });
+                }
+            };
         let store = SqliteStore {
             pool,
             path,

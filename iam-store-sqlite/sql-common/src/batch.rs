@@ -150,17 +150,41 @@ impl Writer {
     /// writer waits its turn behind every request task after each one, which under load costs
     /// far more than the statements. On its own thread it resumes as soon as the database
     /// answers. Dropping the handle waits for the thread to run the queue dry and end.
-    pub fn start_on_own_thread<R: BatchRunner>(
+    pub async fn start_on_own_thread<R: BatchRunner>(
         runner: Arc<R>,
         name: &str,
     ) -> std::io::Result<Writer> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let (wake, woken) = mpsc::channel(1);
+        let (started, start) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || runtime.block_on(write_loop(runner, woken)))?;
+            .spawn(move || {
+                // Built here rather than by the caller, so the runtime's thread-locals belong
+                // to this thread and end with it.
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => {
+                        let _ = started.send(Ok(()));
+                        runtime.block_on(write_loop(runner, woken));
+                    }
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                    }
+                }
+            })?;
+        // Awaited, not blocked on: a blocking wait would make the caller's thread allocate
+        // its `std::thread::current()` handle, which a C program's main thread never frees.
+        match start.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(std::io::Error::other(
+                    "the commit writer's thread ended early",
+                ))
+            }
+        }
         Ok(Writer {
             wake: Some(wake),
             thread: Some(thread),
@@ -189,11 +213,11 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the channel tells the writer to finish what is queued and end.
         drop(self.wake.take());
+        // The writer's thread never holds a `Writer` (it owns only the runner), so this never
+        // joins itself.
         if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
-                // A writer that panicked has nothing left to report here.
-                let _ = thread.join();
-            }
+            // A writer that panicked has nothing left to report here.
+            let _ = thread.join();
         }
     }
 }
