@@ -48,10 +48,11 @@
 //! SIGKILL) loses no returned commit and leaves the audit chain whole.
 //!
 //! Commits are group-committed by one writer per store, on a thread of its own (named
-//! `iam-sqlite-writer`, with a single-threaded tokio runtime, so that under load it never waits
-//! behind request tasks between its statements; dropping the store ends it once the queue is
-//! empty): commits that arrive while a batch is being written wait in a queue, and the writer's next batch takes up to 512 of them into one
-//! `BEGIN IMMEDIATE` transaction (one sync to disk). The checks of consecutive commits that
+//! `iam-sqlite-writer`, with a single-threaded tokio runtime), so that under load it never
+//! waits behind request tasks between its statements. Dropping the store waits for that thread
+//! to finish what is queued. Commits that arrive while a batch is being written wait in a
+//! queue, and the writer's next batch takes up to 512 of them into one `BEGIN IMMEDIATE`
+//! transaction (one sync to disk). The checks of consecutive commits that
 //! change nothing are made in one statement. Each commit's writes, counter and revocation changes apply in order,
 //! inside a savepoint when it changes something, so each still lands or fails on its own: a
 //! conflicting, duplicate or throttled commit answers its own error, leaves the rest of the

@@ -90,9 +90,8 @@ pub struct SqliteStore {
 ///
 /// Commits are group-committed ([`CommitQueue`]): the store's writer, on a thread of its own,
 /// takes the turn and runs up to [`MAX_BATCH`](iam_sql_common::batch::MAX_BATCH) queued
-/// commits in one
-/// `BEGIN IMMEDIATE` transaction (see [`iam_sql_common::batch`]), so concurrent commits share
-/// one `BEGIN`/`COMMIT` and one sync to disk. The turn also serialises this process's writers
+/// commits in one `BEGIN IMMEDIATE` transaction (see [`iam_sql_common::batch`]), so concurrent
+/// commits share one `BEGIN`/`COMMIT` and one sync to disk. The turn also serialises this process's writers
 /// (SQLite admits one anyway), so revocation changes reach the caches in commit order.
 struct GroupCommitQueue {
     queue: CommitQueue,
