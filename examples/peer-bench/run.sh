@@ -12,6 +12,8 @@
 #
 #   examples/peer-bench/run.sh              # 10 s per run
 #   DURATION=5 examples/peer-bench/run.sh   # shorter runs
+#   ROUNDS=3 examples/peer-bench/run.sh     # every OAuth figure the median of 3 rounds, the
+#                                           # servers taking turns within each round
 #   PG_URL=postgres://user@host:5432/db examples/peer-bench/run.sh
 #                                           # the PostgreSQL server and a database to connect
 #                                           # to for creating the run's own (default
@@ -24,6 +26,7 @@
 set -euo pipefail
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-"1 16 64"}
 IAMD_PORT=${IAMD_PORT:-18480}
 PEER_PORT=${PEER_PORT:-13080}
@@ -208,7 +211,8 @@ load() {
 
 # One workload on one server at each of $CONNECTIONS, after a short warm-up: $1 workload key,
 # $2 server key, $3 url, $4 body, $5 HTTP Basic credentials "id:secret" (empty: none), $6 the
-# body's content type (default a form). Fills rps[workload,server,connections].
+# body's content type (default a form). Appends to rps[workload,server,connections] (one
+# figure per round, space-separated).
 workload() {
     export BENCH_BASIC BENCH_BODY BENCH_TYPE BENCH_SPREAD=${BENCH_SPREAD:-}
     BENCH_BASIC=""
@@ -219,7 +223,7 @@ workload() {
     for c in $CONNECTIONS; do
         say "$2 $1: $c connection(s), ${DURATION}s"
         load "$3" "$c"
-        rps[$1,$2,$c]=$RESULT
+        rps[$1,$2,$c]="${rps[$1,$2,$c]:+${rps[$1,$2,$c]} }$RESULT"
     done
 }
 
@@ -239,8 +243,14 @@ vmhwm() { awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
 servers=("${iamds[@]}" node-oidc-provider)
 declare -A oauth_rss
+# The servers take turns within each round, so a slow spell of the box falls on all of them.
+for round in $(seq "$ROUNDS"); do
+    [[ $ROUNDS -eq 1 ]] || say "round $round of $ROUNDS"
+    for key in "${servers[@]}"; do
+        oauth_workloads "$key"
+    done
+done
 for key in "${servers[@]}"; do
-    oauth_workloads "$key"
     oauth_rss[$key]=$(vmhwm "${pid[$key]}")
 done
 
@@ -269,6 +279,11 @@ ratio() {
 }
 # A rate rounded, or n/a when it was not measured.
 rate() { if [[ -n "$1" ]]; then printf '%.0f' "$1"; else printf 'n/a'; fi; }
+# The median of the space-separated figures $1 (empty when there are none).
+median() {
+    tr ' ' '\n' <<<"$1" | sort -g | awk 'NF { v[++n] = $1 }
+        END { if (n) print (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }'
+}
 
 pg_version="not run"
 if [[ -n "$pg_db" ]]; then
@@ -276,15 +291,19 @@ if [[ -n "$pg_db" ]]; then
 fi
 printf '\niamd (release; SQLite, and PostgreSQL %s) vs node-oidc-provider %s (node %s,\n' \
     "$pg_version" "$peer_version" "$(node --version)"
-printf 'in-memory), plain HTTP, wrk -t1 -cN -d%ss, %s CPU(s)\n\n' "$DURATION" "$(nproc)"
+printf 'in-memory), plain HTTP, wrk -t1 -cN -d%ss, %s CPU(s)' "$DURATION" "$(nproc)"
+if [[ $ROUNDS -gt 1 ]]; then
+    printf '; each OAuth figure the median of %s rounds' "$ROUNDS"
+fi
+printf '\n\n'
 printf '| workload | connections | iamd SQLite req/s | iamd PostgreSQL req/s '
 printf '| node-oidc-provider req/s | SQLite / node | PostgreSQL / node |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 for w in client-credentials introspection; do
     for c in $CONNECTIONS; do
-        a=${rps[$w,iamd,$c]}
-        p=${rps[$w,iamd-pg,$c]:-}
-        b=${rps[$w,node-oidc-provider,$c]}
+        a=$(median "${rps[$w,iamd,$c]}")
+        p=$(median "${rps[$w,iamd-pg,$c]:-}")
+        b=$(median "${rps[$w,node-oidc-provider,$c]}")
         printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${w/-/ }" "$c" "$(rate "$a")" \
             "$(rate "$p")" "$(rate "$b")" "$(ratio "$a" "$b")" "$(ratio "$p" "$b")"
     done
