@@ -176,6 +176,55 @@ impl Session<'_> {
             .to_owned()
     }
 
+    /// Waits until the page's text contains `needle`. A page still loading, or replaced while
+    /// it is read, is read again: after a click that navigates, the old page may still answer
+    /// for a moment, and between the two there may be no body at all.
+    pub async fn wait_for_text(&self, needle: &str) {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Some(text) = self.try_text().await {
+                if text.contains(needle) {
+                    return;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {needle:?}; it last read: {last}");
+    }
+
+    /// The page's visible text, or `None` while there is no body to read.
+    async fn try_text(&self) -> Option<String> {
+        let base = format!("{}/session/{}", self.d.base, self.id);
+        let found: Value = self
+            .d
+            .http
+            .post(format!("{base}/element"))
+            .json(&json!({ "using": "css selector", "value": "body" }))
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let body = found["value"][ELEMENT].as_str()?;
+        let text: Value = self
+            .d
+            .http
+            .get(format!("{base}/element/{body}/text"))
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        text["value"].as_str().map(str::to_owned)
+    }
+
     /// Runs `script` (a function body) in the page; its return value.
     pub async fn run(&self, script: &str) -> Value {
         self.post("/execute/sync", json!({ "script": script, "args": [] }))
