@@ -1,7 +1,6 @@
 //! [`PostgresDialect`]: where this store's SQL differs from the SQLite store's, for the
 //! statements the two share (iam-sql-common).
 
-use iam_core::audit::AuditDraft;
 use iam_core::clock::Timestamp;
 use iam_core::store::ThrottleState;
 use iam_sql_common::{rows, AttemptError, Dialect};
@@ -48,13 +47,6 @@ impl Dialect for PostgresDialect {
         let current = rows::throttle::<Self>(&locked)?;
         // A row with no failures is the placeholder just made: no counter yet.
         Ok(Some(current).filter(|c| c.failures > 0))
-    }
-
-    fn append_audit(
-        conn: &mut PgConnection,
-        drafts: Vec<AuditDraft>,
-    ) -> impl std::future::Future<Output = Result<(), AttemptError>> + Send {
-        crate::store::append_audit(conn, drafts)
     }
 
     fn is_transient(e: &sqlx::Error) -> bool {

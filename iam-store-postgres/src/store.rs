@@ -10,7 +10,9 @@ use iam_core::revocation::{Revocation, RevocationCache, RevocationChange};
 use iam_core::store::{
     Commit, ListQuery, PruneReport, Record, RecordKind, Store, StoreResult, ThrottleState,
 };
-use iam_sql_common::batch::{all_failed, apply_batch, BatchRunner, CommitQueue, Writer};
+use iam_sql_common::batch::{
+    all_failed, apply_commits, chain_after, succeeded_drafts, BatchRunner, CommitQueue, Writer,
+};
 use iam_sql_common::{reads, rows, AttemptError, Dialect};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
@@ -71,7 +73,9 @@ impl Batcher {
     /// One attempt at running `commits` in one transaction.
     async fn try_batch(&self, commits: &[Commit]) -> Result<BatchResult, AttemptError> {
         let mut tx = self.pool.begin().await?;
-        let outcomes = apply_batch::<PostgresDialect>(&mut tx, commits).await?;
+        let outcomes =
+            apply_commits::<PostgresDialect>(&mut tx, commits, commits.len() > 1).await?;
+        append_audit(&mut tx, succeeded_drafts(commits, &outcomes)).await?;
         let changes: Vec<RevocationChange> = commits
             .iter()
             .zip(&outcomes)
@@ -304,7 +308,7 @@ pub(crate) async fn append_audit(
         .await?;
     let seq: i64 = head.try_get(0)?;
     let hash: Vec<u8> = head.try_get(1)?;
-    let (mut seq, mut prev) = if seq == 0 {
+    let (seq, prev) = if seq == 0 {
         (0, GENESIS)
     } else {
         (
@@ -312,17 +316,22 @@ pub(crate) async fn append_audit(
             rows::hash::<PostgresDialect>(&hash)?,
         )
     };
-    let mut seqs = Vec::with_capacity(drafts.len());
-    let mut prevs = Vec::with_capacity(drafts.len());
-    let mut hashes = Vec::with_capacity(drafts.len());
-    let mut ats = Vec::with_capacity(drafts.len());
-    let mut kinds = Vec::with_capacity(drafts.len());
-    let mut actors = Vec::with_capacity(drafts.len());
-    let mut accounts = Vec::with_capacity(drafts.len());
-    let mut sessions = Vec::with_capacity(drafts.len());
-    let mut details = Vec::with_capacity(drafts.len());
-    for draft in drafts {
-        let e = AuditEvent::chain(seq, prev, draft);
+    let events = chain_after(seq, prev, drafts);
+    let (Some(last_seq), Some(last_hash)) =
+        (events.last().map(|e| e.seq), events.last().map(|e| e.hash))
+    else {
+        return Ok(());
+    };
+    let mut seqs = Vec::with_capacity(events.len());
+    let mut prevs = Vec::with_capacity(events.len());
+    let mut hashes = Vec::with_capacity(events.len());
+    let mut ats = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut actors = Vec::with_capacity(events.len());
+    let mut accounts = Vec::with_capacity(events.len());
+    let mut sessions = Vec::with_capacity(events.len());
+    let mut details = Vec::with_capacity(events.len());
+    for e in events {
         seqs.push(
             i64::try_from(e.seq)
                 .map_err(|_| PostgresDialect::corrupt("audit sequence overflow"))?,
@@ -335,8 +344,6 @@ pub(crate) async fn append_audit(
         actors.push(e.draft.actor);
         accounts.push(e.draft.account);
         sessions.push(e.draft.session);
-        seq = e.seq;
-        prev = e.hash;
     }
     // One round trip for the events and the new head, so the head lock is held briefly.
     sqlx::query(
@@ -356,8 +363,8 @@ pub(crate) async fn append_audit(
     .bind(&accounts)
     .bind(&sessions)
     .bind(&details)
-    .bind(i64::try_from(seq).map_err(|_| PostgresDialect::corrupt("audit sequence overflow"))?)
-    .bind(prev.as_slice())
+    .bind(i64::try_from(last_seq).map_err(|_| PostgresDialect::corrupt("audit sequence overflow"))?)
+    .bind(last_hash.as_slice())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -1,11 +1,12 @@
 //! [`SqliteDialect`]: where this store's SQL differs from the PostgreSQL store's, for the
 //! statements the two share (iam-sql-common).
 
-use iam_core::audit::{AuditDraft, AuditEvent, GENESIS};
+use iam_core::audit::AuditEvent;
 use iam_core::clock::Timestamp;
 use iam_core::store::ThrottleState;
 use iam_sql_common::{reads, rows, AttemptError, Dialect};
-use sqlx::{Row, Sqlite, SqliteConnection};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Sqlite, SqliteConnection};
 
 use crate::error::{primary_code, SQLITE_CORRUPT, SQLITE_NOTADB};
 
@@ -38,59 +39,26 @@ impl Dialect for SqliteDialect {
     ) -> Result<Option<ThrottleState>, AttemptError> {
         Ok(reads::throttle_on::<Self>(conn, key).await?)
     }
-
-    // The transaction's write lock keeps the chain from forking.
-    async fn append_audit(
-        conn: &mut SqliteConnection,
-        drafts: Vec<AuditDraft>,
-    ) -> Result<(), AttemptError> {
-        let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-        let (mut seq, mut prev) = match head {
-            None => (0, GENESIS),
-            Some(row) => {
-                let seq: i64 = row.try_get(0)?;
-                let hash: Vec<u8> = row.try_get(1)?;
-                (
-                    u64::try_from(seq).map_err(|_| Self::corrupt("negative audit sequence"))?,
-                    rows::hash::<Self>(&hash)?,
-                )
-            }
-        };
-        let mut events = Vec::with_capacity(drafts.len());
-        for draft in drafts {
-            let e = AuditEvent::chain(seq, prev, draft);
-            (seq, prev) = (e.seq, e.hash);
-            events.push(e);
-        }
-        for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
-            insert_audit(conn, chunk).await?;
-        }
-        Ok(())
-    }
 }
 
 /// Audit rows per `INSERT`: 9 bound values each keeps a statement under 999 parameters, the
 /// lowest limit any SQLite build has (`SQLITE_MAX_VARIABLE_NUMBER`).
-const AUDIT_ROWS_PER_INSERT: usize = 110;
+pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 110;
 
-/// Inserts `events` with one multi-row `INSERT`.
-async fn insert_audit(
-    conn: &mut SqliteConnection,
-    events: &[AuditEvent],
-) -> Result<(), AttemptError> {
-    let mut sql = String::from(
-        "INSERT INTO audit (seq, prev_hash, hash, at, kind, actor, account, session, detail) VALUES ",
-    );
-    for i in 0..events.len() {
-        sql.push_str(if i == 0 {
-            "(?,?,?,?,?,?,?,?,?)"
-        } else {
-            ",(?,?,?,?,?,?,?,?,?)"
-        });
-    }
-    let mut query = sqlx::query(&sql);
+/// A query of this store with its values bound.
+pub(crate) type BoundQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+/// `(?,?,?,?,?,?,?,?,?)` for each of `n` audit events, comma-separated: the placeholders of
+/// the values [`bind_audit`] binds, in the order of [`rows::AUDIT_COLUMNS`].
+pub(crate) fn audit_placeholders(n: usize) -> String {
+    vec!["(?,?,?,?,?,?,?,?,?)"; n].join(",")
+}
+
+/// Binds the values of `events` to the next placeholders of `query` (see [`audit_placeholders`]).
+pub(crate) fn bind_audit<'q>(
+    mut query: BoundQuery<'q>,
+    events: &'q [AuditEvent],
+) -> Result<BoundQuery<'q>, AttemptError> {
     for e in events {
         let seq =
             i64::try_from(e.seq).map_err(|_| SqliteDialect::corrupt("audit sequence overflow"))?;
@@ -105,6 +73,24 @@ async fn insert_audit(
             .bind(e.draft.session.as_deref())
             .bind(rows::detail_json::<SqliteDialect>(&e.draft.detail)?);
     }
-    query.execute(&mut *conn).await?;
+    Ok(query)
+}
+
+/// Inserts `events` (at most [`AUDIT_ROWS_PER_INSERT`]) with one multi-row `INSERT`, followed in
+/// the same round trip by the statements of `then` (such as `; COMMIT`), which run only when
+/// the insert succeeded.
+pub(crate) async fn insert_audit(
+    conn: &mut SqliteConnection,
+    events: &[AuditEvent],
+    then: &str,
+) -> Result<(), AttemptError> {
+    let sql = format!(
+        "INSERT INTO audit ({}) VALUES {}{then}",
+        rows::AUDIT_COLUMNS,
+        audit_placeholders(events.len())
+    );
+    bind_audit(sqlx::query(&sql), events)?
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -84,6 +84,7 @@
 //! Bodies arrive from the core already holding secrets only as hashes or ciphertext; this crate
 //! stores them as given, keeps nothing else secret, and never puts bound values in its errors.
 
+mod batch;
 mod dialect;
 mod error;
 mod schema;

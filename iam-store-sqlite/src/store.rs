@@ -13,14 +13,15 @@ use iam_core::store::{
     ThrottleState,
 };
 use iam_sql_common::batch::{
-    all_failed, apply_batch, BatchRunner, CommitQueue, Writer, DEFAULT_MAX_QUEUED_COMMITS,
+    all_failed, BatchRunner, CommitQueue, Writer, DEFAULT_MAX_QUEUED_COMMITS,
 };
-use iam_sql_common::{reads, AttemptError};
+use iam_sql_common::reads;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, SqliteConnection};
 
+use crate::batch::BatchConnection;
 use crate::dialect::SqliteDialect;
 use crate::error::{backend, open_error, SqliteStoreError};
 use crate::schema::{self, MigrateError, SCHEMA_VERSION};
@@ -95,7 +96,8 @@ pub struct SqliteStore {
 /// (SQLite admits one anyway), so revocation changes reach the caches in commit order.
 struct GroupCommitQueue {
     queue: CommitQueue,
-    pool: SqlitePool,
+    /// Where the batches run.
+    batches: BatchConnection,
     subscribers: Mutex<Vec<Weak<RevocationCache>>>,
 }
 
@@ -222,12 +224,12 @@ impl SqliteStore {
             // ping saves a round trip to SQLite's worker thread on every call.
             .test_before_acquire(false)
             .acquire_timeout(options.busy_timeout.max(Duration::from_secs(5)))
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| open_error(&path, e))?;
         let commits = Arc::new(GroupCommitQueue {
             queue: CommitQueue::new(options.max_queued_commits),
-            pool: pool.clone(),
+            batches: BatchConnection::new(connect),
             subscribers: Mutex::default(),
         });
         let writer =
@@ -285,24 +287,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// Runs `commits` in one transaction; returns each commit's outcome (every one failed when the
-/// transaction as a whole failed: then nothing of the batch landed).
-async fn apply(pool: &SqlitePool, commits: &[Commit]) -> StoreResult<Vec<StoreResult<()>>> {
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| backend(&e))?;
-    let outcomes = apply_batch::<SqliteDialect>(&mut tx, commits)
-        .await
-        .map_err(AttemptError::classify::<SqliteDialect>)?;
-    if outcomes.iter().any(Result::is_ok) {
-        tx.commit().await.map_err(|e| backend(&e))?;
-    } else {
-        tx.rollback().await.map_err(|e| backend(&e))?;
-    }
-    Ok(outcomes)
 }
 
 impl GroupCommitQueue {
@@ -379,7 +363,7 @@ impl BatchRunner for GroupCommitQueue {
 
     /// Runs `commits` in one transaction and feeds the caches; returns each commit's outcome.
     async fn run_batch(&self, commits: Vec<Commit>) -> Vec<StoreResult<()>> {
-        match apply(&self.pool, &commits).await {
+        match self.batches.apply(&commits).await {
             Ok(outcomes) => {
                 // Published only now that the transaction is durable, in commit order.
                 let published: Vec<&RevocationChange> = commits
@@ -468,7 +452,75 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iam_core::audit::{verify_chain, AuditDraft, AuditKind};
     use iam_core::store::Write;
+
+    /// An account record `id` with an empty body.
+    fn account(id: &str) -> Record {
+        Record {
+            kind: RecordKind::Account,
+            id: id.to_owned(),
+            version: 0,
+            parent: None,
+            lookup: None,
+            expires_at: None,
+            body: "{}".to_owned(),
+        }
+    }
+
+    /// One audit draft, told apart by its time `n` (milliseconds).
+    fn event(n: i64) -> Vec<AuditDraft> {
+        vec![AuditDraft::new(
+            AuditKind::AccountCreated,
+            Timestamp::from_millis(n),
+        )]
+    }
+
+    /// A commit checking that account `id` is stored at `version`, with the audit event `n`.
+    fn check(id: &str, version: u64, n: i64) -> Commit {
+        Commit {
+            writes: vec![Write::Check {
+                kind: RecordKind::Account,
+                id: id.into(),
+                expected_version: version,
+            }],
+            audit: event(n),
+            ..Commit::default()
+        }
+    }
+
+    /// Runs `commits` as one batch (queued in order behind the turn, then let go) and returns
+    /// their outcomes.
+    async fn run_as_one_batch(
+        store: &Arc<SqliteStore>,
+        commits: Vec<Commit>,
+    ) -> Vec<StoreResult<()>> {
+        let count = commits.len();
+        let turn = store.commits.queue.turn().await;
+        let mut tasks = Vec::new();
+        for commit in commits {
+            let racer = Arc::clone(store);
+            tasks.push(tokio::spawn(async move { racer.commit(commit).await }));
+            // Queue them in this order.
+            while store.commits.queue.queued() < tasks.len() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert_eq!(store.commits.queue.queued(), count);
+        drop(turn);
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.expect("task"));
+        }
+        outcomes
+    }
+
+    /// The times of the stored audit events, after checking that their chain verifies.
+    async fn audit_times(store: &SqliteStore) -> Vec<i64> {
+        let events = store.audit(&AuditQuery::default()).await.expect("audit");
+        assert_eq!(verify_chain(&events), Ok(events.len() as u64));
+        events.iter().map(|e| e.draft.at.as_millis()).collect()
+    }
 
     /// Every pooled connection runs with the settings the store promises.
     #[tokio::test]
@@ -571,7 +623,6 @@ mod tests {
     /// audit chain has no gap.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_keeps_each_commit_atomic() {
-        use iam_core::audit::{verify_chain, AuditDraft, AuditKind};
         use iam_core::revocation::RevokedSubject;
 
         let dir = tempfile::tempdir().expect("temp dir");
@@ -585,15 +636,7 @@ mod tests {
             .subscribe(Arc::clone(&cache))
             .await
             .expect("subscribe");
-        let record = |id: &str| Record {
-            kind: RecordKind::Account,
-            id: id.to_owned(),
-            version: 0,
-            parent: None,
-            lookup: None,
-            expires_at: None,
-            body: "{}".to_owned(),
-        };
+        let record = account;
         let grant = |id: &str| {
             RevocationChange::Put(Revocation {
                 subject: RevokedSubject::Grant,
@@ -601,12 +644,6 @@ mod tests {
                 issued_before: Timestamp::MAX,
                 until: Timestamp::MAX,
             })
-        };
-        let event = |n: i64| {
-            vec![AuditDraft::new(
-                AuditKind::AccountCreated,
-                Timestamp::from_millis(n),
-            )]
         };
         let commits = vec![
             Commit {
@@ -635,44 +672,11 @@ mod tests {
                 ..Commit::default()
             },
             // Checks alone: no savepoint, and its failure undoes nothing of the others.
-            Commit {
-                writes: vec![Write::Check {
-                    kind: RecordKind::Account,
-                    id: "a".into(),
-                    expected_version: 2,
-                }],
-                audit: event(5),
-                ..Commit::default()
-            },
-            Commit {
-                writes: vec![Write::Check {
-                    kind: RecordKind::Account,
-                    id: "a".into(),
-                    expected_version: 1,
-                }],
-                audit: event(6),
-                ..Commit::default()
-            },
+            check("a", 2, 5),
+            check("a", 1, 6),
         ];
-        let count = commits.len();
-        let turn = store.commits.queue.turn().await;
-        let mut tasks = Vec::new();
-        for commit in commits {
-            let racer = Arc::clone(&store);
-            tasks.push(tokio::spawn(async move { racer.commit(commit).await }));
-            // Queue them in this order.
-            while store.commits.queue.queued() < tasks.len() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        }
-        assert_eq!(store.commits.queue.queued(), count);
-        drop(turn);
-        let mut outcomes = Vec::new();
-        for t in tasks {
-            outcomes.push(t.await.expect("task"));
-        }
         assert_eq!(
-            outcomes,
+            run_as_one_batch(&store, commits).await,
             vec![
                 Ok(()),
                 Err(StoreError::Duplicate {
@@ -707,14 +711,196 @@ mod tests {
             Ok(()),
             "a failed commit's revocation must not reach the cache"
         );
-        let events = store.audit(&AuditQuery::default()).await.expect("audit");
-        let times: Vec<i64> = events.iter().map(|e| e.draft.at.as_millis()).collect();
         assert_eq!(
-            times,
+            audit_times(&store).await,
             [1, 3, 6],
             "only the landed commits' events, without a gap"
         );
-        assert_eq!(verify_chain(&events), Ok(3));
+    }
+
+    /// The checks of a batch's leading commits are decided with the statement that opens its
+    /// transaction, those after a commit that changes something on their own; both chain their
+    /// events after the ones already stored, in commit order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leading_checks_and_later_ones_decide_alike() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            SqliteStore::open(dir.path().join("iam.db"))
+                .await
+                .expect("open"),
+        );
+        let insert = |id: &str, n: i64| Commit {
+            writes: vec![Write::Insert(account(id))],
+            audit: event(n),
+            ..Commit::default()
+        };
+        assert_eq!(store.commit(insert("a", 1)).await, Ok(()));
+        let outcomes = run_as_one_batch(
+            &store,
+            vec![
+                check("a", 1, 2),
+                check("a", 2, 3),
+                check("missing", 1, 4),
+                insert("b", 5),
+                check("a", 1, 6),
+                check("b", 1, 7),
+                check("b", 2, 8),
+            ],
+        )
+        .await;
+        let conflict = Err(StoreError::Conflict);
+        assert_eq!(
+            outcomes,
+            [
+                Ok(()),
+                conflict.clone(),
+                conflict.clone(),
+                Ok(()),
+                Ok(()),
+                Ok(()),
+                conflict
+            ]
+        );
+        assert_eq!(audit_times(&store).await, [1, 2, 5, 6, 7]);
+    }
+
+    /// A batch of checks alone, once the chain's head is known, runs in one round trip; when a
+    /// check fails there, or another store on the same file moved the head, nothing of it is
+    /// written and the batch runs in full: each commit still gets its own outcome, and the
+    /// chain has no fork or gap.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_of_checks_alone_decides_each_commit_whatever_moved() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("iam.db");
+        let store = Arc::new(SqliteStore::open(&path).await.expect("open"));
+        let other = SqliteStore::open(&path).await.expect("second store");
+        let stored = Commit {
+            writes: vec![Write::Insert(account("a"))],
+            audit: event(1),
+            ..Commit::default()
+        };
+        assert_eq!(store.commit(stored).await, Ok(()));
+        // The head is known now: every check holds.
+        assert_eq!(
+            run_as_one_batch(&store, vec![check("a", 1, 2), check("a", 1, 3)]).await,
+            [Ok(()), Ok(())]
+        );
+        // A check that fails.
+        assert_eq!(
+            run_as_one_batch(&store, vec![check("a", 1, 4), check("a", 2, 5)]).await,
+            [Ok(()), Err(StoreError::Conflict)]
+        );
+        // Another store appends, moving the head this one knows.
+        assert_eq!(other.commit(check("a", 1, 6)).await, Ok(()));
+        assert_eq!(
+            run_as_one_batch(&store, vec![check("a", 1, 7), check("b", 1, 8)]).await,
+            [Ok(()), Err(StoreError::Conflict)]
+        );
+        assert_eq!(store.commit(check("a", 1, 9)).await, Ok(()));
+        assert_eq!(audit_times(&store).await, [1, 2, 3, 4, 6, 7, 9]);
+    }
+
+    /// Leading checks naming more records than one statement may are read in several
+    /// statements after the opening one, with the same outcomes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leading_checks_of_many_records_decide_alike() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            SqliteStore::open(dir.path().join("iam.db"))
+                .await
+                .expect("open"),
+        );
+        let stored = Commit {
+            writes: vec![Write::Insert(account("a"))],
+            ..Commit::default()
+        };
+        assert_eq!(store.commit(stored).await, Ok(()));
+        let many = iam_sql_common::writes::CHECKS_PER_STATEMENT + 1;
+        let mut commits: Vec<Commit> = (0..many).map(|i| check(&format!("m{i}"), 1, 1)).collect();
+        commits.push(check("a", 1, 2));
+        let outcomes = run_as_one_batch(&store, commits).await;
+        assert!(outcomes[..many]
+            .iter()
+            .all(|o| *o == Err(StoreError::Conflict)));
+        assert_eq!(outcomes[many], Ok(()));
+        assert_eq!(audit_times(&store).await, [2]);
+    }
+
+    /// A batch whose audit append fails lands nothing and leaves no transaction open: another
+    /// connection can take the write lock at once, and the next batch commits.
+    #[tokio::test]
+    async fn a_failed_batch_is_rolled_back_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("iam.db");
+        let mut options = SqliteStoreOptions::new(&path);
+        options.max_connections = 1;
+        options.busy_timeout = Duration::from_millis(200);
+        let store = SqliteStore::open_with(options).await.expect("open");
+        let mut other = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("second connection");
+        sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            .execute(&mut other)
+            .await
+            .expect("trigger");
+        let insert = |n: i64| Commit {
+            writes: vec![Write::Insert(account("a"))],
+            audit: event(n),
+            ..Commit::default()
+        };
+        let refused = store.commit(insert(1)).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Backend(m)) if m.contains("refused")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.get(RecordKind::Account, "a").await.expect("get"),
+            None
+        );
+        sqlx::query("BEGIN IMMEDIATE; DROP TRIGGER refuse; COMMIT")
+            .execute(&mut other)
+            .await
+            .expect("the write lock is free");
+        assert_eq!(store.commit(insert(2)).await, Ok(()));
+        assert!(store
+            .get(RecordKind::Account, "a")
+            .await
+            .expect("get")
+            .is_some());
+        assert_eq!(audit_times(&store).await, [2]);
+    }
+
+    /// A batch that cannot open its transaction (another connection holds the write lock past
+    /// the busy timeout) fails as a whole; once the lock is free the next one commits.
+    #[tokio::test]
+    async fn a_batch_kept_from_the_write_lock_fails_then_the_next_commits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("iam.db");
+        let mut options = SqliteStoreOptions::new(&path);
+        options.max_connections = 1;
+        options.busy_timeout = Duration::from_millis(200);
+        let store = SqliteStore::open_with(options).await.expect("open");
+        let mut other = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("second connection");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .expect("write lock");
+        let busy = store.commit(check("a", 1, 1)).await;
+        assert!(matches!(busy, Err(StoreError::Backend(_))), "{busy:?}");
+        sqlx::query("ROLLBACK")
+            .execute(&mut other)
+            .await
+            .expect("release");
+        let stored = Commit {
+            writes: vec![Write::Insert(account("a"))],
+            audit: event(2),
+            ..Commit::default()
+        };
+        assert_eq!(store.commit(stored).await, Ok(()));
+        assert_eq!(store.commit(check("a", 1, 3)).await, Ok(()));
+        assert_eq!(audit_times(&store).await, [2, 3]);
     }
 
     /// A store outlives the runtime that opened it: its writer has a thread of its own, so a
@@ -755,26 +941,13 @@ mod tests {
     /// lands; the queued one still does.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_a_commit_untouched() {
-        use iam_core::audit::{AuditDraft, AuditKind};
-
         let dir = tempfile::tempdir().expect("temp dir");
         let mut options = SqliteStoreOptions::new(dir.path().join("iam.db"));
         options.max_queued_commits = 1;
         let store = Arc::new(SqliteStore::open_with(options).await.expect("open"));
         let commit = |id: &str| Commit {
-            writes: vec![Write::Insert(Record {
-                kind: RecordKind::Account,
-                id: id.to_owned(),
-                version: 0,
-                parent: None,
-                lookup: None,
-                expires_at: None,
-                body: "{}".to_owned(),
-            })],
-            audit: vec![AuditDraft::new(
-                AuditKind::AccountCreated,
-                Timestamp::from_millis(1),
-            )],
+            writes: vec![Write::Insert(account(id))],
+            audit: event(1),
             ..Commit::default()
         };
         let turn = store.commits.queue.turn().await;

@@ -3,19 +3,19 @@
 //!
 //! A commit queues itself ([`Writer::commit`], refused with [`StoreError::Overloaded`] when
 //! [`CommitQueue`]'s bound is reached) and wakes the store's writer, which takes the turn
-//! and runs up to [`MAX_BATCH`] queued commits at a time as one transaction with
-//! [`apply_batch`]: each commit's writes, counter and revocation changes in
-//! order (inside a savepoint when it changes something and shares the transaction), then the
-//! audit drafts of the commits that succeeded, chained from one read of the chain head and
-//! appended by the dialect in as few statements as it can. Every commit is answered only after
-//! the transaction ended.
+//! and runs up to [`MAX_BATCH`] queued commits at a time as one transaction: each commit's
+//! writes, counter and revocation changes in order ([`apply_commits`]: inside a savepoint when
+//! it changes something and shares the transaction), then the audit drafts of the commits that
+//! succeeded ([`succeeded_drafts`]), chained from one read of the chain head ([`chain_after`])
+//! and appended by the store in as few statements as it can. Every commit is answered only
+//! after the transaction ended.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use iam_core::audit::AuditDraft;
+use iam_core::audit::{AuditDraft, AuditEvent, ChainHash};
 use iam_core::store::{Commit, StoreError, StoreResult, Write};
 use tokio::sync::{mpsc, oneshot};
 
@@ -257,7 +257,7 @@ async fn write_loop<R: BatchRunner>(runner: Arc<R>, mut woken: mpsc::Receiver<()
 
 /// Whether `commit` changes anything when it succeeds (a commit of checks alone does not, so a
 /// failed one has nothing to undo).
-fn modifies(commit: &Commit) -> bool {
+pub fn modifies(commit: &Commit) -> bool {
     !commit.throttle.is_empty()
         || !commit.revocations.is_empty()
         || commit
@@ -288,21 +288,20 @@ async fn savepoint<D: Dialect>(conn: &mut Conn<D>, sql: &str) -> Result<(), Atte
     Ok(())
 }
 
-/// Applies `commits` in order inside the caller's transaction and appends the audit drafts of
-/// those that succeeded, in commit order, with [`Dialect::append_audit`]; returns each commit's
-/// outcome.
+/// Applies `commits` in order inside the caller's transaction and returns each commit's outcome;
+/// the caller then appends the audit drafts of those that succeeded ([`succeeded_drafts`]).
 ///
-/// A commit that fails with a verdict (conflict, duplicate, throttled) or a database error that
-/// is not transient is undone alone, through its savepoint: one is taken for a commit that
-/// changes something when the batch holds several. `Err` means the transaction as a whole must
-/// be abandoned: a transient database error (the caller may run the whole batch again), a
-/// database error of a commit without a savepoint, or a failed audit append. When no commit
+/// With `shared` (the transaction holds more than one commit), each commit that changes
+/// something runs inside a savepoint, so one that fails with a verdict (conflict, duplicate,
+/// throttled) or with a database error that is not transient is undone alone. `Err` means the
+/// transaction as a whole must be abandoned: a transient database error (the caller may run
+/// the whole batch again), or a database error of a commit without a savepoint. When no commit
 /// succeeded, the caller rolls the transaction back (a lone failed commit has no savepoint).
-pub async fn apply_batch<D: Dialect>(
+pub async fn apply_commits<D: Dialect>(
     conn: &mut Conn<D>,
     commits: &[Commit],
+    shared: bool,
 ) -> Result<Vec<StoreResult<()>>, AttemptError> {
-    let shared = commits.len() > 1;
     let mut outcomes = Vec::with_capacity(commits.len());
     let mut next = 0;
     while let Some(commit) = commits.get(next) {
@@ -317,17 +316,16 @@ pub async fn apply_batch<D: Dialect>(
             continue;
         }
         next += 1;
-        let guarded = shared;
-        if guarded {
+        if shared {
             savepoint::<D>(conn, "SAVEPOINT iam_commit").await?;
         }
         let outcome = match apply_changes::<D>(conn, commit).await {
             Ok(()) => Ok(()),
             Err(AttemptError::Verdict(e)) => Err(e),
-            Err(AttemptError::Sql(e)) if guarded && !D::is_transient(&e) => Err(D::backend(&e)),
+            Err(AttemptError::Sql(e)) if shared && !D::is_transient(&e) => Err(D::backend(&e)),
             Err(e) => return Err(e),
         };
-        if guarded {
+        if shared {
             if outcome.is_err() {
                 savepoint::<D>(conn, "ROLLBACK TO SAVEPOINT iam_commit").await?;
             }
@@ -336,16 +334,30 @@ pub async fn apply_batch<D: Dialect>(
         }
         outcomes.push(outcome);
     }
-    let drafts: Vec<AuditDraft> = commits
+    Ok(outcomes)
+}
+
+/// The audit drafts of the commits whose outcome is `Ok`, in commit order.
+pub fn succeeded_drafts(commits: &[Commit], outcomes: &[StoreResult<()>]) -> Vec<AuditDraft> {
+    commits
         .iter()
-        .zip(&outcomes)
+        .zip(outcomes)
         .filter(|(_, outcome)| outcome.is_ok())
         .flat_map(|(commit, _)| commit.audit.iter().cloned())
-        .collect();
-    if !drafts.is_empty() {
-        D::append_audit(conn, drafts).await?;
-    }
-    Ok(outcomes)
+        .collect()
+}
+
+/// `drafts` chained, in order, after the chain's head: the event numbered `seq` whose hash is
+/// `prev` (`0` and [`GENESIS`](iam_core::audit::GENESIS) for an empty chain).
+pub fn chain_after(mut seq: u64, mut prev: ChainHash, drafts: Vec<AuditDraft>) -> Vec<AuditEvent> {
+    drafts
+        .into_iter()
+        .map(|draft| {
+            let e = AuditEvent::chain(seq, prev, draft);
+            (seq, prev) = (e.seq, e.hash);
+            e
+        })
+        .collect()
 }
 
 /// The outcome of every commit of a batch whose transaction failed as a whole.

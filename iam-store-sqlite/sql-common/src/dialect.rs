@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use iam_core::audit::AuditDraft;
 use iam_core::clock::Timestamp;
 use iam_core::store::{StoreError, ThrottleState};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
@@ -48,15 +47,6 @@ pub trait Dialect: Send + Sync + 'static {
         key: &str,
         at: Timestamp,
     ) -> impl Future<Output = Result<Option<ThrottleState>, AttemptError>> + Send;
-
-    /// Appends `drafts`, in order, to the audit chain after its head, inside the caller's
-    /// transaction: one read of the head, then as few statements as the database allows. The
-    /// transaction must keep the chain from forking until it ends (SQLite's write lock,
-    /// PostgreSQL's head row lock).
-    fn append_audit(
-        conn: &mut Conn<Self>,
-        drafts: Vec<AuditDraft>,
-    ) -> impl Future<Output = Result<(), AttemptError>> + Send;
 
     /// Whether `e` only means that the transaction met another one (deadlock, serialization
     /// failure), so running it again may succeed; none by default.
@@ -134,8 +124,9 @@ where
     }
 }
 
-/// `stmt` as a sqlx query with its values bound.
-fn query<'q, DB>(stmt: &'q Statement<'q>) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+/// `stmt` as a sqlx query with its values bound, for what [`SqlDatabase`] does not cover (such
+/// as reading the rows of each statement of a SQLite script).
+pub fn query<'q, DB>(stmt: &'q Statement<'q>) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
 where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,

@@ -20,7 +20,7 @@
 //!   turns rows back into the core's types.
 //! - [`batch`] is the group commit: the bounded queue of commits waiting for a transaction and
 //!   how one batch of them is applied in one transaction, audit drafts chained once per batch
-//!   ([`Dialect::append_audit`]).
+//!   ([`batch::chain_after`]).
 //! - [`AttemptError`] is how a write reports failure: a verdict for the caller, or a database
 //!   error the store classifies (PostgreSQL retries the transient ones).
 //! - [`schema`] holds the part of the migrations that is the same SQL on both databases.
@@ -47,6 +47,6 @@ pub mod schema;
 mod statement;
 pub mod writes;
 
-pub use dialect::{BoxFuture, Conn, Dialect, ReadRow, RowOf, SqlDatabase};
+pub use dialect::{query, BoxFuture, Conn, Dialect, ReadRow, RowOf, SqlDatabase};
 pub use error::{is_unique_violation, AttemptError};
 pub use statement::{Param, Statement};

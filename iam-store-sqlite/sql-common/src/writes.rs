@@ -112,16 +112,13 @@ pub async fn apply_write<D: Dialect>(
 
 /// Most records one statement of [`check_all`] names (two bound values each, under SQLite's
 /// oldest limit of 999).
-const CHECKS_PER_STATEMENT: usize = 400;
+pub const CHECKS_PER_STATEMENT: usize = 400;
 
-/// The outcome of each of `commits`, which hold only `Write::Check`s (and audit drafts): a
-/// commit succeeds when every record it checks is stored at the version it expects, else fails
-/// with [`StoreError::Conflict`]. Every record named is read in as few statements as possible
-/// (with [`Dialect::CHECK_LOCK`]), so a run of such commits costs one round trip, not one each.
-pub async fn check_all<D: Dialect>(
-    conn: &mut Conn<D>,
-    commits: &[Commit],
-) -> Result<Vec<StoreResult<()>>, AttemptError> {
+/// The stored version of each record read by [`push_version_query`], by kind and id.
+pub type StoredVersions = HashMap<(String, String), i64>;
+
+/// The records that the `Write::Check`s of `commits` name, as (kind, id), sorted and each once.
+pub fn checked_records(commits: &[Commit]) -> Vec<(&str, &str)> {
     let mut keys: Vec<(&str, &str)> = commits
         .iter()
         .flat_map(|c| &c.writes)
@@ -132,19 +129,35 @@ pub async fn check_all<D: Dialect>(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut stored: HashMap<(String, String), i64> = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(CHECKS_PER_STATEMENT) {
-        let mut stmt =
-            Statement::new("SELECT kind, id, version FROM records WHERE (kind, id) IN (VALUES ");
-        for (i, (kind, id)) in chunk.iter().enumerate() {
-            stmt.push(if i == 0 { "(" } else { ", (" });
-            stmt.push_bind(*kind).push(", ").push_bind(*id).push(")");
-        }
-        stmt.push(")").push(D::CHECK_LOCK);
-        for row in D::Db::fetch_all(conn, &stmt).await? {
-            stored.insert((row.text(0)?, row.text(1)?), row.integer(2)?);
-        }
+    keys
+}
+
+/// Appends to `stmt` the query reading the kind, id and version of every record of `keys` (at
+/// most [`CHECKS_PER_STATEMENT`]) with [`Dialect::CHECK_LOCK`]; [`read_versions`] reads its rows.
+pub fn push_version_query<'a, D: Dialect>(stmt: &mut Statement<'a>, keys: &[(&'a str, &'a str)]) {
+    stmt.push("SELECT kind, id, version FROM records WHERE (kind, id) IN (VALUES ");
+    for (i, (kind, id)) in keys.iter().enumerate() {
+        stmt.push(if i == 0 { "(" } else { ", (" });
+        stmt.push_bind(*kind).push(", ").push_bind(*id).push(")");
     }
+    stmt.push(")").push(D::CHECK_LOCK);
+}
+
+/// Adds the versions in `rows` of a [`push_version_query`] query to `stored`.
+pub fn read_versions<R: ReadRow>(
+    rows: &[R],
+    stored: &mut StoredVersions,
+) -> Result<(), sqlx::Error> {
+    for row in rows {
+        stored.insert((row.text(0)?, row.text(1)?), row.integer(2)?);
+    }
+    Ok(())
+}
+
+/// The outcome of each of `commits`, which hold only `Write::Check`s (and audit drafts), given
+/// the `stored` versions of the records they name: a commit succeeds when every record it checks
+/// is stored at the version it expects, else fails with [`StoreError::Conflict`].
+pub fn check_outcomes(commits: &[Commit], stored: &StoredVersions) -> Vec<StoreResult<()>> {
     let holds = |w: &Write| match w {
         Write::Check {
             kind,
@@ -155,7 +168,7 @@ pub async fn check_all<D: Dialect>(
         }),
         _ => false,
     };
-    Ok(commits
+    commits
         .iter()
         .map(|c| {
             if c.writes.iter().all(holds) {
@@ -164,7 +177,24 @@ pub async fn check_all<D: Dialect>(
                 Err(StoreError::Conflict)
             }
         })
-        .collect())
+        .collect()
+}
+
+/// The outcome of each of `commits`, which hold only `Write::Check`s (and audit drafts), as
+/// [`check_outcomes`] decides it. Every record named is read in as few statements as possible
+/// (with [`Dialect::CHECK_LOCK`]), so a run of such commits costs one round trip, not one each.
+pub async fn check_all<D: Dialect>(
+    conn: &mut Conn<D>,
+    commits: &[Commit],
+) -> Result<Vec<StoreResult<()>>, AttemptError> {
+    let keys = checked_records(commits);
+    let mut stored = StoredVersions::with_capacity(keys.len());
+    for chunk in keys.chunks(CHECKS_PER_STATEMENT) {
+        let mut stmt = Statement::new("");
+        push_version_query::<D>(&mut stmt, chunk);
+        read_versions(&D::Db::fetch_all(conn, &stmt).await?, &mut stored)?;
+    }
+    Ok(check_outcomes(commits, &stored))
 }
 
 /// Applies one counter change; a refused [`ThrottleWrite::Reserve`] fails with
