@@ -52,15 +52,22 @@
 //! waits behind request tasks between its statements. Dropping the store waits for that thread
 //! to finish what is queued. Commits that arrive while a batch is being written wait in a
 //! queue, and the writer's next batch takes up to 512 of them into one `BEGIN IMMEDIATE`
-//! transaction (one sync to disk). The checks of consecutive commits that
-//! change nothing are made in one statement. Each commit's writes, counter and revocation changes apply in order,
-//! inside a savepoint when it changes something, so each still lands or fails on its own: a
-//! conflicting, duplicate or throttled commit answers its own error, leaves the rest of the
-//! batch intact and writes no audit event. A commit of `Write::Check`s alone (the OAuth
-//! client-credentials grant's) changes nothing and needs no savepoint. The audit events of the
-//! commits that succeeded are then chained, in commit order, from one read of the chain head and
-//! inserted with multi-row `INSERT`s. Every commit is answered only once the batch's
-//! transaction has committed.
+//! transaction (one sync to disk), on a connection of its own. Each commit's writes, counter
+//! and revocation changes apply in order, inside a savepoint when it changes something, so each
+//! still lands or fails on its own: a conflicting, duplicate or throttled commit answers its own
+//! error, leaves the rest of the batch intact and writes no audit event. A commit of
+//! `Write::Check`s alone (the OAuth client-credentials grant's) changes nothing and needs no
+//! savepoint; the checks of consecutive such commits are made in one statement. The audit
+//! events of the commits that succeeded are then chained, in commit order, from one read of the
+//! chain head and inserted with multi-row `INSERT`s. Every commit is answered only once the
+//! batch's transaction has committed.
+//!
+//! Every statement is a round trip to the connection's own thread, so a batch takes as few as
+//! it can: one opens the transaction, reads the chain head and makes the leading checks, and
+//! one appends the audit events and commits. A batch of checks alone, once the writer knows the
+//! chain head from its last batch, is a single round trip: the events are chained in advance
+//! and appended only if every check holds and the head has not moved (another process may
+//! write the file too); otherwise nothing is written and the batch runs in full.
 //!
 //! The queue is bounded by [`SqliteStoreOptions::max_queued_commits`] (default 4096): when it
 //! is full, `commit` fails at once with

@@ -826,19 +826,25 @@ mod tests {
         assert_eq!(audit_times(&store).await, [2]);
     }
 
+    /// A store at `path` with one pooled connection and a short busy timeout, and another
+    /// connection to its file.
+    async fn store_and_another_connection(path: &Path) -> (SqliteStore, SqliteConnection) {
+        let mut options = SqliteStoreOptions::new(path);
+        options.max_connections = 1;
+        options.busy_timeout = Duration::from_millis(200);
+        let store = SqliteStore::open_with(options).await.expect("open");
+        let other = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("second connection");
+        (store, other)
+    }
+
     /// A batch whose audit append fails lands nothing and leaves no transaction open: another
     /// connection can take the write lock at once, and the next batch commits.
     #[tokio::test]
     async fn a_failed_batch_is_rolled_back_whole() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("iam.db");
-        let mut options = SqliteStoreOptions::new(&path);
-        options.max_connections = 1;
-        options.busy_timeout = Duration::from_millis(200);
-        let store = SqliteStore::open_with(options).await.expect("open");
-        let mut other = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("second connection");
+        let (store, mut other) = store_and_another_connection(&dir.path().join("iam.db")).await;
         sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END")
             .execute(&mut other)
             .await
@@ -875,14 +881,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_kept_from_the_write_lock_fails_then_the_next_commits() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("iam.db");
-        let mut options = SqliteStoreOptions::new(&path);
-        options.max_connections = 1;
-        options.busy_timeout = Duration::from_millis(200);
-        let store = SqliteStore::open_with(options).await.expect("open");
-        let mut other = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("second connection");
+        let (store, mut other) = store_and_another_connection(&dir.path().join("iam.db")).await;
         sqlx::query("BEGIN IMMEDIATE")
             .execute(&mut other)
             .await
