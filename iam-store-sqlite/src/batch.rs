@@ -11,7 +11,7 @@
 
 use futures_util::TryStreamExt as _;
 use iam_core::audit::{ChainHash, GENESIS};
-use iam_core::store::{Commit, StoreResult, Write};
+use iam_core::store::{Commit, StoreError, StoreResult, Write};
 use iam_sql_common::batch::{apply_commits, chain_after, modifies, succeeded_drafts};
 use iam_sql_common::rows::{to_db_count, version_to_db};
 use iam_sql_common::writes::{
@@ -37,7 +37,17 @@ const OPENING: &str = "BEGIN IMMEDIATE; SELECT seq, hash FROM audit ORDER BY seq
 /// connection writes, so the one connection that writes never re-reads the pages it wrote.
 pub(crate) struct BatchConnection {
     options: SqliteConnectOptions,
-    writing: tokio::sync::Mutex<Option<Writing>>,
+    slot: tokio::sync::Mutex<Slot>,
+}
+
+/// The batch connection's state.
+enum Slot {
+    /// No connection yet, or the last one was closed after a failure.
+    Empty,
+    /// The connection, between batches.
+    Ready(Writing),
+    /// [`BatchConnection::close`] was called: batches fail.
+    Closed,
 }
 
 /// The batch connection, and the audit chain's head as its last batch left it.
@@ -55,25 +65,38 @@ impl BatchConnection {
     pub(crate) fn new(options: SqliteConnectOptions) -> Self {
         BatchConnection {
             options,
-            writing: tokio::sync::Mutex::new(None),
+            slot: tokio::sync::Mutex::new(Slot::Empty),
+        }
+    }
+
+    /// Closes the connection (waiting for a batch under way to end); later batches fail.
+    pub(crate) async fn close(&self) {
+        let mut slot = self.slot.lock().await;
+        if let Slot::Ready(writing) = std::mem::replace(&mut *slot, Slot::Closed) {
+            // Closing can only fail on a connection that is gone already.
+            let _ = writing.conn.close().await;
         }
     }
 
     /// Runs `commits` in one transaction; returns each commit's outcome (every one failed when
     /// the transaction as a whole failed: then nothing of the batch landed).
     pub(crate) async fn apply(&self, commits: &[Commit]) -> StoreResult<Vec<StoreResult<()>>> {
-        let mut slot = self.writing.lock().await;
+        let mut slot = self.slot.lock().await;
         // Out of its slot while its transaction may be open: should this future be dropped
         // before the transaction ends, the connection is closed (and SQLite rolls back), never
         // used again inside that transaction.
-        let mut writing = match slot.take() {
-            Some(writing) => writing,
-            None => Writing {
+        let mut writing = match std::mem::replace(&mut *slot, Slot::Empty) {
+            Slot::Ready(writing) => writing,
+            Slot::Empty => Writing {
                 conn: SqliteConnection::connect_with(&self.options)
                     .await
                     .map_err(|e| backend(&e))?,
                 head: None,
             },
+            Slot::Closed => {
+                *slot = Slot::Closed;
+                return Err(StoreError::Backend("sqlite: the store is closed".into()));
+            }
         };
         let quick = match writing.head {
             Some(head) => run_checks_only(&mut writing.conn, commits, head).await,
@@ -87,7 +110,7 @@ impl BatchConnection {
         match ran {
             Ok((outcomes, head)) => {
                 writing.head = Some(head);
-                *slot = Some(writing);
+                *slot = Slot::Ready(writing);
                 Ok(outcomes)
             }
             Err(e) => {
@@ -95,7 +118,7 @@ impl BatchConnection {
                 // whose `BEGIN` failed, too) is closed; the next batch opens another.
                 if writing.conn.execute("ROLLBACK").await.is_ok() {
                     writing.head = None;
-                    *slot = Some(writing);
+                    *slot = Slot::Ready(writing);
                 }
                 Err(e.classify::<SqliteDialect>())
             }

@@ -286,6 +286,7 @@ impl SqliteStore {
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.commits.batches.close().await;
     }
 }
 

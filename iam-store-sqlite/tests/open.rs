@@ -58,6 +58,16 @@ async fn a_new_file_gets_the_schema_in_wal_mode_and_keeps_data_across_reopen() {
         store.get(RecordKind::Account, "acc_1").await.is_err(),
         "a closed store refuses calls"
     );
+    assert!(
+        store
+            .commit(Commit {
+                writes: vec![Write::Insert(account("acc_2"))],
+                ..Commit::default()
+            })
+            .await
+            .is_err(),
+        "a closed store refuses commits"
+    );
 
     let again = SqliteStore::open(&path).await.expect("reopen");
     assert_eq!(again.schema_version().await, Ok(SCHEMA_VERSION));
