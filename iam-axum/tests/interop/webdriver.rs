@@ -196,32 +196,15 @@ impl Session<'_> {
     /// The page's visible text, or `None` while there is no body to read.
     async fn try_text(&self) -> Option<String> {
         let base = format!("{}/session/{}", self.d.base, self.id);
-        let found: Value = self
-            .d
-            .http
-            .post(format!("{base}/element"))
-            .json(&json!({ "using": "css selector", "value": "body" }))
-            .send()
-            .await
-            .ok()?
-            .error_for_status()
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let found = answer_of(
+            self.d
+                .http
+                .post(format!("{base}/element"))
+                .json(&json!({ "using": "css selector", "value": "body" })),
+        )
+        .await?;
         let body = found["value"][ELEMENT].as_str()?;
-        let text: Value = self
-            .d
-            .http
-            .get(format!("{base}/element/{body}/text"))
-            .send()
-            .await
-            .ok()?
-            .error_for_status()
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let text = answer_of(self.d.http.get(format!("{base}/element/{body}/text"))).await?;
         text["value"].as_str().map(str::to_owned)
     }
 
@@ -385,4 +368,17 @@ pub fn browser_available() -> bool {
         eprintln!("skipped: install Debian's chromium and chromium-driver to run this test");
     }
     present
+}
+
+/// The JSON answer to `request`, or `None` when it fails or answers an error status.
+async fn answer_of(request: reqwest::RequestBuilder) -> Option<Value> {
+    request
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .json()
+        .await
+        .ok()
 }
