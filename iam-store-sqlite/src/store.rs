@@ -490,6 +490,15 @@ mod tests {
         }
     }
 
+    /// A commit inserting account `id`, with the audit event `n`.
+    fn insert(id: &str, n: i64) -> Commit {
+        Commit {
+            writes: vec![Write::Insert(account(id))],
+            audit: event(n),
+            ..Commit::default()
+        }
+    }
+
     /// Runs `commits` as one batch (queued in order behind the turn, then let go) and returns
     /// their outcomes.
     async fn run_as_one_batch(
@@ -730,11 +739,6 @@ mod tests {
                 .await
                 .expect("open"),
         );
-        let insert = |id: &str, n: i64| Commit {
-            writes: vec![Write::Insert(account(id))],
-            audit: event(n),
-            ..Commit::default()
-        };
         assert_eq!(store.commit(insert("a", 1)).await, Ok(()));
         let outcomes = run_as_one_batch(
             &store,
@@ -775,12 +779,7 @@ mod tests {
         let path = dir.path().join("iam.db");
         let store = Arc::new(SqliteStore::open(&path).await.expect("open"));
         let other = SqliteStore::open(&path).await.expect("second store");
-        let stored = Commit {
-            writes: vec![Write::Insert(account("a"))],
-            audit: event(1),
-            ..Commit::default()
-        };
-        assert_eq!(store.commit(stored).await, Ok(()));
+        assert_eq!(store.commit(insert("a", 1)).await, Ok(()));
         // The head is known now: every check holds.
         assert_eq!(
             run_as_one_batch(&store, vec![check("a", 1, 2), check("a", 1, 3)]).await,
@@ -850,12 +849,7 @@ mod tests {
             .execute(&mut other)
             .await
             .expect("trigger");
-        let insert = |n: i64| Commit {
-            writes: vec![Write::Insert(account("a"))],
-            audit: event(n),
-            ..Commit::default()
-        };
-        let refused = store.commit(insert(1)).await;
+        let refused = store.commit(insert("a", 1)).await;
         assert!(
             matches!(&refused, Err(StoreError::Backend(m)) if m.contains("refused")),
             "{refused:?}"
@@ -868,7 +862,7 @@ mod tests {
             .execute(&mut other)
             .await
             .expect("the write lock is free");
-        assert_eq!(store.commit(insert(2)).await, Ok(()));
+        assert_eq!(store.commit(insert("a", 2)).await, Ok(()));
         assert!(store
             .get(RecordKind::Account, "a")
             .await
@@ -893,12 +887,7 @@ mod tests {
             .execute(&mut other)
             .await
             .expect("release");
-        let stored = Commit {
-            writes: vec![Write::Insert(account("a"))],
-            audit: event(2),
-            ..Commit::default()
-        };
-        assert_eq!(store.commit(stored).await, Ok(()));
+        assert_eq!(store.commit(insert("a", 2)).await, Ok(()));
         assert_eq!(store.commit(check("a", 1, 3)).await, Ok(()));
         assert_eq!(audit_times(&store).await, [2, 3]);
     }
@@ -945,11 +934,7 @@ mod tests {
         let mut options = SqliteStoreOptions::new(dir.path().join("iam.db"));
         options.max_queued_commits = 1;
         let store = Arc::new(SqliteStore::open_with(options).await.expect("open"));
-        let commit = |id: &str| Commit {
-            writes: vec![Write::Insert(account(id))],
-            audit: event(1),
-            ..Commit::default()
-        };
+        let commit = |id: &str| insert(id, 1);
         let turn = store.commits.queue.turn().await;
         let queued = {
             let store = Arc::clone(&store);
