@@ -60,6 +60,7 @@ pub(crate) fn stored_account(id: &str, kind: AccountKind, roles: &[&str]) -> Sto
         deletion_due: None,
         service_grant: None,
         profile: crate::account::Profile::default(),
+        sessions_revoked_before: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use iam_core::revocation::{Revocation, RevocationCache};
 use iam_core::store::{
-    Commit, ListQuery, PruneReport, Record, RecordKind, StoreResult, ThrottleState,
+    Commit, ListQuery, PruneReport, Record, RecordKind, StoreResult, ThrottleState, Write,
 };
 use iam_core::{
     AuditEvent, AuditKind, AuditQuery, Caller, Denial, Error, Iam, LoginRequest, ManualClock,
@@ -101,9 +101,65 @@ where
 
 /// A [`MemoryStore`] whose every call first yields to the scheduler, as a call over a network
 /// or to a database thread would, so that concurrent operations interleave between their
-/// store calls the way they do on a real database.
+/// store calls the way they do on a real database. Its [`Gate`] can hold commits back.
 #[derive(Default)]
-struct YieldingStore(MemoryStore);
+struct YieldingStore(MemoryStore, Gate);
+
+/// Holds back chosen commits until released, so another operation can run whole between a
+/// commit's decision and its landing.
+#[derive(Default)]
+struct Gate(std::sync::Mutex<Vec<Armed>>);
+
+/// A hold and the commits it picks.
+type Armed = (fn(&Commit) -> bool, Arc<Hold>);
+
+/// One commit held by a [`Gate`]: `reached` when it arrives, landing once `release`d.
+#[derive(Default)]
+struct Hold {
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// Holds the next commit that `holds` picks.
+    fn arm(&self, holds: fn(&Commit) -> bool) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        self.0
+            .lock()
+            .expect("gate")
+            .push((holds, Arc::clone(&hold)));
+        hold
+    }
+
+    /// Waits for release if an armed hold picks `commit` (the hold is then used up).
+    async fn pass(&self, commit: &Commit) {
+        let hold = {
+            let mut armed = self.0.lock().expect("gate");
+            let picked = armed.iter().position(|(holds, _)| holds(commit));
+            picked.map(|i| armed.remove(i).1)
+        };
+        if let Some(hold) = hold {
+            hold.reached.notify_one();
+            hold.release.notified().await;
+        }
+    }
+}
+
+/// Whether `commit` opens a session.
+fn opens_session(commit: &Commit) -> bool {
+    commit
+        .writes
+        .iter()
+        .any(|w| matches!(w, Write::Insert(r) if r.kind == RecordKind::Session))
+}
+
+/// Whether `commit` signs an account out everywhere.
+fn signs_out_everywhere(commit: &Commit) -> bool {
+    commit
+        .audit
+        .iter()
+        .any(|a| a.kind == AuditKind::AllSessionsRevoked)
+}
 
 #[async_trait]
 impl Store for YieldingStore {
@@ -121,6 +177,7 @@ impl Store for YieldingStore {
     }
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
         tokio::task::yield_now().await;
+        self.1.pass(&commit).await;
         self.0.commit(commit).await
     }
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -319,4 +376,121 @@ async fn parallel_user_code_guesses_look_up_only_within_the_budget() {
         (budget(), ATTEMPTS - budget()),
         "only the back-off budget of parallel guesses may be looked up"
     );
+}
+
+/// An Iam over a fresh [`YieldingStore`] on `clock`, with account `target` (password
+/// [`common::PW`]).
+async fn racy_iam_with_target(clock: &ManualClock) -> (RacyIam, String) {
+    let iam = Iam::builder(YieldingStore::default(), common::config(42))
+        .clock(clock.clone())
+        .open()
+        .await
+        .expect("open");
+    let account = iam
+        .create_account(NewAccount::human("target", common::PW), Caller::System)
+        .await
+        .expect("create");
+    (iam, account.id)
+}
+
+/// Logs `target` in, as a task.
+fn spawn_login(iam: &RacyIam) -> tokio::task::JoinHandle<Result<iam_core::LoginSuccess, Error>> {
+    let iam = iam.clone();
+    tokio::spawn(async move {
+        iam.login(&LoginRequest::password("target", common::PW))
+            .await
+    })
+}
+
+/// Asserts that `target` can log in now and that its session refreshes.
+async fn assert_a_later_login_stays(iam: &RacyIam) {
+    let later = iam
+        .login(&LoginRequest::password("target", common::PW))
+        .await
+        .expect("a later login");
+    let pair = iam
+        .refresh(later.tokens.refresh_token.expose())
+        .await
+        .expect("a session begun after the sign-out refreshes");
+    iam.verify(pair.access_token.expose())
+        .await
+        .expect("and its tokens verify");
+    iam.verify_audit_chain(Caller::System)
+        .await
+        .expect("chain intact");
+}
+
+/// A login that began before a sign-out everywhere and committed its session while the
+/// sign-out ran, after the sign-out had listed the sessions: the session is not in that list
+/// and still ends. Its access token is void, and its first refresh is refused and revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_committed_inside_a_sign_out_everywhere_ends_too() {
+    let clock = ManualClock::new(common::START);
+    let (iam, account_id) = racy_iam_with_target(&clock).await;
+    let login_hold = iam.store().1.arm(opens_session);
+    let sign_out_hold = iam.store().1.arm(signs_out_everywhere);
+    let login = spawn_login(&iam);
+    login_hold.reached.notified().await;
+    clock.advance(std::time::Duration::from_secs(1));
+    let sign_out = tokio::spawn({
+        let (iam, account_id) = (iam.clone(), account_id.clone());
+        async move { iam.revoke_all_sessions(Caller::System, &account_id).await }
+    });
+    sign_out_hold.reached.notified().await;
+    login_hold.release.notify_one();
+    let escaped = login.await.expect("task").expect("the login lands first");
+    sign_out_hold.release.notify_one();
+    let revoked = sign_out.await.expect("task").expect("sign out everywhere");
+    assert_eq!(
+        revoked, 0,
+        "the session was not there when the sign-out listed them"
+    );
+
+    assert_eq!(
+        iam.verify(escaped.tokens.access_token.expose()).await.err(),
+        Some(Denial::TokenRevoked),
+        "the access token was minted before the cut-off"
+    );
+    assert!(matches!(
+        iam.refresh(escaped.tokens.refresh_token.expose()).await,
+        Err(Error::Denied(Denial::SessionRevoked))
+    ));
+    let session = iam.session(&escaped.session.id).await.expect("session");
+    assert!(
+        session.revoked_at.is_some(),
+        "the refusal revokes the session"
+    );
+    assert_eq!(events(&iam, AuditKind::SessionRevoked).await.len(), 1);
+    assert!(matches!(
+        iam.refresh(escaped.tokens.refresh_token.expose()).await,
+        Err(Error::Denied(Denial::SessionRevoked))
+    ));
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_a_later_login_stays(&iam).await;
+}
+
+/// A login that began before a sign-out everywhere but reaches its commit after the sign-out
+/// landed is decided again on the account as the sign-out left it, and comes after it: its
+/// session and tokens live, and so does a login begun after the sign-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_landing_after_a_sign_out_everywhere_stays_signed_in() {
+    let clock = ManualClock::new(common::START);
+    let (iam, account_id) = racy_iam_with_target(&clock).await;
+    let login_hold = iam.store().1.arm(opens_session);
+    let login = spawn_login(&iam);
+    login_hold.reached.notified().await;
+    clock.advance(std::time::Duration::from_secs(1));
+    iam.revoke_all_sessions(Caller::System, &account_id)
+        .await
+        .expect("sign out everywhere");
+    login_hold.release.notify_one();
+    let after = login.await.expect("task").expect("the login lands after");
+    let pair = iam
+        .refresh(after.tokens.refresh_token.expose())
+        .await
+        .expect("its session refreshes");
+    iam.verify(pair.access_token.expose())
+        .await
+        .expect("and its tokens verify");
+    assert_a_later_login_stays(&iam).await;
 }

@@ -21,6 +21,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
         acting(self, None, now).account_cut_off(account_id)
     }
 
+    /// The time before which an account signed out everywhere at `now` has no live session:
+    /// the instant of the token cut-offs made at `now`.
+    pub(crate) fn sessions_cut_off(&self, now: Timestamp) -> Timestamp {
+        acting(self, None, now).cutoff
+    }
+
     /// A cut-off that voids what `account_id` delegated until now: OAuth tokens and refresh
     /// families issued for it, and client tokens acting for it.
     pub(crate) fn delegation_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {

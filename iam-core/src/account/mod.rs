@@ -100,6 +100,11 @@ pub(crate) struct StoredAccount {
     /// Name and email; records written before profiles existed have none.
     #[serde(default)]
     pub profile: Profile,
+    /// Sessions created before this time are revoked, whether or not their own record says so
+    /// (set by signing out everywhere, so a session that a concurrent login committed after
+    /// the list of sessions was read is revoked too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_revoked_before: Option<Timestamp>,
 }
 
 impl StoredAccount {
@@ -122,6 +127,22 @@ impl StoredAccount {
             deletion_due: self.deletion_due,
             profile: self.profile.clone(),
         }
+    }
+
+    /// Whether a sign-out everywhere has ended the sessions begun at `begun`
+    /// ([`Self::sessions_revoked_before`]).
+    pub fn signed_out_since(&self, begun: Timestamp) -> bool {
+        self.sessions_revoked_before
+            .is_some_and(|before| begun < before)
+    }
+
+    /// When a session this account opens at `now` counts as begun for
+    /// [`Self::signed_out_since`]: `now`, or the sessions cut-off when that is later (a
+    /// sign-out everywhere in the same millisecond, or by a clock running ahead), so a sign-in
+    /// decided on the account as the sign-out left it is never ended by that sign-out.
+    pub fn session_begins(&self, now: Timestamp) -> Timestamp {
+        self.sessions_revoked_before
+            .map_or(now, |before| now.max(before))
     }
 
     /// Whether login must present a TOTP code.

@@ -162,6 +162,7 @@ pub(crate) fn create_account(
         deletion_due: None,
         service_grant: None,
         profile: Profile::default(),
+        sessions_revoked_before: None,
     };
     let kind = match account.kind {
         AccountKind::Human => "human",
@@ -563,6 +564,7 @@ mod tests {
             deletion_due: None,
             service_grant: None,
             profile: Profile::default(),
+            sessions_revoked_before: None,
         }
     }
 

@@ -118,7 +118,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
         };
         let (refresh_token, refresh_hash) = self.new_refresh_token();
         let opening = SessionOpening {
-            account_id: &account.id,
+            account: &account,
             session_id: self.inner.rng.id("ses_"),
             refresh_hash,
             amr,

@@ -39,8 +39,11 @@ impl<S: Store, C: Clock> Iam<S, C> {
         let (refresh_token, refresh_hash) = self.new_refresh_token();
         let ending = session.1.revoked_at.is_none().then(|| session.1.id.clone());
         let mut plan = rules::decide_refresh(token, session, account, refresh_hash, now)?;
-        if let (Some(id), Err(Denial::RefreshTokenReused)) = (&ending, &plan.output) {
-            // Reuse revokes the session: its clients are logged out too.
+        if let (Some(id), Err(Denial::RefreshTokenReused | Denial::SessionRevoked)) =
+            (&ending, &plan.output)
+        {
+            // Reuse, or a sign-out everywhere the session's record did not show yet, revokes
+            // the session: its clients are logged out too.
             plan = self.with_logouts(plan, &[id], now).await?;
         }
         let Plan { commit, output } = plan;
@@ -138,6 +141,10 @@ impl<S: Store, C: Clock> Iam<S, C> {
     /// Signs an account out everywhere (its own session, or an admin): revokes every session,
     /// voids every access token it holds, and withdraws what it delegated (OAuth grants and
     /// refresh tokens, client tokens acting for it). Returns how many live sessions were revoked.
+    ///
+    /// A login that began before this call ends too, even one whose session is committed while
+    /// this call runs (and so is not counted): that session's first refresh is refused with
+    /// [`Denial::SessionRevoked`] and revokes it.
     pub async fn revoke_all_sessions(&self, caller: Caller<'_>, account_id: &str) -> Result<usize> {
         let now = self.now();
         self.check(
@@ -172,6 +179,7 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 sessions.push((record, session));
             }
             let cut_offs = CutOffs {
+                sessions: self.sessions_cut_off(now),
                 account: self.account_cut_off(account_id, now),
                 delegation: self.delegation_cut_off(account_id, now),
             };

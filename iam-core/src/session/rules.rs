@@ -197,7 +197,7 @@ pub(crate) fn grant_login(
         None => vec![Amr::Password.into()],
     };
     let opening = SessionOpening {
-        account_id: &account.id,
+        account: &account,
         session_id: fresh.session_id,
         refresh_hash: fresh.refresh_hash,
         amr,
@@ -210,8 +210,8 @@ pub(crate) fn grant_login(
 /// A session a successful sign-in opens.
 #[derive(Debug)]
 pub(crate) struct SessionOpening<'a> {
-    /// The account that signed in.
-    pub account_id: &'a str,
+    /// The account that signed in, as the sign-in read it.
+    pub account: &'a StoredAccount,
     /// The new session's id.
     pub session_id: String,
     /// The keyed hash of its first refresh token.
@@ -222,8 +222,9 @@ pub(crate) struct SessionOpening<'a> {
     pub throttle_key: Option<&'a str>,
 }
 
-/// Adds to `plan` the opening of a session at `now` (lasting `session_ttl`): the session and
-/// its refresh token are inserted, `login.succeeded` recorded with the `amr`, and the login
+/// Adds to `plan` the opening of a session at `now` (lasting `session_ttl`; begun, as a
+/// sign-out everywhere sees it, at [`StoredAccount::session_begins`]): the session and its
+/// refresh token are inserted, `login.succeeded` recorded with the `amr`, and the login
 /// throttle counter cleared. Returns the plan and the session.
 pub(crate) fn open_session<T>(
     mut plan: Plan<T>,
@@ -233,8 +234,8 @@ pub(crate) fn open_session<T>(
 ) -> Result<(Plan<T>, Session)> {
     let session = Session {
         id: opening.session_id,
-        account_id: opening.account_id.to_owned(),
-        created_at: now,
+        account_id: opening.account.id.clone(),
+        created_at: opening.account.session_begins(now),
         expires_at: now.plus(session_ttl),
         revoked_at: None,
         last_refreshed_at: None,
@@ -252,8 +253,8 @@ pub(crate) fn open_session<T>(
         )?))
         .audit(
             AuditDraft::new(AuditKind::LoginSucceeded, now)
-                .actor(Some(opening.account_id))
-                .account(opening.account_id)
+                .actor(Some(&opening.account.id))
+                .account(&opening.account.id)
                 .session(&session.id)
                 .detail("amr", session.amr.join(",")),
         );
@@ -330,6 +331,9 @@ fn revoke<T>(
 /// - A token already rotated is reuse: the whole session is revoked (if it is not yet) and
 ///   `token.reuse_detected` recorded; output [`Denial::RefreshTokenReused`].
 /// - A revoked or expired session, a missing or disabled account: the denial, nothing written.
+/// - A session created before the account was signed out everywhere
+///   ([`StoredAccount::sessions_revoked_before`]): [`Denial::SessionRevoked`], and the session
+///   is revoked and `session.revoked` recorded (its record did not say so yet).
 /// - Otherwise the token is marked rotated, its successor (keyed hash `new_refresh_hash`)
 ///   inserted, the session's `last_refreshed_at` set, the account pinned by a read
 ///   precondition, and `token.refreshed` recorded; output the account and the session as
@@ -362,6 +366,16 @@ pub(crate) fn decide_refresh(
     };
     if account.disabled {
         return denied(Denial::AccountDisabled);
+    }
+    if account.signed_out_since(session.created_at) {
+        // Signed out everywhere after this session was created (it escaped the list of
+        // sessions then, committed by a concurrent login): its record now says so too.
+        let audit = AuditDraft::new(AuditKind::SessionRevoked, now)
+            .account(&session.account_id)
+            .session(&session.id)
+            .detail("reason", "signed_out_everywhere");
+        let plan = Plan::new(Err(Denial::SessionRevoked)).audit(audit);
+        return Ok(revoke(plan, &session_record_read, session, now)?.0);
     }
     session.last_refreshed_at = Some(now);
     let rotated = StoredRefresh {
@@ -418,6 +432,8 @@ pub(crate) fn decide_revoke_session(
 /// revocation cache (so a cut-off lands past any earlier one).
 #[derive(Debug)]
 pub(crate) struct CutOffs {
+    /// Sessions of the account created before this time are revoked, listed or not.
+    pub sessions: Timestamp,
     /// Voids every access token the account holds.
     pub account: RevocationChange,
     /// Voids what the account delegated (OAuth grants, acting-for-owner client tokens).
@@ -427,7 +443,9 @@ pub(crate) struct CutOffs {
 /// Signs an account out everywhere, already authorized: every session live at `now` is
 /// revoked, the account cut-off is added unless the account is disabled (disabling put one in
 /// place already), the delegation cut-off always, and `session.revoked_all` records how many
-/// sessions were revoked. The account is pinned by a read precondition. Output: that count.
+/// sessions were revoked. The account record is rewritten with the sessions cut-off
+/// ([`StoredAccount::sessions_revoked_before`]), which also revokes a session that a concurrent
+/// login commits outside the list. Output: that count.
 pub(crate) fn decide_revoke_all_sessions(
     account: (&Record, &StoredAccount),
     sessions: Vec<(Record, Session)>,
@@ -436,7 +454,16 @@ pub(crate) fn decide_revoke_all_sessions(
     now: Timestamp,
 ) -> Result<Plan<usize>> {
     let (account_record_read, account) = account;
-    let mut plan = Plan::new(()).write(check(account_record_read));
+    // Sessions that a concurrent login commits after `sessions` was read are not in it: the
+    // account's own cut-off revokes them at their first refresh.
+    let marked = StoredAccount {
+        sessions_revoked_before: account.sessions_revoked_before.max(Some(cut_offs.sessions)),
+        ..account.clone()
+    };
+    let mut plan = Plan::new(()).write(Write::Update {
+        record: account_record(&marked)?,
+        expected_version: account_record_read.version,
+    });
     let mut revoked = 0;
     for (record, session) in sessions {
         if session.is_live(now) {
@@ -873,6 +900,53 @@ mod tests {
     }
 
     #[test]
+    fn decide_refresh_revokes_a_session_begun_before_a_sign_out_everywhere() {
+        let created = Timestamp::from_secs(10);
+        // (the account's sessions cut-off, whether the session created at `created` is refused)
+        let cases = [
+            (None, false),
+            (Some(created), false),
+            (Some(created.plus(Duration::from_millis(1))), true),
+        ];
+        for (before, refused) in cases {
+            let (record, acc) = account(false, Totp::Off);
+            let acc = StoredAccount {
+                sessions_revoked_before: before,
+                ..acc
+            };
+            let plan = decide_refresh(
+                refresh_token(RefreshState::Active),
+                live_session("ses_1"),
+                Some((record, acc)),
+                "rh_new".into(),
+                NOW,
+            )
+            .expect("plan");
+            if refused {
+                assert_eq!(plan.output.as_ref().err(), Some(&Denial::SessionRevoked));
+                assert_revokes_ses_1(&plan);
+                assert_eq!(audit_kinds(&plan), [AuditKind::SessionRevoked]);
+            } else {
+                assert!(plan.output.is_ok(), "cut-off {before:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn decide_revoke_all_sessions_never_moves_the_sessions_cut_off_back() {
+        let later = NOW.plus(DAY);
+        let (record, acc) = account(false, Totp::Off);
+        let acc = StoredAccount {
+            sessions_revoked_before: Some(later),
+            ..acc
+        };
+        let plan = decide_revoke_all_sessions((&record, &acc), vec![], cut_offs(NOW), None, NOW)
+            .expect("plan");
+        let marked: StoredAccount = body(&plan.commit.writes[0]);
+        assert_eq!(marked.sessions_revoked_before, Some(later));
+    }
+
+    #[test]
     fn decide_refresh_rotates_the_token_and_pins_the_account() {
         for end in [NOW.plus(Duration::from_millis(1)), NOW.plus(DAY)] {
             let plan = decide_refresh(
@@ -945,6 +1019,7 @@ mod tests {
             })
         };
         CutOffs {
+            sessions: at,
             account: put(RevokedSubject::Account),
             delegation: put(RevokedSubject::Delegation),
         }
@@ -976,10 +1051,19 @@ mod tests {
             assert_eq!(
                 writes(&plan),
                 [
-                    w("check", RecordKind::Account, "acc_a", 4),
+                    w("update", RecordKind::Account, "acc_a", 4),
                     w("update", RecordKind::Session, "ses_1", 2),
                     w("update", RecordKind::Session, "ses_4", 2),
                 ]
+            );
+            let marked: StoredAccount = body(&plan.commit.writes[0]);
+            assert_eq!(
+                marked,
+                StoredAccount {
+                    sessions_revoked_before: Some(cutoff),
+                    ..acc.clone()
+                },
+                "only the sessions cut-off changes"
             );
             let mut expected = vec![
                 (RevokedSubject::Grant, "ses_1".to_owned(), Timestamp::MAX),
@@ -1004,7 +1088,10 @@ mod tests {
         let plan =
             decide_revoke_all_sessions((&record, &acc), vec![], cut_offs, None, NOW).expect("plan");
         assert_eq!(plan.output, 0);
-        assert_eq!(writes(&plan), [w("check", RecordKind::Account, "acc_a", 4)]);
+        assert_eq!(
+            writes(&plan),
+            [w("update", RecordKind::Account, "acc_a", 4)]
+        );
         assert_eq!(plan.commit.revocations.len(), 2);
         assert_eq!(plan.commit.audit[0].detail["sessions"], "0");
         assert_eq!(plan.commit.audit[0].actor, None);

@@ -411,6 +411,7 @@ pub(crate) fn decide_sign_in(
             email,
             updated_at: None,
         },
+        sessions_revoked_before: None,
     };
     let link = new_link(provider, claims, &account.id, "provisioned", now);
     plan = plan
@@ -458,7 +459,7 @@ fn open_session(
     let session = Session {
         id: fresh.session_id,
         account_id: account.id.clone(),
-        created_at: now,
+        created_at: account.session_begins(now),
         expires_at: now.plus(session_ttl),
         revoked_at: None,
         last_refreshed_at: None,

@@ -698,7 +698,7 @@ fn answers_need_an_open_request_and_an_approver_still_holding_the_role() {
     let mut role_lost = approver_account();
     role_lost.1.roles.clear();
     let missing_role = denied(Denial::MissingRole("sec".to_owned()));
-    let cases: [(&str, Reads, Principal, String); 9] = [
+    let cases: Vec<(&str, Reads, Principal, String)> = vec![
         (
             "no request",
             Reads {
