@@ -402,19 +402,24 @@ fn spawn_login(iam: &RacyIam) -> tokio::task::JoinHandle<Result<iam_core::LoginS
     })
 }
 
-/// Asserts that `target` can log in now and that its session refreshes.
+/// Asserts that the session `login` opened refreshes, and that the new access token verifies.
+async fn assert_stays_signed_in(iam: &RacyIam, login: &iam_core::LoginSuccess) {
+    let pair = iam
+        .refresh(login.tokens.refresh_token.expose())
+        .await
+        .expect("the session refreshes");
+    iam.verify(pair.access_token.expose())
+        .await
+        .expect("and its tokens verify");
+}
+
+/// Asserts that `target` can log in now and stays signed in, and that the chain is intact.
 async fn assert_a_later_login_stays(iam: &RacyIam) {
     let later = iam
         .login(&LoginRequest::password("target", common::PW))
         .await
         .expect("a later login");
-    let pair = iam
-        .refresh(later.tokens.refresh_token.expose())
-        .await
-        .expect("a session begun after the sign-out refreshes");
-    iam.verify(pair.access_token.expose())
-        .await
-        .expect("and its tokens verify");
+    assert_stays_signed_in(iam, &later).await;
     iam.verify_audit_chain(Caller::System)
         .await
         .expect("chain intact");
@@ -485,12 +490,6 @@ async fn a_login_landing_after_a_sign_out_everywhere_stays_signed_in() {
         .expect("sign out everywhere");
     login_hold.release.notify_one();
     let after = login.await.expect("task").expect("the login lands after");
-    let pair = iam
-        .refresh(after.tokens.refresh_token.expose())
-        .await
-        .expect("its session refreshes");
-    iam.verify(pair.access_token.expose())
-        .await
-        .expect("and its tokens verify");
+    assert_stays_signed_in(&iam, &after).await;
     assert_a_later_login_stays(&iam).await;
 }
