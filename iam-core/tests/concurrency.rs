@@ -206,8 +206,13 @@ type RacyIam = Iam<YieldingStore, ManualClock>;
 
 /// An Iam over a fresh [`YieldingStore`], with the default back-off and the test configuration.
 async fn racy_iam() -> RacyIam {
+    racy_iam_on(ManualClock::new(common::START)).await
+}
+
+/// An Iam over a fresh [`YieldingStore`] on `clock`, as [`racy_iam`].
+async fn racy_iam_on(clock: ManualClock) -> RacyIam {
     Iam::builder(YieldingStore::default(), common::config(42))
-        .clock(ManualClock::new(common::START))
+        .clock(clock)
         .open()
         .await
         .expect("open")
@@ -381,11 +386,7 @@ async fn parallel_user_code_guesses_look_up_only_within_the_budget() {
 /// An Iam over a fresh [`YieldingStore`] on `clock`, with account `target` (password
 /// [`common::PW`]).
 async fn racy_iam_with_target(clock: &ManualClock) -> (RacyIam, String) {
-    let iam = Iam::builder(YieldingStore::default(), common::config(42))
-        .clock(clock.clone())
-        .open()
-        .await
-        .expect("open");
+    let iam = racy_iam_on(clock.clone()).await;
     let account = iam
         .create_account(NewAccount::human("target", common::PW), Caller::System)
         .await

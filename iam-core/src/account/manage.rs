@@ -9,30 +9,11 @@ use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Missing, Result};
 use crate::iam::Iam;
 use crate::plan::Plan;
-use crate::revocation::RevocationChange;
 use crate::secret::SecretString;
 use crate::store::{ListQuery, Record, RecordKind, Store, StoreError};
 use crate::token::Principal;
 
 impl<S: Store, C: Clock> Iam<S, C> {
-    /// A cut-off that kills every token of `account_id` minted so far, kept until the
-    /// longest-lived of them (a service token, say) has expired.
-    pub(crate) fn account_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
-        acting(self, None, now).account_cut_off(account_id)
-    }
-
-    /// The time before which an account signed out everywhere at `now` has no live session:
-    /// the instant of the token cut-offs made at `now`.
-    pub(crate) fn sessions_cut_off(&self, now: Timestamp) -> Timestamp {
-        acting(self, None, now).cutoff
-    }
-
-    /// A cut-off that voids what `account_id` delegated until now: OAuth tokens and refresh
-    /// families issued for it, and client tokens acting for it.
-    pub(crate) fn delegation_cut_off(&self, account_id: &str, now: Timestamp) -> RevocationChange {
-        acting(self, None, now).delegation_cut_off(account_id)
-    }
-
     /// Creates an account (admins, or the embedding application). Fails with
     /// [`Error::UsernameTaken`] if the name is in use. A human account needs a password and a
     /// system account has none.

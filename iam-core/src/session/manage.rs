@@ -1,5 +1,6 @@
 //! Refresh-token rotation with reuse detection, session listing and revocation.
 
+use crate::account::manage::acting;
 use crate::account::StoredAccount;
 use crate::authz::{Action, Caller};
 use crate::clock::{Clock, Timestamp};
@@ -178,10 +179,12 @@ impl<S: Store, C: Clock> Iam<S, C> {
                 let session: Session = crate::record_body::from_body(&record.body)?;
                 sessions.push((record, session));
             }
+            // One reading of the revocation cache, so the three cut-offs share one instant.
+            let acting = acting(self, None, now);
             let cut_offs = CutOffs {
-                sessions: self.sessions_cut_off(now),
-                account: self.account_cut_off(account_id, now),
-                delegation: self.delegation_cut_off(account_id, now),
+                sessions: acting.cutoff,
+                account: acting.account_cut_off(account_id),
+                delegation: acting.delegation_cut_off(account_id),
             };
             let ending: Vec<String> = sessions
                 .iter()
